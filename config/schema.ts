@@ -1,0 +1,80 @@
+import os from 'node:os'
+import { z } from 'zod'
+
+/**
+ * Every isogate setting: its environment variable, its default and how it is checked.
+ * This table is the single source for `loadConfig`, the README's configuration table and
+ * the test that keeps the two in step.
+ */
+export interface SettingSpec<T, D extends T | undefined = T | undefined> {
+  /** Environment variable that overrides the default. */
+  readonly env: string
+  readonly description: string
+  readonly schema: z.ZodType<T>
+  /** The default, or undefined for an optional setting that has none. */
+  readonly default: D
+}
+
+const port = z.coerce.number().int().min(0).max(65535)
+const positiveInt = z.coerce.number().int().min(1)
+const bool = z.union([z.boolean(), z.enum(['true', 'false', '1', '0', 'yes', 'no'])]).transform(
+  (value) => value === true || value === 'true' || value === '1' || value === 'yes',
+)
+
+function setting<T, D extends T | undefined>(
+  env: string,
+  description: string,
+  schema: z.ZodType<T>,
+  fallback: D,
+): SettingSpec<T, D> {
+  return { env, description, schema, default: fallback }
+}
+
+export const settings = {
+  host: setting('HOST', 'Address both servers listen on', z.string().min(1), '127.0.0.1'),
+  port: setting('PORT', 'Data-plane (uWebSockets.js) port; 0 picks a free one', port, 8080),
+  adminPort: setting('ADMIN_PORT', 'Control-plane (REST API, health, metrics) port; 0 picks a free one', port, 8081),
+  databaseUrl: setting(
+    'DATABASE_URL',
+    'PostgreSQL server URL; unset starts the embedded PGlite database under ISOGATE_DATA_DIR',
+    z.string().regex(/^postgres(ql)?:\/\//, 'must be a postgres:// or postgresql:// URL'),
+    undefined,
+  ),
+  dataDir: setting('ISOGATE_DATA_DIR', 'Folder for the embedded database and the generated admin token', z.string().min(1), './.isogate'),
+  adminToken: setting(
+    'ISOGATE_ADMIN_TOKEN',
+    'Bootstrap superadmin API token; unset: one is generated at first start, printed once, stored hashed',
+    z.string().min(8, 'must be at least 8 characters'),
+    undefined,
+  ),
+  workers: setting('ISOGATE_WORKERS', 'Worker threads per runner process', positiveInt.max(256), Math.max(1, os.availableParallelism())),
+  baseDomain: setting(
+    'ISOGATE_BASE_DOMAIN',
+    'When set, `Host: {tenant}.{baseDomain}` selects the tenant; otherwise the first path segment does',
+    z.string().regex(/^[a-z0-9.-]+(:\d+)?$/i, 'must be a host name'),
+    undefined,
+  ),
+  demo: setting('ISOGATE_DEMO', 'Create the demo tenant and its /hello script at first start', bool, true),
+  logLevel: setting(
+    'ISOGATE_LOG_LEVEL',
+    'pino log level',
+    z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']),
+    'info',
+  ),
+  maxBodyBytes: setting('ISOGATE_MAX_BODY_BYTES', 'Largest request body the data plane accepts', positiveInt, 1024 * 1024),
+  shutdownTimeoutMs: setting('ISOGATE_SHUTDOWN_TIMEOUT_MS', 'How long SIGTERM waits for in-flight runs', z.coerce.number().int().min(0), 30_000),
+  timeoutMs: setting('ISOGATE_LIMIT_TIMEOUT_MS', 'Default wall-clock limit of one run', positiveInt, 30_000),
+  cpuMs: setting('ISOGATE_LIMIT_CPU_MS', 'Default CPU-time limit of one run', positiveInt, 10_000),
+  memoryMb: setting('ISOGATE_LIMIT_MEMORY_MB', 'Default heap limit of a tenant isolate (MB)', positiveInt.min(8).max(4096), 64),
+  apiCalls: setting('ISOGATE_LIMIT_API_CALLS', 'Default host-API calls allowed per run', positiveInt, 100),
+  outputBytes: setting('ISOGATE_LIMIT_OUTPUT_BYTES', 'Default response body plus logs allowed per run', positiveInt, 1024 * 1024),
+  sourceBytes: setting('ISOGATE_LIMIT_SOURCE_BYTES', 'Largest script source accepted', positiveInt, 100 * 1024),
+} as const
+
+type Settings = typeof settings
+type ValueOf<S> = S extends SettingSpec<infer T, infer D> ? (D extends undefined ? T | undefined : T) : never
+
+/** The validated, frozen process configuration. Optional settings are `undefined` when unset. */
+export type Config = { readonly [K in keyof Settings]: ValueOf<Settings[K]> }
+
+export type SettingKey = keyof Settings

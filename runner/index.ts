@@ -1,0 +1,19 @@
+/**
+ * runner/: worker threads holding isolated-vm isolates per tenant. It knows nothing of HTTP
+ * routing or Postgres: it takes a program and an input and returns plain data.
+ */
+export { IsolatePool, type IsolatePoolOptions } from './isolate-pool.js'
+export { RunnerError, RUNNER_ERROR_CODES, fromErrorData, toErrorData, type ErrorData, type RunnerErrorCode } from './errors.js'
+export type {
+  CheckResult,
+  HandlerKind,
+  HttpRequestData,
+  HttpResponseData,
+  LogEntry,
+  ProgramRef,
+  RunLimits,
+  RunMetrics,
+  RunResult,
+  RunTask,
+} from './protocol.js'
+export type { WorkerStats } from './worker.js'

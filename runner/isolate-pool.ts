@@ -1,0 +1,102 @@
+import os from 'node:os'
+import type { CheckResult, RunResult, RunTask } from './protocol.js'
+import { readPlatformSource, siblingModule } from './platform-source.js'
+import { rank } from './rendezvous.js'
+import type { WorkerStats } from './worker.js'
+import { WorkerShard } from './worker-shard.js'
+
+export interface IsolatePoolOptions {
+  /** Worker threads. */
+  threads?: number
+  /** Runs in flight per thread; above 1 so cross-thread wake-ups are not the bottleneck. */
+  concurrentTasksPerWorker?: number
+  /** In-flight runs on a tenant's home thread before it may spill to its second thread. */
+  spillThreshold?: number
+  /** Isolates kept per thread (LRU); each costs ~1 MB RSS and ~9 memory mappings. */
+  maxIsolatesPerThread?: number
+  /** An isolate unused this long is disposed. */
+  isolateIdleMs?: number
+  /** Compiled programs kept per tenant. */
+  maxProgramsPerTenant?: number
+}
+
+const DEFAULTS = {
+  threads: Math.max(1, os.availableParallelism()),
+  concurrentTasksPerWorker: 16,
+  spillThreshold: 32,
+  maxIsolatesPerThread: 500,
+  isolateIdleMs: 5 * 60_000,
+  maxProgramsPerTenant: 1000,
+} satisfies Required<IsolatePoolOptions>
+
+function positiveInteger(options: IsolatePoolOptions, key: keyof IsolatePoolOptions): number {
+  const value = options[key] ?? DEFAULTS[key]
+  if (typeof value !== 'number' || !Number.isInteger(value)) throw new TypeError(`options.${key} must be an integer`)
+  if (value < 1) throw new RangeError(`options.${key} must be a positive integer`)
+  return value
+}
+
+/**
+ * Worker threads holding tenant isolates, with tenant affinity: a tenant's runs go to its home
+ * thread (rendezvous hashing), and to its second thread only while the home one is saturated.
+ *
+ * @example
+ * const pool = new IsolatePool({ threads: 2 })
+ * const result = await pool.run({ kind: 'fetch', program, input: request, env: {}, limits })
+ * await pool.close()
+ */
+export class IsolatePool {
+  readonly #shards: WorkerShard[]
+  readonly #spillThreshold: number
+
+  constructor(options: IsolatePoolOptions = {}) {
+    const threads = positiveInteger(options, 'threads')
+    this.#spillThreshold = positiveInteger(options, 'spillThreshold')
+    const settings = {
+      platformSource: readPlatformSource(),
+      maxIsolates: positiveInteger(options, 'maxIsolatesPerThread'),
+      isolateIdleMs: positiveInteger(options, 'isolateIdleMs'),
+      maxProgramsPerTenant: positiveInteger(options, 'maxProgramsPerTenant'),
+    }
+    const workerUrl = siblingModule('worker', import.meta.url)
+    const concurrentTasksPerWorker = positiveInteger(options, 'concurrentTasksPerWorker')
+    this.#shards = Array.from({ length: threads }, () => new WorkerShard({ workerUrl, settings, concurrentTasksPerWorker }))
+  }
+
+  get threads(): number {
+    return this.#shards.length
+  }
+
+  run(task: RunTask): Promise<RunResult> {
+    return this.#shardFor(task.program.tenantId).call<RunResult>({ type: 'run', task })
+  }
+
+  /** Compiles a source in a scratch isolate: syntax errors with line and column, no imports. */
+  check(source: string): Promise<CheckResult> {
+    const shard = this.#shards.reduce((a, b) => (b.inFlight < a.inFlight ? b : a))
+    return shard.call<CheckResult>({ type: 'check', source })
+  }
+
+  async stats(): Promise<WorkerStats> {
+    const all = await Promise.all(this.#shards.map((shard) => shard.call<WorkerStats>({ type: 'stats' })))
+    return all.reduce((sum, s) => ({
+      isolates: sum.isolates + s.isolates,
+      isolateHits: sum.isolateHits + s.isolateHits,
+      isolateMisses: sum.isolateMisses + s.isolateMisses,
+      programHits: sum.programHits + s.programHits,
+      programMisses: sum.programMisses + s.programMisses,
+    }))
+  }
+
+  async close(): Promise<void> {
+    await Promise.all(this.#shards.map((shard) => shard.close()))
+  }
+
+  #shardFor(tenantId: string): WorkerShard {
+    const order = rank(tenantId, this.#shards.length)
+    const home = this.#shards[order[0] ?? 0] as WorkerShard
+    if (home.inFlight < this.#spillThreshold || order.length < 2) return home
+    const second = this.#shards[order[1] as number] as WorkerShard
+    return second.inFlight < home.inFlight ? second : home
+  }
+}

@@ -1,0 +1,107 @@
+// WHATWG Headers: case-insensitive names, combined values, ordered iteration, getSetCookie.
+
+const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/
+const kList = Symbol('headers')
+const kGuard = Symbol('guard')
+
+function normalizeName(name) {
+  const value = String(name)
+  if (!TOKEN.test(value)) throw new TypeError(`Headers: invalid header name "${value}"`)
+  return value.toLowerCase()
+}
+
+function normalizeValue(value) {
+  const str = String(value).replace(/^[\t\n\r ]+|[\t\n\r ]+$/g, '')
+  if (/[\0\n\r]/.test(str)) throw new TypeError('Headers: invalid header value')
+  return str
+}
+
+export class Headers {
+  constructor(init) {
+    /** @type {Array<[string, string]>} lower-cased name, value; set-cookie kept separate */
+    this[kList] = []
+    this[kGuard] = 'none'
+    if (init == null) return
+    if (init instanceof Headers) {
+      for (const [name, value] of init[kList]) this[kList].push([name, value])
+    } else if (typeof init === 'object' && typeof init[Symbol.iterator] === 'function') {
+      for (const pair of init) {
+        const entry = Array.from(pair)
+        if (entry.length !== 2) throw new TypeError('Headers: each header pair must have a name and a value')
+        this.append(entry[0], entry[1])
+      }
+    } else if (typeof init === 'object') {
+      for (const name of Object.keys(init)) this.append(name, init[name])
+    } else {
+      throw new TypeError('Headers: init must be an object, an iterable of pairs, or Headers')
+    }
+  }
+
+  #check() {
+    if (this[kGuard] === 'immutable') throw new TypeError('Headers: these headers are immutable')
+  }
+
+  append(name, value) {
+    this.#check()
+    this[kList].push([normalizeName(name), normalizeValue(value)])
+  }
+
+  delete(name) {
+    this.#check()
+    const key = normalizeName(name)
+    this[kList] = this[kList].filter(([n]) => n !== key)
+  }
+
+  get(name) {
+    const key = normalizeName(name)
+    const values = []
+    for (const [n, v] of this[kList]) if (n === key) values.push(v)
+    return values.length === 0 ? null : values.join(', ')
+  }
+
+  getSetCookie() {
+    return this[kList].filter(([n]) => n === 'set-cookie').map(([, v]) => v)
+  }
+
+  has(name) {
+    const key = normalizeName(name)
+    return this[kList].some(([n]) => n === key)
+  }
+
+  set(name, value) {
+    this.#check()
+    const key = normalizeName(name)
+    const normalized = normalizeValue(value)
+    const index = this[kList].findIndex(([n]) => n === key)
+    if (index === -1) { this[kList].push([key, normalized]); return }
+    this[kList][index] = [key, normalized]
+    this[kList] = this[kList].filter(([n], i) => i <= index || n !== key)
+  }
+
+  forEach(callback, thisArg) {
+    for (const [name, value] of this) callback.call(thisArg, value, name, this)
+  }
+
+  *entries() {
+    const names = [...new Set(this[kList].map(([n]) => n))].sort()
+    for (const name of names) {
+      if (name === 'set-cookie') for (const value of this.getSetCookie()) yield [name, value]
+      else yield [name, this.get(name)]
+    }
+  }
+
+  *keys() { for (const [name] of this.entries()) yield name }
+  *values() { for (const [, value] of this.entries()) yield value }
+  [Symbol.iterator]() { return this.entries() }
+  get [Symbol.toStringTag]() { return 'Headers' }
+}
+
+/** Raw pairs for crossing to the host, duplicates kept (set-cookie). */
+export function headerPairs(headers) {
+  return headers[kList].map(([n, v]) => [n, v])
+}
+
+export function freezeHeaders(headers) {
+  headers[kGuard] = 'immutable'
+  return headers
+}

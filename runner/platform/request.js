@@ -1,0 +1,57 @@
+// WHATWG Request (whole bodies). `params` carries the route's named parameters.
+import { Body, cloneBody, extractBody, kBody } from './body.js'
+import { Headers } from './headers.js'
+
+const METHODS = new Set(['DELETE', 'GET', 'HEAD', 'OPTIONS', 'POST', 'PUT', 'PATCH'])
+const FORBIDDEN = new Set(['CONNECT', 'TRACE', 'TRACK'])
+
+function normalizeMethod(method) {
+  const upper = String(method).toUpperCase()
+  if (FORBIDDEN.has(upper)) throw new TypeError(`Request: method ${method} is forbidden`)
+  return METHODS.has(upper) ? upper : String(method)
+}
+
+export class Request extends Body {
+  #method
+  #url
+  #headers
+  #signal
+  #redirect
+  #params
+
+  constructor(input, init = {}) {
+    super()
+    let base = null
+    if (input instanceof Request) base = input
+    const url = base ? base.url : new URL(String(input)).href
+    this.#url = url
+    this.#method = normalizeMethod(init.method ?? (base ? base.method : 'GET'))
+    this.#headers = new Headers(init.headers ?? (base ? base.headers : undefined))
+    this.#redirect = init.redirect ?? (base ? base.redirect : 'follow')
+    this.#signal = init.signal ?? (base ? base.signal : null)
+    this.#params = Object.freeze({ ...(init.params ?? (base ? base.params : {})) })
+    let body = null
+    if (init.body !== undefined && init.body !== null) {
+      if (this.#method === 'GET' || this.#method === 'HEAD') throw new TypeError('Request with GET/HEAD method cannot have body')
+      const extracted = extractBody(init.body)
+      body = extracted.body
+      if (extracted.contentType && !this.#headers.has('content-type')) this.#headers.set('content-type', extracted.contentType)
+    } else if (base) {
+      body = cloneBody(base)
+    }
+    this[kBody] = body
+  }
+
+  get method() { return this.#method }
+  get url() { return this.#url }
+  get headers() { return this.#headers }
+  get redirect() { return this.#redirect }
+  get signal() { return this.#signal }
+  /** Named route parameters, e.g. `{ id: '42' }` for the route `/orders/:id`. */
+  get params() { return this.#params }
+  get [Symbol.toStringTag]() { return 'Request' }
+
+  clone() {
+    return new Request(this)
+  }
+}

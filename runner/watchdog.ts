@@ -1,0 +1,76 @@
+import type { RunnerErrorCode } from './errors.js'
+
+/** What the watchdog needs of an isolate: its clocks and a way to stop it. */
+export interface Watched {
+  readonly cpuTimeNs: () => bigint
+  readonly kill: (reason: RunnerErrorCode) => void
+}
+
+interface Entry {
+  target: Watched
+  startCpu: bigint
+  startWall: number
+  cpuNs: bigint
+  timeoutMs: number
+}
+
+export interface WatchdogOptions {
+  /** How often the clocks are read. */
+  intervalMs?: number
+}
+
+const DEFAULTS = { intervalMs: 5 }
+
+/**
+ * One watchdog per worker thread for every run in it. isolated-vm's per-call `timeout` costs
+ * about 11 us a call and does not stop code that resumes after an awaited host call or queued
+ * microtasks (isolated-vm #185, #318), so instead this reads each isolate's CPU clock and the
+ * wall clock on a timer and disposes an isolate whose run went over.
+ */
+export class Watchdog {
+  readonly #entries = new Set<Entry>()
+  readonly #intervalMs: number
+  #timer: NodeJS.Timeout | null = null
+
+  constructor(options: WatchdogOptions = {}) {
+    const intervalMs = options.intervalMs ?? DEFAULTS.intervalMs
+    if (!Number.isInteger(intervalMs) || intervalMs < 1) throw new RangeError('options.intervalMs must be a positive integer')
+    this.#intervalMs = intervalMs
+  }
+
+  /** Starts watching a run; the returned function stops it and gives the CPU used (ns). */
+  watch(target: Watched, limits: { cpuMs: number; timeoutMs: number }): () => bigint {
+    const entry: Entry = {
+      target,
+      startCpu: target.cpuTimeNs(),
+      startWall: performance.now(),
+      cpuNs: BigInt(limits.cpuMs) * 1_000_000n,
+      timeoutMs: limits.timeoutMs,
+    }
+    this.#entries.add(entry)
+    if (this.#timer === null) this.#timer = setInterval(() => this.#check(), this.#intervalMs)
+    return () => {
+      this.#entries.delete(entry)
+      if (this.#entries.size === 0 && this.#timer !== null) {
+        clearInterval(this.#timer)
+        this.#timer = null
+      }
+      const used = target.cpuTimeNs() - entry.startCpu
+      // An isolate disposed by V8 for its memory limit reports no clock: never a negative time.
+      return used > 0n ? used : 0n
+    }
+  }
+
+  #check(): void {
+    const now = performance.now()
+    for (const entry of this.#entries) {
+      if (now - entry.startWall > entry.timeoutMs) {
+        this.#entries.delete(entry)
+        entry.target.kill('SCRIPT_TIMEOUT')
+      } else if (entry.target.cpuTimeNs() - entry.startCpu > entry.cpuNs) {
+        this.#entries.delete(entry)
+        entry.target.kill('SCRIPT_CPU_LIMIT')
+      }
+    }
+  }
+}

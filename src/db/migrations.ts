@@ -1,0 +1,138 @@
+import type { Sql } from './database.js'
+
+export interface Migration {
+  version: number
+  name: string
+  sql: string
+}
+
+/** Row-level security for a tenant-owned table: the app role sees one tenant, the system role all. */
+function tenantOwned(table: string, column = 'tenant_id'): string {
+  return `
+    ALTER TABLE ${table} ENABLE ROW LEVEL SECURITY;
+    ALTER TABLE ${table} FORCE ROW LEVEL SECURITY;
+    CREATE POLICY ${table}_tenant_isolation ON ${table} TO isogate_app
+      USING (${column} = isogate_current_tenant()) WITH CHECK (${column} = isogate_current_tenant());
+    CREATE POLICY ${table}_system_access ON ${table} TO isogate_system USING (true) WITH CHECK (true);
+  `
+}
+
+/**
+ * Versioned migrations, applied in order at start under an advisory lock. Never edit one that
+ * has shipped: add the next.
+ */
+export const MIGRATIONS: readonly Migration[] = [
+  {
+    version: 1,
+    name: 'tenants, keys, scripts, versions, routes; roles and row-level security',
+    sql: `
+      -- Roles are cluster-wide: another database on the same server may have made them.
+      DO $$ BEGIN
+        IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'isogate_app') THEN CREATE ROLE isogate_app NOLOGIN; END IF;
+        IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'isogate_system') THEN CREATE ROLE isogate_system NOLOGIN; END IF;
+      EXCEPTION WHEN duplicate_object OR unique_violation THEN NULL;
+      END $$;
+      GRANT isogate_app TO CURRENT_USER;
+      GRANT isogate_system TO CURRENT_USER;
+      GRANT USAGE ON SCHEMA public TO isogate_app, isogate_system;
+
+      CREATE FUNCTION isogate_current_tenant() RETURNS uuid LANGUAGE sql STABLE
+        AS $$ SELECT nullif(current_setting('isogate.tenant_id', true), '')::uuid $$;
+
+      CREATE TABLE tenants (
+        id uuid PRIMARY KEY DEFAULT gen_random_uuid(),
+        slug text NOT NULL UNIQUE CHECK (slug ~ '^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$'),
+        name text NOT NULL,
+        created_at timestamptz NOT NULL DEFAULT now()
+      );
+      ${tenantOwned('tenants', 'id')}
+
+      CREATE TABLE api_keys (
+        id uuid PRIMARY KEY DEFAULT gen_random_uuid(),
+        tenant_id uuid REFERENCES tenants (id) ON DELETE CASCADE,
+        role text NOT NULL CHECK (role IN ('superadmin', 'admin', 'developer', 'viewer')),
+        name text NOT NULL,
+        token_hash text NOT NULL UNIQUE,
+        created_at timestamptz NOT NULL DEFAULT now(),
+        revoked_at timestamptz,
+        CHECK ((role = 'superadmin') = (tenant_id IS NULL))
+      );
+      CREATE INDEX api_keys_tenant ON api_keys (tenant_id);
+      ${tenantOwned('api_keys')}
+
+      CREATE TABLE scripts (
+        id uuid PRIMARY KEY DEFAULT gen_random_uuid(),
+        tenant_id uuid NOT NULL REFERENCES tenants (id) ON DELETE CASCADE,
+        name text NOT NULL,
+        type text NOT NULL CHECK (type IN ('http', 'scheduled', 'event', 'oneoff', 'embedded')),
+        status text NOT NULL CHECK (status IN ('draft', 'active', 'paused', 'disabled', 'archived')),
+        version integer NOT NULL,
+        http_path text,
+        http_methods text[],
+        cron_expression text,
+        cron_timezone text,
+        event_types text[],
+        limits jsonb NOT NULL DEFAULT '{}',
+        env jsonb NOT NULL DEFAULT '{}',
+        created_at timestamptz NOT NULL DEFAULT now(),
+        updated_at timestamptz NOT NULL DEFAULT now(),
+        UNIQUE (tenant_id, name)
+      );
+      CREATE INDEX scripts_tenant_status ON scripts (tenant_id, status);
+      CREATE INDEX scripts_tenant_type_status ON scripts (tenant_id, type, status);
+      ${tenantOwned('scripts')}
+
+      CREATE TABLE script_versions (
+        script_id uuid NOT NULL REFERENCES scripts (id) ON DELETE CASCADE,
+        version integer NOT NULL,
+        tenant_id uuid NOT NULL REFERENCES tenants (id) ON DELETE CASCADE,
+        source text NOT NULL,
+        source_hash text NOT NULL,
+        created_by uuid,
+        created_at timestamptz NOT NULL DEFAULT now(),
+        PRIMARY KEY (script_id, version)
+      );
+      CREATE INDEX script_versions_tenant ON script_versions (tenant_id);
+      ${tenantOwned('script_versions')}
+
+      -- One row per (method, path) an active http script serves: the database itself keeps
+      -- two active scripts of a tenant off the same route.
+      CREATE TABLE http_routes (
+        tenant_id uuid NOT NULL REFERENCES tenants (id) ON DELETE CASCADE,
+        method text NOT NULL,
+        path text NOT NULL,
+        script_id uuid NOT NULL REFERENCES scripts (id) ON DELETE CASCADE,
+        PRIMARY KEY (tenant_id, method, path)
+      );
+      CREATE INDEX http_routes_script ON http_routes (script_id);
+      ${tenantOwned('http_routes')}
+
+      GRANT SELECT ON tenants TO isogate_app;
+      GRANT SELECT, INSERT, UPDATE, DELETE ON api_keys, scripts, script_versions, http_routes TO isogate_app;
+      GRANT SELECT, INSERT, UPDATE, DELETE ON tenants, api_keys, scripts, script_versions, http_routes TO isogate_system;
+    `,
+  },
+]
+
+const MIGRATION_LOCK = 7_311_900_001
+
+/**
+ * Applies the pending migrations in one transaction under an advisory lock, so N processes
+ * starting together apply each migration once. Answers the versions it applied.
+ */
+export async function migrate(sql: Sql, migrations: readonly Migration[] = MIGRATIONS): Promise<number[]> {
+  return sql.begin(async (tx) => {
+    await tx`SELECT pg_advisory_xact_lock(${MIGRATION_LOCK})`
+    await tx`CREATE TABLE IF NOT EXISTS isogate_migrations (
+      version integer PRIMARY KEY, name text NOT NULL, applied_at timestamptz NOT NULL DEFAULT now())`
+    const applied = new Set((await tx<{ version: number }[]>`SELECT version FROM isogate_migrations`).map((row) => row.version))
+    const done: number[] = []
+    for (const migration of migrations) {
+      if (applied.has(migration.version)) continue
+      await tx.unsafe(migration.sql)
+      await tx`INSERT INTO isogate_migrations (version, name) VALUES (${migration.version}, ${migration.name})`
+      done.push(migration.version)
+    }
+    return done
+  }) as Promise<number[]>
+}
