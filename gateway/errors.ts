@@ -1,0 +1,25 @@
+/**
+ * Errors of the data plane. Each code is stable; `status` is what the client gets.
+ * Run failures (SCRIPT_*) come from the runner and are mapped in response-writer.ts.
+ */
+export const GATEWAY_ERROR_CODES = {
+  ROUTE_NOT_FOUND: { status: 404, message: 'No script serves this path' },
+  TENANT_NOT_FOUND: { status: 404, message: 'No such tenant' },
+  METHOD_NOT_ALLOWED: { status: 405, message: 'The script at this path does not serve this method' },
+  BODY_TOO_LARGE: { status: 413, message: 'The request body is over the size limit' },
+  UWS_NATIVE_MISSING: { status: 500, message: 'The native uWebSockets.js binary did not load' },
+} as const
+
+export type GatewayErrorCode = keyof typeof GATEWAY_ERROR_CODES
+
+export class GatewayError extends Error {
+  override readonly name = 'GatewayError'
+  readonly code: GatewayErrorCode
+  readonly status: number
+
+  constructor(code: GatewayErrorCode, message?: string, options?: ErrorOptions) {
+    super(message ?? GATEWAY_ERROR_CODES[code].message, options)
+    this.code = code
+    this.status = GATEWAY_ERROR_CODES[code].status
+  }
+}

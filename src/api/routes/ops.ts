@@ -1,0 +1,14 @@
+import type { FastifyPluginAsync } from 'fastify'
+
+/** What /readyz asks: is the database reachable, is the runner up, are we draining. */
+export interface Readiness {
+  check(): Promise<{ ready: boolean; checks: Record<string, boolean> }>
+}
+
+export const opsRoutes: FastifyPluginAsync<{ readiness: Readiness }> = async (app, { readiness }) => {
+  app.get('/healthz', async () => ({ status: 'ok' }))
+  app.get('/readyz', async (_request, reply) => {
+    const { ready, checks } = await readiness.check()
+    return reply.status(ready ? 200 : 503).send({ status: ready ? 'ready' : 'not ready', checks })
+  })
+}

@@ -1,0 +1,57 @@
+import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyRequest } from 'fastify'
+import type { Logger } from 'pino'
+import type { Principal } from '../domain/auth.js'
+import type { Tenant } from '../domain/tenant.js'
+import type { AuthService, ScriptService, TenantService } from '../services/index.js'
+import { errorHandler, notFoundHandler } from './error-handler.js'
+import { opsRoutes, type Readiness } from './routes/ops.js'
+import { scriptRoutes } from './routes/scripts.js'
+import { tenantRoutes } from './routes/tenants.js'
+
+export interface ApiDependencies {
+  auth: AuthService
+  tenants: TenantService
+  scripts: ScriptService
+  readiness: Readiness
+  logger: Logger
+}
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    principal: Principal
+  }
+}
+
+/** Resolves the tenant a request acts on (X-Tenant for a superadmin, the key's own otherwise). */
+export function tenantOf(deps: ApiDependencies, request: FastifyRequest): Promise<Tenant> {
+  const header = request.headers['x-tenant']
+  return deps.tenants.resolve(request.principal, typeof header === 'string' && header !== '' ? header : undefined)
+}
+
+/**
+ * The control plane: JSON over HTTP under /api/v1 with Bearer API keys, and the ops endpoints.
+ *
+ * @example
+ * const api = createApiServer(deps)
+ * await api.listen({ host: '127.0.0.1', port: 8081 })
+ */
+export function createApiServer(deps: ApiDependencies): FastifyInstance {
+  const app = Fastify({ loggerInstance: deps.logger as FastifyBaseLogger, bodyLimit: 2 * 1024 * 1024 })
+  app.decorateRequest('principal', null as unknown as Principal)
+  app.setErrorHandler(errorHandler)
+  app.setNotFoundHandler(notFoundHandler)
+  app.register(opsRoutes, { readiness: deps.readiness })
+  app.register(
+    async (api) => {
+      api.addHook('onRequest', async (request) => {
+        const header = request.headers.authorization
+        const token = header?.startsWith('Bearer ') ? header.slice(7).trim() : undefined
+        request.principal = await deps.auth.authenticate(token)
+      })
+      api.register(tenantRoutes, { deps })
+      api.register(scriptRoutes, { deps })
+    },
+    { prefix: '/api/v1' },
+  )
+  return app
+}

@@ -1,0 +1,122 @@
+import { chmodSync, mkdirSync, writeFileSync } from 'node:fs'
+import path from 'node:path'
+import { pino, type Logger } from 'pino'
+import type { Config } from '../config/index.js'
+import { DataPlane, RouteTable } from '../gateway/index.js'
+import { IsolatePool } from '../runner/index.js'
+import { createApiServer } from './api/index.js'
+import { ApiKeyRepository } from './db/api-key.repository.js'
+import { Database } from './db/index.js'
+import { ScriptRepository } from './db/script.repository.js'
+import { TenantRepository } from './db/tenant.repository.js'
+import { ensureDemo } from './demo.js'
+import { AuthService, ChangeFeed, ScriptService, TenantService } from './services/index.js'
+
+export interface Isogate {
+  readonly config: Config
+  readonly dataPort: number
+  readonly adminPort: number
+  /** A superadmin token generated at this start (first start, none configured), else null. */
+  readonly generatedAdminToken: string | null
+  readonly adminTokenFile: string | null
+  readonly demoCreated: boolean
+  readonly db: Database
+  readonly logger: Logger
+  close(): Promise<void>
+}
+
+/**
+ * Starts everything one isogate process runs: database (embedded or server), runner threads,
+ * the control plane and the data plane. `close()` stops them in the reverse order.
+ *
+ * @example
+ * const isogate = await startIsogate(loadConfig())
+ * console.log(isogate.dataPort)
+ * await isogate.close()
+ */
+export async function startIsogate(config: Config, logger: Logger = pino({ level: config.logLevel })): Promise<Isogate> {
+  const closers: Array<() => Promise<void> | void> = []
+  const close = async (): Promise<void> => {
+    for (const closer of closers.reverse()) {
+      try {
+        await closer()
+      } catch (error) {
+        logger.error({ err: error }, 'error while stopping')
+      }
+    }
+    closers.length = 0
+  }
+  try {
+    const db = await Database.open({ url: config.databaseUrl, dataDir: path.join(config.dataDir) })
+    closers.push(() => db.close())
+    const pool = new IsolatePool({ threads: config.workers })
+    closers.push(() => pool.close())
+
+    const changes = new ChangeFeed()
+    const auth = new AuthService(db, new ApiKeyRepository())
+    const tenants = new TenantService(db, new TenantRepository())
+    const scripts = new ScriptService({ db, scripts: new ScriptRepository(), checker: pool, changes, maxSourceBytes: config.sourceBytes })
+
+    const { generated } = await auth.bootstrap(config.adminToken)
+    const adminTokenFile = generated === null ? null : writeAdminToken(config.dataDir, generated)
+    const demoCreated = config.demo ? await ensureDemo(tenants, scripts) : false
+
+    const routes = new RouteTable()
+    routes.replaceAll(await scripts.routes())
+    const unsubscribe = changes.subscribe((change) => {
+      scripts.routes(change.tenantId).then(
+        (list) => routes.replaceTenant(change.tenantId, list),
+        (error: unknown) => logger.error({ err: error, tenantId: change.tenantId }, 'could not refresh routes'),
+      )
+    })
+    closers.push(unsubscribe)
+
+    const dataPlane = new DataPlane({
+      host: config.host,
+      port: config.port,
+      routes,
+      runner: pool,
+      defaultLimits: { timeoutMs: config.timeoutMs, cpuMs: config.cpuMs, memoryMb: config.memoryMb, apiCalls: config.apiCalls, outputBytes: config.outputBytes },
+      maxBodyBytes: config.maxBodyBytes,
+      baseDomain: config.baseDomain,
+      logger,
+    })
+    const dataPort = await dataPlane.listen()
+    closers.push(() => dataPlane.close())
+
+    let draining = false
+    closers.push(() => {
+      draining = true
+    })
+    const api = createApiServer({
+      auth,
+      tenants,
+      scripts,
+      logger,
+      readiness: {
+        async check() {
+          const database = await db.ping()
+          return { ready: database && !draining, checks: { database, draining: !draining } }
+        },
+      },
+    })
+    await api.listen({ host: config.host, port: config.adminPort })
+    closers.push(() => api.close())
+    const address = api.server.address()
+    const adminPort = typeof address === 'object' && address !== null ? address.port : config.adminPort
+
+    return { config, dataPort, adminPort, generatedAdminToken: generated, adminTokenFile, demoCreated, db, logger, close }
+  } catch (error) {
+    await close()
+    throw error
+  }
+}
+
+/** The generated token is shown once; a copy readable only by this user stays in the data folder. */
+function writeAdminToken(dataDir: string, token: string): string {
+  mkdirSync(dataDir, { recursive: true })
+  const file = path.resolve(dataDir, 'admin-token')
+  writeFileSync(file, `${token}\n`, { mode: 0o600 })
+  chmodSync(file, 0o600)
+  return file
+}
