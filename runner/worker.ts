@@ -159,9 +159,10 @@ function scriptError(error: NonNullable<DispatchResult['error']>, kind: HandlerK
 
 function runFailure(error: unknown, tenant: TenantIsolate): ErrorData {
   if (error instanceof RunnerError) return error.data
-  if (error instanceof Error && /^Isolate was disposed/.test(error.message)) {
-    const code = tenant.killReason ?? (/memory limit/.test(error.message) ? 'SCRIPT_MEMORY_LIMIT' : 'SCRIPT_TIMEOUT')
-    return new RunnerError(code).data
+  // The watchdog's reason wins: how the pending call fails depends on what the isolate was doing.
+  if (tenant.killReason !== null) return new RunnerError(tenant.killReason).data
+  if (error instanceof Error && /^Isolate (was|is) disposed/.test(error.message)) {
+    return new RunnerError(/memory limit/.test(error.message) ? 'SCRIPT_MEMORY_LIMIT' : 'SCRIPT_TIMEOUT').data
   }
   if (error instanceof Error && /memory limit/i.test(error.message)) return new RunnerError('SCRIPT_MEMORY_LIMIT').data
   return toErrorData(error)

@@ -63,11 +63,12 @@ export async function startIsogate(config: Config, logger: Logger = pino({ level
 
     const routes = new RouteTable()
     routes.replaceAll(await scripts.routes())
-    const unsubscribe = changes.subscribe((change) => {
-      scripts.routes(change.tenantId).then(
-        (list) => routes.replaceTenant(change.tenantId, list),
-        (error: unknown) => logger.error({ err: error, tenantId: change.tenantId }, 'could not refresh routes'),
-      )
+    const unsubscribe = changes.subscribe(async (change) => {
+      try {
+        routes.replaceTenant(change.tenantId, await scripts.routes(change.tenantId))
+      } catch (error) {
+        logger.error({ err: error, tenantId: change.tenantId }, 'could not refresh routes')
+      }
     })
     closers.push(unsubscribe)
 

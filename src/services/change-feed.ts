@@ -1,26 +1,26 @@
-import { EventEmitter } from 'node:events'
-
 /** A script of a tenant changed: routes and compiled programs for it must be refreshed. */
 export interface ScriptChange {
   tenantId: string
   scriptId: string
 }
 
-export type ChangeListener = (change: ScriptChange) => void
+export type ChangeListener = (change: ScriptChange) => Promise<void> | void
 
 /**
- * Tells this process's parts (the route table first) that scripts changed, at once.
- * Across processes the same changes travel over Postgres LISTEN/NOTIFY (gateway issue).
+ * Tells this process's parts (the route table first) that scripts changed. `publish` resolves
+ * once every listener has applied the change, so when the API answers 201 the new route is
+ * already served by this process. Across processes the same changes travel over Postgres
+ * LISTEN/NOTIFY (gateway issue).
  */
 export class ChangeFeed {
-  readonly #emitter = new EventEmitter()
+  readonly #listeners = new Set<ChangeListener>()
 
   subscribe(listener: ChangeListener): () => void {
-    this.#emitter.on('change', listener)
-    return () => this.#emitter.off('change', listener)
+    this.#listeners.add(listener)
+    return () => this.#listeners.delete(listener)
   }
 
-  publish(change: ScriptChange): void {
-    this.#emitter.emit('change', change)
+  async publish(change: ScriptChange): Promise<void> {
+    await Promise.all([...this.#listeners].map(async (listener) => listener(change)))
   }
 }

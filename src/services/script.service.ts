@@ -59,7 +59,7 @@ export class ScriptService {
         return created
       })
       .catch(conflictOrRethrow)
-    this.#changes.publish({ tenantId: tenant.id, scriptId: script.id })
+    await this.#changes.publish({ tenantId: tenant.id, scriptId: script.id })
     return { ...script, source: input.source, sourceHash: hash }
   }
 

@@ -1,0 +1,50 @@
+import { readFileSync } from 'node:fs'
+import t from 'tap'
+import { ConfigError, loadConfig, settings } from '../config/index.js'
+
+t.test('defaults apply when nothing is set', async (t) => {
+  const config = loadConfig({}, {})
+  t.equal(config.host, '127.0.0.1')
+  t.equal(config.port, 8080)
+  t.equal(config.adminPort, 8081)
+  t.equal(config.databaseUrl, undefined)
+  t.equal(config.dataDir, './.isogate')
+  t.equal(config.adminToken, undefined)
+  t.ok(config.workers >= 1)
+  t.equal(config.memoryMb, 64)
+  t.equal(config.sourceBytes, 100 * 1024)
+})
+
+t.test('the environment overrides defaults and explicit values override the environment', async (t) => {
+  const env = { PORT: '9090', ISOGATE_WORKERS: '3', ISOGATE_DEMO: 'false', DATABASE_URL: 'postgres://u@127.0.0.1:5432/db' }
+  const fromEnv = loadConfig({}, env)
+  t.equal(fromEnv.port, 9090)
+  t.equal(fromEnv.workers, 3)
+  t.equal(fromEnv.demo, false)
+  t.equal(fromEnv.databaseUrl, 'postgres://u@127.0.0.1:5432/db')
+  t.equal(loadConfig({ port: 7070 }, env).port, 7070)
+})
+
+t.test('a bad value stops loading with an error naming the setting and its variable', async (t) => {
+  const attempt = (env: Record<string, string>) => () => loadConfig({}, env)
+  t.throws(attempt({ PORT: 'eighty' }), { name: 'ConfigError', code: 'CONFIG_INVALID', setting: 'port', message: /port \(PORT\)/ })
+  t.throws(attempt({ PORT: '70000' }), { name: 'ConfigError', setting: 'port' })
+  t.throws(attempt({ ISOGATE_WORKERS: '0' }), { setting: 'workers', message: /ISOGATE_WORKERS/ })
+  t.throws(attempt({ DATABASE_URL: 'mysql://x' }), { setting: 'databaseUrl', message: /postgres:\/\// })
+  t.throws(attempt({ ISOGATE_ADMIN_TOKEN: 'short' }), { name: 'ConfigError', setting: 'adminToken' })
+  t.throws(attempt({ ISOGATE_LOG_LEVEL: 'loud' }), ConfigError)
+})
+
+t.test('the configuration is frozen', async (t) => {
+  const config = loadConfig({}, {}) as unknown as Record<string, unknown>
+  t.ok(Object.isFrozen(config))
+  t.throws(() => {
+    'use strict'
+    config.port = 1
+  }, TypeError)
+})
+
+t.test('every setting is documented in the README configuration table', async (t) => {
+  const readme = readFileSync(new URL('../README.md', import.meta.url), 'utf8')
+  for (const spec of Object.values(settings)) t.match(readme, `| \`${spec.env}\``, `${spec.env} is in the README`)
+})

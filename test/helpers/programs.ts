@@ -1,0 +1,21 @@
+import { createHash } from 'node:crypto'
+import type { HttpRequestData, ProgramRef, RunLimits, RunTask } from '../../runner/index.js'
+
+export const LIMITS: RunLimits = { timeoutMs: 2000, cpuMs: 500, memoryMb: 64, apiCalls: 100, outputBytes: 1024 * 1024 }
+
+export function program(tenantId: string, source: string, scriptId = 'script-1', version = 1): ProgramRef {
+  return { tenantId, scriptId, version, source, sourceHash: createHash('sha256').update(source).digest('hex') }
+}
+
+export function request(overrides: Partial<HttpRequestData> = {}): HttpRequestData {
+  return { method: 'GET', url: 'http://example.test/', headers: [], body: null, params: {}, ...overrides }
+}
+
+export function fetchTask(tenantId: string, source: string, input: Partial<HttpRequestData> = {}, limits: Partial<RunLimits> = {}): RunTask {
+  return { kind: 'fetch', program: program(tenantId, source), input: request(input), env: {}, limits: { ...LIMITS, ...limits } }
+}
+
+export function bodyText(body: string | ArrayBuffer | null | undefined): string {
+  if (body === null || body === undefined) return ''
+  return typeof body === 'string' ? body : Buffer.from(body).toString('utf8')
+}

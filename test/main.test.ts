@@ -1,0 +1,71 @@
+import { spawn } from 'node:child_process'
+import { mkdtempSync, readFileSync, statSync } from 'node:fs'
+import os from 'node:os'
+import path from 'node:path'
+import { fileURLToPath } from 'node:url'
+import t from 'tap'
+
+const root = fileURLToPath(new URL('..', import.meta.url))
+
+interface Running {
+  output: () => string
+  exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>
+  kill: (signal: NodeJS.Signals) => void
+}
+
+/** Starts `src/main.ts` as `npm start` would, with only the given environment. */
+function startMain(env: Record<string, string>): Running {
+  const child = spawn(process.execPath, ['--no-node-snapshot', '--import', 'tsx', 'src/main.ts'], {
+    cwd: root,
+    env: { PATH: process.env.PATH ?? '', PORT: '0', ADMIN_PORT: '0', ISOGATE_LOG_LEVEL: 'warn', ISOGATE_WORKERS: '1', ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  })
+  let output = ''
+  child.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()))
+  child.stderr.on('data', (chunk: Buffer) => (output += chunk.toString()))
+  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => child.on('exit', (code, signal) => resolve({ code, signal })))
+  return { output: () => output, exited, kill: (signal) => child.kill(signal) }
+}
+
+async function banner(running: Running): Promise<{ dataPort: number }> {
+  for (let i = 0; i < 600; i++) {
+    const match = /data plane\s+http:\/\/127\.0\.0\.1:(\d+)/.exec(running.output())
+    if (match && /try\s+curl/.test(running.output())) return { dataPort: Number(match[1]) }
+    await new Promise((resolve) => setTimeout(resolve, 50))
+  }
+  throw new Error(`no banner: ${running.output()}`)
+}
+
+t.test('npm start with no configuration creates the demo tenant, serves /demo/hello and stops cleanly', async (t) => {
+  const dataDir = mkdtempSync(path.join(os.tmpdir(), 'isogate-main-'))
+  const first = startMain({ ISOGATE_DATA_DIR: dataDir })
+  t.teardown(() => first.kill('SIGKILL'))
+  const { dataPort } = await banner(first)
+  t.match(first.output(), /admin token\s+igk_\S+/, 'the generated admin token is printed once')
+  const tokenFile = path.join(dataDir, 'admin-token')
+  t.match(first.output(), tokenFile, 'and where its copy is')
+  t.equal(statSync(tokenFile).mode & 0o777, 0o600, 'the copy is readable by its owner only')
+  const response = await fetch(`http://127.0.0.1:${dataPort}/demo/hello`)
+  t.equal(response.status, 200)
+  t.match(await response.json(), { hello: 'world' })
+  first.kill('SIGTERM')
+  t.same(await first.exited, { code: 0, signal: null }, 'SIGTERM exits 0')
+
+  const second = startMain({ ISOGATE_DATA_DIR: dataDir })
+  t.teardown(() => second.kill('SIGKILL'))
+  const again = await banner(second)
+  t.notMatch(second.output(), /igk_/, 'the token is not shown again')
+  t.match(second.output(), /generated at first start/)
+  const token = readFileSync(tokenFile, 'utf8').trim()
+  t.match(token, /^igk_/)
+  t.equal((await fetch(`http://127.0.0.1:${again.dataPort}/demo/hello`)).status, 200, 'the demo survived the restart')
+  second.kill('SIGINT')
+  t.same(await second.exited, { code: 0, signal: null }, 'SIGINT exits 0')
+})
+
+t.test('a bad setting stops boot with a message naming it', async (t) => {
+  const running = startMain({ PORT: 'not-a-port', ISOGATE_DATA_DIR: mkdtempSync(path.join(os.tmpdir(), 'isogate-main-')) })
+  const { code } = await running.exited
+  t.equal(code, 2)
+  t.match(running.output(), /invalid setting port \(PORT\)/)
+})

@@ -1,0 +1,114 @@
+import t from 'tap'
+import { IsolatePool } from '../runner/index.js'
+import { LIMITS, bodyText, fetchTask, program } from './helpers/programs.js'
+
+const pool = new IsolatePool({ threads: 2 })
+t.teardown(() => pool.close())
+
+t.test('a fetch handler sees method, url, headers and body, and its Response comes back whole', async (t) => {
+  const source = `export default {
+    async fetch(request, env) {
+      const body = await request.json()
+      return new Response(JSON.stringify({ method: request.method, url: request.url, agent: request.headers.get('X-Agent'), body, name: env.NAME }), {
+        status: 201, headers: { 'content-type': 'application/json', 'x-one': '1' },
+      })
+    },
+  }`
+  const task = fetchTask('tenant-a', source, { method: 'POST', url: 'http://example.test/orders?x=1', headers: [['x-agent', 'tap']], body: '{"n":42}' })
+  task.env = { NAME: 'isogate' }
+  const result = await pool.run(task)
+  t.equal(result.ok, true)
+  t.equal(result.response?.status, 201)
+  t.same(result.response?.headers, [['content-type', 'application/json'], ['x-one', '1']])
+  t.same(JSON.parse(bodyText(result.response?.body)), { method: 'POST', url: 'http://example.test/orders?x=1', agent: 'tap', body: { n: 42 }, name: 'isogate' })
+})
+
+t.test('Response.json and request.text work, and bytes bodies cross as bytes', async (t) => {
+  const json = await pool.run(fetchTask('tenant-a', `export default { async fetch(r) { return Response.json({ text: await r.text() }) } }`, { method: 'POST', body: 'plain' }))
+  t.equal(json.response?.headers.find(([name]) => name === 'content-type')?.[1], 'application/json')
+  t.same(JSON.parse(bodyText(json.response?.body)), { text: 'plain' })
+  const bytes = await pool.run(fetchTask('tenant-a', `export default { fetch() { return new Response(new Uint8Array([104, 105])) } }`))
+  t.ok(bytes.response?.body instanceof ArrayBuffer)
+  t.equal(bodyText(bytes.response?.body), 'hi')
+})
+
+t.test('the second run of a program is hot: same isolate, compiled program reused', async (t) => {
+  const source = `let runs = 0; export default { fetch() { runs++; return new Response(String(runs)) } }`
+  const first = await pool.run(fetchTask('tenant-hot', source))
+  const second = await pool.run(fetchTask('tenant-hot', source))
+  t.equal(first.metrics.start, 'cold')
+  t.equal(second.metrics.start, 'hot')
+  t.equal(bodyText(second.response?.body), '2', 'module state persists between runs, like a Worker isolate')
+})
+
+t.test('console output is captured into the run logs', async (t) => {
+  const result = await pool.run(fetchTask('tenant-a', `export default { fetch(r, env, ctx) { console.log('hello', { a: 1 }); console.error('bad'); ctx.logger.warn('careful'); return new Response('') } }`))
+  t.same(result.logs.map(({ level, message }) => [level, message]), [['info', 'hello {"a":1}'], ['error', 'bad'], ['warn', 'careful']])
+})
+
+t.test('a thrown error answers SCRIPT_ERROR with the line and column in the tenant source', async (t) => {
+  const result = await pool.run(fetchTask('tenant-a', `export default {\n  fetch() {\n    null.x\n  },\n}`))
+  t.equal(result.ok, false)
+  t.match(result.error, { code: 'SCRIPT_ERROR', name: 'TypeError', line: 3, column: 10 })
+  t.notMatch(result.error?.stack ?? '', /isolated-vm|isogate:platform|worker\.ts/, 'no host frames in the stack')
+})
+
+t.test('a missing handler answers HANDLER_NOT_FOUND', async (t) => {
+  const result = await pool.run(fetchTask('tenant-a', `export default { run() { return 1 } }`))
+  t.match(result.error, { code: 'HANDLER_NOT_FOUND' })
+})
+
+t.test('a handler that returns something other than a Response is an error', async (t) => {
+  const result = await pool.run(fetchTask('tenant-a', `export default { fetch() { return 'nope' } }`))
+  t.match(result.error, { code: 'SCRIPT_ERROR', message: /must return a Response/ })
+})
+
+t.test('check reports syntax errors with line, column and a pointer, and refuses imports', async (t) => {
+  const syntax = await pool.check('export default {\n  fetch() { return 1 +; }\n}')
+  t.match(syntax, { ok: false, error: { code: 'SCRIPT_SYNTAX_ERROR', line: 2, column: 23 } })
+  t.match(syntax.error?.pointer, /return 1 \+; \}\n {22}\^/)
+  const imports = await pool.check('import fs from "node:fs"\nexport default {}')
+  t.match(imports, { ok: false, error: { code: 'SCRIPT_IMPORT_FORBIDDEN', message: /node:fs/ } })
+  t.match(await pool.check('export default { fetch() { return new Response("") } }'), { ok: true })
+})
+
+t.test('a script in a busy loop ends with SCRIPT_CPU_LIMIT and the tenant and others keep running', async (t) => {
+  const loop = await pool.run(fetchTask('tenant-loop', `export default { fetch() { while (true) {} } }`, {}, { cpuMs: 50 }))
+  t.match(loop, { ok: false, error: { code: 'SCRIPT_CPU_LIMIT' } })
+  t.ok(loop.metrics.cpuMs >= 50, `used ${loop.metrics.cpuMs} ms of CPU`)
+  const after = await pool.run(fetchTask('tenant-loop', `export default { fetch() { return new Response('alive') } }`))
+  t.equal(bodyText(after.response?.body), 'alive')
+  t.equal(after.metrics.start, 'cold', 'the condemned isolate was replaced')
+})
+
+t.test('a script waiting past its wall limit ends with SCRIPT_TIMEOUT', async (t) => {
+  const result = await pool.run(fetchTask('tenant-wait', `export default { fetch() { return new Promise(() => {}) } }`, {}, { timeoutMs: 100 }))
+  t.match(result, { ok: false, error: { code: 'SCRIPT_TIMEOUT' } })
+})
+
+t.test('tenants do not see each other: separate isolates, separate globals', async (t) => {
+  const writer = `export default { fetch() { globalThis.secret = 'a-only'; return new Response('set') } }`
+  const reader = `export default { fetch() { return new Response(String(globalThis.secret)) } }`
+  await pool.run(fetchTask('tenant-one', writer))
+  const other = await pool.run(fetchTask('tenant-two', reader))
+  t.equal(bodyText(other.response?.body), 'undefined')
+})
+
+t.test('code generation from strings is refused inside the isolate', async (t) => {
+  const source = `export default { fetch() {
+    const attempts = [() => eval('1'), () => Function('return 1')(), () => (function(){}).constructor('return 1')(), () => (async function(){}).constructor('return 1')]
+    return Response.json(attempts.map((attempt) => { try { attempt(); return 'ran' } catch (e) { return e.name } }))
+  } }`
+  const result = await pool.run(fetchTask('tenant-a', source))
+  t.same(JSON.parse(bodyText(result.response?.body)), ['EvalError', 'EvalError', 'EvalError', 'EvalError'])
+})
+
+t.test('output over the limit ends with SCRIPT_OUTPUT_LIMIT', async (t) => {
+  const result = await pool.run(fetchTask('tenant-a', `export default { fetch() { return new Response('x'.repeat(5000)) } }`, {}, { outputBytes: 1000 }))
+  t.match(result, { ok: false, error: { code: 'SCRIPT_OUTPUT_LIMIT' } })
+})
+
+t.test('a run task for a non-fetch handler returns its JSON output', async (t) => {
+  const result = await pool.run({ kind: 'run', program: program('tenant-a', `export default { run(input) { return { doubled: input.n * 2 } } }`), input: { n: 21 }, env: {}, limits: LIMITS })
+  t.same(result.output, { doubled: 42 })
+})
