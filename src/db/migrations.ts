@@ -112,6 +112,42 @@ export const MIGRATIONS: readonly Migration[] = [
       GRANT SELECT, INSERT, UPDATE, DELETE ON tenants, api_keys, scripts, script_versions, http_routes TO isogate_system;
     `,
   },
+  {
+    version: 2,
+    name: 'executions',
+    sql: `
+      -- Every run of every trigger. Written off the hot path in batches for http runs.
+      -- Purged by created_at in batches (retention, default 90 days).
+      CREATE TABLE executions (
+        id uuid PRIMARY KEY,
+        tenant_id uuid NOT NULL REFERENCES tenants (id) ON DELETE CASCADE,
+        script_id uuid NOT NULL,
+        script_version integer NOT NULL,
+        trigger text NOT NULL CHECK (trigger IN ('http', 'cron', 'event', 'manual')),
+        status text NOT NULL CHECK (status IN ('pending', 'running', 'completed', 'failed', 'timeout', 'cancelled', 'skipped')),
+        input jsonb,
+        output jsonb,
+        logs jsonb NOT NULL DEFAULT '[]',
+        error jsonb,
+        http_status integer,
+        duration_ms double precision,
+        cpu_ms double precision,
+        memory_bytes bigint,
+        api_calls integer,
+        output_bytes integer,
+        start_kind text,
+        created_at timestamptz NOT NULL DEFAULT now(),
+        started_at timestamptz,
+        finished_at timestamptz
+      );
+      CREATE INDEX executions_tenant_created ON executions (tenant_id, created_at DESC, id DESC);
+      CREATE INDEX executions_tenant_script_created ON executions (tenant_id, script_id, created_at DESC, id DESC);
+      CREATE INDEX executions_created ON executions (created_at);
+      ${tenantOwned('executions')}
+      GRANT SELECT, INSERT, UPDATE ON executions TO isogate_app;
+      GRANT SELECT, INSERT, UPDATE, DELETE ON executions TO isogate_system;
+    `,
+  },
 ]
 
 const MIGRATION_LOCK = 7_311_900_001
