@@ -1,8 +1,12 @@
-import { STATUS_CODES } from 'node:http'
+import { randomUUID } from 'node:crypto'
 import type { Logger } from 'pino'
 import type { HttpRequestData, RunLimits, RunResult, RunTask } from '../runner/index.js'
-import { GatewayError, type GatewayErrorCode } from './errors.js'
-import { RouteTable, type Route } from './route-table.js'
+import type { AdmissionController } from './admission.js'
+import type { CircuitBreaker } from './circuit-breaker.js'
+import { GATEWAY_ERROR_CODES, type GatewayErrorCode } from './errors.js'
+import type { GatewayMetrics } from './metrics.js'
+import { writeError, writeRunResult, type RequestState } from './response-writer.js'
+import type { Route, RouteTable } from './route-table.js'
 import { loadUws, type Uws } from './uws.js'
 
 /** What the data plane needs of the runner. */
@@ -10,11 +14,25 @@ export interface RunExecutor {
   run(task: RunTask): Promise<RunResult>
 }
 
+/** A finished HTTP run, handed off to be recorded (off the hot path). */
+export interface HttpRun {
+  executionId: string
+  route: Route
+  request: HttpRequestData
+  result: RunResult
+  startedAt: Date
+}
+
 export interface DataPlaneOptions {
   host: string
   port: number
   routes: RouteTable
   runner: RunExecutor
+  admission: AdmissionController
+  breaker: CircuitBreaker
+  metrics: GatewayMetrics
+  /** Called with every finished run; must not block (the recorder buffers). */
+  onRun: (run: HttpRun) => void
   defaultLimits: RunLimits
   maxBodyBytes: number
   /** When set, `Host: {tenant}.{baseDomain}` selects the tenant instead of the first path segment. */
@@ -22,41 +40,28 @@ export interface DataPlaneOptions {
   logger: Logger
 }
 
-/** Run failures, by code: the status the client gets. The message is the code's, never a stack. */
-const RUN_FAILURE_STATUS: Record<string, number> = {
-  SCRIPT_TIMEOUT: 504,
-  SCRIPT_CPU_LIMIT: 503,
-  SCRIPT_MEMORY_LIMIT: 503,
-  RUNNER_CRASHED: 503,
-  RUNNER_UNAVAILABLE: 503,
-  TENANT_QUARANTINED: 503,
-}
-
-/** A request's life: the client may go away (aborted); only one answer is written (answered). */
-interface RequestState {
-  aborted: boolean
-  answered: boolean
-}
-
-/** Headers the gateway owns: uWS writes Content-Length itself, and the connection is ours. */
-const HOP_BY_HOP = new Set(['content-length', 'transfer-encoding', 'connection', 'keep-alive', 'upgrade'])
-
-const BODYLESS_METHODS = new Set(['GET', 'HEAD', 'OPTIONS', 'DELETE'])
+const RETRY_AFTER_SECONDS = '1'
 
 /**
- * The uWebSockets.js data plane: resolve tenant and route from memory, read the body with a
- * cap, run the script, write the response corked, never after the client went away.
+ * The uWebSockets.js data plane: resolve tenant and route from memory, admit (bounded and fair),
+ * read the body with a cap, run the script, write the response corked, never after the client
+ * went away, and hand the finished run to the recorder.
+ *
+ * Pipelining: this uWS build closes a connection when a pipelined request is parsed while an
+ * asynchronous response on it is pending (HttpContext.h: "Are we not ready for another request
+ * yet? Terminate the connection"); `pause()` cannot stop the parse of bytes already read. Every
+ * isogate response is asynchronous, so pipelined requests on one connection are not served.
  *
  * @example
- * const plane = new DataPlane({ host: '127.0.0.1', port: 8080, routes, runner, defaultLimits, maxBodyBytes, logger })
+ * const plane = new DataPlane({ host: '127.0.0.1', port: 8080, routes, runner, admission, breaker, metrics, onRun, defaultLimits, maxBodyBytes, logger })
  * const port = await plane.listen()
  */
 export class DataPlane {
   readonly #options: DataPlaneOptions
   readonly #uws: typeof Uws
-  #app: Uws.TemplatedApp | null = null
   #listenSocket: Uws.us_listen_socket | null = null
   #port = 0
+  #draining = false
 
   constructor(options: DataPlaneOptions) {
     if (!Number.isInteger(options.maxBodyBytes) || options.maxBodyBytes < 1) throw new RangeError('options.maxBodyBytes must be a positive integer')
@@ -71,7 +76,6 @@ export class DataPlane {
   listen(): Promise<number> {
     const app = this.#uws.App()
     app.any('/*', (res, req) => this.#handle(res, req))
-    this.#app = app
     return new Promise((resolve, reject) => {
       app.listen(this.#options.host, this.#options.port, (socket) => {
         if (!socket) {
@@ -85,36 +89,36 @@ export class DataPlane {
     })
   }
 
-  /** Stops accepting connections; requests in flight still get their answers. */
-  stopListening(): void {
+  /** Stops accepting connections; requests in flight still get their answers, new ones on open connections get 503 DRAINING. */
+  drain(): void {
+    this.#draining = true
     if (this.#listenSocket !== null) this.#uws.us_listen_socket_close(this.#listenSocket)
     this.#listenSocket = null
   }
 
-  /** This uWS build has no App.close(): open keep-alive connections end with the process. */
-  close(): void {
-    this.stopListening()
-    this.#app = null
-  }
-
   #handle(res: Uws.HttpResponse, req: Uws.HttpRequest): void {
+    const started = performance.now()
     const state: RequestState = { aborted: false, answered: false }
+    let onAbort: (() => void) | null = null
     res.onAborted(() => {
       state.aborted = true
+      onAbort?.()
     })
     const method = req.getCaseSensitiveMethod().toUpperCase()
     const rawPath = req.getUrl()
     const query = req.getQuery()
     const headers: Array<[string, string]> = []
     let host = ''
+    let hasBody = false
     req.forEach((name, value) => {
       headers.push([name, value])
       if (name === 'host') host = value
+      else if (name === 'content-length') hasBody = value !== '0'
+      else if (name === 'transfer-encoding') hasBody = true
     })
 
     let slug: string
     let path: string
-    let prefix = ''
     if (this.#options.baseDomain !== undefined) {
       slug = tenantFromHost(host, this.#options.baseDomain)
       path = rawPath
@@ -122,50 +126,94 @@ export class DataPlane {
       const end = rawPath.indexOf('/', 1)
       slug = end === -1 ? rawPath.slice(1) : rawPath.slice(1, end)
       path = end === -1 ? '/' : rawPath.slice(end)
-      prefix = `/${slug}`
-      headers.push(['x-forwarded-prefix', prefix])
+      headers.push(['x-forwarded-prefix', `/${slug}`])
     }
 
+    const refuse = (code: GatewayErrorCode, extra: Array<[string, string]> = [], close = false): void => {
+      const status = GATEWAY_ERROR_CODES[code].status
+      writeError(res, state, status, { code, message: GATEWAY_ERROR_CODES[code].message }, extra, close)
+      this.#options.metrics.observe(slug, status, (performance.now() - started) / 1000)
+    }
+    if (this.#draining) return refuse('DRAINING', [['retry-after', RETRY_AFTER_SECONDS]], true)
+
     const match = this.#options.routes.match(slug, method, path)
-    if (match.kind !== 'found') {
-      const code: GatewayErrorCode = match.kind === 'method-not-allowed' ? 'METHOD_NOT_ALLOWED' : match.kind === 'tenant-not-found' ? 'TENANT_NOT_FOUND' : 'ROUTE_NOT_FOUND'
-      const extra: Array<[string, string]> = match.kind === 'method-not-allowed' ? [['allow', match.allow.join(', ')]] : []
-      writeError(res, state, new GatewayError(code).status, code, new GatewayError(code).message, extra)
-      return
+    if (match.kind === 'method-not-allowed') return refuse('METHOD_NOT_ALLOWED', [['allow', match.allow.join(', ')]])
+    if (match.kind === 'tenant-not-found') return refuse('TENANT_NOT_FOUND')
+    if (match.kind === 'not-found') return refuse('ROUTE_NOT_FOUND')
+    const route = match.route
+
+    const circuit = this.#options.breaker.allow(route.scriptId)
+    if (!circuit.allowed) {
+      this.#options.metrics.rejected('SCRIPT_UNAVAILABLE')
+      return refuse('SCRIPT_UNAVAILABLE', [['retry-after', String(circuit.retryAfterSeconds)]])
     }
 
     const url = `http://${host || 'localhost'}${path}${query ? `?${query}` : ''}`
     const request: HttpRequestData = { method, url, headers, body: null, params: match.params }
-    if (BODYLESS_METHODS.has(method) && !headers.some(([name]) => name === 'content-length' || name === 'transfer-encoding')) {
-      this.#run(res, state, match.route, request)
-      return
+    // The run starts when both admission granted a slot and the body is in.
+    let admitted = false
+    let running = false
+    let bodyRead = !hasBody
+    const go = (): void => {
+      if (!admitted || !bodyRead || running) return
+      running = true
+      this.#run(res, state, route, request, started)
     }
-    this.#readBody(res, state, (body) => {
-      request.body = body
-      this.#run(res, state, match.route, request)
+    const admission = this.#options.admission.admit(route.tenantId, () => {
+      if (state.aborted) {
+        this.#options.admission.release(route.tenantId)
+        return
+      }
+      admitted = true
+      go()
     })
+    if (admission.verdict === 'TENANT_BUSY' || admission.verdict === 'OVERLOADED') {
+      this.#options.metrics.rejected(admission.verdict)
+      return refuse(admission.verdict, [['retry-after', RETRY_AFTER_SECONDS]], hasBody)
+    }
+    onAbort = () => {
+      // Gone while waiting for a slot or for its body: give the place or the slot back.
+      admission.ticket?.cancel()
+      if (admitted && !running) this.#options.admission.release(route.tenantId)
+    }
+    if (hasBody) {
+      this.#readBody(res, state, (body) => {
+        request.body = body
+        bodyRead = true
+        go()
+      }, () => {
+        // The body was refused (413): give back the slot or the place in the queue.
+        admission.ticket?.cancel()
+        if (admitted && !running) this.#options.admission.release(route.tenantId)
+        admitted = false
+        this.#options.metrics.observe(slug, 413, (performance.now() - started) / 1000)
+      })
+    }
   }
 
-  #readBody(res: Uws.HttpResponse, state: RequestState, done: (body: Uint8Array | null) => void): void {
+  #readBody(res: Uws.HttpResponse, state: RequestState, done: (body: Uint8Array | null) => void, refused: () => void): void {
     const max = this.#options.maxBodyBytes
     const chunks: Buffer[] = []
     let size = 0
-    let refused = false
+    let over = false
     res.onData((chunk, isLast) => {
-      if (refused) return
+      if (over) return
       size += chunk.byteLength
       if (size > max) {
-        refused = true
-        writeError(res, state, 413, 'BODY_TOO_LARGE', `the request body is over ${max} bytes`, [], true)
+        over = true
+        writeError(res, state, 413, { code: 'BODY_TOO_LARGE', message: `the request body is over ${max} bytes` }, [], true)
+        refused()
         return
       }
       // uWS reuses the chunk's memory after this callback: copy it.
-      chunks.push(Buffer.from(new Uint8Array(chunk)))
+      if (chunk.byteLength > 0) chunks.push(Buffer.from(new Uint8Array(chunk)))
       if (isLast) done(size === 0 ? null : chunks.length === 1 ? (chunks[0] as Buffer) : Buffer.concat(chunks, size))
     })
   }
 
-  #run(res: Uws.HttpResponse, state: RequestState, route: Route, request: HttpRequestData): void {
+  #run(res: Uws.HttpResponse, state: RequestState, route: Route, request: HttpRequestData, started: number): void {
+    const executionId = randomUUID()
+    const startedAt = new Date()
     const task: RunTask = {
       kind: 'fetch',
       program: { tenantId: route.tenantId, scriptId: route.scriptId, version: route.version, sourceHash: route.sourceHash, source: route.source },
@@ -173,63 +221,28 @@ export class DataPlane {
       env: route.env,
       limits: { ...this.#options.defaultLimits, ...definedOnly(route.limits) },
     }
-    this.#options.runner.run(task).then(
-      (result) => this.#respond(res, state, request.method, result),
-      (error: unknown) => {
-        this.#options.logger.error({ err: error }, 'run failed in the host')
-        writeError(res, state, 500, 'INTERNAL_ERROR', 'Internal error')
-      },
-    )
-  }
-
-  #respond(res: Uws.HttpResponse, state: RequestState, method: string, result: RunResult): void {
-    if (state.aborted || state.answered) return
-    if (!result.ok || result.response === undefined) {
-      const code = result.error?.code ?? 'SCRIPT_ERROR'
-      const status = RUN_FAILURE_STATUS[code] ?? 500
-      const message = code === 'SCRIPT_ERROR' ? 'The script threw an uncaught error' : (result.error?.message ?? code)
-      writeError(res, state, status, code, message)
-      return
+    const finish = (result: RunResult): void => {
+      this.#options.admission.release(route.tenantId)
+      if (result.ok) this.#options.breaker.succeeded(route.scriptId)
+      else if (result.error?.code !== 'TENANT_QUARANTINED') this.#options.breaker.failed(route.scriptId)
+      const status = writeRunResult(res, state, request.method, result, executionId)
+      this.#options.metrics.observe(route.tenantSlug, state.aborted ? 499 : status, (performance.now() - started) / 1000)
+      this.#options.onRun({ executionId, route, request, result, startedAt })
     }
-    const { status, headers, body } = result.response
-    state.answered = true
-    res.cork(() => {
-      res.writeStatus(statusLine(status))
-      for (const [name, value] of headers) {
-        if (!HOP_BY_HOP.has(name)) res.writeHeader(name, value)
-      }
-      if (method === 'HEAD') {
-        const length = body === null ? 0 : typeof body === 'string' ? Buffer.byteLength(body) : body.byteLength
-        res.endWithoutBody(length)
-      } else {
-        res.end(body ?? '')
-      }
+    this.#options.runner.run(task).then(finish, (error: unknown) => {
+      this.#options.logger.error({ err: error, executionId }, 'run failed in the host')
+      finish(hostFailure(error))
     })
   }
 }
 
-function writeError(
-  res: Uws.HttpResponse,
-  state: RequestState,
-  status: number,
-  code: string,
-  message: string,
-  headers: Array<[string, string]> = [],
-  close = false,
-): void {
-  if (state.aborted || state.answered) return
-  state.answered = true
-  res.cork(() => {
-    res.writeStatus(statusLine(status))
-    res.writeHeader('content-type', 'application/json')
-    for (const [name, value] of headers) res.writeHeader(name, value)
-    res.end(JSON.stringify({ error: { code, message } }), close)
-  })
-}
-
-/** uWS writes the status line as given: add the reason phrase clients and proxies expect. */
-function statusLine(status: number): string {
-  return `${status} ${STATUS_CODES[status] ?? ''}`.trimEnd()
+function hostFailure(error: unknown): RunResult {
+  return {
+    ok: false,
+    error: { code: 'RUNNER_UNAVAILABLE', message: error instanceof Error ? error.message : String(error) },
+    logs: [],
+    metrics: { wallMs: 0, cpuMs: 0, heapBytes: 0, apiCalls: 0, outputBytes: 0, start: 'cold' },
+  }
 }
 
 function tenantFromHost(host: string, baseDomain: string): string {

@@ -7,6 +7,10 @@ export const GATEWAY_ERROR_CODES = {
   TENANT_NOT_FOUND: { status: 404, message: 'No such tenant' },
   METHOD_NOT_ALLOWED: { status: 405, message: 'The script at this path does not serve this method' },
   BODY_TOO_LARGE: { status: 413, message: 'The request body is over the size limit' },
+  TENANT_BUSY: { status: 429, message: 'The tenant has too many runs in flight and waiting; retry later' },
+  OVERLOADED: { status: 503, message: 'The gateway is overloaded; retry later' },
+  SCRIPT_UNAVAILABLE: { status: 503, message: 'The script failed repeatedly and is paused for a cool-down' },
+  DRAINING: { status: 503, message: 'The gateway is shutting down' },
   UWS_NATIVE_MISSING: { status: 500, message: 'The native uWebSockets.js binary did not load' },
 } as const
 

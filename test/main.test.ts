@@ -69,3 +69,41 @@ t.test('a bad setting stops boot with a message naming it', async (t) => {
   t.equal(code, 2)
   t.match(running.output(), /invalid setting port \(PORT\)/)
 })
+
+t.test('SIGTERM during a 2-second request: readyz fails, the request still completes with 200, exit 0', async (t) => {
+  const dataDir = mkdtempSync(path.join(os.tmpdir(), 'isogate-main-'))
+  const running = startMain({ ISOGATE_DATA_DIR: dataDir, ISOGATE_ADMIN_TOKEN: 'drain-test-token', ISOGATE_DEMO: 'false' })
+  t.teardown(() => running.kill('SIGKILL'))
+  let adminPort = 0
+  let dataPort = 0
+  for (let i = 0; i < 600 && adminPort === 0; i++) {
+    const data = /data plane\s+http:\/\/127\.0\.0\.1:(\d+)/.exec(running.output())
+    const admin = /control plane\s+http:\/\/127\.0\.0\.1:(\d+)/.exec(running.output())
+    if (data && admin) {
+      dataPort = Number(data[1])
+      adminPort = Number(admin[1])
+    } else await new Promise((resolve) => setTimeout(resolve, 50))
+  }
+  const headers = { authorization: 'Bearer drain-test-token', 'content-type': 'application/json' }
+  const post = (path: string, body: unknown, extra: Record<string, string> = {}) =>
+    fetch(`http://127.0.0.1:${adminPort}${path}`, { method: 'POST', headers: { ...headers, ...extra }, body: JSON.stringify(body) })
+  t.equal((await post('/api/v1/tenants', { slug: 'drain', name: 'Drain' })).status, 201)
+  const source = `export default { fetch() { const end = Date.now() + 2000; while (Date.now() < end) {} return new Response('finished') } }`
+  t.equal((await post('/api/v1/scripts', { name: 'slow', type: 'http', source, http: { path: '/slow' } }, { 'x-tenant': 'drain' })).status, 201)
+
+  const inFlight = fetch(`http://127.0.0.1:${dataPort}/drain/slow`)
+  await new Promise((resolve) => setTimeout(resolve, 400))
+  running.kill('SIGTERM')
+  let readyDuringDrain = 0
+  for (let i = 0; i < 40 && readyDuringDrain !== 503; i++) {
+    await new Promise((resolve) => setTimeout(resolve, 25))
+    readyDuringDrain = await fetch(`http://127.0.0.1:${adminPort}/readyz`).then((r) => r.status, () => 0)
+  }
+  t.equal(readyDuringDrain, 503, 'readyz answers 503 while draining')
+  const refused = await fetch(`http://127.0.0.1:${dataPort}/drain/slow`).then((r) => r.status, () => 'refused')
+  t.equal(refused, 'refused', 'the data plane no longer accepts connections')
+  const response = await inFlight
+  t.equal(response.status, 200)
+  t.equal(await response.text(), 'finished')
+  t.same(await running.exited, { code: 0, signal: null })
+})

@@ -1,0 +1,98 @@
+import { STATUS_CODES } from 'node:http'
+import type { RunResult } from '../runner/index.js'
+import type { Uws } from './uws.js'
+
+/** A request's life: the client may go away (aborted); only one answer is written (answered). */
+export interface RequestState {
+  aborted: boolean
+  answered: boolean
+}
+
+/** Run failures, by code: the status the client gets. The message is the code's, never a stack. */
+const RUN_FAILURE_STATUS: Record<string, number> = {
+  SCRIPT_TIMEOUT: 504,
+  SCRIPT_CPU_LIMIT: 503,
+  SCRIPT_MEMORY_LIMIT: 503,
+  RUNNER_CRASHED: 503,
+  RUNNER_UNAVAILABLE: 503,
+  TENANT_QUARANTINED: 503,
+}
+
+/** Headers the gateway owns: uWS writes Content-Length itself, and the connection is ours. */
+const HOP_BY_HOP = new Set(['content-length', 'transfer-encoding', 'connection', 'keep-alive', 'upgrade'])
+
+/** uWS writes the status line as given: add the reason phrase clients and proxies expect. */
+export function statusLine(status: number): string {
+  return `${status} ${STATUS_CODES[status] ?? ''}`.trimEnd()
+}
+
+export function failureStatus(code: string): number {
+  return RUN_FAILURE_STATUS[code] ?? 500
+}
+
+/** Writes a JSON error `{error: {code, message, executionId?}}`; nothing if already answered or aborted. */
+export function writeError(
+  res: Uws.HttpResponse,
+  state: RequestState,
+  status: number,
+  error: { code: string; message: string; executionId?: string | undefined },
+  headers: Array<[string, string]> = [],
+  close = false,
+): void {
+  if (state.aborted || state.answered) return
+  state.answered = true
+  res.cork(() => {
+    res.writeStatus(statusLine(status))
+    res.writeHeader('content-type', 'application/json')
+    for (const [name, value] of headers) res.writeHeader(name, value)
+    res.end(JSON.stringify({ error: error.executionId === undefined ? { code: error.code, message: error.message } : error }), close)
+  })
+}
+
+/**
+ * Writes a run's result, corked. Large bodies go out with tryEnd and continue on onWritable, so a
+ * slow client holds back this response only, not the server's memory.
+ */
+export function writeRunResult(res: Uws.HttpResponse, state: RequestState, method: string, result: RunResult, executionId: string): number {
+  if (!result.ok || result.response === undefined) {
+    const code = result.error?.code ?? 'SCRIPT_ERROR'
+    const status = failureStatus(code)
+    const message = code === 'SCRIPT_ERROR' ? 'The script threw an uncaught error' : (result.error?.message ?? code)
+    writeError(res, state, status, { code, message, executionId })
+    return status
+  }
+  const { status, headers, body } = result.response
+  if (state.aborted || state.answered) return status
+  state.answered = true
+  res.cork(() => {
+    res.writeStatus(statusLine(status))
+    for (const [name, value] of headers) {
+      if (!HOP_BY_HOP.has(name)) res.writeHeader(name, value)
+    }
+    if (method === 'HEAD') {
+      const length = body === null ? 0 : typeof body === 'string' ? Buffer.byteLength(body) : body.byteLength
+      res.endWithoutBody(length)
+      return
+    }
+    if (body === null) {
+      res.end()
+      return
+    }
+    const bytes = typeof body === 'string' ? Buffer.from(body) : new Uint8Array(body)
+    writeWithBackpressure(res, state, bytes)
+  })
+  return status
+}
+
+function writeWithBackpressure(res: Uws.HttpResponse, state: RequestState, bytes: Uint8Array): void {
+  const total = bytes.byteLength
+  // Body bytes written before this call: onWritable reports offsets on the same scale.
+  const start = res.getWriteOffset()
+  const [ok, done] = res.tryEnd(bytes, total)
+  if (ok || done) return
+  res.onWritable((offset) => {
+    if (state.aborted) return true
+    const [sent, finished] = res.tryEnd(bytes.subarray(offset - start), total)
+    return sent || finished
+  })
+}

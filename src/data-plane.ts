@@ -1,0 +1,77 @@
+import type { Logger } from 'pino'
+import { Gauge, type Registry } from 'prom-client'
+import type { Config } from '../config/index.js'
+import { AdmissionController, CircuitBreaker, DataPlane, GatewayMetrics, type HttpRun, type RouteTable, type RunExecutor } from '../gateway/index.js'
+import { recordOf } from './domain/execution.js'
+import type { ExecutionRecorder } from './services/execution-recorder.js'
+
+export interface DataPlaneServiceOptions {
+  config: Config
+  routes: RouteTable
+  runner: RunExecutor
+  recorder: ExecutionRecorder
+  registry: Registry
+  logger: Logger
+}
+
+export interface RunningDataPlane {
+  port: number
+  /** Stops accepting, waits for runs in flight (up to the shutdown timeout), flushes records. */
+  drain(): Promise<void>
+}
+
+/** Starts the uWS data plane with admission control, circuit breakers, metrics and execution records. */
+export async function startDataPlane(options: DataPlaneServiceOptions): Promise<RunningDataPlane> {
+  const { config, recorder, registry, logger } = options
+  const admission = new AdmissionController({
+    perTenantConcurrency: config.tenantConcurrency,
+    perTenantQueue: config.tenantQueue,
+    globalConcurrency: config.globalConcurrency,
+    globalQueue: config.globalQueue,
+  })
+  const breaker = new CircuitBreaker({ failureThreshold: config.breakerFailures, coolDownMs: config.breakerCoolDownMs })
+  const metrics = new GatewayMetrics(registry)
+  new Gauge({ name: 'isogate_admission_running', help: 'Runs in flight', registers: [registry], collect() { this.set(admission.stats.running) } })
+  new Gauge({ name: 'isogate_admission_queued', help: 'Runs waiting for a slot (runner queue depth)', registers: [registry], collect() { this.set(admission.stats.queued) } })
+
+  const plane = new DataPlane({
+    host: config.host,
+    port: config.port,
+    routes: options.routes,
+    runner: options.runner,
+    admission,
+    breaker,
+    metrics,
+    onRun: (run: HttpRun) => recorder.record(httpRecord(run)),
+    defaultLimits: { timeoutMs: config.timeoutMs, cpuMs: config.cpuMs, memoryMb: config.memoryMb, apiCalls: config.apiCalls, outputBytes: config.outputBytes },
+    maxBodyBytes: config.maxBodyBytes,
+    baseDomain: config.baseDomain,
+    logger,
+  })
+  const port = await plane.listen()
+  return {
+    port,
+    async drain() {
+      plane.drain()
+      const deadline = Date.now() + config.shutdownTimeoutMs
+      while (!admission.idle && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 20))
+      if (!admission.idle) logger.warn({ ...admission.stats }, 'shutdown timeout: runs still in flight are abandoned')
+      await recorder.flush()
+    },
+  }
+}
+
+function httpRecord(run: HttpRun) {
+  return recordOf(
+    {
+      id: run.executionId,
+      tenantId: run.route.tenantId,
+      scriptId: run.route.scriptId,
+      scriptVersion: run.route.version,
+      trigger: 'http',
+      input: { method: run.request.method, url: run.request.url },
+      startedAt: run.startedAt,
+    },
+    run.result,
+  )
+}
