@@ -2,14 +2,19 @@ import { chmodSync, mkdirSync, writeFileSync } from 'node:fs'
 import path from 'node:path'
 import { pino, type Logger } from 'pino'
 import type { Config } from '../config/index.js'
-import { DataPlane, RouteTable } from '../gateway/index.js'
+import { collectDefaultMetrics, Registry } from 'prom-client'
+import { RouteTable } from '../gateway/index.js'
 import { IsolatePool } from '../runner/index.js'
 import { createApiServer } from './api/index.js'
 import { ApiKeyRepository } from './db/api-key.repository.js'
 import { Database } from './db/index.js'
 import { ScriptRepository } from './db/script.repository.js'
 import { TenantRepository } from './db/tenant.repository.js'
+import { startDataPlane } from './data-plane.js'
+import { ChangeRelay } from './db/change-relay.js'
+import { ExecutionRepository } from './db/execution.repository.js'
 import { ensureDemo } from './demo.js'
+import { ExecutionRecorder, recorderMetrics } from './services/execution-recorder.js'
 import { AuthService, ChangeFeed, ScriptService, TenantService } from './services/index.js'
 
 export interface Isogate {
@@ -71,29 +76,24 @@ export async function startIsogate(config: Config, logger: Logger = pino({ level
       }
     })
     closers.push(unsubscribe)
+    const relay = new ChangeRelay(db, changes, logger)
+    await relay.start()
+    closers.push(() => relay.stop())
 
-    const dataPlane = new DataPlane({
-      host: config.host,
-      port: config.port,
-      routes,
-      runner: pool,
-      defaultLimits: { timeoutMs: config.timeoutMs, cpuMs: config.cpuMs, memoryMb: config.memoryMb, apiCalls: config.apiCalls, outputBytes: config.outputBytes },
-      maxBodyBytes: config.maxBodyBytes,
-      baseDomain: config.baseDomain,
-      logger,
-    })
-    const dataPort = await dataPlane.listen()
-    closers.push(() => dataPlane.close())
+    const registry = new Registry()
+    collectDefaultMetrics({ register: registry })
+    const recorder = new ExecutionRecorder({ db, executions: new ExecutionRepository(), logger })
+    recorderMetrics(recorder, registry)
+    const dataPlane = await startDataPlane({ config, routes, runner: pool, recorder, registry, logger })
+    const dataPort = dataPlane.port
 
     let draining = false
-    closers.push(() => {
-      draining = true
-    })
     const api = createApiServer({
       auth,
       tenants,
       scripts,
       logger,
+      metrics: { contentType: registry.contentType, render: () => registry.metrics() },
       readiness: {
         async check() {
           const database = await db.ping()
@@ -103,6 +103,12 @@ export async function startIsogate(config: Config, logger: Logger = pino({ level
     })
     await api.listen({ host: config.host, port: config.adminPort })
     closers.push(() => api.close())
+    // Runs first on close: readyz fails, the data plane stops accepting, runs in flight finish,
+    // their records are written; then the API, the runners and the database close.
+    closers.push(async () => {
+      draining = true
+      await dataPlane.drain()
+    })
     const address = api.server.address()
     const adminPort = typeof address === 'object' && address !== null ? address.port : config.adminPort
 

@@ -4,7 +4,7 @@ import type { Principal } from '../domain/auth.js'
 import type { Tenant } from '../domain/tenant.js'
 import type { AuthService, ScriptService, TenantService } from '../services/index.js'
 import { errorHandler, notFoundHandler } from './error-handler.js'
-import { opsRoutes, type Readiness } from './routes/ops.js'
+import { opsRoutes, type MetricsSource, type Readiness } from './routes/ops.js'
 import { scriptRoutes } from './routes/scripts.js'
 import { tenantRoutes } from './routes/tenants.js'
 
@@ -13,6 +13,7 @@ export interface ApiDependencies {
   tenants: TenantService
   scripts: ScriptService
   readiness: Readiness
+  metrics?: MetricsSource
   logger: Logger
 }
 
@@ -40,7 +41,7 @@ export function createApiServer(deps: ApiDependencies): FastifyInstance {
   app.decorateRequest('principal', null as unknown as Principal)
   app.setErrorHandler(errorHandler)
   app.setNotFoundHandler(notFoundHandler)
-  app.register(opsRoutes, { readiness: deps.readiness })
+  app.register(opsRoutes, { readiness: deps.readiness, metrics: deps.metrics })
   app.register(
     async (api) => {
       api.addHook('onRequest', async (request) => {

@@ -2,6 +2,8 @@
 export interface ScriptChange {
   tenantId: string
   scriptId: string
+  /** Made by another process and relayed here (never relayed again). */
+  remote?: boolean
 }
 
 export type ChangeListener = (change: ScriptChange) => Promise<void> | void

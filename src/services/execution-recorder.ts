@@ -1,4 +1,5 @@
 import type { Logger } from 'pino'
+import { Gauge, type Registry } from 'prom-client'
 import type { Database } from '../db/database.js'
 import type { ExecutionRepository } from '../db/execution.repository.js'
 import type { ExecutionRecord } from '../domain/execution.js'
@@ -110,4 +111,15 @@ export class ExecutionRecorder {
     this.#dropped++
     this.#logger.warn({ executionId: record.id, tenantId: record.tenantId, dropped: this.#dropped }, 'execution record dropped: buffer full')
   }
+}
+
+/** Exposes a recorder's counters as Prometheus gauges, read at scrape time. */
+export function recorderMetrics(recorder: ExecutionRecorder, registry: Registry): void {
+  const read = (key: keyof RecorderStats) =>
+    function (this: Gauge) {
+      this.set(recorder.stats[key])
+    }
+  new Gauge({ name: 'isogate_execution_records_buffered', help: 'Execution records waiting to be written', registers: [registry], collect: read('buffered') })
+  new Gauge({ name: 'isogate_execution_records_written', help: 'Execution records written since start', registers: [registry], collect: read('written') })
+  new Gauge({ name: 'isogate_execution_records_dropped', help: 'Execution records dropped because the buffer was full (0 in normal operation)', registers: [registry], collect: read('dropped') })
 }

@@ -5,7 +5,16 @@ export interface Readiness {
   check(): Promise<{ ready: boolean; checks: Record<string, boolean> }>
 }
 
-export const opsRoutes: FastifyPluginAsync<{ readiness: Readiness }> = async (app, { readiness }) => {
+/** Prometheus metrics of this process. */
+export interface MetricsSource {
+  contentType: string
+  render(): Promise<string>
+}
+
+export const opsRoutes: FastifyPluginAsync<{ readiness: Readiness; metrics: MetricsSource | undefined }> = async (app, { readiness, metrics }) => {
+  if (metrics !== undefined) {
+    app.get('/metrics', async (_request, reply) => reply.type(metrics.contentType).send(await metrics.render()))
+  }
   app.get('/healthz', async () => ({ status: 'ok' }))
   app.get('/readyz', async (_request, reply) => {
     const { ready, checks } = await readiness.check()

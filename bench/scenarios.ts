@@ -1,0 +1,31 @@
+/** What each bench scenario deploys: one script per tenant, served at /{tenant}/run. */
+export const SCRIPTS = {
+  hello: `export default { fetch() { return new Response('hello') } }`,
+  echo: `export default { async fetch(request) { return Response.json(await request.json()) } }`,
+  cpu: `export default { fetch() { let x = 0; const end = Date.now() + 1; while (Date.now() < end) x++; return new Response(String(x)) } }`,
+} as const
+
+/** A 1 KB JSON body for the echo scenario. */
+export const ECHO_BODY = JSON.stringify({ items: Array.from({ length: 24 }, (_, i) => ({ id: i, name: `item-${i}`, ok: i % 2 === 0 })) }).slice(0, 1024)
+
+export interface Deployer {
+  deploy(tenant: string, source: string): Promise<void>
+}
+
+/** Creates tenants and scripts through the control plane, as a user would. */
+export function deployer(adminPort: number, token: string): Deployer {
+  const base = `http://127.0.0.1:${adminPort}/api/v1`
+  const headers = { authorization: `Bearer ${token}`, 'content-type': 'application/json' }
+  return {
+    async deploy(tenant, source) {
+      const created = await fetch(`${base}/tenants`, { method: 'POST', headers, body: JSON.stringify({ slug: tenant, name: tenant }) })
+      if (created.status !== 201 && created.status !== 409) throw new Error(`tenant ${tenant}: ${created.status} ${await created.text()}`)
+      const script = await fetch(`${base}/scripts`, {
+        method: 'POST',
+        headers: { ...headers, 'x-tenant': tenant },
+        body: JSON.stringify({ name: 'run', type: 'http', source, http: { path: '/run', methods: ['GET', 'POST'] } }),
+      })
+      if (script.status !== 201) throw new Error(`script for ${tenant}: ${script.status} ${await script.text()}`)
+    },
+  }
+}

@@ -1,0 +1,133 @@
+import { spawn, type ChildProcess } from 'node:child_process'
+import { mkdtempSync, readdirSync, readFileSync } from 'node:fs'
+import os from 'node:os'
+import path from 'node:path'
+import { fileURLToPath } from 'node:url'
+
+/** A server the bench drives, in its own process so its CPU can be read from /proc. */
+export interface BenchServer {
+  pid: number
+  port: number
+  adminPort: number
+  stop(): Promise<void>
+}
+
+const here = fileURLToPath(new URL('.', import.meta.url))
+const fromSource = import.meta.url.endsWith('.ts')
+const root = fromSource ? path.resolve(here, '..') : path.resolve(here, '../..')
+
+function nodeArgs(script: string): string[] {
+  const file = fromSource ? path.join(root, `${script}.ts`) : path.join(root, 'dist', `${script}.js`)
+  return fromSource ? ['--no-node-snapshot', '--import', 'tsx', file] : ['--no-node-snapshot', file]
+}
+
+function waitFor(child: ChildProcess, pattern: RegExp, timeoutMs = 120_000): Promise<RegExpExecArray> {
+  return new Promise((resolve, reject) => {
+    let output = ''
+    const timer = setTimeout(() => reject(new Error(`server did not start: ${output}`)), timeoutMs)
+    const onData = (chunk: Buffer): void => {
+      output += chunk.toString()
+      const match = pattern.exec(output)
+      if (match) {
+        clearTimeout(timer)
+        resolve(match)
+      }
+    }
+    child.stdout?.on('data', onData)
+    child.stderr?.on('data', onData)
+    child.on('exit', (code) => reject(new Error(`server exited with ${code}: ${output}`)))
+  })
+}
+
+function stopper(child: ChildProcess): () => Promise<void> {
+  return () =>
+    new Promise((resolve) => {
+      if (child.exitCode !== null) return resolve()
+      child.once('exit', () => resolve())
+      child.kill('SIGTERM')
+      setTimeout(() => child.kill('SIGKILL'), 10_000).unref()
+    })
+}
+
+/** The baseline: a raw uWebSockets.js hello world, the fastest this machine answers HTTP. */
+export async function startBaseline(): Promise<BenchServer> {
+  const child = spawn(process.execPath, nodeArgs('bench/uws-baseline'), { stdio: ['ignore', 'pipe', 'pipe'] })
+  const match = await waitFor(child, /listening on (\d+)/)
+  return { pid: child.pid as number, port: Number(match[1]), adminPort: 0, stop: stopper(child) }
+}
+
+/** A fresh isogate on the embedded database, its own ports, settings roomy enough for load. */
+export async function startIsogateServer(env: Record<string, string> = {}): Promise<BenchServer & { token: string }> {
+  const token = 'bench-admin-token'
+  const child = spawn(process.execPath, nodeArgs('src/main'), {
+    stdio: ['ignore', 'pipe', 'pipe'],
+    env: {
+      PATH: process.env.PATH ?? '',
+      PORT: '0',
+      ADMIN_PORT: '0',
+      ISOGATE_DATA_DIR: mkdtempSync(path.join(os.tmpdir(), 'isogate-bench-')),
+      ISOGATE_ADMIN_TOKEN: token,
+      ISOGATE_DEMO: 'false',
+      ISOGATE_LOG_LEVEL: 'warn',
+      ISOGATE_TENANT_CONCURRENCY: '1024',
+      ISOGATE_TENANT_QUEUE: '4096',
+      ISOGATE_GLOBAL_CONCURRENCY: '1024',
+      ISOGATE_GLOBAL_QUEUE: '16384',
+      ...env,
+    },
+  })
+  const match = await waitFor(child, /data plane\s+http:\/\/[\d.]+:(\d+)[\s\S]*control plane\s+http:\/\/[\d.]+:(\d+)/)
+  return { pid: child.pid as number, port: Number(match[1]), adminPort: Number(match[2]), token, stop: stopper(child) }
+}
+
+/** CPU time (µs) of a process and all its descendants, from /proc (Linux clock ticks). */
+export function treeCpuMicros(pid: number): number {
+  const ticks = 100
+  let total = 0
+  const visit = (id: number): void => {
+    let stat: string
+    try {
+      stat = readFileSync(`/proc/${id}/stat`, 'utf8')
+    } catch {
+      return // the process ended between listing and reading
+    }
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ')
+    total += ((Number(fields[11]) + Number(fields[12])) / ticks) * 1e6
+    for (const task of safeList(`/proc/${id}/task`)) {
+      for (const child of safeRead(`/proc/${id}/task/${task}/children`).split(' ').filter(Boolean)) visit(Number(child))
+    }
+  }
+  visit(pid)
+  return total
+}
+
+/** Resident memory (bytes) of a process tree. */
+export function treeRssBytes(pid: number): number {
+  let total = 0
+  const visit = (id: number): void => {
+    const status = safeRead(`/proc/${id}/status`)
+    const match = /VmRSS:\s+(\d+) kB/.exec(status)
+    if (match) total += Number(match[1]) * 1024
+    for (const task of safeList(`/proc/${id}/task`)) {
+      for (const child of safeRead(`/proc/${id}/task/${task}/children`).split(' ').filter(Boolean)) visit(Number(child))
+    }
+  }
+  visit(pid)
+  return total
+}
+
+function safeRead(file: string): string {
+  try {
+    return readFileSync(file, 'utf8')
+  } catch {
+    return '' // gone: the process exited
+  }
+}
+
+function safeList(dir: string): string[] {
+  try {
+    return readdirSync(dir)
+  } catch {
+    return [] // gone: the process exited
+  }
+}
