@@ -3,6 +3,7 @@
  * routing or Postgres: it takes a program and an input and returns plain data.
  */
 export { IsolatePool, type IsolatePoolOptions } from './isolate-pool.js'
+export { HostRegistry, type HostApiOptions, type HostCall, type HostFunction } from './host-bridge.js'
 export { RunnerError, RUNNER_ERROR_CODES, fromErrorData, toErrorData, type ErrorData, type RunnerErrorCode } from './errors.js'
 export type {
   CheckResult,

@@ -18,6 +18,11 @@ export interface IsolatePoolOptions {
   isolateIdleMs?: number
   /** Compiled programs kept per tenant. */
   maxProgramsPerTenant?: number
+  /**
+   * URLs of modules whose default export registers host APIs in each worker,
+   * `(registry: HostRegistry) => void` (see runner/host-bridge.ts). Timers are always there.
+   */
+  hostApiModules?: string[]
 }
 
 const DEFAULTS = {
@@ -27,12 +32,18 @@ const DEFAULTS = {
   maxIsolatesPerThread: 500,
   isolateIdleMs: 5 * 60_000,
   maxProgramsPerTenant: 1000,
+  hostApiModules: [],
 } satisfies Required<IsolatePoolOptions>
 
 function positiveInteger(options: IsolatePoolOptions, key: keyof IsolatePoolOptions): number {
   const value = options[key] ?? DEFAULTS[key]
   if (typeof value !== 'number' || !Number.isInteger(value)) throw new TypeError(`options.${key} must be an integer`)
   if (value < 1) throw new RangeError(`options.${key} must be a positive integer`)
+  return value
+}
+
+function hostApiModules(value: unknown = DEFAULTS.hostApiModules): string[] {
+  if (!Array.isArray(value) || !value.every((url) => typeof url === 'string')) throw new TypeError('options.hostApiModules must be an array of module URLs')
   return value
 }
 
@@ -57,6 +68,7 @@ export class IsolatePool {
       maxIsolates: positiveInteger(options, 'maxIsolatesPerThread'),
       isolateIdleMs: positiveInteger(options, 'isolateIdleMs'),
       maxProgramsPerTenant: positiveInteger(options, 'maxProgramsPerTenant'),
+      hostApiModules: hostApiModules(options.hostApiModules),
     }
     const workerUrl = siblingModule('worker', import.meta.url)
     const concurrentTasksPerWorker = positiveInteger(options, 'concurrentTasksPerWorker')

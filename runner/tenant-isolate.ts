@@ -1,47 +1,64 @@
 import ivm from 'isolated-vm'
 import { LRUCache } from 'lru-cache'
 import { RunnerError, type ErrorData, type RunnerErrorCode } from './errors.js'
-import type { HandlerKind, ProgramRef } from './protocol.js'
+import type { BridgeRun, HostBridge } from './host-bridge.js'
+import { importError } from './imports.js'
+import type { ProgramRef } from './protocol.js'
 import { SCRIPT_FILENAME, pointer, splitMessageLocation, stackLocation, tenantStack } from './source-location.js'
+
+/** The platform bundle, and V8 code cache for it that this process produced (platform-cache.ts). */
+export interface PlatformCode {
+  readonly source: string
+  readonly cachedData?: ivm.ExternalCopy<ArrayBuffer> | undefined
+}
 
 /** A compiled script version, evaluated in a context of its own inside the tenant's isolate. */
 export interface Program {
   readonly id: string
-  readonly handlers: readonly HandlerKind[]
-  readonly dispatch: ivm.Reference<(...args: unknown[]) => Promise<unknown>>
+  /** Starts a run; its result arrives through the host bridge. */
+  readonly dispatch: (run: BridgeRun, kind: string, input: unknown, env: Record<string, string>, outputLimit: number) => void
   readonly release: () => void
 }
 
 export interface TenantIsolateOptions {
   tenantId: string
   memoryMb: number
-  /** The platform bundle's source; compiled once per isolate. */
-  platformSource: string
+  platform: PlatformCode
+  bridge: HostBridge
   /** Programs kept per tenant (LRU). */
   maxPrograms: number
 }
 
+export const PLATFORM_FILENAME = 'isogate:platform'
+const ALLOCATION_FAILED = /^Array buffer allocation failed/
+
 /**
- * One tenant's V8 isolate and its compiled programs. Nothing in here is ever shared with
- * another tenant. An isolate that hit a limit is condemned: disposed and never reused.
+ * One tenant's V8 isolate and its compiled programs, each in a context of its own: a tenant's
+ * scripts do not share globals or prototypes. Nothing in here is ever shared with another tenant.
+ * An isolate that hit its CPU or memory limit is condemned: disposed and never reused.
  */
 export class TenantIsolate {
   readonly tenantId: string
   readonly memoryMb: number
-  lastUsed = Date.now()
   #isolate: ivm.Isolate
-  #platform: ivm.Script | null = null
+  #platform: ivm.Script
+  #bridge: HostBridge
   #programs: LRUCache<string, Promise<Program>>
-  #platformSource: string
+  #runs = new Set<BridgeRun>()
+  #retired = false
   #killReason: RunnerErrorCode | null = null
   /** The CPU clock at disposal, so a run that was stopped still reports what it used. */
   #finalCpuNs = 0n
+  #absorber: ivm.Script
 
   constructor(options: TenantIsolateOptions) {
     this.tenantId = options.tenantId
     this.memoryMb = options.memoryMb
-    this.#platformSource = options.platformSource
+    this.#bridge = options.bridge
     this.#isolate = new ivm.Isolate({ memoryLimit: options.memoryMb })
+    const { source, cachedData } = options.platform
+    this.#platform = this.#isolate.compileScriptSync(source, { filename: PLATFORM_FILENAME, ...(cachedData ? { cachedData } : {}) })
+    this.#absorber = this.#isolate.compileScriptSync('0')
     this.#programs = new LRUCache<string, Promise<Program>>({
       max: options.maxPrograms,
       dispose: (program) => {
@@ -54,7 +71,12 @@ export class TenantIsolate {
     return this.#isolate.isDisposed
   }
 
-  /** Why the isolate was stopped, when the watchdog stopped it. */
+  /** Retired or disposed: no new run may start here. */
+  get usable(): boolean {
+    return !this.#retired && !this.#isolate.isDisposed
+  }
+
+  /** Why the isolate was stopped, when a limit stopped it. */
   get killReason(): RunnerErrorCode | null {
     return this.#killReason
   }
@@ -63,22 +85,59 @@ export class TenantIsolate {
     return this.#isolate.isDisposed ? this.#finalCpuNs : this.#isolate.cpuTime
   }
 
+  /** V8 heap in use plus ArrayBuffer memory: what memoryLimit bounds. */
   heapBytes(): number {
     if (this.#isolate.isDisposed) return 0
-    const stats = this.#isolate.getHeapStatisticsSync()
+    let stats: ivm.HeapStatistics
+    try {
+      stats = this.#isolate.getHeapStatisticsSync()
+    } catch {
+      // It took a tenant's stale unhandled rejection (see #absorbRejections); the retry is clean.
+      if (this.#isolate.isDisposed) return 0
+      stats = this.#isolate.getHeapStatisticsSync()
+    }
     return stats.used_heap_size + stats.externally_allocated_size
   }
 
-  kill(reason: RunnerErrorCode): void {
-    this.#killReason ??= reason
-    this.dispose()
+  get memoryLimitBytes(): number {
+    return this.memoryMb * 1024 * 1024
   }
 
-  dispose(): void {
+  /** Condemns the isolate: disposed, and every run in it ends with `reason`. */
+  kill(reason: RunnerErrorCode): void {
+    this.#killReason ??= reason
+    this.#dispose()
+  }
+
+  /**
+   * Disposes the isolate once its runs in flight are done (idle or evicted isolates): those runs
+   * are not the tenant's fault and finish normally.
+   */
+  retire(): void {
+    this.#retired = true
+    if (this.#runs.size === 0) this.#dispose()
+  }
+
+  #dispose(): void {
     this.#programs.clear()
-    if (this.#isolate.isDisposed) return
-    this.#finalCpuNs = this.#isolate.cpuTime
-    this.#isolate.dispose()
+    if (!this.#isolate.isDisposed) {
+      this.#finalCpuNs = this.#isolate.cpuTime
+      this.#isolate.dispose()
+    }
+    // An isolate that isolated-vm disposed itself went over its memory limit.
+    const error = new RunnerError(this.#killReason ?? 'SCRIPT_MEMORY_LIMIT')
+    for (const run of this.#runs) run.abort(error)
+    this.#runs.clear()
+  }
+
+  /**
+   * V8 code cache for a script this isolate compiled and ran: compiling the same source again
+   * hits the isolate's compilation cache, so the cache includes every function compiled so far.
+   */
+  produceCodeCache(filename: string, source: string): ivm.ExternalCopy<ArrayBuffer> | undefined {
+    // isolated-vm sets `cachedData` on the Script it returns; its typings leave it out.
+    const script = this.#isolate.compileScriptSync(source, { filename, produceCachedData: true }) as ivm.Script & ivm.CachedDataResult
+    return script.cachedData
   }
 
   /** Whether a program for this source is compiled already (a hot start). */
@@ -101,43 +160,109 @@ export class TenantIsolate {
     this.#programs.delete(sourceHash)
   }
 
+  /**
+   * Whether the isolate is at its memory limit after a run: an ArrayBuffer allocation was refused
+   * (a catchable RangeError inside the isolate, see isolated-vm's LimitedAllocator) or heap plus
+   * buffers reached the limit.
+   */
+  atMemoryLimit(heapBytes: number, error?: ErrorData): boolean {
+    return heapBytes >= this.memoryLimitBytes || (error?.name === 'RangeError' && ALLOCATION_FAILED.test(error.message))
+  }
+
+  /**
+   * An unhandled rejection left by tenant code is reported by isolated-vm as the failure of the
+   * next non-ignored call into the isolate, whatever that call is (measured with 5.0.4). A no-op
+   * run right before the platform's own synchronous steps takes it, so it cannot fail them.
+   */
+  #absorbRejections(context: ivm.Context): void {
+    try {
+      this.#absorber.runSync(context)
+    } catch {
+      // A tenant's unhandled rejection from an earlier run: not this step's business.
+    }
+  }
+
   async #compile(ref: ProgramRef): Promise<Program> {
+    const forbidden = importError(ref.source)
+    if (forbidden !== null) throw forbidden
     const isolate = this.#isolate
-    this.#platform ??= await isolate.compileScript(this.#platformSource, { filename: 'isogate:platform' })
-    const context = await isolate.createContext()
     const refs: ivm.Reference[] = []
+    let context: ivm.Context | null = null
+    let releaseBridge = (): void => undefined
     const release = (): void => {
       // References into a context keep it alive: release them all before the context.
       for (const reference of refs) reference.release()
-      context.release()
+      releaseBridge()
+      context?.release()
     }
     try {
-      await this.#platform.run(context)
-      const api = await context.global.get('__isogate', { reference: true })
-      const register = await api.get('register', { reference: true })
-      const dispatch = await api.get('dispatch', { reference: true })
-      refs.push(api, register, dispatch)
-      await context.global.delete('__isogate')
-      const module = await compileModule(isolate, ref.source)
-      await module.instantiate(context, (specifier) => {
-        throw new RunnerError('SCRIPT_IMPORT_FORBIDDEN', `import of "${specifier}" is not allowed: scripts are self-contained modules`)
-      })
-      await module.evaluate()
-      const handlers = (await register.apply(undefined, [ref.sourceHash, module.namespace.derefInto()], {
-        result: { copy: true },
-      })) as HandlerKind[]
-      module.release()
-      return { id: ref.sourceHash, handlers, dispatch, release }
+      // The platform's steps are trusted and short: synchronous, no thread hop. Tenant code (the
+      // module's top level) runs asynchronously, where the watchdog can stop it.
+      context = isolate.createContextSync()
+      this.#absorbRejections(context)
+      const boot = this.#platform.runSync(context, { reference: true }) as ivm.Reference
+      refs.push(boot)
+      const bridge = this.#bridge.forContext(this.tenantId)
+      releaseBridge = bridge.release
+      const entry = boot.applySync(undefined, [bridge.call, bridge.complete, bridge.seed, bridge.exposed], { result: { reference: true } }) as ivm.Reference
+      const register = entry.getSync('register', { reference: true }) as ivm.Reference
+      const dispatch = entry.getSync('dispatch', { reference: true }) as ivm.Reference
+      refs.push(entry, register, dispatch)
+      const module = compileModule(isolate, ref.source)
+      try {
+        module.instantiateSync(context, (specifier) => {
+          throw new RunnerError('SCRIPT_IMPORT_FORBIDDEN', `import of "${specifier}" is not allowed: scripts are self-contained modules`)
+        })
+        this.#absorbRejections(context)
+        await module.evaluate()
+        // Queued behind the evaluation and before any dispatch (isolated-vm runs one isolate's
+        // tasks in order); a bad default export is reported by the first dispatch.
+        const namespace = module.namespace
+        refs.push(namespace)
+        register.applyIgnored(undefined, [ref.sourceHash, namespace.derefInto()])
+      } finally {
+        module.release()
+      }
+      const programId = ref.sourceHash
+      const options = { arguments: { copy: true } } as const
+      return {
+        id: programId,
+        release,
+        dispatch: (run, kind, input, env, outputLimit) => {
+          this.#runs.add(run)
+          const settled = (): void => {
+            this.#runs.delete(run)
+            if (this.#retired && this.#runs.size === 0) this.#dispose()
+          }
+          run.result.then(settled, settled)
+          dispatch.applyIgnored(undefined, [run.id, programId, kind, input, env, outputLimit], options)
+        },
+      }
     } catch (error) {
       release()
-      throw asProgramError(error, ref.source)
+      throw this.#programError(error, ref.source)
     }
+  }
+
+  #programError(error: unknown, source: string): RunnerError {
+    if (error instanceof RunnerError) return error
+    if (this.#isolate.isDisposed) return new RunnerError(this.#killReason ?? 'SCRIPT_MEMORY_LIMIT')
+    if (error instanceof Error && /^Isolate was disposed/.test(error.message)) {
+      return new RunnerError(/memory limit/.test(error.message) ? 'SCRIPT_MEMORY_LIMIT' : (this.#killReason ?? 'SCRIPT_TIMEOUT'))
+    }
+    if (error instanceof Error && error.name === 'SyntaxError' && /\[script\.js:\d+:\d+\]$/.test(error.message)) return syntaxError(error, source)
+    if (error instanceof Error) {
+      const stack = tenantStack(error.stack ?? '')
+      const location = stackLocation(stack)
+      return new RunnerError('SCRIPT_ERROR', error.message, { name: error.name, stack, ...location })
+    }
+    return new RunnerError('SCRIPT_ERROR', String(error))
   }
 }
 
-async function compileModule(isolate: ivm.Isolate, source: string): Promise<ivm.Module> {
+function compileModule(isolate: ivm.Isolate, source: string): ivm.Module {
   try {
-    return await isolate.compileModule(source, { filename: SCRIPT_FILENAME })
+    return isolate.compileModuleSync(source, { filename: SCRIPT_FILENAME })
   } catch (error) {
     throw syntaxError(error, source)
   }
@@ -150,21 +275,4 @@ export function syntaxError(error: unknown, source: string): RunnerError {
   if (location) Object.assign(data, location, { pointer: pointer(source, location) })
   const where = location ? ` (line ${location.line}, column ${location.column})` : ''
   return new RunnerError('SCRIPT_SYNTAX_ERROR', `${message}${where}`, data)
-}
-
-function asProgramError(error: unknown, source: string): RunnerError {
-  if (error instanceof RunnerError) return error
-  if (error instanceof Error && /^Isolate was disposed/.test(error.message)) {
-    return new RunnerError(/memory limit/.test(error.message) ? 'SCRIPT_MEMORY_LIMIT' : 'SCRIPT_TIMEOUT')
-  }
-  if (error instanceof Error && error.name === 'SyntaxError') return syntaxError(error, source)
-  if (error instanceof Error && /must `export default`/.test(error.message)) {
-    return new RunnerError('SCRIPT_INVALID_EXPORT', error.message.replace(/\s*\[.*\]$/, ''))
-  }
-  if (error instanceof Error) {
-    const stack = tenantStack(error.stack ?? '')
-    const location = stackLocation(stack)
-    return new RunnerError('SCRIPT_ERROR', error.message, { name: error.name, stack, ...location })
-  }
-  return new RunnerError('SCRIPT_ERROR', String(error))
 }

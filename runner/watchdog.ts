@@ -1,8 +1,9 @@
 import type { RunnerErrorCode } from './errors.js'
 
-/** What the watchdog needs of an isolate: its clocks and a way to stop it. */
+/** What the watchdog needs of an isolate: its clocks, whether it is gone, and a way to stop it. */
 export interface Watched {
   readonly cpuTimeNs: () => bigint
+  readonly disposed: boolean
   readonly kill: (reason: RunnerErrorCode) => void
 }
 
@@ -22,10 +23,12 @@ export interface WatchdogOptions {
 const DEFAULTS = { intervalMs: 5 }
 
 /**
- * One watchdog per worker thread for every run in it. isolated-vm's per-call `timeout` costs
- * about 11 us a call and does not stop code that resumes after an awaited host call or queued
- * microtasks (isolated-vm #185, #318), so instead this reads each isolate's CPU clock and the
- * wall clock on a timer and disposes an isolate whose run went over.
+ * One watchdog per worker thread for every run in it. isolated-vm's per-call `timeout` does not
+ * stop code that resumes after an awaited host call or queued microtasks (isolated-vm #185, #318),
+ * and runs start with an ignored (fire-and-forget) call, so instead this reads each isolate's CPU
+ * clock and the wall clock on a timer and kills an isolate whose run went over. It also notices an
+ * isolate that isolated-vm disposed for its memory limit (nothing else reports it to a run that
+ * is waiting for its result) and kills it with SCRIPT_MEMORY_LIMIT, which ends its runs.
  */
 export class Watchdog {
   readonly #entries = new Set<Entry>()
@@ -64,7 +67,10 @@ export class Watchdog {
   #check(): void {
     const now = performance.now()
     for (const entry of this.#entries) {
-      if (now - entry.startWall > entry.timeoutMs) {
+      if (entry.target.disposed) {
+        this.#entries.delete(entry)
+        entry.target.kill('SCRIPT_MEMORY_LIMIT')
+      } else if (now - entry.startWall > entry.timeoutMs) {
         this.#entries.delete(entry)
         entry.target.kill('SCRIPT_TIMEOUT')
       } else if (entry.target.cpuTimeNs() - entry.startCpu > entry.cpuNs) {

@@ -1,5 +1,6 @@
 // The Body mixin for Request and Response. Bodies are held whole (no streams): a string or bytes.
 import { TextDecoder, TextEncoder, toBytes } from './encoding.js'
+import { isURLSearchParams } from './url.js'
 
 export const kBody = Symbol('body')
 const kUsed = Symbol('bodyUsed')
@@ -9,7 +10,7 @@ export function extractBody(init) {
   if (init == null) return { body: null, contentType: null }
   if (typeof init === 'string') return { body: init, contentType: 'text/plain;charset=UTF-8' }
   if (init instanceof ArrayBuffer || ArrayBuffer.isView(init)) return { body: toBytes(init).slice(), contentType: null }
-  if (typeof URLSearchParams === 'function' && init instanceof URLSearchParams) {
+  if (isURLSearchParams(init)) {
     return { body: init.toString(), contentType: 'application/x-www-form-urlencoded;charset=UTF-8' }
   }
   if (typeof init === 'object' && typeof init.getReader === 'function') {

@@ -1,5 +1,29 @@
 // UTF-8 TextEncoder/TextDecoder and base64 atob/btoa for the isolate (WHATWG Encoding, utf-8 only,
 // as in Cloudflare Workers). Invalid sequences decode to U+FFFD, like the spec's "replacement" mode.
+import { DOMException } from './dom-exception.js'
+
+/** The code point at `i` (a lone surrogate becomes U+FFFD) and how many code units it took. */
+function codePointAt(str, i) {
+  const c = str.charCodeAt(i)
+  if (c >= 0xd800 && c <= 0xdbff && i + 1 < str.length) {
+    const d = str.charCodeAt(i + 1)
+    if (d >= 0xdc00 && d <= 0xdfff) return [0x10000 + ((c - 0xd800) << 10) + (d - 0xdc00), 2]
+  }
+  if (c >= 0xd800 && c <= 0xdfff) return [0xfffd, 1]
+  return [c, 1]
+}
+
+function utf8Length(cp) {
+  return cp < 0x80 ? 1 : cp < 0x800 ? 2 : cp < 0x10000 ? 3 : 4
+}
+
+function writeCodePoint(out, n, cp) {
+  if (cp < 0x80) out[n++] = cp
+  else if (cp < 0x800) { out[n++] = 0xc0 | (cp >> 6); out[n++] = 0x80 | (cp & 63) }
+  else if (cp < 0x10000) { out[n++] = 0xe0 | (cp >> 12); out[n++] = 0x80 | ((cp >> 6) & 63); out[n++] = 0x80 | (cp & 63) }
+  else { out[n++] = 0xf0 | (cp >> 18); out[n++] = 0x80 | ((cp >> 12) & 63); out[n++] = 0x80 | ((cp >> 6) & 63); out[n++] = 0x80 | (cp & 63) }
+  return n
+}
 
 export class TextEncoder {
   get encoding() { return 'utf-8' }
@@ -8,68 +32,115 @@ export class TextEncoder {
     const str = String(input)
     const out = new Uint8Array(str.length * 3)
     let n = 0
-    for (let i = 0; i < str.length; i++) {
-      let c = str.charCodeAt(i)
-      if (c >= 0xd800 && c <= 0xdbff && i + 1 < str.length) {
-        const d = str.charCodeAt(i + 1)
-        if (d >= 0xdc00 && d <= 0xdfff) { c = 0x10000 + ((c - 0xd800) << 10) + (d - 0xdc00); i++ }
-        else c = 0xfffd
-      } else if (c >= 0xd800 && c <= 0xdfff) c = 0xfffd
-      if (c < 0x80) out[n++] = c
-      else if (c < 0x800) { out[n++] = 0xc0 | (c >> 6); out[n++] = 0x80 | (c & 63) }
-      else if (c < 0x10000) { out[n++] = 0xe0 | (c >> 12); out[n++] = 0x80 | ((c >> 6) & 63); out[n++] = 0x80 | (c & 63) }
-      else { out[n++] = 0xf0 | (c >> 18); out[n++] = 0x80 | ((c >> 12) & 63); out[n++] = 0x80 | ((c >> 6) & 63); out[n++] = 0x80 | (c & 63) }
+    for (let i = 0; i < str.length;) {
+      const [cp, units] = codePointAt(str, i)
+      n = writeCodePoint(out, n, cp)
+      i += units
     }
     return out.slice(0, n)
   }
 
+  /** Writes whole characters only; `read` counts UTF-16 code units consumed. */
   encodeInto(input, dest) {
-    const bytes = this.encode(input)
-    const written = Math.min(bytes.length, dest.length)
-    dest.set(bytes.subarray(0, written))
-    return { read: String(input).length, written }
+    if (!(dest instanceof Uint8Array)) throw new TypeError("Failed to execute 'encodeInto' on 'TextEncoder': parameter 2 is not of type 'Uint8Array'.")
+    const str = String(input)
+    let read = 0
+    let written = 0
+    while (read < str.length) {
+      const [cp, units] = codePointAt(str, read)
+      if (written + utf8Length(cp) > dest.length) break
+      written = writeCodePoint(dest, written, cp)
+      read += units
+    }
+    return { read, written }
   }
+
+  get [Symbol.toStringTag]() { return 'TextEncoder' }
+}
+
+const LABELS = new Set(['utf-8', 'utf8', 'unicode-1-1-utf-8', 'unicode11utf8', 'unicode20utf8', 'x-unicode20utf8'])
+const EMPTY = new Uint8Array(0)
+
+/** The length of `bytes` without a trailing incomplete UTF-8 sequence (held back while streaming). */
+function completeLength(bytes) {
+  for (let i = bytes.length - 1; i >= 0 && i >= bytes.length - 3; i--) {
+    const b = bytes[i]
+    if ((b & 0xc0) === 0x80) continue
+    const need = b >= 0xf0 ? 4 : b >= 0xe0 ? 3 : b >= 0xc0 ? 2 : 1
+    return i + need > bytes.length ? i : bytes.length
+  }
+  return bytes.length
 }
 
 export class TextDecoder {
   #fatal
   #ignoreBOM
+  #pending = EMPTY
+  #bomChecked = false
+
   constructor(label = 'utf-8', options = {}) {
     const name = String(label).trim().toLowerCase()
-    if (name !== 'utf-8' && name !== 'utf8' && name !== 'unicode-1-1-utf-8') {
-      throw new RangeError(`TextDecoder: encoding "${label}" is not supported (utf-8 only)`)
-    }
-    this.#fatal = Boolean(options.fatal)
-    this.#ignoreBOM = Boolean(options.ignoreBOM)
+    if (!LABELS.has(name)) throw new RangeError(`TextDecoder: encoding "${label}" is not supported (utf-8 only)`)
+    this.#fatal = Boolean(options?.fatal)
+    this.#ignoreBOM = Boolean(options?.ignoreBOM)
   }
+
   get encoding() { return 'utf-8' }
   get fatal() { return this.#fatal }
   get ignoreBOM() { return this.#ignoreBOM }
+  get [Symbol.toStringTag]() { return 'TextDecoder' }
 
-  decode(input) {
-    if (input === undefined) return ''
-    const bytes = toBytes(input)
-    let i = 0
-    if (!this.#ignoreBOM && bytes[0] === 0xef && bytes[1] === 0xbb && bytes[2] === 0xbf) i = 3
+  decode(input = undefined, options = undefined) {
+    const stream = Boolean(options?.stream)
+    let bytes = input === undefined ? EMPTY : toBytes(input)
+    if (this.#pending.length > 0) {
+      const joined = new Uint8Array(this.#pending.length + bytes.length)
+      joined.set(this.#pending)
+      joined.set(bytes, this.#pending.length)
+      bytes = joined
+    }
+    const end = stream ? completeLength(bytes) : bytes.length
+    this.#pending = end < bytes.length ? bytes.slice(end) : EMPTY
+    let start = 0
+    if (!this.#bomChecked && (end >= 3 || !stream)) {
+      this.#bomChecked = true
+      if (!this.#ignoreBOM && bytes[0] === 0xef && bytes[1] === 0xbb && bytes[2] === 0xbf) start = 3
+    }
+    try {
+      return this.#decode(bytes, start, end)
+    } finally {
+      if (!stream) {
+        this.#pending = EMPTY
+        this.#bomChecked = false
+      }
+    }
+  }
+
+  #decode(bytes, start, end) {
+    let i = start
     let out = ''
     let chunk = []
     const bad = () => {
-      if (this.#fatal) throw new TypeError('TextDecoder: invalid utf-8 data')
+      if (this.#fatal) {
+        this.#pending = EMPTY
+        this.#bomChecked = false
+        throw new TypeError('The encoded data was not valid for encoding utf-8')
+      }
       chunk.push(0xfffd)
     }
-    while (i < bytes.length) {
+    while (i < end) {
       const b = bytes[i++]
       if (b < 0x80) chunk.push(b)
       else {
-        const need = b >= 0xf0 && b <= 0xf4 ? 3 : b >= 0xe0 ? 2 : b >= 0xc2 && b < 0xe0 ? 1 : -1
-        if (need < 0) { bad() }
+        const need = b >= 0xf0 && b <= 0xf4 ? 3 : b >= 0xe0 && b <= 0xef ? 2 : b >= 0xc2 && b < 0xe0 ? 1 : -1
+        if (need < 0) bad()
         else {
           let cp = b & (need === 1 ? 0x1f : need === 2 ? 0x0f : 0x07)
           const lower = b === 0xe0 ? 0xa0 : b === 0xf0 ? 0x90 : 0x80
           const upper = b === 0xed ? 0x9f : b === 0xf4 ? 0x8f : 0xbf
           let k = 0
           for (; k < need; k++) {
-            const c = bytes[i]
+            const c = i < end ? bytes[i] : undefined
             if (c === undefined || c < (k === 0 ? lower : 0x80) || c > (k === 0 ? upper : 0xbf)) break
             cp = (cp << 6) | (c & 63)
             i++
@@ -95,9 +166,7 @@ export function toBytes(input) {
 const ALPHABET = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/'
 
 function invalidCharacter(message) {
-  const error = new Error(message)
-  error.name = 'InvalidCharacterError'
-  return error
+  return new DOMException(message, 'InvalidCharacterError')
 }
 
 export function btoa(data) {
@@ -125,4 +194,17 @@ export function atob(data) {
     if (bits >= 8) { bits -= 8; out += String.fromCharCode((acc >> bits) & 255) }
   }
   return out
+}
+
+/** The UTF-8 length of a string, without encoding it. */
+export function byteLength(str) {
+  let n = 0
+  for (let i = 0; i < str.length; i++) {
+    const c = str.charCodeAt(i)
+    if (c < 0x80) n += 1
+    else if (c < 0x800) n += 2
+    else if (c >= 0xd800 && c <= 0xdbff && i + 1 < str.length && (str.charCodeAt(i + 1) & 0xfc00) === 0xdc00) { n += 4; i++ }
+    else n += 3
+  }
+  return n
 }

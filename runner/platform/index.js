@@ -1,79 +1,101 @@
-// The isolate's platform: installs the web globals, then hands the host two functions
-// (register a program's handlers, dispatch a run) and removes every trace of the hand-over.
-// Only plain data crosses in either direction.
-import './install-encoding.js'
-import { URL, URLSearchParams } from 'whatwg-url'
-import { createConsole, createLogger } from './console.js'
-import { atob, btoa } from './encoding.js'
+// The isolate's platform. Running the bundle installs the web globals and evaluates to `boot`
+// (the script's completion value: nothing is put on the global object for the host to find).
+// The host calls `boot` once per context with its two References, an entropy seed and the names
+// of the host APIs to expose, and gets back `register` and `dispatch`. Only plain data crosses.
+import { AbortController, AbortSignal } from './abort.js'
+import { kBody } from './body.js'
+import { createConsole, createLogger, format } from './console.js'
+import { Crypto, SubtleCrypto, seedRandom } from './crypto.js'
+import { DOMException } from './dom-exception.js'
+import { atob, btoa, TextDecoder, TextEncoder } from './encoding.js'
+import { Event, EventTarget, onListenerError } from './events.js'
 import { Headers, headerPairs } from './headers.js'
 import { lockdown } from './lockdown.js'
-import { Request } from './request.js'
+import { Request, requestFromHost } from './request.js'
 import { Response } from './response.js'
-import { kBody } from './body.js'
+import { Run } from './run.js'
+import { complete, connect, current, enter, hostCall, newPromise, then } from './runtime.js'
+import { markUncloneable, structuredClone } from './structured-clone.js'
+import { clearTimeout, queueMicrotask, setTimeout } from './timers.js'
+import { whatwgUrl } from './url.js'
 
 const global = globalThis
 const HANDLER_KINDS = ['fetch', 'scheduled', 'event', 'run']
 
-const globals = { URL, URLSearchParams, atob, btoa, Headers, Request, Response }
-for (const name of Object.keys(globals)) {
-  Object.defineProperty(global, name, { value: globals[name], writable: true, configurable: true, enumerable: false })
+function define(name, value) {
+  Object.defineProperty(global, name, { value, writable: true, configurable: true, enumerable: false })
 }
-Object.defineProperty(global, 'self', { value: global, writable: true, configurable: true, enumerable: false })
 
-let current = null
-function write(level, message) {
-  if (current !== null) current.log(level, message)
+/** A global that loads its value on first use, then becomes a plain data property. */
+function defineLazy(name, load) {
+  Object.defineProperty(global, name, {
+    configurable: true,
+    enumerable: false,
+    get() {
+      const value = load()
+      define(name, value)
+      return value
+    },
+    set(value) {
+      define(name, value)
+    },
+  })
 }
-Object.defineProperty(global, 'console', { value: createConsole(write), writable: true, configurable: true, enumerable: false })
+
+const globals = {
+  AbortController, AbortSignal, DOMException, Event, EventTarget, Headers, Request, Response, TextDecoder, TextEncoder,
+  Crypto, SubtleCrypto, atob, btoa, clearTimeout, queueMicrotask, setTimeout, structuredClone,
+  crypto: new Crypto(),
+  console: createConsole((level, message) => { if (current !== null) current.log(level, message) }),
+}
+for (const name of Object.keys(globals)) define(name, globals[name])
+defineLazy('URL', () => whatwgUrl().URL)
+defineLazy('URLSearchParams', () => whatwgUrl().URLSearchParams)
+define('self', global)
+
+markUncloneable(AbortController, AbortSignal, Event, EventTarget, Headers, Request, Response, Crypto, SubtleCrypto, TextDecoder, TextEncoder)
+onListenerError((error) => { if (current !== null) current.log('error', `Uncaught ${format([error])}`) })
 
 lockdown(global)
 
-class Run {
-  constructor() {
-    this.logs = []
-    this.waitUntil = []
-  }
-  log(level, message) {
-    this.logs.push({ level, message, time: Date.now() })
-  }
-}
-
+/** programId -> { handlers, found } or { failure } (a program whose registration failed). */
 const programs = new Map()
+/** [namespace, [method, hostName][]] pairs of the host APIs exposed on ctx, e.g. ctx.db.get. */
+let exposed = []
+
+// Records read by property lookups are null-prototype objects, so a tenant polluting
+// Object.prototype cannot make the platform see a handler or a failure that is not there.
+function failure(code, message) {
+  return { __proto__: null, failure: { code, message } }
+}
 
 function register(programId, namespace) {
-  const handlers = namespace.default
-  if (handlers === null || (typeof handlers !== 'object' && typeof handlers !== 'function')) {
-    throw new TypeError('the script must `export default` an object with handlers such as fetch(request, env, ctx)')
+  try {
+    const handlers = namespace.default
+    if (handlers === null || (typeof handlers !== 'object' && typeof handlers !== 'function')) {
+      programs.set(programId, failure('SCRIPT_INVALID_EXPORT', 'the script must `export default` an object with handlers such as fetch(request, env, ctx)'))
+      return
+    }
+    const found = { __proto__: null }
+    for (const kind of HANDLER_KINDS) {
+      if (typeof handlers[kind] === 'function') found[kind] = handlers[kind]
+    }
+    programs.set(programId, { __proto__: null, handlers, found })
+  } catch (error) {
+    programs.set(programId, { __proto__: null, error: errorData(error) })
   }
-  const found = {}
-  for (const kind of HANDLER_KINDS) {
-    if (typeof handlers[kind] === 'function') found[kind] = handlers[kind]
-  }
-  programs.set(programId, { handlers, found })
-  return Object.keys(found)
 }
 
-function unregister(programId) {
-  programs.delete(programId)
-}
-
+/** What the host learns of a thrown value: name, message and stack as strings, whatever was thrown. */
 function errorData(error) {
-  if (error instanceof Error) {
-    return { name: String(error.name), message: String(error.message), stack: String(error.stack ?? ''), code: typeof error.code === 'string' ? error.code : undefined }
+  try {
+    if (error instanceof Error) {
+      return { name: String(error.name), message: String(error.message), stack: String(error.stack ?? '') }
+    }
+    return { name: 'Error', message: `Uncaught ${format([error])}`, stack: '' }
+  } catch {
+    return { name: 'Error', message: 'Uncaught exception (its name, message or stack could not be read)', stack: '' }
   }
-  return { name: 'Error', message: `Uncaught ${typeof error === 'string' ? error : format(error)}`, stack: '' }
-}
-
-function format(value) {
-  try { return JSON.stringify(value) } catch { return String(value) }
-}
-
-function toRequest(input) {
-  let body = null
-  if (input.body !== null && input.body !== undefined) body = typeof input.body === 'string' ? input.body : new Uint8Array(input.body)
-  const request = new Request(input.url, { method: input.method, headers: input.headers, params: input.params })
-  request[kBody] = body
-  return request
 }
 
 function bodyForHost(response) {
@@ -88,45 +110,96 @@ function jsonSafe(value) {
   return text === undefined ? null : JSON.parse(text)
 }
 
-async function dispatch(programId, kind, input, envData) {
-  const run = new Run()
-  current = run
-  const program = programs.get(programId)
-  const handler = program && program.found[kind]
-  if (!handler) {
-    return { error: { name: 'Error', code: 'HANDLER_NOT_FOUND', message: `the script has no ${kind} handler`, stack: '' }, logs: run.logs }
-  }
-  const env = Object.freeze({ ...envData })
-  const ctx = Object.freeze({
+function createContext(run) {
+  const ctx = {
     logger: createLogger((level, message) => run.log(level, message)),
-    waitUntil(promise) { run.waitUntil.push(Promise.resolve(promise)) },
+    waitUntil(promise) { run.waitUntil.push(promise) },
     passThroughOnException() {},
+  }
+  for (const [namespace, methods] of exposed) {
+    const api = {}
+    for (const [method, name] of methods) api[method] = (...args) => hostCall(run, name, args)
+    ctx[namespace] = Object.freeze(api)
+  }
+  return Object.freeze(ctx)
+}
+
+/** Settles with `value`, or rejects with the run's failure if something outside its chain threw first. */
+function untilFailure(run, value) {
+  return newPromise((resolve, reject) => {
+    then(Promise.resolve(value), resolve, reject)
+    then(run.failed, () => reject(run.failure.error))
   })
+}
+
+async function execute(run, programId, kind, input, envData) {
+  const program = programs.get(programId)
+  if (program === undefined) return failure('SCRIPT_INVALID_EXPORT', 'the program was not registered')
+  if (program.failure !== undefined) return { failure: program.failure }
+  if (program.error !== undefined) return { error: program.error }
+  const handler = program.found[kind]
+  if (handler === undefined) return failure('HANDLER_NOT_FOUND', `the script has no ${kind} handler`)
   try {
+    const env = Object.freeze({ ...envData })
+    const ctx = createContext(run)
     let result
     if (kind === 'fetch') {
-      const response = await handler.call(program.handlers, toRequest(input), env, ctx)
-      current = run
+      const body = input.body === null || input.body === undefined ? null : typeof input.body === 'string' ? input.body : new Uint8Array(input.body)
+      const response = await untilFailure(run, handler.call(program.handlers, requestFromHost(input, body), env, ctx))
+      enter(run)
       if (!(response instanceof Response)) {
         throw new TypeError(`fetch handler must return a Response, got ${response === null ? 'null' : typeof response}`)
       }
       result = { response: { status: response.status, headers: headerPairs(response.headers), body: bodyForHost(response) } }
     } else {
-      const output = await handler.call(program.handlers, input, env, ctx)
-      current = run
+      const output = await untilFailure(run, handler.call(program.handlers, input, env, ctx))
+      enter(run)
       result = { output: jsonSafe(output) }
     }
-    if (run.waitUntil.length > 0) await Promise.allSettled(run.waitUntil)
-    result.logs = run.logs
+    // waitUntil promises may add more: wait until none is left.
+    for (let done = 0; done < run.waitUntil.length;) {
+      const batch = run.waitUntil.slice(done)
+      done += batch.length
+      await untilFailure(run, Promise.allSettled(batch))
+      enter(run)
+    }
+    if (run.failure !== null) throw run.failure.error
     return result
   } catch (error) {
-    return { error: errorData(error), logs: run.logs }
+    return { error: errorData(error) }
   }
 }
 
-Object.defineProperty(global, '__isogate', {
-  value: Object.freeze({ register, unregister, dispatch }),
-  configurable: true,
-  enumerable: false,
-  writable: false,
-})
+function finish(run, result) {
+  run.done = true
+  complete(run.id, { ...result, logs: run.logs, logBytes: run.logBytes, outputExceeded: run.outputExceeded })
+}
+
+function dispatch(runId, programId, kind, input, envData, outputLimit) {
+  const run = new Run(runId, outputLimit)
+  enter(run)
+  then(execute(run, programId, kind, input, envData), (result) => finish(run, result))
+}
+
+/** Groups host API names ('db.get', 'db.query') by namespace for ctx. */
+function groupNames(names) {
+  const groups = new Map()
+  for (const name of names) {
+    const dot = name.indexOf('.')
+    if (dot <= 0) continue
+    const namespace = name.slice(0, dot)
+    if (!groups.has(namespace)) groups.set(namespace, [])
+    groups.get(namespace).push([name.slice(dot + 1), name])
+  }
+  return [...groups]
+}
+
+export function boot(call, completeReference, seed, exposedNames) {
+  connect(call, completeReference)
+  seedRandom(seed)
+  exposed = groupNames(exposedNames === '' ? [] : String(exposedNames).split(','))
+  const entry = Object.create(null)
+  entry.register = register
+  entry.dispatch = dispatch
+  return Object.freeze(entry)
+}

@@ -1,5 +1,7 @@
-// Removes what tenant code must not reach: code generation from strings, shared memory,
-// and anything isolated-vm leaves on the global object.
+// Removes what tenant code must not reach: code generation from strings, shared memory, and
+// anything isolated-vm could leave on the global object. isolated-vm already creates every context
+// with AllowCodeGenerationFromStrings(false); the shims below make the refusal explicit (EvalError
+// with a message) and cover every function kind's constructor.
 
 function refuseCodeGeneration() {
   throw new EvalError('Code generation from strings is not allowed')

@@ -1,6 +1,8 @@
 // WHATWG Request (whole bodies). `params` carries the route's named parameters.
 import { Body, cloneBody, extractBody, kBody } from './body.js'
 import { Headers } from './headers.js'
+import { AbortSignal, neverAbortedSignal } from './abort.js'
+import { whatwgUrl } from './url.js'
 
 const METHODS = new Set(['DELETE', 'GET', 'HEAD', 'OPTIONS', 'POST', 'PUT', 'PATCH'])
 const FORBIDDEN = new Set(['CONNECT', 'TRACE', 'TRACK'])
@@ -10,6 +12,9 @@ function normalizeMethod(method) {
   if (FORBIDDEN.has(upper)) throw new TypeError(`Request: method ${method} is forbidden`)
   return METHODS.has(upper) ? upper : String(method)
 }
+
+/** Marks a Request built by the platform from the host's request: its URL was parsed by the host. */
+const kHostUrl = Symbol('hostUrl')
 
 export class Request extends Body {
   #method
@@ -22,13 +27,17 @@ export class Request extends Body {
   constructor(input, init = {}) {
     super()
     let base = null
-    if (input instanceof Request) base = input
-    const url = base ? base.url : new URL(String(input)).href
+    let url
+    if (input !== null && typeof input === 'object' && kHostUrl in input) url = input[kHostUrl]
+    else if (input instanceof Request) url = (base = input).url
+    else url = new (whatwgUrl().URL)(String(input)).href
     this.#url = url
     this.#method = normalizeMethod(init.method ?? (base ? base.method : 'GET'))
     this.#headers = new Headers(init.headers ?? (base ? base.headers : undefined))
     this.#redirect = init.redirect ?? (base ? base.redirect : 'follow')
-    this.#signal = init.signal ?? (base ? base.signal : null)
+    const signal = init.signal ?? (base ? base.signal : null)
+    if (signal !== null && !(signal instanceof AbortSignal)) throw new TypeError("Failed to construct 'Request': member signal is not of type AbortSignal.")
+    this.#signal = signal
     this.#params = Object.freeze({ ...(init.params ?? (base ? base.params : {})) })
     let body = null
     if (init.body !== undefined && init.body !== null) {
@@ -46,7 +55,7 @@ export class Request extends Body {
   get url() { return this.#url }
   get headers() { return this.#headers }
   get redirect() { return this.#redirect }
-  get signal() { return this.#signal }
+  get signal() { return (this.#signal ??= neverAbortedSignal()) }
   /** Named route parameters, e.g. `{ id: '42' }` for the route `/orders/:id`. */
   get params() { return this.#params }
   get [Symbol.toStringTag]() { return 'Request' }
@@ -54,4 +63,14 @@ export class Request extends Body {
   clone() {
     return new Request(this)
   }
+}
+
+/**
+ * The Request a fetch handler receives. The gateway built and validated its URL already, so it is
+ * not parsed again here: that keeps whatwg-url from loading in runs that never touch a URL.
+ */
+export function requestFromHost(data, body) {
+  const request = new Request({ [kHostUrl]: String(data.url) }, { method: data.method, headers: data.headers, params: data.params })
+  request[kBody] = body
+  return request
 }

@@ -1,6 +1,7 @@
 // WHATWG Response (whole bodies), with Response.json, Response.redirect and Response.error.
 import { Body, cloneBody, extractBody, kBody } from './body.js'
 import { Headers } from './headers.js'
+import { whatwgUrl } from './url.js'
 
 const REDIRECT_STATUSES = new Set([301, 302, 303, 307, 308])
 const NULL_BODY_STATUSES = new Set([101, 103, 204, 205, 304])
@@ -39,7 +40,7 @@ export class Response extends Body {
 
   static redirect(url, status = 302) {
     if (!REDIRECT_STATUSES.has(status)) throw new RangeError(`Response.redirect: invalid status ${status}`)
-    return new Response(null, { status, headers: { location: new URL(String(url)).href } })
+    return new Response(null, { status, headers: { location: new (whatwgUrl().URL)(String(url)).href } })
   }
 
   static error() {

@@ -1,0 +1,212 @@
+/**
+ * Runner benchmark: cold start (new tenant, first run), warm (new script version in a live
+ * isolate), hot (cached program), each against a bare isolated-vm baseline, and RSS with 100 and
+ * 1000 warm tenants. Medians over at least 1000 runs; runs in this thread, without the worker-thread
+ * hop, to measure the runner itself.
+ *
+ *   node --no-node-snapshot --import tsx bench/runner-bench.ts [--runs 1000] [--tenants 1000] [--json]
+ */
+import ivm from 'isolated-vm'
+import { createHash } from 'node:crypto'
+import { parseArgs } from 'node:util'
+import { IsolateRunner } from '../runner/isolate-runner.js'
+import { platformCode } from '../runner/platform-cache.js'
+import { readPlatformSource } from '../runner/platform-source.js'
+import type { PlatformCode } from '../runner/tenant-isolate.js'
+import type { RunLimits, RunResult, RunTask } from '../runner/protocol.js'
+
+const { values } = parseArgs({
+  options: {
+    runs: { type: 'string', default: '1000' },
+    tenants: { type: 'string', default: '1000' },
+    json: { type: 'boolean', default: false },
+  },
+})
+const RUNS = Number(values.runs)
+const TENANTS = Number(values.tenants)
+if (!Number.isInteger(RUNS) || RUNS < 1) throw new RangeError('--runs must be a positive integer')
+if (!Number.isInteger(TENANTS) || TENANTS < 100) throw new RangeError('--tenants must be an integer of at least 100')
+
+const LIMITS: RunLimits = { timeoutMs: 5000, cpuMs: 1000, memoryMb: 64, apiCalls: 100, outputBytes: 1 << 20 }
+const HELLO = `export default { fetch(request) { return new Response('hello') } }`
+const TYPICAL = `export default {
+  async fetch(request, env) {
+    const url = new URL(request.url)
+    return Response.json({ path: url.pathname, q: url.searchParams.get('q'), agent: request.headers.get('user-agent') })
+  },
+}`
+
+interface Stats {
+  median: number
+  p90: number
+  runs: number
+}
+
+function stats(samples: number[]): Stats {
+  const sorted = [...samples].sort((a, b) => a - b)
+  const at = (q: number): number => sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))] as number
+  return { median: at(0.5), p90: at(0.9), runs: samples.length }
+}
+
+function task(tenantId: string, source: string, version = 1): RunTask {
+  return {
+    kind: 'fetch',
+    program: { tenantId, scriptId: 'bench', version, source, sourceHash: createHash('sha256').update(source).digest('hex') },
+    input: { method: 'GET', url: 'http://bench.test/items/42?q=isogate', headers: [['user-agent', 'bench']], body: null, params: {} },
+    env: {},
+    limits: LIMITS,
+  }
+}
+
+async function timed(fn: () => Promise<unknown>): Promise<number> {
+  const start = performance.now()
+  await fn()
+  return performance.now() - start
+}
+
+function check(result: RunResult, expected: RunResult['metrics']['start']): void {
+  if (!result.ok) throw new Error(`bench run failed: ${JSON.stringify(result.error)}`)
+  if (result.metrics.start !== expected) throw new Error(`bench run was ${result.metrics.start}, expected ${expected}`)
+}
+
+function newRunner(platform: PlatformCode, maxIsolates: number, maxPrograms: number): IsolateRunner {
+  return new IsolateRunner({ platform, maxIsolates, isolateIdleMs: 3_600_000, maxProgramsPerTenant: maxPrograms })
+}
+
+/** Bare isolated-vm: a new isolate, context, module and call; no platform. */
+async function bareCold(): Promise<Stats> {
+  const samples: number[] = []
+  for (let i = 0; i < RUNS; i++) {
+    samples.push(await timed(async () => {
+      const isolate = new ivm.Isolate({ memoryLimit: 64 })
+      const context = isolate.createContextSync()
+      const module = isolate.compileModuleSync(`export default function f() { return 'hello' }`)
+      module.instantiateSync(context, () => { throw new Error('no imports') })
+      await module.evaluate()
+      const fn = (await module.namespace.get('default', { reference: true })) as ivm.Reference
+      await fn.apply(undefined, [], { result: { copy: true } })
+      isolate.dispose()
+    }))
+  }
+  return stats(samples)
+}
+
+/** Bare isolated-vm: an empty async call, the floor of a hot run. */
+async function bareCall(): Promise<{ async: Stats; sync: Stats }> {
+  const isolate = new ivm.Isolate({ memoryLimit: 64 })
+  const context = isolate.createContextSync()
+  const fn = context.evalSync('(function () {})', { reference: true }) as ivm.Reference
+  const asyncSamples: number[] = []
+  const syncSamples: number[] = []
+  for (let i = 0; i < RUNS * 5; i++) {
+    asyncSamples.push(await timed(() => fn.apply(undefined, [], { result: { copy: true } })))
+    const start = performance.now()
+    fn.applySync(undefined, [], { result: { copy: true } })
+    syncSamples.push(performance.now() - start)
+  }
+  isolate.dispose()
+  return { async: stats(asyncSamples), sync: stats(syncSamples) }
+}
+
+async function cold(platform: PlatformCode, source: string): Promise<Stats> {
+  const runner = newRunner(platform, 8, 4)
+  const samples: number[] = []
+  for (let i = 0; i < RUNS; i++) {
+    let result: RunResult | null = null
+    samples.push(await timed(async () => { result = await runner.run(task(`cold-${i}`, source)) }))
+    check(result as unknown as RunResult, 'cold')
+  }
+  runner.close()
+  return stats(samples)
+}
+
+async function warm(platform: PlatformCode, source: string): Promise<Stats> {
+  const runner = newRunner(platform, 8, 4)
+  check(await runner.run(task('warm', source)), 'cold')
+  const samples: number[] = []
+  for (let i = 0; i < RUNS; i++) {
+    const version = `${source}\n// version ${i}`
+    let result: RunResult | null = null
+    samples.push(await timed(async () => { result = await runner.run(task('warm', version, i + 2)) }))
+    check(result as unknown as RunResult, 'warm')
+  }
+  runner.close()
+  return stats(samples)
+}
+
+async function hot(platform: PlatformCode, source: string): Promise<Stats> {
+  const runner = newRunner(platform, 8, 4)
+  check(await runner.run(task('hot', source)), 'cold')
+  for (let i = 0; i < 200; i++) await runner.run(task('hot', source))
+  const samples: number[] = []
+  const hotTask = task('hot', source)
+  for (let i = 0; i < RUNS * 5; i++) {
+    let result: RunResult | null = null
+    samples.push(await timed(async () => { result = await runner.run(hotTask) }))
+    if (i === 0) check(result as unknown as RunResult, 'hot')
+  }
+  runner.close()
+  return stats(samples)
+}
+
+function rssMiB(): number {
+  return process.memoryUsage().rss / 1024 / 1024
+}
+
+async function settle(): Promise<void> {
+  await new Promise((resolve) => setTimeout(resolve, 200))
+  globalThis.gc?.()
+}
+
+async function rssWithWarmTenants(platform: PlatformCode): Promise<{ baselineMiB: number; at100MiB: number; atAllMiB: number; tenants: number }> {
+  await settle()
+  const baselineMiB = rssMiB()
+  const runner = newRunner(platform, TENANTS, 4)
+  let at100MiB = 0
+  for (let i = 0; i < TENANTS; i++) {
+    check(await runner.run(task(`tenant-${i}`, TYPICAL)), 'cold')
+    check(await runner.run(task(`tenant-${i}`, TYPICAL)), 'hot')
+    if (i === 99) {
+      await settle()
+      at100MiB = rssMiB()
+    }
+  }
+  await settle()
+  const atAllMiB = rssMiB()
+  if (runner.stats().isolates !== TENANTS) throw new Error(`expected ${TENANTS} live isolates, found ${runner.stats().isolates}`)
+  runner.close()
+  return { baselineMiB, at100MiB, atAllMiB, tenants: TENANTS }
+}
+
+const ms = (s: Stats): string => `median ${s.median.toFixed(3)} ms  p90 ${s.p90.toFixed(3)} ms  (${s.runs} runs)`
+const us = (s: Stats): string => `median ${(s.median * 1000).toFixed(1)} us  p90 ${(s.p90 * 1000).toFixed(1)} us  (${s.runs} runs)`
+
+const started = performance.now()
+const platform = await platformCode(readPlatformSource())
+const platformMs = performance.now() - started
+const report = {
+  platformCacheMs: platformMs,
+  platformCacheBytes: platform.cachedData?.copy().byteLength ?? 0,
+  bare: { cold: await bareCold(), call: await bareCall() },
+  cold: { hello: await cold(platform, HELLO), typical: await cold(platform, TYPICAL) },
+  warm: { hello: await warm(platform, HELLO), typical: await warm(platform, TYPICAL) },
+  hot: { hello: await hot(platform, HELLO), typical: await hot(platform, TYPICAL) },
+  rss: await rssWithWarmTenants(platform),
+}
+
+if (values.json) {
+  console.log(JSON.stringify(report, null, 2))
+} else {
+  const overCall = (s: Stats): string => `${((s.median - report.bare.call.async.median) * 1000).toFixed(1)} us over an empty async call`
+  console.log(`platform code cache: ${(report.platformCacheBytes / 1024).toFixed(0)} KiB, made in ${report.platformCacheMs.toFixed(0)} ms`)
+  console.log(`bare isolate, cold:      ${ms(report.bare.cold)}`)
+  console.log(`bare empty call, async:  ${us(report.bare.call.async)}`)
+  console.log(`bare empty call, sync:   ${us(report.bare.call.sync)}`)
+  for (const name of ['hello', 'typical'] as const) {
+    console.log(`cold  ${name.padEnd(8)} ${ms(report.cold[name])}`)
+    console.log(`warm  ${name.padEnd(8)} ${ms(report.warm[name])}`)
+    console.log(`hot   ${name.padEnd(8)} ${us(report.hot[name])}  = ${overCall(report.hot[name])}`)
+  }
+  const { baselineMiB, at100MiB, atAllMiB, tenants } = report.rss
+  console.log(`RSS: ${baselineMiB.toFixed(0)} MiB before; ${at100MiB.toFixed(0)} MiB with 100 warm tenants; ${atAllMiB.toFixed(0)} MiB with ${tenants} (${((atAllMiB - baselineMiB) / tenants).toFixed(2)} MiB per tenant)`)
+}

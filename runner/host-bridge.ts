@@ -1,0 +1,220 @@
+import ivm from 'isolated-vm'
+import { randomBytes } from 'node:crypto'
+import { setTimeout as sleep } from 'node:timers/promises'
+import type { LogEntry } from './protocol.js'
+
+/**
+ * A host API: called with the tenant (bound by the host, never named by the script), the copied
+ * arguments, and the call's context; answers plain data (structured-clonable) or throws.
+ */
+export type HostFunction = (tenantId: string, args: unknown[], call: HostCall) => Promise<unknown>
+
+export interface HostCall {
+  /** Aborted when the run ends: a host API must stop waiting then (timers do). */
+  readonly signal: AbortSignal
+}
+
+export interface HostApiOptions {
+  /** Offered to scripts as `ctx.{namespace}.{method}` for a name 'namespace.method'. Default false. */
+  expose?: boolean
+}
+
+/** Plain error data crossing into the isolate, rebuilt there as an Error. */
+interface ErrorEnvelope {
+  ok: false
+  error: { name: string; message: string; code?: string }
+}
+type Envelope = { ok: true; value: unknown } | ErrorEnvelope
+
+/** What the platform hands back when a run finishes (see runner/platform/index.js). */
+export interface DispatchResult {
+  response?: unknown
+  output?: unknown
+  error?: { name: string; message: string; stack: string }
+  failure?: { code: string; message: string }
+  logs: LogEntry[]
+  /** UTF-8 bytes of every line the run logged, including lines dropped over the output limit. */
+  logBytes: number
+  outputExceeded: boolean
+}
+
+const NAME = /^[a-z][a-zA-Z0-9]*(\.[a-z][a-zA-Z0-9]*)?$/
+const MAX_DELAY_MS = 2 ** 31 - 1
+
+/**
+ * The host APIs a worker offers to isolates, by name. Later host APIs (db, fetch, cache, events)
+ * plug in here as `name -> async (tenantId, args) => plain data`.
+ *
+ * @example
+ * const registry = new HostRegistry()
+ * registry.register('cache.get', async (tenantId, [key]) => cache.get(`${tenantId}:${String(key)}`), { expose: true })
+ */
+export class HostRegistry {
+  readonly #apis = new Map<string, HostFunction>()
+  readonly #exposed: string[] = []
+
+  /** The registry every worker starts from: timers (internal; setTimeout is built on it). */
+  static withDefaults(): HostRegistry {
+    return new HostRegistry().register('timers.sleep', timersSleep)
+  }
+
+  register(name: string, fn: HostFunction, options: HostApiOptions = {}): this {
+    if (typeof name !== 'string' || !NAME.test(name)) throw new TypeError(`host API name ${JSON.stringify(name)} must look like "namespace.method"`)
+    if (typeof fn !== 'function') throw new TypeError(`host API ${name} must be a function`)
+    if (this.#apis.has(name)) throw new RangeError(`host API ${name} is registered already`)
+    this.#apis.set(name, fn)
+    if (options.expose === true) this.#exposed.push(name)
+    return this
+  }
+
+  get(name: string): HostFunction | undefined {
+    return this.#apis.get(name)
+  }
+
+  /** Names offered to scripts on ctx. */
+  get exposed(): readonly string[] {
+    return this.#exposed
+  }
+}
+
+async function timersSleep(_tenantId: string, args: unknown[], call: HostCall): Promise<boolean> {
+  const ms = Number(args[0])
+  await sleep(ms > 0 ? Math.min(Math.trunc(ms), MAX_DELAY_MS) : 0, undefined, { signal: call.signal })
+  return true
+}
+
+/** The host's record of one run: its API calls and how it finished. */
+export class BridgeRun {
+  readonly id: number
+  readonly tenantId: string
+  readonly apiCallLimit: number
+  apiCalls = 0
+  /** Set when the script made one host call too many: the run ends with SCRIPT_API_CALL_LIMIT. */
+  overLimit = false
+  readonly result: Promise<DispatchResult>
+  readonly #controller = new AbortController()
+  #resolve!: (result: DispatchResult) => void
+  #reject!: (error: unknown) => void
+  #ended = false
+
+  constructor(id: number, tenantId: string, apiCallLimit: number) {
+    this.id = id
+    this.tenantId = tenantId
+    this.apiCallLimit = apiCallLimit
+    this.result = new Promise<DispatchResult>((resolve, reject) => {
+      this.#resolve = resolve
+      this.#reject = reject
+    })
+  }
+
+  get ended(): boolean {
+    return this.#ended
+  }
+
+  get signal(): AbortSignal {
+    return this.#controller.signal
+  }
+
+  complete(result: DispatchResult): void {
+    if (this.#ended) return
+    this.#end()
+    this.#resolve(result)
+  }
+
+  /** Ends the run without a result from the isolate (it was disposed, or stopped by the watchdog). */
+  abort(error: unknown): void {
+    if (this.#ended) return
+    this.#end()
+    this.#reject(error)
+  }
+
+  #end(): void {
+    this.#ended = true
+    this.#controller.abort()
+  }
+}
+
+/** The host side of one context: what `boot` receives. Release both with the context. */
+export interface ContextBridge {
+  readonly call: ivm.Reference
+  readonly complete: ivm.Reference
+  readonly seed: ivm.Copy<Uint8Array>
+  readonly exposed: string
+  readonly release: () => void
+}
+
+/**
+ * The one way host functions enter an isolate. Each context gets two References hidden in the
+ * platform's closure (runner/platform/runtime.js): `call(runId, name, args)` for host APIs, called
+ * with `{arguments: {copy: true}, result: {promise: true, copy: true}}`, and `complete(runId,
+ * result)` for a finished run. Only copied data crosses; the tenant is bound here, per context.
+ *
+ * Every call counts against the run's API-call limit. A host function's failure is answered as
+ * data (`{ok: false, error}`) and rebuilt as an Error inside the isolate: measured with isolated-vm
+ * 5.0.4, a host function whose promise rejects is reported to Node as an unhandled rejection even
+ * when the isolate handles it, which would end the worker thread. So the promise handed to
+ * isolated-vm never rejects. Never `ivm.Callback` with `{async: true}`, never `{reference: true}`
+ * on a host object.
+ */
+export class HostBridge {
+  readonly #registry: HostRegistry
+  readonly #runs = new Map<number, BridgeRun>()
+  #nextRunId = 1
+
+  constructor(registry: HostRegistry = HostRegistry.withDefaults()) {
+    this.#registry = registry
+  }
+
+  begin(tenantId: string, apiCallLimit: number): BridgeRun {
+    const run = new BridgeRun(this.#nextRunId++, tenantId, apiCallLimit)
+    this.#runs.set(run.id, run)
+    run.result.then(() => this.#runs.delete(run.id), () => this.#runs.delete(run.id))
+    return run
+  }
+
+  /** The References for one new context of `tenantId`'s isolate. */
+  forContext(tenantId: string): ContextBridge {
+    const call = new ivm.Reference((runId: number, name: string, args: unknown) => this.#call(tenantId, runId, name, args))
+    const complete = new ivm.Reference((runId: number, result: DispatchResult) => {
+      const run = this.#runs.get(runId)
+      if (run !== undefined && run.tenantId === tenantId) run.complete(result)
+    })
+    return {
+      call,
+      complete,
+      seed: new ivm.ExternalCopy(new Uint8Array(randomBytes(32))).copyInto({ release: true }),
+      exposed: this.#registry.exposed.join(','),
+      release: () => {
+        call.release()
+        complete.release()
+      },
+    }
+  }
+
+  async #call(tenantId: string, runId: unknown, name: unknown, args: unknown): Promise<Envelope> {
+    const run = typeof runId === 'number' ? this.#runs.get(runId) : undefined
+    if (run === undefined || run.tenantId !== tenantId || run.ended) {
+      return failure('Error', 'host APIs can only be called while a run is in progress', 'RUN_ENDED')
+    }
+    const fn = typeof name === 'string' ? this.#registry.get(name) : undefined
+    if (fn === undefined) return failure('TypeError', `${String(name)} is not a host API`)
+    run.apiCalls++
+    if (run.apiCalls > run.apiCallLimit) {
+      run.overLimit = true
+      return failure('Error', `the run went over its limit of ${run.apiCallLimit} host API calls`, 'SCRIPT_API_CALL_LIMIT')
+    }
+    try {
+      return { ok: true, value: await fn(tenantId, Array.isArray(args) ? args : [], { signal: run.signal }) }
+    } catch (error) {
+      if (error instanceof Error) {
+        const code = (error as { code?: unknown }).code
+        return failure(error.name, error.message, typeof code === 'string' ? code : undefined)
+      }
+      return failure('Error', String(error))
+    }
+  }
+}
+
+function failure(name: string, message: string, code?: string): ErrorEnvelope {
+  return { ok: false, error: code === undefined ? { name, message } : { name, message, code } }
+}

@@ -1,0 +1,210 @@
+import ivm from 'isolated-vm'
+import { LRUCache } from 'lru-cache'
+import { RunnerError, toErrorData, type ErrorData } from './errors.js'
+import { HostBridge, HostRegistry, type DispatchResult } from './host-bridge.js'
+import { importError } from './imports.js'
+import type { CheckResult, HttpResponseData, RunMetrics, RunResult, RunTask } from './protocol.js'
+import { SCRIPT_FILENAME, stackLocation, tenantStack } from './source-location.js'
+import { TenantIsolate, syntaxError, type PlatformCode } from './tenant-isolate.js'
+import { Watchdog } from './watchdog.js'
+
+export interface IsolateRunnerOptions {
+  platform: PlatformCode
+  maxIsolates: number
+  isolateIdleMs: number
+  maxProgramsPerTenant: number
+  /** Host APIs offered to isolates; timers only by default. */
+  registry?: HostRegistry
+}
+
+export interface WorkerStats {
+  isolates: number
+  isolateHits: number
+  isolateMisses: number
+  programHits: number
+  programMisses: number
+}
+
+/**
+ * What one worker thread does: holds the isolates of the tenants whose home it is, runs their
+ * scripts under the watchdog through the host bridge, and answers plain data. Usable outside a
+ * worker thread too (benchmarks, tests of the bridge).
+ *
+ * @example
+ * const runner = new IsolateRunner({ platform: { source }, maxIsolates: 500, isolateIdleMs: 300_000, maxProgramsPerTenant: 1000 })
+ * const result = await runner.run(task)
+ */
+export class IsolateRunner {
+  readonly #options: IsolateRunnerOptions
+  readonly #watchdog = new Watchdog()
+  readonly #bridge: HostBridge
+  readonly #stats: WorkerStats = { isolates: 0, isolateHits: 0, isolateMisses: 0, programHits: 0, programMisses: 0 }
+  readonly #isolates: LRUCache<string, TenantIsolate>
+  #checker: ivm.Isolate | null = null
+
+  constructor(options: IsolateRunnerOptions) {
+    this.#options = options
+    this.#bridge = new HostBridge(options.registry ?? HostRegistry.withDefaults())
+    this.#isolates = new LRUCache<string, TenantIsolate>({
+      max: options.maxIsolates,
+      ttl: options.isolateIdleMs,
+      ttlAutopurge: true,
+      updateAgeOnGet: true,
+      dispose: (tenant) => tenant.retire(),
+    })
+  }
+
+  stats(): WorkerStats {
+    return { ...this.#stats, isolates: this.#isolates.size }
+  }
+
+  /** Retires every isolate (each is disposed once its runs are done). */
+  close(): void {
+    this.#isolates.clear()
+    this.#checker?.dispose()
+    this.#checker = null
+  }
+
+  async run(task: RunTask): Promise<RunResult> {
+    const started = performance.now()
+    const { tenant, start } = this.#tenantIsolate(task)
+    const stop = this.#watchdog.watch(tenant, task.limits)
+    const run = this.#bridge.begin(task.program.tenantId, task.limits.apiCalls)
+    let raw: DispatchResult | null = null
+    let failure: ErrorData | null = null
+    try {
+      const program = await tenant.program(task.program)
+      program.dispatch(run, task.kind, task.input, task.env, task.limits.outputBytes)
+      raw = await run.result
+    } catch (error) {
+      // A run that never started (compile failed) ends here; so must its bridge record.
+      run.abort(error)
+      failure = tenant.killReason !== null ? new RunnerError(tenant.killReason).data : toErrorData(error)
+    }
+    const cpuNs = stop()
+    const heapBytes = tenant.heapBytes()
+    if (!tenant.disposed && tenant.atMemoryLimit(heapBytes, raw?.error ? { code: 'SCRIPT_ERROR', ...raw.error } : undefined)) {
+      tenant.kill('SCRIPT_MEMORY_LIMIT')
+      failure ??= new RunnerError('SCRIPT_MEMORY_LIMIT', `the isolate reached its memory limit of ${tenant.memoryMb} MB`).data
+    }
+    if (tenant.disposed && this.#isolates.get(tenant.tenantId) === tenant) this.#isolates.delete(tenant.tenantId)
+    if (run.overLimit) failure = new RunnerError('SCRIPT_API_CALL_LIMIT', `the run went over its limit of ${task.limits.apiCalls} host API calls`).data
+    const metrics: RunMetrics = {
+      wallMs: performance.now() - started,
+      cpuMs: Number(cpuNs) / 1e6,
+      heapBytes,
+      apiCalls: run.apiCalls,
+      outputBytes: 0,
+      start,
+    }
+    if (failure !== null || raw === null) {
+      const logs = Array.isArray(raw?.logs) ? raw.logs : []
+      metrics.outputBytes = logBytes(raw)
+      return { ok: false, error: failure ?? toErrorData(new RunnerError('SCRIPT_ERROR')), logs, metrics }
+    }
+    return settle(raw, task, metrics)
+  }
+
+  /** Compiles a source without running it: syntax errors with line and column, and no imports. */
+  async check(source: string): Promise<CheckResult> {
+    if (this.#checker === null || this.#checker.isDisposed) this.#checker = new ivm.Isolate({ memoryLimit: 32 })
+    let module: ivm.Module | null = null
+    try {
+      module = await this.#checker.compileModule(source, { filename: SCRIPT_FILENAME })
+      const imports = module.dependencySpecifiers
+      if (imports.length > 0) {
+        const error = new RunnerError('SCRIPT_IMPORT_FORBIDDEN', `import of "${imports[0]}" is not allowed: scripts are self-contained modules`)
+        return { ok: false, handlers: [], error: error.data }
+      }
+      const forbidden = importError(source)
+      if (forbidden !== null) return { ok: false, handlers: [], error: forbidden.data }
+      return { ok: true, handlers: [] }
+    } catch (error) {
+      return { ok: false, handlers: [], error: syntaxError(error, source).data }
+    } finally {
+      module?.release()
+    }
+  }
+
+  #tenantIsolate(task: RunTask): { tenant: TenantIsolate; start: RunMetrics['start'] } {
+    const existing = this.#isolates.get(task.program.tenantId)
+    if (existing !== undefined && existing.usable && existing.memoryMb === task.limits.memoryMb) {
+      this.#stats.isolateHits++
+      const hot = existing.has(task.program)
+      if (hot) this.#stats.programHits++
+      else this.#stats.programMisses++
+      return { tenant: existing, start: hot ? 'hot' : 'warm' }
+    }
+    this.#stats.isolateMisses++
+    this.#stats.programMisses++
+    const tenant = new TenantIsolate({
+      tenantId: task.program.tenantId,
+      memoryMb: task.limits.memoryMb,
+      platform: this.#options.platform,
+      bridge: this.#bridge,
+      maxPrograms: this.#options.maxProgramsPerTenant,
+    })
+    this.#isolates.set(task.program.tenantId, tenant)
+    return { tenant, start: 'cold' }
+  }
+}
+
+/** What the run logged, in UTF-8 bytes, as the isolate counted it (lines past the limit included). */
+function logBytes(raw: DispatchResult | null): number {
+  const bytes = raw?.logBytes
+  return typeof bytes === 'number' && Number.isFinite(bytes) && bytes >= 0 ? bytes : 0
+}
+
+function outputLimitError(bytes: number, limit: number): ErrorData {
+  return new RunnerError('SCRIPT_OUTPUT_LIMIT', `the run produced ${bytes} bytes of output, over its limit of ${limit}`).data
+}
+
+function settle(raw: DispatchResult, task: RunTask, metrics: RunMetrics): RunResult {
+  const logs = Array.isArray(raw.logs) ? raw.logs : []
+  const logSize = logBytes(raw)
+  metrics.outputBytes = logSize
+  if (raw.outputExceeded === true) {
+    // The isolate stopped keeping log lines at the limit: the lines that fit are kept.
+    return { ok: false, error: outputLimitError(logSize, task.limits.outputBytes), logs, metrics }
+  }
+  if (raw.failure !== undefined) {
+    const code = raw.failure.code === 'HANDLER_NOT_FOUND' ? 'HANDLER_NOT_FOUND' : 'SCRIPT_INVALID_EXPORT'
+    return { ok: false, error: new RunnerError(code, raw.failure.message).data, logs, metrics }
+  }
+  if (raw.error !== undefined) return { ok: false, error: scriptError(raw.error), logs, metrics }
+  let bodyBytes = 0
+  let response: HttpResponseData | undefined
+  if (task.kind === 'fetch') {
+    const checked = checkResponse(raw.response)
+    if ('code' in checked) return { ok: false, error: checked, logs, metrics }
+    response = checked
+    const body = response.body
+    bodyBytes = body === null ? 0 : typeof body === 'string' ? Buffer.byteLength(body) : body.byteLength
+  } else {
+    bodyBytes = raw.output === undefined ? 0 : Buffer.byteLength(JSON.stringify(raw.output) ?? '')
+  }
+  metrics.outputBytes = bodyBytes + logSize
+  if (metrics.outputBytes > task.limits.outputBytes) {
+    return { ok: false, error: outputLimitError(metrics.outputBytes, task.limits.outputBytes), logs, metrics }
+  }
+  return { ok: true, response, output: raw.output, logs, metrics }
+}
+
+function checkResponse(response: unknown): HttpResponseData | ErrorData {
+  const invalid = (message: string): ErrorData => new RunnerError('SCRIPT_INVALID_RESPONSE', message).data
+  if (typeof response !== 'object' || response === null) return invalid('the fetch handler returned no response')
+  const { status, headers, body } = response as HttpResponseData
+  if (!Number.isInteger(status) || status < 200 || status > 599) return invalid(`invalid status ${String(status)}`)
+  if (!Array.isArray(headers) || !headers.every((h) => Array.isArray(h) && typeof h[0] === 'string' && typeof h[1] === 'string')) {
+    return invalid('invalid headers')
+  }
+  if (body !== null && typeof body !== 'string' && !(body instanceof ArrayBuffer)) return invalid('invalid body')
+  return { status, headers, body }
+}
+
+/** An error the script threw, with the stack cut to the tenant's own frames. */
+function scriptError(error: NonNullable<DispatchResult['error']>): ErrorData {
+  const stack = tenantStack(String(error.stack ?? ''))
+  const location = stackLocation(stack)
+  return { code: 'SCRIPT_ERROR', name: String(error.name), message: String(error.message), stack, ...location }
+}

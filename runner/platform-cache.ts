@@ -1,0 +1,62 @@
+import type ivm from 'isolated-vm'
+import { setTimeout as sleep } from 'node:timers/promises'
+import { HostBridge, HostRegistry } from './host-bridge.js'
+import type { ProgramRef } from './protocol.js'
+import { PLATFORM_FILENAME, TenantIsolate, type PlatformCode } from './tenant-isolate.js'
+
+/** Exercises what a typical run touches, so its functions are compiled when the cache is taken. */
+const WARM_UP = `export default {
+  async fetch(request, env, ctx) {
+    const url = new URL(request.url)
+    url.searchParams.set('q', 'warm up')
+    const headers = new Headers(request.headers)
+    headers.append('x-warm', '1')
+    for (const [name, value] of headers) console.log(name, value)
+    const body = await request.text()
+    const bytes = new TextEncoder().encode(body + atob(btoa('isogate')))
+    new TextDecoder().decode(bytes)
+    const digest = await crypto.subtle.digest('SHA-256', bytes)
+    const controller = new AbortController()
+    controller.signal.addEventListener('abort', () => {})
+    controller.abort()
+    await new Promise((resolve) => setTimeout(resolve, 0))
+    ctx.waitUntil(Promise.resolve())
+    const copy = structuredClone({ id: crypto.randomUUID(), at: new Date(0), digest })
+    const inner = new Request(url, { method: 'POST', body: JSON.stringify(copy), headers })
+    await inner.clone().json()
+    return Response.json({ url: url.href, params: [...new URLSearchParams(url.search)], status: new Response('x', { status: 201 }).status })
+  },
+}`
+
+/**
+ * The platform bundle with V8 code cache that this process made: compiled once in a scratch
+ * isolate, run through a warm-up request (so the functions a run needs are compiled, not only the
+ * top level), then serialised. Every new isolate then deserialises instead of compiling.
+ *
+ * The cache holds machine-level data V8 trusts: it is only ever produced here, in this process,
+ * never read from outside (isolated-vm CVE-2022-39266).
+ */
+export async function platformCode(source: string): Promise<PlatformCode> {
+  const bridge = new HostBridge(HostRegistry.withDefaults())
+  const tenant = new TenantIsolate({ tenantId: 'isogate:warm-up', memoryMb: 64, platform: { source }, bridge, maxPrograms: 1 })
+  try {
+    const ref: ProgramRef = { tenantId: 'isogate:warm-up', scriptId: 'warm-up', version: 1, sourceHash: 'warm-up', source: WARM_UP }
+    const program = await tenant.program(ref)
+    const run = bridge.begin(ref.tenantId, 100)
+    program.dispatch(run, 'fetch', { method: 'POST', url: 'https://warm.test/up?x=1', headers: [['content-type', 'text/plain']], body: 'body', params: {} }, {}, 1 << 20)
+    const timeout = new AbortController()
+    const result = await Promise.race([
+      run.result.finally(() => timeout.abort()),
+      sleep(10_000, undefined, { signal: timeout.signal }).then(() => {
+        throw new Error('the platform warm-up run did not finish within 10 s')
+      }),
+    ])
+    if (result.error !== undefined || result.failure !== undefined) {
+      throw new Error(`the platform warm-up run failed: ${result.error?.message ?? result.failure?.message}`)
+    }
+    const cachedData: ivm.ExternalCopy<ArrayBuffer> | undefined = tenant.produceCodeCache(PLATFORM_FILENAME, source)
+    return { source, cachedData }
+  } finally {
+    tenant.retire()
+  }
+}

@@ -1,0 +1,118 @@
+// Web Crypto, the parts isogate offers: crypto.getRandomValues, crypto.randomUUID and
+// crypto.subtle.digest (SHA-1, SHA-256, SHA-384, SHA-512).
+//
+// Entropy comes from the host: each context is seeded with 32 bytes from the host's CSPRNG
+// (node:crypto randomBytes) when it boots, and expanded here with ChaCha20 (RFC 8439, from the
+// audited @noble/ciphers) with fast key erasure: every refill draws the next key from the
+// keystream, so a later state does not reveal earlier output. Never Math.random. No host call per
+// draw, so getRandomValues stays synchronous and cheap.
+//
+// The @noble modules are loaded on first use (`require` is lazy in the bundle): most runs never
+// hash, and module initialisation would otherwise run in every new context.
+import { DOMException } from './dom-exception.js'
+import { toBytes } from './encoding.js'
+
+const REFILL_BYTES = 4096
+const NONCE = new Uint8Array(12)
+const MAX_BYTES = 65536
+
+let key = null
+let pool = new Uint8Array(0)
+let offset = 0
+
+export function seedRandom(bytes) {
+  if (!(bytes instanceof Uint8Array) || bytes.length < 32) throw new TypeError('isogate: the entropy seed must be 32 bytes')
+  key = bytes.slice(0, 32)
+  pool = new Uint8Array(0)
+  offset = 0
+}
+
+function refill() {
+  if (key === null) throw new DOMException('No entropy: the platform was not seeded by the host', 'OperationError')
+  const { chacha20 } = require('@noble/ciphers/chacha.js')
+  const block = chacha20(key, NONCE, new Uint8Array(32 + REFILL_BYTES))
+  key = block.slice(0, 32)
+  block.fill(0, 0, 32)
+  pool = block.subarray(32)
+  offset = 0
+}
+
+function randomInto(target) {
+  let written = 0
+  while (written < target.length) {
+    if (offset === pool.length) refill()
+    const n = Math.min(target.length - written, pool.length - offset)
+    target.set(pool.subarray(offset, offset + n), written)
+    pool.fill(0, offset, offset + n)
+    offset += n
+    written += n
+  }
+}
+
+const typedArrayTag = Object.getOwnPropertyDescriptor(Object.getPrototypeOf(Uint8Array.prototype), Symbol.toStringTag).get
+const INTEGER_ARRAYS = new Set(['Int8Array', 'Uint8Array', 'Uint8ClampedArray', 'Int16Array', 'Uint16Array', 'Int32Array', 'Uint32Array', 'BigInt64Array', 'BigUint64Array'])
+
+export function getRandomValues(array) {
+  const tag = ArrayBuffer.isView(array) ? typedArrayTag.call(array) : undefined
+  if (!INTEGER_ARRAYS.has(tag)) {
+    throw new DOMException("Failed to execute 'getRandomValues' on 'Crypto': The provided ArrayBufferView is not an integer array type.", 'TypeMismatchError')
+  }
+  if (array.byteLength > MAX_BYTES) {
+    throw new DOMException(`Failed to execute 'getRandomValues' on 'Crypto': The ArrayBufferView's byte length (${array.byteLength}) exceeds the number of bytes of entropy available via this API (${MAX_BYTES}).`, 'QuotaExceededError')
+  }
+  randomInto(new Uint8Array(array.buffer, array.byteOffset, array.byteLength))
+  return array
+}
+
+const HEX = Array.from({ length: 256 }, (_, i) => i.toString(16).padStart(2, '0'))
+
+export function randomUUID() {
+  const b = new Uint8Array(16)
+  randomInto(b)
+  b[6] = (b[6] & 0x0f) | 0x40
+  b[8] = (b[8] & 0x3f) | 0x80
+  return `${HEX[b[0]]}${HEX[b[1]]}${HEX[b[2]]}${HEX[b[3]]}-${HEX[b[4]]}${HEX[b[5]]}-${HEX[b[6]]}${HEX[b[7]]}-${HEX[b[8]]}${HEX[b[9]]}-${HEX[b[10]]}${HEX[b[11]]}${HEX[b[12]]}${HEX[b[13]]}${HEX[b[14]]}${HEX[b[15]]}`
+}
+
+function hashFunction(name) {
+  switch (name) {
+    case 'SHA-1': return require('@noble/hashes/legacy.js').sha1
+    case 'SHA-256': return require('@noble/hashes/sha2.js').sha256
+    case 'SHA-384': return require('@noble/hashes/sha2.js').sha384
+    case 'SHA-512': return require('@noble/hashes/sha2.js').sha512
+    default: return null
+  }
+}
+
+function algorithmName(algorithm) {
+  const name = typeof algorithm === 'string' ? algorithm : algorithm !== null && typeof algorithm === 'object' ? algorithm.name : undefined
+  if (typeof name !== 'string') throw new TypeError("Failed to execute 'digest' on 'SubtleCrypto': Algorithm: name is missing")
+  return name.toUpperCase()
+}
+
+async function digest(algorithm, data) {
+  const name = algorithmName(algorithm)
+  const hash = hashFunction(name)
+  if (hash === null) throw new DOMException(`Unrecognized algorithm name: ${name}`, 'NotSupportedError')
+  // A copy: the spec hashes the bytes as they were when digest() was called.
+  const bytes = toBytes(data).slice()
+  const out = hash(bytes)
+  return out.buffer.slice(out.byteOffset, out.byteOffset + out.byteLength)
+}
+
+export class SubtleCrypto {
+  digest(algorithm, data) {
+    // Spec-shaped: every failure is a rejected promise, never a synchronous throw.
+    return digest(algorithm, data)
+  }
+
+  get [Symbol.toStringTag]() { return 'SubtleCrypto' }
+}
+
+export class Crypto {
+  #subtle = new SubtleCrypto()
+  get subtle() { return this.#subtle }
+  getRandomValues(array) { return getRandomValues(array) }
+  randomUUID() { return randomUUID() }
+  get [Symbol.toStringTag]() { return 'Crypto' }
+}

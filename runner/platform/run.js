@@ -1,0 +1,40 @@
+// One run inside the isolate: its log lines (capped by the output limit), the promises passed to
+// ctx.waitUntil, and the first error thrown outside the handler's own promise chain (a timer
+// callback, a microtask), which ends the run like an uncaught exception.
+import { byteLength } from './encoding.js'
+import { newPromise } from './runtime.js'
+
+export class Run {
+  #signalFailure
+
+  constructor(id, outputLimit) {
+    this.id = id
+    this.logs = []
+    /** UTF-8 bytes of every line logged, kept or not. */
+    this.logBytes = 0
+    this.outputLimit = outputLimit
+    this.outputExceeded = false
+    this.waitUntil = []
+    this.done = false
+    /** `{ error }` once something outside the handler's chain threw. */
+    this.failure = null
+    this.failed = newPromise((resolve) => { this.#signalFailure = resolve })
+  }
+
+  /** Keeps a log line while the run's logs fit its output limit; lines after the run ended are dropped. */
+  log(level, message) {
+    if (this.done) return
+    this.logBytes += byteLength(message)
+    if (this.logBytes > this.outputLimit) {
+      this.outputExceeded = true
+      return
+    }
+    this.logs.push({ level, message, time: Date.now() })
+  }
+
+  fail(error) {
+    if (this.failure !== null || this.done) return
+    this.failure = { error }
+    this.#signalFailure()
+  }
+}

@@ -1,0 +1,84 @@
+// The platform's link to the host and the run being executed.
+//
+// The host hands the platform two isolated-vm References when a context boots (`connect`): `call`
+// for host APIs and `complete` for finished runs. They live only in this module's closure: never on
+// the global object, never as a property of an object tenant code can reach. Every call passes
+// null-prototype option objects, so a tenant that pollutes Object.prototype cannot change how
+// isolated-vm transfers values (`reference`, `promise`, ... are read from the options object).
+//
+// `current` is the run whose code is executing. Each entry into the isolate (a new run, a host call
+// settling, a timer firing) sets it, so console lines of interleaved runs land in the right run.
+
+const PromiseCtor = Promise
+const promiseThen = Promise.prototype.then
+const reflectApply = Reflect.apply
+
+/** Options for isolated-vm calls: null prototypes, frozen. */
+function options(value) {
+  return Object.freeze(Object.assign(Object.create(null), value))
+}
+const COPY = options({ copy: true })
+const CALL_OPTIONS = options({ arguments: COPY, result: options({ copy: true, promise: true }) })
+const COMPLETE_OPTIONS = options({ arguments: COPY })
+
+let callReference = null
+let completeReference = null
+
+/** @type {Run | null} */
+export let current = null
+
+export function enter(run) {
+  current = run
+}
+
+/** Installs the host's References; once per context. */
+export function connect(call, complete) {
+  if (callReference !== null) throw new TypeError('isogate: the platform is connected already')
+  callReference = call
+  completeReference = complete
+}
+
+/** `promise.then` that tenant changes to Promise.prototype cannot intercept. */
+export function then(promise, onFulfilled, onRejected) {
+  return reflectApply(promiseThen, promise, [onFulfilled, onRejected])
+}
+
+export function newPromise(executor) {
+  return new PromiseCtor(executor)
+}
+
+/** An Error built inside the isolate from the host's plain error data. */
+function hostError(data) {
+  const Ctor = data.name === 'TypeError' ? TypeError : data.name === 'RangeError' ? RangeError : Error
+  const error = new Ctor(String(data.message))
+  if (typeof data.code === 'string') error.code = data.code
+  return error
+}
+
+/**
+ * Calls a host API for `run`. The host answers an envelope `{ ok, value }` or `{ ok: false, error }`
+ * and never rejects (see runner/host-bridge.ts); a failure becomes an Error thrown here, with a
+ * stack in the tenant's code. Arguments are copied (structured clone, inside the isolate): a
+ * Proxy or a function among them fails here, before anything reaches the host.
+ */
+export function hostCall(run, name, args) {
+  let pending
+  try {
+    pending = callReference.apply(undefined, [run.id, name, args], CALL_OPTIONS)
+  } catch (error) {
+    return new PromiseCtor((resolve, reject) => reject(error))
+  }
+  return then(pending, (envelope) => {
+    current = run
+    if (envelope.ok) return envelope.value
+    throw hostError(envelope.error)
+  }, (error) => {
+    current = run
+    throw error
+  })
+}
+
+/** Hands a finished run's result to the host (fire and forget: the host holds the run open). */
+export function complete(runId, result) {
+  completeReference.applyIgnored(undefined, [runId, result], COMPLETE_OPTIONS)
+}

@@ -1,0 +1,339 @@
+import t, { type Test } from 'tap'
+import { IsolatePool, type RunResult, type RunTask } from '../runner/index.js'
+import { LIMITS, program } from './helpers/programs.js'
+
+const pool = new IsolatePool({ threads: 1 })
+t.teardown(() => pool.close())
+
+function runTask(tenantId: string, body: string): RunTask {
+  return { kind: 'run', program: program(tenantId, `export default { async run(input, env, ctx) {\n${body}\n} }`), input: null, env: {}, limits: LIMITS }
+}
+
+/** Runs `body` as a `run` handler and returns its output, failing the test if the run failed. */
+async function evaluate(t: Test, body: string, tenantId = 'platform'): Promise<unknown> {
+  const result = await pool.run(runTask(tenantId, body))
+  t.equal(result.ok, true, `the run succeeded${result.error ? `: ${result.error.code} ${result.error.message}` : ''}`)
+  return result.output
+}
+
+/** Inside the isolate: what a call throws, as "Name: message" (or "Name(code)" with `withCode`). */
+const THROWS = `
+  const throws = (fn, withCode) => { try { fn(); return 'no error' } catch (e) { return withCode ? e.name + '(' + e.code + ')' : e.name + ': ' + e.message } }
+  const rejects = async (fn) => { try { await fn(); return 'no error' } catch (e) { return e.name + ': ' + e.message } }
+  const hex = (buffer) => [...new Uint8Array(buffer)].map((b) => b.toString(16).padStart(2, '0')).join('')
+`
+
+t.test('Headers: case-insensitive, combined values, sorted iteration, set-cookie kept apart, names and values checked', async (t) => {
+  const value = await evaluate(t, `${THROWS}
+    const headers = new Headers([['X-B', '1'], ['x-a', ' padded \\t'], ['X-b', '2'], ['Set-Cookie', 'a=1'], ['set-cookie', 'b=2']])
+    headers.append('x-c', '3')
+    const fromRecord = new Headers({ Accept: 'text/html', 'Content-Type': 'text/plain' })
+    fromRecord.set('accept', 'application/json')
+    fromRecord.delete('CONTENT-TYPE')
+    return {
+      entries: [...headers],
+      get: headers.get('x-b'),
+      cookies: headers.getSetCookie(),
+      has: [headers.has('X-A'), headers.has('nope')],
+      record: [...fromRecord.entries()],
+      copy: [...new Headers(headers).keys()],
+      badName: throws(() => headers.append('bad name', 'x')),
+      badValue: throws(() => headers.set('x', 'a\\nb')),
+      missing: headers.get('missing'),
+    }`)
+  t.same(value, {
+    entries: [['set-cookie', 'a=1'], ['set-cookie', 'b=2'], ['x-a', 'padded'], ['x-b', '1, 2'], ['x-c', '3']],
+    get: '1, 2',
+    cookies: ['a=1', 'b=2'],
+    has: [true, false],
+    record: [['accept', 'application/json']],
+    copy: ['set-cookie', 'set-cookie', 'x-a', 'x-b', 'x-c'],
+    badName: 'TypeError: Headers: invalid header name "bad name"',
+    badValue: 'TypeError: Headers: invalid header value',
+    missing: null,
+  })
+})
+
+t.test('URL and URLSearchParams follow the WHATWG URL standard', async (t) => {
+  const value = await evaluate(t, `${THROWS}
+    const relative = new URL('../c?x=1#h', 'http://a.test/b/d')
+    const url = new URL('HTTPS://User:Pw@Example.COM:443/a/./b/../c?q=a b&q=2')
+    url.searchParams.append('r', 'é&=')
+    const params = new URLSearchParams({ b: '2', a: '1 1' })
+    params.sort()
+    return {
+      relative: relative.href,
+      url: [url.href, url.origin, url.host, url.username, url.pathname, url.searchParams.getAll('q')],
+      idn: new URL('http://Bücher.example/').host,
+      punycode: new URL('http://xn--bcher-kva.example/').hostname,
+      ipv4: new URL('http://0x7f.1/').hostname,
+      params: params.toString(),
+      invalid: throws(() => new URL('not a url')),
+      canParse: typeof URL.canParse === 'function' ? URL.canParse('http://x') : 'absent',
+    }`)
+  t.same(value, {
+    relative: 'http://a.test/c?x=1#h',
+    url: ['https://User:Pw@example.com/a/c?q=a+b&q=2&r=%C3%A9%26%3D', 'https://example.com', 'example.com', 'User', '/a/c', ['a b', '2']],
+    idn: 'xn--bcher-kva.example',
+    punycode: 'xn--bcher-kva.example',
+    ipv4: '127.0.0.1',
+    params: 'a=1+1&b=2',
+    invalid: 'TypeError: Invalid URL: not a url',
+    canParse: true,
+  })
+})
+
+t.test('TextEncoder and TextDecoder round-trip UTF-8 and replace invalid sequences with U+FFFD', async (t) => {
+  const value = await evaluate(t, `${THROWS}
+    const text = 'aé€𝄞'
+    const bytes = new TextEncoder().encode(text)
+    const decode = (array, options) => new TextDecoder('utf-8', options).decode(new Uint8Array(array))
+    const into = new Uint8Array(5)
+    const streaming = new TextDecoder()
+    const euro = [0xe2, 0x82, 0xac]
+    return {
+      bytes: [...bytes],
+      roundTrip: new TextDecoder().decode(bytes) === text,
+      loneSurrogate: [...new TextEncoder().encode('\\ud800')],
+      invalid: [decode([0xff]), decode([0xe2, 0x82]), decode([0xed, 0xa0, 0x80]), decode([0xc0, 0x80]), decode([0xf5, 0x41])].map(escape),
+      fatal: throws(() => decode([0xff], { fatal: true })),
+      bom: [decode([0xef, 0xbb, 0xbf, 0x41]), decode([0xef, 0xbb, 0xbf, 0x41], { ignoreBOM: true }).length],
+      encodeInto: [new TextEncoder().encodeInto('a€€', into), [...into]],
+      stream: streaming.decode(new Uint8Array(euro.slice(0, 2)), { stream: true }) + '|' + streaming.decode(new Uint8Array(euro.slice(2))),
+      label: throws(() => new TextDecoder('latin1')),
+    }`)
+  t.same(value, {
+    bytes: [0x61, 0xc3, 0xa9, 0xe2, 0x82, 0xac, 0xf0, 0x9d, 0x84, 0x9e],
+    roundTrip: true,
+    loneSurrogate: [0xef, 0xbf, 0xbd],
+    invalid: ['%uFFFD', '%uFFFD', '%uFFFD%uFFFD%uFFFD', '%uFFFD%uFFFD', '%uFFFDA'],
+    fatal: 'TypeError: The encoded data was not valid for encoding utf-8',
+    bom: ['A', 2],
+    encodeInto: [{ read: 2, written: 4 }, [0x61, 0xe2, 0x82, 0xac, 0]],
+    stream: '|€',
+    label: 'RangeError: TextDecoder: encoding "latin1" is not supported (utf-8 only)',
+  })
+})
+
+t.test('atob and btoa follow forgiving base64 and throw InvalidCharacterError DOMExceptions', async (t) => {
+  const value = await evaluate(t, `${THROWS}
+    return [btoa('hello'), btoa(''), btoa('\\xff\\xfe'), atob('aGVs bG8='), atob('aGVsbG8'), throws(() => atob('a'), true), throws(() => atob('aGVs=bG8'), true), throws(() => btoa('€'), true), atob('YQ==') === 'a']`)
+  t.same(value, ['aGVsbG8=', '', '//4=', 'hello', 'hello', 'InvalidCharacterError(5)', 'InvalidCharacterError(5)', 'InvalidCharacterError(5)', true])
+})
+
+t.test('Response.json, Response.redirect and status rules follow the Fetch standard', async (t) => {
+  const value = await evaluate(t, `${THROWS}
+    const json = Response.json({ a: 1 }, { status: 201, headers: { 'x-one': '1' } })
+    const redirect = Response.redirect('https://example.com/a b', 301)
+    return {
+      json: [json.status, json.headers.get('content-type'), json.headers.get('x-one'), await json.json()],
+      redirect: [redirect.status, redirect.headers.get('location'), redirect.body, redirect.ok],
+      badRedirect: throws(() => Response.redirect('https://example.com', 200)),
+      nullBody: throws(() => new Response('x', { status: 204 })),
+      badStatus: throws(() => new Response(null, { status: 600 })),
+      error: [Response.error().type, Response.error().status],
+      text: [new Response('hé').headers.get('content-type'), await new Response(new Uint8Array([104, 105])).text()],
+    }`)
+  t.same(value, {
+    json: [201, 'application/json', '1', { a: 1 }],
+    redirect: [301, 'https://example.com/a%20b', null, false],
+    badRedirect: 'RangeError: Response.redirect: invalid status 200',
+    nullBody: 'TypeError: Response: status 204 cannot have a body',
+    badStatus: 'RangeError: Response: status 600 is outside the range 200 to 599',
+    error: ['error', 0],
+    text: ['text/plain;charset=UTF-8', 'hi'],
+  })
+})
+
+t.test('Request: clone before reading, bodyUsed after, no body on GET, an AbortSignal always there', async (t) => {
+  const value = await evaluate(t, `${THROWS}
+    const request = new Request('https://example.com/x', { method: 'post', body: '{"n":1}', headers: { 'content-type': 'application/json' } })
+    const copy = request.clone()
+    const first = await request.json()
+    const controller = new AbortController()
+    const withSignal = new Request(request.url, { signal: controller.signal })
+    controller.abort()
+    return {
+      method: request.method,
+      first, fromCopy: await copy.text(),
+      used: [request.bodyUsed, copy.bodyUsed],
+      again: await rejects(() => request.text()),
+      cloneUsed: throws(() => request.clone()),
+      getBody: throws(() => new Request('https://example.com', { method: 'GET', body: 'x' })),
+      signal: [new Request('https://example.com').signal instanceof AbortSignal, new Request('https://example.com').signal.aborted, withSignal.signal.aborted],
+      badUrl: throws(() => new Request('/relative')),
+    }`)
+  t.same(value, {
+    method: 'POST',
+    first: { n: 1 },
+    fromCopy: '{"n":1}',
+    used: [true, true],
+    again: 'TypeError: Body has already been used',
+    cloneUsed: 'TypeError: cannot clone: body has already been used',
+    getBody: 'TypeError: Request with GET/HEAD method cannot have body',
+    signal: [true, false, true],
+    badUrl: 'TypeError: Invalid URL: /relative',
+  })
+})
+
+t.test('crypto: getRandomValues and randomUUID from host entropy, subtle.digest as a Promise of an ArrayBuffer', async (t) => {
+  const body = `${THROWS}
+    Math.random = () => 0
+    const bytes = crypto.getRandomValues(new Uint8Array(32))
+    const words = new Uint32Array(4)
+    const same = crypto.getRandomValues(words) === words
+    const uuids = Array.from({ length: 100 }, () => crypto.randomUUID())
+    const pending = crypto.subtle.digest('SHA-256', new TextEncoder().encode('abc'))
+    const digest = await pending
+    return {
+      distinctBytes: new Set(bytes).size > 16,
+      same,
+      uuid: uuids.every((u) => /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/.test(u)),
+      distinctUuids: new Set(uuids).size,
+      firstUuid: uuids[0],
+      isPromise: pending instanceof Promise,
+      isArrayBuffer: digest instanceof ArrayBuffer,
+      sha256: hex(digest),
+      sha1: hex(await crypto.subtle.digest({ name: 'sha-1' }, new TextEncoder().encode('abc'))),
+      sha512: hex(await crypto.subtle.digest('SHA-512', new Uint8Array(0))).slice(0, 32),
+      unknown: await rejects(() => crypto.subtle.digest('MD5', new Uint8Array(1))),
+      floats: throws(() => crypto.getRandomValues(new Float64Array(2)), true),
+      tooMany: throws(() => crypto.getRandomValues(new Uint8Array(65537)), true),
+    }`
+  const one = (await evaluate(t, body, 'crypto-one')) as Record<string, unknown>
+  const two = (await evaluate(t, body, 'crypto-two')) as Record<string, unknown>
+  t.match(one, {
+    distinctBytes: true,
+    same: true,
+    uuid: true,
+    distinctUuids: 100,
+    isPromise: true,
+    isArrayBuffer: true,
+    sha256: 'ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad',
+    sha1: 'a9993e364706816aba3e25717850c26c9cd0d89d',
+    sha512: 'cf83e1357eefb8bdf1542850d66d8007',
+    unknown: 'NotSupportedError: Unrecognized algorithm name: MD5',
+    floats: 'TypeMismatchError(17)',
+    tooMany: 'QuotaExceededError(22)',
+  })
+  t.not(one.firstUuid, two.firstUuid, 'each isolate is seeded separately by the host')
+})
+
+t.test('structuredClone keeps shared and circular references and refuses what cannot be cloned', async (t) => {
+  const value = await evaluate(t, `${THROWS}
+    const shared = { n: 1 }
+    const source = { shared, again: shared, date: new Date(5), re: /a+/gi, map: new Map([[1, shared]]), set: new Set(['x']), bytes: new Uint16Array([1, 2]), big: 10n, error: new RangeError('r') }
+    source.self = source
+    const copy = structuredClone(source)
+    return {
+      fresh: copy !== source && copy.shared !== shared,
+      sharedKept: copy.shared === copy.again && copy.map.get(1) === copy.shared,
+      circular: copy.self === copy,
+      values: [copy.date.getTime(), String(copy.re), copy.set.has('x'), [...copy.bytes], copy.big === 10n, copy.error instanceof RangeError, copy.error.message],
+      fn: throws(() => structuredClone({ f() {} }), true),
+      symbol: throws(() => structuredClone(Symbol('s')), true),
+      headers: throws(() => structuredClone(new Headers()), true),
+      weak: throws(() => structuredClone(new WeakMap()), true),
+      transfer: throws(() => structuredClone(new ArrayBuffer(1), { transfer: [new ArrayBuffer(1)] }), true),
+      domException: structuredClone(new DOMException('m', 'AbortError')).code,
+    }`)
+  t.same(value, {
+    fresh: true,
+    sharedKept: true,
+    circular: true,
+    values: [5, '/a+/gi', true, [1, 2], true, true, 'r'],
+    fn: 'DataCloneError(25)',
+    symbol: 'DataCloneError(25)',
+    headers: 'DataCloneError(25)',
+    weak: 'DataCloneError(25)',
+    transfer: 'DataCloneError(25)',
+    domException: 20,
+  })
+})
+
+t.test('setTimeout and clearTimeout: ordered, cancellable, with arguments, and logging into their own run', async (t) => {
+  const result = await pool.run(runTask('timers', `
+    const order = []
+    await new Promise((resolve) => {
+      setTimeout((a, b) => order.push('late ' + a + b), 20, 'x', 'y')
+      const cancelled = setTimeout(() => order.push('cancelled'), 5)
+      setTimeout(() => { order.push('early'); console.log('from a timer') }, 1)
+      clearTimeout(cancelled)
+      setTimeout(resolve, 40)
+    })
+    queueMicrotask(() => order.push('microtask'))
+    await null
+    return order`))
+  t.same(result.output, ['early', 'late xy', 'microtask'])
+  t.same(result.logs.map((entry) => entry.message), ['from a timer'])
+  t.equal(result.metrics.apiCalls, 4, 'each timer is one host call')
+})
+
+t.test('timers do not outlive their run, and concurrent runs keep their own logs', async (t) => {
+  const source = `
+    const name = input.name
+    setTimeout(() => console.log('after the run of ' + name), 30)
+    await new Promise((resolve) => setTimeout(resolve, input.wait))
+    console.log('end of ' + name)
+    return name`
+  const task = (name: string, wait: number): RunTask => ({ ...runTask('timers-concurrent', source), input: { name, wait } })
+  const [slow, fast] = await Promise.all([pool.run(task('slow', 60)), pool.run(task('fast', 5))])
+  t.same(slow.logs.map((entry) => entry.message), ['after the run of slow', 'end of slow'])
+  t.same(fast.logs.map((entry) => entry.message), ['end of fast'], "the fast run's timer was dropped when it ended, not logged into the slow one")
+  const next = await pool.run(task('next', 50))
+  t.same(next.logs.map((entry) => entry.message), ['after the run of next', 'end of next'])
+  const topLevel = await pool.run({ ...runTask('timers-top', 'return 1'), program: program('timers-top', `setTimeout(() => {}, 1)\nexport default { run() { return 1 } }`) })
+  t.match(topLevel.error, { code: 'SCRIPT_ERROR', name: 'TypeError', message: /setTimeout can only be used while a handler runs/ })
+})
+
+t.test('an error thrown in a timer callback ends the run with that error', async (t) => {
+  const result = await pool.run(runTask('timers-throw', `
+    setTimeout(() => { throw new RangeError('from the timer') }, 1)
+    await new Promise((resolve) => setTimeout(resolve, 50))
+    return 'not reached'`))
+  t.match(result, { ok: false, error: { code: 'SCRIPT_ERROR', name: 'RangeError', message: 'from the timer', line: 3 } })
+})
+
+t.test('AbortController and AbortSignal: abort once with a reason, events, timeout and any', async (t) => {
+  const value = await evaluate(t, `${THROWS}
+    const controller = new AbortController()
+    const seen = []
+    controller.signal.addEventListener('abort', (event) => seen.push(event.type + ':' + (event.target === controller.signal)))
+    controller.signal.onabort = () => seen.push('onabort')
+    controller.signal.addEventListener('abort', () => seen.push('once'), { once: true })
+    const follower = AbortSignal.any([controller.signal, new AbortController().signal])
+    controller.abort()
+    controller.abort('second time')
+    const timeout = AbortSignal.timeout(5)
+    await new Promise((resolve) => timeout.addEventListener('abort', resolve))
+    return {
+      seen,
+      reason: [controller.signal.reason.name, controller.signal.reason.code, controller.signal.reason instanceof DOMException],
+      follower: [follower.aborted, follower.reason === controller.signal.reason],
+      throwIfAborted: throws(() => controller.signal.throwIfAborted()),
+      custom: AbortSignal.abort('why').reason,
+      timeout: [timeout.aborted, timeout.reason.name],
+      constructor: throws(() => new AbortSignal()),
+      eventTarget: controller.signal instanceof EventTarget,
+    }`)
+  t.same(value, {
+    seen: ['abort:true', 'onabort', 'once'],
+    reason: ['AbortError', 20, true],
+    follower: [true, true],
+    throwIfAborted: 'AbortError: This operation was aborted',
+    custom: 'why',
+    timeout: [true, 'TimeoutError'],
+    constructor: 'TypeError: Illegal constructor',
+    eventTarget: true,
+  })
+})
+
+t.test('a runtime error after awaits points at the tenant source, not the platform', async (t) => {
+  const result: RunResult = await pool.run(runTask('errors-after-await', `
+    await new Promise((resolve) => setTimeout(resolve, 1))
+    await null
+    const value = null
+    return value.missing`))
+  t.match(result, { ok: false, error: { code: 'SCRIPT_ERROR', name: 'TypeError', line: 6, column: 18 } })
+  t.match(result.error?.stack, /^TypeError: Cannot read properties of null \(reading 'missing'\)\n {4}at Object\.run \(script\.js:6:18\)$/)
+})
