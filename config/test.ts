@@ -16,6 +16,9 @@ export function testConfig(overrides: ConfigOverrides = {}): Config {
       dataDir: mkdtempSync(path.join(os.tmpdir(), 'isogate-test-')),
       adminToken: 'test-admin-token',
       workers: 2,
+      // One runner process and no standby keep the many test gateways light; crash tests ask for more.
+      runners: 1,
+      runnerStandby: 0,
       demo: false,
       logLevel: 'silent',
       ...overrides,

@@ -4,6 +4,15 @@
  */
 export { IsolatePool, type IsolatePoolOptions } from './isolate-pool.js'
 export { HostRegistry, type HostApiOptions, type HostCall, type HostFunction } from './host-bridge.js'
+export {
+  RunnerSupervisor,
+  type RunnerEvent,
+  type RunnerInfo,
+  type RunnerSupervisorOptions,
+  type RunnerSupervisorStats,
+} from './runner-supervisor.js'
+export { Quarantine, type QuarantineOptions } from './quarantine.js'
+export { rank } from './rendezvous.js'
 export { RunnerError, RUNNER_ERROR_CODES, fromErrorData, toErrorData, type ErrorData, type RunnerErrorCode } from './errors.js'
 export type {
   CheckResult,

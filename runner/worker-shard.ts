@@ -21,12 +21,13 @@ export class WorkerShard {
 
   constructor(options: WorkerShardOptions) {
     this.#pool = new Piscina({
-      filename: options.workerUrl.href,
+      filename: workerEntry(options.workerUrl).href,
       minThreads: 1,
       maxThreads: 1,
       idleTimeout: Number.POSITIVE_INFINITY,
       concurrentTasksPerWorker: options.concurrentTasksPerWorker,
-      workerData: options.settings,
+      // Under tsx the entry is tsx-worker.mjs; it finds the real worker module here.
+      workerData: { ...options.settings, tsxWorkerModule: options.workerUrl.href },
     })
   }
 
@@ -50,4 +51,13 @@ export class WorkerShard {
   close(): Promise<void> {
     return this.#pool.close({ force: true })
   }
+}
+
+/**
+ * The module piscina starts: the worker itself, or under `--import tsx` (on Node 20 tsx registers
+ * in the main thread only) runner/tsx-worker.mjs, which registers tsx in the thread and loads it.
+ */
+function workerEntry(workerUrl: URL): URL {
+  const underTsx = workerUrl.pathname.endsWith('.ts') && process.execArgv.some((arg, i, all) => arg === '--import=tsx' || (arg === '--import' && all[i + 1] === 'tsx'))
+  return underTsx ? new URL('./tsx-worker.mjs', workerUrl) : workerUrl
 }

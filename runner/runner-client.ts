@@ -1,0 +1,184 @@
+import { fork, type ChildProcess } from 'node:child_process'
+import { rmSync } from 'node:fs'
+import { createConnection, type Socket } from 'node:net'
+import { fileURLToPath } from 'node:url'
+import { RunnerError, fromErrorData } from './errors.js'
+import { FrameChannel, type RunnerResponse } from './framing.js'
+import type { IsolatePoolOptions } from './isolate-pool.js'
+import type { RunnerProcessNotice, RunnerProcessSettings } from './runner-process.js'
+import type { WorkerMessage } from './worker.js'
+
+export interface RunnerClientOptions {
+  /** The runner-process module (.ts under a TypeScript loader, .js when built). */
+  entry: URL
+  /** Node flags of the child: `--no-node-snapshot` (isolated-vm) and the parent's loader. */
+  execArgv: string[]
+  socketPath: string
+  pool: IsolatePoolOptions
+  /** Once, when the runner accepts requests. */
+  onReady(): void
+  /**
+   * Once, as soon as the runner is lost: its socket closed or its process exited, whichever
+   * comes first (the socket often goes first). Every call in flight has been answered.
+   */
+  onLost(loss: RunnerLoss): void
+  /** Once, when the process is gone, after `onLost`. */
+  onExit(exit: RunnerExit): void
+}
+
+export interface RunnerLoss {
+  /** The runner had been serving (false: it died while starting). */
+  wasReady: boolean
+  /** Ended by `close()`, not by a crash. */
+  requested: boolean
+  /** Tenants with runs in flight when the runner was lost. */
+  tenants: Set<string>
+  lostCalls: number
+}
+
+export interface RunnerExit {
+  pid: number | undefined
+  code: number | null
+  signal: NodeJS.Signals | null
+}
+
+interface Call {
+  tenantId: string | null
+  resolve(value: unknown): void
+  reject(error: Error): void
+}
+
+/**
+ * One runner process seen from the gateway, from fork to exit: the child, its socket, and the
+ * calls in flight on it. A crashed runner is not revived here; RunnerSupervisor starts a new
+ * RunnerClient in its place.
+ */
+export class RunnerClient {
+  readonly #options: RunnerClientOptions
+  readonly #child: ChildProcess
+  readonly #calls = new Map<number, Call>()
+  readonly #exited: Promise<void>
+  #socket: Socket | null = null
+  #channel: FrameChannel | null = null
+  #nextId = 1
+  #ready = false
+  #closing = false
+  #lost = false
+
+  constructor(options: RunnerClientOptions) {
+    this.#options = options
+    const settings: RunnerProcessSettings = { socketPath: options.socketPath, pool: options.pool }
+    this.#child = fork(fileURLToPath(options.entry), [JSON.stringify(settings)], {
+      execArgv: options.execArgv,
+      stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+    })
+    this.#child.on('message', (notice: RunnerProcessNotice) => {
+      if (notice?.type === 'listening' && this.#socket === null) this.#connect()
+    })
+    this.#exited = new Promise((resolve) => {
+      let done = false
+      const exited = (code: number | null, signal: NodeJS.Signals | null): void => {
+        if (done) return
+        done = true
+        this.#onExit(code, signal)
+        resolve()
+      }
+      this.#child.once('exit', exited)
+      // A child that could not be spawned emits 'error' and never 'exit'.
+      this.#child.once('error', () => {
+        if (this.#child.pid === undefined) exited(null, null)
+      })
+    })
+  }
+
+  get pid(): number | undefined {
+    return this.#child.pid
+  }
+
+  get ready(): boolean {
+    return this.#ready && !this.#lost
+  }
+
+  get inFlight(): number {
+    return this.#calls.size
+  }
+
+  /** Sends one request; `tenantId` marks whose run it is, for crash attribution. */
+  call(message: WorkerMessage, tenantId: string | null): Promise<unknown> {
+    const channel = this.#channel
+    if (!this.ready || channel === null) return Promise.reject(new RunnerError('RUNNER_UNAVAILABLE', 'the runner is not serving'))
+    const id = this.#nextId++
+    return new Promise((resolve, reject) => {
+      this.#calls.set(id, { tenantId, resolve, reject })
+      channel.send({ id, message })
+    })
+  }
+
+  /** Stops the runner: it closes its pool and exits; killed if it has not within `timeoutMs`. */
+  async close(timeoutMs: number): Promise<void> {
+    this.#closing = true
+    if (this.#child.exitCode === null && this.#child.signalCode === null) {
+      // Closing the IPC channel is the runner's signal to stop (it ignores SIGTERM and SIGINT).
+      if (this.#child.connected) this.#child.disconnect()
+      else this.#child.kill('SIGKILL')
+      const timer = setTimeout(() => this.#child.kill('SIGKILL'), timeoutMs)
+      await this.#exited
+      clearTimeout(timer)
+    }
+    await this.#exited
+  }
+
+  #connect(): void {
+    const socket = createConnection(this.#options.socketPath)
+    this.#socket = socket
+    this.#channel = new FrameChannel(
+      socket,
+      (value) => this.#answer(value as RunnerResponse),
+      (error) => {
+        // A runner that speaks garbage is as good as crashed.
+        process.emitWarning(error)
+        this.#child.kill('SIGKILL')
+      },
+    )
+    socket.once('connect', () => {
+      this.#ready = true
+      this.#options.onReady()
+    })
+    socket.on('error', () => socket.destroy())
+    socket.once('close', () => {
+      // The socket goes when the process goes, often before 'exit' is reported (a SIGABRT may
+      // still be writing a core file): answer the calls now, and make sure the process is gone.
+      this.#loseCalls()
+      if (!this.#closing && this.#child.exitCode === null && this.#child.signalCode === null) this.#child.kill('SIGKILL')
+    })
+  }
+
+  #answer(response: RunnerResponse): void {
+    const call = this.#calls.get(response.id)
+    if (call === undefined) return
+    this.#calls.delete(response.id)
+    if (response.error === undefined) call.resolve(response.value)
+    else call.reject(fromErrorData(response.error))
+  }
+
+  #loseCalls(): void {
+    if (this.#lost) return
+    this.#lost = true
+    const tenants = new Set<string>()
+    for (const call of this.#calls.values()) if (call.tenantId !== null) tenants.add(call.tenantId)
+    const lostCalls = this.#calls.size
+    const error = this.#closing
+      ? new RunnerError('RUNNER_UNAVAILABLE', 'the runner was stopped')
+      : new RunnerError('RUNNER_CRASHED', 'the runner process executing this run crashed')
+    for (const call of this.#calls.values()) call.reject(error)
+    this.#calls.clear()
+    this.#options.onLost({ wasReady: this.#ready, requested: this.#closing, tenants, lostCalls })
+  }
+
+  #onExit(code: number | null, signal: NodeJS.Signals | null): void {
+    this.#loseCalls()
+    this.#socket?.destroy()
+    rmSync(this.#options.socketPath, { force: true })
+    this.#options.onExit({ pid: this.#child.pid, code, signal })
+  }
+}

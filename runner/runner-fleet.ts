@@ -1,0 +1,202 @@
+import { mkdtempSync, rmSync } from 'node:fs'
+import os from 'node:os'
+import path from 'node:path'
+import { RunnerError } from './errors.js'
+import type { IsolatePoolOptions } from './isolate-pool.js'
+import { siblingModule } from './platform-source.js'
+import { RunnerClient, type RunnerExit, type RunnerLoss } from './runner-client.js'
+import { RunnerSlot } from './runner-slot.js'
+
+export interface RunnerFleetOptions {
+  runners: number
+  standby: number
+  pool: IsolatePoolOptions
+  restartDelayMs: number
+  maxRestartDelayMs: number
+  unavailableAfterMs: number
+  maxWaiting: number
+  closeTimeoutMs: number
+  onEvent(event: RunnerFleetEvent): void
+}
+
+export type RunnerFleetEvent =
+  /** A runner serves: its first start, or a restart (`startMs`: since it was lost). */
+  | { type: 'ready'; runner: number; pid: number | undefined; startMs: number; restart: boolean }
+  /** A serving runner was lost; its runs in flight were answered RUNNER_CRASHED. */
+  | { type: 'crash'; runner: number; pid: number | undefined; lostRuns: number; tenants: string[] }
+  /** A process ended (`runner` is null for a standby). */
+  | { type: 'exit'; runner: number | null; pid: number | undefined; code: number | null; signal: string | null }
+
+const STANDBY = 'standby'
+
+/**
+ * The runner processes themselves: one per slot, plus standbys that are started and idle. When a
+ * slot's runner is lost, a ready standby takes its place at once and a new standby starts behind
+ * it; with none ready, a new process starts for the slot. Processes that keep dying while
+ * starting are restarted with a doubling delay. Checked options come from RunnerSupervisor.
+ */
+export class RunnerFleet {
+  readonly slots: readonly RunnerSlot[]
+  readonly #options: RunnerFleetOptions
+  readonly #socketDir: string
+  readonly #entry = siblingModule('runner-process', import.meta.url)
+  readonly #execArgv = childExecArgv()
+  readonly #owners = new Map<RunnerClient, RunnerSlot | typeof STANDBY>()
+  readonly #standby: RunnerClient[] = []
+  readonly #ready: Promise<void>
+  #settleReady: { resolve(): void; reject(error: Error): void } | null = null
+  #standbyTimer: NodeJS.Timeout | null = null
+  #standbyFailures = 0
+  #launches = 0
+  #closed = false
+
+  constructor(options: RunnerFleetOptions) {
+    this.#options = options
+    this.#ready = new Promise((resolve, reject) => {
+      this.#settleReady = { resolve, reject }
+    })
+    // Keep an unobserved start failure from becoming an unhandled rejection; ready() reports it.
+    this.#ready.catch(() => {})
+    // Sockets live in a folder only this user can enter: a runner serves whoever connects first.
+    this.#socketDir = mkdtempSync(path.join(os.tmpdir(), 'isogate-runners-'))
+    const { unavailableAfterMs, maxWaiting } = options
+    this.slots = Array.from({ length: options.runners }, (_, index) => new RunnerSlot({ index, unavailableAfterMs, maxWaiting }))
+    for (const slot of this.slots) this.#startSlot(slot)
+    this.#topUpStandby()
+  }
+
+  get closed(): boolean {
+    return this.#closed
+  }
+
+  /** Resolves when every slot has served once; rejects if a runner dies before it could. */
+  ready(): Promise<void> {
+    return this.#ready
+  }
+
+  async close(): Promise<void> {
+    if (this.#closed) return
+    this.#closed = true
+    this.#settleReady?.reject(new RunnerError('RUNNER_UNAVAILABLE', 'the runners were closed before they were ready'))
+    this.#settleReady = null
+    if (this.#standbyTimer !== null) clearTimeout(this.#standbyTimer)
+    for (const slot of this.slots) {
+      if (slot.timer !== null) clearTimeout(slot.timer)
+      slot.failWaiting('the runners were closed')
+    }
+    await Promise.all([...this.#owners.keys()].map((client) => client.close(this.#options.closeTimeoutMs)))
+    rmSync(this.#socketDir, { recursive: true, force: true })
+  }
+
+  #launch(owner: RunnerSlot | typeof STANDBY): RunnerClient {
+    const client: RunnerClient = new RunnerClient({
+      entry: this.#entry,
+      execArgv: this.#execArgv,
+      socketPath: path.join(this.#socketDir, `${this.#launches++}.sock`),
+      pool: this.#options.pool,
+      onReady: () => this.#onReady(client),
+      onLost: (loss) => this.#onLost(client, loss),
+      onExit: (exit) => this.#onExit(client, exit),
+    })
+    this.#owners.set(client, owner)
+    return client
+  }
+
+  #startSlot(slot: RunnerSlot): void {
+    slot.timer = null
+    if (this.#closed || slot.client !== null) return
+    slot.starts++
+    slot.client = this.#launch(slot)
+  }
+
+  #topUpStandby(): void {
+    this.#standbyTimer = null
+    while (!this.#closed && this.#standby.length < this.#options.standby) this.#standby.push(this.#launch(STANDBY))
+  }
+
+  #onReady(client: RunnerClient): void {
+    if (this.#closed) return
+    const owner = this.#owners.get(client)
+    if (owner === STANDBY) {
+      this.#standbyFailures = 0
+      const down = this.slots.find((slot) => !slot.serving)
+      if (down !== undefined) this.#promote(down, client)
+      return
+    }
+    if (owner !== undefined && owner.client === client) this.#serve(owner, client)
+  }
+
+  /** A ready standby takes a slot that has no serving runner; whatever was starting for it stands by. */
+  #promote(slot: RunnerSlot, standby: RunnerClient): void {
+    this.#standby.splice(this.#standby.indexOf(standby), 1)
+    if (slot.timer !== null) clearTimeout(slot.timer)
+    slot.timer = null
+    if (slot.client !== null) {
+      this.#owners.set(slot.client, STANDBY)
+      this.#standby.push(slot.client)
+    }
+    this.#owners.set(standby, slot)
+    this.#serve(slot, standby)
+    if (this.#standbyTimer === null) this.#standbyTimer = setTimeout(() => this.#topUpStandby(), this.#options.restartDelayMs)
+  }
+
+  #serve(slot: RunnerSlot, client: RunnerClient): void {
+    const startMs = slot.downForMs
+    slot.serve(client)
+    this.#options.onEvent({ type: 'ready', runner: slot.index, pid: client.pid, startMs, restart: slot.starts > 1 || this.#settleReady === null })
+    if (this.#settleReady !== null && this.slots.every((other) => !other.down)) {
+      this.#settleReady.resolve()
+      this.#settleReady = null
+    }
+  }
+
+  #onLost(client: RunnerClient, loss: RunnerLoss): void {
+    if (this.#closed) return
+    const owner = this.#owners.get(client)
+    if (owner === STANDBY || owner === undefined) {
+      this.#standby.splice(this.#standby.indexOf(client), 1)
+      if (!loss.wasReady) this.#standbyFailures++
+      if (this.#standbyTimer === null) this.#standbyTimer = setTimeout(() => this.#topUpStandby(), this.#delay(this.#standbyFailures))
+      return
+    }
+    const slot = owner
+    if (slot.client !== client) return
+    slot.client = null
+    slot.markDown()
+    if (loss.wasReady) {
+      // Lost while serving, not asked to stop: a crash.
+      this.#options.onEvent({ type: 'crash', runner: slot.index, pid: client.pid, lostRuns: loss.lostCalls, tenants: [...loss.tenants] })
+    } else {
+      slot.failedStarts++
+      this.#settleReady?.reject(new RunnerError('RUNNER_UNAVAILABLE', `runner ${slot.index} exited while starting`))
+      this.#settleReady = null
+    }
+    const standby = this.#standby.find((candidate) => candidate.ready)
+    if (standby !== undefined) this.#promote(slot, standby)
+    else slot.timer = setTimeout(() => this.#startSlot(slot), this.#delay(slot.failedStarts))
+  }
+
+  #onExit(client: RunnerClient, exit: RunnerExit): void {
+    const owner = this.#owners.get(client)
+    this.#owners.delete(client)
+    const runner = owner === STANDBY || owner === undefined ? null : owner.index
+    this.#options.onEvent({ type: 'exit', runner, pid: exit.pid, code: exit.code, signal: exit.signal })
+  }
+
+  /** A process that keeps dying while starting (a missing bundle, a bad flag) must not spin the CPU. */
+  #delay(failedStarts: number): number {
+    const base = this.#options.restartDelayMs
+    return failedStarts === 0 ? base : Math.min(Math.max(base, 1) * 2 ** failedStarts, this.#options.maxRestartDelayMs)
+  }
+}
+
+/**
+ * The child's Node flags: the parent's (under tsx or tap that includes the TypeScript loader the
+ * runner module needs), without debugger flags (two processes cannot share an inspector port),
+ * and `--no-node-snapshot`, which isolated-vm requires on Node 20.
+ */
+function childExecArgv(): string[] {
+  const argv = process.execArgv.filter((arg) => !/^--(inspect|debug)/.test(arg))
+  if (!argv.includes('--no-node-snapshot')) argv.push('--no-node-snapshot')
+  return argv
+}

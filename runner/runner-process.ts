@@ -1,0 +1,95 @@
+/**
+ * A runner process: the child the gateway forks (runner-client.ts). It holds an IsolatePool
+ * and serves run, check and stats requests from the gateway over a Unix domain socket.
+ *
+ * Why a process of its own: a tenant script can make V8 abort the whole process (measured:
+ * `new Array(1e9).fill(0)` in a 64 MB isolate ends it with SIGABRT; isolated-vm issues #107,
+ * #137, #527), so only the runs in flight here are lost, never the gateway.
+ *
+ * Started as `runner-process.js <settings JSON>`; it listens on `settings.socketPath`, accepts
+ * exactly one connection (the gateway's), and tells the gateway over the IPC channel when it
+ * listens. When the IPC channel closes (the gateway stopped or died) it exits, so a runner
+ * never outlives its gateway.
+ */
+import { rmSync } from 'node:fs'
+import { createServer, type Socket } from 'node:net'
+import { toErrorData } from './errors.js'
+import { FrameChannel, type RunnerRequest } from './framing.js'
+import { IsolatePool, type IsolatePoolOptions } from './isolate-pool.js'
+
+export interface RunnerProcessSettings {
+  socketPath: string
+  pool: IsolatePoolOptions
+}
+
+/** What the runner tells the gateway over the IPC channel. */
+export type RunnerProcessNotice = { type: 'listening' }
+
+const settings = JSON.parse(process.argv[2] ?? '{}') as RunnerProcessSettings
+if (typeof settings.socketPath !== 'string' || typeof process.send !== 'function') {
+  process.stderr.write('runner-process: start it through RunnerSupervisor (needs settings and an IPC channel)\n')
+  process.exit(2)
+}
+
+const pool = new IsolatePool(settings.pool)
+let connection: Socket | null = null
+let stopping = false
+
+// Ctrl-C, and SIGTERM from a service manager that signals the whole group (systemd's default),
+// reach the runners too: the gateway decides when they stop, after draining the runs in flight.
+// The IPC channel closing (the gateway closed it, or died) is what stops a runner.
+process.on('SIGINT', () => {})
+process.on('SIGTERM', () => {})
+process.on('disconnect', () => void stop(0))
+
+const server = createServer((socket) => {
+  // One gateway per runner: nobody else gets a session, even with the socket's path.
+  server.close()
+  connection = socket
+  const channel = new FrameChannel(socket, (value) => serve(channel, value as RunnerRequest))
+  socket.on('close', () => void stop(0))
+  socket.on('error', () => socket.destroy())
+})
+// Start every worker thread before saying so: a runner that is "ready" serves at full speed,
+// and a standby runner has paid its whole start-up cost before it takes a crashed one's place.
+await pool.stats().catch((error: unknown) => {
+  // A thread that died while starting has been replaced by piscina; serve anyway.
+  process.emitWarning(new Error('a runner worker thread failed while starting', { cause: error }))
+})
+server.listen(settings.socketPath, () => {
+  // The gateway may have stopped while this runner was starting.
+  if (process.connected && !stopping) process.send?.({ type: 'listening' } satisfies RunnerProcessNotice)
+})
+
+function serve(channel: FrameChannel, request: RunnerRequest): void {
+  answer(request).then(
+    (value) => channel.send({ id: request.id, value }),
+    (error: unknown) => channel.send({ id: request.id, error: toErrorData(error) }),
+  )
+}
+
+async function answer({ message }: RunnerRequest): Promise<unknown> {
+  switch (message.type) {
+    case 'run':
+      return pool.run(message.task)
+    case 'check':
+      return pool.check(message.source)
+    case 'stats':
+      return pool.stats()
+  }
+}
+
+async function stop(code: number): Promise<void> {
+  if (stopping) return
+  stopping = true
+  // A pool that does not close in time must not keep a runner alive past its gateway.
+  setTimeout(() => process.exit(code), 5000).unref()
+  server.close()
+  connection?.destroy()
+  try {
+    await pool.close()
+  } finally {
+    rmSync(settings.socketPath, { force: true })
+    process.exit(code)
+  }
+}

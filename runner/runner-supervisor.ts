@@ -1,0 +1,202 @@
+import { RunnerError, type RunnerErrorCode } from './errors.js'
+import type { IsolatePoolOptions } from './isolate-pool.js'
+import type { CheckResult, RunResult, RunTask } from './protocol.js'
+import { Quarantine, type QuarantineOptions } from './quarantine.js'
+import { rank } from './rendezvous.js'
+import { RunnerFleet, type RunnerFleetEvent } from './runner-fleet.js'
+import type { RunnerSlot } from './runner-slot.js'
+import type { WorkerMessage, WorkerStats } from './worker.js'
+
+export interface RunnerSupervisorOptions {
+  /** Runner processes serving tenants. */
+  runners?: number
+  /**
+   * Standby runner processes, started and idle, that take a crashed runner's place at once
+   * (a cold runner needs its process, loader and worker threads first: about 0.4 s built,
+   * over 1 s under a TypeScript loader). 0 restarts cold.
+   */
+  standby?: number
+  /** The IsolatePool of each runner process (threads per runner, isolate caps, ...). */
+  pool?: IsolatePoolOptions
+  /** Wait before starting a replacement process. */
+  restartDelayMs?: number
+  /** Ceiling of the doubling wait between starts of a process that keeps dying while starting. */
+  maxRestartDelayMs?: number
+  /** Runs wait this long for a runner that is down, then answer RUNNER_UNAVAILABLE. */
+  unavailableAfterMs?: number
+  /** Runs waiting for one runner that is down; beyond, RUNNER_UNAVAILABLE at once. */
+  maxWaiting?: number
+  /** How long `close()` lets a runner stop before killing it. */
+  closeTimeoutMs?: number
+  /** K crashes in a window quarantine a tenant for a cool-down. */
+  quarantine?: QuarantineOptions
+  /** Crashes, restarts and quarantines, for the logs. */
+  onEvent?: (event: RunnerEvent) => void
+}
+
+export type RunnerEvent = RunnerFleetEvent | { type: 'quarantine'; tenantId: string; until: number }
+
+export interface RunnerInfo {
+  runner: number
+  pid: number | undefined
+  ready: boolean
+  inFlight: number
+  starts: number
+}
+
+export interface RunnerSupervisorStats extends WorkerStats {
+  runners: number
+  runnersReady: number
+  runnerCrashes: number
+  quarantinedTenants: number
+  quarantinedRuns: number
+}
+
+const DEFAULTS = {
+  runners: 2,
+  standby: 1,
+  restartDelayMs: 50,
+  maxRestartDelayMs: 2000,
+  unavailableAfterMs: 10_000,
+  maxWaiting: 10_000,
+  closeTimeoutMs: 5_000,
+} as const
+
+type NumericOption = keyof typeof DEFAULTS
+const MAY_BE_ZERO = new Set<NumericOption>(['standby', 'restartDelayMs'])
+
+/**
+ * Runner processes supervised by the gateway. Tenants are sharded across them by rendezvous
+ * hashing, so a runner that crashes (a tenant script can make V8 abort its process) fails only
+ * the runs in flight on it, with RUNNER_CRASHED; the other runners keep serving, a standby
+ * process takes the crashed one's place at once (or a new one starts), and a tenant that keeps
+ * crashing runners is quarantined: its runs answer TENANT_QUARANTINED without reaching a
+ * runner. The surface is IsolatePool's.
+ *
+ * @example
+ * const runners = new RunnerSupervisor({ runners: 2, pool: { threads: 2 } })
+ * await runners.ready()
+ * const result = await runners.run({ kind: 'fetch', program, input: request, env: {}, limits })
+ * await runners.close()
+ */
+export class RunnerSupervisor {
+  readonly #fleet: RunnerFleet
+  readonly #quarantine: Quarantine
+  readonly #onEvent: (event: RunnerEvent) => void
+  readonly #homes = new Map<string, RunnerSlot>()
+  #crashes = 0
+  #quarantinedRuns = 0
+
+  constructor(options: RunnerSupervisorOptions = {}) {
+    const numeric = {} as Record<NumericOption, number>
+    for (const key of Object.keys(DEFAULTS) as NumericOption[]) {
+      const value = options[key] ?? DEFAULTS[key]
+      if (typeof value !== 'number' || !Number.isInteger(value)) throw new TypeError(`options.${key} must be an integer`)
+      const min = MAY_BE_ZERO.has(key) ? 0 : 1
+      if (value < min) throw new RangeError(`options.${key} must be ${min === 0 ? 'zero or more' : 'a positive integer'}`)
+      numeric[key] = value
+    }
+    if (options.onEvent !== undefined && typeof options.onEvent !== 'function') throw new TypeError('options.onEvent must be a function')
+    this.#onEvent = options.onEvent ?? (() => {})
+    this.#quarantine = new Quarantine(options.quarantine)
+    this.#fleet = new RunnerFleet({ ...numeric, pool: { ...options.pool }, onEvent: (event) => this.#onFleetEvent(event) })
+  }
+
+  /** Resolves when every runner has served once; rejects if one dies before it could. */
+  ready(): Promise<void> {
+    return this.#fleet.ready()
+  }
+
+  /** The runner a tenant's runs go to. */
+  runnerFor(tenantId: string): number {
+    return this.#home(tenantId).index
+  }
+
+  get runners(): RunnerInfo[] {
+    return this.#fleet.slots.map((slot) => ({ runner: slot.index, pid: slot.client?.pid, ready: slot.serving, inFlight: slot.inFlight, starts: slot.starts }))
+  }
+
+  async run(task: RunTask): Promise<RunResult> {
+    const tenantId = task.program.tenantId
+    const until = this.#quarantine.until(tenantId)
+    if (until !== null) {
+      this.#quarantinedRuns++
+      const seconds = Math.ceil((until - Date.now()) / 1000)
+      return failure('TENANT_QUARANTINED', `the tenant crashed runners repeatedly; its runs are refused for another ${seconds} s`)
+    }
+    try {
+      return (await this.#dispatch(this.#home(tenantId), { type: 'run', task }, tenantId)) as RunResult
+    } catch (error) {
+      if (error instanceof RunnerError) return failure(error.code, error.message)
+      throw error
+    }
+  }
+
+  /** Compiles a source on the least busy serving runner: syntax errors, no imports. */
+  check(source: string): Promise<CheckResult> {
+    const serving = this.#fleet.slots.filter((slot) => slot.serving)
+    const candidates = serving.length > 0 ? serving : this.#fleet.slots
+    const slot = candidates.reduce((a, b) => (b.inFlight < a.inFlight ? b : a))
+    return this.#dispatch(slot, { type: 'check', source }, null) as Promise<CheckResult>
+  }
+
+  /** Isolate and compile-cache counters summed over the serving runners, and the runners' own. */
+  async stats(): Promise<RunnerSupervisorStats> {
+    const serving = this.#fleet.slots.filter((slot) => slot.serving)
+    const answers = await Promise.allSettled(serving.map((slot) => slot.dispatch({ type: 'stats' }, null) as Promise<WorkerStats>))
+    const sum: WorkerStats = { isolates: 0, isolateHits: 0, isolateMisses: 0, programHits: 0, programMisses: 0 }
+    for (const answer of answers) {
+      if (answer.status !== 'fulfilled') continue
+      for (const key of Object.keys(sum) as Array<keyof WorkerStats>) sum[key] += answer.value[key] ?? 0
+    }
+    return {
+      ...sum,
+      runners: this.#fleet.slots.length,
+      runnersReady: serving.length,
+      runnerCrashes: this.#crashes,
+      quarantinedTenants: this.#quarantine.size,
+      quarantinedRuns: this.#quarantinedRuns,
+    }
+  }
+
+  /** Stops every runner (killed after `closeTimeoutMs`); no runner process outlives this. */
+  close(): Promise<void> {
+    return this.#fleet.close()
+  }
+
+  #home(tenantId: string): RunnerSlot {
+    let slot = this.#homes.get(tenantId)
+    if (slot === undefined) {
+      // rank() hashes once per runner; remember the answer, within a bound.
+      if (this.#homes.size >= 100_000) this.#homes.clear()
+      slot = this.#fleet.slots[rank(tenantId, this.#fleet.slots.length)[0] ?? 0] as RunnerSlot
+      this.#homes.set(tenantId, slot)
+    }
+    return slot
+  }
+
+  #dispatch(slot: RunnerSlot, message: WorkerMessage, tenantId: string | null): Promise<unknown> {
+    if (this.#fleet.closed) return Promise.reject(new RunnerError('RUNNER_UNAVAILABLE', 'the runners were closed'))
+    return slot.dispatch(message, tenantId)
+  }
+
+  #onFleetEvent(event: RunnerFleetEvent): void {
+    this.#onEvent(event)
+    if (event.type !== 'crash') return
+    // The runner died too fast to say which run did it: the crash counts against every tenant in flight.
+    this.#crashes++
+    for (const tenantId of this.#quarantine.recordCrash(event.tenants)) {
+      this.#onEvent({ type: 'quarantine', tenantId, until: this.#quarantine.until(tenantId) ?? Date.now() })
+    }
+  }
+}
+
+/** The answer of a run that never reached a script. */
+function failure(code: RunnerErrorCode, message: string): RunResult {
+  return {
+    ok: false,
+    error: { code, message },
+    logs: [],
+    metrics: { wallMs: 0, cpuMs: 0, heapBytes: 0, apiCalls: 0, outputBytes: 0, start: 'cold' },
+  }
+}

@@ -1,0 +1,101 @@
+import { mkdtempSync, rmSync } from 'node:fs'
+import { createConnection, createServer, type Server, type Socket } from 'node:net'
+import os from 'node:os'
+import path from 'node:path'
+import t, { type Test } from 'tap'
+import { FrameChannel, type RunnerResponse } from '../runner/framing.js'
+
+/** A connected pair of real Unix domain sockets. */
+async function socketPair(t: Test): Promise<{ client: Socket; server: Socket }> {
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'isogate-framing-'))
+  const file = path.join(dir, 's.sock')
+  const listener: Server = createServer()
+  const accepted = new Promise<Socket>((resolve) => listener.once('connection', resolve))
+  await new Promise<void>((resolve) => listener.listen(file, resolve))
+  const client = createConnection(file)
+  const server = await accepted
+  t.teardown(() => {
+    client.destroy()
+    server.destroy()
+    listener.close()
+    rmSync(dir, { recursive: true, force: true })
+  })
+  return { client, server }
+}
+
+function collect(socket: Socket, count: number): { frames: unknown[]; done: Promise<unknown[]> } {
+  const frames: unknown[] = []
+  let resolveDone: (value: unknown[]) => void = () => {}
+  const done = new Promise<unknown[]>((resolve) => (resolveDone = resolve))
+  new FrameChannel(socket, (value) => {
+    frames.push(value)
+    if (frames.length === count) resolveDone(frames)
+  })
+  return { frames, done }
+}
+
+t.test('frames keep bytes as bytes and arrive whole and in order', async (t) => {
+  const { client, server } = await socketPair(t)
+  const received = collect(server, 3)
+  const sender = new FrameChannel(client, () => {})
+  const body = new Uint8Array([0, 1, 2, 255])
+  const buffer = new Uint8Array([104, 105]).buffer
+  sender.send({ id: 1, value: { body } })
+  sender.send({ id: 2, value: { buffer, text: 'héllo' } })
+  sender.send({ id: 3, error: { code: 'SCRIPT_ERROR', message: 'x' } })
+  const [first, second, third] = (await received.done) as RunnerResponse[]
+  t.ok((first?.value as { body: unknown }).body instanceof Uint8Array)
+  t.same([...(first?.value as { body: Uint8Array }).body], [0, 1, 2, 255])
+  const value = second?.value as { buffer: ArrayBuffer; text: string }
+  t.ok(value.buffer instanceof ArrayBuffer)
+  t.equal(Buffer.from(value.buffer).toString(), 'hi')
+  t.equal(value.text, 'héllo')
+  t.same(third, { id: 3, error: { code: 'SCRIPT_ERROR', message: 'x' } })
+})
+
+t.test('frames split across reads, one byte at a time, are reassembled', async (t) => {
+  const { client, server } = await socketPair(t)
+  const received = collect(server, 2)
+  const big = 'x'.repeat(200_000)
+  // Build the bytes with a channel on a throwaway socket pair, then dribble them.
+  const pair = await socketPair(t)
+  const chunks: Buffer[] = []
+  pair.server.on('data', (chunk: Buffer) => chunks.push(chunk))
+  const encoder = new FrameChannel(pair.client, () => {})
+  encoder.send({ id: 7, value: 'small' })
+  encoder.send({ id: 8, value: big })
+  const expected = 4 + 4 + 200_000
+  for (let i = 0; i < 100 && Buffer.concat(chunks).length < expected; i++) await new Promise((r) => setTimeout(r, 10))
+  const bytes = Buffer.concat(chunks)
+  for (let i = 0; i < 64; i++) client.write(bytes.subarray(i, i + 1))
+  client.write(bytes.subarray(64))
+  const [a, b] = (await received.done) as RunnerResponse[]
+  t.same(a, { id: 7, value: 'small' })
+  t.equal(b?.id, 8)
+  t.equal(b?.value, big)
+})
+
+t.test('frames sent in the same turn of the event loop leave in one write', async (t) => {
+  const { client, server } = await socketPair(t)
+  const received = collect(server, 100)
+  let writes = 0
+  const write = client.write.bind(client) as (chunk: Buffer) => boolean
+  client.write = ((chunk: Buffer) => {
+    writes++
+    return write(chunk)
+  }) as typeof client.write
+  const sender = new FrameChannel(client, () => {})
+  for (let id = 0; id < 100; id++) sender.send({ id, value: id })
+  const frames = (await received.done) as RunnerResponse[]
+  t.equal(writes, 1)
+  t.same(frames.map((frame) => frame.value), Array.from({ length: 100 }, (_, i) => i))
+})
+
+t.test('a frame over the size limit is refused as a protocol error', async (t) => {
+  const { client, server } = await socketPair(t)
+  const failed = new Promise<Error>((resolve) => new FrameChannel(server, () => t.fail('no frame'), resolve))
+  const header = Buffer.alloc(4)
+  header.writeUInt32BE(0xffff_fff0, 0)
+  client.write(header)
+  t.match((await failed).message, /over the .* byte limit/)
+})

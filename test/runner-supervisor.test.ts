@@ -1,0 +1,169 @@
+import { readdirSync, readFileSync } from 'node:fs'
+import t from 'tap'
+import { RunnerSupervisor, rank, type RunnerEvent, type RunResult } from '../runner/index.js'
+import { bodyText, fetchTask } from './helpers/programs.js'
+
+/** `new Array(1e9).fill(0)` in a 64 MB isolate: V8 aborts the whole runner process (SIGABRT). */
+const BOMB = `export default { fetch() { new Array(1e9).fill(0); return new Response('survived') } }`
+const HELLO = `export default { fetch(request, env) { return new Response('hello ' + env.WHO) } }`
+/** Busy for a while, so it is surely in flight when the bomb goes off next to it. */
+const SLOW = `export default { fetch() { const end = Date.now() + 8000; while (Date.now() < end) {} return new Response('slow') } }`
+const GENEROUS = { memoryMb: 64, timeoutMs: 30_000, cpuMs: 30_000 }
+
+/** The first tenant id with this prefix whose rendezvous home among two runners is `runner`. */
+function tenantOn(runner: number, prefix: string): string {
+  for (let i = 0; i < 1000; i++) if (rank(`${prefix}-${i}`, 2)[0] === runner) return `${prefix}-${i}`
+  throw new Error('no tenant id found')
+}
+
+function hello(tenantId: string): ReturnType<typeof fetchTask> {
+  const task = fetchTask(tenantId, HELLO)
+  task.env = { WHO: tenantId }
+  return task
+}
+
+/** Pids of this process's children, read from /proc (Linux). */
+function childPids(): number[] {
+  const pids: number[] = []
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue
+    try {
+      const stat = readFileSync(`/proc/${entry}/stat`, 'utf8')
+      const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1])
+      if (ppid === process.pid) pids.push(Number(entry))
+    } catch {
+      // The process ended between readdir and read: it is not a child any more.
+    }
+  }
+  return pids
+}
+
+const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms))
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0)
+    return true
+  } catch {
+    return false
+  }
+}
+
+const events: RunnerEvent[] = []
+const supervisor = new RunnerSupervisor({ runners: 2, pool: { threads: 2 }, onEvent: (event) => events.push(event) })
+t.teardown(() => supervisor.close())
+
+// The culprit and its neighbour share runner 0; the bystander is served by runner 1.
+const culprit = tenantOn(0, 'culprit')
+const neighbour = tenantOn(0, 'neighbour')
+const bystander = tenantOn(1, 'bystander')
+
+t.before(() => supervisor.ready())
+
+t.test('tenants are sharded across runner processes by rendezvous hashing', async (t) => {
+  t.equal(supervisor.runnerFor(culprit), 0)
+  t.equal(supervisor.runnerFor(neighbour), 0)
+  t.equal(supervisor.runnerFor(bystander), 1)
+  const pids = supervisor.runners.map((runner) => runner.pid)
+  t.equal(new Set(pids).size, 2, 'two distinct processes')
+  for (const pid of pids) t.not(pid, process.pid)
+  for (const tenant of [culprit, neighbour, bystander]) {
+    const result = await supervisor.run(hello(tenant))
+    t.equal(bodyText(result.response?.body), `hello ${tenant}`)
+  }
+  t.match(await supervisor.check('export default {'), { ok: false, error: { code: 'SCRIPT_SYNTAX_ERROR', line: 1 } })
+  const stats = await supervisor.stats()
+  t.match(stats, { runners: 2, runnersReady: 2, runnerCrashes: 0 })
+  t.ok(stats.isolates >= 3, `isolates summed over the runners: ${stats.isolates}`)
+})
+
+t.test('a script that aborts its runner fails only the runs in flight there; other runners keep serving; the runner is back within 2 s', async (t) => {
+  const before = supervisor.runners
+  const crashedPid = before[0]?.pid as number
+  const otherPid = before[1]?.pid
+  t.ok(alive(crashedPid))
+
+  const slow = supervisor.run(fetchTask(neighbour, SLOW, {}, GENEROUS))
+  const bomb = supervisor.run(fetchTask(culprit, BOMB, {}, GENEROUS))
+  let bombAnswered = false
+  const answeredAt = bomb.then((result) => {
+    bombAnswered = true
+    return { result, at: Date.now() }
+  })
+
+  // The bystander keeps asking, a few at a time, until the crash is over.
+  const served: RunResult[] = []
+  for (let round = 0; round < 2000 && !bombAnswered; round++) {
+    served.push(...(await Promise.all([1, 2, 3].map(() => supervisor.run(hello(bystander))))))
+  }
+  const { result: crashed, at } = await answeredAt
+  const neighbourResult = await slow
+
+  t.match(crashed, { ok: false, error: { code: 'RUNNER_CRASHED' } }, 'the culprit run answers RUNNER_CRASHED')
+  t.match(neighbourResult, { ok: false, error: { code: 'RUNNER_CRASHED' } }, 'so does the neighbour that was in flight on the same runner')
+  t.ok(served.length >= 3, `the bystander was served during the crash (${served.length} runs)`)
+  t.ok(served.every((result) => result.ok && bodyText(result.response?.body) === `hello ${bystander}`), 'every bystander run succeeded')
+  const crash = events.find((event) => event.type === 'crash' && event.pid === crashedPid)
+  t.match(crash, { runner: 0, lostRuns: 2 })
+  t.same(crash?.type === 'crash' ? crash.tenants.sort() : [], [culprit, neighbour].sort(), 'the crash is held against the tenants in flight')
+
+  // The restarted runner serves the neighbour again (runs wait for it, bounded).
+  const again = await supervisor.run(hello(neighbour))
+  const restartMs = Date.now() - at
+  t.equal(bodyText(again.response?.body), `hello ${neighbour}`)
+  t.ok(restartMs < 2000, `runner 0 served again ${restartMs} ms after the crash`)
+  const ready = events.find((event) => event.type === 'ready' && event.runner === 0 && event.restart)
+  t.comment(`restart: runner 0 serving again ${ready?.type === 'ready' ? ready.startMs : '?'} ms after it was lost; first run served ${restartMs} ms after the crash answer`)
+  t.not(supervisor.runners[0]?.pid, crashedPid, 'a new process')
+  for (let i = 0; i < 100 && !events.some((event) => event.type === 'exit' && event.pid === crashedPid); i++) await sleep(50)
+  t.match(events.find((event) => event.type === 'exit' && event.pid === crashedPid), { runner: 0, signal: 'SIGABRT' }, 'V8 aborted the runner')
+  t.notOk(alive(crashedPid), 'the crashed process is gone')
+  t.equal(supervisor.runners[1]?.pid, otherPid, 'the other runner was never restarted')
+})
+
+t.test('a tenant that keeps crashing runners is quarantined: TENANT_QUARANTINED without reaching a runner, others served', async (t) => {
+  // The culprit crashed once above; two more crashes within the window quarantine it (default 3 in 60 s).
+  const answers: string[] = []
+  for (let attempt = 0; attempt < 4; attempt++) {
+    const result = await supervisor.run(fetchTask(culprit, BOMB, {}, GENEROUS))
+    answers.push(result.error?.code ?? 'OK')
+    if (result.error?.code === 'TENANT_QUARANTINED') break
+  }
+  t.same(answers, ['RUNNER_CRASHED', 'RUNNER_CRASHED', 'TENANT_QUARANTINED'])
+  t.match(events.find((event) => event.type === 'quarantine'), { tenantId: culprit })
+
+  const pids = supervisor.runners.map((runner) => runner.pid)
+  const crashes = (await supervisor.stats()).runnerCrashes
+  const started = performance.now()
+  const refused = await supervisor.run(fetchTask(culprit, BOMB, {}, GENEROUS))
+  t.match(refused, { ok: false, error: { code: 'TENANT_QUARANTINED', message: /refused for another \d+ s/ } })
+  t.ok(performance.now() - started < 1000, 'answered at once')
+  t.same(supervisor.runners.map((runner) => runner.pid), pids, 'no runner was touched')
+
+  for (const tenant of [neighbour, bystander]) {
+    const result = await supervisor.run(hello(tenant))
+    t.equal(bodyText(result.response?.body), `hello ${tenant}`, `${tenant} is served`)
+    if (!result.ok) t.comment(JSON.stringify(result.error), JSON.stringify(events.map((e) => ({ ...e, t: Date.now() }))))
+  }
+  t.match(await supervisor.stats(), { runnerCrashes: crashes, quarantinedTenants: 1, runnersReady: 2 })
+  t.ok((await supervisor.stats()).quarantinedRuns >= 2)
+})
+
+t.test('close() leaves no runner process alive, standby included', async (t) => {
+  // The supervisor above went through crashes, standby promotions and restarts.
+  for (let i = 0; i < 200 && childPids().length < 3; i++) await sleep(50)
+  const pids = childPids()
+  t.ok(pids.length >= 3, `two runners and a standby are children of this process: ${pids.join(', ')}`)
+  for (const runner of supervisor.runners) t.ok(pids.includes(runner.pid as number), `runner ${runner.runner} (${runner.pid}) is one of them`)
+  await supervisor.close()
+  for (const pid of pids) t.notOk(alive(pid), `process ${pid} is gone`)
+  t.same(childPids(), [], 'no child process left')
+  t.match(await supervisor.run(hello(bystander)), { ok: false, error: { code: 'RUNNER_UNAVAILABLE' } }, 'a closed supervisor refuses runs')
+})
+
+t.test('options are checked and named', async (t) => {
+  t.throws(() => new RunnerSupervisor({ runners: 0 }), { name: 'RangeError', message: /options\.runners/ })
+  t.throws(() => new RunnerSupervisor({ runners: 1.5 }), { name: 'TypeError', message: /options\.runners/ })
+  t.throws(() => new RunnerSupervisor({ unavailableAfterMs: 0 }), { name: 'RangeError', message: /options\.unavailableAfterMs/ })
+  t.throws(() => new RunnerSupervisor({ quarantine: { crashes: 0 } }), { name: 'RangeError', message: /options\.crashes/ })
+})
