@@ -2,18 +2,26 @@ import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyRequ
 import type { Logger } from 'pino'
 import type { Principal } from '../domain/auth.js'
 import type { Tenant } from '../domain/tenant.js'
-import type { AuthService, ScriptService, TenantService } from '../services/index.js'
+import type { AuditService, AuthService, ExecutionService, ScriptService, TenantService } from '../services/index.js'
 import { errorHandler, notFoundHandler } from './error-handler.js'
+import { registerOpenApi } from './openapi.js'
+import { auditRoutes } from './routes/audit.js'
+import { executionRoutes } from './routes/executions.js'
 import { opsRoutes, type MetricsSource, type Readiness } from './routes/ops.js'
 import { scriptRoutes } from './routes/scripts.js'
 import { tenantRoutes } from './routes/tenants.js'
+import { triggerRoutes, type TriggerServices } from './routes/triggers.js'
 
 export interface ApiDependencies {
   auth: AuthService
   tenants: TenantService
   scripts: ScriptService
+  executions: ExecutionService
+  audit: AuditService
   readiness: Readiness
   metrics?: MetricsSource
+  /** Cron previews, events, dead letters (absent in an API started without triggers). */
+  triggers?: TriggerServices
   logger: Logger
 }
 
@@ -41,6 +49,7 @@ export function createApiServer(deps: ApiDependencies): FastifyInstance {
   app.decorateRequest('principal', null as unknown as Principal)
   app.setErrorHandler(errorHandler)
   app.setNotFoundHandler(notFoundHandler)
+  registerOpenApi(app)
   app.register(opsRoutes, { readiness: deps.readiness, metrics: deps.metrics })
   app.register(
     async (api) => {
@@ -51,6 +60,9 @@ export function createApiServer(deps: ApiDependencies): FastifyInstance {
       })
       api.register(tenantRoutes, { deps })
       api.register(scriptRoutes, { deps })
+      api.register(executionRoutes, { deps })
+      api.register(auditRoutes, { deps })
+      if (deps.triggers) api.register(triggerRoutes, { deps, triggers: deps.triggers })
     },
     { prefix: '/api/v1' },
   )

@@ -41,6 +41,23 @@ export class ApiKeyRepository {
     return row ? { keyId: row.id, role: row.role, tenantId: row.tenant_id } : null
   }
 
+  /** A tenant's keys, revoked ones too (never the hash), oldest first. */
+  async list(tx: Tx, tenantId: string): Promise<Array<ApiKeyRecord & { revokedAt: Date | null }>> {
+    const rows = await tx<Array<ApiKeyRow & { revoked_at: Date | null }>>`
+      SELECT id, tenant_id, role, name, created_at, revoked_at FROM api_keys
+      WHERE tenant_id = ${tenantId} ORDER BY created_at, id`
+    return rows.map((row) => ({ ...toRecord(row), revokedAt: row.revoked_at }))
+  }
+
+  /** Revokes a live key of the tenant; the record of an already revoked or unknown key is null. */
+  async revoke(tx: Tx, tenantId: string, id: string): Promise<ApiKeyRecord | null> {
+    const [row] = await tx<ApiKeyRow[]>`
+      UPDATE api_keys SET revoked_at = now()
+      WHERE id = ${id} AND tenant_id = ${tenantId} AND revoked_at IS NULL
+      RETURNING id, tenant_id, role, name, created_at`
+    return row ? toRecord(row) : null
+  }
+
   async countSuperadmins(tx: Tx): Promise<number> {
     const [row] = await tx<{ count: number }[]>`
       SELECT count(*)::int AS count FROM api_keys WHERE role = 'superadmin' AND revoked_at IS NULL`

@@ -1,4 +1,5 @@
-import type { ExecutionRecord } from '../domain/execution.js'
+import type { ExecutionRecord, ExecutionStatus, Trigger } from '../domain/execution.js'
+import type { Cursor } from '../domain/page.js'
 import type { Tx } from './database.js'
 
 const COLUMNS = [
@@ -88,4 +89,74 @@ export class ExecutionRepository {
     const [row] = await tx<ExecutionRow[]>`SELECT * FROM executions WHERE id = ${id}`
     return row ? toExecution(row) : null
   }
+
+  /** A queued run starts: pending -> running. */
+  async markRunning(tx: Tx, id: string, startedAt: Date): Promise<void> {
+    await tx`UPDATE executions SET status = 'running', started_at = ${startedAt} WHERE id = ${id} AND status = 'pending'`
+  }
+
+  /** Writes a finished run's outcome over its pending or running record. */
+  async complete(tx: Tx, r: ExecutionRecord): Promise<void> {
+    await tx`
+      UPDATE executions SET
+        status = ${r.status}, output = ${r.output === undefined || r.output === null ? null : tx.json(r.output as never)},
+        logs = ${tx.json(r.logs as never)}, error = ${r.error === null ? null : tx.json(r.error as never)},
+        http_status = ${r.httpStatus}, duration_ms = ${r.durationMs}, cpu_ms = ${r.cpuMs}, memory_bytes = ${r.memoryBytes},
+        api_calls = ${r.apiCalls}, output_bytes = ${r.outputBytes}, start_kind = ${r.startKind},
+        started_at = ${r.startedAt}, finished_at = ${r.finishedAt}
+      WHERE id = ${r.id}`
+  }
+
+  /**
+   * Newest first, keyset on (created_at, id), without the heavy columns (input, output, logs):
+   * the detail has them. `limit + 1` rows so the caller sees whether a next page exists.
+   */
+  async list(tx: Tx, tenantId: string, filter: ExecutionFilter): Promise<Array<ExecutionSummary & { cursorAt: string }>> {
+    const rows = await tx<Array<ExecutionRow & { cursor_at: string }>>`
+      SELECT id, tenant_id, script_id, script_version, trigger, status, NULL::jsonb AS input, NULL::jsonb AS output,
+        '[]'::jsonb AS logs, error, http_status, duration_ms, cpu_ms, memory_bytes, api_calls, output_bytes, start_kind,
+        created_at, started_at, finished_at,
+        to_char(created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') AS cursor_at
+      FROM executions
+      WHERE tenant_id = ${tenantId}
+        ${filter.scriptId === undefined ? tx`` : tx`AND script_id = ${filter.scriptId}`}
+        ${filter.status === undefined ? tx`` : tx`AND status = ${filter.status}`}
+        ${filter.trigger === undefined ? tx`` : tx`AND trigger = ${filter.trigger}`}
+        ${filter.from === undefined ? tx`` : tx`AND created_at >= ${filter.from}`}
+        ${filter.to === undefined ? tx`` : tx`AND created_at < ${filter.to}`}
+        ${filter.after === undefined ? tx`` : tx`AND (created_at, id) < (${filter.after.at}::timestamptz, ${filter.after.id}::uuid)`}
+      ORDER BY created_at DESC, id DESC
+      LIMIT ${filter.limit + 1}`
+    return rows.map((row) => {
+      const { input: _input, output: _output, logs: _logs, ...summary } = toExecution(row)
+      return { ...summary, cursorAt: row.cursor_at }
+    })
+  }
+
+  /**
+   * Deletes up to `batchSize` records created before `cutoff` (system scope: every tenant).
+   * Small batches keep each transaction short, so the purge never holds locks the hot path needs.
+   */
+  async purgeBefore(tx: Tx, cutoff: Date, batchSize: number): Promise<number> {
+    const rows = await tx`
+      DELETE FROM executions WHERE id IN (
+        SELECT id FROM executions WHERE created_at < ${cutoff} ORDER BY created_at LIMIT ${batchSize})
+      RETURNING id`
+    return rows.length
+  }
+}
+
+/** An execution in a list: the record without input, output and logs. */
+export type ExecutionSummary = Omit<ExecutionRecord, 'input' | 'output' | 'logs'>
+
+export interface ExecutionFilter {
+  scriptId?: string | undefined
+  status?: ExecutionStatus | undefined
+  trigger?: Trigger | undefined
+  /** created_at >= from */
+  from?: Date | undefined
+  /** created_at < to */
+  to?: Date | undefined
+  limit: number
+  after?: Cursor | undefined
 }

@@ -1,4 +1,5 @@
 import type { HttpMethod, Script, ScriptInput, ScriptStatus, ScriptType, ScriptVersion } from '../domain/script.js'
+import type { Cursor } from '../domain/page.js'
 import type { Tx } from './database.js'
 
 interface ScriptRow {
@@ -83,6 +84,57 @@ export class ScriptRepository {
     return row ? { scriptId: row.script_id, version: row.version, source: row.source, sourceHash: row.source_hash, createdAt: row.created_at } : null
   }
 
+  /** The script, locked until the transaction ends: concurrent PATCHes number versions in turn. */
+  async lockById(tx: Tx, id: string): Promise<Script | null> {
+    const [row] = await tx<ScriptRow[]>`SELECT * FROM scripts WHERE id = ${id} FOR UPDATE`
+    return row ? toScript(row) : null
+  }
+
+  /** Newest first, keyset on (created_at, id); `limit + 1` rows so the caller sees a next page. */
+  async list(tx: Tx, tenantId: string, filter: ScriptFilter): Promise<Array<Script & { cursorAt: string }>> {
+    const rows = await tx<Array<ScriptRow & { cursor_at: string }>>`
+      SELECT *, to_char(created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') AS cursor_at
+      FROM scripts
+      WHERE tenant_id = ${tenantId}
+        ${filter.type === undefined ? tx`` : tx`AND type = ${filter.type}`}
+        ${filter.status === undefined ? tx`` : tx`AND status = ${filter.status}`}
+        ${filter.q === undefined ? tx`` : tx`AND name ILIKE ${'%' + escapeLike(filter.q) + '%'}`}
+        ${filter.after === undefined ? tx`` : tx`AND (created_at, id) < (${filter.after.at}::timestamptz, ${filter.after.id}::uuid)`}
+      ORDER BY created_at DESC, id DESC
+      LIMIT ${filter.limit + 1}`
+    return rows.map((row) => ({ ...toScript(row), cursorAt: row.cursor_at }))
+  }
+
+  /** Writes every mutable field of `script` (the service has merged the patch into it). */
+  async update(tx: Tx, script: Script): Promise<Script> {
+    const [row] = await tx<ScriptRow[]>`
+      UPDATE scripts SET
+        name = ${script.name}, type = ${script.type}, status = ${script.status}, version = ${script.version},
+        http_path = ${script.http?.path ?? null}, http_methods = ${script.http ? tx.array(script.http.methods) : null},
+        cron_expression = ${script.cron?.expression ?? null}, cron_timezone = ${script.cron?.timezone ?? null},
+        event_types = ${script.events ? tx.array(script.events.types) : null},
+        limits = ${tx.json(script.limits as postgresJson)}, env = ${tx.json(script.env)}, updated_at = now()
+      WHERE id = ${script.id} AND tenant_id = ${script.tenantId}
+      RETURNING *`
+    return toScript(row as ScriptRow)
+  }
+
+  /** Deletes a script; its versions and routes go with it (ON DELETE CASCADE). */
+  async delete(tx: Tx, id: string): Promise<boolean> {
+    const rows = await tx`DELETE FROM scripts WHERE id = ${id} RETURNING id`
+    return rows.length > 0
+  }
+
+  /** Versions newest first, without their source; `before` is the last version of the previous page. */
+  async listVersions(tx: Tx, scriptId: string, page: { limit: number; before?: number | undefined }): Promise<VersionSummary[]> {
+    const rows = await tx<Array<{ version: number; source_hash: string; created_by: string | null; created_at: Date }>>`
+      SELECT version, source_hash, created_by, created_at FROM script_versions
+      WHERE script_id = ${scriptId} ${page.before === undefined ? tx`` : tx`AND version < ${page.before}`}
+      ORDER BY version DESC
+      LIMIT ${page.limit + 1}`
+    return rows.map((row) => ({ version: row.version, sourceHash: row.source_hash, createdBy: row.created_by, createdAt: row.created_at }))
+  }
+
   /** Replaces the routes a script serves (none unless it is an active http script). */
   async replaceRoutes(tx: Tx, script: Script): Promise<void> {
     await tx`DELETE FROM http_routes WHERE script_id = ${script.id}`
@@ -118,3 +170,24 @@ export class ScriptRepository {
 }
 
 type postgresJson = Parameters<Tx['json']>[0]
+
+export interface ScriptFilter {
+  type?: ScriptType | undefined
+  status?: ScriptStatus | undefined
+  /** Part of the name, case-insensitive. */
+  q?: string | undefined
+  limit: number
+  after?: Cursor | undefined
+}
+
+export interface VersionSummary {
+  version: number
+  sourceHash: string
+  createdBy: string | null
+  createdAt: Date
+}
+
+/** `%` and `_` in a search are literal characters, not patterns. */
+function escapeLike(text: string): string {
+  return text.replace(/[\\%_]/g, (char) => `\\${char}`)
+}

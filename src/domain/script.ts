@@ -1,4 +1,6 @@
 import { z } from 'zod'
+import { cronExpressionIssue, isTimeZone } from './cron-expression.js'
+import { pageFields } from './page.js'
 
 export const SCRIPT_TYPES = ['http', 'scheduled', 'event', 'oneoff', 'embedded'] as const
 export type ScriptType = (typeof SCRIPT_TYPES)[number]
@@ -49,38 +51,118 @@ export const ROUTE_PATH = /^\/(?:(?:[A-Za-z0-9._~!$&'()+,;=@-]+|:[A-Za-z_][A-Za-
 
 const limits = z
   .object({
-    timeoutMs: z.number().int().min(1),
-    cpuMs: z.number().int().min(1),
-    memoryMb: z.number().int().min(8),
-    apiCalls: z.number().int().min(0),
-    outputBytes: z.number().int().min(1),
+    timeoutMs: z.number().int().min(1).max(900_000),
+    cpuMs: z.number().int().min(1).max(900_000),
+    memoryMb: z.number().int().min(8).max(4096),
+    apiCalls: z.number().int().min(0).max(100_000),
+    outputBytes: z.number().int().min(1).max(100 * 1024 * 1024),
   })
   .partial()
   .strict()
 
+const httpSpec = z
+  .object({
+    path: z.string().regex(ROUTE_PATH, 'must start with / and use literal segments, :params and an optional trailing /*'),
+    methods: z
+      .array(z.enum(HTTP_METHODS))
+      .min(1)
+      .refine((methods) => new Set(methods).size === methods.length, 'must not repeat a method')
+      .default(['GET']),
+  })
+  .strict()
+
+const cronSpec = z
+  .object({
+    expression: z.string().trim().min(1).superRefine((expression, ctx) => {
+      const issue = cronExpressionIssue(expression)
+      if (issue !== null) ctx.addIssue({ code: 'custom', message: issue })
+    }),
+    timezone: z.string().min(1).refine(isTimeZone, 'must be an IANA time zone such as UTC or Europe/Paris').default('UTC'),
+  })
+  .strict()
+
+const eventsSpec = z.object({ types: z.array(z.string().trim().min(1).max(200)).min(1) }).strict()
+
+const env = z.record(z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'env names are identifiers'), z.string())
+
+const name = z
+  .string()
+  .trim()
+  .min(1)
+  .max(100)
+  .regex(/^[A-Za-z0-9][A-Za-z0-9 ._-]*$/, 'must start with a letter or digit and use letters, digits, spaces, dots, dashes or underscores')
+
+/** What a script of each type needs besides its source: the one rule for create and update. */
+export function typeRequirementIssues(script: {
+  type: ScriptType
+  http?: unknown
+  cron?: unknown
+  events?: unknown
+}): Array<{ path: string; message: string }> {
+  const issues: Array<{ path: string; message: string }> = []
+  if (script.type === 'http' && !script.http) issues.push({ path: 'http', message: 'an http script needs http.path' })
+  if (script.type === 'scheduled' && !script.cron) issues.push({ path: 'cron', message: 'a scheduled script needs cron.expression' })
+  if (script.type === 'event' && !script.events) issues.push({ path: 'events', message: 'an event script needs events.types' })
+  return issues
+}
+
 export const scriptInput = z
   .object({
-    name: z.string().trim().min(1).max(100).regex(/^[A-Za-z0-9][A-Za-z0-9 ._-]*$/, 'must start with a letter or digit and use letters, digits, spaces, dots, dashes or underscores'),
+    name,
     type: z.enum(SCRIPT_TYPES).default('http'),
     status: z.enum(SCRIPT_STATUSES).default('active'),
     source: z.string().min(1),
-    http: z
-      .object({
-        path: z.string().regex(ROUTE_PATH, 'must start with / and use literal segments, :params and an optional trailing /*'),
-        methods: z.array(z.enum(HTTP_METHODS)).min(1).default(['GET']),
-      })
-      .strict()
-      .optional(),
-    cron: z.object({ expression: z.string().min(1), timezone: z.string().min(1).default('UTC') }).strict().optional(),
-    events: z.object({ types: z.array(z.string().min(1).max(200)).min(1) }).strict().optional(),
+    http: httpSpec.optional(),
+    cron: cronSpec.optional(),
+    events: eventsSpec.optional(),
     limits: limits.default({}),
-    env: z.record(z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'env names are identifiers'), z.string()).default({}),
+    env: env.default({}),
   })
   .strict()
   .superRefine((script, ctx) => {
-    if (script.type === 'http' && !script.http) ctx.addIssue({ code: 'custom', path: ['http'], message: 'an http script needs http.path' })
-    if (script.type === 'scheduled' && !script.cron) ctx.addIssue({ code: 'custom', path: ['cron'], message: 'a scheduled script needs cron.expression' })
-    if (script.type === 'event' && !script.events) ctx.addIssue({ code: 'custom', path: ['events'], message: 'an event script needs events.types' })
+    for (const issue of typeRequirementIssues(script)) ctx.addIssue({ code: 'custom', path: [issue.path], message: issue.message })
   })
 
+/**
+ * A PATCH: any field of a script, none defaulted. `limits` and `env` replace the whole object.
+ * A new `source` makes a new version; `status` must be an allowed transition (script-status.ts).
+ */
+export const scriptPatch = z
+  .object({
+    name: name.optional(),
+    type: z.enum(SCRIPT_TYPES).optional(),
+    status: z.enum(SCRIPT_STATUSES).optional(),
+    source: z.string().min(1).optional(),
+    http: httpSpec.optional(),
+    cron: cronSpec.optional(),
+    events: eventsSpec.optional(),
+    limits: limits.optional(),
+    env: env.optional(),
+  })
+  .strict()
+  .refine((patch) => Object.keys(patch).length > 0, 'name at least one field to change')
+
+export type ScriptPatch = z.infer<typeof scriptPatch>
+
 export type ScriptInput = z.infer<typeof scriptInput>
+
+/** `POST /scripts/{id}/rollback`: the version whose source becomes the next version. */
+export const rollbackInput = z.object({ version: z.number().int().min(1) }).strict()
+
+/** Query string of `GET /scripts`. */
+export const scriptListQuery = z
+  .object({
+    type: z.enum(SCRIPT_TYPES).optional(),
+    status: z.enum(SCRIPT_STATUSES).optional(),
+    q: z.string().trim().min(1).max(100).optional(),
+    ...pageFields,
+  })
+  .strict()
+
+/** Query string of `GET /scripts/{id}/versions`: the cursor is the last version seen. */
+export const versionListQuery = z
+  .object({
+    limit: pageFields.limit,
+    cursor: z.coerce.number().int().min(1).optional(),
+  })
+  .strict()

@@ -1,5 +1,8 @@
 import { createHash, randomBytes } from 'node:crypto'
-import type { ApiKeyRepository } from '../db/api-key.repository.js'
+import type { ApiKeyRecord, ApiKeyRepository } from '../db/api-key.repository.js'
+import { AuditRepository } from '../db/audit.repository.js'
+import { auditEntry } from '../domain/audit.js'
+import { isUuid } from '../domain/page.js'
 import type { Database } from '../db/database.js'
 import { ROLES, can, type Permission, type Principal, type Role } from '../domain/auth.js'
 import { AppError } from '../errors.js'
@@ -16,10 +19,12 @@ export function generateToken(): string {
 export class AuthService {
   readonly #db: Database
   readonly #keys: ApiKeyRepository
+  readonly #audit: AuditRepository
 
-  constructor(db: Database, keys: ApiKeyRepository) {
+  constructor(db: Database, keys: ApiKeyRepository, audit: AuditRepository = new AuditRepository()) {
     this.#db = db
     this.#keys = keys
+    this.#audit = audit
   }
 
   /** The principal behind a bearer token, or UNAUTHORIZED. */
@@ -55,8 +60,31 @@ export class AuthService {
       throw new AppError('VALIDATION_FAILED', 'role must be admin, developer or viewer', { field: 'role' })
     }
     const token = generateToken()
-    const record = await this.#db.tenant(tenantId, (tx) => this.#keys.insert(tx, { tenantId, role: input.role, name: input.name, tokenHash: hashToken(token) }))
+    const record = await this.#db.tenant(tenantId, async (tx) => {
+      const key = await this.#keys.insert(tx, { tenantId, role: input.role, name: input.name, tokenHash: hashToken(token) })
+      await this.#audit.insert(tx, auditEntry(principal, tenantId, 'key.create', { type: 'api_key', id: key.id }, null, { role: key.role, name: key.name }))
+      return key
+    })
     return { id: record.id, token, role: record.role, name: record.name }
+  }
+
+  /** A tenant's keys, revoked ones included; never a token or its hash. */
+  async listKeys(principal: Principal, tenantId: string): Promise<Array<ApiKeyRecord & { revokedAt: Date | null }>> {
+    requireRole(principal, ['superadmin', 'admin'])
+    if (principal.role !== 'superadmin' && principal.tenantId !== tenantId) throw new AppError('TENANT_NOT_FOUND')
+    return this.#db.tenant(tenantId, (tx) => this.#keys.list(tx, tenantId))
+  }
+
+  /** Revokes a key at once: its next request answers 401. An unknown or revoked key is 404. */
+  async revokeKey(principal: Principal, tenantId: string, keyId: string): Promise<void> {
+    requireRole(principal, ['superadmin', 'admin'])
+    if (principal.role !== 'superadmin' && principal.tenantId !== tenantId) throw new AppError('TENANT_NOT_FOUND')
+    if (!isUuid(keyId)) throw new AppError('KEY_NOT_FOUND')
+    await this.#db.tenant(tenantId, async (tx) => {
+      const key = await this.#keys.revoke(tx, tenantId, keyId)
+      if (key === null) throw new AppError('KEY_NOT_FOUND')
+      await this.#audit.insert(tx, auditEntry(principal, tenantId, 'key.revoke', { type: 'api_key', id: key.id }, { role: key.role, name: key.name, revoked: false }, { role: key.role, name: key.name, revoked: true }))
+    })
   }
 }
 

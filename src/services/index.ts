@@ -2,3 +2,6 @@ export { AuthService, generateToken, hashToken, requirePermission, requireRole }
 export { ChangeFeed, type ChangeListener, type ScriptChange } from './change-feed.js'
 export { ScriptService, sourceHash, type ScriptServiceOptions, type ScriptView, type SourceChecker } from './script.service.js'
 export { TenantService } from './tenant.service.js'
+export { AuditService } from './audit.service.js'
+export { ExecutionService, type ExecutionServiceOptions, type QueuedRun, type RunExecutor } from './execution.service.js'
+export { ExecutionRetention, type ExecutionRetentionOptions } from './execution-retention.js'

@@ -1,20 +1,29 @@
-import { createHash } from 'node:crypto'
-import type { CheckResult } from '../../runner/index.js'
-import type { Database } from '../db/database.js'
-import type { RouteRecord, ScriptRepository } from '../db/script.repository.js'
+import type { Database, Tx } from '../db/database.js'
+import { AuditRepository } from '../db/audit.repository.js'
+import type { RouteRecord, ScriptRepository, VersionSummary } from '../db/script.repository.js'
+import { auditEntry, scriptSummary } from '../domain/audit.js'
 import type { Principal } from '../domain/auth.js'
-import { scriptInput, type Script } from '../domain/script.js'
+import { isUuid, pageOf, type Page } from '../domain/page.js'
+import {
+  rollbackInput,
+  scriptInput,
+  scriptListQuery,
+  scriptPatch,
+  typeRequirementIssues,
+  versionListQuery,
+  type Script,
+  type ScriptVersion,
+} from '../domain/script.js'
+import { STATUS_TRANSITIONS, canTransition } from '../domain/script-status.js'
 import type { Tenant } from '../domain/tenant.js'
 import { AppError } from '../errors.js'
 import { requirePermission } from './auth.service.js'
 import type { ChangeFeed } from './change-feed.js'
 import { conflictOrRethrow } from './postgres-errors.js'
+import { checkSource, sourceHash, type SourceChecker } from './source-check.js'
 import { parseInput } from './validation.js'
 
-/** Compiles a source without running it (the runner does, in a scratch isolate). */
-export interface SourceChecker {
-  check(source: string): Promise<CheckResult>
-}
+export { sourceHash, type SourceChecker } from './source-check.js'
 
 export interface ScriptServiceOptions {
   db: Database
@@ -22,40 +31,48 @@ export interface ScriptServiceOptions {
   checker: SourceChecker
   changes: ChangeFeed
   maxSourceBytes: number
+  /** Where changes are recorded; stateless, so one is made when none is given. */
+  audit?: AuditRepository
 }
 
 export type ScriptView = Script & { source: string; sourceHash: string }
 
-export function sourceHash(source: string): string {
-  return createHash('sha256').update(source).digest('hex')
-}
-
+/**
+ * Scripts of a tenant: create, read, list, change, delete, versions and rollback. Every write
+ * checks the permission again (the route did too), runs in the tenant's transaction with its
+ * audit entry, keeps http_routes in step, and publishes the change so the data plane refreshes
+ * before the API answers.
+ */
 export class ScriptService {
   readonly #db: Database
   readonly #scripts: ScriptRepository
   readonly #checker: SourceChecker
   readonly #changes: ChangeFeed
   readonly #maxSourceBytes: number
+  readonly #audit: AuditRepository
 
   constructor(options: ScriptServiceOptions) {
+    if (!Number.isInteger(options.maxSourceBytes) || options.maxSourceBytes < 1) throw new RangeError('options.maxSourceBytes must be a positive integer')
     this.#db = options.db
     this.#scripts = options.scripts
     this.#checker = options.checker
     this.#changes = options.changes
     this.#maxSourceBytes = options.maxSourceBytes
+    this.#audit = options.audit ?? new AuditRepository()
   }
 
   /** Creates a script and its version 1; refuses a source that does not compile. */
   async create(principal: Principal, tenant: Tenant, body: unknown): Promise<ScriptView> {
     requirePermission(principal, 'scripts.create')
     const input = parseInput(scriptInput, body)
-    await this.#checkSource(input.source)
+    await checkSource(this.#checker, input.source, this.#maxSourceBytes)
     const hash = sourceHash(input.source)
     const script = await this.#db
       .tenant(tenant.id, async (tx) => {
         const created = await this.#scripts.insert(tx, tenant.id, input)
         await this.#scripts.insertVersion(tx, tenant.id, { scriptId: created.id, version: 1, source: input.source, sourceHash: hash }, principal.keyId)
         await this.#scripts.replaceRoutes(tx, created)
+        await this.#audit.insert(tx, auditEntry(principal, tenant.id, 'script.create', { type: 'script', id: created.id }, null, scriptSummary(created, hash)))
         return created
       })
       .catch(conflictOrRethrow)
@@ -65,7 +82,7 @@ export class ScriptService {
 
   async get(principal: Principal, tenant: Tenant, id: string): Promise<ScriptView> {
     requirePermission(principal, 'scripts.read')
-    if (!UUID.test(id)) throw new AppError('SCRIPT_NOT_FOUND')
+    if (!isUuid(id)) throw new AppError('SCRIPT_NOT_FOUND')
     const found = await this.#db.tenant(tenant.id, async (tx) => {
       const script = await this.#scripts.findById(tx, id)
       if (script === null) return null
@@ -76,22 +93,162 @@ export class ScriptService {
     return found
   }
 
+  /** Filters (type, status, part of the name) and keyset pages, newest first. */
+  async list(principal: Principal, tenant: Tenant, query: unknown): Promise<Page<Script>> {
+    requirePermission(principal, 'scripts.read')
+    const filter = parseInput(scriptListQuery, query ?? {})
+    const rows = await this.#db.tenant(tenant.id, (tx) =>
+      this.#scripts.list(tx, tenant.id, { type: filter.type, status: filter.status, q: filter.q, limit: filter.limit, after: filter.cursor }),
+    )
+    return pageOf(rows, filter.limit, ({ cursorAt: _cursorAt, ...script }) => script)
+  }
+
+  /**
+   * Changes metadata, status (allowed transitions only) and source. A source that differs from
+   * the current one makes the next immutable version; the same source makes none.
+   */
+  async update(principal: Principal, tenant: Tenant, id: string, body: unknown): Promise<ScriptView> {
+    requirePermission(principal, 'scripts.update')
+    const patch = parseInput(scriptPatch, body)
+    if (!isUuid(id)) throw new AppError('SCRIPT_NOT_FOUND')
+    if (patch.source !== undefined) await checkSource(this.#checker, patch.source, this.#maxSourceBytes)
+    const view = await this.#db
+      .tenant(tenant.id, async (tx) => {
+        const current = await this.#lockedView(tx, id)
+        if (patch.status !== undefined && !canTransition(current.status, patch.status)) {
+          throw new AppError('STATUS_TRANSITION_INVALID', `A ${current.status} script cannot become ${patch.status}`, {
+            field: 'status',
+            from: current.status,
+            to: patch.status,
+            allowed: STATUS_TRANSITIONS[current.status],
+          })
+        }
+        const next: Script = {
+          ...current,
+          name: patch.name ?? current.name,
+          type: patch.type ?? current.type,
+          status: patch.status ?? current.status,
+          http: patch.http ?? current.http,
+          cron: patch.cron ?? current.cron,
+          events: patch.events ?? current.events,
+          limits: patch.limits ?? current.limits,
+          env: patch.env ?? current.env,
+        }
+        const issues = typeRequirementIssues(next)
+        if (issues.length > 0) {
+          const fields = issues.map((issue) => ({ field: issue.path, message: issue.message }))
+          throw new AppError('VALIDATION_FAILED', `${fields[0]?.field}: ${fields[0]?.message}`, { fields })
+        }
+        let source = current.source
+        let hash = current.sourceHash
+        if (patch.source !== undefined && sourceHash(patch.source) !== current.sourceHash) {
+          source = patch.source
+          hash = sourceHash(source)
+          next.version = current.version + 1
+          await this.#scripts.insertVersion(tx, tenant.id, { scriptId: id, version: next.version, source, sourceHash: hash }, principal.keyId)
+        }
+        const updated = await this.#scripts.update(tx, next)
+        await this.#scripts.replaceRoutes(tx, updated)
+        await this.#auditChange(tx, principal, current, { ...updated, source, sourceHash: hash })
+        return { ...updated, source, sourceHash: hash }
+      })
+      .catch(conflictOrRethrow)
+    await this.#changes.publish({ tenantId: tenant.id, scriptId: id })
+    return view
+  }
+
+  /** Deletes a script with its versions and routes; its executions and audit entries stay. */
+  async delete(principal: Principal, tenant: Tenant, id: string): Promise<void> {
+    requirePermission(principal, 'scripts.delete')
+    if (!isUuid(id)) throw new AppError('SCRIPT_NOT_FOUND')
+    await this.#db.tenant(tenant.id, async (tx) => {
+      const current = await this.#lockedView(tx, id)
+      await this.#scripts.delete(tx, id)
+      await this.#audit.insert(tx, auditEntry(principal, tenant.id, 'script.delete', { type: 'script', id }, scriptSummary(current, current.sourceHash), null))
+    })
+    await this.#changes.publish({ tenantId: tenant.id, scriptId: id })
+  }
+
+  /** Versions newest first, without source; the cursor is the last version number seen. */
+  async versions(principal: Principal, tenant: Tenant, id: string, query: unknown): Promise<Page<VersionSummary>> {
+    requirePermission(principal, 'scripts.read')
+    const page = parseInput(versionListQuery, query ?? {})
+    if (!isUuid(id)) throw new AppError('SCRIPT_NOT_FOUND')
+    const rows = await this.#db.tenant(tenant.id, async (tx) => {
+      if ((await this.#scripts.findById(tx, id)) === null) throw new AppError('SCRIPT_NOT_FOUND')
+      return this.#scripts.listVersions(tx, id, { limit: page.limit, before: page.cursor })
+    })
+    const more = rows.length > page.limit
+    const items = more ? rows.slice(0, page.limit) : rows
+    return { items, nextCursor: more ? String(items[items.length - 1]?.version) : null }
+  }
+
+  /** One version with its source. */
+  async version(principal: Principal, tenant: Tenant, id: string, version: string): Promise<ScriptVersion> {
+    requirePermission(principal, 'scripts.read')
+    const number = Number(version)
+    if (!isUuid(id)) throw new AppError('SCRIPT_NOT_FOUND')
+    if (!Number.isInteger(number) || number < 1) throw new AppError('VERSION_NOT_FOUND')
+    const found = await this.#db.tenant(tenant.id, async (tx) => {
+      if ((await this.#scripts.findById(tx, id)) === null) throw new AppError('SCRIPT_NOT_FOUND')
+      return this.#scripts.findVersion(tx, id, number)
+    })
+    if (found === null) throw new AppError('VERSION_NOT_FOUND')
+    return found
+  }
+
+  /** Makes the next version with the source of `{version}`; history is never rewritten. */
+  async rollback(principal: Principal, tenant: Tenant, id: string, body: unknown): Promise<ScriptView> {
+    requirePermission(principal, 'scripts.update')
+    const input = parseInput(rollbackInput, body)
+    if (!isUuid(id)) throw new AppError('SCRIPT_NOT_FOUND')
+    const view = await this.#db.tenant(tenant.id, async (tx) => {
+      const current = await this.#lockedView(tx, id)
+      const target = await this.#scripts.findVersion(tx, id, input.version)
+      if (target === null) throw new AppError('VERSION_NOT_FOUND', `Version ${input.version} of this script does not exist`, { field: 'version' })
+      const version = current.version + 1
+      await this.#scripts.insertVersion(tx, tenant.id, { scriptId: id, version, source: target.source, sourceHash: target.sourceHash }, principal.keyId)
+      const updated = await this.#scripts.update(tx, { ...current, version })
+      await this.#scripts.replaceRoutes(tx, updated)
+      await this.#audit.insert(
+        tx,
+        auditEntry(principal, tenant.id, 'script.rollback', { type: 'script', id }, { version: current.version, sourceHash: current.sourceHash }, {
+          version,
+          sourceHash: target.sourceHash,
+          rolledBackTo: input.version,
+        }),
+      )
+      return { ...updated, source: target.source, sourceHash: target.sourceHash }
+    })
+    await this.#changes.publish({ tenantId: tenant.id, scriptId: id })
+    return view
+  }
+
   /** Routes for the data plane: all of them, or one tenant's after a change. */
   routes(tenantId?: string): Promise<RouteRecord[]> {
     return this.#db.system((tx) => this.#scripts.listRoutes(tx, tenantId))
   }
 
-  async #checkSource(source: string): Promise<void> {
-    const bytes = Buffer.byteLength(source)
-    if (bytes > this.#maxSourceBytes) {
-      throw new AppError('SOURCE_TOO_LARGE', `The source is ${bytes} bytes; the limit is ${this.#maxSourceBytes}`, { field: 'source', limit: this.#maxSourceBytes })
+  /** The script (locked for this transaction) with its current source, or SCRIPT_NOT_FOUND. */
+  async #lockedView(tx: Tx, id: string): Promise<ScriptView> {
+    const script = await this.#scripts.lockById(tx, id)
+    if (script === null) throw new AppError('SCRIPT_NOT_FOUND')
+    const version = await this.#scripts.findVersion(tx, id, script.version)
+    return { ...script, source: version?.source ?? '', sourceHash: version?.sourceHash ?? '' }
+  }
+
+  /** A status change is its own audit action; any other change is an update (both when both). */
+  async #auditChange(tx: Tx, principal: Principal, before: ScriptView, after: ScriptView): Promise<void> {
+    const resource = { type: 'script' as const, id: before.id }
+    if (before.status !== after.status) {
+      await this.#audit.insert(tx, auditEntry(principal, before.tenantId, 'script.status', resource, { status: before.status }, { status: after.status }))
     }
-    const result = await this.#checker.check(source)
-    if (result.ok) return
-    const error = result.error
-    const code = error?.code === 'SCRIPT_IMPORT_FORBIDDEN' ? 'SCRIPT_IMPORT_FORBIDDEN' : 'SCRIPT_SYNTAX_ERROR'
-    throw new AppError(code, error?.message, { field: 'source', line: error?.line, column: error?.column, pointer: error?.pointer })
+    const was = scriptSummary(before, before.sourceHash)
+    const is = scriptSummary(after, after.sourceHash)
+    const { status: _wasStatus, ...wasRest } = was
+    const { status: _isStatus, ...isRest } = is
+    if (JSON.stringify(wasRest) !== JSON.stringify(isRest)) {
+      await this.#audit.insert(tx, auditEntry(principal, before.tenantId, 'script.update', resource, was, is))
+    }
   }
 }
-
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i

@@ -1,5 +1,7 @@
+import { AuditRepository } from '../db/audit.repository.js'
 import type { Database } from '../db/database.js'
 import type { TenantRepository } from '../db/tenant.repository.js'
+import { auditEntry } from '../domain/audit.js'
 import type { Principal } from '../domain/auth.js'
 import { tenantInput, type Tenant } from '../domain/tenant.js'
 import { AppError } from '../errors.js'
@@ -10,16 +12,24 @@ import { parseInput } from './validation.js'
 export class TenantService {
   readonly #db: Database
   readonly #tenants: TenantRepository
+  readonly #audit: AuditRepository
 
-  constructor(db: Database, tenants: TenantRepository) {
+  constructor(db: Database, tenants: TenantRepository, audit: AuditRepository = new AuditRepository()) {
     this.#db = db
     this.#tenants = tenants
+    this.#audit = audit
   }
 
   async create(principal: Principal, body: unknown): Promise<Tenant> {
     requireRole(principal, ['superadmin'])
     const input = parseInput(tenantInput, body)
-    return this.#db.system((tx) => this.#tenants.insert(tx, input)).catch(conflictOrRethrow)
+    return this.#db
+      .system(async (tx) => {
+        const tenant = await this.#tenants.insert(tx, input)
+        await this.#audit.insert(tx, auditEntry(principal, tenant.id, 'tenant.create', { type: 'tenant', id: tenant.id }, null, { slug: tenant.slug, name: tenant.name }))
+        return tenant
+      })
+      .catch(conflictOrRethrow)
   }
 
   /**

@@ -1,0 +1,168 @@
+import { randomUUID } from 'node:crypto'
+import type { Logger } from 'pino'
+import type { RunLimits, RunResult, RunTask } from '../../runner/index.js'
+import type { Database } from '../db/database.js'
+import type { ExecutionRepository, ExecutionSummary } from '../db/execution.repository.js'
+import type { ScriptRepository } from '../db/script.repository.js'
+import type { Principal } from '../domain/auth.js'
+import { executionListQuery, runInput } from '../domain/execution-query.js'
+import { recordOf, type ExecutionRecord } from '../domain/execution.js'
+import { isUuid, pageOf, type Page } from '../domain/page.js'
+import { canRunManually } from '../domain/script-status.js'
+import type { Script } from '../domain/script.js'
+import type { Tenant } from '../domain/tenant.js'
+import { AppError } from '../errors.js'
+import { requirePermission } from './auth.service.js'
+import { parseInput } from './validation.js'
+
+/** What manual runs need of the runner (the IsolatePool or the runner processes). */
+export interface RunExecutor {
+  run(task: RunTask): Promise<RunResult>
+}
+
+export interface ExecutionServiceOptions {
+  db: Database
+  scripts: ScriptRepository
+  executions: ExecutionRepository
+  executor: RunExecutor
+  /** Limits of a run where the script sets none (config defaults). */
+  defaultLimits: RunLimits
+  logger: Logger
+}
+
+/** What `?async=true` answers at once; the record is readable at GET /executions/{id}. */
+export interface QueuedRun {
+  id: string
+  status: 'pending'
+}
+
+/**
+ * Manual runs and the execution history. A manual run is recorded before it starts (pending or
+ * running) and its outcome written over that record, so a run is visible while it runs and a
+ * failure of the host is still recorded.
+ */
+export class ExecutionService {
+  readonly #options: ExecutionServiceOptions
+  readonly #inFlight = new Set<Promise<void>>()
+
+  constructor(options: ExecutionServiceOptions) {
+    for (const key of ['timeoutMs', 'cpuMs', 'memoryMb', 'apiCalls', 'outputBytes'] as const) {
+      const value = options.defaultLimits?.[key]
+      if (!Number.isInteger(value) || (value as number) < 0) throw new RangeError(`options.defaultLimits.${key} must be a non-negative integer`)
+    }
+    this.#options = options
+  }
+
+  /** Runs the script's `run(input, env, ctx)` handler now; with `async`, answers before it ends. */
+  async run(principal: Principal, tenant: Tenant, scriptId: string, body: unknown, options: { async: boolean }): Promise<ExecutionRecord | QueuedRun> {
+    requirePermission(principal, 'scripts.execute')
+    const { input = null } = parseInput(runInput, body ?? {})
+    if (!isUuid(scriptId)) throw new AppError('SCRIPT_NOT_FOUND')
+    const { db, scripts, executions } = this.#options
+    const task = await db.tenant(tenant.id, async (tx) => {
+      const script = await scripts.findById(tx, scriptId)
+      if (script === null) throw new AppError('SCRIPT_NOT_FOUND')
+      if (!canRunManually(script.status)) throw new AppError('SCRIPT_NOT_RUNNABLE', `A ${script.status} script cannot run`, { status: script.status })
+      const version = await scripts.findVersion(tx, scriptId, script.version)
+      if (version === null) throw new AppError('SCRIPT_NOT_FOUND')
+      return this.#task(script, version.source, version.sourceHash, input)
+    })
+    const now = new Date()
+    const base = { id: randomUUID(), tenantId: tenant.id, scriptId, scriptVersion: task.program.version, trigger: 'manual' as const, input }
+    const pending: ExecutionRecord = {
+      ...base,
+      status: options.async ? 'pending' : 'running',
+      output: null,
+      logs: [],
+      error: null,
+      httpStatus: null,
+      durationMs: null,
+      cpuMs: null,
+      memoryBytes: null,
+      apiCalls: null,
+      outputBytes: null,
+      startKind: null,
+      createdAt: now,
+      startedAt: options.async ? null : now,
+      finishedAt: null,
+    }
+    await db.tenant(tenant.id, (tx) => executions.insertMany(tx, [pending]))
+    if (!options.async) return this.#execute(base, task, now)
+    const running = this.#execute(base, task, null).then(
+      () => undefined,
+      (error: unknown) => this.#options.logger.error({ err: error, executionId: base.id }, 'a queued manual run could not be recorded'),
+    )
+    this.#inFlight.add(running)
+    void running.finally(() => this.#inFlight.delete(running))
+    return { id: base.id, status: 'pending' }
+  }
+
+  async list(principal: Principal, tenant: Tenant, query: unknown): Promise<Page<ExecutionSummary>> {
+    requirePermission(principal, 'scripts.read')
+    const filter = parseInput(executionListQuery, query ?? {})
+    const rows = await this.#options.db.tenant(tenant.id, (tx) =>
+      this.#options.executions.list(tx, tenant.id, {
+        scriptId: filter.scriptId,
+        status: filter.status,
+        trigger: filter.trigger,
+        from: filter.from,
+        to: filter.to,
+        limit: filter.limit,
+        after: filter.cursor,
+      }),
+    )
+    return pageOf(rows, filter.limit, ({ cursorAt: _cursorAt, ...summary }) => summary)
+  }
+
+  async get(principal: Principal, tenant: Tenant, id: string): Promise<ExecutionRecord> {
+    requirePermission(principal, 'scripts.read')
+    if (!isUuid(id)) throw new AppError('EXECUTION_NOT_FOUND')
+    const found = await this.#options.db.tenant(tenant.id, (tx) => this.#options.executions.findById(tx, id))
+    if (found === null) throw new AppError('EXECUTION_NOT_FOUND')
+    return found
+  }
+
+  /** Resolves when every queued run has finished and been recorded (shutdown, tests). */
+  async drain(): Promise<void> {
+    while (this.#inFlight.size > 0) await Promise.allSettled([...this.#inFlight])
+  }
+
+  async #execute(
+    base: { id: string; tenantId: string; scriptId: string; scriptVersion: number; trigger: 'manual'; input: unknown },
+    task: RunTask,
+    startedAt: Date | null,
+  ): Promise<ExecutionRecord> {
+    const { db, executions, executor } = this.#options
+    const started = startedAt ?? new Date()
+    if (startedAt === null) await db.tenant(base.tenantId, (tx) => executions.markRunning(tx, base.id, started))
+    let result: RunResult
+    try {
+      result = await executor.run(task)
+    } catch (error) {
+      // The host failed (not the script): still a finished run, recorded as failed with the code.
+      this.#options.logger.error({ err: error, executionId: base.id }, 'manual run failed in the host')
+      const code = typeof (error as { code?: unknown }).code === 'string' ? (error as { code: string }).code : 'INTERNAL_ERROR'
+      result = { ok: false, error: { code, message: (error as Error).message ?? 'Internal error' } as RunResult['error'], logs: [], metrics: { wallMs: Date.now() - started.getTime(), cpuMs: 0, heapBytes: 0, apiCalls: 0, outputBytes: 0, start: 'cold' } }
+    }
+    const record = recordOf({ ...base, startedAt: started }, result)
+    await db.tenant(base.tenantId, (tx) => executions.complete(tx, record))
+    return record
+  }
+
+  #task(script: Script, source: string, hash: string, input: unknown): RunTask {
+    return {
+      kind: 'run',
+      program: { tenantId: script.tenantId, scriptId: script.id, version: script.version, sourceHash: hash, source },
+      input,
+      env: script.env,
+      limits: { ...this.#options.defaultLimits, ...definedOnly(script.limits) },
+    }
+  }
+}
+
+/** Script limits as stored may omit fields; only the set ones override the defaults. */
+function definedOnly(limits: Script['limits']): Partial<RunLimits> {
+  const out: Partial<RunLimits> = {}
+  for (const [key, value] of Object.entries(limits) as Array<[keyof RunLimits, unknown]>) if (typeof value === 'number') out[key] = value
+  return out
+}
