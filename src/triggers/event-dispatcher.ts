@@ -1,0 +1,243 @@
+import { randomUUID } from 'node:crypto'
+import type { Logger } from 'pino'
+import type { RunLimits } from '../../runner/index.js'
+import type { Database, Tx } from '../db/database.js'
+import type { ClaimableDelivery, DeliveryAttempt, EventRepository } from '../db/event.repository.js'
+import { recordOf, type ExecutionRecord } from '../domain/execution.js'
+import { checkPositive, instanceId, limitsFor, listen, runSafely, systemClock, type Clock, type RunExecutor } from './run-support.js'
+import { Wakeup } from './wakeup.js'
+
+export interface EventDispatcherOptions {
+  db: Database
+  runner: RunExecutor
+  events: EventRepository
+  defaultLimits: RunLimits
+  logger: Logger
+  /** Retries after the first failed attempt; then the delivery becomes a dead letter. */
+  retries?: number
+  /** First retry delay; each next one doubles (2 s, 4 s, 8 s). */
+  retryBaseMs?: number
+  /** A claimed delivery is taken over this long after its run's wall-clock limit. */
+  leaseMarginMs?: number
+  pollMs?: number
+  /** Deliveries this process runs at once. */
+  concurrency?: number
+  /** How long a delivery to a paused script waits before it is looked at again. */
+  pausedDelayMs?: number
+  clock?: Clock
+  autoStart?: boolean
+}
+
+const DEFAULTS = { retries: 3, retryBaseMs: 2_000, leaseMarginMs: 10_000, pollMs: 5_000, concurrency: 8, pausedDelayMs: 30_000 }
+
+interface Started {
+  delivery: ClaimableDelivery
+  attempt: number
+  executionId: string
+  startedAt: Date
+}
+
+/**
+ * Runs event deliveries, in every process at once: deliveries are claimed with
+ * FOR UPDATE SKIP LOCKED and leased for the run's wall-clock limit plus a margin; one whose
+ * lease ran out (its process died) is claimed again, its lost attempt recorded
+ * (at-least-once: handlers see `attempt`). A failed attempt is retried after 2 s, 4 s, 8 s;
+ * after the last one the delivery becomes a dead letter holding the event and every attempt.
+ *
+ * @example
+ * const dispatcher = new EventDispatcher({ db, runner: pool, events: new EventRepository(), defaultLimits, logger })
+ * await dispatcher.start()
+ */
+export class EventDispatcher {
+  readonly #db: Database
+  readonly #runner: RunExecutor
+  readonly #events: EventRepository
+  readonly #defaults: RunLimits
+  readonly #logger: Logger
+  readonly #retries: number
+  readonly #retryBaseMs: number
+  readonly #leaseMarginMs: number
+  readonly #pollMs: number
+  readonly #concurrency: number
+  readonly #pausedDelayMs: number
+  readonly #clock: Clock
+  readonly #autoStart: boolean
+  readonly #instance = instanceId()
+  readonly #wakeup = new Wakeup()
+  readonly #inflight = new Set<Promise<void>>()
+  #loop: Promise<void> | null = null
+  #unlisten: (() => Promise<void>) | null = null
+  #closed = false
+
+  constructor(options: EventDispatcherOptions) {
+    checkPositive(options as unknown as Record<string, unknown>, ['retries', 'retryBaseMs', 'leaseMarginMs', 'pollMs', 'concurrency', 'pausedDelayMs'])
+    this.#db = options.db
+    this.#runner = options.runner
+    this.#events = options.events
+    this.#defaults = options.defaultLimits
+    this.#logger = options.logger
+    this.#retries = options.retries ?? DEFAULTS.retries
+    this.#retryBaseMs = options.retryBaseMs ?? DEFAULTS.retryBaseMs
+    this.#leaseMarginMs = options.leaseMarginMs ?? DEFAULTS.leaseMarginMs
+    this.#pollMs = options.pollMs ?? DEFAULTS.pollMs
+    this.#concurrency = Math.max(1, options.concurrency ?? DEFAULTS.concurrency)
+    this.#pausedDelayMs = options.pausedDelayMs ?? DEFAULTS.pausedDelayMs
+    this.#clock = options.clock ?? systemClock
+    this.#autoStart = options.autoStart ?? true
+  }
+
+  async start(): Promise<void> {
+    this.#unlisten = await listen(this.#db, 'isogate_events', () => this.wake(), this.#logger)
+    if (this.#autoStart) this.#loop = this.#run()
+  }
+
+  wake(): void {
+    this.#wakeup.wake()
+  }
+
+  /** One pass: claims what is due (up to free concurrency) and starts it. Answers how many. */
+  async runDue(): Promise<number> {
+    const free = this.#concurrency - this.#inflight.size
+    if (free <= 0) return 0
+    const now = new Date(this.#clock.now())
+    const started = await this.#db.system(async (tx) => {
+      const runs: Started[] = []
+      for (const delivery of await this.#events.claimable(tx, now, free)) {
+        const run = await this.#claim(tx, delivery, now)
+        if (run !== null) runs.push(run)
+      }
+      return runs
+    })
+    for (const run of started) this.#start(run)
+    return started.length
+  }
+
+  async idle(): Promise<void> {
+    while (this.#inflight.size > 0) await Promise.allSettled([...this.#inflight])
+  }
+
+  async close(): Promise<void> {
+    this.#closed = true
+    this.#wakeup.wake()
+    await this.#loop
+    await this.#unlisten?.()
+    await this.idle()
+  }
+
+  async #run(): Promise<void> {
+    while (!this.#closed) {
+      let delay = this.#pollMs
+      try {
+        const claimed = await this.runDue()
+        if (claimed > 0 && this.#inflight.size < this.#concurrency) continue
+        const next = await this.#db.system((tx) => this.#events.earliest(tx))
+        if (next !== null) delay = Math.min(this.#pollMs, Math.max(0, next.getTime() - this.#clock.now()))
+      } catch (error) {
+        this.#logger.error({ err: error }, 'event dispatch pass failed; retrying')
+      }
+      if (this.#closed) break
+      await this.#wakeup.wait(delay + 2)
+    }
+  }
+
+  async #claim(tx: Tx, delivery: ClaimableDelivery, now: Date): Promise<Started | null> {
+    const attempts = [...delivery.attempts]
+    if (delivery.status === 'running') {
+      // Its process stopped mid-run: that attempt is lost, and recorded as such.
+      const error = { code: 'EVENT_DELIVERY_ABANDONED', message: `the process running this attempt (${delivery.claimedBy}) stopped before it finished` }
+      attempts.push({ attempt: delivery.attempt, executionId: delivery.executionId, claimedBy: delivery.claimedBy, startedAt: delivery.startedAt?.toISOString() ?? null, finishedAt: now.toISOString(), error })
+      if (delivery.executionId !== null) {
+        await this.#events.insertExecution(tx, this.#lostRecord(delivery, delivery.executionId, delivery.startedAt ?? now, error, now), delivery.event)
+      }
+      if (delivery.attempt > this.#retries) {
+        await this.#events.deadLetter(tx, delivery, attempts, now)
+        return null
+      }
+    }
+    if (delivery.script.status === 'paused') {
+      await this.#events.reschedule(tx, delivery.id, new Date(now.getTime() + this.#pausedDelayMs), attempts)
+      return null
+    }
+    if (delivery.script.status !== 'active') {
+      await this.#events.finish(tx, delivery.id, 'cancelled', attempts, now)
+      return null
+    }
+    const attempt = delivery.attempt + 1
+    const executionId = randomUUID()
+    const timeoutMs = limitsFor(this.#defaults, delivery.script.limits).timeoutMs
+    const leaseUntil = new Date(now.getTime() + timeoutMs + this.#leaseMarginMs)
+    await this.#events.markRunning(tx, delivery.id, { attempt, executionId, claimedBy: this.#instance, startedAt: now, leaseUntil, attempts })
+    return { delivery: { ...delivery, attempts }, attempt, executionId, startedAt: now }
+  }
+
+  #start(run: Started): void {
+    const running: Promise<void> = this.#execute(run)
+      .catch((error: unknown) => this.#logger.error({ err: error, deliveryId: run.delivery.id }, 'could not record an event delivery'))
+      .finally(() => {
+        this.#inflight.delete(running)
+        this.#wakeup.wake()
+      })
+    this.#inflight.add(running)
+  }
+
+  async #execute(run: Started): Promise<void> {
+    const { delivery } = run
+    const input = {
+      id: delivery.eventId,
+      type: delivery.event.type,
+      payload: delivery.event.payload,
+      depth: delivery.event.depth,
+      idempotencyKey: delivery.event.idempotencyKey,
+      createdAt: delivery.event.createdAt.toISOString(),
+      deliveryId: delivery.id,
+      attempt: run.attempt,
+    }
+    const result = await runSafely(this.#runner, {
+      kind: 'event',
+      program: { tenantId: delivery.tenantId, scriptId: delivery.scriptId, version: delivery.script.version, sourceHash: delivery.script.sourceHash, source: delivery.script.source },
+      input,
+      env: delivery.script.env,
+      limits: limitsFor(this.#defaults, delivery.script.limits),
+    })
+    const record = recordOf({ id: run.executionId, tenantId: delivery.tenantId, scriptId: delivery.scriptId, scriptVersion: delivery.script.version, trigger: 'event', input, startedAt: run.startedAt }, result)
+    const now = new Date(this.#clock.now())
+    await this.#db.system(async (tx) => {
+      await this.#events.insertExecution(tx, record, delivery.event)
+      // Taken over after its lease (this process was too slow): the new claimer owns it now.
+      if (!(await this.#events.ownsAttempt(tx, delivery.id, run.executionId))) return
+      const error = result.ok ? null : { code: result.error?.code, message: result.error?.message ?? 'failed' }
+      const attempts: DeliveryAttempt[] = [
+        ...delivery.attempts,
+        { attempt: run.attempt, executionId: run.executionId, claimedBy: this.#instance, startedAt: run.startedAt.toISOString(), finishedAt: now.toISOString(), error },
+      ]
+      if (result.ok) await this.#events.finish(tx, delivery.id, 'completed', attempts, now)
+      else if (run.attempt > this.#retries) await this.#events.deadLetter(tx, delivery, attempts, now)
+      else await this.#events.reschedule(tx, delivery.id, new Date(now.getTime() + this.#retryBaseMs * 2 ** (run.attempt - 1)), attempts)
+    })
+  }
+
+  #lostRecord(delivery: ClaimableDelivery, id: string, startedAt: Date, error: { code: string; message: string }, now: Date): ExecutionRecord {
+    return {
+      id,
+      tenantId: delivery.tenantId,
+      scriptId: delivery.scriptId,
+      scriptVersion: delivery.script.version,
+      trigger: 'event',
+      status: 'failed',
+      input: { id: delivery.eventId, type: delivery.event.type, attempt: delivery.attempt },
+      output: null,
+      logs: [],
+      error,
+      httpStatus: null,
+      durationMs: null,
+      cpuMs: null,
+      memoryBytes: null,
+      apiCalls: null,
+      outputBytes: null,
+      startKind: null,
+      createdAt: startedAt,
+      startedAt,
+      finishedAt: now,
+    }
+  }
+}
