@@ -48,6 +48,16 @@ export const settings = {
     undefined,
   ),
   workers: setting('ISOGATE_WORKERS', 'Worker threads per runner process', positiveInt.max(256), Math.max(1, os.availableParallelism())),
+  runners: setting('ISOGATE_RUNNERS', 'Runner processes; tenants are sharded across them, so a crash takes down one runner', positiveInt.max(64), 2),
+  runnerStandby: setting(
+    'ISOGATE_RUNNER_STANDBY',
+    'Idle runner processes kept started, which take a crashed runner\'s place at once; 0 restarts it cold',
+    z.coerce.number().int().min(0).max(8),
+    1,
+  ),
+  quarantineCrashes: setting('ISOGATE_QUARANTINE_CRASHES', 'Runner crashes with a tenant in flight, within the window, that quarantine it', positiveInt, 3),
+  quarantineWindowMs: setting('ISOGATE_QUARANTINE_WINDOW_MS', 'Window in which those crashes count', positiveInt, 60_000),
+  quarantineMs: setting('ISOGATE_QUARANTINE_MS', 'How long a quarantined tenant\'s runs answer 503 TENANT_QUARANTINED', positiveInt, 300_000),
   baseDomain: setting(
     'ISOGATE_BASE_DOMAIN',
     'When set, `Host: {tenant}.{baseDomain}` selects the tenant; otherwise the first path segment does',
@@ -75,6 +85,29 @@ export const settings = {
   apiCalls: setting('ISOGATE_LIMIT_API_CALLS', 'Default host-API calls allowed per run', positiveInt, 100),
   outputBytes: setting('ISOGATE_LIMIT_OUTPUT_BYTES', 'Default response body plus logs allowed per run', positiveInt, 1024 * 1024),
   sourceBytes: setting('ISOGATE_LIMIT_SOURCE_BYTES', 'Largest script source accepted', positiveInt, 100 * 1024),
+  cronMissedPolicy: setting(
+    'ISOGATE_CRON_MISSED',
+    'Cron slots missed while no process ran: `skip` them, or `run-once` for the latest (either way recorded)',
+    z.enum(['skip', 'run-once']),
+    'skip',
+  ),
+  cronMissedToleranceMs: setting('ISOGATE_CRON_MISSED_TOLERANCE_MS', 'How late a cron slot may start and still run as usual; later is missed', positiveInt, 10_000),
+  triggerPollMs: setting('ISOGATE_TRIGGER_POLL_MS', 'Fallback poll of the cron scheduler and event dispatcher when no notification wakes them', positiveInt, 5_000),
+  triggerLeaseMarginMs: setting(
+    'ISOGATE_TRIGGER_LEASE_MARGIN_MS',
+    'A claimed cron fire or event delivery is taken over this long after its run\'s wall-clock limit when its process has stopped',
+    positiveInt,
+    10_000,
+  ),
+  eventRetries: setting('ISOGATE_EVENT_RETRIES', 'Retries of a failed event delivery before it becomes a dead letter', z.coerce.number().int().min(0).max(20), 3),
+  eventRetryBaseMs: setting('ISOGATE_EVENT_RETRY_BASE_MS', 'First retry delay; each next retry waits twice as long (2 s, 4 s, 8 s)', positiveInt, 2_000),
+  eventIdempotencySeconds: setting('ISOGATE_EVENT_IDEMPOTENCY_SECONDS', 'How long an event idempotency key is remembered', positiveInt, 86_400),
+  executionRetentionDays: setting(
+    'ISOGATE_EXECUTION_RETENTION_DAYS',
+    'Days execution records are kept; older ones are purged in batches',
+    positiveInt.max(36_500),
+    90,
+  ),
 } as const
 
 type Settings = typeof settings

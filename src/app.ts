@@ -4,7 +4,7 @@ import { pino, type Logger } from 'pino'
 import type { Config } from '../config/index.js'
 import { collectDefaultMetrics, Registry } from 'prom-client'
 import { RouteTable } from '../gateway/index.js'
-import { IsolatePool } from '../runner/index.js'
+import { RunnerSupervisor, type RunnerEvent } from '../runner/index.js'
 import { createApiServer } from './api/index.js'
 import { ApiKeyRepository } from './db/api-key.repository.js'
 import { Database } from './db/index.js'
@@ -15,7 +15,9 @@ import { ChangeRelay } from './db/change-relay.js'
 import { ExecutionRepository } from './db/execution.repository.js'
 import { ensureDemo } from './demo.js'
 import { ExecutionRecorder, recorderMetrics } from './services/execution-recorder.js'
-import { AuthService, ChangeFeed, ScriptService, TenantService } from './services/index.js'
+import { AuditService, AuthService, ChangeFeed, ExecutionRetention, ExecutionService, ScriptService, TenantService } from './services/index.js'
+import { AuditRepository } from './db/audit.repository.js'
+import { startTriggers } from './triggers/index.js'
 
 export interface Isogate {
   readonly config: Config
@@ -54,13 +56,30 @@ export async function startIsogate(config: Config, logger: Logger = pino({ level
   try {
     const db = await Database.open({ url: config.databaseUrl, dataDir: path.join(config.dataDir) })
     closers.push(() => db.close())
-    const pool = new IsolatePool({ threads: config.workers })
+    // Scripts run in runner processes, never in this one: a hostile script can abort a V8 process.
+    const pool = new RunnerSupervisor({
+      runners: config.runners,
+      standby: config.runnerStandby,
+      pool: { threads: config.workers },
+      quarantine: { crashes: config.quarantineCrashes, windowMs: config.quarantineWindowMs, coolDownMs: config.quarantineMs },
+      onEvent: (event) => logRunnerEvent(logger, event),
+    })
     closers.push(() => pool.close())
+    await pool.ready()
 
     const changes = new ChangeFeed()
     const auth = new AuthService(db, new ApiKeyRepository())
     const tenants = new TenantService(db, new TenantRepository())
     const scripts = new ScriptService({ db, scripts: new ScriptRepository(), checker: pool, changes, maxSourceBytes: config.sourceBytes })
+    const defaultLimits = { timeoutMs: config.timeoutMs, cpuMs: config.cpuMs, memoryMb: config.memoryMb, apiCalls: config.apiCalls, outputBytes: config.outputBytes }
+    const executions = new ExecutionService({ db, scripts: new ScriptRepository(), executions: new ExecutionRepository(), executor: pool, defaultLimits, logger })
+    closers.push(() => executions.drain())
+    const triggers = await startTriggers({ db, runner: pool, changes, config, defaultLimits, logger })
+    closers.push(() => triggers.close())
+    const audit = new AuditService(db, new AuditRepository())
+    const retention = new ExecutionRetention({ db, executions: new ExecutionRepository(), logger, retentionDays: config.executionRetentionDays })
+    retention.start()
+    closers.push(() => retention.stop())
 
     const { generated } = await auth.bootstrap(config.adminToken)
     const adminTokenFile = generated === null ? null : writeAdminToken(config.dataDir, generated)
@@ -92,6 +111,9 @@ export async function startIsogate(config: Config, logger: Logger = pino({ level
       auth,
       tenants,
       scripts,
+      executions,
+      audit,
+      triggers,
       logger,
       metrics: { contentType: registry.contentType, render: () => registry.metrics() },
       readiness: {
@@ -117,6 +139,13 @@ export async function startIsogate(config: Config, logger: Logger = pino({ level
     await close()
     throw error
   }
+}
+
+function logRunnerEvent(logger: Logger, event: RunnerEvent): void {
+  if (event.type === 'crash') logger.error(event, 'a runner process crashed; its runs in flight answered RUNNER_CRASHED')
+  else if (event.type === 'quarantine') logger.warn(event, 'tenant quarantined after crashing runners repeatedly')
+  else if (event.type === 'ready' && event.restart) logger.info(event, 'runner process serving again')
+  else logger.debug(event, `runner ${event.type}`)
 }
 
 /** The generated token is shown once; a copy readable only by this user stays in the data folder. */

@@ -1,4 +1,5 @@
 import type { Sql } from './database.js'
+import { CRON_MIGRATION, EVENTS_MIGRATION } from './trigger-migrations.js'
 
 export interface Migration {
   version: number
@@ -148,6 +149,46 @@ export const MIGRATIONS: readonly Migration[] = [
       GRANT SELECT, INSERT, UPDATE, DELETE ON executions TO isogate_system;
     `,
   },
+  {
+    version: 3,
+    name: 'append-only audit log; script list index; execution filters',
+    sql: `
+      -- Who changed what, when. Append-only: neither role has UPDATE or DELETE on it, and a
+      -- trigger refuses them (and TRUNCATE) even for the owner, so a compromised app role cannot
+      -- rewrite history. No foreign key to tenants: the trail outlives what it describes.
+      CREATE TABLE audit_log (
+        id uuid PRIMARY KEY DEFAULT gen_random_uuid(),
+        tenant_id uuid NOT NULL,
+        actor_key_id uuid,
+        actor_role text NOT NULL,
+        action text NOT NULL,
+        resource_type text NOT NULL,
+        resource_id text NOT NULL,
+        before jsonb,
+        after jsonb,
+        -- clock_timestamp, not now(): several entries of one transaction keep their order.
+        created_at timestamptz NOT NULL DEFAULT clock_timestamp()
+      );
+      CREATE INDEX audit_log_tenant_created ON audit_log (tenant_id, created_at DESC, id DESC);
+      ${tenantOwned('audit_log')}
+      CREATE FUNCTION isogate_audit_append_only() RETURNS trigger LANGUAGE plpgsql AS $$
+      BEGIN
+        RAISE EXCEPTION 'audit_log is append-only: % is refused', TG_OP USING ERRCODE = 'insufficient_privilege';
+      END $$;
+      CREATE TRIGGER audit_log_no_update_delete BEFORE UPDATE OR DELETE ON audit_log
+        FOR EACH ROW EXECUTE FUNCTION isogate_audit_append_only();
+      CREATE TRIGGER audit_log_no_truncate BEFORE TRUNCATE ON audit_log
+        FOR EACH STATEMENT EXECUTE FUNCTION isogate_audit_append_only();
+      GRANT SELECT, INSERT ON audit_log TO isogate_app, isogate_system;
+
+      -- Script lists: newest first, keyset on (created_at, id), per tenant.
+      CREATE INDEX scripts_tenant_created ON scripts (tenant_id, created_at DESC, id DESC);
+      -- Execution lists filtered by status (failed runs of a tenant) keep the keyset order.
+      CREATE INDEX executions_tenant_status_created ON executions (tenant_id, status, created_at DESC, id DESC);
+    `,
+  },
+  CRON_MIGRATION,
+  EVENTS_MIGRATION,
 ]
 
 const MIGRATION_LOCK = 7_311_900_001
