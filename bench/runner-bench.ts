@@ -40,12 +40,24 @@ interface Stats {
   median: number
   p90: number
   runs: number
+  /**
+   * Process CPU time (all threads, user + system) per run, in ms: the work a run costs, which
+   * waiting for a core on a busy machine does not inflate the way it inflates wall time.
+   */
+  cpuPerRun: number
+}
+
+let cpuMark = process.cpuUsage()
+/** Starts counting process CPU time for the next `stats`. */
+function markCpu(): void {
+  cpuMark = process.cpuUsage()
 }
 
 function stats(samples: number[]): Stats {
+  const cpu = process.cpuUsage(cpuMark)
   const sorted = [...samples].sort((a, b) => a - b)
   const at = (q: number): number => sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))] as number
-  return { median: at(0.5), p90: at(0.9), runs: samples.length }
+  return { median: at(0.5), p90: at(0.9), runs: samples.length, cpuPerRun: (cpu.user + cpu.system) / 1000 / samples.length }
 }
 
 function task(tenantId: string, source: string, version = 1): RunTask {
@@ -76,6 +88,7 @@ function newRunner(platform: PlatformCode, maxIsolates: number, maxPrograms: num
 /** Bare isolated-vm: a new isolate, context, module and call; no platform. */
 async function bareCold(): Promise<Stats> {
   const samples: number[] = []
+  markCpu()
   for (let i = 0; i < RUNS; i++) {
     samples.push(await timed(async () => {
       const isolate = new ivm.Isolate({ memoryLimit: 64 })
@@ -97,20 +110,24 @@ async function bareCall(): Promise<{ async: Stats; sync: Stats }> {
   const context = isolate.createContextSync()
   const fn = context.evalSync('(function () {})', { reference: true }) as ivm.Reference
   const asyncSamples: number[] = []
+  markCpu()
+  for (let i = 0; i < RUNS * 5; i++) asyncSamples.push(await timed(() => fn.apply(undefined, [], { result: { copy: true } })))
+  const asyncStats = stats(asyncSamples)
   const syncSamples: number[] = []
+  markCpu()
   for (let i = 0; i < RUNS * 5; i++) {
-    asyncSamples.push(await timed(() => fn.apply(undefined, [], { result: { copy: true } })))
     const start = performance.now()
     fn.applySync(undefined, [], { result: { copy: true } })
     syncSamples.push(performance.now() - start)
   }
   isolate.dispose()
-  return { async: stats(asyncSamples), sync: stats(syncSamples) }
+  return { async: asyncStats, sync: stats(syncSamples) }
 }
 
 async function cold(platform: PlatformCode, source: string): Promise<Stats> {
   const runner = newRunner(platform, 8, 4)
   const samples: number[] = []
+  markCpu()
   for (let i = 0; i < RUNS; i++) {
     let result: RunResult | null = null
     samples.push(await timed(async () => { result = await runner.run(task(`cold-${i}`, source)) }))
@@ -120,11 +137,17 @@ async function cold(platform: PlatformCode, source: string): Promise<Stats> {
   return stats(samples)
 }
 
-async function warm(platform: PlatformCode, source: string): Promise<Stats> {
+/**
+ * New versions of a script in a live isolate. `idle`: each arrives after the worker had a moment
+ * (one event-loop turn) to itself, as deploys do; otherwise they come back to back.
+ */
+async function warm(platform: PlatformCode, source: string, idle: boolean): Promise<Stats> {
   const runner = newRunner(platform, 8, 4)
   check(await runner.run(task('warm', source)), 'cold')
   const samples: number[] = []
+  markCpu()
   for (let i = 0; i < RUNS; i++) {
+    if (idle) await new Promise((resolve) => setTimeout(resolve, 1))
     const version = `${source}\n// version ${i}`
     let result: RunResult | null = null
     samples.push(await timed(async () => { result = await runner.run(task('warm', version, i + 2)) }))
@@ -140,6 +163,7 @@ async function hot(platform: PlatformCode, source: string): Promise<Stats> {
   for (let i = 0; i < 200; i++) await runner.run(task('hot', source))
   const samples: number[] = []
   const hotTask = task('hot', source)
+  markCpu()
   for (let i = 0; i < RUNS * 5; i++) {
     let result: RunResult | null = null
     samples.push(await timed(async () => { result = await runner.run(hotTask) }))
@@ -178,8 +202,8 @@ async function rssWithWarmTenants(platform: PlatformCode): Promise<{ baselineMiB
   return { baselineMiB, at100MiB, atAllMiB, tenants: TENANTS }
 }
 
-const ms = (s: Stats): string => `median ${s.median.toFixed(3)} ms  p90 ${s.p90.toFixed(3)} ms  (${s.runs} runs)`
-const us = (s: Stats): string => `median ${(s.median * 1000).toFixed(1)} us  p90 ${(s.p90 * 1000).toFixed(1)} us  (${s.runs} runs)`
+const ms = (s: Stats): string => `median ${s.median.toFixed(3)} ms  p90 ${s.p90.toFixed(3)} ms  CPU ${s.cpuPerRun.toFixed(3)} ms/run  (${s.runs} runs)`
+const us = (s: Stats): string => `median ${(s.median * 1000).toFixed(1)} us  p90 ${(s.p90 * 1000).toFixed(1)} us  CPU ${(s.cpuPerRun * 1000).toFixed(1)} us/run  (${s.runs} runs)`
 
 const started = performance.now()
 const platform = await platformCode(readPlatformSource())
@@ -189,7 +213,8 @@ const report = {
   platformCacheBytes: platform.cachedData?.copy().byteLength ?? 0,
   bare: { cold: await bareCold(), call: await bareCall() },
   cold: { hello: await cold(platform, HELLO), typical: await cold(platform, TYPICAL) },
-  warm: { hello: await warm(platform, HELLO), typical: await warm(platform, TYPICAL) },
+  warm: { hello: await warm(platform, HELLO, true), typical: await warm(platform, TYPICAL, true) },
+  warmBackToBack: { hello: await warm(platform, HELLO, false), typical: await warm(platform, TYPICAL, false) },
   hot: { hello: await hot(platform, HELLO), typical: await hot(platform, TYPICAL) },
   rss: await rssWithWarmTenants(platform),
 }
@@ -205,6 +230,7 @@ if (values.json) {
   for (const name of ['hello', 'typical'] as const) {
     console.log(`cold  ${name.padEnd(8)} ${ms(report.cold[name])}`)
     console.log(`warm  ${name.padEnd(8)} ${ms(report.warm[name])}`)
+    console.log(`warm  ${name.padEnd(8)} ${ms(report.warmBackToBack[name])}  (versions back to back: no spare context ready)`)
     console.log(`hot   ${name.padEnd(8)} ${us(report.hot[name])}  = ${overCall(report.hot[name])}`)
   }
   const { baselineMiB, at100MiB, atAllMiB, tenants } = report.rss

@@ -1,6 +1,7 @@
 // DOM AbortController and AbortSignal, with AbortSignal.abort, AbortSignal.timeout and AbortSignal.any.
 import { DOMException } from './dom-exception.js'
 import { Event, EventTarget } from './events.js'
+import { brand } from './lazy.js'
 import { setTimeout } from './timers.js'
 
 const kCreate = Symbol('create')
@@ -90,6 +91,8 @@ export class AbortController {
 
   get [Symbol.toStringTag]() { return 'AbortController' }
 }
+
+brand(AbortController, AbortSignal)
 
 /** A signal that never aborts, e.g. for a Request built without one. */
 export function neverAbortedSignal() {

@@ -1,54 +1,14 @@
 // Web Crypto, the parts isogate offers: crypto.getRandomValues, crypto.randomUUID and
 // crypto.subtle.digest (SHA-1, SHA-256, SHA-384, SHA-512).
 //
-// Entropy comes from the host: each context is seeded with 32 bytes from the host's CSPRNG
-// (node:crypto randomBytes) when it boots, and expanded here with ChaCha20 (RFC 8439, from the
-// audited @noble/ciphers) with fast key erasure: every refill draws the next key from the
-// keystream, so a later state does not reveal earlier output. Never Math.random. No host call per
-// draw, so getRandomValues stays synchronous and cheap.
-//
-// The @noble modules are loaded on first use (`require` is lazy in the bundle): most runs never
-// hash, and module initialisation would otherwise run in every new context.
+// Entropy comes from the host (see entropy.js). The module is loaded on first use (lazy.js), and
+// the @noble hashes on the first digest of their kind.
 import { DOMException } from './dom-exception.js'
 import { toBytes } from './encoding.js'
+import { randomInto } from './entropy.js'
+import { brand } from './lazy.js'
 
-const REFILL_BYTES = 4096
-const NONCE = new Uint8Array(12)
 const MAX_BYTES = 65536
-
-let key = null
-let pool = new Uint8Array(0)
-let offset = 0
-
-export function seedRandom(bytes) {
-  if (!(bytes instanceof Uint8Array) || bytes.length < 32) throw new TypeError('isogate: the entropy seed must be 32 bytes')
-  key = bytes.slice(0, 32)
-  pool = new Uint8Array(0)
-  offset = 0
-}
-
-function refill() {
-  if (key === null) throw new DOMException('No entropy: the platform was not seeded by the host', 'OperationError')
-  const { chacha20 } = require('@noble/ciphers/chacha.js')
-  const block = chacha20(key, NONCE, new Uint8Array(32 + REFILL_BYTES))
-  key = block.slice(0, 32)
-  block.fill(0, 0, 32)
-  pool = block.subarray(32)
-  offset = 0
-}
-
-function randomInto(target) {
-  let written = 0
-  while (written < target.length) {
-    if (offset === pool.length) refill()
-    const n = Math.min(target.length - written, pool.length - offset)
-    target.set(pool.subarray(offset, offset + n), written)
-    pool.fill(0, offset, offset + n)
-    offset += n
-    written += n
-  }
-}
-
 const typedArrayTag = Object.getOwnPropertyDescriptor(Object.getPrototypeOf(Uint8Array.prototype), Symbol.toStringTag).get
 const INTEGER_ARRAYS = new Set(['Int8Array', 'Uint8Array', 'Uint8ClampedArray', 'Int16Array', 'Uint16Array', 'Int32Array', 'Uint32Array', 'BigInt64Array', 'BigUint64Array'])
 
@@ -64,9 +24,10 @@ export function getRandomValues(array) {
   return array
 }
 
-const HEX = Array.from({ length: 256 }, (_, i) => i.toString(16).padStart(2, '0'))
+let HEX = null
 
 export function randomUUID() {
+  HEX ??= Array.from({ length: 256 }, (_, i) => i.toString(16).padStart(2, '0'))
   const b = new Uint8Array(16)
   randomInto(b)
   b[6] = (b[6] & 0x0f) | 0x40
@@ -116,3 +77,7 @@ export class Crypto {
   randomUUID() { return randomUUID() }
   get [Symbol.toStringTag]() { return 'Crypto' }
 }
+
+brand(Crypto, SubtleCrypto)
+
+export const crypto = new Crypto()

@@ -30,7 +30,8 @@ export class DOMException extends Error {
   get [Symbol.toStringTag]() { return 'DOMException' }
 }
 
-for (const [name, value] of Object.entries(CONSTANTS)) {
-  Object.defineProperty(DOMException, name, { value, enumerable: true })
-  Object.defineProperty(DOMException.prototype, name, { value, enumerable: true })
-}
+// One defineProperties per object: 50 single defineProperty calls cost ~40 us in every new context.
+const constants = {}
+for (const name in CONSTANTS) constants[name] = { value: CONSTANTS[name], enumerable: true }
+Object.defineProperties(DOMException, constants)
+Object.defineProperties(DOMException.prototype, constants)

@@ -1,6 +1,6 @@
 // UTF-8 TextEncoder/TextDecoder and base64 atob/btoa for the isolate (WHATWG Encoding, utf-8 only,
 // as in Cloudflare Workers). Invalid sequences decode to U+FFFD, like the spec's "replacement" mode.
-import { DOMException } from './dom-exception.js'
+import { brand, domException } from './lazy.js'
 
 /** The code point at `i` (a lone surrogate becomes U+FFFD) and how many code units it took. */
 function codePointAt(str, i) {
@@ -163,9 +163,12 @@ export function toBytes(input) {
   throw new TypeError('expected an ArrayBuffer or ArrayBufferView')
 }
 
+brand(TextEncoder, TextDecoder)
+
 const ALPHABET = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/'
 
 function invalidCharacter(message) {
+  const DOMException = domException()
   return new DOMException(message, 'InvalidCharacterError')
 }
 

@@ -1,7 +1,10 @@
 // DOM Event and EventTarget, as far as a target without a tree needs them (AbortSignal):
 // listeners in registration order, once/passive/signal options, stopImmediatePropagation, and
 // errors in a listener reported (to the run's log) without stopping the other listeners.
+import { format } from './console.js'
 import { DOMException } from './dom-exception.js'
+import { brand } from './lazy.js'
+import { current } from './runtime.js'
 
 let beginDispatch
 let endDispatch
@@ -78,10 +81,9 @@ function flatten(options) {
   return { capture: Boolean(options.capture), once: Boolean(options.once), passive: Boolean(options.passive), signal: options.signal ?? null }
 }
 
-/** Where a listener's uncaught error goes; the platform points it at the run's log. */
-let reportError = () => {}
-export function onListenerError(report) {
-  reportError = report
+/** A listener's uncaught error goes to the run's log, as a browser reports it to its console. */
+function reportError(error) {
+  if (current !== null) current.log('error', `Uncaught ${format([error])}`)
 }
 
 export class EventTarget {
@@ -138,3 +140,5 @@ export class EventTarget {
 
   get [Symbol.toStringTag]() { return 'EventTarget' }
 }
+
+brand(Event, EventTarget)

@@ -1,4 +1,5 @@
 // WHATWG Headers: case-insensitive names, combined values, ordered iteration, getSetCookie.
+import { brand } from './lazy.js'
 
 const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/
 const kList = Symbol('headers')
@@ -95,6 +96,8 @@ export class Headers {
   [Symbol.iterator]() { return this.entries() }
   get [Symbol.toStringTag]() { return 'Headers' }
 }
+
+brand(Headers)
 
 /** Raw pairs for crossing to the host, duplicates kept (set-cookie). */
 export function headerPairs(headers) {

@@ -2,20 +2,17 @@
 // (the script's completion value: nothing is put on the global object for the host to find).
 // The host calls `boot` once per context with its two References, an entropy seed and the names
 // of the host APIs to expose, and gets back `register` and `dispatch`. Only plain data crosses.
-import { AbortController, AbortSignal } from './abort.js'
 import { kBody } from './body.js'
 import { createConsole, createLogger, format } from './console.js'
-import { Crypto, SubtleCrypto, seedRandom } from './crypto.js'
-import { DOMException } from './dom-exception.js'
 import { atob, btoa, TextDecoder, TextEncoder } from './encoding.js'
-import { Event, EventTarget, onListenerError } from './events.js'
+import { seedRandom } from './entropy.js'
 import { Headers, headerPairs } from './headers.js'
+import { abort, domException, events, structuredCloneModule, webCrypto } from './lazy.js'
 import { lockdown } from './lockdown.js'
 import { Request, requestFromHost } from './request.js'
 import { Response } from './response.js'
 import { Run } from './run.js'
 import { complete, connect, current, enter, hostCall, newPromise, then } from './runtime.js'
-import { markUncloneable, structuredClone } from './structured-clone.js'
 import { clearTimeout, queueMicrotask, setTimeout } from './timers.js'
 import { whatwgUrl } from './url.js'
 
@@ -43,18 +40,26 @@ function defineLazy(name, load) {
 }
 
 const globals = {
-  AbortController, AbortSignal, DOMException, Event, EventTarget, Headers, Request, Response, TextDecoder, TextEncoder,
-  Crypto, SubtleCrypto, atob, btoa, clearTimeout, queueMicrotask, setTimeout, structuredClone,
-  crypto: new Crypto(),
+  Headers, Request, Response, TextDecoder, TextEncoder, atob, btoa, clearTimeout, queueMicrotask, setTimeout,
   console: createConsole((level, message) => { if (current !== null) current.log(level, message) }),
 }
 for (const name of Object.keys(globals)) define(name, globals[name])
-defineLazy('URL', () => whatwgUrl().URL)
-defineLazy('URLSearchParams', () => whatwgUrl().URLSearchParams)
+// What most runs never touch is initialised on first use (see lazy.js).
+const lazyGlobals = {
+  URL: () => whatwgUrl().URL,
+  URLSearchParams: () => whatwgUrl().URLSearchParams,
+  AbortController: () => abort().AbortController,
+  AbortSignal: () => abort().AbortSignal,
+  DOMException: domException,
+  Event: () => events().Event,
+  EventTarget: () => events().EventTarget,
+  Crypto: () => webCrypto().Crypto,
+  SubtleCrypto: () => webCrypto().SubtleCrypto,
+  crypto: () => webCrypto().crypto,
+  structuredClone: () => structuredCloneModule().structuredClone,
+}
+for (const name of Object.keys(lazyGlobals)) defineLazy(name, lazyGlobals[name])
 define('self', global)
-
-markUncloneable(AbortController, AbortSignal, Event, EventTarget, Headers, Request, Response, Crypto, SubtleCrypto, TextDecoder, TextEncoder)
-onListenerError((error) => { if (current !== null) current.log('error', `Uncaught ${format([error])}`) })
 
 lockdown(global)
 
@@ -181,6 +186,11 @@ function dispatch(runId, programId, kind, input, envData, outputLimit) {
   then(execute(run, programId, kind, input, envData), (result) => finish(run, result))
 }
 
+/** Loads what a typical first run needs, in a spare context prepared ahead of a new program. */
+function warmUp() {
+  whatwgUrl()
+}
+
 /** Groups host API names ('db.get', 'db.query') by namespace for ctx. */
 function groupNames(names) {
   const groups = new Map()
@@ -201,5 +211,6 @@ export function boot(call, completeReference, seed, exposedNames) {
   const entry = Object.create(null)
   entry.register = register
   entry.dispatch = dispatch
+  entry.warmUp = warmUp
   return Object.freeze(entry)
 }

@@ -1,7 +1,7 @@
 // WHATWG Request (whole bodies). `params` carries the route's named parameters.
 import { Body, cloneBody, extractBody, kBody } from './body.js'
 import { Headers } from './headers.js'
-import { AbortSignal, neverAbortedSignal } from './abort.js'
+import { abort, brand } from './lazy.js'
 import { whatwgUrl } from './url.js'
 
 const METHODS = new Set(['DELETE', 'GET', 'HEAD', 'OPTIONS', 'POST', 'PUT', 'PATCH'])
@@ -36,7 +36,7 @@ export class Request extends Body {
     this.#headers = new Headers(init.headers ?? (base ? base.headers : undefined))
     this.#redirect = init.redirect ?? (base ? base.redirect : 'follow')
     const signal = init.signal ?? (base ? base.signal : null)
-    if (signal !== null && !(signal instanceof AbortSignal)) throw new TypeError("Failed to construct 'Request': member signal is not of type AbortSignal.")
+    if (signal !== null && !(signal instanceof abort().AbortSignal)) throw new TypeError("Failed to construct 'Request': member signal is not of type AbortSignal.")
     this.#signal = signal
     this.#params = Object.freeze({ ...(init.params ?? (base ? base.params : {})) })
     let body = null
@@ -55,7 +55,7 @@ export class Request extends Body {
   get url() { return this.#url }
   get headers() { return this.#headers }
   get redirect() { return this.#redirect }
-  get signal() { return (this.#signal ??= neverAbortedSignal()) }
+  get signal() { return (this.#signal ??= abort().neverAbortedSignal()) }
   /** Named route parameters, e.g. `{ id: '42' }` for the route `/orders/:id`. */
   get params() { return this.#params }
   get [Symbol.toStringTag]() { return 'Request' }
@@ -64,6 +64,8 @@ export class Request extends Body {
     return new Request(this)
   }
 }
+
+brand(Request)
 
 /**
  * The Request a fetch handler receives. The gateway built and validated its URL already, so it is

@@ -2,6 +2,7 @@
 import { Body, cloneBody, extractBody, kBody } from './body.js'
 import { Headers } from './headers.js'
 import { whatwgUrl } from './url.js'
+import { brand } from './lazy.js'
 
 const REDIRECT_STATUSES = new Set([301, 302, 303, 307, 308])
 const NULL_BODY_STATUSES = new Set([101, 103, 204, 205, 304])
@@ -65,3 +66,5 @@ export class Response extends Body {
     return copy
   }
 }
+
+brand(Response)

@@ -4,12 +4,7 @@
 // and platform objects throw DataCloneError. `transfer` is refused: V8 11 in Node 20 has no way to
 // detach an ArrayBuffer from JavaScript (ArrayBuffer.prototype.transfer arrived in V8 11.4).
 import { DOMException } from './dom-exception.js'
-
-const uncloneable = new Set()
-/** Platform classes whose instances are not serializable (Headers, Request, URL, ...). */
-export function markUncloneable(...classes) {
-  for (const Class of classes) uncloneable.add(Class.prototype)
-}
+import { platformPrototypes } from './lazy.js'
 
 const getTime = Date.prototype.getTime
 const regExpSource = Object.getOwnPropertyDescriptor(RegExp.prototype, 'source').get
@@ -90,7 +85,7 @@ function cloneValue(value, memory) {
     memory.set(value, out)
     for (const v of Array.from(Set.prototype.values.call(value))) out.add(cloneValue(v, memory))
     return out
-  } else if (branded(weakMapHas, value, {}) || branded(weakSetHas, value, {}) || branded(promiseThen, value) || uncloneable.has(prototype)) {
+  } else if (branded(weakMapHas, value, {}) || branded(weakSetHas, value, {}) || branded(promiseThen, value) || platformPrototypes.has(prototype)) {
     throw cannotClone(value)
   } else if (value instanceof DOMException) {
     out = new DOMException(value.message, value.name)

@@ -1,10 +1,15 @@
 // whatwg-url (URL, URLSearchParams), initialised on first use: building its WebIDL wrappers costs
 // about 0.5 ms, which every new context would pay although most programs never parse a URL until
 // a request arrives. `require` stays lazy in the esbuild bundle.
+import { brand } from './lazy.js'
+
 let whatwg = null
 
 export function whatwgUrl() {
-  whatwg ??= require('whatwg-url')
+  if (whatwg === null) {
+    whatwg = require('whatwg-url')
+    brand(whatwg.URL, whatwg.URLSearchParams)
+  }
   return whatwg
 }
 
