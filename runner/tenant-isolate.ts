@@ -57,6 +57,7 @@ export class TenantIsolate {
   #programs: LRUCache<string, Promise<Program>>
   #runs = new Set<BridgeRun>()
   #retired = false
+  #disposedAll = false
   /** Programs compiled so far; a spare context is kept once a further one arrives. */
   #compiled = 0
   #spare: PreparedContext | null = null
@@ -134,6 +135,8 @@ export class TenantIsolate {
   }
 
   #dispose(): void {
+    if (this.#disposedAll) return
+    this.#disposedAll = true
     this.#programs.clear()
     this.#spare?.release()
     this.#spare = null
@@ -287,11 +290,10 @@ export class TenantIsolate {
         release: prepared.release,
         dispatch: (run, kind, input, env, outputLimit) => {
           this.#runs.add(run)
-          const settled = (): void => {
+          run.onEnd(() => {
             this.#runs.delete(run)
             if (this.#retired && this.#runs.size === 0) this.#dispose()
-          }
-          run.result.then(settled, settled)
+          })
           dispatch.applyIgnored(undefined, [run.id, programId, kind, input, env, outputLimit], options)
         },
       }
