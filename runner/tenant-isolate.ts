@@ -62,6 +62,7 @@ export class TenantIsolate {
   #compiled = 0
   #spare: PreparedContext | null = null
   #sparePending = false
+  #wantSpare = false
   #killReason: RunnerErrorCode | null = null
   /** The CPU clock at disposal, so a run that was stopped still reports what it used. */
   #finalCpuNs = 0n
@@ -235,16 +236,16 @@ export class TenantIsolate {
 
   /**
    * After a tenant's isolate compiles a further program (a new version, another script), a spare
-   * context is prepared while the worker is idle, so the next new program skips context creation
-   * and platform start (about 0.8 ms). Only isolates that see new programs keep one: each costs
-   * about 0.4 MB.
+   * context is prepared once the isolate has no run in flight, so the next new program skips
+   * context creation and platform start (about 0.8 ms), and no run waits behind the preparation.
+   * Only isolates that see new programs keep one: each costs about 0.4 MB.
    */
   #prepareSpare(): void {
     if (this.#spare !== null || this.#sparePending || !this.usable) return
     this.#sparePending = true
     setImmediate(() => {
       this.#sparePending = false
-      if (this.#spare !== null || !this.usable) return
+      if (this.#spare !== null || !this.usable || this.#runs.size > 0) return
       try {
         this.#spare = this.#prepareContext()
         this.#spare.warmUp.applyIgnored(undefined, [])
@@ -282,7 +283,7 @@ export class TenantIsolate {
         module.release()
       }
       this.#compiled++
-      if (further) this.#prepareSpare()
+      if (further) this.#wantSpare = true
       const programId = ref.sourceHash
       const options = { arguments: { copy: true } } as const
       return {
@@ -292,7 +293,9 @@ export class TenantIsolate {
           this.#runs.add(run)
           run.onEnd(() => {
             this.#runs.delete(run)
-            if (this.#retired && this.#runs.size === 0) this.#dispose()
+            if (this.#runs.size > 0) return
+            if (this.#retired) this.#dispose()
+            else if (this.#wantSpare) this.#prepareSpare()
           })
           dispatch.applyIgnored(undefined, [run.id, programId, kind, input, env, outputLimit], options)
         },
