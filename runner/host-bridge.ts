@@ -92,10 +92,12 @@ export class BridgeRun {
   /** Set when the script made one host call too many: the run ends with SCRIPT_API_CALL_LIMIT. */
   overLimit = false
   readonly result: Promise<DispatchResult>
-  readonly #controller = new AbortController()
+  /** Made on the first host call that needs it: most runs make none. */
+  #controller: AbortController | null = null
   #resolve!: (result: DispatchResult) => void
   #reject!: (error: unknown) => void
   #ended = false
+  #onEnd: Array<() => void> = []
 
   constructor(id: number, tenantId: string, apiCallLimit: number) {
     this.id = id
@@ -105,14 +107,26 @@ export class BridgeRun {
       this.#resolve = resolve
       this.#reject = reject
     })
+    // The runner awaits `result` once the run started; a run whose program never compiled is
+    // aborted with nobody reading it, and an unhandled rejection would end the worker thread.
+    this.result.catch(() => undefined)
   }
 
   get ended(): boolean {
     return this.#ended
   }
 
+  /** Aborted when the run ends. */
   get signal(): AbortSignal {
+    this.#controller ??= new AbortController()
+    if (this.#ended) this.#controller.abort()
     return this.#controller.signal
+  }
+
+  /** Called once when the run ends, however it ends. */
+  onEnd(callback: () => void): void {
+    if (this.#ended) callback()
+    else this.#onEnd.push(callback)
   }
 
   complete(result: DispatchResult): void {
@@ -130,7 +144,9 @@ export class BridgeRun {
 
   #end(): void {
     this.#ended = true
-    this.#controller.abort()
+    this.#controller?.abort()
+    for (const callback of this.#onEnd) callback()
+    this.#onEnd = []
   }
 }
 
@@ -168,7 +184,7 @@ export class HostBridge {
   begin(tenantId: string, apiCallLimit: number): BridgeRun {
     const run = new BridgeRun(this.#nextRunId++, tenantId, apiCallLimit)
     this.#runs.set(run.id, run)
-    run.result.then(() => this.#runs.delete(run.id), () => this.#runs.delete(run.id))
+    run.onEnd(() => this.#runs.delete(run.id))
     return run
   }
 

@@ -57,10 +57,12 @@ export class TenantIsolate {
   #programs: LRUCache<string, Promise<Program>>
   #runs = new Set<BridgeRun>()
   #retired = false
+  #disposedAll = false
   /** Programs compiled so far; a spare context is kept once a further one arrives. */
   #compiled = 0
   #spare: PreparedContext | null = null
   #sparePending = false
+  #wantSpare = false
   #killReason: RunnerErrorCode | null = null
   /** The CPU clock at disposal, so a run that was stopped still reports what it used. */
   #finalCpuNs = 0n
@@ -134,6 +136,8 @@ export class TenantIsolate {
   }
 
   #dispose(): void {
+    if (this.#disposedAll) return
+    this.#disposedAll = true
     this.#programs.clear()
     this.#spare?.release()
     this.#spare = null
@@ -232,16 +236,16 @@ export class TenantIsolate {
 
   /**
    * After a tenant's isolate compiles a further program (a new version, another script), a spare
-   * context is prepared while the worker is idle, so the next new program skips context creation
-   * and platform start (about 0.8 ms). Only isolates that see new programs keep one: each costs
-   * about 0.4 MB.
+   * context is prepared once the isolate has no run in flight, so the next new program skips
+   * context creation and platform start (about 0.8 ms), and no run waits behind the preparation.
+   * Only isolates that see new programs keep one: each costs about 0.4 MB.
    */
   #prepareSpare(): void {
     if (this.#spare !== null || this.#sparePending || !this.usable) return
     this.#sparePending = true
     setImmediate(() => {
       this.#sparePending = false
-      if (this.#spare !== null || !this.usable) return
+      if (this.#spare !== null || !this.usable || this.#runs.size > 0) return
       try {
         this.#spare = this.#prepareContext()
         this.#spare.warmUp.applyIgnored(undefined, [])
@@ -279,7 +283,7 @@ export class TenantIsolate {
         module.release()
       }
       this.#compiled++
-      if (further) this.#prepareSpare()
+      if (further) this.#wantSpare = true
       const programId = ref.sourceHash
       const options = { arguments: { copy: true } } as const
       return {
@@ -287,11 +291,12 @@ export class TenantIsolate {
         release: prepared.release,
         dispatch: (run, kind, input, env, outputLimit) => {
           this.#runs.add(run)
-          const settled = (): void => {
+          run.onEnd(() => {
             this.#runs.delete(run)
-            if (this.#retired && this.#runs.size === 0) this.#dispose()
-          }
-          run.result.then(settled, settled)
+            if (this.#runs.size > 0) return
+            if (this.#retired) this.#dispose()
+            else if (this.#wantSpare) this.#prepareSpare()
+          })
           dispatch.applyIgnored(undefined, [run.id, programId, kind, input, env, outputLimit], options)
         },
       }

@@ -53,11 +53,9 @@ export class Watchdog {
     this.#entries.add(entry)
     if (this.#timer === null) this.#timer = setInterval(() => this.#check(), this.#intervalMs)
     return () => {
+      // The timer stops at its next tick with nothing to watch: not here, where a busy worker
+      // would stop and start it on every run.
       this.#entries.delete(entry)
-      if (this.#entries.size === 0 && this.#timer !== null) {
-        clearInterval(this.#timer)
-        this.#timer = null
-      }
       const used = target.cpuTimeNs() - entry.startCpu
       // An isolate disposed by V8 for its memory limit reports no clock: never a negative time.
       return used > 0n ? used : 0n
@@ -65,6 +63,11 @@ export class Watchdog {
   }
 
   #check(): void {
+    if (this.#entries.size === 0 && this.#timer !== null) {
+      clearInterval(this.#timer)
+      this.#timer = null
+      return
+    }
     const now = performance.now()
     for (const entry of this.#entries) {
       if (entry.target.disposed) {

@@ -284,6 +284,9 @@ t.test('timers do not outlive their run, and concurrent runs keep their own logs
   t.same(next.logs.map((entry) => entry.message), ['after the run of next', 'end of next'])
   const topLevel = await pool.run({ ...runTask('timers-top', 'return 1'), program: program('timers-top', `setTimeout(() => {}, 1)\nexport default { run() { return 1 } }`) })
   t.match(topLevel.error, { code: 'SCRIPT_ERROR', name: 'TypeError', message: /setTimeout can only be used while a handler runs/ })
+  const after = await pool.run(runTask('timers-top', 'return "still serving"'))
+  t.equal(after.output, 'still serving', 'a program that failed to start ends only its own run')
+  t.equal(after.metrics.start, 'warm', 'in the same isolate: the worker thread did not crash')
 })
 
 t.test('an error thrown in a timer callback ends the run with that error', async (t) => {
@@ -291,7 +294,7 @@ t.test('an error thrown in a timer callback ends the run with that error', async
     setTimeout(() => { throw new RangeError('from the timer') }, 1)
     await new Promise((resolve) => setTimeout(resolve, 50))
     return 'not reached'`))
-  t.match(result, { ok: false, error: { code: 'SCRIPT_ERROR', name: 'RangeError', message: 'from the timer', line: 3 } })
+  t.match(result, { ok: false, error: { code: 'SCRIPT_ERROR', name: 'RangeError', message: 'from the timer', line: 3 } }, JSON.stringify(result.error))
 })
 
 t.test('AbortController and AbortSignal: abort once with a reason, events, timeout and any', async (t) => {

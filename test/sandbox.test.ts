@@ -186,3 +186,23 @@ t.test('host APIs not exposed to scripts cannot be called, and one tenant\'s glo
   const other = await output(t, 'sandbox-other', `return typeof globalThis.secret`)
   t.equal(other, 'undefined')
 })
+
+t.test('each version of a script starts in a fresh context, also when a spare context was prepared for it', async (t) => {
+  const version = (n: number): RunTask => ({
+    kind: 'run',
+    program: program('sandbox-versions', `export default { run() { const seen = globalThis.mark ?? null; globalThis.mark = ${n}; Array.prototype.mark = ${n}; return [seen, [].mark] } }`, 'versioned', n),
+    input: null,
+    env: {},
+    limits: LIMITS,
+  })
+  const outputs: unknown[] = []
+  for (let n = 1; n <= 4; n++) {
+    const result = await pool.run(version(n))
+    outputs.push([result.metrics.start, result.output])
+    // Let the worker go idle, so the spare context for the next version is ready.
+    await new Promise((resolve) => setTimeout(resolve, 20))
+  }
+  t.same(outputs, [['cold', [null, 1]], ['warm', [null, 2]], ['warm', [null, 3]], ['warm', [null, 4]]])
+  const again = await pool.run(version(2))
+  t.same([again.metrics.start, again.output], ['hot', [2, 2]], 'module and global state persist between runs of one version')
+})

@@ -2,27 +2,49 @@
 // as in Cloudflare Workers). Invalid sequences decode to U+FFFD, like the spec's "replacement" mode.
 import { brand, domException } from './lazy.js'
 
-/** The code point at `i` (a lone surrogate becomes U+FFFD) and how many code units it took. */
-function codePointAt(str, i) {
-  const c = str.charCodeAt(i)
-  if (c >= 0xd800 && c <= 0xdbff && i + 1 < str.length) {
-    const d = str.charCodeAt(i + 1)
-    if (d >= 0xdc00 && d <= 0xdfff) return [0x10000 + ((c - 0xd800) << 10) + (d - 0xdc00), 2]
+/**
+ * Encodes `str` as UTF-8 into `out` from `n`, stopping before a character that does not fit;
+ * lone surrogates become U+FFFD. Answers [code units read, bytes written]. No allocation per
+ * character: whatwg-url encodes every query and form body with it.
+ */
+function encodeInto(str, out, n) {
+  const limit = out.length
+  let i = 0
+  for (; i < str.length; i++) {
+    let c = str.charCodeAt(i)
+    if (c < 0x80) {
+      if (n >= limit) break
+      out[n++] = c
+      continue
+    }
+    let units = 1
+    if (c >= 0xd800 && c <= 0xdfff) {
+      const d = c <= 0xdbff && i + 1 < str.length ? str.charCodeAt(i + 1) : 0
+      if (d >= 0xdc00 && d <= 0xdfff) {
+        c = 0x10000 + ((c - 0xd800) << 10) + (d - 0xdc00)
+        units = 2
+      } else {
+        c = 0xfffd
+      }
+    }
+    if (c < 0x800) {
+      if (n + 2 > limit) break
+      out[n++] = 0xc0 | (c >> 6); out[n++] = 0x80 | (c & 63)
+    } else if (c < 0x10000) {
+      if (n + 3 > limit) break
+      out[n++] = 0xe0 | (c >> 12); out[n++] = 0x80 | ((c >> 6) & 63); out[n++] = 0x80 | (c & 63)
+    } else {
+      if (n + 4 > limit) break
+      out[n++] = 0xf0 | (c >> 18); out[n++] = 0x80 | ((c >> 12) & 63); out[n++] = 0x80 | ((c >> 6) & 63); out[n++] = 0x80 | (c & 63)
+    }
+    i += units - 1
   }
-  if (c >= 0xd800 && c <= 0xdfff) return [0xfffd, 1]
-  return [c, 1]
+  return [i, n]
 }
 
-function utf8Length(cp) {
-  return cp < 0x80 ? 1 : cp < 0x800 ? 2 : cp < 0x10000 ? 3 : 4
-}
-
-function writeCodePoint(out, n, cp) {
-  if (cp < 0x80) out[n++] = cp
-  else if (cp < 0x800) { out[n++] = 0xc0 | (cp >> 6); out[n++] = 0x80 | (cp & 63) }
-  else if (cp < 0x10000) { out[n++] = 0xe0 | (cp >> 12); out[n++] = 0x80 | ((cp >> 6) & 63); out[n++] = 0x80 | (cp & 63) }
-  else { out[n++] = 0xf0 | (cp >> 18); out[n++] = 0x80 | ((cp >> 12) & 63); out[n++] = 0x80 | ((cp >> 6) & 63); out[n++] = 0x80 | (cp & 63) }
-  return n
+function isAscii(str) {
+  for (let i = 0; i < str.length; i++) if (str.charCodeAt(i) >= 0x80) return false
+  return true
 }
 
 export class TextEncoder {
@@ -30,28 +52,19 @@ export class TextEncoder {
 
   encode(input = '') {
     const str = String(input)
-    const out = new Uint8Array(str.length * 3)
-    let n = 0
-    for (let i = 0; i < str.length;) {
-      const [cp, units] = codePointAt(str, i)
-      n = writeCodePoint(out, n, cp)
-      i += units
+    if (isAscii(str)) {
+      const out = new Uint8Array(str.length)
+      for (let i = 0; i < str.length; i++) out[i] = str.charCodeAt(i)
+      return out
     }
-    return out.slice(0, n)
+    const out = new Uint8Array(str.length * 3)
+    return out.slice(0, encodeInto(str, out, 0)[1])
   }
 
   /** Writes whole characters only; `read` counts UTF-16 code units consumed. */
   encodeInto(input, dest) {
     if (!(dest instanceof Uint8Array)) throw new TypeError("Failed to execute 'encodeInto' on 'TextEncoder': parameter 2 is not of type 'Uint8Array'.")
-    const str = String(input)
-    let read = 0
-    let written = 0
-    while (read < str.length) {
-      const [cp, units] = codePointAt(str, read)
-      if (written + utf8Length(cp) > dest.length) break
-      written = writeCodePoint(dest, written, cp)
-      read += units
-    }
+    const [read, written] = encodeInto(String(input), dest, 0)
     return { read, written }
   }
 
@@ -117,6 +130,13 @@ export class TextDecoder {
   }
 
   #decode(bytes, start, end) {
+    let ascii = true
+    for (let k = start; k < end; k++) if (bytes[k] >= 0x80) { ascii = false; break }
+    if (ascii) {
+      let out = ''
+      for (let k = start; k < end; k += 8192) out += String.fromCharCode.apply(null, bytes.subarray(k, Math.min(end, k + 8192)))
+      return out
+    }
     let i = start
     let out = ''
     let chunk = []
