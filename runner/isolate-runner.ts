@@ -83,7 +83,7 @@ export class IsolateRunner {
     }
     const cpuNs = stop()
     const heapBytes = tenant.heapBytes()
-    if (!tenant.disposed && tenant.atMemoryLimit(heapBytes, raw?.error ? { code: 'SCRIPT_ERROR', ...raw.error } : undefined)) {
+    if (!tenant.disposed && tenant.atMemoryLimit(heapBytes, raw?.error)) {
       tenant.kill('SCRIPT_MEMORY_LIMIT')
       failure ??= new RunnerError('SCRIPT_MEMORY_LIMIT', `the isolate reached its memory limit of ${tenant.memoryMb} MB`).data
     }

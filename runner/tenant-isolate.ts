@@ -186,14 +186,16 @@ export class TenantIsolate {
    * (a catchable RangeError inside the isolate, see isolated-vm's LimitedAllocator) or heap plus
    * buffers reached the limit.
    */
-  atMemoryLimit(heapBytes: number, error?: ErrorData): boolean {
+  atMemoryLimit(heapBytes: number, error?: { name: string; message: string }): boolean {
     return heapBytes >= this.memoryLimitBytes || (error?.name === 'RangeError' && ALLOCATION_FAILED.test(error.message))
   }
 
   /**
    * An unhandled rejection left by tenant code is reported by isolated-vm as the failure of the
    * next non-ignored call into the isolate, whatever that call is (measured with 5.0.4). A no-op
-   * run right before the platform's own synchronous steps takes it, so it cannot fail them.
+   * run right before the platform's own synchronous steps takes it, so it cannot fail them. What
+   * it cannot cover: a rejection left by a concurrent run of the same tenant between this and the
+   * module's (asynchronous) evaluation fails that compile; the next run compiles again.
    */
   #absorbRejections(context: ivm.Context): void {
     try {
@@ -266,12 +268,12 @@ export class TenantIsolate {
       prepared = this.#spare ?? this.#prepareContext()
       this.#spare = null
       const { context, register, dispatch, refs } = prepared
+      this.#absorbRejections(context)
       const module = compileModule(isolate, ref.source)
       try {
         module.instantiateSync(context, (specifier) => {
           throw new RunnerError('SCRIPT_IMPORT_FORBIDDEN', `import of "${specifier}" is not allowed: scripts are self-contained modules`)
         })
-        this.#absorbRejections(context)
         // Tenant code (the module's top level) runs asynchronously, where the watchdog can stop it.
         await module.evaluate()
         // Queued behind the evaluation and before any dispatch (isolated-vm runs one isolate's

@@ -186,9 +186,18 @@ function dispatch(runId, programId, kind, input, envData, outputLimit) {
   then(execute(run, programId, kind, input, envData), (result) => finish(run, result))
 }
 
-/** Loads what a typical first run needs, in a spare context prepared ahead of a new program. */
+/**
+ * Runs what a typical first request runs, in a spare context prepared ahead of a new program:
+ * whatwg-url loads, and the platform's functions in this context gather type feedback, so the
+ * first run of the program does not pay for either (about 0.3 ms).
+ */
 function warmUp() {
-  whatwgUrl()
+  const request = requestFromHost({ url: 'https://warm.test/a/b?c=d', method: 'GET', headers: [['accept', '*/*']], params: {} }, null)
+  const url = new (whatwgUrl().URL)(request.url)
+  const response = Response.json({ path: url.pathname, c: url.searchParams.get('c'), accept: request.headers.get('accept') })
+  headerPairs(response.headers)
+  bodyForHost(response)
+  bodyForHost(new Response('warm'))
 }
 
 /** Groups host API names ('db.get', 'db.query') by namespace for ctx. */
