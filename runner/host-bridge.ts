@@ -210,7 +210,7 @@ export class HostBridge {
   async #call(tenantId: string, runId: unknown, name: unknown, args: unknown): Promise<Envelope> {
     const run = typeof runId === 'number' ? this.#runs.get(runId) : undefined
     if (run === undefined || run.tenantId !== tenantId || run.ended) {
-      return failure('Error', 'host APIs can only be called while a run is in progress', 'RUN_ENDED')
+      return failure('Error', 'host APIs can only be called while a run is in progress')
     }
     const fn = typeof name === 'string' ? this.#registry.get(name) : undefined
     if (fn === undefined) return failure('TypeError', `${String(name)} is not a host API`)
