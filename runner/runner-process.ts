@@ -50,6 +50,13 @@ const server = createServer((socket) => {
   socket.on('close', () => void stop(0))
   socket.on('error', () => socket.destroy())
 })
+// A gateway that died before the 'disconnect' listener existed (while this module was loading) sent no
+// 'disconnect' to hear, and nothing else would end an orphaned runner: look now and every second.
+if (!process.connected) void stop(0)
+setInterval(() => {
+  if (!process.connected) void stop(0)
+}, 1000).unref()
+
 // Start every worker thread before saying so: a runner that is "ready" serves at full speed,
 // and a standby runner has paid its whole start-up cost before it takes a crashed one's place.
 await pool.stats().catch((error: unknown) => {

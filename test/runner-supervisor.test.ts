@@ -6,9 +6,9 @@ import { bodyText, fetchTask } from './helpers/programs.js'
 /** `new Array(1e9).fill(0)` in a 64 MB isolate: V8 aborts the whole runner process (SIGABRT). */
 const BOMB = `export default { fetch() { new Array(1e9).fill(0); return new Response('survived') } }`
 const HELLO = `export default { fetch(request, env) { return new Response('hello ' + env.WHO) } }`
-/** Busy for a while, so it is surely in flight when the bomb goes off next to it. */
-const SLOW = `export default { fetch() { const end = Date.now() + 8000; while (Date.now() < end) {} return new Response('slow') } }`
-const GENEROUS = { memoryMb: 64, timeoutMs: 30_000, cpuMs: 30_000 }
+/** Busy long enough to be in flight when the bomb goes off next to it, even on a loaded machine. */
+const SLOW = `export default { fetch() { const end = Date.now() + 25000; while (Date.now() < end) {} return new Response('slow') } }`
+const GENEROUS = { memoryMb: 64, timeoutMs: 60_000, cpuMs: 60_000 }
 
 /** The first tenant id with this prefix whose rendezvous home among two runners is `runner`. */
 function tenantOn(runner: number, prefix: string): string {
