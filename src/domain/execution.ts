@@ -30,6 +30,26 @@ export interface ExecutionRecord {
   finishedAt: Date | null
 }
 
+/** The fields of a record that say which run it is, whatever its outcome. */
+export type RecordIdentity = Pick<ExecutionRecord, 'id' | 'tenantId' | 'scriptId' | 'scriptVersion' | 'trigger' | 'status' | 'input' | 'createdAt' | 'startedAt' | 'finishedAt'>
+
+/** A record with no run result: pending or running, or a run that never happened (skipped, lost). */
+export function unrunRecord(identity: RecordIdentity, error: ErrorData | null = null): ExecutionRecord {
+  return {
+    ...identity,
+    output: null,
+    logs: [],
+    error,
+    httpStatus: null,
+    durationMs: null,
+    cpuMs: null,
+    memoryBytes: null,
+    apiCalls: null,
+    outputBytes: null,
+    startKind: null,
+  }
+}
+
 /** The final status of a finished run. */
 export function statusOf(result: RunResult): ExecutionStatus {
   if (result.ok) return 'completed'

@@ -6,7 +6,7 @@ import type { ExecutionRepository, ExecutionSummary } from '../db/execution.repo
 import type { ScriptRepository } from '../db/script.repository.js'
 import type { Principal } from '../domain/auth.js'
 import { executionListQuery, runInput } from '../domain/execution-query.js'
-import { recordOf, type ExecutionRecord } from '../domain/execution.js'
+import { recordOf, unrunRecord, type ExecutionRecord } from '../domain/execution.js'
 import { isUuid, pageOf, type Page } from '../domain/page.js'
 import { canRunManually } from '../domain/script-status.js'
 import type { Script } from '../domain/script.js'
@@ -69,23 +69,13 @@ export class ExecutionService {
     })
     const now = new Date()
     const base = { id: randomUUID(), tenantId: tenant.id, scriptId, scriptVersion: task.program.version, trigger: 'manual' as const, input }
-    const pending: ExecutionRecord = {
+    const pending = unrunRecord({
       ...base,
       status: options.async ? 'pending' : 'running',
-      output: null,
-      logs: [],
-      error: null,
-      httpStatus: null,
-      durationMs: null,
-      cpuMs: null,
-      memoryBytes: null,
-      apiCalls: null,
-      outputBytes: null,
-      startKind: null,
       createdAt: now,
       startedAt: options.async ? null : now,
       finishedAt: null,
-    }
+    })
     await db.tenant(tenant.id, (tx) => executions.insertMany(tx, [pending]))
     if (!options.async) return this.#execute(base, task, now)
     const running = this.#execute(base, task, null).then(

@@ -5,7 +5,7 @@ import type { CronRepository, DueCron } from '../db/cron.repository.js'
 import type { Database, Tx } from '../db/database.js'
 import type { ExecutionRepository } from '../db/execution.repository.js'
 import { CronSchedule } from '../domain/cron-schedule.js'
-import { recordOf, type ExecutionRecord } from '../domain/execution.js'
+import { recordOf, unrunRecord, type ExecutionRecord } from '../domain/execution.js'
 import { checkPositive, instanceId, limitsFor, listen, runSafely, systemClock, type Clock, type RunExecutor } from './run-support.js'
 import { Wakeup } from './wakeup.js'
 
@@ -255,28 +255,21 @@ export class CronScheduler {
 
   #record(due: DueCron, id: string, slot: Date, status: 'skipped' | 'failed', error: { code: string; message: string }): ExecutionRecord {
     const now = new Date(this.#clock.now())
-    return {
-      id,
-      tenantId: due.tenantId,
-      scriptId: due.scriptId,
-      scriptVersion: due.version,
-      trigger: 'cron',
-      status,
-      input: { type: 'scheduled', cron: due.expression, timezone: due.timezone, scheduledTime: slot.getTime() },
-      output: null,
-      logs: [],
+    return unrunRecord(
+      {
+        id,
+        tenantId: due.tenantId,
+        scriptId: due.scriptId,
+        scriptVersion: due.version,
+        trigger: 'cron',
+        status,
+        input: { type: 'scheduled', cron: due.expression, timezone: due.timezone, scheduledTime: slot.getTime() },
+        createdAt: now,
+        startedAt: null,
+        finishedAt: now,
+      },
       error,
-      httpStatus: null,
-      durationMs: null,
-      cpuMs: null,
-      memoryBytes: null,
-      apiCalls: null,
-      outputBytes: null,
-      startKind: null,
-      createdAt: now,
-      startedAt: null,
-      finishedAt: now,
-    }
+    )
   }
 
   #schedule(expression: string, timezone: string): CronSchedule {

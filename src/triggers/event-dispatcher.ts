@@ -3,7 +3,7 @@ import type { Logger } from 'pino'
 import type { RunLimits } from '../../runner/index.js'
 import type { Database, Tx } from '../db/database.js'
 import type { ClaimableDelivery, DeliveryAttempt, EventRepository } from '../db/event.repository.js'
-import { recordOf, type ExecutionRecord } from '../domain/execution.js'
+import { recordOf, unrunRecord, type ExecutionRecord } from '../domain/execution.js'
 import { checkPositive, instanceId, limitsFor, listen, runSafely, systemClock, type Clock, type RunExecutor } from './run-support.js'
 import { Wakeup } from './wakeup.js'
 
@@ -217,27 +217,20 @@ export class EventDispatcher {
   }
 
   #lostRecord(delivery: ClaimableDelivery, id: string, startedAt: Date, error: { code: string; message: string }, now: Date): ExecutionRecord {
-    return {
-      id,
-      tenantId: delivery.tenantId,
-      scriptId: delivery.scriptId,
-      scriptVersion: delivery.script.version,
-      trigger: 'event',
-      status: 'failed',
-      input: { id: delivery.eventId, type: delivery.event.type, attempt: delivery.attempt },
-      output: null,
-      logs: [],
+    return unrunRecord(
+      {
+        id,
+        tenantId: delivery.tenantId,
+        scriptId: delivery.scriptId,
+        scriptVersion: delivery.script.version,
+        trigger: 'event',
+        status: 'failed',
+        input: { id: delivery.eventId, type: delivery.event.type, attempt: delivery.attempt },
+        createdAt: startedAt,
+        startedAt,
+        finishedAt: now,
+      },
       error,
-      httpStatus: null,
-      durationMs: null,
-      cpuMs: null,
-      memoryBytes: null,
-      apiCalls: null,
-      outputBytes: null,
-      startKind: null,
-      createdAt: startedAt,
-      startedAt,
-      finishedAt: now,
-    }
+    )
   }
 }
