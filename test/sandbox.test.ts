@@ -178,6 +178,15 @@ t.test('a host function that rejects becomes a catchable Error in the script and
   t.equal((await pool.stats()).isolateMisses > 0, true)
 })
 
+t.test('a host call a run never awaited cannot fail the same tenant\'s next run, whenever it rejects', async (t) => {
+  for (let i = 0; i < 40; i++) {
+    t.equal(await output(t, 'sandbox-dangling', `ctx.test.fail('left behind'); return 'returned'`), 'returned')
+    // Back to back and after a pause: the late rejection lands during the next run or before it.
+    if (i % 2 === 1) await new Promise((resolve) => setTimeout(resolve, 20))
+    t.equal(await output(t, 'sandbox-dangling', `await ctx.test.tenant(); return ctx.test.tenant()`), 'sandbox-dangling')
+  }
+})
+
 t.test('host APIs not exposed to scripts cannot be called, and one tenant\'s globals are invisible to another', async (t) => {
   const value = await output(t, 'sandbox-exposed', `
     globalThis.secret = 'tenant one'

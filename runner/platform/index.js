@@ -12,7 +12,7 @@ import { lockdown } from './lockdown.js'
 import { Request, requestFromHost } from './request.js'
 import { Response } from './response.js'
 import { Run } from './run.js'
-import { complete, connect, current, enter, hostCall, newPromise, then } from './runtime.js'
+import { complete, connect, current, enter, hostCall, newPromise, settleLeftovers, then } from './runtime.js'
 import { clearTimeout, queueMicrotask, setTimeout } from './timers.js'
 import { whatwgUrl } from './url.js'
 
@@ -177,6 +177,7 @@ async function execute(run, programId, kind, input, envData) {
 
 function finish(run, result) {
   run.done = true
+  settleLeftovers(run)
   complete(run.id, { ...result, logs: run.logs, logBytes: run.logBytes, outputExceeded: run.outputExceeded })
 }
 

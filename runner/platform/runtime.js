@@ -68,14 +68,32 @@ export function hostCall(run, name, args) {
   } catch (error) {
     return new PromiseCtor((resolve, reject) => reject(error))
   }
-  return then(pending, (envelope) => {
+  const result = then(pending, (envelope) => {
+    run.pendingCalls.delete(result)
     current = run
     if (envelope.ok) return envelope.value
     throw hostError(envelope.error)
   }, (error) => {
+    run.pendingCalls.delete(result)
     current = run
     throw error
   })
+  run.pendingCalls.add(result)
+  return result
+}
+
+function ignoreRejection() {}
+
+/**
+ * Marks the host calls a finished run left unsettled as handled. isolated-vm 5 reports an
+ * isolate's unhandled rejection as the failure of the next operation into it, so a call the
+ * script never awaited would otherwise fail the tenant's next run. Only calls still pending when
+ * the run ends: a handler added earlier would be a second reaction on a promise the script
+ * awaits, and V8 then drops the script's frames from the error's async stack trace.
+ */
+export function settleLeftovers(run) {
+  for (const pending of run.pendingCalls) then(pending, undefined, ignoreRejection)
+  run.pendingCalls.clear()
 }
 
 /** Hands a finished run's result to the host (fire and forget: the host holds the run open). */
