@@ -28,6 +28,7 @@ export const RUNNER_ERROR_CODES = {
   RUNNER_CRASHED: 'The runner executing this run crashed',
   RUNNER_UNAVAILABLE: 'No runner is available',
   TENANT_QUARANTINED: 'The tenant is quarantined after crashing runners repeatedly',
+  HOST_CALL_FAILED: 'A host API failed for a reason the script is not told (the host logs it)',
 } as const
 
 export type RunnerErrorCode = keyof typeof RUNNER_ERROR_CODES

@@ -9,6 +9,7 @@
 import type { Socket } from 'node:net'
 import { deserialize, serialize } from 'node:v8'
 import type { ErrorData } from './errors.js'
+import type { HostAnswer, RelayedHostCall } from './host-relay.js'
 import type { WorkerMessage } from './worker.js'
 
 /** A request to a runner process. */
@@ -23,6 +24,25 @@ export interface RunnerResponse {
   value?: unknown
   error?: ErrorData | undefined
 }
+
+/** A runner asks the gateway to answer a host call one of its scripts made (host-relay.ts). */
+export interface HostCallFrame {
+  hostCall: number
+  call: RelayedHostCall
+}
+
+/** The run that made host call `hostCancel` ended: the gateway may stop working on it. */
+export interface HostCancelFrame {
+  hostCancel: number
+}
+
+/** The gateway's answer to host call `hostReply`. */
+export interface HostReplyFrame {
+  hostReply: number
+  answer: HostAnswer
+}
+
+export type Frame = RunnerRequest | RunnerResponse | HostCallFrame | HostCancelFrame | HostReplyFrame
 
 /** A frame larger than this is a protocol error, not a run: bodies and outputs are capped far below. */
 export const MAX_FRAME_BYTES = 512 * 1024 * 1024
@@ -57,7 +77,7 @@ export class FrameChannel {
     socket.on('data', (chunk: Buffer) => this.#receive(chunk))
   }
 
-  send(value: RunnerRequest | RunnerResponse): void {
+  send(value: Frame): void {
     const payload = serialize(value)
     const header = Buffer.allocUnsafe(HEADER_BYTES)
     header.writeUInt32BE(payload.length, 0)

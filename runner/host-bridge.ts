@@ -1,7 +1,7 @@
 import ivm from 'isolated-vm'
 import { randomBytes } from 'node:crypto'
 import { setTimeout as sleep } from 'node:timers/promises'
-import type { LogEntry } from './protocol.js'
+import type { LogEntry, RunTrace } from './protocol.js'
 
 /**
  * A host API: called with the tenant (bound by the host, never named by the script), the copied
@@ -12,6 +12,10 @@ export type HostFunction = (tenantId: string, args: unknown[], call: HostCall) =
 export interface HostCall {
   /** Aborted when the run ends: a host API must stop waiting then (timers do). */
   readonly signal: AbortSignal
+  /** The execution the run records, when its caller named it (RunTask.trace). */
+  readonly executionId?: string | undefined
+  /** The causal depth of the event that triggered the run, if one did. */
+  readonly eventDepth?: number | null | undefined
 }
 
 export interface HostApiOptions {
@@ -88,6 +92,7 @@ export class BridgeRun {
   readonly id: number
   readonly tenantId: string
   readonly apiCallLimit: number
+  readonly trace: RunTrace | undefined
   apiCalls = 0
   /** Set when the script made one host call too many: the run ends with SCRIPT_API_CALL_LIMIT. */
   overLimit = false
@@ -99,10 +104,11 @@ export class BridgeRun {
   #ended = false
   #onEnd: Array<() => void> = []
 
-  constructor(id: number, tenantId: string, apiCallLimit: number) {
+  constructor(id: number, tenantId: string, apiCallLimit: number, trace?: RunTrace) {
     this.id = id
     this.tenantId = tenantId
     this.apiCallLimit = apiCallLimit
+    this.trace = trace
     this.result = new Promise<DispatchResult>((resolve, reject) => {
       this.#resolve = resolve
       this.#reject = reject
@@ -181,8 +187,8 @@ export class HostBridge {
     this.#registry = registry
   }
 
-  begin(tenantId: string, apiCallLimit: number): BridgeRun {
-    const run = new BridgeRun(this.#nextRunId++, tenantId, apiCallLimit)
+  begin(tenantId: string, apiCallLimit: number, trace?: RunTrace): BridgeRun {
+    const run = new BridgeRun(this.#nextRunId++, tenantId, apiCallLimit, trace)
     this.#runs.set(run.id, run)
     run.onEnd(() => this.#runs.delete(run.id))
     return run
@@ -220,7 +226,8 @@ export class HostBridge {
       return failure('Error', `the run went over its limit of ${run.apiCallLimit} host API calls`, 'SCRIPT_API_CALL_LIMIT')
     }
     try {
-      return { ok: true, value: await fn(tenantId, Array.isArray(args) ? args : [], { signal: run.signal }) }
+      const call: HostCall = { signal: run.signal, executionId: run.trace?.executionId, eventDepth: run.trace?.eventDepth }
+      return { ok: true, value: await fn(tenantId, Array.isArray(args) ? args : [], call) }
     } catch (error) {
       if (error instanceof Error) {
         const code = (error as { code?: unknown }).code

@@ -27,3 +27,4 @@ export type {
   RunTask,
 } from './protocol.js'
 export type { WorkerStats } from './worker.js'
+export { type HostAnswer, type HostCallHandler, type RelayedHostCall, type RemoteHostApi } from './host-relay.js'

@@ -1,4 +1,5 @@
 import os from 'node:os'
+import { HostRelay, type HostCallHandler, type RemoteHostApi } from './host-relay.js'
 import type { CheckResult, RunResult, RunTask } from './protocol.js'
 import { readPlatformSource, siblingModule } from './platform-source.js'
 import { rank } from './rendezvous.js'
@@ -23,6 +24,13 @@ export interface IsolatePoolOptions {
    * `(registry: HostRegistry) => void` (see runner/host-bridge.ts). Timers are always there.
    */
   hostApiModules?: string[]
+  /**
+   * Host APIs answered outside the worker threads, by `hostCalls` (in a runner process: by the
+   * gateway). Plain data, so it travels in a runner process's settings.
+   */
+  remoteHostApis?: RemoteHostApi[]
+  /** Answers the calls to `remoteHostApis`; without it they are not offered. Not serializable. */
+  hostCalls?: HostCallHandler
 }
 
 const DEFAULTS = {
@@ -33,13 +41,19 @@ const DEFAULTS = {
   isolateIdleMs: 5 * 60_000,
   maxProgramsPerTenant: 1000,
   hostApiModules: [],
-} satisfies Required<IsolatePoolOptions>
+} satisfies Omit<Required<IsolatePoolOptions>, 'remoteHostApis' | 'hostCalls'>
 
-function positiveInteger(options: IsolatePoolOptions, key: keyof IsolatePoolOptions): number {
+function positiveInteger(options: IsolatePoolOptions, key: keyof typeof DEFAULTS): number {
   const value = options[key] ?? DEFAULTS[key]
   if (typeof value !== 'number' || !Number.isInteger(value)) throw new TypeError(`options.${key} must be an integer`)
   if (value < 1) throw new RangeError(`options.${key} must be a positive integer`)
   return value
+}
+
+function remoteHostApis(value: unknown = []): RemoteHostApi[] {
+  const valid = Array.isArray(value) && value.every((api) => typeof api?.name === 'string' && typeof api?.expose === 'boolean')
+  if (!valid) throw new TypeError('options.remoteHostApis must be an array of { name, expose }')
+  return value as RemoteHostApi[]
 }
 
 function hostApiModules(value: unknown = DEFAULTS.hostApiModules): string[] {
@@ -59,16 +73,21 @@ function hostApiModules(value: unknown = DEFAULTS.hostApiModules): string[] {
 export class IsolatePool {
   readonly #shards: WorkerShard[]
   readonly #spillThreshold: number
+  readonly #relay: HostRelay | null
 
   constructor(options: IsolatePoolOptions = {}) {
     const threads = positiveInteger(options, 'threads')
     this.#spillThreshold = positiveInteger(options, 'spillThreshold')
+    const apis = remoteHostApis(options.remoteHostApis)
+    if (options.hostCalls !== undefined && typeof options.hostCalls !== 'function') throw new TypeError('options.hostCalls must be a function')
+    this.#relay = options.hostCalls !== undefined && apis.length > 0 ? new HostRelay(options.hostCalls, apis) : null
     const settings = {
       platformSource: readPlatformSource(),
       maxIsolates: positiveInteger(options, 'maxIsolatesPerThread'),
       isolateIdleMs: positiveInteger(options, 'isolateIdleMs'),
       maxProgramsPerTenant: positiveInteger(options, 'maxProgramsPerTenant'),
       hostApiModules: hostApiModules(options.hostApiModules),
+      hostRelay: this.#relay?.settings,
     }
     const workerUrl = siblingModule('worker', import.meta.url)
     const concurrentTasksPerWorker = positiveInteger(options, 'concurrentTasksPerWorker')
@@ -102,6 +121,7 @@ export class IsolatePool {
 
   async close(): Promise<void> {
     await Promise.all(this.#shards.map((shard) => shard.close()))
+    this.#relay?.close()
   }
 
   #shardFor(tenantId: string): WorkerShard {

@@ -69,7 +69,7 @@ export class IsolateRunner {
     const started = performance.now()
     const { tenant, start } = this.#tenantIsolate(task)
     const stop = this.#watchdog.watch(tenant, task.limits)
-    const run = this.#bridge.begin(task.program.tenantId, task.limits.apiCalls)
+    const run = this.#bridge.begin(task.program.tenantId, task.limits.apiCalls, task.trace)
     let raw: DispatchResult | null = null
     let failure: ErrorData | null = null
     try {

@@ -54,6 +54,13 @@ export interface RunMetrics {
   start: 'cold' | 'warm' | 'hot'
 }
 
+/** Who is running, for host APIs that record causes (events published, data changed). */
+export interface RunTrace {
+  executionId: string
+  /** Depth of the event that triggered the run; null when no event did. */
+  eventDepth: number | null
+}
+
 export interface RunTask {
   kind: HandlerKind
   program: ProgramRef
@@ -61,6 +68,7 @@ export interface RunTask {
   input: unknown
   env: Record<string, string>
   limits: RunLimits
+  trace?: RunTrace | undefined
 }
 
 export interface RunResult {

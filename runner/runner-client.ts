@@ -3,7 +3,8 @@ import { rmSync } from 'node:fs'
 import { createConnection, type Socket } from 'node:net'
 import { fileURLToPath } from 'node:url'
 import { RunnerError, fromErrorData } from './errors.js'
-import { FrameChannel, type RunnerResponse } from './framing.js'
+import { FrameChannel, type Frame, type HostCallFrame, type RunnerResponse } from './framing.js'
+import { hostErrorData, type HostAnswer, type HostCallHandler } from './host-relay.js'
 import type { IsolatePoolOptions } from './isolate-pool.js'
 import type { RunnerProcessNotice, RunnerProcessSettings } from './runner-process.js'
 import type { WorkerMessage } from './worker.js'
@@ -24,6 +25,8 @@ export interface RunnerClientOptions {
   onLost(loss: RunnerLoss): void
   /** Once, when the process is gone, after `onLost`. */
   onExit(exit: RunnerExit): void
+  /** Answers the host calls the runner's scripts make (host-relay.ts); without it they fail. */
+  hostCalls?: HostCallHandler | undefined
 }
 
 export interface RunnerLoss {
@@ -57,6 +60,9 @@ export class RunnerClient {
   readonly #options: RunnerClientOptions
   readonly #child: ChildProcess
   readonly #calls = new Map<number, Call>()
+  /** Runs in flight per tenant: a host call is answered only for a tenant with a run here. */
+  readonly #tenantRuns = new Map<string, number>()
+  readonly #hostCalls = new Map<number, AbortController>()
   readonly #exited: Promise<void>
   #socket: Socket | null = null
   #channel: FrameChannel | null = null
@@ -108,6 +114,7 @@ export class RunnerClient {
     const channel = this.#channel
     if (!this.ready || channel === null) return Promise.reject(new RunnerError('RUNNER_UNAVAILABLE', 'the runner is not serving'))
     const id = this.#nextId++
+    if (tenantId !== null) this.#tenantRuns.set(tenantId, (this.#tenantRuns.get(tenantId) ?? 0) + 1)
     return new Promise((resolve, reject) => {
       this.#calls.set(id, { tenantId, resolve, reject })
       channel.send({ id, message })
@@ -133,7 +140,7 @@ export class RunnerClient {
     this.#socket = socket
     this.#channel = new FrameChannel(
       socket,
-      (value) => this.#answer(value as RunnerResponse),
+      (value) => this.#receive(value as Frame),
       (error) => {
         // A runner that speaks garbage is as good as crashed.
         process.emitWarning(error)
@@ -153,10 +160,54 @@ export class RunnerClient {
     })
   }
 
+  #receive(frame: Frame): void {
+    if ('hostCall' in frame) this.#hostCall(frame)
+    else if ('hostCancel' in frame) this.#hostCalls.get(frame.hostCancel)?.abort()
+    else this.#answer(frame as RunnerResponse)
+  }
+
+  /**
+   * Answers a host call from the runner. The tenant was bound by the runner's bridge; checking
+   * that it has a run in flight here means a runner can only act for tenants the gateway sent it.
+   */
+  #hostCall({ hostCall: id, call }: HostCallFrame): void {
+    const handler = this.#options.hostCalls
+    let pending: Promise<unknown>
+    if (handler === undefined) {
+      pending = Promise.reject(Object.assign(new Error(`${call.name} is not available`), { code: 'HOST_CALL_FAILED' }))
+    } else if (!this.#tenantRuns.has(call.tenantId)) {
+      pending = Promise.reject(Object.assign(new Error('host APIs can only be called while a run is in progress'), { code: 'HOST_CALL_FAILED' }))
+    } else {
+      const controller = new AbortController()
+      this.#hostCalls.set(id, controller)
+      try {
+        pending = Promise.resolve(handler(call, controller.signal))
+      } catch (error) {
+        pending = Promise.reject(error)
+      }
+    }
+    pending.then(
+      (value) => this.#replyHostCall(id, { ok: true, value }),
+      (error: unknown) => this.#replyHostCall(id, { ok: false, error: hostErrorData(error) }),
+    )
+  }
+
+  #replyHostCall(id: number, answer: HostAnswer): void {
+    this.#hostCalls.delete(id)
+    if (this.#lost || this.#channel === null) return
+    try {
+      this.#channel.send({ hostReply: id, answer })
+    } catch {
+      // v8.serialize refused the value (a function, a symbol): the call must still be answered.
+      this.#channel.send({ hostReply: id, answer: { ok: false, error: { code: 'HOST_CALL_FAILED', name: 'Error', message: 'the host API answered a value that cannot be copied' } } })
+    }
+  }
+
   #answer(response: RunnerResponse): void {
     const call = this.#calls.get(response.id)
     if (call === undefined) return
     this.#calls.delete(response.id)
+    this.#forgetRun(call.tenantId)
     if (response.error === undefined) call.resolve(response.value)
     else call.reject(fromErrorData(response.error))
   }
@@ -172,7 +223,17 @@ export class RunnerClient {
       : new RunnerError('RUNNER_CRASHED', 'the runner process executing this run crashed')
     for (const call of this.#calls.values()) call.reject(error)
     this.#calls.clear()
+    this.#tenantRuns.clear()
+    for (const controller of this.#hostCalls.values()) controller.abort()
+    this.#hostCalls.clear()
     this.#options.onLost({ wasReady: this.#ready, requested: this.#closing, tenants, lostCalls })
+  }
+
+  #forgetRun(tenantId: string | null): void {
+    if (tenantId === null) return
+    const runs = (this.#tenantRuns.get(tenantId) ?? 1) - 1
+    if (runs === 0) this.#tenantRuns.delete(tenantId)
+    else this.#tenantRuns.set(tenantId, runs)
   }
 
   #onExit(code: number | null, signal: NodeJS.Signals | null): void {

@@ -2,6 +2,7 @@ import { mkdtempSync, rmSync } from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
 import { RunnerError } from './errors.js'
+import type { HostCallHandler } from './host-relay.js'
 import type { IsolatePoolOptions } from './isolate-pool.js'
 import { siblingModule } from './platform-source.js'
 import { RunnerClient, type RunnerExit, type RunnerLoss } from './runner-client.js'
@@ -17,6 +18,7 @@ export interface RunnerFleetOptions {
   maxWaiting: number
   closeTimeoutMs: number
   onEvent(event: RunnerFleetEvent): void
+  hostCalls?: HostCallHandler | undefined
 }
 
 export type RunnerFleetEvent =
@@ -97,6 +99,7 @@ export class RunnerFleet {
       onReady: () => this.#onReady(client),
       onLost: (loss) => this.#onLost(client, loss),
       onExit: (exit) => this.#onExit(client, exit),
+      hostCalls: this.#options.hostCalls,
     })
     this.#owners.set(client, owner)
     return client

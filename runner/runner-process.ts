@@ -13,8 +13,9 @@
  */
 import { rmSync } from 'node:fs'
 import { createServer, type Socket } from 'node:net'
-import { toErrorData } from './errors.js'
-import { FrameChannel, type RunnerRequest } from './framing.js'
+import { RunnerError, toErrorData } from './errors.js'
+import { FrameChannel, type Frame, type HostReplyFrame, type RunnerRequest } from './framing.js'
+import type { HostAnswer, RelayedHostCall } from './host-relay.js'
 import { IsolatePool, type IsolatePoolOptions } from './isolate-pool.js'
 
 export interface RunnerProcessSettings {
@@ -31,9 +32,13 @@ if (typeof settings.socketPath !== 'string' || typeof process.send !== 'function
   process.exit(2)
 }
 
-const pool = new IsolatePool(settings.pool)
+const pool = new IsolatePool({ ...settings.pool, hostCalls: relayToGateway })
 let connection: Socket | null = null
+let channel: FrameChannel | null = null
 let stopping = false
+/** Host calls waiting for the gateway's answer, by id. */
+const hostCalls = new Map<number, (answer: HostAnswer) => void>()
+let nextHostCall = 1
 
 // Ctrl-C, and SIGTERM from a service manager that signals the whole group (systemd's default),
 // reach the runners too: the gateway decides when they stop, after draining the runs in flight.
@@ -46,7 +51,8 @@ const server = createServer((socket) => {
   // One gateway per runner: nobody else gets a session, even with the socket's path.
   server.close()
   connection = socket
-  const channel = new FrameChannel(socket, (value) => serve(channel, value as RunnerRequest))
+  const framed: FrameChannel = new FrameChannel(socket, (value) => receive(framed, value as Frame))
+  channel = framed
   socket.on('close', () => void stop(0))
   socket.on('error', () => socket.destroy())
 })
@@ -67,6 +73,35 @@ server.listen(settings.socketPath, () => {
   // The gateway may have stopped while this runner was starting.
   if (process.connected && !stopping) process.send?.({ type: 'listening' } satisfies RunnerProcessNotice)
 })
+
+function receive(channel: FrameChannel, frame: Frame): void {
+  if ('hostReply' in frame) answerHostCall(frame)
+  else serve(channel, frame as RunnerRequest)
+}
+
+/** Sends a script's host call to the gateway (the pool's HostRelay calls this) and waits for the answer. */
+function relayToGateway(call: RelayedHostCall, signal: AbortSignal): Promise<unknown> {
+  const framed = channel
+  if (framed === null || stopping) return Promise.reject(new RunnerError('RUNNER_UNAVAILABLE', 'the runner is not connected to its gateway'))
+  const id = nextHostCall++
+  return new Promise((resolve, reject) => {
+    const onAbort = (): void => framed.send({ hostCancel: id })
+    signal.addEventListener('abort', onAbort, { once: true })
+    hostCalls.set(id, (answer) => {
+      signal.removeEventListener('abort', onAbort)
+      if (answer.ok) resolve(answer.value)
+      else reject(Object.assign(new Error(answer.error.message), { name: answer.error.name ?? 'Error', code: answer.error.code }))
+    })
+    framed.send({ hostCall: id, call })
+  })
+}
+
+function answerHostCall(frame: HostReplyFrame): void {
+  const settle = hostCalls.get(frame.hostReply)
+  if (settle === undefined) return
+  hostCalls.delete(frame.hostReply)
+  settle(frame.answer)
+}
 
 function serve(channel: FrameChannel, request: RunnerRequest): void {
   answer(request).then(

@@ -1,4 +1,5 @@
 import { RunnerError, type RunnerErrorCode } from './errors.js'
+import type { HostCallHandler } from './host-relay.js'
 import type { IsolatePoolOptions } from './isolate-pool.js'
 import type { CheckResult, RunResult, RunTask } from './protocol.js'
 import { Quarantine, type QuarantineOptions } from './quarantine.js'
@@ -32,6 +33,8 @@ export interface RunnerSupervisorOptions {
   quarantine?: QuarantineOptions
   /** Crashes, restarts and quarantines, for the logs. */
   onEvent?: (event: RunnerEvent) => void
+  /** Answers the host calls scripts make to `pool.remoteHostApis` (db, cache, events, fetch). */
+  hostCalls?: HostCallHandler
 }
 
 export type RunnerEvent = RunnerFleetEvent | { type: 'quarantine'; tenantId: string; until: number }
@@ -99,7 +102,9 @@ export class RunnerSupervisor {
     if (options.onEvent !== undefined && typeof options.onEvent !== 'function') throw new TypeError('options.onEvent must be a function')
     this.#onEvent = options.onEvent ?? (() => {})
     this.#quarantine = new Quarantine(options.quarantine)
-    this.#fleet = new RunnerFleet({ ...numeric, pool: { ...options.pool }, onEvent: (event) => this.#onFleetEvent(event) })
+    if (options.hostCalls !== undefined && typeof options.hostCalls !== 'function') throw new TypeError('options.hostCalls must be a function')
+    const { hostCalls: _unserializable, ...pool } = options.pool ?? {}
+    this.#fleet = new RunnerFleet({ ...numeric, pool, hostCalls: options.hostCalls, onEvent: (event) => this.#onFleetEvent(event) })
   }
 
   /** Resolves when every runner has served once; rejects if one dies before it could. */

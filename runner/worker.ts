@@ -6,6 +6,7 @@
 import { workerData } from 'node:worker_threads'
 import type { CheckResult, RunResult, RunTask } from './protocol.js'
 import { HostRegistry } from './host-bridge.js'
+import { registerRemoteHostApis, type HostRelaySettings } from './host-relay.js'
 import { IsolateRunner, type WorkerStats } from './isolate-runner.js'
 import { platformCode } from './platform-cache.js'
 
@@ -21,6 +22,8 @@ export interface WorkerSettings {
    * how host APIs that live outside runner/ (db, fetch, cache, events) plug into every worker.
    */
   hostApiModules?: string[] | undefined
+  /** Host APIs answered by the pool's owner (the gateway's db, cache, events, fetch): see host-relay.ts. */
+  hostRelay?: HostRelaySettings | undefined
 }
 
 export type WorkerMessage =
@@ -34,6 +37,7 @@ for (const url of settings.hostApiModules ?? []) {
   const module = (await import(url)) as { default: (registry: HostRegistry) => void }
   module.default(registry)
 }
+if (settings.hostRelay !== undefined) registerRemoteHostApis(registry, settings.hostRelay)
 const runner = new IsolateRunner({
   platform: await platformCode(settings.platformSource),
   maxIsolates: settings.maxIsolates,
