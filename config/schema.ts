@@ -108,6 +108,14 @@ export const settings = {
     positiveInt.max(36_500),
     90,
   ),
+  secretsKey: setting(
+    'ISOGATE_SECRETS_KEY',
+    'Key that seals script secrets at rest (AES-256-GCM): 32 bytes in base64. Unset: one is generated in ISOGATE_DATA_DIR/secrets-key; gateways sharing a database must share the key',
+    z.string().refine((value) => Buffer.from(value, 'base64').length === 32 && /^[A-Za-z0-9+/]+={0,2}$/.test(value), 'must be 32 bytes in base64 (openssl rand -base64 32)'),
+    undefined,
+  ),
+  cacheBytesPerTenant: setting('ISOGATE_CACHE_BYTES_PER_TENANT', 'Bytes of `ctx.cache` entries one tenant may hold (keys plus serialized values); least recently used go first', positiveInt, 8 * 1024 * 1024),
+  cacheValueBytes: setting('ISOGATE_CACHE_VALUE_BYTES', 'Largest `ctx.cache` value (serialized)', positiveInt, 1024 * 1024),
 } as const
 
 type Settings = typeof settings

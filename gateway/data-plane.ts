@@ -1,4 +1,4 @@
-import { randomUUID } from 'node:crypto'
+import { createHash, randomUUID, timingSafeEqual } from 'node:crypto'
 import type { Logger } from 'pino'
 import type { HttpRequestData, RunLimits, RunResult, RunTask } from '../runner/index.js'
 import type { AdmissionController } from './admission.js'
@@ -110,9 +110,12 @@ export class DataPlane {
     const headers: Array<[string, string]> = []
     let host = ''
     let hasBody = false
+    let presented: string | null = null
     req.forEach((name, value) => {
       headers.push([name, value])
       if (name === 'host') host = value
+      else if (name === 'x-runtime-secret') presented = value
+      else if (name === 'authorization' && presented === null && value.startsWith('Bearer ')) presented = value.slice(7)
       else if (name === 'content-length') hasBody = value !== '0'
       else if (name === 'transfer-encoding') hasBody = true
     })
@@ -141,6 +144,9 @@ export class DataPlane {
     if (match.kind === 'tenant-not-found') return refuse('TENANT_NOT_FOUND')
     if (match.kind === 'not-found') return refuse('ROUTE_NOT_FOUND')
     const route = match.route
+    if (route.authToken !== undefined && !secretMatches(presented, route.authToken)) {
+      return refuse('SCRIPT_AUTH_REQUIRED', [['www-authenticate', 'Bearer']], hasBody)
+    }
 
     const circuit = this.#options.breaker.allow(route.scriptId)
     if (!circuit.allowed) {
@@ -220,6 +226,7 @@ export class DataPlane {
       input: request,
       env: route.env,
       limits: { ...this.#options.defaultLimits, ...definedOnly(route.limits) },
+      trace: { executionId, eventDepth: null },
     }
     const finish = (result: RunResult): void => {
       this.#options.admission.release(route.tenantId)
@@ -234,6 +241,14 @@ export class DataPlane {
       finish(hostFailure(error))
     })
   }
+}
+
+/** Compares digests, so neither the secret's length nor where it differs shows in the timing. */
+function secretMatches(presented: string | null, expected: string | null): boolean {
+  if (presented === null || expected === null) return false
+  const a = createHash('sha256').update(presented).digest()
+  const b = createHash('sha256').update(expected).digest()
+  return timingSafeEqual(a, b)
 }
 
 function hostFailure(error: unknown): RunResult {

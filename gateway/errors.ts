@@ -6,6 +6,7 @@ export const GATEWAY_ERROR_CODES = {
   ROUTE_NOT_FOUND: { status: 404, message: 'No script serves this path' },
   TENANT_NOT_FOUND: { status: 404, message: 'No such tenant' },
   METHOD_NOT_ALLOWED: { status: 405, message: 'The script at this path does not serve this method' },
+  SCRIPT_AUTH_REQUIRED: { status: 401, message: 'This script requires its runtime secret (Authorization: Bearer or x-runtime-secret)' },
   BODY_TOO_LARGE: { status: 413, message: 'The request body is over the size limit' },
   TENANT_BUSY: { status: 429, message: 'The tenant has too many runs in flight and waiting; retry later' },
   OVERLOADED: { status: 503, message: 'The gateway is overloaded; retry later' },

@@ -12,6 +12,12 @@ export interface Route {
   sourceHash: string
   limits: Partial<RunLimits>
   env: Record<string, string>
+  /**
+   * Data-plane auth: undefined serves anyone; a string must be presented by each request as
+   * `Authorization: Bearer …` or `x-runtime-secret: …`; null refuses every request (the script
+   * names a secret it does not have).
+   */
+  authToken?: string | null | undefined
 }
 
 export type RouteMatch =

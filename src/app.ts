@@ -18,6 +18,14 @@ import { ExecutionRecorder, recorderMetrics } from './services/execution-recorde
 import { AuditService, AuthService, ChangeFeed, ExecutionRetention, ExecutionService, ScriptService, TenantService } from './services/index.js'
 import { AuditRepository } from './db/audit.repository.js'
 import { startTriggers } from './triggers/index.js'
+import { EventRepository } from './db/event.repository.js'
+import { EventService } from './triggers/event.service.js'
+import { HostApis } from './host/host-apis.js'
+import { TenantCache } from './host/tenant-cache.js'
+import { SecretBox } from './services/secret-box.js'
+import { SecretEnv } from './services/secret-env.js'
+import { randomBytes } from 'node:crypto'
+import { existsSync, readFileSync } from 'node:fs'
 
 export interface Isogate {
   readonly config: Config
@@ -56,26 +64,39 @@ export async function startIsogate(config: Config, logger: Logger = pino({ level
   try {
     const db = await Database.open({ url: config.databaseUrl, dataDir: path.join(config.dataDir) })
     closers.push(() => db.close())
+    // The host APIs scripts call (ctx.cache, ctx.events, ...) are answered here, in the gateway.
+    let wakeDispatcher = (): void => {}
+    const events = new EventService({ db, events: new EventRepository(), idempotencySeconds: config.eventIdempotencySeconds, onPublished: () => wakeDispatcher() })
+    const hostApis = new HostApis({
+      cache: new TenantCache({ maxBytesPerTenant: config.cacheBytesPerTenant, maxValueBytes: config.cacheValueBytes }),
+      events,
+      onFault: (error, call) => logger.error({ err: error, tenantId: call.tenantId, api: call.name, executionId: call.executionId }, 'a host API failed'),
+    })
     // Scripts run in runner processes, never in this one: a hostile script can abort a V8 process.
     const pool = new RunnerSupervisor({
       runners: config.runners,
       standby: config.runnerStandby,
-      pool: { threads: config.workers },
+      pool: { threads: config.workers, remoteHostApis: hostApis.remote },
+      hostCalls: hostApis.handler,
       quarantine: { crashes: config.quarantineCrashes, windowMs: config.quarantineWindowMs, coolDownMs: config.quarantineMs },
       onEvent: (event) => logRunnerEvent(logger, event),
     })
     closers.push(() => pool.close())
     await pool.ready()
+    const secrets = new SecretBox(secretsKey(config, logger))
+    // Every run goes through here: the script's secrets are opened on the way in, redacted from its logs on the way out.
+    const runner = new SecretEnv(pool, secrets)
 
     const changes = new ChangeFeed()
     const auth = new AuthService(db, new ApiKeyRepository())
     const tenants = new TenantService(db, new TenantRepository())
-    const scripts = new ScriptService({ db, scripts: new ScriptRepository(), checker: pool, changes, maxSourceBytes: config.sourceBytes })
+    const scripts = new ScriptService({ db, scripts: new ScriptRepository(), checker: pool, changes, maxSourceBytes: config.sourceBytes, secrets })
     const defaultLimits = { timeoutMs: config.timeoutMs, cpuMs: config.cpuMs, memoryMb: config.memoryMb, apiCalls: config.apiCalls, outputBytes: config.outputBytes }
-    const executions = new ExecutionService({ db, scripts: new ScriptRepository(), executions: new ExecutionRepository(), executor: pool, defaultLimits, logger })
+    const executions = new ExecutionService({ db, scripts: new ScriptRepository(), executions: new ExecutionRepository(), executor: runner, defaultLimits, logger })
     closers.push(() => executions.drain())
-    const triggers = await startTriggers({ db, runner: pool, changes, config, defaultLimits, logger })
+    const triggers = await startTriggers({ db, runner, changes, config, defaultLimits, logger, events })
     closers.push(() => triggers.close())
+    wakeDispatcher = () => triggers.dispatcher.wake()
     const audit = new AuditService(db, new AuditRepository())
     const retention = new ExecutionRetention({ db, executions: new ExecutionRepository(), logger, retentionDays: config.executionRetentionDays })
     retention.start()
@@ -103,7 +124,7 @@ export async function startIsogate(config: Config, logger: Logger = pino({ level
     collectDefaultMetrics({ register: registry })
     const recorder = new ExecutionRecorder({ db, executions: new ExecutionRepository(), logger })
     recorderMetrics(recorder, registry)
-    const dataPlane = await startDataPlane({ config, routes, runner: pool, recorder, registry, logger })
+    const dataPlane = await startDataPlane({ config, routes, runner, recorder, registry, logger })
     const dataPort = dataPlane.port
 
     let draining = false
@@ -146,6 +167,21 @@ function logRunnerEvent(logger: Logger, event: RunnerEvent): void {
   else if (event.type === 'quarantine') logger.warn(event, 'tenant quarantined after crashing runners repeatedly')
   else if (event.type === 'ready' && event.restart) logger.info(event, 'runner process serving again')
   else logger.debug(event, `runner ${event.type}`)
+}
+
+/**
+ * The key that seals script secrets: ISOGATE_SECRETS_KEY, else the one generated in the data folder
+ * on first start (readable only by this user). Gateways sharing a database must share the key.
+ */
+function secretsKey(config: Config, logger: Logger): Buffer {
+  if (config.secretsKey !== undefined) return Buffer.from(config.secretsKey, 'base64')
+  const file = path.resolve(config.dataDir, 'secrets-key')
+  if (existsSync(file)) return Buffer.from(readFileSync(file, 'utf8').trim(), 'base64')
+  mkdirSync(config.dataDir, { recursive: true })
+  const key = randomBytes(32)
+  writeFileSync(file, `${key.toString('base64')}\n`, { mode: 0o600, flag: 'wx' })
+  if (config.databaseUrl !== undefined) logger.warn({ file }, 'generated a secrets key: every gateway on this database needs the same ISOGATE_SECRETS_KEY')
+  return key
 }
 
 /** The generated token is shown once; a copy readable only by this user stays in the data folder. */

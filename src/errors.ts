@@ -24,6 +24,9 @@ export const ERROR_CODES = {
   STATUS_TRANSITION_INVALID: { status: 409, message: 'The script cannot move from its status to the one asked' },
   SCRIPT_NOT_RUNNABLE: { status: 409, message: 'The script is disabled or archived and cannot run' },
   SOURCE_TOO_LARGE: { status: 413, message: 'The script source is over the size limit' },
+  SECRETS_UNREADABLE: { status: 500, message: "The script's secrets cannot be opened with this gateway's secrets key" },
+  CACHE_INVALID: { status: 400, message: 'The cache key, value or TTL is not valid' },
+  CACHE_VALUE_TOO_LARGE: { status: 413, message: 'The cached value is over the size limit' },
   DATABASE_ERROR: { status: 503, message: 'The database is not available' },
   INTERNAL_ERROR: { status: 500, message: 'Internal error' },
 } as const

@@ -1,4 +1,6 @@
+import { randomBytes } from 'node:crypto'
 import t from 'tap'
+import { SecretBox } from '../src/services/secret-box.js'
 import { testConfig } from '../config/test.js'
 import { startIsogate } from '../src/app.js'
 import { ApiKeyRepository } from '../src/db/api-key.repository.js'
@@ -83,6 +85,7 @@ for (const target of databaseTargets()) {
     t.test('the service checks the permission again, whatever the route did', async (t) => {
       const tenant = { id: '00000000-0000-4000-8000-000000000001', slug: 'alpha', name: 'alpha', createdAt: new Date() }
       const service = new ScriptService({
+        secrets: new SecretBox(randomBytes(32)),
         db: isogate.db,
         scripts: new ScriptRepository(),
         changes: new ChangeFeed(),

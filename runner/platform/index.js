@@ -9,6 +9,7 @@ import { seedRandom } from './entropy.js'
 import { Headers, headerPairs } from './headers.js'
 import { abort, domException, events, structuredCloneModule, webCrypto } from './lazy.js'
 import { lockdown } from './lockdown.js'
+import { createHttp, fetch } from './fetch.js'
 import { Request, requestFromHost } from './request.js'
 import { Response } from './response.js'
 import { Run } from './run.js'
@@ -40,7 +41,7 @@ function defineLazy(name, load) {
 }
 
 const globals = {
-  Headers, Request, Response, TextDecoder, TextEncoder, atob, btoa, clearTimeout, queueMicrotask, setTimeout,
+  Headers, Request, Response, TextDecoder, TextEncoder, atob, btoa, clearTimeout, fetch, queueMicrotask, setTimeout,
   console: createConsole((level, message) => { if (current !== null) current.log(level, message) }),
 }
 for (const name of Object.keys(globals)) define(name, globals[name])
@@ -122,6 +123,11 @@ function createContext(run) {
     passThroughOnException() {},
   }
   for (const [namespace, methods] of exposed) {
+    // ctx.http is fetch with a verb per method, built on the host API 'http.fetch'.
+    if (namespace === 'http') {
+      ctx.http = createHttp(run)
+      continue
+    }
     const api = {}
     for (const [method, name] of methods) api[method] = (...args) => hostCall(run, name, args)
     ctx[namespace] = Object.freeze(api)

@@ -4,6 +4,8 @@ import { Headers } from './headers.js'
 import { whatwgUrl } from './url.js'
 import { brand } from './lazy.js'
 
+const kUrl = Symbol('url')
+const kRedirected = Symbol('redirected')
 const REDIRECT_STATUSES = new Set([301, 302, 303, 307, 308])
 const NULL_BODY_STATUSES = new Set([101, 103, 204, 205, 304])
 
@@ -56,8 +58,8 @@ export class Response extends Body {
   get ok() { return this.#status >= 200 && this.#status <= 299 }
   get headers() { return this.#headers }
   get type() { return this.#type }
-  get redirected() { return false }
-  get url() { return '' }
+  get redirected() { return this[kRedirected] === true }
+  get url() { return this[kUrl] ?? '' }
   get [Symbol.toStringTag]() { return 'Response' }
 
   clone() {
@@ -68,3 +70,14 @@ export class Response extends Body {
 }
 
 brand(Response)
+
+/** The Response of an outbound fetch, from the host's plain answer `{ url, status, statusText, headers, body, redirected }`. */
+export function responseFromHost(data) {
+  const status = Number(data.status)
+  const body = NULL_BODY_STATUSES.has(status) || data.body === null || data.body === undefined ? null : data.body
+  const response = new Response(null, { status, statusText: data.statusText, headers: data.headers })
+  response[kBody] = body === null ? null : body instanceof Uint8Array ? body : new Uint8Array(body)
+  Object.defineProperty(response, kUrl, { value: String(data.url ?? '') })
+  Object.defineProperty(response, kRedirected, { value: data.redirected === true })
+  return response
+}

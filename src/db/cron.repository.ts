@@ -58,7 +58,7 @@ export class CronRepository {
     const rows = await tx<
       Array<{ id: string; tenant_id: string; version: number; cron_expression: string; cron_timezone: string | null; next_run_at: Date; limits: Script['limits']; env: Record<string, string>; source: string; source_hash: string }>
     >`
-      SELECT s.id, s.tenant_id, s.version, s.cron_expression, s.cron_timezone, s.next_run_at, s.limits, s.env, v.source, v.source_hash
+      SELECT s.id, s.tenant_id, s.version, s.cron_expression, s.cron_timezone, s.next_run_at, s.limits, s.env || s.secrets AS env, v.source, v.source_hash
       FROM scripts s JOIN script_versions v ON v.script_id = s.id AND v.version = s.version
       WHERE s.type = 'scheduled' AND s.status = 'active' AND s.next_run_at <= ${now}
       ORDER BY s.next_run_at LIMIT ${limit}

@@ -128,7 +128,7 @@ export class EventRepository {
     const rows = await tx<Array<Record<string, any>>>`
       SELECT d.id, d.tenant_id, d.event_id, d.script_id, d.status, d.attempt, d.started_at, d.claimed_by, d.execution_id, d.attempts,
         e.type, e.payload, e.depth, e.idempotency_key, e.created_at AS event_created_at,
-        s.status AS script_status, s.version, s.limits, s.env, v.source, v.source_hash
+        s.status AS script_status, s.version, s.limits, s.env || s.secrets AS env, v.source, v.source_hash
       FROM event_deliveries d
       JOIN events e ON e.id = d.event_id
       JOIN scripts s ON s.id = d.script_id

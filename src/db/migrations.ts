@@ -189,6 +189,15 @@ export const MIGRATIONS: readonly Migration[] = [
   },
   CRON_MIGRATION,
   EVENTS_MIGRATION,
+  {
+    version: 7,
+    name: 'script secrets: sealed values (AES-256-GCM), never returned',
+    sql: `
+      ALTER TABLE scripts ADD COLUMN secrets jsonb NOT NULL DEFAULT '{}';
+      -- A data-plane request may have to name a secret (bearer or x-runtime-secret) to run the script.
+      ALTER TABLE scripts ADD COLUMN http_auth_secret text;
+    `,
+  },
 ]
 
 const MIGRATION_LOCK = 7_311_900_001

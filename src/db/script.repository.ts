@@ -16,6 +16,8 @@ interface ScriptRow {
   event_types: string[] | null
   limits: Script['limits']
   env: Record<string, string>
+  secrets: Record<string, string>
+  http_auth_secret: string | null
   created_at: Date
   updated_at: Date
 }
@@ -28,11 +30,12 @@ export function toScript(row: ScriptRow): Script {
     type: row.type,
     status: row.status,
     version: row.version,
-    http: row.http_path === null ? null : { path: row.http_path, methods: row.http_methods ?? [] },
+    http: row.http_path === null ? null : { path: row.http_path, methods: row.http_methods ?? [], ...(row.http_auth_secret === null ? {} : { authSecret: row.http_auth_secret }) },
     cron: row.cron_expression === null ? null : { expression: row.cron_expression, timezone: row.cron_timezone ?? 'UTC' },
     events: row.event_types === null ? null : { types: row.event_types },
     limits: row.limits,
     env: row.env,
+    secrets: Object.keys(row.secrets ?? {}).sort(),
     createdAt: row.created_at,
     updatedAt: row.updated_at,
   }
@@ -49,19 +52,23 @@ export interface RouteRecord {
   source: string
   sourceHash: string
   limits: Script['limits']
+  /** The script's env with its secrets still sealed (SecretEnv opens them on the way into a run). */
   env: Record<string, string>
+  /** The secret a request must present, sealed (null `sealed`: the secret it names is gone). */
+  authSecret: { name: string; sealed: string | null } | null
 }
 
 export class ScriptRepository {
-  async insert(tx: Tx, tenantId: string, input: ScriptInput): Promise<Script> {
+  /** `sealed`: the script's secrets, sealed (SecretBox); the only values the database ever holds. */
+  async insert(tx: Tx, tenantId: string, input: ScriptInput, sealed: Record<string, string>): Promise<Script> {
     const [row] = await tx<ScriptRow[]>`
-      INSERT INTO scripts (tenant_id, name, type, status, version, http_path, http_methods,
-        cron_expression, cron_timezone, event_types, limits, env)
+      INSERT INTO scripts (tenant_id, name, type, status, version, http_path, http_methods, http_auth_secret,
+        cron_expression, cron_timezone, event_types, limits, env, secrets)
       VALUES (${tenantId}, ${input.name}, ${input.type}, ${input.status}, 1,
-        ${input.http?.path ?? null}, ${input.http ? tx.array(input.http.methods) : null},
+        ${input.http?.path ?? null}, ${input.http ? tx.array(input.http.methods) : null}, ${input.http?.authSecret ?? null},
         ${input.cron?.expression ?? null}, ${input.cron?.timezone ?? null},
         ${input.events ? tx.array(input.events.types) : null},
-        ${tx.json(input.limits as postgresJson)}, ${tx.json(input.env)})
+        ${tx.json(input.limits as postgresJson)}, ${tx.json(input.env)}, ${tx.json(sealed)})
       RETURNING *`
     return toScript(row as ScriptRow)
   }
@@ -105,12 +112,23 @@ export class ScriptRepository {
     return rows.map((row) => ({ ...toScript(row), cursorAt: row.cursor_at }))
   }
 
-  /** Writes every mutable field of `script` (the service has merged the patch into it). */
-  async update(tx: Tx, script: Script): Promise<Script> {
+  /** The script's secrets as stored (sealed). */
+  async sealedSecrets(tx: Tx, id: string): Promise<Record<string, string>> {
+    const [row] = await tx<Array<{ secrets: Record<string, string> }>>`SELECT secrets FROM scripts WHERE id = ${id}`
+    return row?.secrets ?? {}
+  }
+
+  /**
+   * Writes every mutable field of `script` (the service has merged the patch into it), and the
+   * sealed secrets when given.
+   */
+  async update(tx: Tx, script: Script, sealed?: Record<string, string>): Promise<Script> {
     const [row] = await tx<ScriptRow[]>`
       UPDATE scripts SET
         name = ${script.name}, type = ${script.type}, status = ${script.status}, version = ${script.version},
         http_path = ${script.http?.path ?? null}, http_methods = ${script.http ? tx.array(script.http.methods) : null},
+        http_auth_secret = ${script.http?.authSecret ?? null},
+        ${sealed === undefined ? tx`` : tx`secrets = ${tx.json(sealed)},`}
         cron_expression = ${script.cron?.expression ?? null}, cron_timezone = ${script.cron?.timezone ?? null},
         event_types = ${script.events ? tx.array(script.events.types) : null},
         limits = ${tx.json(script.limits as postgresJson)}, env = ${tx.json(script.env)}, updated_at = now()
@@ -146,9 +164,10 @@ export class ScriptRepository {
   /** Every route, or one tenant's, with what the data plane needs to run it. */
   async listRoutes(tx: Tx, tenantId?: string): Promise<RouteRecord[]> {
     const rows = await tx<
-      Array<{ tenant_id: string; slug: string; method: HttpMethod; path: string; script_id: string; version: number; source: string; source_hash: string; limits: Script['limits']; env: Record<string, string> }>
+      Array<{ tenant_id: string; slug: string; method: HttpMethod; path: string; script_id: string; version: number; source: string; source_hash: string; limits: Script['limits']; env: Record<string, string>; auth_secret_name: string | null; auth_secret: string | null }>
     >`
-      SELECT r.tenant_id, t.slug, r.method, r.path, r.script_id, s.version, v.source, v.source_hash, s.limits, s.env
+      SELECT r.tenant_id, t.slug, r.method, r.path, r.script_id, s.version, v.source, v.source_hash, s.limits,
+        s.env || s.secrets AS env, s.http_auth_secret AS auth_secret_name, s.secrets ->> s.http_auth_secret AS auth_secret
       FROM http_routes r
       JOIN tenants t ON t.id = r.tenant_id
       JOIN scripts s ON s.id = r.script_id
@@ -165,6 +184,7 @@ export class ScriptRepository {
       sourceHash: row.source_hash,
       limits: row.limits,
       env: row.env,
+      authSecret: row.auth_secret_name === null ? null : { name: row.auth_secret_name, sealed: row.auth_secret },
     }))
   }
 }

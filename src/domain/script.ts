@@ -8,6 +8,9 @@ export type ScriptType = (typeof SCRIPT_TYPES)[number]
 export const SCRIPT_STATUSES = ['draft', 'active', 'paused', 'disabled', 'archived'] as const
 export type ScriptStatus = (typeof SCRIPT_STATUSES)[number]
 
+/** What marks a sealed secret (services/secret-box.ts); no env value may start with it. */
+export const SEALED_PREFIX = 'isogate:sealed:v1:'
+
 export const HTTP_METHODS = ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS'] as const
 export type HttpMethod = (typeof HTTP_METHODS)[number]
 
@@ -26,11 +29,13 @@ export interface Script {
   type: ScriptType
   status: ScriptStatus
   version: number
-  http: { path: string; methods: HttpMethod[] } | null
+  http: { path: string; methods: HttpMethod[]; authSecret?: string } | null
   cron: { expression: string; timezone: string } | null
   events: { types: string[] } | null
   limits: ScriptLimits
   env: Record<string, string>
+  /** Names of the script's secrets; their values are never read back. */
+  secrets: string[]
   createdAt: Date
   updatedAt: Date
 }
@@ -63,6 +68,8 @@ const limits = z
 const httpSpec = z
   .object({
     path: z.string().regex(ROUTE_PATH, 'must start with / and use literal segments, :params and an optional trailing /*'),
+    /** Names a secret of the script that each data-plane request must present (Bearer or x-runtime-secret). */
+    authSecret: z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'names one of the script\'s secrets').optional(),
     methods: z
       .array(z.enum(HTTP_METHODS))
       .min(1)
@@ -83,7 +90,19 @@ const cronSpec = z
 
 const eventsSpec = z.object({ types: z.array(z.string().trim().min(1).max(200)).min(1) }).strict()
 
-const env = z.record(z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'env names are identifiers'), z.string())
+const ENV_NAME = z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'env names are identifiers').max(128)
+/** Sealed secrets sit beside env values on their way to a run; a plain value must never look like one. */
+const envValue = z.string().max(64 * 1024).refine((value) => !value.startsWith(SEALED_PREFIX), `must not start with ${SEALED_PREFIX}`)
+const env = z.record(ENV_NAME, envValue)
+const secrets = z.record(ENV_NAME, z.string().min(1).max(64 * 1024))
+/** A PATCH of secrets: a value sets or replaces one, null deletes it; secrets not named stay. */
+const secretsPatch = z.record(ENV_NAME, z.string().min(1).max(64 * 1024).nullable())
+
+/** Secrets and env share one namespace in a run: a name may be one or the other. */
+export function secretNameClashes(envNames: Iterable<string>, secretNames: Iterable<string>): string[] {
+  const names = new Set(envNames)
+  return [...secretNames].filter((name) => names.has(name))
+}
 
 const name = z
   .string()
@@ -117,9 +136,13 @@ export const scriptInput = z
     events: eventsSpec.optional(),
     limits: limits.default({}),
     env: env.default({}),
+    secrets: secrets.default({}),
   })
   .strict()
   .superRefine((script, ctx) => {
+    for (const name of secretNameClashes(Object.keys(script.env), Object.keys(script.secrets))) {
+      ctx.addIssue({ code: 'custom', path: ['secrets', name], message: `${name} is an env variable too; a name is one or the other` })
+    }
     for (const issue of typeRequirementIssues(script)) ctx.addIssue({ code: 'custom', path: [issue.path], message: issue.message })
   })
 
@@ -138,6 +161,7 @@ export const scriptPatch = z
     events: eventsSpec.optional(),
     limits: limits.optional(),
     env: env.optional(),
+    secrets: secretsPatch.optional(),
   })
   .strict()
   .refine((patch) => Object.keys(patch).length > 0, 'name at least one field to change')

@@ -59,16 +59,19 @@ export class ExecutionService {
     const { input = null } = parseInput(runInput, body ?? {})
     if (!isUuid(scriptId)) throw new AppError('SCRIPT_NOT_FOUND')
     const { db, scripts, executions } = this.#options
+    const executionId = randomUUID()
     const task = await db.tenant(tenant.id, async (tx) => {
       const script = await scripts.findById(tx, scriptId)
       if (script === null) throw new AppError('SCRIPT_NOT_FOUND')
       if (!canRunManually(script.status)) throw new AppError('SCRIPT_NOT_RUNNABLE', `A ${script.status} script cannot run`, { status: script.status })
       const version = await scripts.findVersion(tx, scriptId, script.version)
       if (version === null) throw new AppError('SCRIPT_NOT_FOUND')
-      return this.#task(script, version.source, version.sourceHash, input)
+      // Secrets join env still sealed; the executor (SecretEnv) opens them on the way into the run.
+      const env = { ...script.env, ...(await scripts.sealedSecrets(tx, scriptId)) }
+      return this.#task(script, version.source, version.sourceHash, input, executionId, env)
     })
     const now = new Date()
-    const base = { id: randomUUID(), tenantId: tenant.id, scriptId, scriptVersion: task.program.version, trigger: 'manual' as const, input }
+    const base = { id: executionId, tenantId: tenant.id, scriptId, scriptVersion: task.program.version, trigger: 'manual' as const, input }
     const pending = unrunRecord({
       ...base,
       status: options.async ? 'pending' : 'running',
@@ -139,13 +142,14 @@ export class ExecutionService {
     return record
   }
 
-  #task(script: Script, source: string, hash: string, input: unknown): RunTask {
+  #task(script: Script, source: string, hash: string, input: unknown, executionId: string, env: Record<string, string>): RunTask {
     return {
       kind: 'run',
       program: { tenantId: script.tenantId, scriptId: script.id, version: script.version, sourceHash: hash, source },
       input,
-      env: script.env,
+      env,
       limits: { ...this.#options.defaultLimits, ...definedOnly(script.limits) },
+      trace: { executionId, eventDepth: null },
     }
   }
 }

@@ -9,6 +9,7 @@ import {
   scriptInput,
   scriptListQuery,
   scriptPatch,
+  secretNameClashes,
   typeRequirementIssues,
   versionListQuery,
   type Script,
@@ -22,6 +23,7 @@ import type { ChangeFeed } from './change-feed.js'
 import { conflictOrRethrow } from './postgres-errors.js'
 import { checkSource, sourceHash, type SourceChecker } from './source-check.js'
 import { parseInput } from './validation.js'
+import { SecretBox } from './secret-box.js'
 
 export { sourceHash, type SourceChecker } from './source-check.js'
 
@@ -33,6 +35,14 @@ export interface ScriptServiceOptions {
   maxSourceBytes: number
   /** Where changes are recorded; stateless, so one is made when none is given. */
   audit?: AuditRepository
+  /** Seals secrets on the way in; opens a route's auth secret for the data plane. */
+  secrets: SecretBox
+}
+
+/** A route for the data plane: its auth secret opened (the gateway compares requests with it). */
+export type ServedRoute = Omit<RouteRecord, 'authSecret'> & {
+  /** undefined: no auth; a string: each request must present it; null: it names a missing secret, so every request is refused. */
+  authToken?: string | null
 }
 
 export type ScriptView = Script & { source: string; sourceHash: string }
@@ -50,6 +60,7 @@ export class ScriptService {
   readonly #changes: ChangeFeed
   readonly #maxSourceBytes: number
   readonly #audit: AuditRepository
+  readonly #secrets: SecretBox
 
   constructor(options: ScriptServiceOptions) {
     if (!Number.isInteger(options.maxSourceBytes) || options.maxSourceBytes < 1) throw new RangeError('options.maxSourceBytes must be a positive integer')
@@ -59,6 +70,8 @@ export class ScriptService {
     this.#changes = options.changes
     this.#maxSourceBytes = options.maxSourceBytes
     this.#audit = options.audit ?? new AuditRepository()
+    if (!(options.secrets instanceof SecretBox)) throw new TypeError('options.secrets must be a SecretBox')
+    this.#secrets = options.secrets
   }
 
   /** Creates a script and its version 1; refuses a source that does not compile. */
@@ -67,9 +80,11 @@ export class ScriptService {
     const input = parseInput(scriptInput, body)
     await checkSource(this.#checker, input.source, this.#maxSourceBytes)
     const hash = sourceHash(input.source)
+    checkAuthSecret(input.http, Object.keys(input.secrets))
+    const sealed = this.#seal(tenant.id, {}, input.secrets)
     const script = await this.#db
       .tenant(tenant.id, async (tx) => {
-        const created = await this.#scripts.insert(tx, tenant.id, input)
+        const created = await this.#scripts.insert(tx, tenant.id, input, sealed)
         await this.#scripts.insertVersion(tx, tenant.id, { scriptId: created.id, version: 1, source: input.source, sourceHash: hash }, principal.keyId)
         await this.#scripts.replaceRoutes(tx, created)
         await this.#audit.insert(tx, auditEntry(principal, tenant.id, 'script.create', { type: 'script', id: created.id }, null, scriptSummary(created, hash)))
@@ -134,6 +149,14 @@ export class ScriptService {
           limits: patch.limits ?? current.limits,
           env: patch.env ?? current.env,
         }
+        const sealed = patch.secrets === undefined ? undefined : this.#seal(tenant.id, await this.#scripts.sealedSecrets(tx, id), patch.secrets)
+        if (sealed !== undefined) next.secrets = Object.keys(sealed).sort()
+        const clashes = secretNameClashes(Object.keys(next.env), next.secrets)
+        if (clashes.length > 0) {
+          const fields = clashes.map((name) => ({ field: `secrets.${name}`, message: `${name} is an env variable too; a name is one or the other` }))
+          throw new AppError('VALIDATION_FAILED', `${fields[0]?.field}: ${fields[0]?.message}`, { fields })
+        }
+        checkAuthSecret(next.http, next.secrets)
         const issues = typeRequirementIssues(next)
         if (issues.length > 0) {
           const fields = issues.map((issue) => ({ field: issue.path, message: issue.message }))
@@ -147,7 +170,7 @@ export class ScriptService {
           next.version = current.version + 1
           await this.#scripts.insertVersion(tx, tenant.id, { scriptId: id, version: next.version, source, sourceHash: hash }, principal.keyId)
         }
-        const updated = await this.#scripts.update(tx, next)
+        const updated = await this.#scripts.update(tx, next, sealed)
         await this.#scripts.replaceRoutes(tx, updated)
         await this.#auditChange(tx, principal, current, { ...updated, source, sourceHash: hash })
         return { ...updated, source, sourceHash: hash }
@@ -225,8 +248,22 @@ export class ScriptService {
   }
 
   /** Routes for the data plane: all of them, or one tenant's after a change. */
-  routes(tenantId?: string): Promise<RouteRecord[]> {
-    return this.#db.system((tx) => this.#scripts.listRoutes(tx, tenantId))
+  async routes(tenantId?: string): Promise<ServedRoute[]> {
+    const records = await this.#db.system((tx) => this.#scripts.listRoutes(tx, tenantId))
+    return records.map(({ authSecret, ...route }) => {
+      if (authSecret === null) return route
+      return { ...route, authToken: authSecret.sealed === null ? null : this.#secrets.open(route.tenantId, authSecret.name, authSecret.sealed) }
+    })
+  }
+
+  /** `current` sealed secrets with `changes` applied: a value is sealed, null deletes. */
+  #seal(tenantId: string, current: Record<string, string>, changes: Record<string, string | null>): Record<string, string> {
+    const next = { ...current }
+    for (const [name, value] of Object.entries(changes)) {
+      if (value === null) delete next[name]
+      else next[name] = this.#secrets.seal(tenantId, name, value)
+    }
+    return next
   }
 
   /** The script (locked for this transaction) with its current source, or SCRIPT_NOT_FOUND. */
@@ -251,4 +288,13 @@ export class ScriptService {
       await this.#audit.insert(tx, auditEntry(principal, before.tenantId, 'script.update', resource, was, is))
     }
   }
+}
+
+/** An http script's authSecret must name one of its secrets. */
+function checkAuthSecret(http: { authSecret?: string | undefined } | null | undefined, secretNames: readonly string[]): void {
+  const name = http?.authSecret
+  if (name === undefined || secretNames.includes(name)) return
+  throw new AppError('VALIDATION_FAILED', `http.authSecret: ${name} is not a secret of the script`, {
+    fields: [{ field: 'http.authSecret', message: "names none of the script's secrets" }],
+  })
 }

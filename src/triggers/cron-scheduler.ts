@@ -245,6 +245,7 @@ export class CronScheduler {
       input,
       env: due.env,
       limits: limitsFor(this.#defaults, due.limits),
+      trace: { executionId: claim.executionId, eventDepth: null },
     })
     const record = recordOf({ id: claim.executionId, tenantId: due.tenantId, scriptId: due.scriptId, scriptVersion: due.version, trigger: 'cron', input, startedAt: claim.startedAt }, result)
     await this.#db.system(async (tx) => {

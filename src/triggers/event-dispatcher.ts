@@ -198,6 +198,7 @@ export class EventDispatcher {
       input,
       env: delivery.script.env,
       limits: limitsFor(this.#defaults, delivery.script.limits),
+      trace: { executionId: run.executionId, eventDepth: delivery.event.depth },
     })
     const record = recordOf({ id: run.executionId, tenantId: delivery.tenantId, scriptId: delivery.scriptId, scriptVersion: delivery.script.version, trigger: 'event', input, startedAt: run.startedAt }, result)
     const now = new Date(this.#clock.now())

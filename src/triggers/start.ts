@@ -20,11 +20,25 @@ export interface Triggers {
   close(): Promise<void>
 }
 
+export interface TriggersOptions {
+  db: Database
+  runner: RunExecutor
+  changes: ChangeFeed
+  config: Config
+  defaultLimits: RunLimits
+  logger: Logger
+  /**
+   * The EventService, when the caller made it first (the host APIs publish through it before the
+   * triggers start). Its publishes do not wake this dispatcher, which finds them on its next poll.
+   */
+  events?: EventService
+}
+
 /**
  * Starts this process's cron scheduler and event dispatcher with the services the API uses.
  * Script changes made here wake both at once; those of other processes arrive by NOTIFY.
  */
-export async function startTriggers(options: { db: Database; runner: RunExecutor; changes: ChangeFeed; config: Config; defaultLimits: RunLimits; logger: Logger }): Promise<Triggers> {
+export async function startTriggers(options: TriggersOptions): Promise<Triggers> {
   const { db, runner, config, defaultLimits, logger } = options
   const fires = new CronRepository()
   const eventRepository = new EventRepository()
@@ -53,7 +67,7 @@ export async function startTriggers(options: { db: Database; runner: RunExecutor
     pollMs: config.triggerPollMs,
   })
   const cron = new CronService({ db, fires })
-  const events = new EventService({ db, events: eventRepository, idempotencySeconds: config.eventIdempotencySeconds, onPublished: () => dispatcher.wake() })
+  const events = options.events ?? new EventService({ db, events: eventRepository, idempotencySeconds: config.eventIdempotencySeconds, onPublished: () => dispatcher.wake() })
   await scheduler.start()
   try {
     await dispatcher.start()

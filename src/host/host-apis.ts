@@ -1,0 +1,89 @@
+import type { HostCallHandler, RelayedHostCall, RemoteHostApi } from '../../runner/index.js'
+import { AppError } from '../errors.js'
+import type { EventService } from '../triggers/event.service.js'
+import type { TenantCache } from './tenant-cache.js'
+
+/** What a host API gets: the tenant bound by the runner, the copied arguments, the run's trace. */
+type HostApi = (call: RelayedHostCall, signal: AbortSignal) => Promise<unknown>
+
+export interface HostApisOptions {
+  cache: TenantCache
+  events: EventService
+  /** Host faults (errors without a code): logged here, the script sees HOST_CALL_FAILED. */
+  onFault?: (error: unknown, call: RelayedHostCall) => void
+}
+
+/**
+ * The host APIs scripts reach through `ctx` (and `fetch`), answered in the gateway process:
+ * runner processes have no database, and the caches and the outbound client are shared by a
+ * tenant's runs on every runner. Each call is scoped by the tenant the runner's bridge bound to
+ * the isolate, never by an argument; each was counted against the run's API-call limit before
+ * it got here.
+ *
+ * @example
+ * const apis = new HostApis({ cache, events })
+ * new RunnerSupervisor({ pool: { remoteHostApis: apis.remote }, hostCalls: apis.handler })
+ */
+export class HostApis {
+  readonly #apis = new Map<string, { fn: HostApi; expose: boolean }>()
+  readonly #onFault: (error: unknown, call: RelayedHostCall) => void
+
+  constructor(options: HostApisOptions) {
+    this.#onFault = options.onFault ?? (() => {})
+    const { cache, events } = options
+    this.#add('cache.get', async ({ tenantId, args }) => cache.get(tenantId, args[0]))
+    this.#add('cache.set', async ({ tenantId, args }) => {
+      cache.set(tenantId, args[0], args[1], cacheSetOptions(args[2]))
+      return true
+    })
+    this.#add('cache.delete', async ({ tenantId, args }) => cache.delete(tenantId, args[0]))
+    this.#add('events.publish', async ({ tenantId, args, executionId, eventDepth }) => {
+      const [type, payload, options] = args
+      if (typeof type !== 'string') throw new AppError('VALIDATION_FAILED', 'events.publish(type, payload): type must be a string such as "order.created"')
+      const idempotencyKey = isRecord(options) && typeof options.idempotencyKey === 'string' ? options.idempotencyKey : undefined
+      const cause = executionId === undefined ? undefined : { depth: eventDepth ?? null, executionId }
+      const event = await events.publishFor(tenantId, { type, payload, idempotencyKey, cause }, 'script')
+      return { id: event.id, duplicate: event.duplicate }
+    })
+  }
+
+  /** Adds a host API answered here; `expose: false` keeps it off ctx (the platform calls it, as fetch does). */
+  add(name: string, fn: HostApi, expose = true): this {
+    return this.#add(name, fn, expose)
+  }
+
+  /** What the runner pools register: `IsolatePoolOptions.remoteHostApis`. */
+  get remote(): RemoteHostApi[] {
+    return [...this.#apis].map(([name, { expose }]) => ({ name, expose }))
+  }
+
+  /** `RunnerSupervisorOptions.hostCalls`. */
+  readonly handler: HostCallHandler = async (call, signal) => {
+    const api = this.#apis.get(call.name)
+    if (api === undefined) throw new AppError('VALIDATION_FAILED', `${call.name} is not a host API`)
+    try {
+      return await api.fn(call, signal)
+    } catch (error) {
+      if (!(error instanceof AppError) && typeof (error as { code?: unknown })?.code !== 'string') this.#onFault(error, call)
+      throw error
+    }
+  }
+
+  #add(name: string, fn: HostApi, expose = true): this {
+    if (this.#apis.has(name)) throw new RangeError(`host API ${name} is added already`)
+    this.#apis.set(name, { fn, expose })
+    return this
+  }
+}
+
+function isRecord(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value)
+}
+
+function cacheSetOptions(value: unknown): { ttlSeconds?: number } {
+  if (value === undefined || value === null) return {}
+  if (!isRecord(value)) throw new AppError('CACHE_INVALID', 'cache.set(key, value, options): options must be an object such as { ttlSeconds: 60 }')
+  const ttl = value.ttlSeconds
+  if (ttl !== undefined && typeof ttl !== 'number') throw new AppError('CACHE_INVALID', 'ttlSeconds must be a number')
+  return ttl === undefined ? {} : { ttlSeconds: ttl }
+}

@@ -1,0 +1,90 @@
+import { LRUCache } from 'lru-cache'
+import type { LogEntry, RunResult, RunTask } from '../../runner/index.js'
+import { SecretBox } from './secret-box.js'
+
+/** Anything that runs tasks: the runner supervisor. */
+export interface TaskRunner {
+  run(task: RunTask): Promise<RunResult>
+}
+
+const REDACTED = '[REDACTED]'
+
+/**
+ * Opens a script's secrets on the way into a run and redacts them on the way out. A task's env
+ * comes from the database with secrets still sealed (`env || secrets`); this runner opens them just
+ * before the runner gets the task, and replaces every secret value found in the run's logs and
+ * error with [REDACTED] before anything is recorded. Every run path (HTTP, cron, events, manual)
+ * goes through one of these.
+ *
+ * @example
+ * const runner = new SecretEnv(supervisor, new SecretBox(key))
+ * await runner.run(task)
+ */
+export class SecretEnv implements TaskRunner {
+  readonly #inner: TaskRunner
+  readonly #box: SecretBox
+  /** Opened values by sealed value: a script's secrets are opened once, not on every run. */
+  readonly #opened = new LRUCache<string, string>({ max: 10_000 })
+
+  constructor(inner: TaskRunner, box: SecretBox) {
+    this.#inner = inner
+    this.#box = box
+  }
+
+  async run(task: RunTask): Promise<RunResult> {
+    let secrets: string[] | null = null
+    let env = task.env
+    for (const [name, value] of Object.entries(task.env)) {
+      if (!SecretBox.isSealed(value)) continue
+      if (secrets === null) {
+        secrets = []
+        env = { ...task.env }
+      }
+      let opened: string
+      try {
+        opened = this.#open(task.program.tenantId, name, value)
+      } catch {
+        // Sealed with another key (ISOGATE_SECRETS_KEY changed, or differs between gateways): the
+        // run cannot have its env; say so in its record rather than run it without.
+        return unreadable(name)
+      }
+      env[name] = opened
+      if (opened.length > 0) secrets.push(opened)
+    }
+    if (secrets === null) return this.#inner.run(task)
+    const result = await this.#inner.run({ ...task, env })
+    return redact(result, secrets)
+  }
+
+  #open(tenantId: string, name: string, sealed: string): string {
+    const key = `${tenantId}\n${name}\n${sealed}`
+    let opened = this.#opened.get(key)
+    if (opened === undefined) {
+      opened = this.#box.open(tenantId, name, sealed)
+      this.#opened.set(key, opened)
+    }
+    return opened
+  }
+}
+
+function unreadable(name: string): RunResult {
+  return {
+    ok: false,
+    error: { code: 'SECRETS_UNREADABLE', message: `the secret ${name} cannot be opened with this gateway's ISOGATE_SECRETS_KEY` },
+    logs: [],
+    metrics: { wallMs: 0, cpuMs: 0, heapBytes: 0, apiCalls: 0, outputBytes: 0, start: 'cold' },
+  }
+}
+
+/** Longest first, so a secret that contains another is replaced whole. */
+function redact(result: RunResult, secrets: string[]): RunResult {
+  const values = [...secrets].sort((a, b) => b.length - a.length)
+  const clean = (text: string): string => {
+    let out = text
+    for (const value of values) if (out.includes(value)) out = out.split(value).join(REDACTED)
+    return out
+  }
+  const logs: LogEntry[] = result.logs.map((entry) => ({ ...entry, message: clean(entry.message) }))
+  const error = result.error === undefined ? undefined : { ...result.error, message: clean(result.error.message), ...(result.error.stack === undefined ? {} : { stack: clean(result.error.stack) }) }
+  return { ...result, logs, error }
+}

@@ -1,0 +1,140 @@
+import t from 'tap'
+import { api, call, deploy, startTestIsogate } from './helpers/isogate.js'
+
+// Host APIs are answered in the gateway process; scripts run in runner processes. These tests
+// go the whole way: data plane -> runner process -> worker thread -> isolate -> host call ->
+// runner -> gateway -> back, on real sockets and real runners.
+
+async function json(path: string, isogate: Awaited<ReturnType<typeof startTestIsogate>>, init: RequestInit = {}): Promise<{ status: number; body: any }> {
+  const response = await call(isogate, path, init)
+  const text = await response.text()
+  return { status: response.status, body: text === '' ? null : JSON.parse(text) }
+}
+
+t.test('host APIs through the runner processes', async (t) => {
+  const isogate = await startTestIsogate(t)
+
+  t.test('ctx.cache keeps a value between runs, per tenant, as a copy', async (t) => {
+    const source = `export default {
+      async fetch(request, env, ctx) {
+        const url = new URL(request.url)
+        if (request.method === 'POST') {
+          const value = await request.json()
+          await ctx.cache.set('k', value, { ttlSeconds: 60 })
+          value.changed = true
+          return Response.json({ stored: true })
+        }
+        if (url.searchParams.has('delete')) return Response.json({ deleted: await ctx.cache.delete('k') })
+        return Response.json({ value: await ctx.cache.get('k') })
+      },
+    }`
+    await deploy(isogate, 'cache-a', '/c', source)
+    await deploy(isogate, 'cache-b', '/c', source)
+    t.same((await json('/cache-a/c', isogate)).body, { value: null })
+    t.same((await json('/cache-a/c', isogate, { method: 'POST', body: JSON.stringify({ n: 1, list: [1, 2] }) })).body, { stored: true })
+    t.same((await json('/cache-a/c', isogate)).body, { value: { n: 1, list: [1, 2] } }, 'the value as stored, not the object changed after set')
+    t.same((await json('/cache-b/c', isogate)).body, { value: null }, 'another tenant with the same key sees nothing')
+    t.same((await json('/cache-a/c?delete', isogate)).body, { deleted: true })
+    t.same((await json('/cache-a/c', isogate)).body, { value: null })
+  })
+
+  t.test('a host API refusal is an Error inside the script with its code; the run goes on', async (t) => {
+    await deploy(isogate, 'cache-big', '/big', `export default {
+      async fetch(request, env, ctx) {
+        try {
+          await ctx.cache.set('big', 'x'.repeat(2 * 1024 * 1024))
+          return Response.json({ stored: true })
+        } catch (error) {
+          return Response.json({ name: error.name, code: error.code, message: error.message, isError: error instanceof Error })
+        }
+      },
+    }`)
+    const { status, body } = await json('/cache-big/big', isogate)
+    t.equal(status, 200)
+    t.equal(body.code, 'CACHE_VALUE_TOO_LARGE')
+    t.equal(body.isError, true)
+    t.match(body.message, /limit is 1048576/)
+  })
+
+  t.test('host calls count against the run\'s API-call limit', async (t) => {
+    await deploy(isogate, 'cache-calls', '/calls', `export default {
+      async fetch(request, env, ctx) {
+        for (let i = 0; i < 10; i++) await ctx.cache.get('k' + i)
+        return new Response('done')
+      },
+    }`, { limits: { apiCalls: 5 } })
+    const { status, body } = await json('/cache-calls/calls', isogate)
+    t.equal(status, 500)
+    t.equal(body.error.code, 'SCRIPT_API_CALL_LIMIT')
+  })
+
+  t.test('ctx and its APIs are frozen: a script cannot replace them for later runs', async (t) => {
+    await deploy(isogate, 'frozen', '/f', `export default {
+      async fetch(request, env, ctx) {
+        const attempts = {}
+        for (const [name, change] of Object.entries({
+          replaceApi: () => { ctx.cache.get = async () => 'hijacked' },
+          addToCtx: () => { ctx.extra = 1 },
+          replaceNamespace: () => { ctx.cache = {} },
+          changeEnv: () => { env.NAME = 'changed' },
+        })) {
+          try { change(); attempts[name] = 'changed' } catch (error) { attempts[name] = error.constructor.name }
+        }
+        return Response.json({ attempts, value: await ctx.cache.get('absent'), frozen: Object.isFrozen(ctx) && Object.isFrozen(ctx.cache) && Object.isFrozen(env) })
+      },
+    }`)
+    const first = await json('/frozen/f', isogate)
+    t.same(first.body, { attempts: { replaceApi: 'TypeError', addToCtx: 'TypeError', replaceNamespace: 'TypeError', changeEnv: 'TypeError' }, value: null, frozen: true })
+  })
+
+  t.test('ctx.events.publish stores the event with the run as its cause and delivers it', async (t) => {
+    await deploy(isogate, 'shop', '/order', `export default {
+      async fetch(request, env, ctx) {
+        const order = await request.json()
+        const event = await ctx.events.publish('order.created', order)
+        return Response.json(event)
+      },
+    }`)
+    const listener = await api(isogate, 'POST', '/api/v1/scripts', {
+      tenant: 'shop',
+      body: {
+        name: 'on-order',
+        type: 'event',
+        events: { types: ['order.*'] },
+        source: `export default { async event(event, env, ctx) { await ctx.cache.set('last-order', event.payload); return { seen: event.payload.id } } }`,
+      },
+    })
+    t.equal(listener.status, 201)
+    await deploy(isogate, 'shop', '/last', `export default { async fetch(request, env, ctx) { return Response.json(await ctx.cache.get('last-order')) } }`)
+
+    const published = await call(isogate, '/shop/order', { method: 'POST', body: JSON.stringify({ id: 42 }) })
+    t.equal(published.status, 200)
+    const event = (await published.json()) as { id: string; duplicate: boolean }
+    t.match(event, { id: /^[0-9a-f-]{36}$/, duplicate: false })
+
+    const deadline = Date.now() + 10_000
+    let last: unknown = null
+    while (Date.now() < deadline) {
+      last = (await json('/shop/last', isogate)).body
+      if (last !== null) break
+      await new Promise((resolve) => setTimeout(resolve, 50))
+    }
+    t.same(last, { id: 42 }, 'the event script ran and saw the payload')
+
+    const rows = await isogate.db.system((tx) => tx<Array<{ source: string; cause_execution_id: string | null; depth: number }>>`SELECT source, cause_execution_id, depth FROM events WHERE id = ${event.id}`)
+    t.equal(rows[0]?.source, 'script')
+    t.equal(rows[0]?.depth, 0)
+    t.match(rows[0]?.cause_execution_id, /^[0-9a-f-]{36}$/, 'the publishing run is the cause')
+  })
+
+  t.test('ctx offers the host APIs the gateway answers, and nothing else', async (t) => {
+    await deploy(isogate, 'nosuch', '/n', `export default {
+      async fetch(request, env, ctx) {
+        return Response.json({ nosuch: typeof ctx.nosuch, keys: Object.keys(ctx).sort() })
+      },
+    }`)
+    const { body } = await json('/nosuch/n', isogate)
+    t.equal(body.nosuch, 'undefined')
+    t.ok(body.keys.includes('cache') && body.keys.includes('events') && body.keys.includes('logger'), `ctx has ${body.keys}`)
+  })
+})
