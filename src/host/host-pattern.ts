@@ -1,21 +1,9 @@
 /**
  * Host patterns of a tenant's egress allowlist: an exact host (`api.example.com`, `127.0.0.2`,
  * `[::1]`) or `*.` and a domain for any name below that domain (not the domain itself).
+ * ISOGATE_EGRESS_ALLOWED_HOSTS checks their spelling at boot (config/schema.ts); a pattern that
+ * is not well formed here simply matches nothing, so a mistake refuses rather than allows.
  */
-const LABEL = '[a-z0-9_](?:[a-z0-9_-]{0,61}[a-z0-9_])?'
-const NAME = new RegExp(`^(\\*\\.)?${LABEL}(?:\\.${LABEL})*$`)
-const BRACKETED_IPV6 = /^\[[0-9a-f:.]+\]$/
-
-/**
- * Whether a string is a valid host pattern (lowercase, ASCII: write IDNs in punycode).
- *
- * @example
- * isHostPattern('*.example.com') // true
- * isHostPattern('exa mple.com')  // false
- */
-export function isHostPattern(pattern: string): boolean {
-  return typeof pattern === 'string' && pattern.length <= 253 && (NAME.test(pattern) || BRACKETED_IPV6.test(pattern))
-}
 
 /**
  * Whether a URL's hostname (as `URL.hostname` gives it: lowercase, punycode, IPv6 in brackets)

@@ -6,5 +6,5 @@ export { EgressPolicy, type EgressDecision, type EgressPolicyOptions } from './e
 export { GuardedFetch, type GuardedFetchOptions } from './guarded-fetch.js'
 export { resolveTarget, systemLookup, type EgressTarget, type HostLookup, type ResolvedAddress } from './egress-target.js'
 export type { OutboundRequest, OutboundResponse } from './outbound-request.js'
-export { hostMatches, isHostPattern } from './host-pattern.js'
+export { hostMatches } from './host-pattern.js'
 export { EgressError, EGRESS_ERROR_CODES, type EgressErrorCode } from './errors.js'
