@@ -68,5 +68,5 @@ t.test('egress settings take a CIDR list and a JSON host allowlist, and a bad on
   t.throws(attempt({ ISOGATE_EGRESS_ALLOW_PRIVATE: '127.0.0.2/33' }), { setting: 'egressAllowPrivate', message: /ISOGATE_EGRESS_ALLOW_PRIVATE.*not a CIDR/ })
   t.throws(attempt({ ISOGATE_EGRESS_ALLOWED_HOSTS: '{nope' }), { setting: 'egressAllowedHosts', message: /must be a JSON object/ })
   t.throws(attempt({ ISOGATE_EGRESS_ALLOWED_HOSTS: '{"acme": ["exa mple.com"]}' }), { setting: 'egressAllowedHosts', message: /not a host pattern/ })
-  t.throws(attempt({ ISOGATE_EGRESS_ALLOWED_HOSTS: '{"acme": "api.example.com"}' }), { setting: 'egressAllowedHosts' })
+  t.throws(attempt({ ISOGATE_EGRESS_ALLOWED_HOSTS: '{"acme": "api.example.com"}' }), { setting: 'egressAllowedHosts', message: /expected array/ })
 })
