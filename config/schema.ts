@@ -1,4 +1,5 @@
 import os from 'node:os'
+import ipaddr from 'ipaddr.js'
 import { z } from 'zod'
 
 /**
@@ -20,6 +21,39 @@ const positiveInt = z.coerce.number().int().min(1)
 const bool = z.union([z.boolean(), z.enum(['true', 'false', '1', '0', 'yes', 'no'])]).transform(
   (value) => value === true || value === 'true' || value === '1' || value === 'yes',
 )
+
+/** Comma-separated CIDRs (or single addresses); explicit overrides may pass the list itself. */
+const cidrList = z
+  .union([z.string().transform((text) => text.split(',').map((part) => part.trim()).filter((part) => part !== '')), z.array(z.string())])
+  .pipe(
+    z.array(
+      z.string().refine((range) => ipaddr.isValidCIDR(range) || ipaddr.isValid(range), {
+        error: (issue) => `${JSON.stringify(issue.input)} is not a CIDR like 127.0.0.2/32`,
+      }),
+    ),
+  )
+
+/** `api.example.com`, `*.example.com`, `127.0.0.2` or `[::1]`; see src/host/host-pattern.ts. */
+const hostPattern = z
+  .string()
+  .regex(/^(?:(?:\*\.)?[a-z0-9_](?:[a-z0-9_-]{0,61}[a-z0-9_])?(?:\.[a-z0-9_](?:[a-z0-9_-]{0,61}[a-z0-9_])?)*|\[[0-9a-f:.]+\])$/i, {
+    error: (issue) => `${JSON.stringify(issue.input)} is not a host pattern (api.example.com, *.example.com, 127.0.0.2, [::1])`,
+  })
+
+/** A JSON object of tenant slug -> host patterns; explicit overrides may pass the object itself. */
+const hostAllowlist = z
+  .unknown()
+  .transform((value, ctx) => {
+    if (typeof value !== 'string') return value
+    try {
+      return JSON.parse(value) as unknown
+    } catch {
+      // The parser's own message (a position) says no more than this to an operator.
+      ctx.addIssue({ code: 'custom', message: 'must be a JSON object like {"acme": ["api.example.com"]}' })
+      return z.NEVER
+    }
+  })
+  .pipe(z.record(z.string().min(1), z.array(hostPattern)))
 
 function setting<T, D extends T | undefined>(
   env: string,
@@ -102,6 +136,26 @@ export const settings = {
   eventRetries: setting('ISOGATE_EVENT_RETRIES', 'Retries of a failed event delivery before it becomes a dead letter', z.coerce.number().int().min(0).max(20), 3),
   eventRetryBaseMs: setting('ISOGATE_EVENT_RETRY_BASE_MS', 'First retry delay; each next retry waits twice as long (2 s, 4 s, 8 s)', positiveInt, 2_000),
   eventIdempotencySeconds: setting('ISOGATE_EVENT_IDEMPOTENCY_SECONDS', 'How long an event idempotency key is remembered', positiveInt, 86_400),
+  egressAllowPrivate: setting(
+    'ISOGATE_EGRESS_ALLOW_PRIVATE',
+    'Comma-separated CIDRs that scripts\' fetch may reach although they are private, loopback or otherwise non-public (e.g. `10.1.0.0/16`); trusted operators only',
+    cidrList,
+    [] as string[],
+  ),
+  egressAllowedHosts: setting(
+    'ISOGATE_EGRESS_ALLOWED_HOSTS',
+    'JSON object of tenant slug -> hosts its scripts may fetch (`{"acme": ["api.example.com", "*.example.net"]}`); a tenant not listed may fetch any public host',
+    hostAllowlist,
+    undefined,
+  ),
+  egressConnectTimeoutMs: setting('ISOGATE_EGRESS_CONNECT_TIMEOUT_MS', 'Longest a script\'s fetch waits to connect (TCP and TLS)', positiveInt, 5_000),
+  egressTimeoutMs: setting(
+    'ISOGATE_EGRESS_TIMEOUT_MS',
+    'Longest one fetch may take, redirects and the whole body included (the run\'s own limit still applies)',
+    positiveInt,
+    30_000,
+  ),
+  egressMaxResponseBytes: setting('ISOGATE_EGRESS_MAX_RESPONSE_BYTES', 'Largest response body a script\'s fetch accepts', positiveInt, 5 * 1024 * 1024),
   executionRetentionDays: setting(
     'ISOGATE_EXECUTION_RETENTION_DAYS',
     'Days execution records are kept; older ones are purged in batches',

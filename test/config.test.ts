@@ -48,3 +48,25 @@ t.test('every setting is documented in the README configuration table', async (t
   const readme = readFileSync(new URL('../README.md', import.meta.url), 'utf8')
   for (const spec of Object.values(settings)) t.match(readme, `| \`${spec.env}\``, `${spec.env} is in the README`)
 })
+
+t.test('egress settings take a CIDR list and a JSON host allowlist, and a bad one names its variable', async (t) => {
+  const defaults = loadConfig({}, {})
+  t.same(defaults.egressAllowPrivate, [])
+  t.equal(defaults.egressAllowedHosts, undefined)
+  t.equal(defaults.egressConnectTimeoutMs, 5000)
+  t.equal(defaults.egressTimeoutMs, 30_000)
+  t.equal(defaults.egressMaxResponseBytes, 5 * 1024 * 1024)
+
+  const config = loadConfig({}, {
+    ISOGATE_EGRESS_ALLOW_PRIVATE: '127.0.0.2/32, 10.1.0.0/16,fd12::/64',
+    ISOGATE_EGRESS_ALLOWED_HOSTS: '{"acme": ["api.example.com", "*.example.net", "[::1]"]}',
+  })
+  t.same(config.egressAllowPrivate, ['127.0.0.2/32', '10.1.0.0/16', 'fd12::/64'])
+  t.same(config.egressAllowedHosts, { acme: ['api.example.com', '*.example.net', '[::1]'] })
+
+  const attempt = (env: Record<string, string>) => () => loadConfig({}, env)
+  t.throws(attempt({ ISOGATE_EGRESS_ALLOW_PRIVATE: '127.0.0.2/33' }), { setting: 'egressAllowPrivate', message: /ISOGATE_EGRESS_ALLOW_PRIVATE.*not a CIDR/ })
+  t.throws(attempt({ ISOGATE_EGRESS_ALLOWED_HOSTS: '{nope' }), { setting: 'egressAllowedHosts', message: /must be a JSON object/ })
+  t.throws(attempt({ ISOGATE_EGRESS_ALLOWED_HOSTS: '{"acme": ["exa mple.com"]}' }), { setting: 'egressAllowedHosts', message: /not a host pattern/ })
+  t.throws(attempt({ ISOGATE_EGRESS_ALLOWED_HOSTS: '{"acme": "api.example.com"}' }), { setting: 'egressAllowedHosts', message: /expected array/ })
+})
