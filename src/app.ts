@@ -22,6 +22,7 @@ import { EventRepository } from './db/event.repository.js'
 import { EventService } from './triggers/event.service.js'
 import { HostApis } from './host/host-apis.js'
 import { TenantCache } from './host/tenant-cache.js'
+import { outboundFetchApi } from './host/outbound-fetch-api.js'
 import { SecretBox } from './services/secret-box.js'
 import { SecretEnv } from './services/secret-env.js'
 import { randomBytes } from 'node:crypto'
@@ -72,6 +73,15 @@ export async function startIsogate(config: Config, logger: Logger = pino({ level
       events,
       onFault: (error, call) => logger.error({ err: error, tenantId: call.tenantId, api: call.name, executionId: call.executionId }, 'a host API failed'),
     })
+    const tenantRepository = new TenantRepository()
+    hostApis.add('http.fetch', outboundFetchApi({
+      allowPrivateRanges: config.egressAllowPrivate,
+      allowedHosts: config.egressAllowedHosts,
+      connectTimeoutMs: config.egressConnectTimeoutMs,
+      timeoutMs: config.egressTimeoutMs,
+      maxResponseBytes: config.egressMaxResponseBytes,
+      slugOf: async (tenantId) => (await db.system((tx) => tenantRepository.findById(tx, tenantId)))?.slug ?? null,
+    }))
     // Scripts run in runner processes, never in this one: a hostile script can abort a V8 process.
     const pool = new RunnerSupervisor({
       runners: config.runners,
