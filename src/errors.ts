@@ -24,6 +24,11 @@ export const ERROR_CODES = {
   STATUS_TRANSITION_INVALID: { status: 409, message: 'The script cannot move from its status to the one asked' },
   SCRIPT_NOT_RUNNABLE: { status: 409, message: 'The script is disabled or archived and cannot run' },
   SOURCE_TOO_LARGE: { status: 413, message: 'The script source is over the size limit' },
+  DB_COLLECTION_INVALID: { status: 400, message: 'A collection name is a letter, then up to 63 letters, digits, _ or -' },
+  DB_QUERY_INVALID: { status: 400, message: 'The document query is not valid' },
+  DB_DOCUMENT_INVALID: { status: 400, message: 'A document must be a JSON object' },
+  DB_DOCUMENT_TOO_LARGE: { status: 413, message: 'The document is over the size limit' },
+  DB_RESULT_TOO_LARGE: { status: 413, message: 'A document is larger than the query result limit' },
   DATABASE_ERROR: { status: 503, message: 'The database is not available' },
   INTERNAL_ERROR: { status: 500, message: 'Internal error' },
 } as const
