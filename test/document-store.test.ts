@@ -286,6 +286,9 @@ for (const target of databaseTargets()) {
       const replaced = await store.update(a, 'patch', id, { b: 'scalar', keep: { now: 'object' } })
       t.same(replaced?.data, { b: 'scalar', arr: [3], keep: { now: 'object' }, added: 'x' })
       t.same((await store.update(a, 'patch', id, {}))?.data, replaced?.data, 'an empty patch changes nothing')
+      await Promise.all([1, 2, 3, 4, 5].map((i) => store.update(a, 'patch', id, { [`k${i}`]: i })))
+      const merged = await store.get(a, 'patch', id)
+      t.same([1, 2, 3, 4, 5].map((i) => merged?.data[`k${i}`]), [1, 2, 3, 4, 5], 'concurrent patches are applied one after another: none is lost')
     })
 
     t.test('a write publishes its data-change event in the same transaction, delivered to subscribed event scripts', async (t) => {
