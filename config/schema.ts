@@ -119,6 +119,13 @@ export const settings = {
   apiCalls: setting('ISOGATE_LIMIT_API_CALLS', 'Default host-API calls allowed per run', positiveInt, 100),
   outputBytes: setting('ISOGATE_LIMIT_OUTPUT_BYTES', 'Default response body plus logs allowed per run', positiveInt, 1024 * 1024),
   sourceBytes: setting('ISOGATE_LIMIT_SOURCE_BYTES', 'Largest script source accepted', positiveInt, 100 * 1024),
+  dbMaxDocumentBytes: setting('ISOGATE_DB_MAX_DOCUMENT_BYTES', 'Largest ctx.db document (JSON bytes); larger writes fail with DB_DOCUMENT_TOO_LARGE', positiveInt, 256 * 1024),
+  dbMaxResultBytes: setting(
+    'ISOGATE_DB_MAX_RESULT_BYTES',
+    'Largest page of ctx.db query results (JSON bytes); a page stops before it and its cursor continues; at least ISOGATE_DB_MAX_DOCUMENT_BYTES',
+    positiveInt,
+    4 * 1024 * 1024,
+  ),
   cronMissedPolicy: setting(
     'ISOGATE_CRON_MISSED',
     'Cron slots missed while no process ran: `skip` them, or `run-once` for the latest (either way recorded)',

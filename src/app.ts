@@ -23,6 +23,8 @@ import { EventService } from './triggers/event.service.js'
 import { HostApis } from './host/host-apis.js'
 import { TenantCache } from './host/tenant-cache.js'
 import { outboundFetchApi } from './host/outbound-fetch-api.js'
+import { DocumentRepository } from './db/document.repository.js'
+import { DocumentStore } from './services/document-store.js'
 import { SecretBox } from './services/secret-box.js'
 import { SecretEnv } from './services/secret-env.js'
 import { randomBytes } from 'node:crypto'
@@ -68,9 +70,18 @@ export async function startIsogate(config: Config, logger: Logger = pino({ level
     // The host APIs scripts call (ctx.cache, ctx.events, ...) are answered here, in the gateway.
     let wakeDispatcher = (): void => {}
     const events = new EventService({ db, events: new EventRepository(), idempotencySeconds: config.eventIdempotencySeconds, onPublished: () => wakeDispatcher() })
+    const documents = new DocumentStore({
+      db,
+      documents: new DocumentRepository(),
+      events: new EventRepository(),
+      maxDocumentBytes: config.dbMaxDocumentBytes,
+      maxResultBytes: config.dbMaxResultBytes,
+      onPublished: () => wakeDispatcher(),
+    })
     const hostApis = new HostApis({
       cache: new TenantCache({ maxBytesPerTenant: config.cacheBytesPerTenant, maxValueBytes: config.cacheValueBytes }),
       events,
+      documents,
       onFault: (error, call) => logger.error({ err: error, tenantId: call.tenantId, api: call.name, executionId: call.executionId }, 'a host API failed'),
     })
     const tenantRepository = new TenantRepository()

@@ -27,6 +27,11 @@ export const ERROR_CODES = {
   SECRETS_UNREADABLE: { status: 500, message: "The script's secrets cannot be opened with this gateway's secrets key" },
   CACHE_INVALID: { status: 400, message: 'The cache key, value or TTL is not valid' },
   CACHE_VALUE_TOO_LARGE: { status: 413, message: 'The cached value is over the size limit' },
+  DB_COLLECTION_INVALID: { status: 400, message: 'A collection name is a letter, then up to 63 letters, digits, _ or -' },
+  DB_QUERY_INVALID: { status: 400, message: 'The document query is not valid' },
+  DB_DOCUMENT_INVALID: { status: 400, message: 'A document must be a JSON object' },
+  DB_DOCUMENT_TOO_LARGE: { status: 413, message: 'The document is over the size limit' },
+  DB_RESULT_TOO_LARGE: { status: 413, message: 'A document is larger than the query result limit' },
   DATABASE_ERROR: { status: 503, message: 'The database is not available' },
   INTERNAL_ERROR: { status: 500, message: 'Internal error' },
 } as const

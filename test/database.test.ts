@@ -5,7 +5,7 @@ import t from 'tap'
 import { Database, migrate, MIGRATIONS, type Tx } from '../src/db/index.js'
 import { databaseTargets } from './helpers/databases.js'
 
-const TENANT_OWNED = ['tenants', 'api_keys', 'scripts', 'script_versions', 'http_routes', 'executions']
+const TENANT_OWNED = ['tenants', 'api_keys', 'scripts', 'script_versions', 'http_routes', 'executions', 'documents']
 
 for (const target of databaseTargets()) {
   t.test(`${target.name} database`, async (t) => {

@@ -138,3 +138,131 @@ t.test('host APIs through the runner processes', async (t) => {
     t.ok(body.keys.includes('cache') && body.keys.includes('events') && body.keys.includes('logger'), `ctx has ${body.keys}`)
   })
 })
+
+t.test('ctx.db: documents per tenant, data-change events that event scripts react to', async (t) => {
+  const isogate = await startTestIsogate(t)
+  const store = `export default {
+    async fetch(request, env, ctx) {
+      const url = new URL(request.url)
+      if (request.method === 'POST') {
+        const id = await ctx.db.insert('orders', await request.json())
+        return Response.json({ id, doc: await ctx.db.get('orders', id) })
+      }
+      const page = await ctx.db.query('orders', { where: { total: { $gte: Number(url.searchParams.get('min') ?? 0) } }, orderBy: '-total' })
+      return Response.json(page.documents.map((d) => d.data))
+    },
+  }`
+  await deploy(isogate, 'db-a', '/orders', store)
+  await deploy(isogate, 'db-b', '/orders', store)
+
+  t.test('insert, get and query through the isolate; tenants see only their own documents', async (t) => {
+    const created = await json('/db-a/orders', isogate, { method: 'POST', body: JSON.stringify({ customer: 'c1', total: 30 }) })
+    t.equal(created.status, 200)
+    t.match(created.body, { id: /^[0-9a-f-]{36}$/, doc: { id: created.body.id, data: { customer: 'c1', total: 30 } } })
+    await json('/db-a/orders', isogate, { method: 'POST', body: JSON.stringify({ customer: 'c2', total: 80 }) })
+    await json('/db-b/orders', isogate, { method: 'POST', body: JSON.stringify({ customer: 'b', total: 999 }) })
+    t.same((await json('/db-a/orders?min=0', isogate)).body, [{ customer: 'c2', total: 80 }, { customer: 'c1', total: 30 }])
+    t.same((await json('/db-a/orders?min=50', isogate)).body, [{ customer: 'c2', total: 80 }])
+    t.same((await json('/db-b/orders', isogate)).body, [{ customer: 'b', total: 999 }])
+  })
+
+  t.test('a bad query is an Error with DB_QUERY_INVALID inside the script', async (t) => {
+    await deploy(isogate, 'db-a', '/bad', `export default { async fetch(request, env, ctx) {
+      try { await ctx.db.query('orders', { where: { total: { $where: 'sleep(1)' } } }); return new Response('ran') }
+      catch (error) { return Response.json({ code: error.code }) }
+    } }`)
+    t.same((await json('/db-a/bad', isogate)).body, { code: 'DB_QUERY_INVALID' })
+  })
+
+  t.test('the classic case: each new order adds to the customer total; past a threshold an event is raised', async (t) => {
+    const totals = await api(isogate, 'POST', '/api/v1/scripts', {
+      tenant: 'db-a',
+      body: {
+        name: 'customer-totals',
+        type: 'event',
+        events: { types: ['db.orders.created'] },
+        source: `export default { async event(event, env, ctx) {
+          const order = event.payload.record
+          const found = await ctx.db.query('customers', { where: { name: order.customer }, limit: 1 })
+          const customer = found.documents[0]
+          const total = (customer?.data.total ?? 0) + order.total
+          if (customer) await ctx.db.update('customers', customer.id, { total })
+          else await ctx.db.insert('customers', { name: order.customer, total })
+          if (total >= 100 && (customer?.data.total ?? 0) < 100) await ctx.events.publish('customer.vip', { name: order.customer, total })
+          return { total }
+        } }`,
+      },
+    })
+    t.equal(totals.status, 201)
+    const vip = await api(isogate, 'POST', '/api/v1/scripts', {
+      tenant: 'db-a',
+      body: { name: 'vip', type: 'event', events: { types: ['customer.vip'] }, source: `export default { async event(event, env, ctx) { await ctx.cache.set('vip', event.payload) } }` },
+    })
+    t.equal(vip.status, 201)
+    await deploy(isogate, 'db-a', '/vip', `export default { async fetch(request, env, ctx) { return Response.json(await ctx.cache.get('vip')) } }`)
+
+    for (const total of [40, 50, 20]) await json('/db-a/orders', isogate, { method: 'POST', body: JSON.stringify({ customer: 'dora', total }) })
+    const deadline = Date.now() + 15_000
+    let seen: unknown = null
+    while (Date.now() < deadline && seen === null) {
+      seen = (await json('/db-a/vip', isogate)).body
+      if (seen === null) await new Promise((resolve) => setTimeout(resolve, 100))
+    }
+    t.same(seen, { name: 'dora', total: 110 }, 'the vip event fired once the total passed 100')
+    const [customer] = await isogate.db.system((tx) => tx<Array<{ data: { total: number } }>>`SELECT data FROM documents WHERE collection = 'customers' AND data->>'name' = 'dora'`)
+    t.equal(customer?.data.total, 110)
+  })
+})
+
+t.test('fetch and ctx.http go through the SSRF guard', async (t) => {
+  const { createServer } = await import('node:http')
+  const { createServer: createTcpServer } = await import('node:net')
+  let canaryConnections = 0
+  const canary = createTcpServer((socket) => {
+    canaryConnections++
+    socket.destroy()
+  })
+  await new Promise<void>((resolve) => canary.listen(0, '127.0.0.1', resolve))
+  t.teardown(() => canary.close())
+  const canaryPort = (canary.address() as { port: number }).port
+  const upstream = createServer((request, response) => {
+    const chunks: Buffer[] = []
+    request.on('data', (chunk: Buffer) => chunks.push(chunk))
+    request.on('end', () => {
+      if (request.url === '/redirect') {
+        response.writeHead(302, { location: `http://127.0.0.1:${canaryPort}/` }).end()
+        return
+      }
+      response.writeHead(201, { 'content-type': 'application/json', 'x-upstream': 'yes' })
+      response.end(JSON.stringify({ method: request.method, path: request.url, type: request.headers['content-type'] ?? null, body: Buffer.concat(chunks).toString() }))
+    })
+  })
+  await new Promise<void>((resolve) => upstream.listen(0, '127.0.0.2', resolve))
+  t.teardown(() => upstream.close())
+  const base = `http://127.0.0.2:${(upstream.address() as { port: number }).port}`
+
+  const isogate = await startTestIsogate(t, { egressAllowPrivate: ['127.0.0.2/32'] })
+  await deploy(isogate, 'out', '/call', `export default {
+    async fetch(request, env, ctx) {
+      const target = new URL(request.url).searchParams.get('target')
+      const results = {}
+      const get = await fetch(target + '/plain')
+      results.get = { status: get.status, ok: get.ok, header: get.headers.get('x-upstream'), url: get.url, body: await get.json() }
+      const post = await ctx.http.post(target + '/json', { n: 1 })
+      results.post = await post.json()
+      for (const [name, url] of Object.entries({ loopback: 'http://127.0.0.1:${canaryPort}/', decimal: 'http://2130706433:${canaryPort}/', redirect: target + '/redirect', metadata: 'http://169.254.169.254/latest/meta-data/' })) {
+        try { await fetch(url); results[name] = 'fetched' } catch (error) { results[name] = error.code }
+      }
+      return Response.json(results)
+    },
+  }`)
+  const { status, body } = await json(`/out/call?target=${encodeURIComponent(base)}`, isogate)
+  t.equal(status, 200)
+  t.same(body.get, { status: 201, ok: true, header: 'yes', url: `${base}/plain`, body: { method: 'GET', path: '/plain', type: null, body: '' } })
+  t.same(body.post, { method: 'POST', path: '/json', type: 'application/json', body: '{"n":1}' })
+  t.equal(body.loopback, 'EGRESS_DENIED')
+  t.equal(body.decimal, 'EGRESS_DENIED')
+  t.equal(body.redirect, 'EGRESS_DENIED')
+  t.equal(body.metadata, 'EGRESS_DENIED')
+  t.equal(canaryConnections, 0, 'the loopback canary saw no connection')
+})

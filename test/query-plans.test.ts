@@ -49,6 +49,10 @@ for (const target of databaseTargets()) {
       await tx`
         INSERT INTO audit_log (tenant_id, actor_role, action, resource_type, resource_id)
         SELECT t.id, 'admin', 'script.update', 'script', g::text FROM tenants t, generate_series(1, 5000) g`
+      await tx`
+        INSERT INTO documents (tenant_id, collection, data, bytes, created_at)
+        SELECT t.id, 'c' || (g % 2), jsonb_build_object('n', g), 10, now() - g * interval '1 second'
+        FROM tenants t, generate_series(1, 2000) g`
       await tx`ANALYZE`
       return (await tx<{ id: string }[]>`SELECT id FROM tenants ORDER BY slug`).map((row) => row.id)
     })
@@ -62,6 +66,15 @@ for (const target of databaseTargets()) {
       ['failed executions', `SELECT id FROM executions WHERE tenant_id = '${tenant}' AND status = 'failed' ORDER BY created_at DESC, id DESC LIMIT 51`, ['executions_tenant_status_created']],
       ['scripts, newest first', `SELECT id FROM scripts WHERE tenant_id = '${tenant}' ORDER BY created_at DESC, id DESC LIMIT 51`, ['scripts_tenant_created', 'scripts_tenant_status', 'scripts_tenant_type_status']],
       ['audit trail', `SELECT id FROM audit_log WHERE tenant_id = '${tenant}' ORDER BY created_at DESC, id DESC LIMIT 51`, ['audit_log_tenant_created']],
+      // The shape of a ctx.db page in the default order (DocumentRepository.page): a running sum
+      // over the page's own order, so the window reads only the rows the LIMIT takes.
+      ['documents, a page', `SELECT id FROM (SELECT id, sum(bytes) OVER w AS running FROM documents WHERE tenant_id = '${tenant}' AND collection = 'c1'
+        WINDOW w AS (ORDER BY created_at ASC, id ASC ROWS UNBOUNDED PRECEDING) ORDER BY created_at ASC, id ASC LIMIT 101) page WHERE running < 4194304`, ['documents_collection_created']],
+      ['documents, a later page', `SELECT id FROM documents WHERE tenant_id = '${tenant}' AND collection = 'c1'
+        AND (created_at, id) > (now() - interval '10 minutes', '00000000-0000-0000-0000-000000000000'::uuid) ORDER BY created_at ASC, id ASC LIMIT 101`, ['documents_collection_created']],
+      // Both indexes lead with (tenant_id, collection) and hold id; with a thousand documents a
+      // collection the planner prices them the same and may take either.
+      ['a document by id', `SELECT data FROM documents WHERE tenant_id = '${tenant}' AND collection = 'c1' AND id = '00000000-0000-0000-0000-000000000000'`, ['documents_pkey', 'documents_collection_created']],
     ]
     // Scripts per tenant are few (hundreds): sorting them after a tenant index scan is as good as
     // walking scripts_tenant_created, and the planner may pick either.

@@ -1,4 +1,5 @@
 import type { Sql } from './database.js'
+import { DOCUMENTS_MIGRATION } from './document-migration.js'
 import { CRON_MIGRATION, EVENTS_MIGRATION } from './trigger-migrations.js'
 
 export interface Migration {
@@ -189,6 +190,7 @@ export const MIGRATIONS: readonly Migration[] = [
   },
   CRON_MIGRATION,
   EVENTS_MIGRATION,
+  DOCUMENTS_MIGRATION,
   {
     version: 7,
     name: 'script secrets: sealed values (AES-256-GCM), never returned',

@@ -1,6 +1,7 @@
 import type { HostCallHandler, RelayedHostCall, RemoteHostApi } from '../../runner/index.js'
 import { AppError } from '../errors.js'
 import type { EventService } from '../triggers/event.service.js'
+import type { DocumentStore } from '../services/document-store.js'
 import type { TenantCache } from './tenant-cache.js'
 
 /** What a host API gets: the tenant bound by the runner, the copied arguments, the run's trace. */
@@ -9,6 +10,7 @@ type HostApi = (call: RelayedHostCall, signal: AbortSignal) => Promise<unknown>
 export interface HostApisOptions {
   cache: TenantCache
   events: EventService
+  documents: DocumentStore
   /** Host faults (errors without a code): logged here, the script sees HOST_CALL_FAILED. */
   onFault?: (error: unknown, call: RelayedHostCall) => void
 }
@@ -30,7 +32,13 @@ export class HostApis {
 
   constructor(options: HostApisOptions) {
     this.#onFault = options.onFault ?? (() => {})
-    const { cache, events } = options
+    const { cache, events, documents } = options
+    const causeOf = ({ executionId, eventDepth }: RelayedHostCall) => (executionId === undefined ? undefined : { depth: eventDepth ?? null, executionId })
+    this.#add('db.insert', async (call) => documents.insert(call.tenantId, call.args[0] as string, call.args[1], causeOf(call)))
+    this.#add('db.get', async ({ tenantId, args }) => documents.get(tenantId, args[0] as string, args[1] as string))
+    this.#add('db.query', async ({ tenantId, args }) => documents.query(tenantId, args[0] as string, args[1] ?? {}))
+    this.#add('db.update', async (call) => documents.update(call.tenantId, call.args[0] as string, call.args[1] as string, call.args[2], causeOf(call)))
+    this.#add('db.delete', async (call) => documents.delete(call.tenantId, call.args[0] as string, call.args[1] as string, causeOf(call)))
     this.#add('cache.get', async ({ tenantId, args }) => cache.get(tenantId, args[0]))
     this.#add('cache.set', async ({ tenantId, args }) => {
       cache.set(tenantId, args[0], args[1], cacheSetOptions(args[2]))
