@@ -160,6 +160,25 @@ for (const target of databaseTargets()) {
       t.ok(still, 'the entry is still there')
     })
 
+    t.test('paging executions created in the same millisecond skips none and repeats none (microsecond cursors)', async (t) => {
+      const [{ id: tenantId } = { id: '' }] = await isogate.db.system((tx) => tx<{ id: string }[]>`SELECT id FROM tenants WHERE slug = 'runs'`)
+      const ids = Array.from({ length: 5 }, () => randomUUID())
+      // Five records 100 µs apart inside one millisecond, far in the future so they are the newest.
+      await isogate.db.system((tx) => tx`
+        INSERT INTO executions (id, tenant_id, script_id, script_version, trigger, status, created_at)
+        SELECT id, ${tenantId}, ${script.id}, 1, 'manual', 'completed', '2999-01-01T00:00:00.000Z'::timestamptz + (n * interval '100 microseconds')
+        FROM unnest(${ids}::uuid[]) WITH ORDINALITY AS x(id, n)`)
+      const seen: string[] = []
+      let cursor: string | null = null
+      for (let page = 0; page < 3; page++) {
+        const query: string = `/api/v1/executions?limit=2${cursor === null ? '' : `&cursor=${encodeURIComponent(cursor)}`}`
+        const { body } = await as('GET', query)
+        seen.push(...body.items.map((item: { id: string }) => item.id))
+        cursor = body.nextCursor
+      }
+      t.same(seen.slice(0, 5), [...ids].reverse(), 'newest first, each once')
+    })
+
     t.test('retention purges executions past the configured days in batches and keeps the rest', async (t) => {
       t.equal(isogate.config.executionRetentionDays, 90, 'the default is 90 days')
       const [{ id: tenantId } = { id: '' }] = await isogate.db.system((tx) => tx<{ id: string }[]>`SELECT id FROM tenants WHERE slug = 'runs'`)

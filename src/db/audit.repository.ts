@@ -54,7 +54,7 @@ export class AuditRepository {
       WHERE tenant_id = ${tenantId}
         ${filter.action === undefined ? tx`` : tx`AND action = ${filter.action}`}
         ${filter.resourceId === undefined ? tx`` : tx`AND resource_id = ${filter.resourceId}`}
-        ${filter.after === undefined ? tx`` : tx`AND (created_at, id) < (${filter.after.at}::timestamptz, ${filter.after.id}::uuid)`}
+        ${filter.after === undefined ? tx`` : tx`AND (created_at, id) < (${filter.after.at}::text::timestamptz, ${filter.after.id}::uuid)`}
       ORDER BY created_at DESC, id DESC
       LIMIT ${filter.limit + 1}`
     return rows.map((row) => ({ ...toEntry(row), cursorAt: row.cursor_at }))

@@ -124,7 +124,7 @@ export class ExecutionRepository {
         ${filter.trigger === undefined ? tx`` : tx`AND trigger = ${filter.trigger}`}
         ${filter.from === undefined ? tx`` : tx`AND created_at >= ${filter.from}`}
         ${filter.to === undefined ? tx`` : tx`AND created_at < ${filter.to}`}
-        ${filter.after === undefined ? tx`` : tx`AND (created_at, id) < (${filter.after.at}::timestamptz, ${filter.after.id}::uuid)`}
+        ${filter.after === undefined ? tx`` : tx`AND (created_at, id) < (${filter.after.at}::text::timestamptz, ${filter.after.id}::uuid)`}
       ORDER BY created_at DESC, id DESC
       LIMIT ${filter.limit + 1}`
     return rows.map((row) => {

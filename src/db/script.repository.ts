@@ -106,7 +106,7 @@ export class ScriptRepository {
         ${filter.type === undefined ? tx`` : tx`AND type = ${filter.type}`}
         ${filter.status === undefined ? tx`` : tx`AND status = ${filter.status}`}
         ${filter.q === undefined ? tx`` : tx`AND name ILIKE ${'%' + escapeLike(filter.q) + '%'}`}
-        ${filter.after === undefined ? tx`` : tx`AND (created_at, id) < (${filter.after.at}::timestamptz, ${filter.after.id}::uuid)`}
+        ${filter.after === undefined ? tx`` : tx`AND (created_at, id) < (${filter.after.at}::text::timestamptz, ${filter.after.id}::uuid)`}
       ORDER BY created_at DESC, id DESC
       LIMIT ${filter.limit + 1}`
     return rows.map((row) => ({ ...toScript(row), cursorAt: row.cursor_at }))
