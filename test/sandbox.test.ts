@@ -143,7 +143,7 @@ t.test('no Node, isolated-vm or shared-memory globals, and exactly the documente
     'WeakSet', 'WebAssembly', 'decodeURI', 'decodeURIComponent', 'encodeURI', 'encodeURIComponent', 'escape', 'eval', 'globalThis', 'isFinite',
     'isNaN', 'parseFloat', 'parseInt', 'undefined', 'unescape']
   const platform = ['AbortController', 'AbortSignal', 'Crypto', 'DOMException', 'Event', 'EventTarget', 'Headers', 'Request', 'Response',
-    'SubtleCrypto', 'TextDecoder', 'TextEncoder', 'URL', 'URLSearchParams', 'atob', 'btoa', 'clearTimeout', 'console', 'crypto',
+    'SubtleCrypto', 'TextDecoder', 'TextEncoder', 'URL', 'URLSearchParams', 'atob', 'btoa', 'clearTimeout', 'console', 'crypto', 'fetch',
     'queueMicrotask', 'self', 'setTimeout', 'structuredClone']
   t.same(value.globals, [...builtins, ...platform].sort())
 })
