@@ -1,7 +1,7 @@
 /**
  * Types for isogate scripts. A script is an ES module whose default export has handlers:
  *
- *   import type { ExportedHandler } from 'isogate/types'   // or copy this file next to your script
+ *   copy this file next to your script, then: import type { ExportedHandler } from './isogate.js'
  *   export default { async fetch(request, env, ctx) { ... } } satisfies ExportedHandler
  *
  * Inside the isolate the web globals are those of `lib.dom` (Request, Response, Headers, URL,
