@@ -25,6 +25,12 @@ export interface IsolatePoolOptions {
   hostApiModules?: string[]
 }
 
+/** A runner process's counters: its threads' summed, and the threads that died under it. */
+export interface PoolStats extends WorkerStats {
+  /** Worker threads that died (and were replaced) since the pool started. */
+  threadCrashes: number
+}
+
 const DEFAULTS = {
   threads: Math.max(1, os.availableParallelism()),
   concurrentTasksPerWorker: 16,
@@ -89,15 +95,18 @@ export class IsolatePool {
     return shard.call<CheckResult>({ type: 'check', source })
   }
 
-  async stats(): Promise<WorkerStats> {
+  async stats(): Promise<PoolStats> {
     const all = await Promise.all(this.#shards.map((shard) => shard.call<WorkerStats>({ type: 'stats' })))
-    return all.reduce((sum, s) => ({
-      isolates: sum.isolates + s.isolates,
-      isolateHits: sum.isolateHits + s.isolateHits,
-      isolateMisses: sum.isolateMisses + s.isolateMisses,
-      programHits: sum.programHits + s.programHits,
-      programMisses: sum.programMisses + s.programMisses,
-    }))
+    const sum: PoolStats = { isolates: 0, isolateHits: 0, isolateMisses: 0, programHits: 0, programMisses: 0, threadCrashes: 0 }
+    for (const stats of all) {
+      sum.isolates += stats.isolates
+      sum.isolateHits += stats.isolateHits
+      sum.isolateMisses += stats.isolateMisses
+      sum.programHits += stats.programHits
+      sum.programMisses += stats.programMisses
+    }
+    for (const shard of this.#shards) sum.threadCrashes += shard.crashes
+    return sum
   }
 
   async close(): Promise<void> {

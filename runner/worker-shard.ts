@@ -18,6 +18,8 @@ export interface WorkerShardOptions {
 export class WorkerShard {
   readonly #pool: Piscina
   #inFlight = 0
+  #crashes = 0
+  #closing = false
 
   constructor(options: WorkerShardOptions) {
     this.#pool = new Piscina({
@@ -29,6 +31,15 @@ export class WorkerShard {
       // Under tsx the entry is tsx-worker.mjs; it finds the real worker module here.
       workerData: { ...options.settings, tsxWorkerModule: options.workerUrl.href },
     })
+    // Piscina destroys a worker only when it died or the pool closes: the rest are crashes.
+    this.#pool.on('workerDestroy', () => {
+      if (!this.#closing) this.#crashes++
+    })
+  }
+
+  /** Threads of this shard that died (each replaced by piscina). */
+  get crashes(): number {
+    return this.#crashes
   }
 
   get inFlight(): number {
@@ -49,6 +60,7 @@ export class WorkerShard {
   }
 
   close(): Promise<void> {
+    this.#closing = true
     return this.#pool.close({ force: true })
   }
 }
