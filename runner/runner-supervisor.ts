@@ -134,8 +134,12 @@ export class RunnerSupervisor {
     try {
       return (await this.#dispatch(this.#home(tenantId), { type: 'run', task }, tenantId)) as RunResult
     } catch (error) {
-      if (error instanceof RunnerError) return failure(error.code, error.message)
-      throw error
+      if (!(error instanceof RunnerError)) throw error
+      // A worker thread that died under the run while its runner process lived on: held against
+      // the tenant like a runner crash (which the fleet reports, not this), so a tenant that keeps
+      // breaking threads is quarantined too.
+      if (error.code === 'RUNNER_CRASHED' && error.data.threadOnly === true) this.#holdCrash([tenantId])
+      return failure(error.code, error.message)
     }
   }
 
@@ -219,7 +223,11 @@ export class RunnerSupervisor {
     if (event.type !== 'crash') return
     // The runner died too fast to say which run did it: the crash counts against every tenant in flight.
     this.#crashes++
-    for (const tenantId of this.#quarantine.recordCrash(event.tenants)) {
+    this.#holdCrash(event.tenants)
+  }
+
+  #holdCrash(tenants: Iterable<string>): void {
+    for (const tenantId of this.#quarantine.recordCrash(tenants)) {
       this.#onEvent({ type: 'quarantine', tenantId, until: this.#quarantine.until(tenantId) ?? Date.now() })
     }
   }
