@@ -65,6 +65,8 @@ function hostApiModules(value: unknown = DEFAULTS.hostApiModules): string[] {
 export class IsolatePool {
   readonly #shards: WorkerShard[]
   readonly #spillThreshold: number
+  /** Each tenant's threads in rendezvous order: rank() hashes once per thread, so once per tenant. */
+  readonly #order = new Map<string, number[]>()
 
   constructor(options: IsolatePoolOptions = {}) {
     const threads = positiveInteger(options, 'threads')
@@ -114,7 +116,13 @@ export class IsolatePool {
   }
 
   #shardFor(tenantId: string): WorkerShard {
-    const order = rank(tenantId, this.#shards.length)
+    let order = this.#order.get(tenantId)
+    if (order === undefined) {
+      // Bounded: a flood of one-off tenant ids costs a re-hash, never unbounded memory.
+      if (this.#order.size >= 100_000) this.#order.clear()
+      order = rank(tenantId, this.#shards.length)
+      this.#order.set(tenantId, order)
+    }
     const home = this.#shards[order[0] ?? 0] as WorkerShard
     if (home.inFlight < this.#spillThreshold || order.length < 2) return home
     const second = this.#shards[order[1] as number] as WorkerShard
