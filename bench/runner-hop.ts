@@ -6,10 +6,13 @@
  *   npm run build:platform && node --no-node-snapshot --import tsx bench/runner-hop.ts
  *
  * Reports, for each: median and p99 latency of one call at a time, and round trips per second
- * with many calls in flight (where the per-tick write batching of the framing pays).
+ * with many calls in flight (where the per-tick write batching of the framing pays), with the CPU
+ * time per run of this process tree (all threads, the runner process included) in that phase:
+ * on a machine shared with other work, the steadier number.
  */
 import { createHash } from 'node:crypto'
 import { IsolatePool, RunnerSupervisor, type RunTask } from '../runner/index.js'
+import { treeCpuMicros } from './servers.js'
 
 interface Runner {
   run(task: RunTask): Promise<{ ok: boolean }>
@@ -36,7 +39,7 @@ function quantile(sorted: number[], q: number): number {
   return sorted[Math.min(sorted.length - 1, Math.floor(sorted.length * q))] ?? Number.NaN
 }
 
-async function measure(name: string, runner: Runner): Promise<{ name: string; medianUs: number; p99Us: number; perSecond: number }> {
+async function measure(name: string, runner: Runner): Promise<{ name: string; medianUs: number; p99Us: number; perSecond: number; cpuUs: number }> {
   const one = task()
   for (let i = 0; i < 500; i++) if (!(await runner.run(one)).ok) throw new Error(`${name}: the warm-up run failed`)
   const latencies: number[] = []
@@ -47,6 +50,7 @@ async function measure(name: string, runner: Runner): Promise<{ name: string; me
   }
   latencies.sort((a, b) => a - b)
   let done = 0
+  const cpuBefore = treeCpuMicros(process.pid)
   const until = performance.now() + THROUGHPUT_MS
   const started = performance.now()
   await Promise.all(
@@ -58,7 +62,8 @@ async function measure(name: string, runner: Runner): Promise<{ name: string; me
     }),
   )
   const perSecond = done / ((performance.now() - started) / 1000)
-  return { name, medianUs: quantile(latencies, 0.5), p99Us: quantile(latencies, 0.99), perSecond }
+  const cpuUs = (treeCpuMicros(process.pid) - cpuBefore) / done
+  return { name, medianUs: quantile(latencies, 0.5), p99Us: quantile(latencies, 0.99), perSecond, cpuUs }
 }
 
 const results = []
@@ -71,8 +76,8 @@ await supervisor.ready()
 results.push(await measure(`runner process (${THREADS} thread)`, supervisor))
 await supervisor.close()
 
-for (const { name, medianUs, p99Us, perSecond } of results) {
-  process.stdout.write(`${name.padEnd(36)} median ${medianUs.toFixed(1).padStart(7)} us   p99 ${p99Us.toFixed(1).padStart(7)} us   ${Math.round(perSecond).toString().padStart(7)} runs/s (${IN_FLIGHT} in flight)\n`)
+for (const { name, medianUs, p99Us, perSecond, cpuUs } of results) {
+  process.stdout.write(`${name.padEnd(36)} median ${medianUs.toFixed(1).padStart(7)} us   p99 ${p99Us.toFixed(1).padStart(7)} us   ${Math.round(perSecond).toString().padStart(7)} runs/s, CPU ${cpuUs.toFixed(1)} us/run (${IN_FLIGHT} in flight)\n`)
 }
 const [local, remote] = results
 if (local !== undefined && remote !== undefined) {

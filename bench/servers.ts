@@ -16,9 +16,9 @@ const here = fileURLToPath(new URL('.', import.meta.url))
 const fromSource = import.meta.url.endsWith('.ts')
 const root = fromSource ? path.resolve(here, '..') : path.resolve(here, '../..')
 
-function nodeArgs(script: string): string[] {
+function nodeArgs(script: string, extra: string[] = []): string[] {
   const file = fromSource ? path.join(root, `${script}.ts`) : path.join(root, 'dist', `${script}.js`)
-  return fromSource ? ['--no-node-snapshot', '--import', 'tsx', file] : ['--no-node-snapshot', file]
+  return fromSource ? ['--no-node-snapshot', ...extra, '--import', 'tsx', file] : ['--no-node-snapshot', ...extra, file]
 }
 
 function waitFor(child: ChildProcess, pattern: RegExp, timeoutMs = 120_000): Promise<RegExpExecArray> {
@@ -56,10 +56,13 @@ export async function startBaseline(): Promise<BenchServer> {
   return { pid: child.pid as number, port: Number(match[1]), adminPort: 0, stop: stopper(child) }
 }
 
-/** A fresh isogate on the embedded database, its own ports, settings roomy enough for load. */
-export async function startIsogateServer(env: Record<string, string> = {}): Promise<BenchServer & { token: string }> {
+/**
+ * A fresh isogate on the embedded database, its own ports, settings roomy enough for load.
+ * `nodeFlags` go to the gateway and, inherited, to its runner processes (`--cpu-prof`).
+ */
+export async function startIsogateServer(env: Record<string, string> = {}, nodeFlags: string[] = []): Promise<BenchServer & { token: string }> {
   const token = 'bench-admin-token'
-  const child = spawn(process.execPath, nodeArgs('src/main'), {
+  const child = spawn(process.execPath, nodeArgs('src/main', nodeFlags), {
     stdio: ['ignore', 'pipe', 'pipe'],
     env: {
       PATH: process.env.PATH ?? '',

@@ -6,6 +6,7 @@ export { AdmissionController, type Admission, type AdmissionOptions, type Admiss
 export { CircuitBreaker, type CircuitBreakerOptions } from './circuit-breaker.js'
 export { DataPlane, type DataPlaneOptions, type HttpRun, type RunExecutor } from './data-plane.js'
 export { GatewayMetrics } from './metrics.js'
+export { RunnerMetrics, type RunnerCounters, type RunnerMetricsOptions, type RunnerStatsSource } from './runner-metrics.js'
 export { GatewayError, GATEWAY_ERROR_CODES, type GatewayErrorCode } from './errors.js'
 export { RouteTable, type Route, type RouteMatch } from './route-table.js'
 export { loadUws } from './uws.js'

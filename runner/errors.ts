@@ -11,6 +11,8 @@ export interface ErrorData {
   column?: number | undefined
   /** A source excerpt with a caret under the column, for syntax errors. */
   pointer?: string | undefined
+  /** RUNNER_CRASHED: only the worker thread died, its runner process lives on. */
+  threadOnly?: boolean | undefined
 }
 
 export const RUNNER_ERROR_CODES = {

@@ -2,12 +2,13 @@
  * runner/: worker threads holding isolated-vm isolates per tenant. It knows nothing of HTTP
  * routing or Postgres: it takes a program and an input and returns plain data.
  */
-export { IsolatePool, type IsolatePoolOptions } from './isolate-pool.js'
+export { IsolatePool, type IsolatePoolOptions, type PoolStats } from './isolate-pool.js'
 export { HostRegistry, type HostApiOptions, type HostCall, type HostFunction } from './host-bridge.js'
 export {
   RunnerSupervisor,
   type RunnerEvent,
   type RunnerInfo,
+  type RunnerStatsEntry,
   type RunnerSupervisorOptions,
   type RunnerSupervisorStats,
 } from './runner-supervisor.js'

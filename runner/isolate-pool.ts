@@ -33,6 +33,12 @@ export interface IsolatePoolOptions {
   hostCalls?: HostCallHandler
 }
 
+/** A runner process's counters: its threads' summed, and the threads that died under it. */
+export interface PoolStats extends WorkerStats {
+  /** Worker threads that died (and were replaced) since the pool started. */
+  threadCrashes: number
+}
+
 const DEFAULTS = {
   threads: Math.max(1, os.availableParallelism()),
   concurrentTasksPerWorker: 16,
@@ -74,6 +80,8 @@ export class IsolatePool {
   readonly #shards: WorkerShard[]
   readonly #spillThreshold: number
   readonly #relay: HostRelay | null
+  /** Each tenant's threads in rendezvous order: rank() hashes once per thread, so once per tenant. */
+  readonly #order = new Map<string, number[]>()
 
   constructor(options: IsolatePoolOptions = {}) {
     const threads = positiveInteger(options, 'threads')
@@ -108,15 +116,18 @@ export class IsolatePool {
     return shard.call<CheckResult>({ type: 'check', source })
   }
 
-  async stats(): Promise<WorkerStats> {
+  async stats(): Promise<PoolStats> {
     const all = await Promise.all(this.#shards.map((shard) => shard.call<WorkerStats>({ type: 'stats' })))
-    return all.reduce((sum, s) => ({
-      isolates: sum.isolates + s.isolates,
-      isolateHits: sum.isolateHits + s.isolateHits,
-      isolateMisses: sum.isolateMisses + s.isolateMisses,
-      programHits: sum.programHits + s.programHits,
-      programMisses: sum.programMisses + s.programMisses,
-    }))
+    const sum: PoolStats = { isolates: 0, isolateHits: 0, isolateMisses: 0, programHits: 0, programMisses: 0, threadCrashes: 0 }
+    for (const stats of all) {
+      sum.isolates += stats.isolates
+      sum.isolateHits += stats.isolateHits
+      sum.isolateMisses += stats.isolateMisses
+      sum.programHits += stats.programHits
+      sum.programMisses += stats.programMisses
+    }
+    for (const shard of this.#shards) sum.threadCrashes += shard.crashes
+    return sum
   }
 
   async close(): Promise<void> {
@@ -125,7 +136,13 @@ export class IsolatePool {
   }
 
   #shardFor(tenantId: string): WorkerShard {
-    const order = rank(tenantId, this.#shards.length)
+    let order = this.#order.get(tenantId)
+    if (order === undefined) {
+      // Bounded: a flood of one-off tenant ids costs a re-hash, never unbounded memory.
+      if (this.#order.size >= 100_000) this.#order.clear()
+      order = rank(tenantId, this.#shards.length)
+      this.#order.set(tenantId, order)
+    }
     const home = this.#shards[order[0] ?? 0] as WorkerShard
     if (home.inFlight < this.#spillThreshold || order.length < 2) return home
     const second = this.#shards[order[1] as number] as WorkerShard

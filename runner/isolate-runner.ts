@@ -82,7 +82,8 @@ export class IsolateRunner {
       failure = tenant.killReason !== null ? new RunnerError(tenant.killReason).data : toErrorData(error)
     }
     const cpuNs = stop()
-    const heapBytes = tenant.heapBytes()
+    // Every hot run that went well may reuse a recent reading; anything else reads it afresh.
+    const heapBytes = tenant.sampledHeapBytes(start !== 'hot' || failure !== null || raw === null || raw.error !== undefined)
     if (!tenant.disposed && tenant.atMemoryLimit(heapBytes, raw?.error)) {
       tenant.kill('SCRIPT_MEMORY_LIMIT')
       failure ??= new RunnerError('SCRIPT_MEMORY_LIMIT', `the isolate reached its memory limit of ${tenant.memoryMb} MB`).data

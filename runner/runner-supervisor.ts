@@ -1,12 +1,12 @@
 import { RunnerError, type RunnerErrorCode } from './errors.js'
 import type { HostCallHandler } from './host-relay.js'
-import type { IsolatePoolOptions } from './isolate-pool.js'
+import type { IsolatePoolOptions, PoolStats } from './isolate-pool.js'
 import type { CheckResult, RunResult, RunTask } from './protocol.js'
 import { Quarantine, type QuarantineOptions } from './quarantine.js'
 import { rank } from './rendezvous.js'
 import { RunnerFleet, type RunnerFleetEvent } from './runner-fleet.js'
 import type { RunnerSlot } from './runner-slot.js'
-import type { WorkerMessage, WorkerStats } from './worker.js'
+import type { WorkerMessage } from './worker.js'
 
 export interface RunnerSupervisorOptions {
   /** Runner processes serving tenants. */
@@ -47,7 +47,14 @@ export interface RunnerInfo {
   starts: number
 }
 
-export interface RunnerSupervisorStats extends WorkerStats {
+/** One runner's counters, or null when it is down or did not answer in time. */
+export interface RunnerStatsEntry {
+  runner: number
+  pid: number | undefined
+  stats: PoolStats | null
+}
+
+export interface RunnerSupervisorStats extends PoolStats {
   runners: number
   runnersReady: number
   runnerCrashes: number
@@ -132,8 +139,12 @@ export class RunnerSupervisor {
     try {
       return (await this.#dispatch(this.#home(tenantId), { type: 'run', task }, tenantId)) as RunResult
     } catch (error) {
-      if (error instanceof RunnerError) return failure(error.code, error.message)
-      throw error
+      if (!(error instanceof RunnerError)) throw error
+      // A worker thread that died under the run while its runner process lived on: held against
+      // the tenant like a runner crash (which the fleet reports, not this), so a tenant that keeps
+      // breaking threads is quarantined too.
+      if (error.code === 'RUNNER_CRASHED' && error.data.threadOnly === true) this.#holdCrash([tenantId])
+      return failure(error.code, error.message)
     }
   }
 
@@ -145,22 +156,49 @@ export class RunnerSupervisor {
     return this.#dispatch(slot, { type: 'check', source }, null) as Promise<CheckResult>
   }
 
+  /**
+   * Each runner's isolate and compile-cache counters, asked of every serving runner at once. A
+   * runner that is down, or does not answer within `timeoutMs` (a scrape must not hang on a
+   * runner that is stuck or dying), is listed with `stats: null`. Counters start from zero in a
+   * new runner process, as Prometheus counters do after a restart.
+   */
+  async runnerStats(timeoutMs = 1000): Promise<RunnerStatsEntry[]> {
+    if (!Number.isInteger(timeoutMs) || timeoutMs < 1) throw new RangeError('timeoutMs must be a positive integer')
+    return Promise.all(
+      this.#fleet.slots.map(async (slot): Promise<RunnerStatsEntry> => {
+        const client = slot.serving ? slot.client : null
+        if (client === null) return { runner: slot.index, pid: undefined, stats: null }
+        let timer: NodeJS.Timeout | undefined
+        const late = new Promise<null>((resolve) => {
+          timer = setTimeout(resolve, timeoutMs, null)
+          timer.unref()
+        })
+        const asked = (client.call({ type: 'stats' }, null) as Promise<PoolStats>).catch(() => null)
+        const stats = await Promise.race([asked, late])
+        clearTimeout(timer)
+        return { runner: slot.index, pid: client.pid, stats }
+      }),
+    )
+  }
+
+  /** What the gateway itself counts of its runners: crashes and quarantines (no runner is asked). */
+  get incidents(): { runnerCrashes: number; quarantinedTenants: number; quarantinedRuns: number } {
+    return { runnerCrashes: this.#crashes, quarantinedTenants: this.#quarantine.size, quarantinedRuns: this.#quarantinedRuns }
+  }
+
   /** Isolate and compile-cache counters summed over the serving runners, and the runners' own. */
-  async stats(): Promise<RunnerSupervisorStats> {
-    const serving = this.#fleet.slots.filter((slot) => slot.serving)
-    const answers = await Promise.allSettled(serving.map((slot) => slot.dispatch({ type: 'stats' }, null) as Promise<WorkerStats>))
-    const sum: WorkerStats = { isolates: 0, isolateHits: 0, isolateMisses: 0, programHits: 0, programMisses: 0 }
-    for (const answer of answers) {
-      if (answer.status !== 'fulfilled') continue
-      for (const key of Object.keys(sum) as Array<keyof WorkerStats>) sum[key] += answer.value[key] ?? 0
+  async stats(timeoutMs?: number): Promise<RunnerSupervisorStats> {
+    const entries = await this.runnerStats(timeoutMs)
+    const sum: PoolStats = { isolates: 0, isolateHits: 0, isolateMisses: 0, programHits: 0, programMisses: 0, threadCrashes: 0 }
+    for (const { stats } of entries) {
+      if (stats === null) continue
+      for (const key of Object.keys(sum) as Array<keyof PoolStats>) sum[key] += stats[key] ?? 0
     }
     return {
       ...sum,
       runners: this.#fleet.slots.length,
-      runnersReady: serving.length,
-      runnerCrashes: this.#crashes,
-      quarantinedTenants: this.#quarantine.size,
-      quarantinedRuns: this.#quarantinedRuns,
+      runnersReady: this.#fleet.slots.filter((slot) => slot.serving).length,
+      ...this.incidents,
     }
   }
 
@@ -190,7 +228,11 @@ export class RunnerSupervisor {
     if (event.type !== 'crash') return
     // The runner died too fast to say which run did it: the crash counts against every tenant in flight.
     this.#crashes++
-    for (const tenantId of this.#quarantine.recordCrash(event.tenants)) {
+    this.#holdCrash(event.tenants)
+  }
+
+  #holdCrash(tenants: Iterable<string>): void {
+    for (const tenantId of this.#quarantine.recordCrash(tenants)) {
       this.#onEvent({ type: 'quarantine', tenantId, until: this.#quarantine.until(tenantId) ?? Date.now() })
     }
   }

@@ -18,6 +18,8 @@ export interface WorkerShardOptions {
 export class WorkerShard {
   readonly #pool: Piscina
   #inFlight = 0
+  #crashes = 0
+  #closing = false
 
   constructor(options: WorkerShardOptions) {
     this.#pool = new Piscina({
@@ -26,9 +28,28 @@ export class WorkerShard {
       maxThreads: 1,
       idleTimeout: Number.POSITIVE_INFINITY,
       concurrentTasksPerWorker: options.concurrentTasksPerWorker,
+      // Piscina's default ('sync') parks an idle thread in Atomics.wait, which stops its event
+      // loop: the idle-isolate timers, the spare-context preparation and a host API's late
+      // callbacks would wait for the next task. 'async' waits with Atomics.waitAsync instead.
+      atomics: 'async',
       // Under tsx the entry is tsx-worker.mjs; it finds the real worker module here.
       workerData: { ...options.settings, tsxWorkerModule: options.workerUrl.href },
     })
+    // Piscina destroys a worker only when it died or the pool closes: the rest are crashes.
+    this.#pool.on('workerDestroy', () => {
+      if (!this.#closing) this.#crashes++
+    })
+    // A thread that dies with no task in flight (a timer of a host API threw after its run ended)
+    // is reported as the pool's 'error' event; unheard, it would end the whole runner process and
+    // every tenant on it. Piscina has started a replacement already: say so and keep serving.
+    this.#pool.on('error', (error: unknown) => {
+      process.emitWarning(new Error('a runner worker thread died with no run in flight; it was replaced', { cause: error }))
+    })
+  }
+
+  /** Threads of this shard that died (each replaced by piscina). */
+  get crashes(): number {
+    return this.#crashes
   }
 
   get inFlight(): number {
@@ -42,13 +63,14 @@ export class WorkerShard {
     } catch (error) {
       // The thread died under this task (uncaught error, worker out of memory): piscina has
       // already started a replacement; the task itself is lost.
-      throw new RunnerError('RUNNER_CRASHED', 'the worker thread running this run crashed', {}, { cause: error })
+      throw new RunnerError('RUNNER_CRASHED', 'the worker thread running this run crashed', { threadOnly: true }, { cause: error })
     } finally {
       this.#inFlight--
     }
   }
 
   close(): Promise<void> {
+    this.#closing = true
     return this.#pool.close({ force: true })
   }
 }

@@ -3,7 +3,7 @@ import path from 'node:path'
 import { pino, type Logger } from 'pino'
 import type { Config } from '../config/index.js'
 import { collectDefaultMetrics, Registry } from 'prom-client'
-import { RouteTable } from '../gateway/index.js'
+import { RouteTable, RunnerMetrics } from '../gateway/index.js'
 import { RunnerSupervisor, type RunnerEvent } from '../runner/index.js'
 import { createApiServer } from './api/index.js'
 import { ApiKeyRepository } from './db/api-key.repository.js'
@@ -145,6 +145,8 @@ export async function startIsogate(config: Config, logger: Logger = pino({ level
     collectDefaultMetrics({ register: registry })
     const recorder = new ExecutionRecorder({ db, executions: new ExecutionRepository(), logger })
     recorderMetrics(recorder, registry)
+    // Collected at scrape time from the runner processes, with a bound on how long a scrape waits.
+    new RunnerMetrics({ source: pool, registry })
     const dataPlane = await startDataPlane({ config, routes, runner, recorder, registry, logger })
     const dataPort = dataPlane.port
 

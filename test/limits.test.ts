@@ -131,3 +131,15 @@ t.test('every run reports wall and CPU time, heap, API calls, output bytes and h
   t.ok(second.metrics.wallMs < first.metrics.wallMs, 'a hot run is faster than a cold one')
   t.equal(LIMITS.memoryMb, 64)
 })
+
+t.test('a tenant whose module state grows over many successful hot runs still ends with SCRIPT_MEMORY_LIMIT and then recovers', async (t) => {
+  // Heap statistics are not read after every hot run that went well: the limit must hold anyway.
+  const source = `const keep = []
+    export default { fetch() { keep.push(new Array(64 * 1024).fill(1.5)); return new Response(String(keep.length)) } }`
+  const limits = { memoryMb: 32, cpuMs: 5000, timeoutMs: 10_000 }
+  let result = await pool.run(fetchTask('memory-growth', source, {}, limits))
+  t.equal(result.ok, true)
+  for (let i = 0; i < 200 && result.ok; i++) result = await pool.run(fetchTask('memory-growth', source, {}, limits))
+  t.match(result, { ok: false, error: { code: 'SCRIPT_MEMORY_LIMIT' } })
+  await recovers(t, 'memory-growth', true, limits)
+})

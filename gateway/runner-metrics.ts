@@ -1,0 +1,147 @@
+import { Counter, Gauge, type Registry } from 'prom-client'
+
+/** One runner's counters as the metrics need them (RunnerSupervisor.runnerStats answers this). */
+export interface RunnerCounters {
+  runner: number
+  /** null: the runner is down or did not answer in time. */
+  stats: {
+    isolates: number
+    isolateHits: number
+    isolateMisses: number
+    programHits: number
+    programMisses: number
+    threadCrashes: number
+  } | null
+}
+
+/** Where the counters come from: asked once per scrape. */
+export interface RunnerStatsSource {
+  runnerStats(timeoutMs: number): Promise<RunnerCounters[]>
+  /** Kept by the gateway itself: no runner is asked. */
+  readonly incidents: { runnerCrashes: number; quarantinedTenants: number }
+}
+
+interface Snapshot {
+  runners: RunnerCounters[]
+  crashes: number
+  quarantined: number
+}
+
+export interface RunnerMetricsOptions {
+  source: RunnerStatsSource
+  registry: Registry
+  /** How long a scrape waits for a runner's answer; a runner that is later shows `isogate_runner_up 0`. */
+  timeoutMs?: number
+}
+
+const DEFAULTS = { timeoutMs: 500 }
+
+type CounterKey = 'isolateHits' | 'isolateMisses' | 'programHits' | 'programMisses' | 'threadCrashes'
+
+/**
+ * The runners' isolate and compile-cache counters on /metrics, labelled by runner slot. They live
+ * in the runner processes' worker threads, so they are collected at scrape time (one question to
+ * every runner per scrape, shared by all the metrics below), never pushed on the hot path. A
+ * runner that is down or slow is reported `isogate_runner_up{runner} 0` and its series are left
+ * out of that scrape: /metrics answers within `timeoutMs` whatever a runner does.
+ *
+ * @example
+ * new RunnerMetrics({ source: supervisor, registry })
+ * // isogate_runner_isolate_hits_total{runner="0"} 42
+ */
+export class RunnerMetrics {
+  readonly #source: RunnerStatsSource
+  readonly #timeoutMs: number
+  #scrape: Promise<Snapshot> | null = null
+
+  constructor(options: RunnerMetricsOptions) {
+    if (typeof options?.source?.runnerStats !== 'function') throw new TypeError('options.source must answer runnerStats()')
+    const timeoutMs = options.timeoutMs ?? DEFAULTS.timeoutMs
+    if (!Number.isInteger(timeoutMs)) throw new TypeError('options.timeoutMs must be an integer')
+    if (timeoutMs < 1) throw new RangeError('options.timeoutMs must be a positive integer')
+    this.#source = options.source
+    this.#timeoutMs = timeoutMs
+    const registers = [options.registry]
+    const snapshot = (): Promise<Snapshot> => this.#snapshot()
+    const counter = (name: string, help: string, key: CounterKey): void => {
+      new Counter({
+        name,
+        help,
+        labelNames: ['runner'],
+        registers,
+        async collect() {
+          // Absolute values read from the runners: reset, then set each runner's total.
+          const { runners } = await snapshot()
+          this.reset()
+          for (const { runner, stats } of runners) if (stats !== null) this.inc({ runner: String(runner) }, stats[key])
+        },
+      })
+    }
+    counter('isogate_runner_isolate_hits_total', 'Runs that found their tenant isolate alive', 'isolateHits')
+    counter('isogate_runner_isolate_misses_total', 'Runs that created their tenant isolate (cold starts)', 'isolateMisses')
+    counter('isogate_runner_compile_cache_hits_total', 'Runs whose compiled program was cached in the isolate', 'programHits')
+    counter('isogate_runner_compile_cache_misses_total', 'Runs that compiled their program', 'programMisses')
+    counter('isogate_runner_thread_crashes_total', 'Worker threads that died inside a runner process (each replaced)', 'threadCrashes')
+    new Gauge({
+      name: 'isogate_runner_isolates',
+      help: 'Live tenant isolates',
+      labelNames: ['runner'],
+      registers,
+      async collect() {
+        const { runners } = await snapshot()
+        this.reset()
+        for (const { runner, stats } of runners) if (stats !== null) this.set({ runner: String(runner) }, stats.isolates)
+      },
+    })
+    new Gauge({
+      name: 'isogate_runner_up',
+      help: 'Whether the runner answered this scrape in time',
+      labelNames: ['runner'],
+      registers,
+      async collect() {
+        const { runners } = await snapshot()
+        this.reset()
+        for (const { runner, stats } of runners) this.set({ runner: String(runner) }, stats === null ? 0 : 1)
+      },
+    })
+    new Counter({
+      name: 'isogate_runner_crashes_total',
+      help: 'Runner processes lost while serving',
+      registers,
+      async collect() {
+        const { crashes } = await snapshot()
+        this.reset()
+        this.inc(crashes)
+      },
+    })
+    new Gauge({
+      name: 'isogate_quarantined_tenants',
+      help: 'Tenants quarantined for crashing runners',
+      registers,
+      async collect() {
+        this.set((await snapshot()).quarantined)
+      },
+    })
+  }
+
+  /**
+   * prom-client runs every collect() of a scrape in the same turn: they share one answer, and the
+   * next scrape asks again.
+   */
+  #snapshot(): Promise<Snapshot> {
+    if (this.#scrape === null) {
+      this.#scrape = this.#ask().finally(() => {
+        setImmediate(() => {
+          this.#scrape = null
+        })
+      })
+    }
+    return this.#scrape
+  }
+
+  async #ask(): Promise<Snapshot> {
+    const runners = await this.#source.runnerStats(this.#timeoutMs)
+    const { runnerCrashes, quarantinedTenants } = this.#source.incidents
+    return { runners, crashes: runnerCrashes, quarantined: quarantinedTenants }
+  }
+}

@@ -1,0 +1,88 @@
+import { readdirSync, readFileSync } from 'node:fs'
+import t from 'tap'
+import { call, deploy, startTestIsogate } from './helpers/isogate.js'
+
+const HELLO = `export default { fetch() { return new Response('hello') } }`
+
+/** Pids of this process's children (the runner processes), read from /proc (Linux). */
+function childPids(): number[] {
+  const pids: number[] = []
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue
+    try {
+      const stat = readFileSync(`/proc/${entry}/stat`, 'utf8')
+      if (Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]) === process.pid) pids.push(Number(entry))
+    } catch {
+      // The process ended between readdir and read: not a child any more.
+    }
+  }
+  return pids
+}
+
+/** The sum over every `runner` label of one metric in a Prometheus text exposition. */
+function total(text: string, name: string): number {
+  let sum = 0
+  for (const line of text.split('\n')) {
+    const match = new RegExp(`^${name}(\\{[^}]*\\})? (\\S+)$`).exec(line)
+    if (match) sum += Number(match[2])
+  }
+  return sum
+}
+
+t.test('after runs of two tenants, /metrics shows isolate and compile-cache misses then hits, and the live isolates', async (t) => {
+  const isogate = await startTestIsogate(t, { runners: 2 })
+  await deploy(isogate, 'metrics-a', '/hello', HELLO)
+  await deploy(isogate, 'metrics-b', '/hello', HELLO)
+  const metrics = async (): Promise<string> => {
+    const response = await fetch(`http://127.0.0.1:${isogate.adminPort}/metrics`)
+    t.equal(response.status, 200)
+    return response.text()
+  }
+  const before = await metrics()
+  t.equal(total(before, 'isogate_runner_isolate_misses_total'), 0)
+  t.equal(total(before, 'isogate_runner_up'), 2, 'both runners answered')
+
+  for (const tenant of ['metrics-a', 'metrics-b']) {
+    t.equal((await call(isogate, `/${tenant}/hello`)).status, 200)
+  }
+  const cold = await metrics()
+  t.equal(total(cold, 'isogate_runner_isolate_misses_total'), 2)
+  t.equal(total(cold, 'isogate_runner_compile_cache_misses_total'), 2)
+  t.equal(total(cold, 'isogate_runner_isolate_hits_total'), 0)
+  t.equal(total(cold, 'isogate_runner_compile_cache_hits_total'), 0)
+
+  for (let i = 0; i < 3; i++) {
+    for (const tenant of ['metrics-a', 'metrics-b']) t.equal((await call(isogate, `/${tenant}/hello`)).status, 200)
+  }
+  const hot = await metrics()
+  t.equal(total(hot, 'isogate_runner_isolate_misses_total'), 2, 'no new isolate')
+  t.equal(total(hot, 'isogate_runner_compile_cache_misses_total'), 2, 'no new compile')
+  t.equal(total(hot, 'isogate_runner_isolate_hits_total'), 6)
+  t.equal(total(hot, 'isogate_runner_compile_cache_hits_total'), 6)
+  t.equal(total(hot, 'isogate_runner_isolates'), 2)
+  t.equal(total(hot, 'isogate_runner_thread_crashes_total'), 0)
+  t.match(hot, /^isogate_runner_isolate_hits_total\{runner="[01]"\} \d+$/m, 'labelled by runner')
+})
+
+t.test('a runner that does not answer cannot hang /metrics: it is reported down within the scrape timeout', async (t) => {
+  const isogate = await startTestIsogate(t, { runners: 2 })
+  const runners = childPids()
+  t.ok(runners.length >= 2, `runner processes: ${runners.join(', ')}`)
+  // A stopped process holds its socket open and answers nothing: the worst case for a scrape.
+  for (const pid of runners) process.kill(pid, 'SIGSTOP')
+  try {
+    const started = performance.now()
+    const response = await fetch(`http://127.0.0.1:${isogate.adminPort}/metrics`)
+    const text = await response.text()
+    const elapsed = performance.now() - started
+    t.equal(response.status, 200)
+    t.ok(elapsed < 5000, `answered in ${Math.round(elapsed)} ms`)
+    t.equal(total(text, 'isogate_runner_up'), 0, 'both runners reported down')
+    t.match(text, /^isogate_runner_up\{runner="0"\} 0$/m)
+    t.notMatch(text, /^isogate_runner_isolate_hits_total\{/m, 'no stale series of a runner that did not answer')
+  } finally {
+    for (const pid of runners) process.kill(pid, 'SIGCONT')
+  }
+  const again = await (await fetch(`http://127.0.0.1:${isogate.adminPort}/metrics`)).text()
+  t.equal(total(again, 'isogate_runner_up'), 2, 'up again once they answer')
+})

@@ -1,0 +1,89 @@
+import t from 'tap'
+import { IsolatePool, RunnerSupervisor, rank } from '../runner/index.js'
+import { bodyText, fetchTask } from './helpers/programs.js'
+
+const pool = new IsolatePool({ threads: 2, hostApiModules: [new URL('./fixtures/thread-crash.ts', import.meta.url).href] })
+t.teardown(() => pool.close())
+
+/** The first tenant id with this prefix whose home thread among two is `thread`. */
+function tenantOn(thread: number, prefix: string): string {
+  for (let i = 0; i < 1000; i++) if (rank(`${prefix}-${i}`, 2)[0] === thread) return `${prefix}-${i}`
+  throw new Error('no tenant id found')
+}
+
+const HELLO = `export default { fetch() { return new Response('hello') } }`
+const SLOW = `export default { async fetch() { await new Promise((resolve) => setTimeout(resolve, 300)); return new Response('slow') } }`
+/** Ends its thread while the run is in flight. */
+const CRASH_NOW = `export default { async fetch(request, env, ctx) { await ctx.crash.thread(0); return new Response('survived') } }`
+/** Ends its thread 50 ms after the run answered: no run of that thread is in flight then. */
+const CRASH_LATER = `export default { async fetch(request, env, ctx) { await ctx.crash.thread(50); return new Response('answered') } }`
+
+const culprit = tenantOn(0, 'culprit')
+const neighbour = tenantOn(0, 'neighbour')
+const bystander = tenantOn(1, 'bystander')
+
+t.test('a worker thread that dies under a run answers RUNNER_CRASHED to the runs on it; the other thread keeps serving; the thread is replaced', async (t) => {
+  t.equal(bodyText((await pool.run(fetchTask(neighbour, HELLO))).response?.body), 'hello')
+  t.equal(bodyText((await pool.run(fetchTask(bystander, HELLO))).response?.body), 'hello')
+  const slowNeighbour = pool.run(fetchTask(neighbour, SLOW))
+  const slowBystander = pool.run(fetchTask(bystander, SLOW))
+  const crashed = pool.run(fetchTask(culprit, CRASH_NOW)).then(
+    (result) => ({ result, error: null }),
+    (error: unknown) => ({ result: null, error: error as { code?: string } }),
+  )
+  const outcome = await crashed
+  t.equal(outcome.result, null, 'the run has no result')
+  t.equal(outcome.error?.code, 'RUNNER_CRASHED')
+  await t.rejects(slowNeighbour, { code: 'RUNNER_CRASHED' }, 'a run in flight on the same thread is lost with it')
+  t.equal(bodyText((await slowBystander).response?.body), 'slow', 'the other thread never noticed')
+
+  const after = await pool.run(fetchTask(neighbour, HELLO))
+  t.equal(bodyText(after.response?.body), 'hello', 'the replacement thread serves the same tenants')
+  t.equal(after.metrics.start, 'cold', 'in a new isolate: the dead thread took its isolates with it')
+  const stats = await pool.stats()
+  t.equal(stats.threadCrashes, 1)
+})
+
+t.test('a worker thread that dies with no run in flight is replaced and the pool keeps serving', async (t) => {
+  const before = (await pool.stats()).threadCrashes
+  const answered = await pool.run(fetchTask(culprit, CRASH_LATER))
+  t.equal(bodyText(answered.response?.body), 'answered')
+  // The thread dies 50 ms later (a loaded machine may take longer), with its event loop running
+  // although no task is in flight; a stats question it was answering just then is lost with it.
+  const crashes = (): Promise<number> => pool.stats().then((stats) => stats.threadCrashes, () => before)
+  const deadline = Date.now() + 10_000
+  while ((await crashes()) === before && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 20))
+  t.equal((await pool.stats()).threadCrashes, before + 1, 'the thread died, and the death was counted')
+  t.equal(bodyText((await pool.run(fetchTask(neighbour, HELLO))).response?.body), 'hello')
+  t.equal(bodyText((await pool.run(fetchTask(bystander, HELLO))).response?.body), 'hello')
+})
+
+t.test('an idle thread still disposes isolates idle for isolateIdleMs: its event loop keeps running between tasks', async (t) => {
+  const idle = new IsolatePool({ threads: 1, isolateIdleMs: 200 })
+  t.teardown(() => idle.close())
+  t.equal(bodyText((await idle.run(fetchTask('idle-tenant', HELLO))).response?.body), 'hello')
+  t.equal((await idle.stats()).isolates, 1)
+  // No task reaches the thread meanwhile: only its own timers can dispose the isolate.
+  await new Promise((resolve) => setTimeout(resolve, 1000))
+  t.equal((await idle.stats()).isolates, 0, 'disposed while the thread had nothing else to do')
+})
+
+t.test('in a runner process, a thread crash answers RUNNER_CRASHED, the process lives on, and a tenant that keeps breaking threads is quarantined', async (t) => {
+  const supervisor = new RunnerSupervisor({
+    runners: 1,
+    standby: 0,
+    pool: { threads: 2, hostApiModules: [new URL('./fixtures/thread-crash.ts', import.meta.url).href] },
+    quarantine: { crashes: 2, windowMs: 60_000, coolDownMs: 60_000 },
+  })
+  t.teardown(() => supervisor.close())
+  await supervisor.ready()
+  const pid = supervisor.runners[0]?.pid
+  for (let i = 0; i < 2; i++) {
+    const crashed = await supervisor.run(fetchTask(culprit, CRASH_NOW))
+    t.match(crashed.error, { code: 'RUNNER_CRASHED' })
+  }
+  t.equal(supervisor.runners[0]?.pid, pid, 'the same runner process')
+  t.match((await supervisor.run(fetchTask(culprit, HELLO))).error, { code: 'TENANT_QUARANTINED' })
+  t.equal(bodyText((await supervisor.run(fetchTask(neighbour, HELLO))).response?.body), 'hello')
+  t.match(await supervisor.stats(), { runnerCrashes: 0, quarantinedTenants: 1, threadCrashes: 2 })
+})
