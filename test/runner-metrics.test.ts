@@ -1,23 +1,8 @@
-import { readdirSync, readFileSync } from 'node:fs'
 import t from 'tap'
+import { childPids } from './helpers/processes.js'
 import { call, deploy, startTestIsogate } from './helpers/isogate.js'
 
 const HELLO = `export default { fetch() { return new Response('hello') } }`
-
-/** Pids of this process's children (the runner processes), read from /proc (Linux). */
-function childPids(): number[] {
-  const pids: number[] = []
-  for (const entry of readdirSync('/proc')) {
-    if (!/^\d+$/.test(entry)) continue
-    try {
-      const stat = readFileSync(`/proc/${entry}/stat`, 'utf8')
-      if (Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]) === process.pid) pids.push(Number(entry))
-    } catch {
-      // The process ended between readdir and read: not a child any more.
-    }
-  }
-  return pids
-}
 
 /** The sum over every `runner` label of one metric in a Prometheus text exposition. */
 function total(text: string, name: string): number {

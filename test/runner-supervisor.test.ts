@@ -1,5 +1,5 @@
-import { readdirSync, readFileSync } from 'node:fs'
 import t from 'tap'
+import { childPids } from './helpers/processes.js'
 import { RunnerSupervisor, rank, type RunnerEvent, type RunResult } from '../runner/index.js'
 import { bodyText, fetchTask } from './helpers/programs.js'
 
@@ -20,22 +20,6 @@ function hello(tenantId: string): ReturnType<typeof fetchTask> {
   const task = fetchTask(tenantId, HELLO)
   task.env = { WHO: tenantId }
   return task
-}
-
-/** Pids of this process's children, read from /proc (Linux). */
-function childPids(): number[] {
-  const pids: number[] = []
-  for (const entry of readdirSync('/proc')) {
-    if (!/^\d+$/.test(entry)) continue
-    try {
-      const stat = readFileSync(`/proc/${entry}/stat`, 'utf8')
-      const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1])
-      if (ppid === process.pid) pids.push(Number(entry))
-    } catch {
-      // The process ended between readdir and read: it is not a child any more.
-    }
-  }
-  return pids
 }
 
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms))

@@ -1,22 +1,12 @@
 import type { Sql } from './database.js'
 import { DOCUMENTS_MIGRATION } from './document-migration.js'
+import { tenantOwned } from './row-security.js'
 import { CRON_MIGRATION, EVENTS_MIGRATION } from './trigger-migrations.js'
 
 export interface Migration {
   version: number
   name: string
   sql: string
-}
-
-/** Row-level security for a tenant-owned table: the app role sees one tenant, the system role all. */
-function tenantOwned(table: string, column = 'tenant_id'): string {
-  return `
-    ALTER TABLE ${table} ENABLE ROW LEVEL SECURITY;
-    ALTER TABLE ${table} FORCE ROW LEVEL SECURITY;
-    CREATE POLICY ${table}_tenant_isolation ON ${table} TO isogate_app
-      USING (${column} = isogate_current_tenant()) WITH CHECK (${column} = isogate_current_tenant());
-    CREATE POLICY ${table}_system_access ON ${table} TO isogate_system USING (true) WITH CHECK (true);
-  `
 }
 
 /**

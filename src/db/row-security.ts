@@ -1,8 +1,7 @@
 /**
  * Row-level security for a tenant-owned table: the app role sees one tenant, the system role all.
- * The same text as the helper inside migrations.ts, in a module of its own so that migration
- * modules can use it without importing migrations.ts (which imports them: an import cycle would
- * leave MIGRATIONS half made).
+ * In a module of its own so that migration modules can use it without importing migrations.ts
+ * (which imports them: an import cycle would leave MIGRATIONS half made).
  */
 export function tenantOwned(table: string, column = 'tenant_id'): string {
   return `

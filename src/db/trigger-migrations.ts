@@ -1,18 +1,5 @@
 import type { Migration } from './migrations.js'
-
-/**
- * Row-level security for a tenant-owned table, as migrations.ts does it (kept here so this module
- * does not import migrations.ts, which imports it: an import cycle would leave MIGRATIONS half made).
- */
-function tenantOwned(table: string): string {
-  return `
-    ALTER TABLE ${table} ENABLE ROW LEVEL SECURITY;
-    ALTER TABLE ${table} FORCE ROW LEVEL SECURITY;
-    CREATE POLICY ${table}_tenant_isolation ON ${table} TO isogate_app
-      USING (tenant_id = isogate_current_tenant()) WITH CHECK (tenant_id = isogate_current_tenant());
-    CREATE POLICY ${table}_system_access ON ${table} TO isogate_system USING (true) WITH CHECK (true);
-  `
-}
+import { tenantOwned } from './row-security.js'
 
 /** Migration 4: cron plans on scripts, and one claimed row per fire (the once-per-slot guard). */
 export const CRON_MIGRATION: Migration = {
