@@ -1,9 +1,10 @@
 import { spawn } from 'node:child_process'
-import { mkdtempSync, readdirSync, readFileSync, statSync } from 'node:fs'
+import { mkdtempSync, readFileSync, statSync } from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
 import t from 'tap'
+import { childPids } from './helpers/processes.js'
 
 const root = fileURLToPath(new URL('..', import.meta.url))
 
@@ -26,21 +27,6 @@ function startMain(env: Record<string, string>): Running {
   child.stderr.on('data', (chunk: Buffer) => (output += chunk.toString()))
   const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => child.on('exit', (code, signal) => resolve({ code, signal })))
   return { output: () => output, exited, kill: (signal) => child.kill(signal), pid: child.pid ?? 0 }
-}
-
-/** Pids of a process's children, read from /proc (Linux): the runner processes of a gateway. */
-function childrenOf(parent: number): number[] {
-  const pids: number[] = []
-  for (const entry of readdirSync('/proc')) {
-    if (!/^\d+$/.test(entry)) continue
-    try {
-      const stat = readFileSync(`/proc/${entry}/stat`, 'utf8')
-      if (Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]) === parent) pids.push(Number(entry))
-    } catch {
-      // The process ended between readdir and read: not a child any more.
-    }
-  }
-  return pids
 }
 
 function alive(pid: number): boolean {
@@ -73,7 +59,7 @@ t.test('npm start with no configuration creates the demo tenant, serves /demo/he
   const response = await fetch(`http://127.0.0.1:${dataPort}/demo/hello`)
   t.equal(response.status, 200)
   t.match(await response.json(), { hello: 'world' })
-  const runners = childrenOf(first.pid)
+  const runners = childPids(first.pid)
   t.ok(runners.length >= 1, `the gateway runs scripts in runner processes: ${runners.join(', ')}`)
   first.kill('SIGTERM')
   t.same(await first.exited, { code: 0, signal: null }, 'SIGTERM exits 0')

@@ -31,6 +31,18 @@ export interface DeliveryAttempt {
 }
 
 /** A delivery ready to run (or to be given up), locked by the claiming transaction. */
+/** The event as an event handler sees it and a dead letter keeps it: plain JSON. */
+export function eventSnapshot(delivery: ClaimableDelivery): { id: string; type: string; payload: unknown; depth: number; idempotencyKey: string | null; createdAt: string } {
+  return {
+    id: delivery.eventId,
+    type: delivery.event.type,
+    payload: delivery.event.payload,
+    depth: delivery.event.depth,
+    idempotencyKey: delivery.event.idempotencyKey,
+    createdAt: delivery.event.createdAt.toISOString(),
+  }
+}
+
 export interface ClaimableDelivery {
   id: string
   tenantId: string
@@ -180,14 +192,7 @@ export class EventRepository {
   }
 
   async deadLetter(tx: Tx, delivery: ClaimableDelivery, attempts: DeliveryAttempt[], now: Date): Promise<void> {
-    const event = {
-      id: delivery.eventId,
-      type: delivery.event.type,
-      payload: delivery.event.payload,
-      depth: delivery.event.depth,
-      idempotencyKey: delivery.event.idempotencyKey,
-      createdAt: delivery.event.createdAt.toISOString(),
-    }
+    const event = eventSnapshot(delivery)
     await tx`
       INSERT INTO dead_letters (tenant_id, delivery_id, event_id, script_id, event, attempts, created_at)
       VALUES (${delivery.tenantId}, ${delivery.id}, ${delivery.eventId}, ${delivery.scriptId}, ${json(tx, event)}, ${json(tx, attempts)}, ${now})`

@@ -45,12 +45,11 @@ export class HostApis {
       return true
     })
     this.#add('cache.delete', async ({ tenantId, args }) => cache.delete(tenantId, args[0]))
-    this.#add('events.publish', async ({ tenantId, args, executionId, eventDepth }) => {
-      const [type, payload, options] = args
+    this.#add('events.publish', async (call) => {
+      const [type, payload, options] = call.args
       if (typeof type !== 'string') throw new AppError('VALIDATION_FAILED', 'events.publish(type, payload): type must be a string such as "order.created"')
       const idempotencyKey = isRecord(options) && typeof options.idempotencyKey === 'string' ? options.idempotencyKey : undefined
-      const cause = executionId === undefined ? undefined : { depth: eventDepth ?? null, executionId }
-      const event = await events.publishFor(tenantId, { type, payload, idempotencyKey, cause }, 'script')
+      const event = await events.publishFor(call.tenantId, { type, payload, idempotencyKey, cause: causeOf(call) }, 'script')
       return { id: event.id, duplicate: event.duplicate }
     })
   }

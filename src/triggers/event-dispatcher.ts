@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto'
 import type { Logger } from 'pino'
 import type { RunLimits } from '../../runner/index.js'
 import type { Database, Tx } from '../db/database.js'
-import type { ClaimableDelivery, DeliveryAttempt, EventRepository } from '../db/event.repository.js'
+import { eventSnapshot, type ClaimableDelivery, type DeliveryAttempt, type EventRepository } from '../db/event.repository.js'
 import { recordOf, unrunRecord, type ExecutionRecord } from '../domain/execution.js'
 import { checkPositive, instanceId, limitsFor, listen, runSafely, systemClock, type Clock, type RunExecutor } from './run-support.js'
 import { Wakeup } from './wakeup.js'
@@ -183,12 +183,7 @@ export class EventDispatcher {
   async #execute(run: Started): Promise<void> {
     const { delivery } = run
     const input = {
-      id: delivery.eventId,
-      type: delivery.event.type,
-      payload: delivery.event.payload,
-      depth: delivery.event.depth,
-      idempotencyKey: delivery.event.idempotencyKey,
-      createdAt: delivery.event.createdAt.toISOString(),
+      ...eventSnapshot(delivery),
       deliveryId: delivery.id,
       attempt: run.attempt,
     }
