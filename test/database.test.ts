@@ -1,8 +1,11 @@
+import { randomUUID } from 'node:crypto'
 import { mkdtempSync } from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
 import t from 'tap'
 import { Database, migrate, MIGRATIONS, type Tx } from '../src/db/index.js'
+import { ExecutionRepository } from '../src/db/execution.repository.js'
+import type { ExecutionRecord } from '../src/domain/execution.js'
 import { databaseTargets } from './helpers/databases.js'
 
 const TENANT_OWNED = ['tenants', 'api_keys', 'scripts', 'script_versions', 'http_routes', 'executions', 'documents']
@@ -66,6 +69,29 @@ for (const target of databaseTargets()) {
         SELECT nullif(current_setting('isogate.tenant_id', true), '') AS tenant, current_user AS user`
       t.equal(row!.tenant, null)
       t.not(row!.user, 'isogate_app')
+    })
+
+    t.test('execution records keep every field through the batch insert, and go with their tenant', async (t) => {
+      const [tenant] = await db.system((tx) => tx<{ id: string }[]>`INSERT INTO tenants (slug, name) VALUES ('exec-batch', 'E') RETURNING id`)
+      const tenantId = tenant!.id
+      const at = new Date('2026-11-21T10:00:00.123Z')
+      const base = { tenantId, scriptId: randomUUID(), scriptVersion: 3, trigger: 'http' as const, createdAt: at, startedAt: at, finishedAt: new Date(at.getTime() + 5) }
+      const records: ExecutionRecord[] = [
+        { ...base, id: randomUUID(), status: 'completed', input: { method: 'GET', url: 'http://x/a?b=1' }, output: null, logs: [], error: null,
+          httpStatus: 200, durationMs: 1.25, cpuMs: 0.5, memoryBytes: 12_345_678_901, apiCalls: 2, outputBytes: 5, startKind: 'hot' },
+        { ...base, id: randomUUID(), status: 'failed', input: null, output: { nested: ['x', 1, null] }, logs: [{ level: 'error', message: 'é"\\', at: 1 }] as never,
+          error: { code: 'SCRIPT_ERROR', message: 'boom', line: 3, column: 7 } as never, httpStatus: null, durationMs: null, cpuMs: null, memoryBytes: null, apiCalls: null, outputBytes: null, startKind: null },
+      ]
+      const repository = new ExecutionRepository()
+      await db.system((tx) => repository.insertMany(tx, records))
+      await db.system((tx) => repository.insertMany(tx, records.slice(0, 1)))
+      for (const record of records) {
+        const stored = await db.tenant(tenantId, (tx) => repository.findById(tx, record.id))
+        t.same(stored, record, `${record.status} record read back as written (a repeated id is ignored)`)
+      }
+      await db.sql`DELETE FROM tenants WHERE id = ${tenantId}`
+      const [left] = await db.sql<{ count: number }[]>`SELECT count(*)::int FROM executions WHERE tenant_id = ${tenantId}`
+      t.equal(left!.count, 0, "an operator's tenant delete removes its records")
     })
   })
 }

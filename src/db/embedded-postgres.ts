@@ -1,7 +1,6 @@
-import { PGlite } from '@electric-sql/pglite'
-import { PGLiteSocketServer } from '@electric-sql/pglite-socket'
 import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import path from 'node:path'
+import { Worker } from 'node:worker_threads'
 import { DatabaseError } from '../errors.js'
 
 export interface EmbeddedPostgresOptions {
@@ -16,13 +15,17 @@ export interface EmbeddedPostgresOptions {
  * pglite-socket so every part of isogate uses the same `postgres` client as with a server.
  * PGlite is a single backend: the socket server takes one connection at a time, so two
  * transactions can never interleave; the client must use `max: 1`.
+ *
+ * PGlite runs in a worker thread of its own: its queries are synchronous WebAssembly (a batch of
+ * execution records takes tens of milliseconds), which on the main thread would stall every
+ * request the gateway is serving meanwhile. Should that thread die, the process ends, as it
+ * would have with PGlite on the main thread: a database that is gone is not served around.
  */
 export class EmbeddedPostgres {
   readonly #dataDir: string
   readonly #host: string
   readonly #lockFile: string
-  #db: PGlite | null = null
-  #server: PGLiteSocketServer | null = null
+  #thread: Worker | null = null
   #url: string | null = null
 
   constructor(options: EmbeddedPostgresOptions) {
@@ -40,26 +43,58 @@ export class EmbeddedPostgres {
   async start(): Promise<string> {
     mkdirSync(this.#dataDir, { recursive: true })
     this.#lock()
+    const thread = new Worker(THREAD_SOURCE, {
+      eval: true,
+      workerData: {
+        dataDir: path.join(this.#dataDir, 'pgdata'),
+        host: this.#host,
+        pglite: import.meta.resolve('@electric-sql/pglite'),
+        socket: import.meta.resolve('@electric-sql/pglite-socket'),
+      },
+    })
+    this.#thread = thread
+    let port: number
     try {
-      this.#db = await PGlite.create({ dataDir: path.join(this.#dataDir, 'pgdata') })
-      this.#server = new PGLiteSocketServer({ db: this.#db, host: this.#host, port: 0, maxConnections: 1 })
-      await this.#server.start()
+      port = await new Promise<number>((resolve, reject) => {
+        thread.once('message', (message: ThreadMessage) => {
+          if (message.type === 'listening') resolve(message.port)
+          else reject(new Error(message.type === 'failed' ? message.message : `unexpected ${message.type}`))
+        })
+        thread.once('error', reject)
+        thread.once('exit', (code) => reject(new Error(`the database thread exited with ${code}`)))
+      })
     } catch (error) {
       await this.stop()
       throw new DatabaseError(`the embedded database under ${this.#dataDir} did not start`, { cause: error })
     }
-    const port = Number(this.#server.getServerConn().split(':').pop())
+    thread.removeAllListeners()
+    thread.on('error', (error) => this.#died(error))
+    thread.on('exit', (code) => this.#died(new Error(`exit code ${code}`)))
     this.#url = `postgres://postgres@${this.#host}:${port}/postgres`
     return this.#url
   }
 
   async stop(): Promise<void> {
-    await this.#server?.stop()
-    this.#server = null
-    await this.#db?.close()
-    this.#db = null
+    const thread = this.#thread
+    this.#thread = null
     this.#url = null
+    if (thread !== null) {
+      thread.removeAllListeners()
+      const exited = new Promise<void>((resolve) => thread.once('exit', () => resolve()))
+      thread.once('error', () => undefined) // it exits next; the exit is what we wait for
+      thread.postMessage({ type: 'stop' })
+      await exited
+    }
     rmSync(this.#lockFile, { force: true })
+  }
+
+  #died(cause: Error): void {
+    if (this.#thread === null) return
+    this.#thread = null
+    this.#url = null
+    process.nextTick(() => {
+      throw new DatabaseError(`the embedded database thread ended unexpectedly (${cause.message})`, { cause })
+    })
   }
 
   /** One process per data folder: PGlite files opened twice get corrupted. */
@@ -86,3 +121,37 @@ function isAlive(pid: number): boolean {
     return (error as NodeJS.ErrnoException).code === 'EPERM'
   }
 }
+
+type ThreadMessage = { type: 'listening'; port: number } | { type: 'failed'; message: string } | { type: 'stopped' }
+
+/**
+ * The database thread: plain JavaScript (it runs the same whether isogate runs built or from its
+ * TypeScript sources), given its packages as resolved URLs so the working directory does not
+ * matter. It closes the socket server and then PGlite, which writes its files out, on 'stop'.
+ */
+const THREAD_SOURCE = `
+const { parentPort, workerData } = require('node:worker_threads')
+;(async () => {
+  const { PGlite } = await import(workerData.pglite)
+  const { PGLiteSocketServer } = await import(workerData.socket)
+  let db = null
+  let server = null
+  const stop = async () => {
+    await server?.stop()
+    await db?.close()
+    parentPort.close()
+  }
+  parentPort.on('message', (message) => {
+    if (message.type === 'stop') stop().catch(() => process.exit(1))
+  })
+  try {
+    db = await PGlite.create({ dataDir: workerData.dataDir })
+    server = new PGLiteSocketServer({ db, host: workerData.host, port: 0, maxConnections: 1 })
+    await server.start()
+    parentPort.postMessage({ type: 'listening', port: Number(server.getServerConn().split(':').pop()) })
+  } catch (error) {
+    parentPort.postMessage({ type: 'failed', message: error instanceof Error ? error.message : String(error) })
+    await stop().catch(() => undefined)
+  }
+})()
+`

@@ -57,7 +57,11 @@ export function toExecution(row: ExecutionRow): ExecutionRecord {
 }
 
 export class ExecutionRepository {
-  /** One multi-row INSERT for a batch (records of many tenants: call it in system scope). */
+  /**
+   * One INSERT for a batch (records of many tenants: call it in system scope). The batch travels
+   * as a single jsonb parameter expanded by jsonb_to_recordset: one value to encode and parse
+   * instead of twenty per record, which is most of the client's and the embedded database's work.
+   */
   async insertMany(tx: Tx, records: readonly ExecutionRecord[]): Promise<void> {
     if (records.length === 0) return
     const rows = records.map((r) => ({
@@ -67,10 +71,10 @@ export class ExecutionRepository {
       script_version: r.scriptVersion,
       trigger: r.trigger,
       status: r.status,
-      input: r.input === undefined || r.input === null ? null : tx.json(r.input as never),
-      output: r.output === undefined || r.output === null ? null : tx.json(r.output as never),
-      logs: tx.json(r.logs as never),
-      error: r.error === null ? null : tx.json(r.error as never),
+      input: r.input ?? null,
+      output: r.output ?? null,
+      logs: r.logs,
+      error: r.error,
       http_status: r.httpStatus,
       duration_ms: r.durationMs,
       cpu_ms: r.cpuMs,
@@ -82,7 +86,14 @@ export class ExecutionRepository {
       started_at: r.startedAt,
       finished_at: r.finishedAt,
     }))
-    await tx`INSERT INTO executions ${tx(rows, ...COLUMNS)} ON CONFLICT (id) DO NOTHING`
+    await tx`
+      INSERT INTO executions (${tx(COLUMNS)})
+      SELECT ${tx(COLUMNS)} FROM jsonb_to_recordset(${tx.json(rows as never)}) AS r(
+        id uuid, tenant_id uuid, script_id uuid, script_version integer, trigger text, status text,
+        input jsonb, output jsonb, logs jsonb, error jsonb, http_status integer, duration_ms double precision,
+        cpu_ms double precision, memory_bytes bigint, api_calls integer, output_bytes integer, start_kind text,
+        created_at timestamptz, started_at timestamptz, finished_at timestamptz)
+      ON CONFLICT (id) DO NOTHING`
   }
 
   async findById(tx: Tx, id: string): Promise<ExecutionRecord | null> {

@@ -190,6 +190,24 @@ export const MIGRATIONS: readonly Migration[] = [
       ALTER TABLE scripts ADD COLUMN http_auth_secret text;
     `,
   },
+  {
+    version: 8,
+    name: 'executions: no per-row foreign-key check; a tenant delete still removes its records',
+    sql: `
+      -- Every run inserts a record: the foreign key's check (a lookup of the tenant row per
+      -- inserted record) was about a third of an insert's cost on the embedded database. Tenants
+      -- are never deleted by isogate itself; an operator's DELETE still takes the tenant's
+      -- records with it, through this trigger instead of the cascade.
+      ALTER TABLE executions DROP CONSTRAINT executions_tenant_id_fkey;
+      CREATE FUNCTION isogate_delete_tenant_executions() RETURNS trigger LANGUAGE plpgsql AS $$
+      BEGIN
+        DELETE FROM executions WHERE tenant_id = OLD.id;
+        RETURN OLD;
+      END $$;
+      CREATE TRIGGER tenants_delete_executions AFTER DELETE ON tenants
+        FOR EACH ROW EXECUTE FUNCTION isogate_delete_tenant_executions();
+    `,
+  },
 ]
 
 const MIGRATION_LOCK = 7_311_900_001
