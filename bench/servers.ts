@@ -57,7 +57,7 @@ export async function startBaseline(): Promise<BenchServer> {
 }
 
 /**
- * A fresh isogate on the embedded database, its own ports, settings roomy enough for load.
+ * A fresh isogate on the embedded database, its own ports, queues roomy enough for load.
  * `nodeFlags` go to the gateway and, inherited, to its runner processes (`--cpu-prof`).
  */
 export async function startIsogateServer(env: Record<string, string> = {}, nodeFlags: string[] = []): Promise<BenchServer & { token: string }> {
@@ -72,9 +72,10 @@ export async function startIsogateServer(env: Record<string, string> = {}, nodeF
       ISOGATE_ADMIN_TOKEN: token,
       ISOGATE_DEMO: 'false',
       ISOGATE_LOG_LEVEL: 'warn',
-      ISOGATE_TENANT_CONCURRENCY: '1024',
+      // The default caps on runs in flight (64 per tenant, 512 overall): they are what keeps a
+      // flooding tenant's excess in the gateway's fair queue rather than ahead of everyone in
+      // the runners. Queues long enough that 1,000 connections on one tenant wait, not 429.
       ISOGATE_TENANT_QUEUE: '4096',
-      ISOGATE_GLOBAL_CONCURRENCY: '1024',
       ISOGATE_GLOBAL_QUEUE: '16384',
       ...env,
     },
