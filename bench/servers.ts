@@ -16,9 +16,14 @@ const here = fileURLToPath(new URL('.', import.meta.url))
 const fromSource = import.meta.url.endsWith('.ts')
 const root = fromSource ? path.resolve(here, '..') : path.resolve(here, '../..')
 
-function nodeArgs(script: string, extra: string[] = []): string[] {
+/**
+ * Node arguments that run one of the project's modules (`bench/uws-baseline`) the way this one
+ * runs: from source under tsx, or compiled from dist/. `nodeFlags` go before it, `scriptArgs` after.
+ */
+export function nodeArgs(script: string, nodeFlags: string[] = [], scriptArgs: string[] = []): string[] {
   const file = fromSource ? path.join(root, `${script}.ts`) : path.join(root, 'dist', `${script}.js`)
-  return fromSource ? ['--no-node-snapshot', ...extra, '--import', 'tsx', file] : ['--no-node-snapshot', ...extra, file]
+  const loader = fromSource ? ['--import', 'tsx'] : []
+  return ['--no-node-snapshot', ...nodeFlags, ...loader, file, ...scriptArgs]
 }
 
 function waitFor(child: ChildProcess, pattern: RegExp, timeoutMs = 120_000): Promise<RegExpExecArray> {
