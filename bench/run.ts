@@ -1,85 +1,46 @@
 /**
  * `npm run bench [-- --quick | --smoke]`: load scenarios against a fresh isogate and, in the
- * same run, a raw uWebSockets.js baseline; numbers as ratios to the baseline, verdicts against
- * bench/slo.json, a JSON and a markdown report in bench/results/. Loopback only; every load is
- * bounded in time and connections.
+ * same run, a raw uWebSockets.js baseline; numbers as ratios to the baseline, a runner crash
+ * under load, and the runner's cold, warm and hot start latencies (bench/runner-bench.ts); verdicts
+ * against bench/slo.json, a JSON and a markdown report in bench/results/. Loopback only; every
+ * load is bounded in time and connections.
  */
-import autocannon from 'autocannon'
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs'
-import os from 'node:os'
-import path from 'node:path'
-import { fileURLToPath } from 'node:url'
+import { load, type Measurement } from './load.js'
+import { report, type Mode } from './report.js'
+import { runnerCrashUnderLoad } from './runner-crash.js'
 import { ECHO_BODY, SCRIPTS, deployer } from './scenarios.js'
-import { startBaseline, startIsogateServer, treeCpuMicros, treeRssBytes, type BenchServer } from './servers.js'
+import { startBaseline, startIsogateServer } from './servers.js'
+import { measureStarts, type StartMeasurement } from './start-latency.js'
 
-type Mode = 'full' | 'quick' | 'smoke'
-
-export interface Measurement {
-  scenario: string
-  connections: number
-  rps: number
-  p50: number
-  p97_5: number
-  p99: number
-  errors: number
-  non2xx: number
-  requests: number
-  cpuMicrosPerRequest: number
-  rssBytes: number
-  ratioRps?: number
-  ratioCpu?: number
-  ratioToHello?: number
-  quietP99Ratio?: number
-}
-
-interface LoadOptions {
-  port: number
-  paths: string[]
-  connections: number
+interface Plan {
   seconds: number
-  method?: string
-  body?: string
+  connections: number[]
+  tenants: number
+  /** The runner crash scenario: each of its two loads, and the connections over its bystanders. */
+  crash: { seconds: number; connections: number }
+  /** bench/runner-bench.ts `--runs` and `--tenants` (at least 100). */
+  starts: { runs: number; tenants: number }
 }
 
-const MODES: Record<Mode, { seconds: number; connections: number[]; tenants: number }> = {
-  full: { seconds: 10, connections: [100, 1000], tenants: 1000 },
-  quick: { seconds: 3, connections: [100, 1000], tenants: 100 },
-  smoke: { seconds: 1, connections: [10], tenants: 5 },
+// Quick stays under 90 s with the build on a 2-core machine: 14 loads of 2.5 s, two of 4 s.
+const MODES: Record<Mode, Plan> = {
+  full: { seconds: 10, connections: [100, 1000], tenants: 1000, crash: { seconds: 20, connections: 100 }, starts: { runs: 1000, tenants: 1000 } },
+  quick: { seconds: 2.5, connections: [100, 1000], tenants: 100, crash: { seconds: 4, connections: 100 }, starts: { runs: 100, tenants: 100 } },
+  smoke: { seconds: 1, connections: [10], tenants: 5, crash: { seconds: 1, connections: 10 }, starts: { runs: 10, tenants: 100 } },
 }
 
-async function load(server: BenchServer, options: LoadOptions): Promise<Omit<Measurement, 'scenario'>> {
-  const cpuBefore = treeCpuMicros(server.pid)
-  const result = await autocannon({
-    url: `http://127.0.0.1:${options.port}`,
-    connections: options.connections,
-    duration: options.seconds,
-    method: (options.method ?? 'GET') as 'GET',
-    body: options.body,
-    headers: options.body ? { 'content-type': 'application/json' } : {},
-    requests: options.paths.map((p) => ({ path: p })),
-    timeout: 10,
-  })
-  const cpu = treeCpuMicros(server.pid) - cpuBefore
-  const requests = result.requests.total
-  return {
-    connections: options.connections,
-    rps: result.requests.average,
-    p50: result.latency.p50,
-    p97_5: result.latency.p97_5,
-    p99: result.latency.p99,
-    errors: result.errors + result.timeouts,
-    non2xx: result.non2xx,
-    requests,
-    cpuMicrosPerRequest: requests > 0 ? cpu / requests : 0,
-    rssBytes: treeRssBytes(server.pid),
-  }
-}
+/** The server's runner processes, set here so the crash scenario can place tenants as the gateway does. */
+const RUNNERS = 2
 
 async function main(mode: Mode): Promise<void> {
   const plan = MODES[mode]
   const results: Measurement[] = []
+  // Start latencies first, on a machine the load servers do not share yet.
+  const { starts, raw: runnerBench } = await measureStarts(plan.starts.runs, plan.starts.tenants)
   const baseline = await startBaseline()
-  const isogate = await startIsogateServer()
+  // The crash scenario measures containment, not quarantine: a crasher quarantined after its
+  // third crash (the default) would stop crashing, so no tenant is quarantined here.
+  const isogate = await startIsogateServer({ ISOGATE_RUNNERS: String(RUNNERS), ISOGATE_QUARANTINE_CRASHES: '1000000' })
   try {
     const deploy = deployer(isogate.adminPort, isogate.token)
     await deploy.deploy('hello', SCRIPTS.hello)
@@ -87,6 +48,8 @@ async function main(mode: Mode): Promise<void> {
     await deploy.deploy('cpu', SCRIPTS.cpu)
     await deploy.deploy('quiet', SCRIPTS.hello)
     await deploy.deploy('flood', SCRIPTS.hello)
+    await deploy.deploy('cache', SCRIPTS.cache)
+    const seeded = await cachedAnswer(isogate.port)
     const tenants = Array.from({ length: plan.tenants }, (_, i) => `t${i}`)
     for (const tenant of tenants) await deploy.deploy(tenant, SCRIPTS.hello)
     // Warm every isolate once, so the round robin measures warm tenants.
@@ -104,6 +67,9 @@ async function main(mode: Mode): Promise<void> {
       results.push({ scenario: `cpu@${connections}`, ...cpu, ratioRps: cpu.rps / base.rps })
       const many = await load(isogate, { port: isogate.port, paths: tenants.map((t) => `/${t}/run`), connections, seconds })
       results.push({ scenario: `tenants@${connections}`, ...many, ratioRps: many.rps / base.rps, ratioToHello: many.rps / hello.rps })
+      const cache = await load(isogate, { port: isogate.port, paths: ['/cache/run'], connections, seconds })
+      if ((await cachedAnswer(isogate.port)) !== seeded) throw new Error('cache scenario: ctx.cache lost the seeded value, so the load may have measured misses')
+      results.push({ scenario: `cache@${connections}`, ...cache, ratioRps: cache.rps / base.rps, ratioToHello: cache.rps / hello.rps })
     }
 
     const quietAlone = await load(isogate, { port: isogate.port, paths: ['/quiet/run'], connections: 10, seconds })
@@ -114,58 +80,25 @@ async function main(mode: Mode): Promise<void> {
     results.push({ scenario: 'quiet-alone', ...quietAlone })
     results.push({ scenario: 'flood', ...flood })
     results.push({ scenario: 'fairness', ...quiet, quietP99Ratio: quiet.p99 / Math.max(quietAlone.p99, 1) })
+
+    // Last: it restarts runners, which the scenarios above should not see.
+    results.push(...(await runnerCrashUnderLoad(isogate, deploy, { runners: RUNNERS, bystanders: 4, crashEveryMs: 2500, ...plan.crash })))
   } finally {
     await isogate.stop()
     await baseline.stop()
   }
-  report(mode, results)
+  report({ mode, loads: results, starts, runnerBench })
 }
 
-interface Target {
-  id: string
-  scenario: string
-  metric: keyof Measurement
-  op: '<=' | '>='
-  value: number
-  text: string
-}
-
-function report(mode: Mode, results: Measurement[]): void {
-  const here = path.dirname(fileURLToPath(import.meta.url))
-  const benchDir = here.endsWith(`${path.sep}dist${path.sep}bench`) ? path.resolve(here, '../../bench') : here
-  const slo = JSON.parse(readFileSync(path.join(benchDir, 'slo.json'), 'utf8')) as { targets: Target[] }
-  const verdicts = slo.targets.map((target) => {
-    const measured = results.find((r) => r.scenario === target.scenario)?.[target.metric]
-    const value = typeof measured === 'number' ? measured : null
-    const pass = value === null ? null : target.op === '<=' ? value <= target.value : value >= target.value
-    return { ...target, measured: value, verdict: pass === null ? 'not measured' : pass ? 'met' : 'missed' }
-  })
-  const machine = `${os.cpus()[0]?.model ?? 'cpu'} x${os.availableParallelism()}, ${Math.round(os.totalmem() / 2 ** 30)} GiB, Node ${process.version}`
-  const when = new Date().toISOString()
-  const dir = path.join(benchDir, 'results')
-  mkdirSync(dir, { recursive: true })
-  const stamp = when.replace(/[:.]/g, '-')
-  writeFileSync(path.join(dir, `${stamp}-${mode}.json`), JSON.stringify({ mode, when, machine, results, verdicts }, null, 2))
-  const fmt = (n: number | undefined, digits = 1) => (n === undefined ? '' : n.toFixed(digits))
-  const lines = [
-    `# isogate bench (${mode}), ${when}`,
-    '',
-    `Machine: ${machine}. autocannon on the same machine, loopback.`,
-    '',
-    '| scenario | conns | req/s | x baseline | p50 ms | p97.5 ms | p99 ms | errors | non-2xx | CPU us/req | RSS MiB |',
-    '| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |',
-    ...results.map((r) =>
-      `| ${r.scenario} | ${r.connections} | ${fmt(r.rps, 0)} | ${fmt(r.ratioRps, 2)} | ${fmt(r.p50)} | ${fmt(r.p97_5)} | ${fmt(r.p99)} | ${r.errors} | ${r.non2xx} | ${fmt(r.cpuMicrosPerRequest)} | ${fmt(r.rssBytes / 2 ** 20, 0)} |`),
-    '',
-    '| target | measured | verdict |',
-    '| --- | --- | --- |',
-    ...verdicts.map((v) => `| ${v.text} | ${v.measured === null ? '-' : v.measured.toFixed(3)} | ${v.verdict} |`),
-    '',
-  ]
-  const markdown = lines.join('\n')
-  writeFileSync(path.join(dir, `${stamp}-${mode}.md`), markdown)
-  writeFileSync(path.join(dir, 'latest.md'), markdown)
-  process.stdout.write(`${markdown}\n`)
+/**
+ * The cache scenario's answer, which carries the time its value was seeded: the same answer
+ * before and after a load shows the load read the cached value rather than seeding it anew.
+ */
+async function cachedAnswer(port: number): Promise<string> {
+  const response = await fetch(`http://127.0.0.1:${port}/cache/run`)
+  const body = await response.text()
+  if (response.status !== 200 || !body.includes('from ctx.cache')) throw new Error(`cache scenario: ${response.status} ${body}`)
+  return body
 }
 
 const mode: Mode = process.argv.includes('--smoke') ? 'smoke' : process.argv.includes('--quick') ? 'quick' : 'full'

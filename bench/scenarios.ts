@@ -3,13 +3,27 @@ export const SCRIPTS = {
   hello: `export default { fetch() { return new Response('hello') } }`,
   echo: `export default { async fetch(request) { return Response.json(await request.json()) } }`,
   cpu: `export default { fetch() { let x = 0; const end = Date.now() + 1; while (Date.now() < end) x++; return new Response(String(x)) } }`,
+  /** Reads one key from ctx.cache; the first request seeds it, so every body shows the seed's time. */
+  cache: `export default {
+    async fetch(request, env, ctx) {
+      let value = await ctx.cache.get('greeting')
+      if (value === null) {
+        value = { hello: 'from ctx.cache', seededAt: Date.now() }
+        await ctx.cache.set('greeting', value, { ttlSeconds: 3600 })
+      }
+      return Response.json(value)
+    },
+  }`,
+  /** V8 aborts the whole runner process (in a 64 MB isolate), as test/runner-crash-gateway.test.ts shows. */
+  crash: `export default { fetch() { new Array(1e9).fill(0); return new Response('survived') } }`,
 } as const
 
 /** A 1 KB JSON body for the echo scenario. */
 export const ECHO_BODY = JSON.stringify({ items: Array.from({ length: 24 }, (_, i) => ({ id: i, name: `item-${i}`, ok: i % 2 === 0 })) }).slice(0, 1024)
 
 export interface Deployer {
-  deploy(tenant: string, source: string): Promise<void>
+  /** Creates the tenant (if new) and its `run` script, with more script `fields` such as `limits`; resolves to the tenant's id. */
+  deploy(tenant: string, source: string, fields?: Record<string, unknown>): Promise<{ tenantId: string }>
 }
 
 /** Creates tenants and scripts through the control plane, as a user would. */
@@ -17,15 +31,17 @@ export function deployer(adminPort: number, token: string): Deployer {
   const base = `http://127.0.0.1:${adminPort}/api/v1`
   const headers = { authorization: `Bearer ${token}`, 'content-type': 'application/json' }
   return {
-    async deploy(tenant, source) {
+    async deploy(tenant, source, fields = {}) {
       const created = await fetch(`${base}/tenants`, { method: 'POST', headers, body: JSON.stringify({ slug: tenant, name: tenant }) })
       if (created.status !== 201 && created.status !== 409) throw new Error(`tenant ${tenant}: ${created.status} ${await created.text()}`)
       const script = await fetch(`${base}/scripts`, {
         method: 'POST',
         headers: { ...headers, 'x-tenant': tenant },
-        body: JSON.stringify({ name: 'run', type: 'http', source, http: { path: '/run', methods: ['GET', 'POST'] } }),
+        body: JSON.stringify({ name: 'run', type: 'http', source, http: { path: '/run', methods: ['GET', 'POST'] }, ...fields }),
       })
       if (script.status !== 201) throw new Error(`script for ${tenant}: ${script.status} ${await script.text()}`)
+      const { tenantId } = (await script.json()) as { tenantId: string }
+      return { tenantId }
     },
   }
 }

@@ -16,9 +16,14 @@ const here = fileURLToPath(new URL('.', import.meta.url))
 const fromSource = import.meta.url.endsWith('.ts')
 const root = fromSource ? path.resolve(here, '..') : path.resolve(here, '../..')
 
-function nodeArgs(script: string, extra: string[] = []): string[] {
+/**
+ * Node arguments that run one of the project's modules (`bench/uws-baseline`) the way this one
+ * runs: from source under tsx, or compiled from dist/. `nodeFlags` go before it, `scriptArgs` after.
+ */
+export function nodeArgs(script: string, nodeFlags: string[] = [], scriptArgs: string[] = []): string[] {
   const file = fromSource ? path.join(root, `${script}.ts`) : path.join(root, 'dist', `${script}.js`)
-  return fromSource ? ['--no-node-snapshot', ...extra, '--import', 'tsx', file] : ['--no-node-snapshot', ...extra, file]
+  const loader = fromSource ? ['--import', 'tsx'] : []
+  return ['--no-node-snapshot', ...nodeFlags, ...loader, file, ...scriptArgs]
 }
 
 function waitFor(child: ChildProcess, pattern: RegExp, timeoutMs = 120_000): Promise<RegExpExecArray> {
@@ -84,7 +89,7 @@ export async function startIsogateServer(env: Record<string, string> = {}, nodeF
   return { pid: child.pid as number, port: Number(match[1]), adminPort: Number(match[2]), token, stop: stopper(child) }
 }
 
-/** CPU time (µs) of a process and all its descendants, from /proc (Linux clock ticks). */
+/** CPU time (µs) of a process and all its descendants, living or reaped, from /proc (Linux clock ticks). */
 export function treeCpuMicros(pid: number): number {
   const ticks = 100
   let total = 0
@@ -96,7 +101,9 @@ export function treeCpuMicros(pid: number): number {
       return // the process ended between listing and reading
     }
     const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ')
-    total += ((Number(fields[11]) + Number(fields[12])) / ticks) * 1e6
+    // utime + stime, and cutime + cstime: the children it has reaped, such as a runner that
+    // crashed during the load, whose time would otherwise leave the tree with them.
+    total += ((Number(fields[11]) + Number(fields[12]) + Number(fields[13]) + Number(fields[14])) / ticks) * 1e6
     for (const task of safeList(`/proc/${id}/task`)) {
       for (const child of safeRead(`/proc/${id}/task/${task}/children`).split(' ').filter(Boolean)) visit(Number(child))
     }

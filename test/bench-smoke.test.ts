@@ -5,6 +5,24 @@ import t from 'tap'
 
 const root = fileURLToPath(new URL('..', import.meta.url))
 
+interface Row {
+  scenario: string
+  connections: number
+  rps: number
+  errors: number
+  non2xx: number
+  crashes?: number
+  ratioToNoCrash?: number
+}
+
+interface Start {
+  scenario: string
+  medianMs: number
+  p90Ms: number
+  runs: number
+  overEmptyCallUs?: number
+}
+
 t.test('the bench harness runs every scenario against isogate and the uWS baseline and writes a report', async (t) => {
   const child = spawn(process.execPath, ['--no-node-snapshot', '--import', 'tsx', 'bench/run.ts', '--smoke'], { cwd: root, stdio: ['ignore', 'pipe', 'pipe'] })
   let output = ''
@@ -13,7 +31,8 @@ t.test('the bench harness runs every scenario against isogate and the uWS baseli
   const code = await new Promise<number | null>((resolve) => child.on('exit', resolve))
   t.equal(code, 0, output.slice(-2000))
   const report = readFileSync(new URL('../bench/results/latest.md', import.meta.url), 'utf8')
-  for (const scenario of ['baseline@10', 'hello@10', 'echo@10', 'cpu@10', 'tenants@10', 'quiet-alone', 'flood', 'fairness']) {
+  const scenarios = ['baseline@10', 'hello@10', 'echo@10', 'cpu@10', 'tenants@10', 'cache@10', 'quiet-alone', 'flood', 'fairness', 'bystanders@10', 'bystanders-crashing@10']
+  for (const scenario of scenarios) {
     t.match(report, new RegExp(`\\| ${scenario} \\| \\d+ \\| \\d+ \\|`), `${scenario} was measured`)
   }
   // Timings are not judged here (machines are noisy), but isogate must have answered 2xx.
@@ -22,4 +41,37 @@ t.test('the bench harness runs every scenario against isogate and the uWS baseli
   t.ok(Number(hello?.[1]) > 0, 'requests per second were measured')
   t.equal(Number(hello?.[3]), 0, 'no non-2xx answers in the hello scenario')
   t.match(report, /\| fairness: the quiet tenant's p99 with a flood <= 2x its p99 alone \| [\d.]+ \| (met|missed) \|/)
+
+  const json = JSON.parse(readFileSync(new URL('../bench/results/latest.json', import.meta.url), 'utf8')) as { mode: string; results: Row[]; starts: Start[]; verdicts: Array<{ id: string; verdict: string }> }
+  t.equal(json.mode, 'smoke')
+  const row = (scenario: string): Row | undefined => json.results.find((r) => r.scenario === scenario)
+
+  const cache = row('cache@10')
+  t.ok(cache !== undefined && cache.rps > 0, 'the ctx.cache scenario served requests')
+  t.equal(cache?.non2xx, 0, 'ctx.cache reads answered 2xx')
+  t.equal(cache?.errors, 0)
+
+  // Containment is not a timing: a crash on one runner must not fail a run on another.
+  const calm = row('bystanders@10')
+  const stormy = row('bystanders-crashing@10')
+  t.equal(calm?.crashes, 0, 'no crash in the load without the crasher')
+  t.ok((stormy?.crashes ?? 0) >= 1, 'the crasher aborted its runner during the load')
+  t.ok(stormy !== undefined && stormy.rps > 0, 'the other tenants were served during the crashes')
+  t.equal(stormy?.errors, 0, 'no errors for tenants on the other runner')
+  t.equal(stormy?.non2xx, 0, 'no non-2xx for tenants on the other runner')
+  t.type(stormy?.ratioToNoCrash, 'number', 'throughput with crashes is compared with throughput without')
+  t.match(report, /\| bystanders-crashing@10 \| [1-9]\d* \| 0 \| 0 \| [\d.]+ \|/, 'the crash table reports crashes, errors, non-2xx and the ratio')
+
+  for (const scenario of ['start-cold', 'start-warm', 'start-hot']) {
+    const start = json.starts.find((s) => s.scenario === scenario)
+    t.ok(start !== undefined && start.medianMs > 0 && start.p90Ms >= start.medianMs && start.runs >= 10, `${scenario} latency was measured`)
+    t.match(report, new RegExp(`\\| ${scenario} \\| [\\d.]+ \\| [\\d.]+ \\|`), `${scenario} is in the report`)
+  }
+  t.ok((json.starts.find((s) => s.scenario === 'start-hot')?.overEmptyCallUs ?? 0) > 0, 'hot runs are compared with an empty call')
+  for (const id of ['start-cold', 'start-warm', 'start-hot']) {
+    t.match(json.verdicts.find((v) => v.id === id), { verdict: /^(met|missed)$/ }, `the ${id} target was judged`)
+  }
+  for (const id of ['crash-bystander-errors', 'crash-bystander-non2xx', 'crash-bystander-throughput']) {
+    t.ok(json.verdicts.some((v) => v.id === id), `the ${id} target is in the report`)
+  }
 })

@@ -1,0 +1,84 @@
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs'
+import os from 'node:os'
+import path from 'node:path'
+import { fileURLToPath } from 'node:url'
+import type { Measurement } from './load.js'
+import type { StartMeasurement } from './start-latency.js'
+
+export type Mode = 'full' | 'quick' | 'smoke'
+
+export interface BenchResults {
+  mode: Mode
+  /** Load scenarios, in the order they ran. */
+  loads: Measurement[]
+  /** Start latencies from bench/runner-bench.ts; empty when it was skipped. */
+  starts: StartMeasurement[]
+  /** runner-bench's whole `--json` report, kept in the JSON file as it came. */
+  runnerBench: unknown
+}
+
+/** A target in bench/slo.json: `metric` of the row named `scenario` (a load or a start). */
+interface Target {
+  id: string
+  scenario: string
+  metric: string
+  op: '<=' | '>='
+  value: number
+  text: string
+}
+
+/** Verdicts against bench/slo.json, then the JSON and markdown reports in bench/results/ (and stdout). */
+export function report({ mode, loads, starts, runnerBench }: BenchResults): void {
+  const here = path.dirname(fileURLToPath(import.meta.url))
+  const benchDir = here.endsWith(`${path.sep}dist${path.sep}bench`) ? path.resolve(here, '../../bench') : here
+  const slo = JSON.parse(readFileSync(path.join(benchDir, 'slo.json'), 'utf8')) as { targets: Target[] }
+  const rows: Array<{ scenario: string }> = [...loads, ...starts]
+  const verdicts = slo.targets.map((target) => {
+    const row = rows.find((r) => r.scenario === target.scenario) as Record<string, unknown> | undefined
+    const measured = row?.[target.metric]
+    const value = typeof measured === 'number' ? measured : null
+    const pass = value === null ? null : target.op === '<=' ? value <= target.value : value >= target.value
+    return { ...target, measured: value, verdict: pass === null ? 'not measured' : pass ? 'met' : 'missed' }
+  })
+  const machine = `${os.cpus()[0]?.model ?? 'cpu'} x${os.availableParallelism()}, ${Math.round(os.totalmem() / 2 ** 30)} GiB, Node ${process.version}`
+  const when = new Date().toISOString()
+  const dir = path.join(benchDir, 'results')
+  mkdirSync(dir, { recursive: true })
+  const stamp = when.replace(/[:.]/g, '-')
+  const json = JSON.stringify({ mode, when, machine, results: loads, starts, runnerBench, verdicts }, null, 2)
+  writeFileSync(path.join(dir, `${stamp}-${mode}.json`), json)
+  writeFileSync(path.join(dir, 'latest.json'), json)
+  const fmt = (n: number | undefined, digits = 1) => (n === undefined ? '' : n.toFixed(digits))
+  const crashRows = loads.filter((r) => r.crashes !== undefined)
+  const lines = [
+    `# isogate bench (${mode}), ${when}`,
+    '',
+    `Machine: ${machine}. autocannon on the same machine, loopback.`,
+    '',
+    '| scenario | conns | req/s | x baseline | p50 ms | p97.5 ms | p99 ms | errors | non-2xx | CPU us/req | RSS MiB |',
+    '| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |',
+    ...loads.map((r) =>
+      `| ${r.scenario} | ${r.connections} | ${fmt(r.rps, 0)} | ${fmt(r.ratioRps, 2)} | ${fmt(r.p50)} | ${fmt(r.p97_5)} | ${fmt(r.p99)} | ${r.errors} | ${r.non2xx} | ${fmt(r.cpuMicrosPerRequest)} | ${fmt(r.rssBytes / 2 ** 20, 0)} |`),
+    '',
+    ...(crashRows.length === 0 ? [] : [
+      '| runner crash under load | crashes | others\' errors | others\' non-2xx | others\' req/s x no crashes |',
+      '| --- | --- | --- | --- | --- |',
+      ...crashRows.map((r) => `| ${r.scenario} | ${r.crashes} | ${r.errors} | ${r.non2xx} | ${r.ratioToNoCrash === undefined ? '-' : r.ratioToNoCrash.toFixed(2)} |`),
+      '',
+    ]),
+    ...(starts.length === 0 ? [] : [
+      '| start (bench/runner-bench.ts, one thread) | median ms | p90 ms | hot over an empty call us | runs |',
+      '| --- | --- | --- | --- | --- |',
+      ...starts.map((s) => `| ${s.scenario} | ${s.medianMs.toFixed(3)} | ${s.p90Ms.toFixed(3)} | ${fmt(s.overEmptyCallUs)} | ${s.runs} |`),
+      '',
+    ]),
+    '| target | measured | verdict |',
+    '| --- | --- | --- |',
+    ...verdicts.map((v) => `| ${v.text} | ${v.measured === null ? '-' : v.measured.toFixed(3)} | ${v.verdict} |`),
+    '',
+  ]
+  const markdown = lines.join('\n')
+  writeFileSync(path.join(dir, `${stamp}-${mode}.md`), markdown)
+  writeFileSync(path.join(dir, 'latest.md'), markdown)
+  process.stdout.write(`${markdown}\n`)
+}

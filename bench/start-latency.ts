@@ -1,0 +1,60 @@
+import { spawn } from 'node:child_process'
+import { nodeArgs } from './servers.js'
+
+/** A start kind's latency from bench/runner-bench.ts: a row of the report's start table. */
+export interface StartMeasurement {
+  /** `start-cold`, `start-warm`, `start-hot`, with `-typical` for the URL-parsing handler. */
+  scenario: string
+  medianMs: number
+  p90Ms: number
+  runs: number
+  /** Hot runs only: median of (hot run - empty async call into a bare isolate), in µs. */
+  overEmptyCallUs?: number
+}
+
+interface Stats {
+  median: number
+  p90: number
+  runs: number
+}
+
+/** The part of runner-bench's `--json` output the report reads; the rest is kept as it came. */
+interface RunnerBenchReport {
+  cold: Record<'hello' | 'typical', Stats>
+  warm: Record<'hello' | 'typical', Stats>
+  hot: Record<'hello' | 'typical', Stats & { overCall: number }>
+}
+
+/**
+ * Runs bench/runner-bench.ts in a child process (compiled when this is, so `npm run bench` needs
+ * no TypeScript loader) and returns its cold, warm and hot medians plus the whole JSON report.
+ * `warm` is the version that arrives after the worker was idle for a moment, as deploys do.
+ */
+export async function measureStarts(runs: number, tenants: number): Promise<{ starts: StartMeasurement[]; raw: unknown }> {
+  const output = await runChild(nodeArgs('bench/runner-bench', [], ['--runs', String(runs), '--tenants', String(tenants), '--json']))
+  const raw = JSON.parse(output) as RunnerBenchReport
+  const starts: StartMeasurement[] = []
+  for (const script of ['hello', 'typical'] as const) {
+    const suffix = script === 'hello' ? '' : `-${script}`
+    const row = (kind: string, stats: Stats): StartMeasurement => ({ scenario: `start-${kind}${suffix}`, medianMs: stats.median, p90Ms: stats.p90, runs: stats.runs })
+    starts.push(row('cold', raw.cold[script]), row('warm', raw.warm[script]), { ...row('hot', raw.hot[script]), overEmptyCallUs: raw.hot[script].overCall * 1000 })
+  }
+  return { starts, raw }
+}
+
+function runChild(args: string[], timeoutMs = 600_000): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'] })
+    let stdout = ''
+    let stderr = ''
+    const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs)
+    child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()))
+    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()))
+    child.on('error', reject)
+    child.on('exit', (code, signal) => {
+      clearTimeout(timer)
+      if (code === 0) resolve(stdout)
+      else reject(new Error(`runner-bench ended with ${code ?? signal}: ${stderr.slice(-2000)}`))
+    })
+  })
+}
