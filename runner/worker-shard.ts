@@ -1,5 +1,6 @@
 import { Piscina } from 'piscina'
 import { RunnerError } from './errors.js'
+import { FairTaskQueue, inLane } from './fair-task-queue.js'
 import type { WorkerMessage, WorkerSettings } from './worker.js'
 
 export interface WorkerShardOptions {
@@ -28,6 +29,10 @@ export class WorkerShard {
       maxThreads: 1,
       idleTimeout: Number.POSITIVE_INFINITY,
       concurrentTasksPerWorker: options.concurrentTasksPerWorker,
+      // Runs past that wait in one lane per tenant, served round-robin (fair-task-queue.ts);
+      // stricterFIFO makes piscina hand a task it could not place back to the head, not the tail.
+      taskQueue: new FairTaskQueue(),
+      stricterFIFO: true,
       // Piscina's default ('sync') parks an idle thread in Atomics.wait, which stops its event
       // loop: the idle-isolate timers, the spare-context preparation and a host API's late
       // callbacks would wait for the next task. 'async' waits with Atomics.waitAsync instead.
@@ -59,7 +64,8 @@ export class WorkerShard {
   async call<T>(message: WorkerMessage): Promise<T> {
     this.#inFlight++
     try {
-      return (await this.#pool.run(message)) as T
+      const lane = message.type === 'run' ? message.task.program.tenantId : ''
+      return (await this.#pool.run(inLane(message, lane))) as T
     } catch (error) {
       // The thread died under this task (uncaught error, worker out of memory): piscina has
       // already started a replacement; the task itself is lost.
