@@ -1,6 +1,7 @@
 import ivm from 'isolated-vm'
 import { randomBytes } from 'node:crypto'
 import { setTimeout as sleep } from 'node:timers/promises'
+import { domainToASCII } from './idna.js'
 import type { LogEntry, RunTrace } from './protocol.js'
 
 /**
@@ -156,20 +157,24 @@ export class BridgeRun {
   }
 }
 
-/** The host side of one context: what `boot` receives. Release both with the context. */
+/** The host side of one context: what `boot` receives. Release the References with the context. */
 export interface ContextBridge {
   readonly call: ivm.Reference
   readonly complete: ivm.Reference
+  /** `toASCII(domain)`, called synchronously: URL host parsing for hosts that need IDNA (idna.ts). */
+  readonly toASCII: ivm.Reference
   readonly seed: ivm.Copy<Uint8Array>
   readonly exposed: string
   readonly release: () => void
 }
 
 /**
- * The one way host functions enter an isolate. Each context gets two References hidden in the
+ * The one way host functions enter an isolate. Each context gets three References hidden in the
  * platform's closure (runner/platform/runtime.js): `call(runId, name, args)` for host APIs, called
- * with `{arguments: {copy: true}, result: {promise: true, copy: true}}`, and `complete(runId,
- * result)` for a finished run. Only copied data crosses; the tenant is bound here, per context.
+ * with `{arguments: {copy: true}, result: {promise: true, copy: true}}`, `complete(runId, result)`
+ * for a finished run, and `toASCII(domain)`, the platform's one synchronous host function (IDNA for
+ * URL hosts, see idna.ts; not a host API: no run, no API-call count). Only copied data crosses;
+ * the tenant is bound here, per context.
  *
  * Every call counts against the run's API-call limit. A host function's failure is answered as
  * data (`{ok: false, error}`) and rebuilt as an Error inside the isolate: measured with isolated-vm
@@ -201,14 +206,17 @@ export class HostBridge {
       const run = this.#runs.get(runId)
       if (run !== undefined && run.tenantId === tenantId) run.complete(result)
     })
+    const toASCII = new ivm.Reference(toASCIIEnvelope)
     return {
       call,
       complete,
+      toASCII,
       seed: new ivm.ExternalCopy(new Uint8Array(randomBytes(32))).copyInto({ release: true }),
       exposed: this.#registry.exposed.join(','),
       release: () => {
         call.release()
         complete.release()
+        toASCII.release()
       },
     }
   }
@@ -235,6 +243,20 @@ export class HostBridge {
       }
       return failure('Error', String(error))
     }
+  }
+}
+
+/**
+ * The synchronous side of the bridge: answers an envelope like `#call`, so whatever goes wrong
+ * reaches the isolate as data and is thrown there as an Error of the platform's making, with no
+ * host frames or host objects in it.
+ */
+function toASCIIEnvelope(domain: unknown): Envelope {
+  if (typeof domain !== 'string') return failure('TypeError', 'toASCII takes a string')
+  try {
+    return { ok: true, value: domainToASCII(domain) }
+  } catch (error) {
+    return failure(error instanceof Error ? error.name : 'Error', error instanceof Error ? error.message : String(error))
   }
 }
 

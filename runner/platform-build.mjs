@@ -21,7 +21,7 @@ await build({
   platform: 'neutral',
   mainFields: ['main', 'module'],
   target: 'es2022',
-  alias: { tr46: './runner/platform/idna.cjs' },
+  alias: { tr46: './runner/platform/idna.js' },
   inject: ['runner/platform/inject-globals.js'],
   minify: true,
   logLevel: 'warning',

@@ -247,7 +247,7 @@ export class TenantIsolate {
       refs.push(boot)
       const bridge = this.#bridge.forContext(this.tenantId)
       releaseBridge = bridge.release
-      const entry = boot.applySync(undefined, [bridge.call, bridge.complete, bridge.seed, bridge.exposed], { result: { reference: true } }) as ivm.Reference
+      const entry = boot.applySync(undefined, [bridge.call, bridge.complete, bridge.toASCII, bridge.seed, bridge.exposed], { result: { reference: true } }) as ivm.Reference
       const get = (name: string): ivm.Reference => entry.getSync(name, { reference: true }) as ivm.Reference
       const prepared = { context, register: get('register'), dispatch: get('dispatch'), warmUp: get('warmUp'), refs, release }
       refs.push(entry, prepared.register, prepared.dispatch, prepared.warmUp)

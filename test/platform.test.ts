@@ -83,6 +83,56 @@ t.test('URL and URLSearchParams follow the WHATWG URL standard', async (t) => {
   })
 })
 
+t.test('URL hosts that need IDNA are mapped by the host exactly as UTS #46 asks, and invalid ones throw TypeError', async (t) => {
+  const value = await evaluate(t, `${THROWS}
+    const host = (input) => { try { return new URL(input).host } catch (e) { return [e.constructor === TypeError, e.name, e.message] } }
+    return {
+      mapped: [host('https://Bücher.example/'), host('https://BÜCHER.example:8080/'), host('https://ＡＢＣ.example/'), host('https://faß.de/')],
+      punycode: [host('https://xn--bcher-kva.example/'), host('https://XN--BCHER-KVA.example/')],
+      // Node's url.domainToASCII accepts both (it skips the Bidi rule and cuts the host at the slash).
+      bidi: host('https://١٢٣.example/'),
+      slash: host('https://ü%2F.example/'),
+      badPunycode: host('https://xn--iñvalid.example/'),
+      joiner: host('https://a\\u200db.example/'),
+      canParse: [URL.canParse('https://Bücher.example/'), URL.canParse('https://xn--a.example/')],
+      ascii: host('https://Example.COM/'),
+    }`)
+  const invalid = (input: string): [boolean, string, string] => [true, 'TypeError', `Invalid URL: ${input}`]
+  t.same(value, {
+    mapped: ['xn--bcher-kva.example', 'xn--bcher-kva.example:8080', 'abc.example', 'xn--fa-hia.de'],
+    punycode: ['xn--bcher-kva.example', 'xn--bcher-kva.example'],
+    bidi: invalid('https://١٢٣.example/'),
+    slash: invalid('https://ü%2F.example/'),
+    badPunycode: invalid('https://xn--iñvalid.example/'),
+    joiner: invalid('https://a\u200db.example/'),
+    canParse: [true, false],
+    ascii: 'example.com',
+  })
+})
+
+t.test('IDNA on the host hands the script no host object: only strings cross, also with a polluted Object.prototype', async (t) => {
+  const value = await evaluate(t, `
+    const seen = new Set()
+    // URL is loaded first: the platform's lazily loaded modules do not survive a polluted 'value'.
+    new URL('https://warm.example/')
+    Object.defineProperty(Object.prototype, 'ok', { get() { return false }, configurable: true })
+    Object.defineProperty(Object.prototype, 'value', { get() { return 'polluted.example' }, configurable: true })
+    Error.prepareStackTrace = (error, sites) => {
+      for (const site of sites) {
+        for (const read of ['getThis', 'getFunction']) seen.add(typeof site[read]())
+      }
+      return 'captured'
+    }
+    let stack
+    try { new URL('https://xn--iñvalid.example/') } catch (e) { stack = e.stack }
+    const hosts = [new URL('https://Bücher.example/').host, new URL('https://xn--bcher-kva.example/').hostname]
+    delete Error.prepareStackTrace
+    delete Object.prototype.ok
+    delete Object.prototype.value
+    return { stack, seen: [...seen].sort(), hosts, types: hosts.map((h) => typeof h) }`)
+  t.same(value, { stack: 'captured', seen: ['undefined'], hosts: ['xn--bcher-kva.example', 'xn--bcher-kva.example'], types: ['string', 'string'] })
+})
+
 t.test('TextEncoder and TextDecoder round-trip UTF-8 and replace invalid sequences with U+FFFD', async (t) => {
   const value = await evaluate(t, `${THROWS}
     const text = 'aé€𝄞'

@@ -1,7 +1,8 @@
 // The platform's link to the host and the run being executed.
 //
-// The host hands the platform two isolated-vm References when a context boots (`connect`): `call`
-// for host APIs and `complete` for finished runs. They live only in this module's closure: never on
+// The host hands the platform three isolated-vm References when a context boots (`connect`): `call`
+// for host APIs, `complete` for finished runs and `toASCII` for IDNA in URL host parsing (the one
+// synchronous host function). They live only in this module's closure: never on
 // the global object, never as a property of an object tenant code can reach. Every call passes
 // null-prototype option objects, so a tenant that pollutes Object.prototype cannot change how
 // isolated-vm transfers values (`reference`, `promise`, ... are read from the options object).
@@ -20,9 +21,11 @@ function options(value) {
 const COPY = options({ copy: true })
 const CALL_OPTIONS = options({ arguments: COPY, result: options({ copy: true, promise: true }) })
 const COMPLETE_OPTIONS = options({ arguments: COPY })
+const SYNC_OPTIONS = options({ arguments: COPY, result: COPY })
 
 let callReference = null
 let completeReference = null
+let toASCIIReference = null
 
 /** @type {Run | null} */
 export let current = null
@@ -32,10 +35,11 @@ export function enter(run) {
 }
 
 /** Installs the host's References; once per context. */
-export function connect(call, complete) {
+export function connect(call, complete, toASCII) {
   if (callReference !== null) throw new TypeError('isogate: the platform is connected already')
   callReference = call
   completeReference = complete
+  toASCIIReference = toASCII
 }
 
 /** `promise.then` that tenant changes to Promise.prototype cannot intercept. */
@@ -80,6 +84,17 @@ export function hostCall(run, name, args) {
   })
   run.pendingCalls.add(result)
   return result
+}
+
+/**
+ * UTS #46 domain to ASCII, computed by the host (runner/idna.ts): the ASCII domain, or null when
+ * the domain is not valid. Synchronous, as URL parsing is; only a string crosses and only a string
+ * or null comes back. A failure on the host side is thrown here as an Error built in the isolate.
+ */
+export function hostToASCII(domain) {
+  const envelope = toASCIIReference.applySync(undefined, [String(domain)], SYNC_OPTIONS)
+  if (envelope.ok) return typeof envelope.value === 'string' ? envelope.value : null
+  throw hostError(envelope.error)
 }
 
 function ignoreRejection() {}
