@@ -107,6 +107,7 @@ export const settings = {
   ),
   maxBodyBytes: setting('ISOGATE_MAX_BODY_BYTES', 'Largest request body the data plane accepts', positiveInt, 1024 * 1024),
   tenantConcurrency: setting('ISOGATE_TENANT_CONCURRENCY', 'Runs of one tenant in flight at once on this gateway', positiveInt, 64),
+  tenantContendedConcurrency: setting('ISOGATE_TENANT_CONTENDED_CONCURRENCY', 'Runs of one tenant in flight at once while other tenants are active too (fairness; at most ISOGATE_TENANT_CONCURRENCY)', positiveInt, 16),
   tenantQueue: setting('ISOGATE_TENANT_QUEUE', 'Runs of one tenant waiting for a slot; past it 429 TENANT_BUSY', z.coerce.number().int().min(0), 256),
   globalConcurrency: setting('ISOGATE_GLOBAL_CONCURRENCY', 'Runs in flight across all tenants', positiveInt, 512),
   globalQueue: setting('ISOGATE_GLOBAL_QUEUE', 'Runs waiting across all tenants; past it 503 OVERLOADED', z.coerce.number().int().min(0), 4096),

@@ -25,6 +25,7 @@ export async function startDataPlane(options: DataPlaneServiceOptions): Promise<
   const { config, recorder, registry, logger } = options
   const admission = new AdmissionController({
     perTenantConcurrency: config.tenantConcurrency,
+    contendedConcurrency: config.tenantContendedConcurrency,
     perTenantQueue: config.tenantQueue,
     globalConcurrency: config.globalConcurrency,
     globalQueue: config.globalQueue,

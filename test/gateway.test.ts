@@ -157,6 +157,27 @@ t.test('fair scheduling: a freed slot goes round-robin across tenants, not to th
   t.same(admission.stats, { running: 1, queued: 4, tenants: 2 })
 })
 
+t.test('a tenant alone may go deep; beside another active tenant it gets the contended share', async (t) => {
+  const admission = new AdmissionController({ perTenantConcurrency: 4, contendedConcurrency: 2, perTenantQueue: 100, globalConcurrency: 100, globalQueue: 100 })
+  const started: string[] = []
+  const admit = (tenant: string) => admission.admit(tenant, () => started.push(tenant)).verdict
+  for (let i = 0; i < 4; i++) t.equal(admit('flood'), 'started', 'alone: up to perTenantConcurrency')
+  t.equal(admit('flood'), 'queued')
+  t.equal(admit('quiet'), 'started', 'another tenant is not held back by the flood')
+  admission.release('flood')
+  admission.release('flood')
+  t.equal(started.filter((x) => x === 'flood').length, 4, 'contended: the flood refills only below its share of 2')
+  admission.release('flood')
+  t.equal(started.filter((x) => x === 'flood').length, 5, 'below 2 in flight, its queued run starts')
+  admission.release('quiet')
+  t.equal(admit('flood'), 'queued', 'right after the other tenant left, still contended (a quiet tenant comes back soon)')
+  await new Promise((resolve) => setTimeout(resolve, 1100))
+  t.equal(admit('flood'), 'queued', 'behind its own queue')
+  admission.release('flood')
+  t.equal(admission.stats.running, 3, 'a second later, alone again: both queued runs start, past the contended share of 2')
+  t.equal(admission.stats.queued, 0)
+})
+
 t.test('a queued request whose client leaves gives its place back', async (t) => {
   const admission = new AdmissionController({ perTenantConcurrency: 1, perTenantQueue: 1, globalConcurrency: 1, globalQueue: 10 })
   admission.admit('a', () => {})
