@@ -6,8 +6,8 @@ import type { Database, Tx } from '../db/database.js'
 import type { ExecutionRepository } from '../db/execution.repository.js'
 import { CronSchedule } from '../domain/cron-schedule.js'
 import { recordOf, unrunRecord, type ExecutionRecord } from '../domain/execution.js'
-import { checkPositive, instanceId, limitsFor, listen, runSafely, systemClock, type Clock, type RunExecutor } from './run-support.js'
-import { Wakeup } from './wakeup.js'
+import { PollLoop } from './poll-loop.js'
+import { checkPositive, instanceId, limitsFor, runSafely, systemClock, type Clock, type RunExecutor } from './run-support.js'
 
 export type MissedPolicy = 'skip' | 'run-once'
 
@@ -68,19 +68,14 @@ export class CronScheduler {
   readonly #logger: Logger
   readonly #policy: MissedPolicy
   readonly #toleranceMs: number
-  readonly #pollMs: number
   readonly #leaseMarginMs: number
   readonly #batchSize: number
   readonly #clock: Clock
   readonly #autoStart: boolean
   readonly #instance = instanceId()
-  readonly #wakeup = new Wakeup()
+  readonly #loop: PollLoop
   readonly #schedules = new Map<string, CronSchedule>()
-  readonly #inflight = new Set<Promise<void>>()
   readonly #badPlans = new Set<string>()
-  #loop: Promise<void> | null = null
-  #unlisten: (() => Promise<void>) | null = null
-  #closed = false
 
   constructor(options: CronSchedulerOptions) {
     checkPositive(options as unknown as Record<string, unknown>, ['missedToleranceMs', 'pollMs', 'leaseMarginMs', 'batchSize'])
@@ -95,22 +90,31 @@ export class CronScheduler {
     this.#logger = options.logger
     this.#policy = options.missedPolicy ?? DEFAULTS.missedPolicy
     this.#toleranceMs = options.missedToleranceMs ?? DEFAULTS.missedToleranceMs
-    this.#pollMs = options.pollMs ?? DEFAULTS.pollMs
     this.#leaseMarginMs = options.leaseMarginMs ?? DEFAULTS.leaseMarginMs
     this.#batchSize = Math.max(1, options.batchSize ?? DEFAULTS.batchSize)
     this.#clock = options.clock ?? systemClock
     this.#autoStart = options.autoStart ?? true
+    this.#loop = new PollLoop({
+      db: this.#db,
+      channel: 'isogate_cron',
+      logger: this.#logger,
+      name: 'cron pass',
+      pollMs: options.pollMs ?? DEFAULTS.pollMs,
+      clock: this.#clock,
+      // A full batch: more may be due right now.
+      pass: async () => (await this.runDue()) >= this.#batchSize,
+      earliest: () => this.#db.system((tx) => this.#fires.earliest(tx)),
+    })
   }
 
   /** Listens for schedule changes from every process and starts the loop. */
-  async start(): Promise<void> {
-    this.#unlisten = await listen(this.#db, 'isogate_cron', () => this.wake(), this.#logger)
-    if (this.#autoStart) this.#loop = this.#run()
+  start(): Promise<void> {
+    return this.#loop.start(this.#autoStart)
   }
 
   /** Something changed (a script of this process, or a NOTIFY): look again now. */
   wake(): void {
-    this.#wakeup.wake()
+    this.#loop.wake()
   }
 
   /**
@@ -135,34 +139,12 @@ export class CronScheduler {
   }
 
   /** Resolves when every run started so far has finished and been recorded. */
-  async idle(): Promise<void> {
-    while (this.#inflight.size > 0) await Promise.allSettled([...this.#inflight])
+  idle(): Promise<void> {
+    return this.#loop.idle()
   }
 
-  async close(): Promise<void> {
-    this.#closed = true
-    this.#wakeup.wake()
-    await this.#loop
-    await this.#unlisten?.()
-    await this.idle()
-  }
-
-  async #run(): Promise<void> {
-    while (!this.#closed) {
-      let claimed = 0
-      let delay = this.#pollMs
-      try {
-        claimed = await this.runDue()
-        const next = await this.#db.system((tx) => this.#fires.earliest(tx))
-        if (next !== null) delay = Math.min(this.#pollMs, Math.max(0, next.getTime() - this.#clock.now()))
-      } catch (error) {
-        this.#logger.error({ err: error }, 'cron pass failed; retrying')
-      }
-      if (this.#closed) break
-      if (claimed >= this.#batchSize) continue
-      // A few ms past the slot, so the clock reads at or after it when we look.
-      await this.#wakeup.wait(delay + 2)
-    }
+  close(): Promise<void> {
+    return this.#loop.close()
   }
 
   async #plan(now: Date): Promise<void> {
@@ -224,10 +206,7 @@ export class CronScheduler {
   }
 
   #start(claim: Claim): void {
-    const running: Promise<void> = this.#execute(claim)
-      .catch((error: unknown) => this.#logger.error({ err: error, scriptId: claim.due.scriptId }, 'could not record a cron fire'))
-      .finally(() => this.#inflight.delete(running))
-    this.#inflight.add(running)
+    this.#loop.track(this.#execute(claim).catch((error: unknown) => this.#logger.error({ err: error, scriptId: claim.due.scriptId }, 'could not record a cron fire')))
   }
 
   async #execute(claim: Claim): Promise<void> {

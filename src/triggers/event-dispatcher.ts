@@ -4,8 +4,8 @@ import type { RunLimits } from '../../runner/index.js'
 import type { Database, Tx } from '../db/database.js'
 import { eventSnapshot, type ClaimableDelivery, type DeliveryAttempt, type EventRepository } from '../db/event.repository.js'
 import { recordOf, unrunRecord, type ExecutionRecord } from '../domain/execution.js'
-import { checkPositive, instanceId, limitsFor, listen, runSafely, systemClock, type Clock, type RunExecutor } from './run-support.js'
-import { Wakeup } from './wakeup.js'
+import { PollLoop } from './poll-loop.js'
+import { checkPositive, instanceId, limitsFor, runSafely, systemClock, type Clock, type RunExecutor } from './run-support.js'
 
 export interface EventDispatcherOptions {
   db: Database
@@ -57,17 +57,12 @@ export class EventDispatcher {
   readonly #retries: number
   readonly #retryBaseMs: number
   readonly #leaseMarginMs: number
-  readonly #pollMs: number
   readonly #concurrency: number
   readonly #pausedDelayMs: number
   readonly #clock: Clock
   readonly #autoStart: boolean
   readonly #instance = instanceId()
-  readonly #wakeup = new Wakeup()
-  readonly #inflight = new Set<Promise<void>>()
-  #loop: Promise<void> | null = null
-  #unlisten: (() => Promise<void>) | null = null
-  #closed = false
+  readonly #loop: PollLoop
 
   constructor(options: EventDispatcherOptions) {
     checkPositive(options as unknown as Record<string, unknown>, ['retries', 'retryBaseMs', 'leaseMarginMs', 'pollMs', 'concurrency', 'pausedDelayMs'])
@@ -79,25 +74,34 @@ export class EventDispatcher {
     this.#retries = options.retries ?? DEFAULTS.retries
     this.#retryBaseMs = options.retryBaseMs ?? DEFAULTS.retryBaseMs
     this.#leaseMarginMs = options.leaseMarginMs ?? DEFAULTS.leaseMarginMs
-    this.#pollMs = options.pollMs ?? DEFAULTS.pollMs
     this.#concurrency = Math.max(1, options.concurrency ?? DEFAULTS.concurrency)
     this.#pausedDelayMs = options.pausedDelayMs ?? DEFAULTS.pausedDelayMs
     this.#clock = options.clock ?? systemClock
     this.#autoStart = options.autoStart ?? true
+    this.#loop = new PollLoop({
+      db: this.#db,
+      channel: 'isogate_events',
+      logger: this.#logger,
+      name: 'event dispatch pass',
+      pollMs: options.pollMs ?? DEFAULTS.pollMs,
+      clock: this.#clock,
+      // Claimed some with room for more: more may be due right now.
+      pass: async () => (await this.runDue()) > 0 && this.#loop.inflight < this.#concurrency,
+      earliest: () => this.#db.system((tx) => this.#events.earliest(tx)),
+    })
   }
 
-  async start(): Promise<void> {
-    this.#unlisten = await listen(this.#db, 'isogate_events', () => this.wake(), this.#logger)
-    if (this.#autoStart) this.#loop = this.#run()
+  start(): Promise<void> {
+    return this.#loop.start(this.#autoStart)
   }
 
   wake(): void {
-    this.#wakeup.wake()
+    this.#loop.wake()
   }
 
   /** One pass: claims what is due (up to free concurrency) and starts it. Answers how many. */
   async runDue(): Promise<number> {
-    const free = this.#concurrency - this.#inflight.size
+    const free = this.#concurrency - this.#loop.inflight
     if (free <= 0) return 0
     const now = new Date(this.#clock.now())
     const started = await this.#db.system(async (tx) => {
@@ -112,32 +116,12 @@ export class EventDispatcher {
     return started.length
   }
 
-  async idle(): Promise<void> {
-    while (this.#inflight.size > 0) await Promise.allSettled([...this.#inflight])
+  idle(): Promise<void> {
+    return this.#loop.idle()
   }
 
-  async close(): Promise<void> {
-    this.#closed = true
-    this.#wakeup.wake()
-    await this.#loop
-    await this.#unlisten?.()
-    await this.idle()
-  }
-
-  async #run(): Promise<void> {
-    while (!this.#closed) {
-      let delay = this.#pollMs
-      try {
-        const claimed = await this.runDue()
-        if (claimed > 0 && this.#inflight.size < this.#concurrency) continue
-        const next = await this.#db.system((tx) => this.#events.earliest(tx))
-        if (next !== null) delay = Math.min(this.#pollMs, Math.max(0, next.getTime() - this.#clock.now()))
-      } catch (error) {
-        this.#logger.error({ err: error }, 'event dispatch pass failed; retrying')
-      }
-      if (this.#closed) break
-      await this.#wakeup.wait(delay + 2)
-    }
+  close(): Promise<void> {
+    return this.#loop.close()
   }
 
   async #claim(tx: Tx, delivery: ClaimableDelivery, now: Date): Promise<Started | null> {
@@ -171,13 +155,7 @@ export class EventDispatcher {
   }
 
   #start(run: Started): void {
-    const running: Promise<void> = this.#execute(run)
-      .catch((error: unknown) => this.#logger.error({ err: error, deliveryId: run.delivery.id }, 'could not record an event delivery'))
-      .finally(() => {
-        this.#inflight.delete(running)
-        this.#wakeup.wake()
-      })
-    this.#inflight.add(running)
+    this.#loop.track(this.#execute(run).catch((error: unknown) => this.#logger.error({ err: error, deliveryId: run.delivery.id }, 'could not record an event delivery')))
   }
 
   async #execute(run: Started): Promise<void> {
