@@ -114,3 +114,11 @@ t.test('a second process cannot open the same embedded data folder', async (t) =
   writeFileSync(path.join(dataDir, 'isogate.pid'), String(process.ppid))
   await t.rejects(Database.open({ dataDir }), { code: 'DATABASE_ERROR', message: /in use by process/ })
 })
+
+t.test('an embedded database that cannot start says so, and its thread and lock are gone', async (t) => {
+  const dataDir = mkdtempSync(path.join(os.tmpdir(), 'isogate-db-'))
+  const { existsSync, writeFileSync } = await import('node:fs')
+  writeFileSync(path.join(dataDir, 'pgdata'), 'not a folder')
+  await t.rejects(Database.open({ dataDir }), { code: 'DATABASE_ERROR', message: /did not start/ })
+  t.notOk(existsSync(path.join(dataDir, 'isogate.pid')), 'the folder is free again')
+})

@@ -78,12 +78,16 @@ export class EmbeddedPostgres {
     const thread = this.#thread
     this.#thread = null
     this.#url = null
-    if (thread !== null) {
+    // A thread that ended already (it failed to start) has threadId -1 and emits no more 'exit'.
+    if (thread !== null && thread.threadId !== -1) {
       thread.removeAllListeners()
       const exited = new Promise<void>((resolve) => thread.once('exit', () => resolve()))
       thread.once('error', () => undefined) // it exits next; the exit is what we wait for
       thread.postMessage({ type: 'stop' })
+      // PGlite writes its files out on close; one that hangs must not hold the process.
+      const timer = setTimeout(() => void thread.terminate(), STOP_TIMEOUT_MS)
       await exited
+      clearTimeout(timer)
     }
     rmSync(this.#lockFile, { force: true })
   }
@@ -121,6 +125,9 @@ function isAlive(pid: number): boolean {
     return (error as NodeJS.ErrnoException).code === 'EPERM'
   }
 }
+
+/** How long the database thread may take to close PGlite before it is terminated. */
+const STOP_TIMEOUT_MS = 10_000
 
 type ThreadMessage = { type: 'listening'; port: number } | { type: 'failed'; message: string } | { type: 'stopped' }
 
