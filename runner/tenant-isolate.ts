@@ -129,7 +129,7 @@ export class TenantIsolate {
       this.#isolate.getHeapStatistics().then(
         (stats) => {
           this.#heapReading = false
-          if (!this.#isolate.isDisposed) this.#lastHeapBytes = stats.used_heap_size + stats.externally_allocated_size
+          if (!this.#isolate.isDisposed) this.#lastHeapBytes = limitedBytes(stats)
         },
         () => {
           // Disposed meanwhile, or it took a tenant's stale rejection: the next sample reads again.
@@ -151,7 +151,7 @@ export class TenantIsolate {
       if (this.#isolate.isDisposed) return 0
       stats = this.#isolate.getHeapStatisticsSync()
     }
-    return stats.used_heap_size + stats.externally_allocated_size
+    return limitedBytes(stats)
   }
 
   get memoryLimitBytes(): number {
@@ -360,6 +360,11 @@ export class TenantIsolate {
     }
     return new RunnerError('SCRIPT_ERROR', String(error))
   }
+}
+
+/** V8 heap in use plus ArrayBuffer memory: what memoryLimit bounds. */
+function limitedBytes(stats: ivm.HeapStatistics): number {
+  return stats.used_heap_size + stats.externally_allocated_size
 }
 
 function compileModule(isolate: ivm.Isolate, source: string): ivm.Module {

@@ -4,7 +4,7 @@ import os from 'node:os'
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
 import t from 'tap'
-import { childPids } from './helpers/processes.js'
+import { alive, childPids } from './helpers/processes.js'
 
 const root = fileURLToPath(new URL('..', import.meta.url))
 
@@ -27,15 +27,6 @@ function startMain(env: Record<string, string>): Running {
   child.stderr.on('data', (chunk: Buffer) => (output += chunk.toString()))
   const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => child.on('exit', (code, signal) => resolve({ code, signal })))
   return { output: () => output, exited, kill: (signal) => child.kill(signal), pid: child.pid ?? 0 }
-}
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0)
-    return true
-  } catch {
-    return false
-  }
 }
 
 async function banner(running: Running): Promise<{ dataPort: number }> {

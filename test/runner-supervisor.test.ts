@@ -1,5 +1,5 @@
 import t from 'tap'
-import { childPids } from './helpers/processes.js'
+import { alive, childPids } from './helpers/processes.js'
 import { RunnerSupervisor, rank, type RunnerEvent, type RunResult } from '../runner/index.js'
 import { bodyText, fetchTask } from './helpers/programs.js'
 
@@ -23,15 +23,6 @@ function hello(tenantId: string): ReturnType<typeof fetchTask> {
 }
 
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms))
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0)
-    return true
-  } catch {
-    return false
-  }
-}
 
 const events: RunnerEvent[] = []
 const supervisor = new RunnerSupervisor({ runners: 2, pool: { threads: 2 }, onEvent: (event) => events.push(event) })

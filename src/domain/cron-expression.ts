@@ -1,5 +1,8 @@
 import { cronIssue } from './cron-schedule.js'
 
+/** Time zones are checked where schedules are computed, with the same Intl the scheduler uses. */
+export { isTimeZone } from './cron-schedule.js'
+
 /**
  * Why a cron expression is refused, or null when it is valid: 5 fields (minute hour
  * day-of-month month day-of-week) or 6 with a leading seconds field, names like MON and JAN
@@ -9,15 +12,4 @@ import { cronIssue } from './cron-schedule.js'
 export function cronExpressionIssue(expression: string): string | null {
   const issue = cronIssue(expression)
   return issue === null ? null : `${issue.field}: ${issue.message}`
-}
-
-/** True for an IANA time zone the runtime knows (`UTC`, `Europe/Paris`). */
-export function isTimeZone(name: string): boolean {
-  try {
-    new Intl.DateTimeFormat('en-US', { timeZone: name })
-    return true
-  } catch {
-    // Intl throws RangeError for an unknown zone: that is the answer, not a failure.
-    return false
-  }
 }

@@ -14,3 +14,13 @@ export function childPids(parent: number = process.pid): number[] {
   }
   return pids
 }
+
+/** Whether a process exists (signal 0 probes without signalling). */
+export function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0)
+    return true
+  } catch {
+    return false
+  }
+}
