@@ -15,7 +15,7 @@ import { Response } from './response.js'
 import { Run } from './run.js'
 import { complete, connect, current, enter, hostCall, newPromise, settleLeftovers, then } from './runtime.js'
 import { clearTimeout, queueMicrotask, setTimeout } from './timers.js'
-import { whatwgUrl } from './url.js'
+import { webUrl } from './url.js'
 
 const global = globalThis
 const HANDLER_KINDS = ['fetch', 'scheduled', 'event', 'run']
@@ -47,8 +47,8 @@ const globals = {
 for (const name of Object.keys(globals)) define(name, globals[name])
 // What most runs never touch is initialised on first use (see lazy.js).
 const lazyGlobals = {
-  URL: () => whatwgUrl().URL,
-  URLSearchParams: () => whatwgUrl().URLSearchParams,
+  URL: () => webUrl().URL,
+  URLSearchParams: () => webUrl().URLSearchParams,
   AbortController: () => abort().AbortController,
   AbortSignal: () => abort().AbortSignal,
   DOMException: domException,
@@ -195,12 +195,12 @@ function dispatch(runId, programId, kind, input, envData, outputLimit) {
 
 /**
  * Runs what a typical first request runs, in a spare context prepared ahead of a new program:
- * whatwg-url loads, and the platform's functions in this context gather type feedback, so the
+ * the URL parser loads, and the platform's functions in this context gather type feedback, so the
  * first run of the program does not pay for either (about 0.3 ms).
  */
 function warmUp() {
   const request = requestFromHost({ url: 'https://warm.test/a/b?c=d', method: 'GET', headers: [['accept', '*/*']], params: {} }, null)
-  const url = new (whatwgUrl().URL)(request.url)
+  const url = new (webUrl().URL)(request.url)
   const response = Response.json({ path: url.pathname, c: url.searchParams.get('c'), accept: request.headers.get('accept') })
   headerPairs(response.headers)
   bodyForHost(response)

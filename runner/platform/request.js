@@ -2,7 +2,7 @@
 import { Body, cloneBody, extractBody, kBody } from './body.js'
 import { Headers } from './headers.js'
 import { abort, brand } from './lazy.js'
-import { whatwgUrl } from './url.js'
+import { webUrl } from './url.js'
 
 const METHODS = new Set(['DELETE', 'GET', 'HEAD', 'OPTIONS', 'POST', 'PUT', 'PATCH'])
 const FORBIDDEN = new Set(['CONNECT', 'TRACE', 'TRACK'])
@@ -30,7 +30,7 @@ export class Request extends Body {
     let url
     if (input !== null && typeof input === 'object' && kHostUrl in input) url = input[kHostUrl]
     else if (input instanceof Request) url = (base = input).url
-    else url = new (whatwgUrl().URL)(String(input)).href
+    else url = new (webUrl().URL)(String(input)).href
     this.#url = url
     this.#method = normalizeMethod(init.method ?? (base ? base.method : 'GET'))
     this.#headers = new Headers(init.headers ?? (base ? base.headers : undefined))
@@ -69,7 +69,7 @@ brand(Request)
 
 /**
  * The Request a fetch handler receives. The gateway built and validated its URL already, so it is
- * not parsed again here: that keeps whatwg-url from loading in runs that never touch a URL.
+ * not parsed again here: that keeps the URL parser from loading in runs that never touch a URL.
  */
 export function requestFromHost(data, body) {
   const request = new Request({ [kHostUrl]: String(data.url) }, { method: data.method, headers: data.headers, params: data.params })

@@ -1,7 +1,7 @@
 // WHATWG Response (whole bodies), with Response.json, Response.redirect and Response.error.
 import { Body, cloneBody, extractBody, kBody } from './body.js'
 import { Headers } from './headers.js'
-import { whatwgUrl } from './url.js'
+import { webUrl } from './url.js'
 import { brand } from './lazy.js'
 
 const kUrl = Symbol('url')
@@ -43,7 +43,7 @@ export class Response extends Body {
 
   static redirect(url, status = 302) {
     if (!REDIRECT_STATUSES.has(status)) throw new RangeError(`Response.redirect: invalid status ${status}`)
-    return new Response(null, { status, headers: { location: new (whatwgUrl().URL)(String(url)).href } })
+    return new Response(null, { status, headers: { location: new (webUrl().URL)(String(url)).href } })
   }
 
   static error() {

@@ -1,19 +1,14 @@
-// whatwg-url (URL, URLSearchParams), initialised on first use: building its WebIDL wrappers costs
-// about 0.5 ms, which every new context would pay although most programs never parse a URL until
-// a request arrives. `require` stays lazy in the esbuild bundle.
-import { brand } from './lazy.js'
+// URL and URLSearchParams (url-standard.js), initialised on first use: most programs never parse a
+// URL of their own (a request's URL comes parsed by the gateway), so new contexts do not build the
+// parser. `require` stays lazy in the esbuild bundle.
 
-let whatwg = null
+let standard = null
 
-export function whatwgUrl() {
-  if (whatwg === null) {
-    whatwg = require('whatwg-url')
-    brand(whatwg.URL, whatwg.URLSearchParams)
-  }
-  return whatwg
+export function webUrl() {
+  return (standard ??= require('./url-standard.js'))
 }
 
-/** Whether `value` is a URLSearchParams, without loading whatwg-url when no instance can exist. */
+/** Whether `value` is a URLSearchParams, without loading the parser when no instance can exist. */
 export function isURLSearchParams(value) {
-  return whatwg !== null && value instanceof whatwg.URLSearchParams
+  return standard !== null && value instanceof standard.URLSearchParams
 }

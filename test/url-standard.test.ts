@@ -1,0 +1,153 @@
+// The isolate's URL and URLSearchParams (runner/platform/url-standard.js) are a WebIDL layer of our
+// own over whatwg-url's parser and form-encoding algorithms. Each case below runs twice: inside an
+// isolate, and on the host against whatwg-url's own generated classes (the reference). Both must
+// give the same answer, error names included.
+import t from 'tap'
+import * as whatwg from 'whatwg-url'
+import { IsolatePool, type RunTask } from '../runner/index.js'
+import { LIMITS, program } from './helpers/programs.js'
+
+const pool = new IsolatePool({ threads: 1 })
+t.teardown(() => pool.close())
+
+/** Shared by both sides: what a call throws, as "Name: message" (messages only where they are ours to match). */
+const PRELUDE = `
+  const err = (fn, message) => { try { const v = fn(); return ['ok', v === undefined ? null : v] } catch (e) { return message ? e.name + ': ' + e.message : e.name } }
+  const list = (params) => [...params]
+`
+
+const CASES: Record<string, string> = {
+  parsing: `
+    return [
+      new URL('HTTPS://User:Pw@Example.COM:443/a/./b/../c?q=a b&q=2#Frag ment').href,
+      new URL('../c?x=1#h', 'http://a.test/b/d').href,
+      new URL('//other.test/p', 'https://a.test/').href,
+      new URL('?only', 'https://a.test/path?old#h').href,
+      new URL('file:///C:/x/../y').href,
+      new URL('http://[::1]:8080/').host,
+      new URL('http://0x7f.1/').hostname,
+      new URL('http://Bücher.example/ü?ü#ü').href,
+      new URL('data:text/plain,hi there').pathname,
+      new URL('blob:https://a.test/uuid').origin,
+      new URL('mailto:someone@example.com').origin,
+      new URL('http://a.test:80/').port,
+      new URL('https://a.test:8443/').port,
+      new URL('\\u0000http://a.test/\\ud800').href,
+      err(() => new URL('not a url'), true),
+      err(() => new URL('/relative'), true),
+      err(() => new URL('x', 'not a base'), true),
+      err(() => new URL('http://a b/'), true),
+      err(() => new URL(), true),
+      err(() => new URL(Symbol('s'))),
+      String(new URL('http://a.test/x')),
+      JSON.stringify({ u: new URL('http://a.test/j?k') }),
+      URL.canParse('http://x'), URL.canParse('x'), URL.canParse('x', 'http://b.test/'), URL.canParse('x', 'bad base'),
+      URL.parse('nope'), URL.parse('/p', 'https://a.test/q').href, URL.parse('x', 'bad base'),
+      err(() => URL.canParse(), true),
+    ]`,
+  setters: `
+    const u = new URL('https://user:pw@a.test:8080/p/q?x=1#h')
+    const seen = []
+    const step = (name, value) => { u[name] = value; seen.push([name, value, u.href]) }
+    step('protocol', 'http'); step('protocol', 'mailto'); step('protocol', 'wss:')
+    step('username', 'ü s'); step('password', ''); step('host', 'b.test:99'); step('hostname', 'c.test')
+    step('port', 'abc'); step('port', '443'); step('port', ''); step('port', '65536')
+    step('pathname', 'a b/ü'); step('search', '?q=1 2&r'); step('search', ''); step('search', 'nq')
+    step('hash', 'frag ment'); step('hash', '')
+    step('href', 'http://d.test/new?z=9')
+    const opaque = new URL('mailto:x@y.test')
+    opaque.host = 'h.test'; opaque.pathname = 'p'; opaque.username = 'u'; opaque.port = '1'
+    return { seen, hrefError: err(() => { u.href = 'bad' }, true), after: u.href, opaque: opaque.href }`,
+  linkedParams: `
+    const u = new URL('https://a.test/?a=1&b=2&a=3')
+    const p = u.searchParams
+    const same = p === u.searchParams
+    p.append('c', 'x y')
+    const h1 = u.href
+    p.delete('a')
+    const h2 = u.href
+    u.search = '?z=1&z=2'
+    const afterSearch = list(p)
+    u.href = 'https://a.test/?n=%F0%9F%98%80+x'
+    const afterHref = list(p)
+    p.delete('n')
+    const emptied = [u.href, u.search]
+    const late = new URL('https://a.test/?k=v')
+    late.search = '?late=1'
+    return { same, h1, h2, afterSearch, afterHref, emptied, late: list(late.searchParams) }`,
+  paramsInit: `
+    class Custom { *[Symbol.iterator]() { yield ['i', '1']; yield new Set(['j', '2']) } }
+    return [
+      list(new URLSearchParams('?a=1&&b=%zz&c=%C3%A9&d=%FF&e&=f&g=h=i&+j+=+k+')),
+      list(new URLSearchParams('??a=1')),
+      list(new URLSearchParams([['x', 1], ['y', null]])),
+      list(new URLSearchParams({ b: 2, a: undefined })),
+      err(() => new URLSearchParams({ b: 2, [Symbol.iterator]: undefined })),
+      list(new URLSearchParams(new URLSearchParams('r=1&r=2'))),
+      list(new URLSearchParams(new Map([['m', 'v']]))),
+      list(new URLSearchParams(new Custom())),
+      list(new URLSearchParams(null)),
+      list(new URLSearchParams(undefined)),
+      list(new URLSearchParams(42)),
+      list(new URLSearchParams({ '\\ud800': '\\udc00' })),
+      err(() => new URLSearchParams([['only']])),
+      err(() => new URLSearchParams([1])),
+      err(() => new URLSearchParams([{ 0: 'a', 1: 'b', length: 2 }])),
+      err(() => new URLSearchParams({ [Symbol('s')]: 'x' })),
+      err(() => new URLSearchParams({ [Symbol.iterator]: 5 })),
+    ]`,
+  paramsMethods: `
+    const p = new URLSearchParams('b=2&a=1&b=3&c=4&a=0')
+    const out = {}
+    out.get = [p.get('b'), p.get('zz'), p.getAll('a'), p.has('a'), p.has('a', '1'), p.has('a', '9'), p.size]
+    p.set('b', 'new')
+    out.set = p.toString()
+    p.delete('a', '0')
+    out.deleteValue = p.toString()
+    p.append('é ~!\\'()*-._', 'v&=+%')
+    out.append = p.toString()
+    p.sort()
+    out.sorted = list(p)
+    const stable = new URLSearchParams('z=1&a=2&z=0&\\ud83d\\ude00=e&\\uffff=f&a=1')
+    stable.sort()
+    out.stable = list(stable)
+    out.keys = [...p.keys()]
+    out.values = [...p.values()]
+    out.entries = [...p.entries()]
+    const live = new URLSearchParams('a=1&b=2')
+    const it = live[Symbol.iterator]()
+    const first = it.next().value
+    live.append('c', '3')
+    out.live = [first, it.next().value, it.next().value, it.next()]
+    const visited = []
+    live.forEach(function (value, key, target) { visited.push([key, value, this.tag, target === live]); if (key === 'a') live.delete('b') }, { tag: 't' })
+    out.forEach = visited
+    out.forEachError = err(() => live.forEach(5))
+    out.arity = [err(() => live.append('x'), true), err(() => live.get(), true)]
+    out.tags = [Object.prototype.toString.call(new URL('http://a/')), Object.prototype.toString.call(p), Object.prototype.toString.call(p.keys())]
+    out.iteratorProto = Object.getPrototypeOf(Object.getPrototypeOf(p.keys())) === Object.getPrototypeOf(Object.getPrototypeOf([][Symbol.iterator]()))
+    out.enumerable = [Object.keys(URL.prototype).sort(), Object.keys(URLSearchParams.prototype).sort(), Object.keys(URL).sort()]
+    out.iteratorIsEntries = URLSearchParams.prototype[Symbol.iterator] === URLSearchParams.prototype.entries
+    out.brand = [err(() => URL.prototype.href), err(() => URLSearchParams.prototype.get.call({}, 'a'))]
+    return out`,
+}
+
+/** The reference: whatwg-url's own classes, on the host. */
+function reference(body: string): unknown {
+  // eslint-disable-next-line @typescript-eslint/no-implied-eval -- test-only: the same source runs in the isolate
+  const fn = new Function('URL', 'URLSearchParams', `'use strict'; ${PRELUDE}\n${body}`) as (u: unknown, p: unknown) => unknown
+  return JSON.parse(JSON.stringify(fn(whatwg.URL, whatwg.URLSearchParams)))
+}
+
+function task(body: string): RunTask {
+  const source = `export default { run() { ${PRELUDE}\n${body} } }`
+  return { kind: 'run', program: program('url-standard', source), input: null, env: {}, limits: LIMITS }
+}
+
+for (const [name, body] of Object.entries(CASES)) {
+  t.test(`URL Standard in the isolate matches whatwg-url: ${name}`, async (t) => {
+    const result = await pool.run(task(body))
+    t.equal(result.ok, true, `the run succeeded${result.error ? `: ${result.error.code} ${result.error.message}` : ''}`)
+    t.same(result.output, reference(body))
+  })
+}
