@@ -1,5 +1,6 @@
 import { spawn } from 'node:child_process'
 import { nodeArgs } from './servers.js'
+import { RUNNER_V8_FLAGS } from '../runner/v8-flags.js'
 
 /** A start kind's latency from bench/runner-bench.ts: a row of the report's start table. */
 export interface StartMeasurement {
@@ -31,7 +32,7 @@ interface RunnerBenchReport {
  * `warm` is the version that arrives after the worker was idle for a moment, as deploys do.
  */
 export async function measureStarts(runs: number, tenants: number): Promise<{ starts: StartMeasurement[]; raw: unknown }> {
-  const output = await runChild(nodeArgs('bench/runner-bench', [], ['--runs', String(runs), '--tenants', String(tenants), '--json']))
+  const output = await runChild(nodeArgs('bench/runner-bench', [...RUNNER_V8_FLAGS], ['--runs', String(runs), '--tenants', String(tenants), '--json']))
   const raw = JSON.parse(output) as RunnerBenchReport
   const starts: StartMeasurement[] = []
   for (const script of ['hello', 'typical'] as const) {

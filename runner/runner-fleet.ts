@@ -7,6 +7,7 @@ import type { IsolatePoolOptions } from './isolate-pool.js'
 import { siblingModule } from './platform-source.js'
 import { RunnerClient, type RunnerExit, type RunnerLoss } from './runner-client.js'
 import { RunnerSlot } from './runner-slot.js'
+import { RUNNER_V8_FLAGS } from './v8-flags.js'
 
 export interface RunnerFleetOptions {
   runners: number
@@ -196,10 +197,10 @@ export class RunnerFleet {
 /**
  * The child's Node flags: the parent's (under tsx or tap that includes the TypeScript loader the
  * runner module needs), without debugger flags (two processes cannot share an inspector port),
- * and `--no-node-snapshot`, which isolated-vm requires on Node 20.
+ * `--no-node-snapshot`, which isolated-vm requires on Node 20, and the isolates' V8 flags.
  */
 function childExecArgv(): string[] {
   const argv = process.execArgv.filter((arg) => !/^--(inspect|debug)/.test(arg))
-  if (!argv.includes('--no-node-snapshot')) argv.push('--no-node-snapshot')
+  for (const flag of ['--no-node-snapshot', ...RUNNER_V8_FLAGS]) if (!argv.includes(flag)) argv.push(flag)
   return argv
 }

@@ -1,7 +1,9 @@
 import t from 'tap'
+import { readFileSync } from 'node:fs'
 import { alive, childPids } from './helpers/processes.js'
 import { RunnerSupervisor, rank, type RunnerEvent, type RunResult } from '../runner/index.js'
 import { bodyText, fetchTask } from './helpers/programs.js'
+import { RUNNER_V8_FLAGS } from '../runner/v8-flags.js'
 
 /** `new Array(1e9).fill(0)` in a 64 MB isolate: V8 aborts the whole runner process (SIGABRT). */
 const BOMB = `export default { fetch() { new Array(1e9).fill(0); return new Response('survived') } }`
@@ -41,7 +43,11 @@ t.test('tenants are sharded across runner processes by rendezvous hashing', asyn
   t.equal(supervisor.runnerFor(bystander), 1)
   const pids = supervisor.runners.map((runner) => runner.pid)
   t.equal(new Set(pids).size, 2, 'two distinct processes')
-  for (const pid of pids) t.not(pid, process.pid)
+  for (const pid of pids) {
+    t.not(pid, process.pid)
+    const argv = readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0')
+    for (const flag of ['--no-node-snapshot', ...RUNNER_V8_FLAGS]) t.ok(argv.includes(flag), `the runner runs with ${flag}`)
+  }
   for (const tenant of [culprit, neighbour, bystander]) {
     const result = await supervisor.run(hello(tenant))
     t.equal(bodyText(result.response?.body), `hello ${tenant}`)
