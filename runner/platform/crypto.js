@@ -37,10 +37,10 @@ export function randomUUID() {
 
 function hashFunction(name) {
   switch (name) {
-    case 'SHA-1': return require('@noble/hashes/legacy.js').sha1
-    case 'SHA-256': return require('@noble/hashes/sha2.js').sha256
-    case 'SHA-384': return require('@noble/hashes/sha2.js').sha384
-    case 'SHA-512': return require('@noble/hashes/sha2.js').sha512
+    case 'SHA-1': return require('./noble-hashes.js').sha1
+    case 'SHA-256': return require('./noble-hashes.js').sha256
+    case 'SHA-384': return require('./noble-hashes.js').sha384
+    case 'SHA-512': return require('./noble-hashes.js').sha512
     default: return null
   }
 }

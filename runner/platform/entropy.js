@@ -20,7 +20,7 @@ export function seedRandom(bytes) {
 
 function refill() {
   if (key === null) throw new Error('isogate: no entropy, the platform was not seeded by the host')
-  const { chacha20 } = require('@noble/ciphers/chacha.js')
+  const { chacha20 } = require('./noble-chacha.js')
   const block = chacha20(key, NONCE, new Uint8Array(32 + REFILL_BYTES))
   key = block.slice(0, 32)
   block.fill(0, 0, 32)
