@@ -3,7 +3,7 @@
 // lib/urlencoded.js, the standard's reference implementation); these classes are the WebIDL layer
 // over them, written after whatwg-url's URL-impl.js and URLSearchParams-impl.js. whatwg-url's
 // generated wrappers (URL.js, URLSearchParams.js, webidl-conversions) did the same job with ~27 KB
-// of generic code that every isolate held as source, compiled code and objects: ~150 KiB per warm
+// of generic code that every isolate held as source, compiled code and objects: ~100 KiB per warm
 // tenant that parses a URL (bench/runner-bench.ts). Loaded on first use (url.js).
 import usm from 'whatwg-url/lib/url-state-machine.js'
 import urlencoded from 'whatwg-url/lib/urlencoded.js'
