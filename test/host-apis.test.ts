@@ -262,6 +262,7 @@ t.test('fetch and ctx.http go through the SSRF guard', async (t) => {
       results.get = { status: get.status, ok: get.ok, header: get.headers.get('x-upstream'), url: get.url, body: await get.json() }
       const post = await ctx.http.post(target + '/json', { n: 1 })
       results.post = await post.json()
+      results.form = await (await ctx.http.post(target + '/form', new URLSearchParams({ a: '1 2', b: 'é' }))).json()
       for (const [name, url] of Object.entries({ loopback: 'http://127.0.0.1:${canaryPort}/', decimal: 'http://2130706433:${canaryPort}/', redirect: target + '/redirect', metadata: 'http://169.254.169.254/latest/meta-data/' })) {
         try { await fetch(url); results[name] = 'fetched' } catch (error) { results[name] = error.code }
       }
@@ -272,6 +273,7 @@ t.test('fetch and ctx.http go through the SSRF guard', async (t) => {
   t.equal(status, 200)
   t.same(body.get, { status: 201, ok: true, header: 'yes', url: `${base}/plain`, body: { method: 'GET', path: '/plain', type: null, body: '' } })
   t.same(body.post, { method: 'POST', path: '/json', type: 'application/json', body: '{"n":1}' })
+  t.same(body.form, { method: 'POST', path: '/form', type: 'application/x-www-form-urlencoded;charset=UTF-8', body: 'a=1+2&b=%C3%A9' }, 'URLSearchParams is sent as a form, not as JSON')
   t.equal(body.loopback, 'EGRESS_DENIED')
   t.equal(body.decimal, 'EGRESS_DENIED')
   t.equal(body.redirect, 'EGRESS_DENIED')

@@ -8,6 +8,7 @@ import { domException } from './lazy.js'
 import { Request } from './request.js'
 import { Response, responseFromHost } from './response.js'
 import { current, hostCall, newPromise, then } from './runtime.js'
+import { isURLSearchParams } from './url.js'
 
 function rejected(error) {
   return newPromise((resolve, reject) => reject(error))
@@ -47,7 +48,7 @@ export function fetch(input, init = undefined) {
 function isPlainData(body) {
   if (body === null || body === undefined || typeof body !== 'object') return false
   if (body instanceof ArrayBuffer || ArrayBuffer.isView(body)) return false
-  if (typeof globalThis.URLSearchParams === 'function' && body instanceof globalThis.URLSearchParams) return false
+  if (isURLSearchParams(body)) return false
   return true
 }
 
