@@ -90,6 +90,11 @@ export class URL {
     return parseWithBase(usv(url), base === undefined ? undefined : usv(base)) !== null
   }
 
+  /** The query changed through this URL: its URLSearchParams, if made yet, takes `list`. */
+  #replaceQuery(list) {
+    if (this.#query !== null) replaceList(this.#query, list)
+  }
+
   get href() {
     return usm.serializeURL(this.#url)
   }
@@ -99,7 +104,7 @@ export class URL {
     const parsed = parse(input)
     if (parsed === null) throw new TypeError(`Invalid URL: ${input}`)
     this.#url = parsed
-    if (this.#query !== null) replaceList(this.#query, parsed.query === null ? [] : urlencoded.parseUrlencodedString(parsed.query))
+    this.#replaceQuery(parsed.query === null ? [] : urlencoded.parseUrlencodedString(parsed.query))
   }
 
   get origin() {
@@ -185,13 +190,13 @@ export class URL {
     const v = usv(value)
     if (v === '') {
       url.query = null
-      if (this.#query !== null) replaceList(this.#query, [])
+      this.#replaceQuery([])
       return
     }
     const input = v[0] === '?' ? v.substring(1) : v
     url.query = ''
     parse(input, null, url, 'query')
-    if (this.#query !== null) replaceList(this.#query, urlencoded.parseUrlencodedString(input))
+    this.#replaceQuery(urlencoded.parseUrlencodedString(input))
   }
 
   /**
