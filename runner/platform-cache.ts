@@ -1,15 +1,15 @@
-import type ivm from 'isolated-vm'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { HostBridge, HostRegistry } from './host-bridge.js'
-import type { ProgramRef } from './protocol.js'
+import type { PlatformSource } from './platform-source.js'
+import type { HttpRequestData, ProgramRef } from './protocol.js'
 import { PLATFORM_FILENAME, TenantIsolate, type PlatformCode } from './tenant-isolate.js'
 
 /**
- * Exercises what a typical fetch handler touches, so those functions are compiled when the cache
- * is taken, and nothing more: every function in the cache is deserialised into every isolate,
- * used or not. Taking crypto.subtle, structuredClone, AbortController, timers and the encoders in
- * as well cost ~100 KiB RSS per warm tenant (bench/runner-bench.ts, 1000 tenants: 1.80 -> 1.70 MiB);
- * scripts that use them compile those functions on first use instead.
+ * Exercises what a typical fetch handler touches, so those functions of the core are compiled when
+ * its cache is taken, and nothing more: every function in the core's cache is deserialised into
+ * every isolate, used or not. Taking crypto.subtle, structuredClone, AbortController, timers and
+ * the encoders in as well cost ~100 KiB RSS per warm tenant (bench/runner-bench.ts, 1000 tenants:
+ * 1.80 -> 1.70 MiB); scripts that use them compile those functions on first use instead.
  */
 const WARM_UP = `export default {
   async fetch(request, env, ctx) {
@@ -25,34 +25,41 @@ const WARM_UP = `export default {
   },
 }`
 
+/** Runs one warm-up request through `tenant`; throws if it failed. */
+async function warmUp(tenant: TenantIsolate, bridge: HostBridge, source: string, input: HttpRequestData): Promise<void> {
+  const ref: ProgramRef = { tenantId: tenant.tenantId, scriptId: 'warm-up', version: 1, sourceHash: 'warm-up', source }
+  const program = await tenant.program(ref)
+  const run = bridge.begin(ref.tenantId, 100)
+  program.dispatch(run, 'fetch', input, {}, 1 << 20)
+  const timeout = new AbortController()
+  const result = await Promise.race([
+    run.result.finally(() => timeout.abort()),
+    sleep(10_000, undefined, { signal: timeout.signal }).then(() => {
+      throw new Error('the platform warm-up run did not finish within 10 s')
+    }),
+  ])
+  if (result.error !== undefined || result.failure !== undefined) {
+    throw new Error(`the platform warm-up run failed: ${result.error?.message ?? result.failure?.message}`)
+  }
+}
+
 /**
- * The platform bundle with V8 code cache that this process made: compiled once in a scratch
+ * The platform with V8 code cache for its core that this process made: compiled in a scratch
  * isolate, run through a warm-up request (so the functions a run needs are compiled, not only the
- * top level), then serialised. Every new isolate then deserialises instead of compiling.
+ * top level), then serialised. Every new isolate then deserialises instead of compiling. Chunks
+ * get no cache: deserialising one brings in every function the warm-up compiled, and compiling
+ * only what a tenant calls cost less memory (measured: ~25 KiB a warm tenant for the URL chunk).
  *
  * The cache holds machine-level data V8 trusts: it is only ever produced here, in this process,
  * never read from outside (isolated-vm CVE-2022-39266).
  */
-export async function platformCode(source: string): Promise<PlatformCode> {
+export async function platformCode(platform: PlatformSource): Promise<PlatformCode> {
   const bridge = new HostBridge(HostRegistry.withDefaults())
-  const tenant = new TenantIsolate({ tenantId: 'isogate:warm-up', memoryMb: 64, platform: { source }, bridge, maxPrograms: 1 })
+  const chunks = new Map(Object.entries(platform.chunks))
+  const tenant = new TenantIsolate({ tenantId: 'isogate:warm-up', memoryMb: 64, platform: { source: platform.source, chunks }, bridge, maxPrograms: 1 })
   try {
-    const ref: ProgramRef = { tenantId: 'isogate:warm-up', scriptId: 'warm-up', version: 1, sourceHash: 'warm-up', source: WARM_UP }
-    const program = await tenant.program(ref)
-    const run = bridge.begin(ref.tenantId, 100)
-    program.dispatch(run, 'fetch', { method: 'POST', url: 'https://warm.test/up?x=1', headers: [['content-type', 'text/plain']], body: 'body', params: {} }, {}, 1 << 20)
-    const timeout = new AbortController()
-    const result = await Promise.race([
-      run.result.finally(() => timeout.abort()),
-      sleep(10_000, undefined, { signal: timeout.signal }).then(() => {
-        throw new Error('the platform warm-up run did not finish within 10 s')
-      }),
-    ])
-    if (result.error !== undefined || result.failure !== undefined) {
-      throw new Error(`the platform warm-up run failed: ${result.error?.message ?? result.failure?.message}`)
-    }
-    const cachedData: ivm.ExternalCopy<ArrayBuffer> | undefined = tenant.produceCodeCache(PLATFORM_FILENAME, source)
-    return { source, cachedData }
+    await warmUp(tenant, bridge, WARM_UP, { method: 'POST', url: 'https://warm.test/up?x=1', headers: [['content-type', 'text/plain']], body: 'body', params: {} })
+    return { source: platform.source, cachedData: tenant.produceCodeCache(PLATFORM_FILENAME, platform.source), chunks }
   } finally {
     tenant.retire()
   }

@@ -6,10 +6,14 @@ import { importError } from './imports.js'
 import type { ProgramRef } from './protocol.js'
 import { SCRIPT_FILENAME, pointer, splitMessageLocation, stackLocation, tenantStack } from './source-location.js'
 
-/** The platform bundle, and V8 code cache for it that this process produced (platform-cache.ts). */
+/**
+ * The platform's core, run in every context, with V8 code cache for it that this process produced
+ * (platform-cache.ts), and its chunks by name, each run in a context on first use there.
+ */
 export interface PlatformCode {
   readonly source: string
   readonly cachedData?: ivm.ExternalCopy<ArrayBuffer> | undefined
+  readonly chunks: ReadonlyMap<string, string>
 }
 
 /** A context with the platform booted, before a program is evaluated in it. */
@@ -41,6 +45,8 @@ export interface TenantIsolateOptions {
 }
 
 export const PLATFORM_FILENAME = 'isogate:platform'
+/** A chunk's file name in stack traces: not the tenant's (see source-location.ts). */
+export const chunkFilename = (name: string): string => `${PLATFORM_FILENAME}:${name}`
 const ALLOCATION_FAILED = /^Array buffer allocation failed/
 /** At most this many runs pass between two readings of an isolate's heap (see sampledHeapBytes). */
 const HEAP_SAMPLE_RUNS = 16
@@ -54,7 +60,10 @@ export class TenantIsolate {
   readonly tenantId: string
   readonly memoryMb: number
   #isolate: ivm.Isolate
+  #platformCode: PlatformCode
   #platform: ivm.Script
+  /** The platform chunks this isolate compiled so far, by file name. */
+  #chunks = new Map<string, ivm.Script>()
   #bridge: HostBridge
   #programs: LRUCache<string, Promise<Program>>
   #runs = new Set<BridgeRun>()
@@ -78,6 +87,7 @@ export class TenantIsolate {
     this.memoryMb = options.memoryMb
     this.#bridge = options.bridge
     this.#isolate = new ivm.Isolate({ memoryLimit: options.memoryMb })
+    this.#platformCode = options.platform
     const { source, cachedData } = options.platform
     this.#platform = this.#isolate.compileScriptSync(source, { filename: PLATFORM_FILENAME, ...(cachedData ? { cachedData } : {}) })
     this.#absorber = this.#isolate.compileScriptSync('0')
@@ -199,6 +209,36 @@ export class TenantIsolate {
     return script.cachedData
   }
 
+  /**
+   * Evaluates a platform chunk's script in `context`, where platform code asked for it (chunks.js),
+   * and hands back the factory it evaluates to: a synchronous host call that re-enters the isolate.
+   * The script is one function expression, so nothing a tenant could have changed (a getter on
+   * Object.prototype, say) runs here, on the worker's thread; the factory's body, the chunk's
+   * module code, runs when the platform calls it, inside the run and under the watchdog.
+   * Compiled once per isolate.
+   */
+  #runChunk(context: ivm.Context, name: unknown): ivm.Transferable {
+    const source = typeof name === 'string' ? this.#platformCode.chunks.get(name) : undefined
+    if (source === undefined) throw new TypeError(`isogate: there is no platform chunk ${String(name)}`)
+    const filename = chunkFilename(name as string)
+    let script = this.#chunks.get(filename)
+    if (script === undefined) {
+      script = this.#isolate.compileScriptSync(source, { filename })
+      this.#chunks.set(filename, script)
+    }
+    const factory = script.runSync(context, { reference: true }) as ivm.Reference
+    try {
+      return factory.derefInto()
+    } finally {
+      factory.release()
+    }
+  }
+
+  /** The platform chunks some context of this isolate loaded so far, in load order. */
+  get loadedChunks(): string[] {
+    return [...this.#chunks.keys()].map((filename) => filename.slice(chunkFilename('').length))
+  }
+
   /** Whether a program for this source is compiled already (a hot start). */
   has(ref: ProgramRef): boolean {
     return this.#programs.has(ref.sourceHash)
@@ -251,10 +291,12 @@ export class TenantIsolate {
     const refs: ivm.Reference[] = []
     let releaseBridge = (): void => undefined
     const context = this.#isolate.createContextSync()
+    const chunk = new ivm.Reference((name: unknown) => this.#runChunk(context, name))
     const release = (): void => {
       // References into a context keep it alive: release them all before the context.
       for (const reference of refs) reference.release()
       releaseBridge()
+      chunk.release()
       context.release()
     }
     try {
@@ -263,7 +305,7 @@ export class TenantIsolate {
       refs.push(boot)
       const bridge = this.#bridge.forContext(this.tenantId)
       releaseBridge = bridge.release
-      const entry = boot.applySync(undefined, [bridge.call, bridge.complete, bridge.toASCII, bridge.seed, bridge.exposed], { result: { reference: true } }) as ivm.Reference
+      const entry = boot.applySync(undefined, [bridge.call, bridge.complete, bridge.toASCII, chunk, bridge.seed, bridge.exposed], { result: { reference: true } }) as ivm.Reference
       const get = (name: string): ivm.Reference => entry.getSync(name, { reference: true }) as ivm.Reference
       const prepared = { context, register: get('register'), dispatch: get('dispatch'), warmUp: get('warmUp'), refs, release }
       refs.push(entry, prepared.register, prepared.dispatch, prepared.warmUp)

@@ -9,11 +9,12 @@ import { HostRegistry } from './host-bridge.js'
 import { registerRemoteHostApis, type HostRelaySettings } from './host-relay.js'
 import { IsolateRunner, type WorkerStats } from './isolate-runner.js'
 import { platformCode } from './platform-cache.js'
+import type { PlatformSource } from './platform-source.js'
 
 export type { WorkerStats } from './isolate-runner.js'
 
 export interface WorkerSettings {
-  platformSource: string
+  platformSource: PlatformSource
   maxIsolates: number
   isolateIdleMs: number
   maxProgramsPerTenant: number

@@ -3,6 +3,7 @@
 //
 // Entropy comes from the host (see entropy.js). The module is loaded on first use (lazy.js), and
 // the @noble hashes on the first digest of their kind.
+import { loadChunk } from './chunks.js'
 import { DOMException } from './dom-exception.js'
 import { toBytes } from './encoding.js'
 import { randomInto } from './entropy.js'
@@ -37,10 +38,10 @@ export function randomUUID() {
 
 function hashFunction(name) {
   switch (name) {
-    case 'SHA-1': return require('./noble-hashes.js').sha1
-    case 'SHA-256': return require('./noble-hashes.js').sha256
-    case 'SHA-384': return require('./noble-hashes.js').sha384
-    case 'SHA-512': return require('./noble-hashes.js').sha512
+    case 'SHA-1': return loadChunk('noble-hashes').sha1
+    case 'SHA-256': return loadChunk('noble-hashes').sha256
+    case 'SHA-384': return loadChunk('noble-hashes').sha384
+    case 'SHA-512': return loadChunk('noble-hashes').sha512
     default: return null
   }
 }

@@ -3,6 +3,7 @@
 // @noble/ciphers, loaded on the first draw) with fast key erasure: every refill draws the next key
 // from the keystream and wipes what it hands out, so a later state does not reveal earlier output.
 // Never Math.random. No host call per draw, so getRandomValues stays synchronous and cheap.
+import { loadChunk } from './chunks.js'
 
 const REFILL_BYTES = 4096
 const NONCE = new Uint8Array(12)
@@ -20,7 +21,7 @@ export function seedRandom(bytes) {
 
 function refill() {
   if (key === null) throw new Error('isogate: no entropy, the platform was not seeded by the host')
-  const { chacha20 } = require('./noble-chacha.js')
+  const { chacha20 } = loadChunk('noble-chacha')
   const block = chacha20(key, NONCE, new Uint8Array(32 + REFILL_BYTES))
   key = block.slice(0, 32)
   block.fill(0, 0, 32)

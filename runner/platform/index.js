@@ -1,6 +1,6 @@
 // The isolate's platform. Running the bundle installs the web globals and evaluates to `boot`
 // (the script's completion value: nothing is put on the global object for the host to find).
-// The host calls `boot` once per context with its three References, an entropy seed and the names
+// The host calls `boot` once per context with its four References, an entropy seed and the names
 // of the host APIs to expose, and gets back `register` and `dispatch`. Only plain data crosses.
 import { kBody } from './body.js'
 import { createConsole, createLogger, format } from './console.js'
@@ -220,8 +220,8 @@ function groupNames(names) {
   return [...groups]
 }
 
-export function boot(call, completeReference, toASCII, seed, exposedNames) {
-  connect(call, completeReference, toASCII)
+export function boot(call, completeReference, toASCII, chunk, seed, exposedNames) {
+  connect(call, completeReference, toASCII, chunk)
   seedRandom(seed)
   exposed = groupNames(exposedNames === '' ? [] : String(exposedNames).split(','))
   const entry = Object.create(null)

@@ -1,13 +1,13 @@
-// Modules that most runs never touch are initialised on first use, not in every new context:
-// `require` stays lazy in the esbuild bundle (an ESM module that is required is wrapped in an init
-// function). Eager modules must reach these only through the functions below, never by `import`,
-// or esbuild initialises them with the importer. Together they cost ~0.3 ms per context.
+// Modules that most runs never touch are chunks, loaded into a context on first use (chunks.js):
+// core modules reach them only through the functions below, never by `import` (the build refuses).
 
-export const domException = () => require('./dom-exception.js').DOMException
-export const abort = () => require('./abort.js')
-export const events = () => require('./events.js')
-export const webCrypto = () => require('./crypto.js')
-export const structuredCloneModule = () => require('./structured-clone.js')
+import { loadChunk } from './chunks.js'
+
+export const domException = () => loadChunk('dom-exception').DOMException
+export const abort = () => loadChunk('abort')
+export const events = () => loadChunk('events')
+export const webCrypto = () => loadChunk('crypto')
+export const structuredCloneModule = () => loadChunk('structured-clone')
 
 /** Prototypes of platform classes, whose instances structuredClone refuses (DataCloneError). */
 export const platformPrototypes = new Set()

@@ -1,9 +1,10 @@
 // The platform's link to the host and the run being executed.
 //
-// The host hands the platform three isolated-vm References when a context boots (`connect`): `call`
-// for host APIs, `complete` for finished runs and `toASCII` for IDNA in URL host parsing (the one
-// synchronous host function). They live only in this module's closure: never on
-// the global object, never as a property of an object tenant code can reach. Every call passes
+// The host hands the platform four isolated-vm References when a context boots (`connect`): `call`
+// for host APIs, `complete` for finished runs, and two synchronous host functions: `toASCII` for
+// IDNA in URL host parsing and `chunk`, which runs a platform chunk in this context (chunks.js).
+// They live only in this module's closure: never on the global object, never as a property of an
+// object tenant code can reach. Every call passes
 // null-prototype option objects, so a tenant that pollutes Object.prototype cannot change how
 // isolated-vm transfers values (`reference`, `promise`, ... are read from the options object).
 //
@@ -22,10 +23,14 @@ const COPY = options({ copy: true })
 const CALL_OPTIONS = options({ arguments: COPY, result: options({ copy: true, promise: true }) })
 const COMPLETE_OPTIONS = options({ arguments: COPY })
 const SYNC_OPTIONS = options({ arguments: COPY, result: COPY })
+// The result is the chunk's factory, a function of this context (the host hands it back with
+// derefInto()): not copied.
+const CHUNK_OPTIONS = options({ arguments: COPY })
 
 let callReference = null
 let completeReference = null
 let toASCIIReference = null
+let chunkReference = null
 
 /** @type {Run | null} */
 export let current = null
@@ -35,11 +40,12 @@ export function enter(run) {
 }
 
 /** Installs the host's References; once per context. */
-export function connect(call, complete, toASCII) {
+export function connect(call, complete, toASCII, chunk) {
   if (callReference !== null) throw new TypeError('isogate: the platform is connected already')
   callReference = call
   completeReference = complete
   toASCIIReference = toASCII
+  chunkReference = chunk
 }
 
 /** `promise.then` that tenant changes to Promise.prototype cannot intercept. */
@@ -95,6 +101,13 @@ export function hostToASCII(domain) {
   const envelope = toASCIIReference.applySync(undefined, [String(domain)], SYNC_OPTIONS)
   if (envelope.ok) return typeof envelope.value === 'string' ? envelope.value : null
   throw hostError(envelope.error)
+}
+
+/** The factory of the platform chunk `name`, run by the host in this context (see chunks.js). */
+export function hostChunk(name) {
+  const factory = chunkReference.applySync(undefined, [name], CHUNK_OPTIONS)
+  if (typeof factory !== 'function') throw new TypeError(`isogate: the platform chunk ${name} did not load`)
+  return factory
 }
 
 function ignoreRejection() {}

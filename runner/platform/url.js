@@ -1,11 +1,12 @@
-// URL and URLSearchParams (url-standard.js), initialised on first use: most programs never parse a
-// URL of their own (a request's URL comes parsed by the gateway), so new contexts do not build the
-// parser. `require` stays lazy in the esbuild bundle.
+// URL and URLSearchParams (url-standard.js, a chunk), loaded on first use: most programs never
+// parse a URL of their own (a request's URL comes parsed by the gateway), so new contexts do not
+// hold the parser.
+import { loadChunk } from './chunks.js'
 
 let standard = null
 
 export function webUrl() {
-  return (standard ??= require('./url-standard.js'))
+  return (standard ??= loadChunk('url-standard'))
 }
 
 /** Whether `value` is a URLSearchParams, without loading the parser when no instance can exist. */
