@@ -31,6 +31,7 @@ const CHUNKS = [
   'noble-chacha.js',
   'noble-hashes.js',
   'structured-clone.js',
+  'url-parser.js',
   'url-standard.js',
 ].map((file) => resolve(platformDir, file))
 const chunkName = (file) => basename(file, '.js')

@@ -45,6 +45,50 @@ const CASES: Record<string, string> = {
       URL.parse('nope'), URL.parse('/p', 'https://a.test/q').href, URL.parse('x', 'bad base'),
       err(() => URL.canParse(), true),
     ]`,
+  // The fast path (url-record.js) and its near misses: each must read exactly as the state machine
+  // parses it (or fails it), whichever of the two took it.
+  fastPath: `
+    const inputs = [
+      'http://bench.test/items/42?q=isogate', 'https://api.example.com/v1/users?id=1&x=y#top', 'http://localhost:3000/',
+      'https://a.test', 'https://a.test?x', 'https://a.test#f', 'ws://a.test:80/x', 'wss://a.test:443', 'wss://a.test:80',
+      'http://a.test:0080/', 'http://a.test:65535/', 'http://a.test:65536/', 'http://a.test:99999/', 'http://a.test:/',
+      'http://a-b.c-d.test./p', 'http://-.test/', 'http://a--b.test/', 'http://a.test/%7e/%2e/x', 'http://a.test/./x',
+      'http://a.test/a/../b', 'http://a.test/a/%2E%2e/b', 'http://a.test/a/.%2e', 'http://a.test/..', 'http://a.test/a/.',
+      'http://a.test/a/.b/..c/...', 'http://a.test/p?', 'http://a.test/p#', 'http://a.test/p?#', 'http://a.test/p?q#h#i',
+      'http://a.test/p?a=[1]&b={c}|d', "http://a.test/p?it's", "http://a.test/it's#it's", 'http://a.test/p?a=%20b&c=d+e',
+      'http://1.2.3.4/', 'http://a.1/', 'http://a.0x1f/', 'http://a.0x/', 'http://a.09/', 'http://a.1a/', 'http://a.1./',
+      'http://a1.test/', 'http://xn--nxasmq6b.test/', 'http://a.xn--/', 'http://A.test/', 'HTTP://a.test/', 'http://a..b/',
+      'http://.a/', 'http://a./', 'http://a.test/ x', 'http://a.test/\\\\x', 'http:/a.test', 'http:a.test', 'http:///a.test',
+      'http://user@a.test/', 'http://a.test/@x', 'http://a.test/%', 'http://a.test/%zz?%zz#%zz', 'ftp://a.test/',
+      'file:///x', 'http://a.test/p?q=\u00e9', 'http://a.test/\t', ' http://a.test/ ', 'http://a.test/a//b', 'http://a.test//',
+      'http://a.test/^', 'http://a.test/p?^', 'http://a.test/{}', 'http://a.test/p#\u0060', 'https://a.test:443/x?y#z',
+    ]
+    return inputs.map((input) => {
+      // new URL, not URL.parse: whatwg-url 14.2's URL.parse hands back an object whose toString is Object's.
+      let u
+      try { u = new URL(input) } catch (e) { return [input, e.name] }
+      return [input, u.href, u.origin, u.protocol, u.host, u.hostname, u.port, u.pathname, u.search, u.hash, [...u.searchParams], String(u)]
+    })`,
+  // Generated near misses of the fast path, from pieces each of which changes how a URL parses.
+  fastPathFuzz: `
+    let seed = 7
+    const next = (n) => { seed = (seed * 1103515245 + 12345) % 2147483648; return seed % n }
+    const pick = (pieces) => pieces[next(pieces.length)]
+    const schemes = ['http', 'https', 'ws', 'wss', 'HTTP', 'ftp', 'file', 'blob:http']
+    const labels = ['a', 'b1', '0x', '0x1f', '1', '09', '-', 'a-', 'xn--a', 'A', '', 'z9']
+    const ports = ['', ':', ':0', ':80', ':443', ':08', ':65535', ':65536', ':1x']
+    const segments = ['a', '.', '..', '%2e', '.%2E', '%', '%41', '@', "'", '^', '{', ' ', '\\\\', '|', '', '\u00e9', ';=', '~']
+    const tails = ['', '?', '?a=b', "?'", '?a b', '?^', '#', '#x', '#a#b', '#\u0060', '?q#h']
+    const out = []
+    for (let i = 0; i < 1500; i++) {
+      const host = Array.from({ length: 1 + next(3) }, () => pick(labels)).join('.')
+      const path = next(4) === 0 ? '' : Array.from({ length: 1 + next(3) }, () => '/' + pick(segments)).join('')
+      const input = pick(schemes) + '://' + host + pick(ports) + path + pick(tails)
+      let u
+      try { u = new URL(input) } catch (e) { out.push([input, e.name]); continue }
+      out.push([input, u.href, u.origin, u.host, u.pathname, u.search, u.hash])
+    }
+    return out`,
   setters: `
     const u = new URL('https://user:pw@a.test:8080/p/q?x=1#h')
     const seen = []

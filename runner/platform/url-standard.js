@@ -1,13 +1,19 @@
-// URL and URLSearchParams (WHATWG URL Standard). The parser, the serializers and the
+// URL and URLSearchParams (WHATWG URL Standard). The parser and the
 // application/x-www-form-urlencoded algorithms are whatwg-url's own (lib/url-state-machine.js and
-// lib/urlencoded.js, the standard's reference implementation); these classes are the WebIDL layer
-// over them, written after whatwg-url's URL-impl.js and URLSearchParams-impl.js. whatwg-url's
-// generated wrappers (URL.js, URLSearchParams.js, webidl-conversions) did the same job with ~27 KB
-// of generic code that every isolate held as source, compiled code and objects: ~100 KiB per warm
-// tenant that parses a URL (bench/runner-bench.ts). Loaded on first use (url.js).
-import usm from 'whatwg-url/lib/url-state-machine.js'
+// lib/urlencoded.js, the standard's reference implementation), behind a fast path for common URLs
+// (url-record.js); these classes are the WebIDL layer over them, written after whatwg-url's
+// URL-impl.js and URLSearchParams-impl.js. whatwg-url's generated wrappers (URL.js,
+// URLSearchParams.js, webidl-conversions) did the same job with ~27 KB of generic code that every
+// isolate held as source, compiled code and objects: ~100 KiB per warm tenant that parses a URL
+// (bench/runner-bench.ts). A chunk, loaded on first use (url.js); the state machine is another
+// (url-parser.js), loaded only when the fast path declines.
 import urlencoded from 'whatwg-url/lib/urlencoded.js'
+import { loadChunk } from './chunks.js'
 import { brand } from './lazy.js'
+import { cannotHaveAUsernamePasswordPort, fastParse, hasAnOpaquePath, serializeHost, serializePath, serializeURL, serializeURLOrigin } from './url-record.js'
+
+/** whatwg-url's state machine (url-parser.js). */
+const parser = () => loadChunk('url-parser')
 
 /** WebIDL USVString: ToString (a Symbol throws TypeError), lone surrogates become U+FFFD. */
 function usv(value) {
@@ -19,9 +25,16 @@ function required(given, count, context) {
   if (given < count) throw new TypeError(`${context}: ${count} argument${count === 1 ? '' : 's'} required, but only ${given} present.`)
 }
 
-/** Options for whatwg-url's parser, read by property lookups: no prototype a tenant could pollute. */
+/**
+ * The basic URL parser: the fast path when it takes the input, else whatwg-url's state machine.
+ * Its options are read by property lookups: no prototype a tenant could pollute.
+ */
 function parse(input, baseURL = null, url = undefined, stateOverride = undefined) {
-  return usm.basicURLParse(input, { __proto__: null, baseURL, url, stateOverride })
+  if (baseURL === null && stateOverride === undefined) {
+    const record = fastParse(input)
+    if (record !== null) return record
+  }
+  return parser().basicURLParse(input, { __proto__: null, baseURL, url, stateOverride })
 }
 
 /** The URL record for `input` against `base` (a string or undefined), or null when either fails to parse. */
@@ -96,7 +109,7 @@ export class URL {
   }
 
   get href() {
-    return usm.serializeURL(this.#url)
+    return serializeURL(this.#url, parser)
   }
 
   set href(value) {
@@ -108,7 +121,7 @@ export class URL {
   }
 
   get origin() {
-    return usm.serializeURLOrigin(this.#url)
+    return serializeURLOrigin(this.#url, parser)
   }
 
   get protocol() {
@@ -125,7 +138,7 @@ export class URL {
 
   set username(value) {
     const input = usv(value)
-    if (!usm.cannotHaveAUsernamePasswordPort(this.#url)) usm.setTheUsername(this.#url, input)
+    if (!cannotHaveAUsernamePasswordPort(this.#url)) parser().setTheUsername(this.#url, input)
   }
 
   get password() {
@@ -134,48 +147,48 @@ export class URL {
 
   set password(value) {
     const input = usv(value)
-    if (!usm.cannotHaveAUsernamePasswordPort(this.#url)) usm.setThePassword(this.#url, input)
+    if (!cannotHaveAUsernamePasswordPort(this.#url)) parser().setThePassword(this.#url, input)
   }
 
   get host() {
     const url = this.#url
     if (url.host === null) return ''
-    if (url.port === null) return usm.serializeHost(url.host)
-    return `${usm.serializeHost(url.host)}:${usm.serializeInteger(url.port)}`
+    if (url.port === null) return serializeHost(url.host, parser)
+    return `${serializeHost(url.host, parser)}:${url.port}`
   }
 
   set host(value) {
     const input = usv(value)
-    if (!usm.hasAnOpaquePath(this.#url)) parse(input, null, this.#url, 'host')
+    if (!hasAnOpaquePath(this.#url)) parse(input, null, this.#url, 'host')
   }
 
   get hostname() {
-    return this.#url.host === null ? '' : usm.serializeHost(this.#url.host)
+    return this.#url.host === null ? '' : serializeHost(this.#url.host, parser)
   }
 
   set hostname(value) {
     const input = usv(value)
-    if (!usm.hasAnOpaquePath(this.#url)) parse(input, null, this.#url, 'hostname')
+    if (!hasAnOpaquePath(this.#url)) parse(input, null, this.#url, 'hostname')
   }
 
   get port() {
-    return this.#url.port === null ? '' : usm.serializeInteger(this.#url.port)
+    return this.#url.port === null ? '' : String(this.#url.port)
   }
 
   set port(value) {
     const input = usv(value)
-    if (usm.cannotHaveAUsernamePasswordPort(this.#url)) return
+    if (cannotHaveAUsernamePasswordPort(this.#url)) return
     if (input === '') this.#url.port = null
     else parse(input, null, this.#url, 'port')
   }
 
   get pathname() {
-    return usm.serializePath(this.#url)
+    return serializePath(this.#url)
   }
 
   set pathname(value) {
     const input = usv(value)
-    if (usm.hasAnOpaquePath(this.#url)) return
+    if (hasAnOpaquePath(this.#url)) return
     this.#url.path = []
     parse(input, null, this.#url, 'path start')
   }
