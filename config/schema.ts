@@ -82,6 +82,13 @@ export const settings = {
     undefined,
   ),
   workers: setting('ISOGATE_WORKERS', 'Worker threads per runner process', positiveInt.max(256), Math.max(1, os.availableParallelism())),
+  isolatesPerWorker: setting(
+    'ISOGATE_ISOLATES_PER_WORKER',
+    'Tenant isolates a worker thread keeps warm (about 1.5 MiB each); past it the least recently used is disposed',
+    positiveInt.max(5000),
+    500,
+  ),
+  isolateIdleMs: setting('ISOGATE_ISOLATE_IDLE_MS', 'A tenant isolate that ran nothing for this long is disposed', positiveInt, 300_000),
   runners: setting('ISOGATE_RUNNERS', 'Runner processes; tenants are sharded across them, so a crash takes down one runner', positiveInt.max(64), 2),
   runnerStandby: setting(
     'ISOGATE_RUNNER_STANDBY',

@@ -49,6 +49,20 @@ t.test('after runs of two tenants, /metrics shows isolate and compile-cache miss
   t.match(hot, /^isogate_runner_isolate_hits_total\{runner="[01]"\} \d+$/m, 'labelled by runner')
 })
 
+t.test('ISOGATE_ISOLATES_PER_WORKER and ISOGATE_ISOLATE_IDLE_MS reach the runner processes: the cap evicts, idle isolates go', async (t) => {
+  const isogate = await startTestIsogate(t, { runners: 1, workers: 1, isolatesPerWorker: 2, isolateIdleMs: 1500 })
+  const isolates = async (): Promise<number> => total(await (await fetch(`http://127.0.0.1:${isogate.adminPort}/metrics`)).text(), 'isogate_runner_isolates')
+  for (const tenant of ['cap-a', 'cap-b', 'cap-c']) {
+    await deploy(isogate, tenant, '/hello', HELLO)
+    t.equal((await call(isogate, `/${tenant}/hello`)).status, 200)
+  }
+  t.equal(await isolates(), 2, 'three tenants on one worker thread, two isolates kept')
+  const deadline = Date.now() + 10_000
+  while ((await isolates()) > 0 && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 200))
+  t.equal(await isolates(), 0, 'disposed once idle')
+  t.equal((await call(isogate, '/cap-a/hello')).status, 200, 'and a tenant whose isolate went is served again')
+})
+
 t.test('a runner that does not answer cannot hang /metrics: it is reported down within the scrape timeout', async (t) => {
   const isogate = await startTestIsogate(t, { runners: 2 })
   const runners = childPids()
