@@ -1,8 +1,8 @@
 /**
  * Runner benchmark: cold start (new tenant, first run), warm (new script version in a live
  * isolate), hot (cached program), each against a bare isolated-vm baseline, and RSS with 100 and
- * 1000 warm tenants. Medians over at least 1000 runs; runs in this thread, without the worker-thread
- * hop, to measure the runner itself.
+ * 1000 warm tenants (in a child process that holds only them). Medians over at least 1000 runs;
+ * runs in this thread, without the worker-thread hop, to measure the runner itself.
  *
  *   node --no-node-snapshot --interrupt-budget-factor-for-feedback-allocation=64 --regexp-tier-up-ticks=20 \
  *     --import tsx bench/runner-bench.ts [--runs 1000] [--tenants 1000] [--json]
@@ -10,7 +10,10 @@
  * Those two V8 flags are runner/v8-flags.ts, which runner processes get; `npm run bench` passes them.
  */
 import ivm from 'isolated-vm'
+import { execFile } from 'node:child_process'
 import { createHash } from 'node:crypto'
+import { fileURLToPath } from 'node:url'
+import { promisify } from 'node:util'
 import { parseArgs } from 'node:util'
 import { IsolateRunner } from '../runner/isolate-runner.js'
 import { platformCode } from '../runner/platform-cache.js'
@@ -23,6 +26,7 @@ const { values } = parseArgs({
     runs: { type: 'string', default: '1000' },
     tenants: { type: 'string', default: '1000' },
     json: { type: 'boolean', default: false },
+    'rss-only': { type: 'boolean', default: false },
   },
 })
 const RUNS = Number(values.runs)
@@ -188,6 +192,24 @@ async function hot(platform: PlatformCode, source: string): Promise<Stats & { ov
   return result
 }
 
+interface RssReport {
+  baselineMiB: number
+  at100MiB: number
+  atAllMiB: number
+  tenants: number
+}
+
+/**
+ * RSS with warm tenants, in a process of its own that holds nothing else, as a runner process
+ * holds its tenants: the phases before would otherwise leave their own garbage and fragmentation
+ * in the count. Same node flags as this process.
+ */
+async function rssInOwnProcess(): Promise<RssReport> {
+  const script = fileURLToPath(import.meta.url)
+  const { stdout } = await promisify(execFile)(process.execPath, [...process.execArgv, script, '--rss-only', '--tenants', String(TENANTS)], { maxBuffer: 1 << 20 })
+  return JSON.parse(stdout) as RssReport
+}
+
 function rssMiB(): number {
   return process.memoryUsage().rss / 1024 / 1024
 }
@@ -197,7 +219,7 @@ async function settle(): Promise<void> {
   globalThis.gc?.()
 }
 
-async function rssWithWarmTenants(platform: PlatformCode): Promise<{ baselineMiB: number; at100MiB: number; atAllMiB: number; tenants: number }> {
+async function rssWithWarmTenants(platform: PlatformCode): Promise<RssReport> {
   await settle()
   const baselineMiB = rssMiB()
   const runner = newRunner(platform, TENANTS, 4)
@@ -220,6 +242,11 @@ async function rssWithWarmTenants(platform: PlatformCode): Promise<{ baselineMiB
 const ms = (s: Stats): string => `median ${s.median.toFixed(3)} ms  p90 ${s.p90.toFixed(3)} ms  CPU ${s.cpuPerRun.toFixed(3)} ms/run  (${s.runs} runs)`
 const us = (s: Stats): string => `median ${(s.median * 1000).toFixed(1)} us  p90 ${(s.p90 * 1000).toFixed(1)} us  CPU ${(s.cpuPerRun * 1000).toFixed(1)} us/run  (${s.runs} runs)`
 
+if (values['rss-only']) {
+  console.log(JSON.stringify(await rssWithWarmTenants(await platformCode(readPlatformSource()))))
+  process.exit(0)
+}
+
 const started = performance.now()
 const platform = await platformCode(readPlatformSource())
 const platformMs = performance.now() - started
@@ -231,7 +258,7 @@ const report = {
   warm: { hello: await warm(platform, HELLO, true), typical: await warm(platform, TYPICAL, true) },
   warmBackToBack: { hello: await warm(platform, HELLO, false), typical: await warm(platform, TYPICAL, false) },
   hot: { hello: await hot(platform, HELLO), typical: await hot(platform, TYPICAL) },
-  rss: await rssWithWarmTenants(platform),
+  rss: await rssInOwnProcess(),
 }
 
 if (values.json) {
@@ -249,5 +276,5 @@ if (values.json) {
     console.log(`hot   ${name.padEnd(8)} ${us(report.hot[name])}  = ${overCall(report.hot[name])}`)
   }
   const { baselineMiB, at100MiB, atAllMiB, tenants } = report.rss
-  console.log(`RSS: ${baselineMiB.toFixed(0)} MiB before; ${at100MiB.toFixed(0)} MiB with 100 warm tenants; ${atAllMiB.toFixed(0)} MiB with ${tenants} (${((atAllMiB - baselineMiB) / tenants).toFixed(2)} MiB per tenant)`)
+  console.log(`RSS, in a process of its own: ${baselineMiB.toFixed(0)} MiB before; ${at100MiB.toFixed(0)} MiB with 100 warm tenants; ${atAllMiB.toFixed(0)} MiB with ${tenants} (${((atAllMiB - baselineMiB) / tenants * 1024).toFixed(0)} KiB per tenant)`)
 }

@@ -4,9 +4,9 @@
 // for host APIs, `complete` for finished runs, and two synchronous host functions: `toASCII` for
 // IDNA in URL host parsing and `chunk`, which runs a platform chunk in this context (chunks.js).
 // They live only in this module's closure: never on the global object, never as a property of an
-// object tenant code can reach. Every call passes
-// null-prototype option objects, so a tenant that pollutes Object.prototype cannot change how
-// isolated-vm transfers values (`reference`, `promise`, ... are read from the options object).
+// object tenant code can reach. Every call passes null-prototype option objects, so a tenant that
+// pollutes Object.prototype cannot change how isolated-vm transfers values (`reference`,
+// `promise`, ... are read from the options object).
 //
 // `current` is the run whose code is executing. Each entry into the isolate (a new run, a host call
 // settling, a timer firing) sets it, so console lines of interleaved runs land in the right run.
