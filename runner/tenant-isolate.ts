@@ -6,14 +6,15 @@ import { importError } from './imports.js'
 import type { ProgramRef } from './protocol.js'
 import { SCRIPT_FILENAME, pointer, splitMessageLocation, stackLocation, tenantStack } from './source-location.js'
 
-/**
- * The platform's core, run in every context, with V8 code cache for it that this process produced
- * (platform-cache.ts), and its chunks by name, each run in a context on first use there.
- */
-export interface PlatformCode {
+/** A script of the platform, and V8 code cache for it that this process produced (platform-cache.ts). */
+export interface PlatformScript {
   readonly source: string
   readonly cachedData?: ivm.ExternalCopy<ArrayBuffer> | undefined
-  readonly chunks: ReadonlyMap<string, string>
+}
+
+/** The platform's core, run in every context, and its chunks by name, each run in a context on first use there. */
+export interface PlatformCode extends PlatformScript {
+  readonly chunks: ReadonlyMap<string, PlatformScript>
 }
 
 /** A context with the platform booted, before a program is evaluated in it. */
@@ -88,8 +89,7 @@ export class TenantIsolate {
     this.#bridge = options.bridge
     this.#isolate = new ivm.Isolate({ memoryLimit: options.memoryMb })
     this.#platformCode = options.platform
-    const { source, cachedData } = options.platform
-    this.#platform = this.#isolate.compileScriptSync(source, { filename: PLATFORM_FILENAME, ...(cachedData ? { cachedData } : {}) })
+    this.#platform = this.#compileScript(options.platform, PLATFORM_FILENAME)
     this.#absorber = this.#isolate.compileScriptSync('0')
     this.#programs = new LRUCache<string, Promise<Program>>({
       max: options.maxPrograms,
@@ -209,6 +209,10 @@ export class TenantIsolate {
     return script.cachedData
   }
 
+  #compileScript({ source, cachedData }: PlatformScript, filename: string): ivm.Script {
+    return this.#isolate.compileScriptSync(source, { filename, ...(cachedData ? { cachedData } : {}) })
+  }
+
   /**
    * Evaluates a platform chunk's script in `context`, where platform code asked for it (chunks.js),
    * and hands back the factory it evaluates to: a synchronous host call that re-enters the isolate.
@@ -218,12 +222,12 @@ export class TenantIsolate {
    * Compiled once per isolate.
    */
   #runChunk(context: ivm.Context, name: unknown): ivm.Transferable {
-    const source = typeof name === 'string' ? this.#platformCode.chunks.get(name) : undefined
-    if (source === undefined) throw new TypeError(`isogate: there is no platform chunk ${String(name)}`)
+    const chunk = typeof name === 'string' ? this.#platformCode.chunks.get(name) : undefined
+    if (chunk === undefined) throw new TypeError(`isogate: there is no platform chunk ${String(name)}`)
     const filename = chunkFilename(name as string)
     let script = this.#chunks.get(filename)
     if (script === undefined) {
-      script = this.#isolate.compileScriptSync(source, { filename })
+      script = this.#compileScript(chunk, filename)
       this.#chunks.set(filename, script)
     }
     const factory = script.runSync(context, { reference: true }) as ivm.Reference

@@ -113,8 +113,9 @@ t.test('URL hosts that need IDNA are mapped by the host exactly as UTS #46 asks,
 t.test('IDNA on the host hands the script no host object: only strings cross, also with a polluted Object.prototype', async (t) => {
   const value = await evaluate(t, `
     const seen = new Set()
-    // URL is loaded first: the platform's lazily loaded modules do not survive a polluted 'value'.
-    new URL('https://warm.example/')
+    // URL and its state machine are loaded first (an upper-case host is not the fast path's): the
+    // platform's lazily loaded chunks do not survive a polluted 'value'.
+    new URL('https://Warm.example/')
     Object.defineProperty(Object.prototype, 'ok', { get() { return false }, configurable: true })
     Object.defineProperty(Object.prototype, 'value', { get() { return 'polluted.example' }, configurable: true })
     Error.prepareStackTrace = (error, sites) => {
