@@ -1,5 +1,5 @@
-// URL and URLSearchParams (WHATWG URL Standard). The parser and the
-// application/x-www-form-urlencoded algorithms are whatwg-url's own (lib/url-state-machine.js and
+// URL and URLSearchParams (WHATWG URL Standard). The parser and the form encoding
+// (application/x-www-form-urlencoded) are whatwg-url's own (lib/url-state-machine.js and
 // lib/urlencoded.js, the standard's reference implementation), behind a fast path for common URLs
 // (url-record.js); these classes are the WebIDL layer over them, written after whatwg-url's
 // URL-impl.js and URLSearchParams-impl.js. whatwg-url's generated wrappers (URL.js,
