@@ -34,8 +34,10 @@ function toDocument(row: DocumentRow): StoredDocument {
 export class DocumentRepository {
   async insert(tx: Tx, tenantId: string, collection: string, data: Record<string, unknown>, bytes: number): Promise<StoredDocument> {
     const [row] = await tx<DocumentRow[]>`
-      INSERT INTO documents (tenant_id, collection, data, bytes)
-      VALUES (${tenantId}, ${collection}, ${JSON.stringify(data)}::text::jsonb, ${bytes})
+      INSERT INTO documents (tenant_id, collection, data, bytes, created_at, updated_at)
+      -- One clock reading for both: two column defaults read clock_timestamp() apart, and a new
+      -- document's updatedAt came out a microsecond after its createdAt.
+      SELECT ${tenantId}, ${collection}, ${JSON.stringify(data)}::text::jsonb, ${bytes}, at, at FROM (SELECT clock_timestamp() AS at) AS now
       RETURNING id, data, to_char(created_at AT TIME ZONE 'UTC', ${ISO_US}) AS created_at, to_char(updated_at AT TIME ZONE 'UTC', ${ISO_US}) AS updated_at`
     return toDocument(row!)
   }
