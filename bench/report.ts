@@ -3,7 +3,7 @@ import os from 'node:os'
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
 import type { Measurement } from './load.js'
-import type { StartMeasurement } from './start-latency.js'
+import type { RssMeasurement, StartMeasurement } from './start-latency.js'
 
 export type Mode = 'full' | 'quick' | 'smoke'
 
@@ -13,6 +13,8 @@ export interface BenchResults {
   loads: Measurement[]
   /** Start latencies from bench/runner-bench.ts; empty when it was skipped. */
   starts: StartMeasurement[]
+  /** RSS of runner-bench's warm tenants; null when it was skipped. */
+  rss: RssMeasurement | null
   /** runner-bench's whole `--json` report, kept in the JSON file as it came. */
   runnerBench: unknown
 }
@@ -28,11 +30,11 @@ interface Target {
 }
 
 /** Verdicts against bench/slo.json, then the JSON and markdown reports in bench/results/ (and stdout). */
-export function report({ mode, loads, starts, runnerBench }: BenchResults): void {
+export function report({ mode, loads, starts, rss, runnerBench }: BenchResults): void {
   const here = path.dirname(fileURLToPath(import.meta.url))
   const benchDir = here.endsWith(`${path.sep}dist${path.sep}bench`) ? path.resolve(here, '../../bench') : here
   const slo = JSON.parse(readFileSync(path.join(benchDir, 'slo.json'), 'utf8')) as { targets: Target[] }
-  const rows: Array<{ scenario: string }> = [...loads, ...starts]
+  const rows: Array<{ scenario: string }> = [...loads, ...starts, ...(rss === null ? [] : [rss])]
   const verdicts = slo.targets.map((target) => {
     const row = rows.find((r) => r.scenario === target.scenario) as Record<string, unknown> | undefined
     const measured = row?.[target.metric]
@@ -45,7 +47,7 @@ export function report({ mode, loads, starts, runnerBench }: BenchResults): void
   const dir = path.join(benchDir, 'results')
   mkdirSync(dir, { recursive: true })
   const stamp = when.replace(/[:.]/g, '-')
-  const json = JSON.stringify({ mode, when, machine, results: loads, starts, runnerBench, verdicts }, null, 2)
+  const json = JSON.stringify({ mode, when, machine, results: loads, starts, rss, runnerBench, verdicts }, null, 2)
   writeFileSync(path.join(dir, `${stamp}-${mode}.json`), json)
   writeFileSync(path.join(dir, 'latest.json'), json)
   const fmt = (n: number | undefined, digits = 1) => (n === undefined ? '' : n.toFixed(digits))
@@ -70,6 +72,10 @@ export function report({ mode, loads, starts, runnerBench }: BenchResults): void
       '| start (bench/runner-bench.ts, one thread) | median ms | p90 ms | hot over an empty call us | runs |',
       '| --- | --- | --- | --- | --- |',
       ...starts.map((s) => `| ${s.scenario} | ${s.medianMs.toFixed(3)} | ${s.p90Ms.toFixed(3)} | ${fmt(s.overEmptyCallUs)} | ${s.runs} |`),
+      '',
+    ]),
+    ...(rss === null ? [] : [
+      `RSS of ${rss.tenants} warm tenants in a process that holds only them (bench/runner-bench.ts): ${rss.totalMiB.toFixed(0)} MiB, ${rss.perTenantKiB.toFixed(0)} KiB a tenant.`,
       '',
     ]),
     '| target | measured | verdict |',

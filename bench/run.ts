@@ -37,7 +37,7 @@ async function main(mode: Mode): Promise<void> {
   const plan = MODES[mode]
   const results: Measurement[] = []
   // Start latencies first, on a machine the load servers do not share yet.
-  const { starts, raw: runnerBench } = await measureStarts(plan.starts.runs, plan.starts.tenants)
+  const { starts, rss, raw: runnerBench } = await measureStarts(plan.starts.runs, plan.starts.tenants)
   const baseline = await startBaseline()
   // The crash scenario measures containment, not quarantine: a crasher quarantined after its
   // third crash (the default) would stop crashing, so no tenant is quarantined here.
@@ -95,7 +95,7 @@ async function main(mode: Mode): Promise<void> {
     await isogate.stop()
     await baseline.stop()
   }
-  report({ mode, loads: results, starts, runnerBench })
+  report({ mode, loads: results, starts, rss, runnerBench })
   // Every scenario's requests should succeed: a load answered with error statuses measured the
   // wrong thing (an open circuit breaker answers fast), whatever its numbers say. Timeouts and
   // socket errors are load, judged by the targets; a CI machine may be slow.

@@ -13,6 +13,16 @@ export interface StartMeasurement {
   overEmptyCallUs?: number
 }
 
+/** RSS of warm tenants from bench/runner-bench.ts (a process that holds only them): a report row. */
+export interface RssMeasurement {
+  scenario: 'warm-tenants-rss'
+  tenants: number
+  totalMiB: number
+  perTenantKiB: number
+  /** totalMiB when exactly 1000 tenants were measured (the target's count; full mode), else absent. */
+  totalMiBAt1000?: number
+}
+
 interface Stats {
   median: number
   p90: number
@@ -24,14 +34,16 @@ interface RunnerBenchReport {
   cold: Record<'hello' | 'typical', Stats>
   warm: Record<'hello' | 'typical', Stats>
   hot: Record<'hello' | 'typical', Stats & { overCall: number }>
+  rss: { baselineMiB: number; atAllMiB: number; tenants: number }
 }
 
 /**
  * Runs bench/runner-bench.ts in a child process (compiled when this is, so `npm run bench` needs
- * no TypeScript loader) and returns its cold, warm and hot medians plus the whole JSON report.
+ * no TypeScript loader) and returns its cold, warm and hot medians, the RSS of its warm tenants,
+ * and the whole JSON report.
  * `warm` is the version that arrives after the worker was idle for a moment, as deploys do.
  */
-export async function measureStarts(runs: number, tenants: number): Promise<{ starts: StartMeasurement[]; raw: unknown }> {
+export async function measureStarts(runs: number, tenants: number): Promise<{ starts: StartMeasurement[]; rss: RssMeasurement; raw: unknown }> {
   const output = await runChild(nodeArgs('bench/runner-bench', [...RUNNER_V8_FLAGS], ['--runs', String(runs), '--tenants', String(tenants), '--json']))
   const raw = JSON.parse(output) as RunnerBenchReport
   const starts: StartMeasurement[] = []
@@ -40,7 +52,10 @@ export async function measureStarts(runs: number, tenants: number): Promise<{ st
     const row = (kind: string, stats: Stats): StartMeasurement => ({ scenario: `start-${kind}${suffix}`, medianMs: stats.median, p90Ms: stats.p90, runs: stats.runs })
     starts.push(row('cold', raw.cold[script]), row('warm', raw.warm[script]), { ...row('hot', raw.hot[script]), overEmptyCallUs: raw.hot[script].overCall * 1000 })
   }
-  return { starts, raw }
+  const { baselineMiB, atAllMiB } = raw.rss
+  const rss: RssMeasurement = { scenario: 'warm-tenants-rss', tenants: raw.rss.tenants, totalMiB: atAllMiB, perTenantKiB: ((atAllMiB - baselineMiB) * 1024) / raw.rss.tenants }
+  if (raw.rss.tenants === 1000) rss.totalMiBAt1000 = atAllMiB
+  return { starts, rss, raw }
 }
 
 function runChild(args: string[], timeoutMs = 600_000): Promise<string> {

@@ -42,7 +42,7 @@ t.test('the bench harness runs every scenario against isogate and the uWS baseli
   t.equal(Number(hello?.[3]), 0, 'no non-2xx answers in the hello scenario')
   t.match(report, /\| fairness: the quiet tenant's p99 with a flood <= 2x its p99 alone \| [\d.]+ \| (met|missed) \|/)
 
-  const json = JSON.parse(readFileSync(new URL('../bench/results/latest.json', import.meta.url), 'utf8')) as { mode: string; results: Row[]; starts: Start[]; verdicts: Array<{ id: string; verdict: string }> }
+  const json = JSON.parse(readFileSync(new URL('../bench/results/latest.json', import.meta.url), 'utf8')) as { mode: string; results: Row[]; starts: Start[]; rss?: { tenants: number; totalMiB: number; perTenantKiB: number }; verdicts: Array<{ id: string; verdict: string }> }
   t.equal(json.mode, 'smoke')
   const row = (scenario: string): Row | undefined => json.results.find((r) => r.scenario === scenario)
 
@@ -71,6 +71,11 @@ t.test('the bench harness runs every scenario against isogate and the uWS baseli
   for (const id of ['start-cold', 'start-warm', 'start-hot']) {
     t.match(json.verdicts.find((v) => v.id === id), { verdict: /^(met|missed)$/ }, `the ${id} target was judged`)
   }
+  // The RSS target is for 1000 warm tenants (full mode); smoke measures 100 and does not judge it.
+  t.match(json.rss, { scenario: 'warm-tenants-rss', tenants: 100 })
+  t.ok((json.rss?.totalMiB ?? 0) > 0 && (json.rss?.perTenantKiB ?? 0) > 100, `the warm tenants' RSS was measured (${json.rss?.perTenantKiB} KiB a tenant)`)
+  t.match(report, /RSS of 100 warm tenants in a process that holds only them \(bench\/runner-bench\.ts\): \d+ MiB, \d+ KiB a tenant\./)
+  t.match(json.verdicts.find((v) => v.id === 'warm-tenants-rss'), { verdict: 'not measured' })
   for (const id of ['crash-bystander-errors', 'crash-bystander-non2xx', 'crash-bystander-throughput']) {
     t.ok(json.verdicts.some((v) => v.id === id), `the ${id} target is in the report`)
   }
