@@ -63,7 +63,7 @@ export class TenantIsolate {
   #isolate: ivm.Isolate
   #platformCode: PlatformCode
   #platform: ivm.Script
-  /** The platform chunks this isolate compiled so far, by file name. */
+  /** The platform chunks this isolate compiled so far, by name. */
   #chunks = new Map<string, ivm.Script>()
   #bridge: HostBridge
   #programs: LRUCache<string, Promise<Program>>
@@ -224,11 +224,10 @@ export class TenantIsolate {
   #runChunk(context: ivm.Context, name: unknown): ivm.Transferable {
     const chunk = typeof name === 'string' ? this.#platformCode.chunks.get(name) : undefined
     if (chunk === undefined) throw new TypeError(`isogate: there is no platform chunk ${String(name)}`)
-    const filename = chunkFilename(name as string)
-    let script = this.#chunks.get(filename)
+    let script = this.#chunks.get(name as string)
     if (script === undefined) {
-      script = this.#compileScript(chunk, filename)
-      this.#chunks.set(filename, script)
+      script = this.#compileScript(chunk, chunkFilename(name as string))
+      this.#chunks.set(name as string, script)
     }
     const factory = script.runSync(context, { reference: true }) as ivm.Reference
     try {
@@ -240,7 +239,7 @@ export class TenantIsolate {
 
   /** The platform chunks some context of this isolate loaded so far, in load order. */
   get loadedChunks(): string[] {
-    return [...this.#chunks.keys()].map((filename) => filename.slice(chunkFilename('').length))
+    return [...this.#chunks.keys()]
   }
 
   /** Whether a program for this source is compiled already (a hot start). */
