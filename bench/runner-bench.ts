@@ -7,7 +7,7 @@
  *   node --no-node-snapshot --interrupt-budget-factor-for-feedback-allocation=64 --regexp-tier-up-ticks=20 \
  *     --import tsx bench/runner-bench.ts [--runs 1000] [--tenants 1000] [--json]
  *
- * Those two V8 flags are runner/v8-flags.ts, which runner processes get; `npm run bench` passes them.
+ * Those two V8 flags are runner/supervisor/v8-flags.ts, which runner processes get; `npm run bench` passes them.
  */
 import ivm from 'isolated-vm'
 import { execFile } from 'node:child_process'
@@ -15,10 +15,10 @@ import { createHash } from 'node:crypto'
 import { fileURLToPath } from 'node:url'
 import { promisify } from 'node:util'
 import { parseArgs } from 'node:util'
-import { IsolateRunner } from '../runner/isolate-runner.js'
-import { platformCode } from '../runner/platform-cache.js'
-import { readPlatformSource } from '../runner/platform-source.js'
-import type { PlatformCode } from '../runner/tenant-isolate.js'
+import { IsolateRunner } from '../runner/thread/isolate-runner.js'
+import { platformCode } from '../runner/thread/platform-cache.js'
+import { readPlatformSource } from '../runner/process/platform-source.js'
+import type { PlatformCode } from '../runner/thread/tenant-isolate.js'
 import type { RunLimits, RunResult, RunTask } from '../runner/protocol.js'
 
 const { values } = parseArgs({

@@ -1,6 +1,6 @@
 import { spawn } from 'node:child_process'
 import { nodeArgs } from './servers.js'
-import { RUNNER_V8_FLAGS } from '../runner/v8-flags.js'
+import { RUNNER_V8_FLAGS } from '../runner/supervisor/v8-flags.js'
 
 /** A start kind's latency from bench/runner-bench.ts: a row of the report's start table. */
 export interface StartMeasurement {

@@ -10,7 +10,7 @@ import type { Socket } from 'node:net'
 import { deserialize, serialize } from 'node:v8'
 import type { ErrorData } from './errors.js'
 import type { HostAnswer, RelayedHostCall } from './host-relay.js'
-import type { WorkerMessage } from './worker.js'
+import type { WorkerMessage } from './thread/worker.js'
 
 /** A request to a runner process. */
 export interface RunnerRequest {

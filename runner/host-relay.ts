@@ -13,7 +13,7 @@
 import { BroadcastChannel, threadId } from 'node:worker_threads'
 import { randomBytes } from 'node:crypto'
 import type { ErrorData } from './errors.js'
-import type { HostCall, HostRegistry } from './host-bridge.js'
+import type { HostCall, HostRegistry } from './thread/host-bridge.js'
 
 /** A host API answered outside the worker: its name ('db.get') and whether scripts see it on ctx. */
 export interface RemoteHostApi {

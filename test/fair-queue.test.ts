@@ -1,6 +1,6 @@
 import { Piscina } from 'piscina'
 import t from 'tap'
-import { FairTaskQueue, inLane } from '../runner/fair-task-queue.js'
+import { FairTaskQueue, inLane } from '../runner/process/fair-task-queue.js'
 import { IsolatePool } from '../runner/index.js'
 import { fetchTask } from './helpers/programs.js'
 

@@ -1,9 +1,9 @@
 import t, { type Test } from 'tap'
-import { HostBridge, HostRegistry } from '../runner/host-bridge.js'
-import { platformCode } from '../runner/platform-cache.js'
-import { readPlatformSource } from '../runner/platform-source.js'
-import type { DispatchResult } from '../runner/host-bridge.js'
-import { TenantIsolate } from '../runner/tenant-isolate.js'
+import { HostBridge, HostRegistry } from '../runner/thread/host-bridge.js'
+import { platformCode } from '../runner/thread/platform-cache.js'
+import { readPlatformSource } from '../runner/process/platform-source.js'
+import type { DispatchResult } from '../runner/thread/host-bridge.js'
+import { TenantIsolate } from '../runner/thread/tenant-isolate.js'
 import { program, request } from './helpers/programs.js'
 
 // The platform's core runs in every context; the chunks (runner/platform-build.mjs) only in the

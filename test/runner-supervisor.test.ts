@@ -3,7 +3,7 @@ import { readFileSync } from 'node:fs'
 import { alive, childPids } from './helpers/processes.js'
 import { RunnerSupervisor, rank, type RunnerEvent, type RunResult } from '../runner/index.js'
 import { bodyText, fetchTask } from './helpers/programs.js'
-import { RUNNER_V8_FLAGS } from '../runner/v8-flags.js'
+import { RUNNER_V8_FLAGS } from '../runner/supervisor/v8-flags.js'
 
 /** `new Array(1e9).fill(0)` in a 64 MB isolate: V8 aborts the whole runner process (SIGABRT). */
 const BOMB = `export default { fetch() { new Array(1e9).fill(0); return new Response('survived') } }`

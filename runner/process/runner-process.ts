@@ -13,9 +13,9 @@
  */
 import { rmSync } from 'node:fs'
 import { createServer, type Socket } from 'node:net'
-import { RunnerError, toErrorData } from './errors.js'
-import { FrameChannel, type Frame, type HostReplyFrame, type RunnerRequest } from './framing.js'
-import type { HostAnswer, RelayedHostCall } from './host-relay.js'
+import { RunnerError, toErrorData } from '../errors.js'
+import { FrameChannel, type Frame, type HostReplyFrame, type RunnerRequest } from '../framing.js'
+import type { HostAnswer, RelayedHostCall } from '../host-relay.js'
 import { IsolatePool, type IsolatePoolOptions } from './isolate-pool.js'
 
 export interface RunnerProcessSettings {

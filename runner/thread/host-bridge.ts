@@ -2,7 +2,7 @@ import ivm from 'isolated-vm'
 import { randomBytes } from 'node:crypto'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { domainToASCII } from './idna.js'
-import type { LogEntry, RunTrace } from './protocol.js'
+import type { LogEntry, RunTrace } from '../protocol.js'
 
 /**
  * A host API: called with the tenant (bound by the host, never named by the script), the copied

@@ -1,10 +1,10 @@
 import { mkdtempSync, rmSync } from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
-import { RunnerError } from './errors.js'
-import type { HostCallHandler } from './host-relay.js'
-import type { IsolatePoolOptions } from './isolate-pool.js'
-import { siblingModule } from './platform-source.js'
+import { RunnerError } from '../errors.js'
+import type { HostCallHandler } from '../host-relay.js'
+import type { IsolatePoolOptions } from '../process/isolate-pool.js'
+import { siblingModule } from '../process/platform-source.js'
 import { RunnerClient, type RunnerExit, type RunnerLoss } from './runner-client.js'
 import { RunnerSlot } from './runner-slot.js'
 import { RUNNER_V8_FLAGS } from './v8-flags.js'
@@ -42,7 +42,7 @@ export class RunnerFleet {
   readonly slots: readonly RunnerSlot[]
   readonly #options: RunnerFleetOptions
   readonly #socketDir: string
-  readonly #entry = siblingModule('runner-process', import.meta.url)
+  readonly #entry = siblingModule('../process/runner-process', import.meta.url)
   readonly #execArgv = childExecArgv()
   readonly #owners = new Map<RunnerClient, RunnerSlot | typeof STANDBY>()
   readonly #standby: RunnerClient[] = []

@@ -4,12 +4,12 @@
  * this process), and loads the host API modules named in its settings.
  */
 import { workerData } from 'node:worker_threads'
-import type { CheckResult, RunResult, RunTask } from './protocol.js'
+import type { CheckResult, RunResult, RunTask } from '../protocol.js'
 import { HostRegistry } from './host-bridge.js'
-import { registerRemoteHostApis, type HostRelaySettings } from './host-relay.js'
+import { registerRemoteHostApis, type HostRelaySettings } from '../host-relay.js'
 import { IsolateRunner, type WorkerStats } from './isolate-runner.js'
 import { platformCode } from './platform-cache.js'
-import type { PlatformSource } from './platform-source.js'
+import type { PlatformSource } from '../process/platform-source.js'
 
 export type { WorkerStats } from './isolate-runner.js'
 

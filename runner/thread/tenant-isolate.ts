@@ -1,9 +1,9 @@
 import ivm from 'isolated-vm'
 import { LRUCache } from 'lru-cache'
-import { RunnerError, type ErrorData, type RunnerErrorCode } from './errors.js'
+import { RunnerError, type ErrorData, type RunnerErrorCode } from '../errors.js'
 import type { BridgeRun, HostBridge } from './host-bridge.js'
 import { importError } from './imports.js'
-import type { ProgramRef } from './protocol.js'
+import type { ProgramRef } from '../protocol.js'
 import { SCRIPT_FILENAME, pointer, splitMessageLocation, stackLocation, tenantStack } from './source-location.js'
 
 /** A script of the platform, and V8 code cache for it that this process produced (platform-cache.ts). */

@@ -14,7 +14,7 @@ export interface PlatformSource {
  */
 export function readPlatformSource(): PlatformSource {
   const here = fileURLToPath(new URL('.', import.meta.url))
-  const root = here.replace(/\/dist\/runner\/$/, '/').replace(/\/runner\/$/, '/')
+  const root = here.replace(/\/dist\/runner\/process\/$/, '/').replace(/\/runner\/process\/$/, '/')
   const dir = `${root}dist/platform`
   try {
     const chunks: Record<string, string> = {}
@@ -27,7 +27,7 @@ export function readPlatformSource(): PlatformSource {
   }
 }
 
-/** The worker module next to this one: .ts under a TypeScript loader (tests), .js when built. */
+/** A runner module relative to this one (name may climb folders): .ts under a TypeScript loader (tests), .js when built. */
 export function siblingModule(name: string, base: string): URL {
   const extension = base.endsWith('.ts') ? '.ts' : '.js'
   return new URL(`./${name}${extension}`, base)

@@ -2,12 +2,12 @@ import { fork, type ChildProcess } from 'node:child_process'
 import { rmSync } from 'node:fs'
 import { createConnection, type Socket } from 'node:net'
 import { fileURLToPath } from 'node:url'
-import { RunnerError, fromErrorData } from './errors.js'
-import { FrameChannel, type Frame, type HostCallFrame, type RunnerResponse } from './framing.js'
-import { hostErrorData, type HostAnswer, type HostCallHandler } from './host-relay.js'
-import type { IsolatePoolOptions } from './isolate-pool.js'
-import type { RunnerProcessNotice, RunnerProcessSettings } from './runner-process.js'
-import type { WorkerMessage } from './worker.js'
+import { RunnerError, fromErrorData } from '../errors.js'
+import { FrameChannel, type Frame, type HostCallFrame, type RunnerResponse } from '../framing.js'
+import { hostErrorData, type HostAnswer, type HostCallHandler } from '../host-relay.js'
+import type { IsolatePoolOptions } from '../process/isolate-pool.js'
+import type { RunnerProcessNotice, RunnerProcessSettings } from '../process/runner-process.js'
+import type { WorkerMessage } from '../thread/worker.js'
 
 export interface RunnerClientOptions {
   /** The runner-process module (.ts under a TypeScript loader, .js when built). */

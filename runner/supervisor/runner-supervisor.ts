@@ -1,12 +1,12 @@
-import { RunnerError, type RunnerErrorCode } from './errors.js'
-import type { HostCallHandler } from './host-relay.js'
-import type { IsolatePoolOptions, PoolStats } from './isolate-pool.js'
-import type { CheckResult, RunResult, RunTask } from './protocol.js'
+import { RunnerError, type RunnerErrorCode } from '../errors.js'
+import type { HostCallHandler } from '../host-relay.js'
+import type { IsolatePoolOptions, PoolStats } from '../process/isolate-pool.js'
+import type { CheckResult, RunResult, RunTask } from '../protocol.js'
 import { Quarantine, type QuarantineOptions } from './quarantine.js'
-import { rank } from './rendezvous.js'
+import { rank } from '../rendezvous.js'
 import { RunnerFleet, type RunnerFleetEvent } from './runner-fleet.js'
 import type { RunnerSlot } from './runner-slot.js'
-import type { WorkerMessage } from './worker.js'
+import type { WorkerMessage } from '../thread/worker.js'
 
 export interface RunnerSupervisorOptions {
   /** Runner processes serving tenants. */

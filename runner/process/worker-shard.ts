@@ -1,7 +1,7 @@
 import { Piscina } from 'piscina'
-import { RunnerError } from './errors.js'
+import { RunnerError } from '../errors.js'
 import { FairTaskQueue, inLane } from './fair-task-queue.js'
-import type { WorkerMessage, WorkerSettings } from './worker.js'
+import type { WorkerMessage, WorkerSettings } from '../thread/worker.js'
 
 export interface WorkerShardOptions {
   workerUrl: URL
@@ -83,7 +83,7 @@ export class WorkerShard {
 
 /**
  * The module piscina starts: the worker itself, or under `--import tsx` (on Node 20 tsx registers
- * in the main thread only) runner/tsx-worker.mjs, which registers tsx in the thread and loads it.
+ * in the main thread only) runner/thread/tsx-worker.mjs, which registers tsx in the thread and loads it.
  */
 function workerEntry(workerUrl: URL): URL {
   const underTsx = workerUrl.pathname.endsWith('.ts') && process.execArgv.some((arg, i, all) => arg === '--import=tsx' || (arg === '--import' && all[i + 1] === 'tsx'))

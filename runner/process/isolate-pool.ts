@@ -1,9 +1,9 @@
 import os from 'node:os'
-import { HostRelay, type HostCallHandler, type RemoteHostApi } from './host-relay.js'
-import type { CheckResult, RunResult, RunTask } from './protocol.js'
+import { HostRelay, type HostCallHandler, type RemoteHostApi } from '../host-relay.js'
+import type { CheckResult, RunResult, RunTask } from '../protocol.js'
 import { readPlatformSource, siblingModule } from './platform-source.js'
-import { rank } from './rendezvous.js'
-import type { WorkerStats } from './worker.js'
+import { rank } from '../rendezvous.js'
+import type { WorkerStats } from '../thread/worker.js'
 import { WorkerShard } from './worker-shard.js'
 
 export interface IsolatePoolOptions {
@@ -21,7 +21,7 @@ export interface IsolatePoolOptions {
   maxProgramsPerTenant?: number
   /**
    * URLs of modules whose default export registers host APIs in each worker,
-   * `(registry: HostRegistry) => void` (see runner/host-bridge.ts). Timers are always there.
+   * `(registry: HostRegistry) => void` (see runner/thread/host-bridge.ts). Timers are always there.
    */
   hostApiModules?: string[]
   /**
@@ -97,7 +97,7 @@ export class IsolatePool {
       hostApiModules: hostApiModules(options.hostApiModules),
       hostRelay: this.#relay?.settings,
     }
-    const workerUrl = siblingModule('worker', import.meta.url)
+    const workerUrl = siblingModule('../thread/worker', import.meta.url)
     const concurrentTasksPerWorker = positiveInteger(options, 'concurrentTasksPerWorker')
     this.#shards = Array.from({ length: threads }, () => new WorkerShard({ workerUrl, settings, concurrentTasksPerWorker }))
   }

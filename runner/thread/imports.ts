@@ -1,5 +1,5 @@
 import { parse, type Node } from 'acorn'
-import { RunnerError } from './errors.js'
+import { RunnerError } from '../errors.js'
 import { pointer } from './source-location.js'
 
 const MENTIONS_IMPORT = /\bimport\b/

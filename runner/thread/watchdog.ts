@@ -1,4 +1,4 @@
-import type { RunnerErrorCode } from './errors.js'
+import type { RunnerErrorCode } from '../errors.js'
 
 /** What the watchdog needs of an isolate: its clocks, whether it is gone, and a way to stop it. */
 export interface Watched {

@@ -1,7 +1,7 @@
 import { setTimeout as sleep } from 'node:timers/promises'
 import { HostBridge, HostRegistry } from './host-bridge.js'
-import type { PlatformSource } from './platform-source.js'
-import type { HttpRequestData, ProgramRef } from './protocol.js'
+import type { PlatformSource } from '../process/platform-source.js'
+import type { HttpRequestData, ProgramRef } from '../protocol.js'
 import { PLATFORM_FILENAME, TenantIsolate, chunkFilename, type PlatformCode, type PlatformScript } from './tenant-isolate.js'
 
 /**

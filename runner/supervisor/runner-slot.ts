@@ -1,6 +1,6 @@
-import { RunnerError } from './errors.js'
+import { RunnerError } from '../errors.js'
 import type { RunnerClient } from './runner-client.js'
-import type { WorkerMessage } from './worker.js'
+import type { WorkerMessage } from '../thread/worker.js'
 
 export interface RunnerSlotOptions {
   index: number
