@@ -15,7 +15,7 @@ import { createHash } from 'node:crypto'
 import { fileURLToPath } from 'node:url'
 import { promisify } from 'node:util'
 import { parseArgs } from 'node:util'
-import { IsolateRunner } from '../runner/thread/isolate-runner.js'
+import { IsolateHost } from '../runner/thread/isolate-host.js'
 import { platformCode } from '../runner/thread/platform-cache.js'
 import { readPlatformSource } from '../runner/process/platform-source.js'
 import type { PlatformCode } from '../runner/thread/tenant-isolate.js'
@@ -88,8 +88,8 @@ function check(result: RunResult, expected: RunResult['metrics']['start']): void
   if (result.metrics.start !== expected) throw new Error(`bench run was ${result.metrics.start}, expected ${expected}`)
 }
 
-function newRunner(platform: PlatformCode, maxIsolates: number, maxPrograms: number): IsolateRunner {
-  return new IsolateRunner({ platform, maxIsolates, isolateIdleMs: 3_600_000, maxProgramsPerTenant: maxPrograms })
+function newRunner(platform: PlatformCode, maxIsolates: number, maxPrograms: number): IsolateHost {
+  return new IsolateHost({ platform, maxIsolates, isolateIdleMs: 3_600_000, maxProgramsPerTenant: maxPrograms })
 }
 
 /** Bare isolated-vm: a new isolate, context, module and call; no platform. */

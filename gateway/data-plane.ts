@@ -1,6 +1,6 @@
 import { createHash, randomUUID, timingSafeEqual } from 'node:crypto'
 import type { Logger } from 'pino'
-import type { HttpRequestData, RunLimits, RunResult, RunTask } from '../runner/index.js'
+import { failedRun, runTask, type Executor, type HttpRequestData, type RunLimits, type RunResult } from '../runner/index.js'
 import type { AdmissionController } from './admission.js'
 import type { CircuitBreaker } from './circuit-breaker.js'
 import { GATEWAY_ERROR_CODES, type GatewayErrorCode } from './errors.js'
@@ -8,11 +8,6 @@ import type { GatewayMetrics } from './metrics.js'
 import { writeError, writeRunResult, type RequestState } from './response-writer.js'
 import type { Route, RouteTable } from './route-table.js'
 import { loadUws, type Uws } from './uws.js'
-
-/** What the data plane needs of the runner. */
-export interface RunExecutor {
-  run(task: RunTask): Promise<RunResult>
-}
 
 /** A finished HTTP run, handed off to be recorded (off the hot path). */
 export interface HttpRun {
@@ -27,7 +22,7 @@ export interface DataPlaneOptions {
   host: string
   port: number
   routes: RouteTable
-  runner: RunExecutor
+  executor: Executor
   admission: AdmissionController
   breaker: CircuitBreaker
   metrics: GatewayMetrics
@@ -53,7 +48,7 @@ const RETRY_AFTER_SECONDS = '1'
  * isogate response is asynchronous, so pipelined requests on one connection are not served.
  *
  * @example
- * const plane = new DataPlane({ host: '127.0.0.1', port: 8080, routes, runner, admission, breaker, metrics, onRun, defaultLimits, maxBodyBytes, logger })
+ * const plane = new DataPlane({ host: '127.0.0.1', port: 8080, routes, executor, admission, breaker, metrics, onRun, defaultLimits, maxBodyBytes, logger })
  * const port = await plane.listen()
  */
 export class DataPlane {
@@ -220,14 +215,15 @@ export class DataPlane {
   #run(res: Uws.HttpResponse, state: RequestState, route: Route, request: HttpRequestData, started: number): void {
     const executionId = randomUUID()
     const startedAt = new Date()
-    const task: RunTask = {
+    const task = runTask({
       kind: 'fetch',
       program: { tenantId: route.tenantId, scriptId: route.scriptId, version: route.version, sourceHash: route.sourceHash, source: route.source },
       input: request,
       env: route.env,
-      limits: { ...this.#options.defaultLimits, ...definedOnly(route.limits) },
-      trace: { executionId, eventDepth: null },
-    }
+      defaults: this.#options.defaultLimits,
+      limits: route.limits,
+      executionId,
+    })
     const finish = (result: RunResult): void => {
       this.#options.admission.release(route.tenantId)
       if (result.ok) this.#options.breaker.succeeded(route.scriptId)
@@ -236,7 +232,7 @@ export class DataPlane {
       this.#options.metrics.observe(route.tenantSlug, state.aborted ? 499 : status, (performance.now() - started) / 1000)
       this.#options.onRun({ executionId, route, request, result, startedAt })
     }
-    this.#options.runner.run(task).then(finish, (error: unknown) => {
+    this.#options.executor.run(task).then(finish, (error: unknown) => {
       this.#options.logger.error({ err: error, executionId }, 'run failed in the host')
       finish(hostFailure(error))
     })
@@ -252,22 +248,11 @@ function secretMatches(presented: string | null, expected: string | null): boole
 }
 
 function hostFailure(error: unknown): RunResult {
-  return {
-    ok: false,
-    error: { code: 'RUNNER_UNAVAILABLE', message: error instanceof Error ? error.message : String(error) },
-    logs: [],
-    metrics: { wallMs: 0, cpuMs: 0, heapBytes: 0, apiCalls: 0, outputBytes: 0, start: 'cold' },
-  }
+  return failedRun({ code: 'RUNNER_UNAVAILABLE', message: error instanceof Error ? error.message : String(error) })
 }
 
 function tenantFromHost(host: string, baseDomain: string): string {
   const name = host.toLowerCase().replace(/:\d+$/, '')
   const suffix = `.${baseDomain.toLowerCase().replace(/:\d+$/, '')}`
   return name.endsWith(suffix) ? name.slice(0, -suffix.length) : ''
-}
-
-function definedOnly(limits: Partial<RunLimits>): Partial<RunLimits> {
-  const out: Record<string, number> = {}
-  for (const [key, value] of Object.entries(limits)) if (typeof value === 'number') out[key] = value
-  return out as Partial<RunLimits>
 }

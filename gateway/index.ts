@@ -4,7 +4,7 @@
  */
 export { AdmissionController, type Admission, type AdmissionOptions, type AdmissionStats } from './admission.js'
 export { CircuitBreaker, type CircuitBreakerOptions } from './circuit-breaker.js'
-export { DataPlane, type DataPlaneOptions, type HttpRun, type RunExecutor } from './data-plane.js'
+export { DataPlane, type DataPlaneOptions, type HttpRun } from './data-plane.js'
 export { GatewayMetrics } from './metrics.js'
 export { RunnerMetrics, type RunnerCounters, type RunnerMetricsOptions, type RunnerStatsSource } from './runner-metrics.js'
 export { GatewayError, GATEWAY_ERROR_CODES, type GatewayErrorCode } from './errors.js'

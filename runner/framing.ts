@@ -9,7 +9,7 @@
 import type { Socket } from 'node:net'
 import { deserialize, serialize } from 'node:v8'
 import type { ErrorData } from './errors.js'
-import type { HostAnswer, RelayedHostCall } from './host-relay.js'
+import type { HostCallMessage, HostCancelMessage, HostReplyMessage } from './host-call-channel.js'
 import type { WorkerMessage } from './thread/worker.js'
 
 /** A request to a runner process. */
@@ -25,24 +25,11 @@ export interface RunnerResponse {
   error?: ErrorData | undefined
 }
 
-/** A runner asks the gateway to answer a host call one of its scripts made (host-relay.ts). */
-export interface HostCallFrame {
-  hostCall: number
-  call: RelayedHostCall
-}
-
-/** The run that made host call `hostCancel` ended: the gateway may stop working on it. */
-export interface HostCancelFrame {
-  hostCancel: number
-}
-
-/** The gateway's answer to host call `hostReply`. */
-export interface HostReplyFrame {
-  hostReply: number
-  answer: HostAnswer
-}
-
-export type Frame = RunnerRequest | RunnerResponse | HostCallFrame | HostCancelFrame | HostReplyFrame
+/**
+ * Host calls ride the same socket (host-call-channel.ts): a runner's scripts call the gateway
+ * (`hostCall`, `hostCancel`) and the gateway answers (`hostReply`).
+ */
+export type Frame = RunnerRequest | RunnerResponse | HostCallMessage | HostCancelMessage | HostReplyMessage
 
 /** A frame larger than this is a protocol error, not a run: bodies and outputs are capped far below. */
 export const MAX_FRAME_BYTES = 512 * 1024 * 1024

@@ -1,6 +1,7 @@
 /**
- * runner/: worker threads holding isolated-vm isolates per tenant. It knows nothing of HTTP
- * routing or Postgres: it takes a program and an input and returns plain data.
+ * runner/: runner processes holding isolated-vm isolates per tenant in worker threads. It knows
+ * nothing of HTTP routing or Postgres: it takes a program and an input and returns plain data.
+ * gateway/ and src/ import the contract from here, never from a deeper path.
  */
 export { IsolatePool, type IsolatePoolOptions, type PoolStats } from './process/isolate-pool.js'
 export { HostRegistry, type HostApiOptions, type HostCall, type HostFunction } from './thread/host-bridge.js'
@@ -13,19 +14,25 @@ export {
   type RunnerSupervisorStats,
 } from './supervisor/runner-supervisor.js'
 export { Quarantine, type QuarantineOptions } from './supervisor/quarantine.js'
-export { rank } from './rendezvous.js'
+export { Rendezvous, rank } from './rendezvous.js'
 export { RunnerError, RUNNER_ERROR_CODES, fromErrorData, toErrorData, type ErrorData, type RunnerErrorCode } from './errors.js'
-export type {
-  CheckResult,
-  HandlerKind,
-  HttpRequestData,
-  HttpResponseData,
-  LogEntry,
-  ProgramRef,
-  RunLimits,
-  RunMetrics,
-  RunResult,
-  RunTask,
+export {
+  failedRun,
+  mergeLimits,
+  programKey,
+  runTask,
+  type CheckResult,
+  type Executor,
+  type HandlerKind,
+  type HttpRequestData,
+  type HttpResponseData,
+  type LogEntry,
+  type ProgramRef,
+  type RunLimits,
+  type RunMetrics,
+  type RunResult,
+  type RunTask,
+  type TaskFields,
 } from './protocol.js'
 export type { WorkerStats } from './thread/worker.js'
-export { type HostAnswer, type HostCallHandler, type RelayedHostCall, type RemoteHostApi } from './host-relay.js'
+export { hostErrorData, type HostAnswer, type HostCallHandler, type RelayedHostCall, type RemoteHostApi } from './host-call-channel.js'

@@ -14,7 +14,13 @@ export interface RunLimits {
   outputBytes: number
 }
 
-/** One immutable version of a script: what the compile cache is keyed by. */
+/**
+ * One immutable version of a script. A program is named by `programKey()` (script, version and
+ * source hash): two scripts of one tenant with the same source are two programs, each with its
+ * own context and module state, and a rollback (a new version) starts a fresh one. `source`
+ * stays on the gateway side: the runner protocol names the program and a runner that lacks it
+ * asks once (see framing.ts).
+ */
 export interface ProgramRef {
   tenantId: string
   scriptId: string
@@ -22,6 +28,11 @@ export interface ProgramRef {
   /** sha256 of the source, hex. */
   sourceHash: string
   source: string
+}
+
+/** A program's name on the wire and in every cache of compiled code: never the source alone. */
+export function programKey(program: Pick<ProgramRef, 'scriptId' | 'version' | 'sourceHash'>): string {
+  return `${program.scriptId}@${program.version}#${program.sourceHash}`
 }
 
 export interface HttpRequestData {
@@ -78,6 +89,64 @@ export interface RunResult {
   error?: ErrorData | undefined
   logs: LogEntry[]
   metrics: RunMetrics
+}
+
+/**
+ * What runs tasks: the runner supervisor (runner processes), an IsolatePool (threads in this
+ * process), or a wrapper such as SecretEnv. Every caller (HTTP, cron, events, manual runs)
+ * depends on this one port.
+ */
+export interface Executor {
+  run(task: RunTask): Promise<RunResult>
+}
+
+/** Metrics of a run that never reached a script. */
+const NO_METRICS: Readonly<RunMetrics> = Object.freeze({ wallMs: 0, cpuMs: 0, heapBytes: 0, apiCalls: 0, outputBytes: 0, start: 'cold' })
+
+/**
+ * The result of a run that failed before or outside its script (refused, crashed, quarantined,
+ * a host fault): the one way such a result is built.
+ */
+export function failedRun(error: ErrorData, metrics: Partial<RunMetrics> = {}, logs: LogEntry[] = []): RunResult {
+  return { ok: false, error, logs, metrics: { ...NO_METRICS, ...metrics } }
+}
+
+const LIMIT_KEYS = ['timeoutMs', 'cpuMs', 'memoryMb', 'apiCalls', 'outputBytes'] as const satisfies ReadonlyArray<keyof RunLimits>
+
+/** A script's own limits over the defaults: only the numbers it sets override (a stored script may omit some). */
+export function mergeLimits(defaults: RunLimits, overrides: Partial<Record<keyof RunLimits, unknown>> | null | undefined): RunLimits {
+  const limits = { ...defaults }
+  if (overrides == null) return limits
+  for (const key of LIMIT_KEYS) {
+    const value = overrides[key]
+    if (typeof value === 'number') limits[key] = value
+  }
+  return limits
+}
+
+/** What every trigger knows when it starts a run; `runTask` makes the task of it. */
+export interface TaskFields {
+  kind: HandlerKind
+  program: ProgramRef
+  input: unknown
+  env: Record<string, string>
+  /** The process defaults and the script's own limits over them (see mergeLimits). */
+  defaults: RunLimits
+  limits: Partial<Record<keyof RunLimits, unknown>> | null | undefined
+  executionId: string
+  eventDepth?: number | null | undefined
+}
+
+/** The one way a RunTask is built (HTTP, cron, events, manual runs). */
+export function runTask(fields: TaskFields): RunTask {
+  return {
+    kind: fields.kind,
+    program: fields.program,
+    input: fields.input,
+    env: fields.env,
+    limits: mergeLimits(fields.defaults, fields.limits),
+    trace: { executionId: fields.executionId, eventDepth: fields.eventDepth ?? null },
+  }
 }
 
 export interface CheckResult {

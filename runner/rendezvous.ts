@@ -13,3 +13,41 @@ export function rank(key: string, buckets: number): number[] {
   scored.sort((a, b) => b[0] - a[0] || a[1] - b[1])
   return scored.map(([, bucket]) => bucket)
 }
+
+/** Keys remembered before the memo starts over: a flood of one-off keys costs a re-hash, never unbounded memory. */
+const MAX_KEYS = 100_000
+
+/**
+ * `rank()` for a fixed number of buckets, remembered per key: it hashes once per bucket, so once
+ * per key (a tenant) rather than once per run. The one memo of rendezvous orders: the supervisor
+ * places tenants on runner processes with it, a runner process places them on threads.
+ *
+ * @example
+ * const homes = new Rendezvous(4)
+ * const [home, second] = homes.order('tenant-id')
+ */
+export class Rendezvous {
+  readonly buckets: number
+  readonly #orders = new Map<string, readonly number[]>()
+
+  constructor(buckets: number) {
+    if (!Number.isInteger(buckets) || buckets < 1) throw new RangeError('buckets must be a positive integer')
+    this.buckets = buckets
+  }
+
+  /** The buckets in `key`'s order of preference. */
+  order(key: string): readonly number[] {
+    let order = this.#orders.get(key)
+    if (order === undefined) {
+      if (this.#orders.size >= MAX_KEYS) this.#orders.clear()
+      order = rank(key, this.buckets)
+      this.#orders.set(key, order)
+    }
+    return order
+  }
+
+  /** `key`'s first choice. */
+  home(key: string): number {
+    return this.order(key)[0] as number
+  }
+}

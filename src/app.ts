@@ -106,16 +106,16 @@ export async function startIsogate(config: Config, logger: Logger = pino({ level
     await pool.ready()
     const secrets = new SecretBox(secretsKey(config, logger))
     // Every run goes through here: the script's secrets are opened on the way in, redacted from its logs on the way out.
-    const runner = new SecretEnv(pool, secrets)
+    const executor = new SecretEnv(pool, secrets)
 
     const changes = new ChangeFeed()
     const auth = new AuthService(db, new ApiKeyRepository())
     const tenants = new TenantService(db, new TenantRepository())
     const scripts = new ScriptService({ db, scripts: new ScriptRepository(), checker: pool, changes, maxSourceBytes: config.sourceBytes, secrets })
     const defaultLimits = { timeoutMs: config.timeoutMs, cpuMs: config.cpuMs, memoryMb: config.memoryMb, apiCalls: config.apiCalls, outputBytes: config.outputBytes }
-    const executions = new ExecutionService({ db, scripts: new ScriptRepository(), executions: new ExecutionRepository(), executor: runner, defaultLimits, logger })
+    const executions = new ExecutionService({ db, scripts: new ScriptRepository(), executions: new ExecutionRepository(), executor, defaultLimits, logger })
     closers.push(() => executions.drain())
-    const triggers = await startTriggers({ db, runner, changes, config, defaultLimits, logger, events })
+    const triggers = await startTriggers({ db, executor, changes, config, defaultLimits, logger, events })
     closers.push(() => triggers.close())
     wakeDispatcher = () => triggers.dispatcher.wake()
     const audit = new AuditService(db, new AuditRepository())
@@ -147,7 +147,7 @@ export async function startIsogate(config: Config, logger: Logger = pino({ level
     recorderMetrics(recorder, registry)
     // Collected at scrape time from the runner processes, with a bound on how long a scrape waits.
     new RunnerMetrics({ source: pool, registry })
-    const dataPlane = await startDataPlane({ config, routes, runner, recorder, registry, logger })
+    const dataPlane = await startDataPlane({ config, routes, executor, recorder, registry, logger })
     const dataPort = dataPlane.port
 
     let draining = false

@@ -1,14 +1,15 @@
 import type { Logger } from 'pino'
 import { Gauge, type Registry } from 'prom-client'
 import type { Config } from '../config/index.js'
-import { AdmissionController, CircuitBreaker, DataPlane, GatewayMetrics, type HttpRun, type RouteTable, type RunExecutor } from '../gateway/index.js'
+import type { Executor } from '../runner/index.js'
+import { AdmissionController, CircuitBreaker, DataPlane, GatewayMetrics, type HttpRun, type RouteTable } from '../gateway/index.js'
 import { recordOf } from './domain/execution.js'
 import type { ExecutionRecorder } from './services/execution-recorder.js'
 
 export interface DataPlaneServiceOptions {
   config: Config
   routes: RouteTable
-  runner: RunExecutor
+  executor: Executor
   recorder: ExecutionRecorder
   registry: Registry
   logger: Logger
@@ -39,7 +40,7 @@ export async function startDataPlane(options: DataPlaneServiceOptions): Promise<
     host: config.host,
     port: config.port,
     routes: options.routes,
-    runner: options.runner,
+    executor: options.executor,
     admission,
     breaker,
     metrics,

@@ -39,7 +39,7 @@ for (const target of databaseTargets()) {
       t.teardown(() => pool.close())
       const clock = new FakeClock(Date.parse('2025-03-09T06:00:00Z'))
       const scheduler = (missedPolicy: MissedPolicy) =>
-        new CronScheduler({ db, runner: pool, fires: new CronRepository(), executions: new ExecutionRepository(), defaultLimits: LIMITS, logger: pino({ level: 'silent' }), clock, autoStart: false, missedPolicy, missedToleranceMs: 5_000 })
+        new CronScheduler({ db, executor: pool, fires: new CronRepository(), executions: new ExecutionRepository(), defaultLimits: LIMITS, logger: pino({ level: 'silent' }), clock, autoStart: false, missedPolicy, missedToleranceMs: 5_000 })
       const skip = scheduler('skip')
       const runOnce = scheduler('run-once')
       const [tenant] = await db.system((tx) => tx<Array<{ id: string }>>`INSERT INTO tenants (slug, name) VALUES ('clock', 'Clock') RETURNING id`)

@@ -1,8 +1,8 @@
 import os from 'node:os'
 import { HostRelay, type HostCallHandler, type RemoteHostApi } from '../host-relay.js'
-import type { CheckResult, RunResult, RunTask } from '../protocol.js'
+import type { CheckResult, Executor, RunResult, RunTask } from '../protocol.js'
 import { readPlatformSource, siblingModule } from './platform-source.js'
-import { rank } from '../rendezvous.js'
+import { Rendezvous } from '../rendezvous.js'
 import type { WorkerStats } from '../thread/worker.js'
 import { WorkerShard } from './worker-shard.js'
 
@@ -76,12 +76,12 @@ function hostApiModules(value: unknown = DEFAULTS.hostApiModules): string[] {
  * const result = await pool.run({ kind: 'fetch', program, input: request, env: {}, limits })
  * await pool.close()
  */
-export class IsolatePool {
+export class IsolatePool implements Executor {
   readonly #shards: WorkerShard[]
   readonly #spillThreshold: number
   readonly #relay: HostRelay | null
-  /** Each tenant's threads in rendezvous order: rank() hashes once per thread, so once per tenant. */
-  readonly #order = new Map<string, number[]>()
+  /** Each tenant's threads in rendezvous order. */
+  readonly #homes: Rendezvous
 
   constructor(options: IsolatePoolOptions = {}) {
     const threads = positiveInteger(options, 'threads')
@@ -100,6 +100,7 @@ export class IsolatePool {
     const workerUrl = siblingModule('../thread/worker', import.meta.url)
     const concurrentTasksPerWorker = positiveInteger(options, 'concurrentTasksPerWorker')
     this.#shards = Array.from({ length: threads }, () => new WorkerShard({ workerUrl, settings, concurrentTasksPerWorker }))
+    this.#homes = new Rendezvous(threads)
   }
 
   get threads(): number {
@@ -136,13 +137,7 @@ export class IsolatePool {
   }
 
   #shardFor(tenantId: string): WorkerShard {
-    let order = this.#order.get(tenantId)
-    if (order === undefined) {
-      // Bounded: a flood of one-off tenant ids costs a re-hash, never unbounded memory.
-      if (this.#order.size >= 100_000) this.#order.clear()
-      order = rank(tenantId, this.#shards.length)
-      this.#order.set(tenantId, order)
-    }
+    const order = this.#homes.order(tenantId)
     const home = this.#shards[order[0] ?? 0] as WorkerShard
     if (home.inFlight < this.#spillThreshold || order.length < 2) return home
     const second = this.#shards[order[1] as number] as WorkerShard

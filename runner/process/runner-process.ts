@@ -14,8 +14,8 @@
 import { rmSync } from 'node:fs'
 import { createServer, type Socket } from 'node:net'
 import { RunnerError, toErrorData } from '../errors.js'
-import { FrameChannel, type Frame, type HostReplyFrame, type RunnerRequest } from '../framing.js'
-import type { HostAnswer, RelayedHostCall } from '../host-relay.js'
+import { FrameChannel, type Frame, type RunnerRequest } from '../framing.js'
+import { HostCaller, type RelayedHostCall } from '../host-call-channel.js'
 import { IsolatePool, type IsolatePoolOptions } from './isolate-pool.js'
 
 export interface RunnerProcessSettings {
@@ -36,9 +36,8 @@ const pool = new IsolatePool({ ...settings.pool, hostCalls: relayToGateway })
 let connection: Socket | null = null
 let channel: FrameChannel | null = null
 let stopping = false
-/** Host calls waiting for the gateway's answer, by id. */
-const hostCalls = new Map<number, (answer: HostAnswer) => void>()
-let nextHostCall = 1
+/** Host calls of this runner's scripts, answered by the gateway. */
+const hostCalls = new HostCaller((message) => channel?.send(message))
 
 // Ctrl-C, and SIGTERM from a service manager that signals the whole group (systemd's default),
 // reach the runners too: the gateway decides when they stop, after draining the runs in flight.
@@ -75,32 +74,14 @@ server.listen(settings.socketPath, () => {
 })
 
 function receive(channel: FrameChannel, frame: Frame): void {
-  if ('hostReply' in frame) answerHostCall(frame)
+  if ('hostReply' in frame) hostCalls.reply(frame)
   else serve(channel, frame as RunnerRequest)
 }
 
 /** Sends a script's host call to the gateway (the pool's HostRelay calls this) and waits for the answer. */
 function relayToGateway(call: RelayedHostCall, signal: AbortSignal): Promise<unknown> {
-  const framed = channel
-  if (framed === null || stopping) return Promise.reject(new RunnerError('RUNNER_UNAVAILABLE', 'the runner is not connected to its gateway'))
-  const id = nextHostCall++
-  return new Promise((resolve, reject) => {
-    const onAbort = (): void => framed.send({ hostCancel: id })
-    signal.addEventListener('abort', onAbort, { once: true })
-    hostCalls.set(id, (answer) => {
-      signal.removeEventListener('abort', onAbort)
-      if (answer.ok) resolve(answer.value)
-      else reject(Object.assign(new Error(answer.error.message), { name: answer.error.name ?? 'Error', code: answer.error.code }))
-    })
-    framed.send({ hostCall: id, call })
-  })
-}
-
-function answerHostCall(frame: HostReplyFrame): void {
-  const settle = hostCalls.get(frame.hostReply)
-  if (settle === undefined) return
-  hostCalls.delete(frame.hostReply)
-  settle(frame.answer)
+  if (channel === null || stopping) return Promise.reject(new RunnerError('RUNNER_UNAVAILABLE', 'the runner is not connected to its gateway'))
+  return hostCalls.call(call, signal)
 }
 
 function serve(channel: FrameChannel, request: RunnerRequest): void {

@@ -3,8 +3,8 @@ import { rmSync } from 'node:fs'
 import { createConnection, type Socket } from 'node:net'
 import { fileURLToPath } from 'node:url'
 import { RunnerError, fromErrorData } from '../errors.js'
-import { FrameChannel, type Frame, type HostCallFrame, type RunnerResponse } from '../framing.js'
-import { hostErrorData, type HostAnswer, type HostCallHandler } from '../host-relay.js'
+import { FrameChannel, type Frame, type RunnerResponse } from '../framing.js'
+import { HostAnswerer, type HostCallHandler, type RelayedHostCall } from '../host-call-channel.js'
 import type { IsolatePoolOptions } from '../process/isolate-pool.js'
 import type { RunnerProcessNotice, RunnerProcessSettings } from '../process/runner-process.js'
 import type { WorkerMessage } from '../thread/worker.js'
@@ -62,7 +62,7 @@ export class RunnerClient {
   readonly #calls = new Map<number, Call>()
   /** Runs in flight per tenant: a host call is answered only for a tenant with a run here. */
   readonly #tenantRuns = new Map<string, number>()
-  readonly #hostCalls = new Map<number, AbortController>()
+  readonly #hostCalls: HostAnswerer
   readonly #exited: Promise<void>
   #socket: Socket | null = null
   #channel: FrameChannel | null = null
@@ -73,6 +73,7 @@ export class RunnerClient {
 
   constructor(options: RunnerClientOptions) {
     this.#options = options
+    this.#hostCalls = new HostAnswerer(options.hostCalls, (message) => this.#channel?.send(message), (call) => this.#admitHostCall(call))
     const settings: RunnerProcessSettings = { socketPath: options.socketPath, pool: options.pool }
     this.#child = fork(fileURLToPath(options.entry), [JSON.stringify(settings)], {
       execArgv: options.execArgv,
@@ -161,46 +162,17 @@ export class RunnerClient {
   }
 
   #receive(frame: Frame): void {
-    if ('hostCall' in frame) this.#hostCall(frame)
-    else if ('hostCancel' in frame) this.#hostCalls.get(frame.hostCancel)?.abort()
+    if ('hostCall' in frame || 'hostCancel' in frame) this.#hostCalls.receive(frame)
     else this.#answer(frame as RunnerResponse)
   }
 
   /**
-   * Answers a host call from the runner. The tenant was bound by the runner's bridge; checking
-   * that it has a run in flight here means a runner can only act for tenants the gateway sent it.
+   * The tenant of a host call was bound by the runner's bridge; answering only for a tenant with a
+   * run in flight here means a runner can only act for tenants the gateway sent it.
    */
-  #hostCall({ hostCall: id, call }: HostCallFrame): void {
-    const handler = this.#options.hostCalls
-    let pending: Promise<unknown>
-    if (handler === undefined) {
-      pending = Promise.reject(Object.assign(new Error(`${call.name} is not available`), { code: 'HOST_CALL_FAILED' }))
-    } else if (!this.#tenantRuns.has(call.tenantId)) {
-      pending = Promise.reject(Object.assign(new Error('host APIs can only be called while a run is in progress'), { code: 'HOST_CALL_FAILED' }))
-    } else {
-      const controller = new AbortController()
-      this.#hostCalls.set(id, controller)
-      try {
-        pending = Promise.resolve(handler(call, controller.signal))
-      } catch (error) {
-        pending = Promise.reject(error)
-      }
-    }
-    pending.then(
-      (value) => this.#replyHostCall(id, { ok: true, value }),
-      (error: unknown) => this.#replyHostCall(id, { ok: false, error: hostErrorData(error) }),
-    )
-  }
-
-  #replyHostCall(id: number, answer: HostAnswer): void {
-    this.#hostCalls.delete(id)
-    if (this.#lost || this.#channel === null) return
-    try {
-      this.#channel.send({ hostReply: id, answer })
-    } catch {
-      // v8.serialize refused the value (a function, a symbol): the call must still be answered.
-      this.#channel.send({ hostReply: id, answer: { ok: false, error: { code: 'HOST_CALL_FAILED', name: 'Error', message: 'the host API answered a value that cannot be copied' } } })
-    }
+  #admitHostCall(call: RelayedHostCall): Error | null {
+    if (this.#tenantRuns.has(call.tenantId)) return null
+    return Object.assign(new Error('host APIs can only be called while a run is in progress'), { code: 'HOST_CALL_FAILED' })
   }
 
   #answer(response: RunnerResponse): void {
@@ -224,8 +196,7 @@ export class RunnerClient {
     for (const call of this.#calls.values()) call.reject(error)
     this.#calls.clear()
     this.#tenantRuns.clear()
-    for (const controller of this.#hostCalls.values()) controller.abort()
-    this.#hostCalls.clear()
+    this.#hostCalls.close()
     this.#options.onLost({ wasReady: this.#ready, requested: this.#closing, tenants, lostCalls })
   }
 

@@ -1,9 +1,9 @@
-import { RunnerError, type RunnerErrorCode } from '../errors.js'
+import { RunnerError } from '../errors.js'
 import type { HostCallHandler } from '../host-relay.js'
 import type { IsolatePoolOptions, PoolStats } from '../process/isolate-pool.js'
-import type { CheckResult, RunResult, RunTask } from '../protocol.js'
+import { failedRun, type CheckResult, type Executor, type RunResult, type RunTask } from '../protocol.js'
 import { Quarantine, type QuarantineOptions } from './quarantine.js'
-import { rank } from '../rendezvous.js'
+import { Rendezvous } from '../rendezvous.js'
 import { RunnerFleet, type RunnerFleetEvent } from './runner-fleet.js'
 import type { RunnerSlot } from './runner-slot.js'
 import type { WorkerMessage } from '../thread/worker.js'
@@ -89,11 +89,11 @@ const MAY_BE_ZERO = new Set<NumericOption>(['standby', 'restartDelayMs'])
  * const result = await runners.run({ kind: 'fetch', program, input: request, env: {}, limits })
  * await runners.close()
  */
-export class RunnerSupervisor {
+export class RunnerSupervisor implements Executor {
   readonly #fleet: RunnerFleet
   readonly #quarantine: Quarantine
   readonly #onEvent: (event: RunnerEvent) => void
-  readonly #homes = new Map<string, RunnerSlot>()
+  readonly #homes: Rendezvous
   #crashes = 0
   #quarantinedRuns = 0
 
@@ -112,6 +112,7 @@ export class RunnerSupervisor {
     if (options.hostCalls !== undefined && typeof options.hostCalls !== 'function') throw new TypeError('options.hostCalls must be a function')
     const { hostCalls: _unserializable, ...pool } = options.pool ?? {}
     this.#fleet = new RunnerFleet({ ...numeric, pool, hostCalls: options.hostCalls, onEvent: (event) => this.#onFleetEvent(event) })
+    this.#homes = new Rendezvous(this.#fleet.slots.length)
   }
 
   /** Resolves when every runner has served once; rejects if one dies before it could. */
@@ -134,7 +135,7 @@ export class RunnerSupervisor {
     if (until !== null) {
       this.#quarantinedRuns++
       const seconds = Math.ceil((until - Date.now()) / 1000)
-      return failure('TENANT_QUARANTINED', `the tenant crashed runners repeatedly; its runs are refused for another ${seconds} s`)
+      return failedRun({ code: 'TENANT_QUARANTINED', message: `the tenant crashed runners repeatedly; its runs are refused for another ${seconds} s` })
     }
     try {
       return (await this.#dispatch(this.#home(tenantId), { type: 'run', task }, tenantId)) as RunResult
@@ -144,7 +145,7 @@ export class RunnerSupervisor {
       // the tenant like a runner crash (which the fleet reports, not this), so a tenant that keeps
       // breaking threads is quarantined too.
       if (error.code === 'RUNNER_CRASHED' && error.data.threadOnly === true) this.#holdCrash([tenantId])
-      return failure(error.code, error.message)
+      return failedRun({ code: error.code, message: error.message })
     }
   }
 
@@ -208,14 +209,7 @@ export class RunnerSupervisor {
   }
 
   #home(tenantId: string): RunnerSlot {
-    let slot = this.#homes.get(tenantId)
-    if (slot === undefined) {
-      // rank() hashes once per runner; remember the answer, within a bound.
-      if (this.#homes.size >= 100_000) this.#homes.clear()
-      slot = this.#fleet.slots[rank(tenantId, this.#fleet.slots.length)[0] ?? 0] as RunnerSlot
-      this.#homes.set(tenantId, slot)
-    }
-    return slot
+    return this.#fleet.slots[this.#homes.home(tenantId)] as RunnerSlot
   }
 
   #dispatch(slot: RunnerSlot, message: WorkerMessage, tenantId: string | null): Promise<unknown> {
@@ -235,15 +229,5 @@ export class RunnerSupervisor {
     for (const tenantId of this.#quarantine.recordCrash(tenants)) {
       this.#onEvent({ type: 'quarantine', tenantId, until: this.#quarantine.until(tenantId) ?? Date.now() })
     }
-  }
-}
-
-/** The answer of a run that never reached a script. */
-function failure(code: RunnerErrorCode, message: string): RunResult {
-  return {
-    ok: false,
-    error: { code, message },
-    logs: [],
-    metrics: { wallMs: 0, cpuMs: 0, heapBytes: 0, apiCalls: 0, outputBytes: 0, start: 'cold' },
   }
 }

@@ -3,6 +3,7 @@ import { randomBytes } from 'node:crypto'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { domainToASCII } from './idna.js'
 import type { LogEntry, RunTrace } from '../protocol.js'
+import type { LimitEnforcer } from './limit-enforcer.js'
 
 /**
  * A host API: called with the tenant (bound by the host, never named by the script), the copied
@@ -88,15 +89,12 @@ async function timersSleep(_tenantId: string, args: unknown[], call: HostCall): 
   return true
 }
 
-/** The host's record of one run: its API calls and how it finished. */
+/** The host's record of one run: how it finished; its API calls are counted by its LimitEnforcer. */
 export class BridgeRun {
   readonly id: number
   readonly tenantId: string
-  readonly apiCallLimit: number
+  readonly limits: LimitEnforcer
   readonly trace: RunTrace | undefined
-  apiCalls = 0
-  /** Set when the script made one host call too many: the run ends with SCRIPT_API_CALL_LIMIT. */
-  overLimit = false
   readonly result: Promise<DispatchResult>
   /** Made on the first host call that needs it: most runs make none. */
   #controller: AbortController | null = null
@@ -105,10 +103,10 @@ export class BridgeRun {
   #ended = false
   #onEnd: Array<() => void> = []
 
-  constructor(id: number, tenantId: string, apiCallLimit: number, trace?: RunTrace) {
+  constructor(id: number, tenantId: string, limits: LimitEnforcer, trace?: RunTrace) {
     this.id = id
     this.tenantId = tenantId
-    this.apiCallLimit = apiCallLimit
+    this.limits = limits
     this.trace = trace
     this.result = new Promise<DispatchResult>((resolve, reject) => {
       this.#resolve = resolve
@@ -192,8 +190,8 @@ export class HostBridge {
     this.#registry = registry
   }
 
-  begin(tenantId: string, apiCallLimit: number, trace?: RunTrace): BridgeRun {
-    const run = new BridgeRun(this.#nextRunId++, tenantId, apiCallLimit, trace)
+  begin(tenantId: string, limits: LimitEnforcer, trace?: RunTrace): BridgeRun {
+    const run = new BridgeRun(this.#nextRunId++, tenantId, limits, trace)
     this.#runs.set(run.id, run)
     run.onEnd(() => this.#runs.delete(run.id))
     return run
@@ -228,10 +226,8 @@ export class HostBridge {
     }
     const fn = typeof name === 'string' ? this.#registry.get(name) : undefined
     if (fn === undefined) return failure('TypeError', `${String(name)} is not a host API`)
-    run.apiCalls++
-    if (run.apiCalls > run.apiCallLimit) {
-      run.overLimit = true
-      return failure('Error', `the run went over its limit of ${run.apiCallLimit} host API calls`, 'SCRIPT_API_CALL_LIMIT')
+    if (!run.limits.countApiCall()) {
+      return failure('Error', `the run went over its limit of ${run.limits.limits.apiCalls} host API calls`, 'SCRIPT_API_CALL_LIMIT')
     }
     try {
       const call: HostCall = { signal: run.signal, executionId: run.trace?.executionId, eventDepth: run.trace?.eventDepth }

@@ -1,5 +1,6 @@
 import { setTimeout as sleep } from 'node:timers/promises'
 import { HostBridge, HostRegistry } from './host-bridge.js'
+import { LimitEnforcer } from './limit-enforcer.js'
 import type { PlatformSource } from '../process/platform-source.js'
 import type { HttpRequestData, ProgramRef } from '../protocol.js'
 import { PLATFORM_FILENAME, TenantIsolate, chunkFilename, type PlatformCode, type PlatformScript } from './tenant-isolate.js'
@@ -25,11 +26,13 @@ const WARM_UP = `export default {
   },
 }`
 
+const WARM_UP_LIMITS = { timeoutMs: 10_000, cpuMs: 10_000, memoryMb: 64, apiCalls: 100, outputBytes: 1 << 20 }
+
 /** Runs one warm-up request through `tenant`; throws if it failed. */
 async function warmUp(tenant: TenantIsolate, bridge: HostBridge, source: string, input: HttpRequestData): Promise<void> {
   const ref: ProgramRef = { tenantId: tenant.tenantId, scriptId: 'warm-up', version: 1, sourceHash: 'warm-up', source }
   const program = await tenant.program(ref)
-  const run = bridge.begin(ref.tenantId, 100)
+  const run = bridge.begin(ref.tenantId, new LimitEnforcer(WARM_UP_LIMITS))
   program.dispatch(run, 'fetch', input, {}, 1 << 20)
   const timeout = new AbortController()
   const result = await Promise.race([

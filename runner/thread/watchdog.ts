@@ -1,4 +1,5 @@
 import type { RunnerErrorCode } from '../errors.js'
+import type { LimitEnforcer } from './limit-enforcer.js'
 
 /** What the watchdog needs of an isolate: its clocks, whether it is gone, and a way to stop it. */
 export interface Watched {
@@ -9,6 +10,7 @@ export interface Watched {
 
 interface Entry {
   target: Watched
+  limits: LimitEnforcer
   startCpu: bigint
   startWall: number
   cpuNs: bigint
@@ -41,14 +43,18 @@ export class Watchdog {
     this.#intervalMs = intervalMs
   }
 
-  /** Starts watching a run; the returned function stops it and gives the CPU used (ns). */
-  watch(target: Watched, limits: { cpuMs: number; timeoutMs: number }): () => bigint {
+  /**
+   * Starts watching a run in `target`; a run over its wall or CPU time is reported to `limits`
+   * and its isolate stopped. The returned function stops watching and gives the CPU used (ns).
+   */
+  watch(target: Watched, limits: LimitEnforcer): () => bigint {
     const entry: Entry = {
       target,
+      limits,
       startCpu: target.cpuTimeNs(),
       startWall: performance.now(),
-      cpuNs: BigInt(limits.cpuMs) * 1_000_000n,
-      timeoutMs: limits.timeoutMs,
+      cpuNs: BigInt(limits.limits.cpuMs) * 1_000_000n,
+      timeoutMs: limits.limits.timeoutMs,
     }
     this.#entries.add(entry)
     if (this.#timer === null) this.#timer = setInterval(() => this.#check(), this.#intervalMs)
@@ -72,12 +78,15 @@ export class Watchdog {
     for (const entry of this.#entries) {
       if (entry.target.disposed) {
         this.#entries.delete(entry)
+        entry.limits.exceed('SCRIPT_MEMORY_LIMIT')
         entry.target.kill('SCRIPT_MEMORY_LIMIT')
       } else if (now - entry.startWall > entry.timeoutMs) {
         this.#entries.delete(entry)
+        entry.limits.exceed('SCRIPT_TIMEOUT')
         entry.target.kill('SCRIPT_TIMEOUT')
       } else if (entry.target.cpuTimeNs() - entry.startCpu > entry.cpuNs) {
         this.#entries.delete(entry)
+        entry.limits.exceed('SCRIPT_CPU_LIMIT')
         entry.target.kill('SCRIPT_CPU_LIMIT')
       }
     }

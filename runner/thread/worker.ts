@@ -1,5 +1,5 @@
 /**
- * A runner worker thread (piscina task module): one IsolateRunner for the tenants whose home this
+ * A runner worker thread (piscina task module): one IsolateHost for the tenants whose home this
  * thread is. At start it compiles the platform once and keeps V8 code cache of it (made here, in
  * this process), and loads the host API modules named in its settings.
  */
@@ -7,11 +7,11 @@ import { workerData } from 'node:worker_threads'
 import type { CheckResult, RunResult, RunTask } from '../protocol.js'
 import { HostRegistry } from './host-bridge.js'
 import { registerRemoteHostApis, type HostRelaySettings } from '../host-relay.js'
-import { IsolateRunner, type WorkerStats } from './isolate-runner.js'
+import { IsolateHost, type WorkerStats } from './isolate-host.js'
 import { platformCode } from './platform-cache.js'
 import type { PlatformSource } from '../process/platform-source.js'
 
-export type { WorkerStats } from './isolate-runner.js'
+export type { WorkerStats } from './isolate-host.js'
 
 export interface WorkerSettings {
   platformSource: PlatformSource
@@ -39,7 +39,7 @@ for (const url of settings.hostApiModules ?? []) {
   module.default(registry)
 }
 if (settings.hostRelay !== undefined) registerRemoteHostApis(registry, settings.hostRelay)
-const runner = new IsolateRunner({
+const host = new IsolateHost({
   platform: await platformCode(settings.platformSource),
   maxIsolates: settings.maxIsolates,
   isolateIdleMs: settings.isolateIdleMs,
@@ -50,10 +50,10 @@ const runner = new IsolateRunner({
 export default async function handle(message: WorkerMessage): Promise<RunResult | CheckResult | WorkerStats> {
   switch (message.type) {
     case 'run':
-      return runner.run(message.task)
+      return host.run(message.task)
     case 'check':
-      return runner.check(message.source)
+      return host.check(message.source)
     case 'stats':
-      return runner.stats()
+      return host.stats()
   }
 }

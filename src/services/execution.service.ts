@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto'
 import type { Logger } from 'pino'
-import type { RunLimits, RunResult, RunTask } from '../../runner/index.js'
+import { failedRun, runTask, type Executor, type RunLimits, type RunResult, type RunTask } from '../../runner/index.js'
 import type { Database } from '../db/database.js'
 import type { ExecutionRepository, ExecutionSummary } from '../db/execution.repository.js'
 import type { ScriptRepository } from '../db/script.repository.js'
@@ -15,16 +15,11 @@ import { AppError } from '../errors.js'
 import { requirePermission } from './auth.service.js'
 import { parseInput } from './validation.js'
 
-/** What manual runs need of the runner (the IsolatePool or the runner processes). */
-export interface RunExecutor {
-  run(task: RunTask): Promise<RunResult>
-}
-
 export interface ExecutionServiceOptions {
   db: Database
   scripts: ScriptRepository
   executions: ExecutionRepository
-  executor: RunExecutor
+  executor: Executor
   /** Limits of a run where the script sets none (config defaults). */
   defaultLimits: RunLimits
   logger: Logger
@@ -135,7 +130,7 @@ export class ExecutionService {
       // The host failed (not the script): still a finished run, recorded as failed with the code.
       this.#options.logger.error({ err: error, executionId: base.id }, 'manual run failed in the host')
       const code = typeof (error as { code?: unknown }).code === 'string' ? (error as { code: string }).code : 'INTERNAL_ERROR'
-      result = { ok: false, error: { code, message: (error as Error).message ?? 'Internal error' } as RunResult['error'], logs: [], metrics: { wallMs: Date.now() - started.getTime(), cpuMs: 0, heapBytes: 0, apiCalls: 0, outputBytes: 0, start: 'cold' } }
+      result = failedRun({ code, message: (error as Error).message ?? 'Internal error' }, { wallMs: Date.now() - started.getTime() })
     }
     const record = recordOf({ ...base, startedAt: started }, result)
     await db.tenant(base.tenantId, (tx) => executions.complete(tx, record))
@@ -143,20 +138,14 @@ export class ExecutionService {
   }
 
   #task(script: Script, source: string, hash: string, input: unknown, executionId: string, env: Record<string, string>): RunTask {
-    return {
+    return runTask({
       kind: 'run',
       program: { tenantId: script.tenantId, scriptId: script.id, version: script.version, sourceHash: hash, source },
       input,
       env,
-      limits: { ...this.#options.defaultLimits, ...definedOnly(script.limits) },
-      trace: { executionId, eventDepth: null },
-    }
+      defaults: this.#options.defaultLimits,
+      limits: script.limits,
+      executionId,
+    })
   }
-}
-
-/** Script limits as stored may omit fields; only the set ones override the defaults. */
-function definedOnly(limits: Script['limits']): Partial<RunLimits> {
-  const out: Partial<RunLimits> = {}
-  for (const [key, value] of Object.entries(limits) as Array<[keyof RunLimits, unknown]>) if (typeof value === 'number') out[key] = value
-  return out
 }

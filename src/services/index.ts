@@ -3,6 +3,6 @@ export { ChangeFeed, type ChangeListener, type ScriptChange } from './change-fee
 export { ScriptService, sourceHash, type ScriptServiceOptions, type ScriptView, type SourceChecker } from './script.service.js'
 export { TenantService } from './tenant.service.js'
 export { AuditService } from './audit.service.js'
-export { ExecutionService, type ExecutionServiceOptions, type QueuedRun, type RunExecutor } from './execution.service.js'
+export { ExecutionService, type ExecutionServiceOptions, type QueuedRun } from './execution.service.js'
 export { ExecutionRetention, type ExecutionRetentionOptions } from './execution-retention.js'
 export { DOCUMENT_STORE_DEFAULTS, DocumentStore, type DocumentPage, type DocumentStoreOptions, type StoredDocument, type WriteCause } from './document-store.js'

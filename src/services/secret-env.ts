@@ -1,11 +1,6 @@
 import { LRUCache } from 'lru-cache'
-import type { LogEntry, RunResult, RunTask } from '../../runner/index.js'
+import { failedRun, type Executor, type LogEntry, type RunResult, type RunTask } from '../../runner/index.js'
 import { SecretBox } from './secret-box.js'
-
-/** Anything that runs tasks: the runner supervisor. */
-export interface TaskRunner {
-  run(task: RunTask): Promise<RunResult>
-}
 
 const REDACTED = '[REDACTED]'
 
@@ -17,16 +12,16 @@ const REDACTED = '[REDACTED]'
  * goes through one of these.
  *
  * @example
- * const runner = new SecretEnv(supervisor, new SecretBox(key))
- * await runner.run(task)
+ * const executor = new SecretEnv(supervisor, new SecretBox(key))
+ * await executor.run(task)
  */
-export class SecretEnv implements TaskRunner {
-  readonly #inner: TaskRunner
+export class SecretEnv implements Executor {
+  readonly #inner: Executor
   readonly #box: SecretBox
   /** Opened values by sealed value: a script's secrets are opened once, not on every run. */
   readonly #opened = new LRUCache<string, string>({ max: 10_000 })
 
-  constructor(inner: TaskRunner, box: SecretBox) {
+  constructor(inner: Executor, box: SecretBox) {
     this.#inner = inner
     this.#box = box
   }
@@ -68,12 +63,7 @@ export class SecretEnv implements TaskRunner {
 }
 
 function unreadable(name: string): RunResult {
-  return {
-    ok: false,
-    error: { code: 'SECRETS_UNREADABLE', message: `the secret ${name} cannot be opened with this gateway's ISOGATE_SECRETS_KEY` },
-    logs: [],
-    metrics: { wallMs: 0, cpuMs: 0, heapBytes: 0, apiCalls: 0, outputBytes: 0, start: 'cold' },
-  }
+  return failedRun({ code: 'SECRETS_UNREADABLE', message: `the secret ${name} cannot be opened with this gateway's ISOGATE_SECRETS_KEY` })
 }
 
 /** Longest first, so a secret that contains another is replaced whole. */

@@ -1,19 +1,19 @@
 import { randomUUID } from 'node:crypto'
 import type { Logger } from 'pino'
-import type { RunLimits } from '../../runner/index.js'
+import { mergeLimits, runTask, type Executor, type RunLimits } from '../../runner/index.js'
 import type { CronRepository, DueCron } from '../db/cron.repository.js'
 import type { Database, Tx } from '../db/database.js'
 import type { ExecutionRepository } from '../db/execution.repository.js'
 import { CronSchedule } from '../domain/cron-schedule.js'
 import { recordOf, unrunRecord, type ExecutionRecord } from '../domain/execution.js'
 import { PollLoop } from './poll-loop.js'
-import { checkPositive, instanceId, limitsFor, runSafely, systemClock, type Clock, type RunExecutor } from './run-support.js'
+import { checkPositive, instanceId, runSafely, systemClock, type Clock } from './run-support.js'
 
 export type MissedPolicy = 'skip' | 'run-once'
 
 export interface CronSchedulerOptions {
   db: Database
-  runner: RunExecutor
+  executor: Executor
   fires: CronRepository
   executions: ExecutionRepository
   defaultLimits: RunLimits
@@ -55,13 +55,13 @@ interface Claim {
  * failed (reason abandoned) once its lease (wall-clock limit + margin) is over.
  *
  * @example
- * const scheduler = new CronScheduler({ db, runner: pool, fires: new CronRepository(), executions, defaultLimits, logger })
+ * const scheduler = new CronScheduler({ db, executor: pool, fires: new CronRepository(), executions, defaultLimits, logger })
  * await scheduler.start()
  * await scheduler.close()
  */
 export class CronScheduler {
   readonly #db: Database
-  readonly #runner: RunExecutor
+  readonly #executor: Executor
   readonly #fires: CronRepository
   readonly #executions: ExecutionRepository
   readonly #defaults: RunLimits
@@ -83,7 +83,7 @@ export class CronScheduler {
       throw new TypeError("options.missedPolicy must be 'skip' or 'run-once'")
     }
     this.#db = options.db
-    this.#runner = options.runner
+    this.#executor = options.executor
     this.#fires = options.fires
     this.#executions = options.executions
     this.#defaults = options.defaultLimits
@@ -197,7 +197,7 @@ export class CronScheduler {
       records.push(this.#record(due, executionId, slot, 'skipped', { code: 'CRON_OVERLAP', message: 'the previous fire of this script was still running' }))
       return null
     }
-    const timeoutMs = limitsFor(this.#defaults, due.limits).timeoutMs
+    const timeoutMs = mergeLimits(this.#defaults, due.limits).timeoutMs
     const leaseUntil = new Date(now.getTime() + timeoutMs + this.#leaseMarginMs)
     const claimed = await this.#fires.insertFire(tx, { scriptId: due.scriptId, tenantId: due.tenantId, scheduledAt: slot, executionId, status: 'running', reason: null, missed, claimedBy: this.#instance, leaseUntil }, now)
     if (!claimed) return null
@@ -218,14 +218,15 @@ export class CronScheduler {
       scheduledTime: claim.scheduledAt.getTime(),
       missedSlots: claim.missed,
     }
-    const result = await runSafely(this.#runner, {
+    const result = await runSafely(this.#executor, runTask({
       kind: 'scheduled',
       program: { tenantId: due.tenantId, scriptId: due.scriptId, version: due.version, sourceHash: due.sourceHash, source: due.source },
       input,
       env: due.env,
-      limits: limitsFor(this.#defaults, due.limits),
-      trace: { executionId: claim.executionId, eventDepth: null },
-    })
+      defaults: this.#defaults,
+      limits: due.limits,
+      executionId: claim.executionId,
+    }))
     const record = recordOf({ id: claim.executionId, tenantId: due.tenantId, scriptId: due.scriptId, scriptVersion: due.version, trigger: 'cron', input, startedAt: claim.startedAt }, result)
     await this.#db.system(async (tx) => {
       await this.#fires.finish(tx, { scriptId: due.scriptId, scheduledAt: claim.scheduledAt, startedAt: claim.startedAt, status: record.status as 'completed' }, new Date(this.#clock.now()))

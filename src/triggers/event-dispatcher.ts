@@ -1,15 +1,15 @@
 import { randomUUID } from 'node:crypto'
 import type { Logger } from 'pino'
-import type { RunLimits } from '../../runner/index.js'
+import { mergeLimits, runTask, type Executor, type RunLimits } from '../../runner/index.js'
 import type { Database, Tx } from '../db/database.js'
 import { eventSnapshot, type ClaimableDelivery, type DeliveryAttempt, type EventRepository } from '../db/event.repository.js'
 import { recordOf, unrunRecord, type ExecutionRecord } from '../domain/execution.js'
 import { PollLoop } from './poll-loop.js'
-import { checkPositive, instanceId, limitsFor, runSafely, systemClock, type Clock, type RunExecutor } from './run-support.js'
+import { checkPositive, instanceId, runSafely, systemClock, type Clock } from './run-support.js'
 
 export interface EventDispatcherOptions {
   db: Database
-  runner: RunExecutor
+  executor: Executor
   events: EventRepository
   defaultLimits: RunLimits
   logger: Logger
@@ -45,12 +45,12 @@ interface Started {
  * after the last one the delivery becomes a dead letter holding the event and every attempt.
  *
  * @example
- * const dispatcher = new EventDispatcher({ db, runner: pool, events: new EventRepository(), defaultLimits, logger })
+ * const dispatcher = new EventDispatcher({ db, executor: pool, events: new EventRepository(), defaultLimits, logger })
  * await dispatcher.start()
  */
 export class EventDispatcher {
   readonly #db: Database
-  readonly #runner: RunExecutor
+  readonly #executor: Executor
   readonly #events: EventRepository
   readonly #defaults: RunLimits
   readonly #logger: Logger
@@ -67,7 +67,7 @@ export class EventDispatcher {
   constructor(options: EventDispatcherOptions) {
     checkPositive(options as unknown as Record<string, unknown>, ['retries', 'retryBaseMs', 'leaseMarginMs', 'pollMs', 'concurrency', 'pausedDelayMs'])
     this.#db = options.db
-    this.#runner = options.runner
+    this.#executor = options.executor
     this.#events = options.events
     this.#defaults = options.defaultLimits
     this.#logger = options.logger
@@ -148,7 +148,7 @@ export class EventDispatcher {
     }
     const attempt = delivery.attempt + 1
     const executionId = randomUUID()
-    const timeoutMs = limitsFor(this.#defaults, delivery.script.limits).timeoutMs
+    const timeoutMs = mergeLimits(this.#defaults, delivery.script.limits).timeoutMs
     const leaseUntil = new Date(now.getTime() + timeoutMs + this.#leaseMarginMs)
     await this.#events.markRunning(tx, delivery.id, { attempt, executionId, claimedBy: this.#instance, startedAt: now, leaseUntil, attempts })
     return { delivery: { ...delivery, attempts }, attempt, executionId, startedAt: now }
@@ -165,14 +165,16 @@ export class EventDispatcher {
       deliveryId: delivery.id,
       attempt: run.attempt,
     }
-    const result = await runSafely(this.#runner, {
+    const result = await runSafely(this.#executor, runTask({
       kind: 'event',
       program: { tenantId: delivery.tenantId, scriptId: delivery.scriptId, version: delivery.script.version, sourceHash: delivery.script.sourceHash, source: delivery.script.source },
       input,
       env: delivery.script.env,
-      limits: limitsFor(this.#defaults, delivery.script.limits),
-      trace: { executionId: run.executionId, eventDepth: delivery.event.depth },
-    })
+      defaults: this.#defaults,
+      limits: delivery.script.limits,
+      executionId: run.executionId,
+      eventDepth: delivery.event.depth,
+    }))
     const record = recordOf({ id: run.executionId, tenantId: delivery.tenantId, scriptId: delivery.scriptId, scriptVersion: delivery.script.version, trigger: 'event', input, startedAt: run.startedAt }, result)
     const now = new Date(this.#clock.now())
     await this.#db.system(async (tx) => {

@@ -6,5 +6,5 @@ export { CronScheduler, type CronSchedulerOptions, type MissedPolicy } from './c
 export { CronService, type CronPreview, type ScriptSchedule } from './cron.service.js'
 export { EventDispatcher, type EventDispatcherOptions } from './event-dispatcher.js'
 export { EventService, EVENT_TYPE, MAX_EVENT_DEPTH, type EventServiceOptions, type PublishedEvent, type PublishOptions } from './event.service.js'
-export { systemClock, type Clock, type RunExecutor } from './run-support.js'
+export { systemClock, type Clock } from './run-support.js'
 export { startTriggers, type Triggers } from './start.js'

@@ -1,14 +1,8 @@
 import { hostname } from 'node:os'
 import { randomBytes } from 'node:crypto'
 import type { Logger } from 'pino'
-import type { RunLimits, RunResult, RunTask } from '../../runner/index.js'
-import { toErrorData } from '../../runner/index.js'
+import { failedRun, toErrorData, type Executor, type RunResult, type RunTask } from '../../runner/index.js'
 import type { Database } from '../db/database.js'
-
-/** What the scheduler and the dispatcher need of the runner (the IsolatePool or runner processes). */
-export interface RunExecutor {
-  run(task: RunTask): Promise<RunResult>
-}
 
 /** The clock the triggers read; tests pass a fake one. */
 export interface Clock {
@@ -22,17 +16,12 @@ export function instanceId(): string {
   return `${hostname()}:${process.pid}:${randomBytes(3).toString('hex')}`
 }
 
-/** The script's limits over the process defaults. */
-export function limitsFor(defaults: RunLimits, script: Partial<RunLimits>): RunLimits {
-  return { ...defaults, ...script }
-}
-
 /** A runner that threw (unavailable, crashed) is a failed run like any other, recorded as such. */
-export async function runSafely(runner: RunExecutor, task: RunTask): Promise<RunResult> {
+export async function runSafely(executor: Executor, task: RunTask): Promise<RunResult> {
   try {
-    return await runner.run(task)
+    return await executor.run(task)
   } catch (error) {
-    return { ok: false, error: toErrorData(error), logs: [], metrics: { wallMs: 0, cpuMs: 0, heapBytes: 0, apiCalls: 0, outputBytes: 0, start: 'cold' } }
+    return failedRun(toErrorData(error))
   }
 }
 

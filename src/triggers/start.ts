@@ -1,6 +1,6 @@
 import type { Logger } from 'pino'
 import type { Config } from '../../config/index.js'
-import type { RunLimits } from '../../runner/index.js'
+import type { Executor, RunLimits } from '../../runner/index.js'
 import { CronRepository } from '../db/cron.repository.js'
 import type { Database } from '../db/database.js'
 import { EventRepository } from '../db/event.repository.js'
@@ -10,7 +10,6 @@ import { CronScheduler } from './cron-scheduler.js'
 import { CronService } from './cron.service.js'
 import { EventDispatcher } from './event-dispatcher.js'
 import { EventService } from './event.service.js'
-import type { RunExecutor } from './run-support.js'
 
 export interface Triggers {
   cron: CronService
@@ -22,7 +21,7 @@ export interface Triggers {
 
 export interface TriggersOptions {
   db: Database
-  runner: RunExecutor
+  executor: Executor
   changes: ChangeFeed
   config: Config
   defaultLimits: RunLimits
@@ -39,13 +38,13 @@ export interface TriggersOptions {
  * Script changes made here wake both at once; those of other processes arrive by NOTIFY.
  */
 export async function startTriggers(options: TriggersOptions): Promise<Triggers> {
-  const { db, runner, config, defaultLimits, logger } = options
+  const { db, executor, config, defaultLimits, logger } = options
   const fires = new CronRepository()
   const eventRepository = new EventRepository()
   const executions = new ExecutionRepository()
   const scheduler = new CronScheduler({
     db,
-    runner,
+    executor,
     fires,
     executions,
     defaultLimits,
@@ -57,7 +56,7 @@ export async function startTriggers(options: TriggersOptions): Promise<Triggers>
   })
   const dispatcher = new EventDispatcher({
     db,
-    runner,
+    executor,
     events: eventRepository,
     defaultLimits,
     logger,

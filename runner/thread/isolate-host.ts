@@ -3,12 +3,13 @@ import { LRUCache } from 'lru-cache'
 import { RunnerError, toErrorData, type ErrorData } from '../errors.js'
 import { HostBridge, HostRegistry, type DispatchResult } from './host-bridge.js'
 import { importError } from './imports.js'
-import type { CheckResult, HttpResponseData, RunMetrics, RunResult, RunTask } from '../protocol.js'
+import { failedRun, type CheckResult, type Executor, type HttpResponseData, type RunMetrics, type RunResult, type RunTask } from '../protocol.js'
 import { SCRIPT_FILENAME, stackLocation, tenantStack } from './source-location.js'
 import { TenantIsolate, syntaxError, type PlatformCode } from './tenant-isolate.js'
+import { LimitEnforcer } from './limit-enforcer.js'
 import { Watchdog } from './watchdog.js'
 
-export interface IsolateRunnerOptions {
+export interface IsolateHostOptions {
   platform: PlatformCode
   maxIsolates: number
   isolateIdleMs: number
@@ -26,23 +27,23 @@ export interface WorkerStats {
 }
 
 /**
- * What one worker thread does: holds the isolates of the tenants whose home it is, runs their
+ * What one worker thread does: hosts the isolates of the tenants whose home it is, runs their
  * scripts under the watchdog through the host bridge, and answers plain data. Usable outside a
  * worker thread too (benchmarks, tests of the bridge).
  *
  * @example
- * const runner = new IsolateRunner({ platform: { source }, maxIsolates: 500, isolateIdleMs: 300_000, maxProgramsPerTenant: 1000 })
- * const result = await runner.run(task)
+ * const host = new IsolateHost({ platform: { source }, maxIsolates: 500, isolateIdleMs: 300_000, maxProgramsPerTenant: 1000 })
+ * const result = await host.run(task)
  */
-export class IsolateRunner {
-  readonly #options: IsolateRunnerOptions
+export class IsolateHost implements Executor {
+  readonly #options: IsolateHostOptions
   readonly #watchdog = new Watchdog()
   readonly #bridge: HostBridge
   readonly #stats: WorkerStats = { isolates: 0, isolateHits: 0, isolateMisses: 0, programHits: 0, programMisses: 0 }
   readonly #isolates: LRUCache<string, TenantIsolate>
   #checker: ivm.Isolate | null = null
 
-  constructor(options: IsolateRunnerOptions) {
+  constructor(options: IsolateHostOptions) {
     this.#options = options
     this.#bridge = new HostBridge(options.registry ?? HostRegistry.withDefaults())
     this.#isolates = new LRUCache<string, TenantIsolate>({
@@ -68,8 +69,9 @@ export class IsolateRunner {
   async run(task: RunTask): Promise<RunResult> {
     const started = performance.now()
     const { tenant, start } = this.#tenantIsolate(task)
-    const stop = this.#watchdog.watch(tenant, task.limits)
-    const run = this.#bridge.begin(task.program.tenantId, task.limits.apiCalls, task.trace)
+    const limits = new LimitEnforcer(task.limits)
+    const stop = this.#watchdog.watch(tenant, limits)
+    const run = this.#bridge.begin(task.program.tenantId, limits, task.trace)
     let raw: DispatchResult | null = null
     let failure: ErrorData | null = null
     try {
@@ -86,24 +88,25 @@ export class IsolateRunner {
     const heapBytes = tenant.sampledHeapBytes(start !== 'hot' || failure !== null || raw === null || raw.error !== undefined)
     if (!tenant.disposed && tenant.atMemoryLimit(heapBytes, raw?.error)) {
       tenant.kill('SCRIPT_MEMORY_LIMIT')
-      failure ??= new RunnerError('SCRIPT_MEMORY_LIMIT', `the isolate reached its memory limit of ${tenant.memoryMb} MB`).data
+      limits.exceed('SCRIPT_MEMORY_LIMIT', `the isolate reached its memory limit of ${tenant.memoryMb} MB`)
     }
     if (tenant.disposed && this.#isolates.get(tenant.tenantId) === tenant) this.#isolates.delete(tenant.tenantId)
-    if (run.overLimit) failure = new RunnerError('SCRIPT_API_CALL_LIMIT', `the run went over its limit of ${task.limits.apiCalls} host API calls`).data
     const metrics: RunMetrics = {
       wallMs: performance.now() - started,
       cpuMs: Number(cpuNs) / 1e6,
       heapBytes,
-      apiCalls: run.apiCalls,
-      outputBytes: 0,
+      apiCalls: limits.apiCalls,
+      outputBytes: logBytes(raw),
       start,
     }
+    // An API-call limit is the run's own doing even when the script then failed another way.
+    if (limits.exceeded?.code === 'SCRIPT_API_CALL_LIMIT') failure = limits.exceeded
+    else failure = limits.exceeded ?? failure
     if (failure !== null || raw === null) {
       const logs = Array.isArray(raw?.logs) ? raw.logs : []
-      metrics.outputBytes = logBytes(raw)
-      return { ok: false, error: failure ?? toErrorData(new RunnerError('SCRIPT_ERROR')), logs, metrics }
+      return failedRun(failure ?? toErrorData(new RunnerError('SCRIPT_ERROR')), metrics, logs)
     }
-    return settle(raw, task, metrics)
+    return settle(raw, task.kind, limits, metrics)
   }
 
   /** Compiles a source without running it: syntax errors with line and column, and no imports. */
@@ -156,17 +159,14 @@ function logBytes(raw: DispatchResult | null): number {
   return typeof bytes === 'number' && Number.isFinite(bytes) && bytes >= 0 ? bytes : 0
 }
 
-function outputLimitError(bytes: number, limit: number): ErrorData {
-  return new RunnerError('SCRIPT_OUTPUT_LIMIT', `the run produced ${bytes} bytes of output, over its limit of ${limit}`).data
-}
-
-function settle(raw: DispatchResult, task: RunTask, metrics: RunMetrics): RunResult {
+/** A finished run's result from what the isolate handed back; the output limit is judged here. */
+function settle(raw: DispatchResult, kind: RunTask['kind'], limits: LimitEnforcer, metrics: RunMetrics): RunResult {
   const logs = Array.isArray(raw.logs) ? raw.logs : []
-  const logSize = logBytes(raw)
-  metrics.outputBytes = logSize
+  const logSize = metrics.outputBytes
   if (raw.outputExceeded === true) {
     // The isolate stopped keeping log lines at the limit: the lines that fit are kept.
-    return { ok: false, error: outputLimitError(logSize, task.limits.outputBytes), logs, metrics }
+    limits.exceed('SCRIPT_OUTPUT_LIMIT', `the run produced ${logSize} bytes of output, over its limit of ${limits.limits.outputBytes}`)
+    return { ok: false, error: limits.exceeded as ErrorData, logs, metrics }
   }
   if (raw.failure !== undefined) {
     const code = raw.failure.code === 'HANDLER_NOT_FOUND' ? 'HANDLER_NOT_FOUND' : 'SCRIPT_INVALID_EXPORT'
@@ -175,7 +175,7 @@ function settle(raw: DispatchResult, task: RunTask, metrics: RunMetrics): RunRes
   if (raw.error !== undefined) return { ok: false, error: scriptError(raw.error), logs, metrics }
   let bodyBytes = 0
   let response: HttpResponseData | undefined
-  if (task.kind === 'fetch') {
+  if (kind === 'fetch') {
     const checked = checkResponse(raw.response)
     if ('code' in checked) return { ok: false, error: checked, logs, metrics }
     response = checked
@@ -185,9 +185,7 @@ function settle(raw: DispatchResult, task: RunTask, metrics: RunMetrics): RunRes
     bodyBytes = raw.output === undefined ? 0 : Buffer.byteLength(JSON.stringify(raw.output) ?? '')
   }
   metrics.outputBytes = bodyBytes + logSize
-  if (metrics.outputBytes > task.limits.outputBytes) {
-    return { ok: false, error: outputLimitError(metrics.outputBytes, task.limits.outputBytes), logs, metrics }
-  }
+  if (!limits.checkOutput(metrics.outputBytes)) return { ok: false, error: limits.exceeded as ErrorData, logs, metrics }
   return { ok: true, response, output: raw.output, logs, metrics }
 }
 

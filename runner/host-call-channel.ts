@@ -1,0 +1,206 @@
+/**
+ * One host-call channel: a script's `ctx.db.get(...)` made in a worker thread is answered in the
+ * gateway, two hops away (thread -> runner process over a BroadcastChannel, see host-relay.ts;
+ * runner process -> gateway over the framed socket, see framing.ts). Both hops speak the same three
+ * messages and keep the same books, written once here: the caller numbers its calls, sends a
+ * cancel when the run ends first and settles on the reply; the answerer runs the handler with an
+ * AbortSignal that the cancel aborts, and always replies (a value that cannot be copied still
+ * answers, as a failure).
+ */
+import type { ErrorData } from './errors.js'
+
+/** A host API answered outside the worker: its name ('db.get') and whether scripts see it on ctx. */
+export interface RemoteHostApi {
+  name: string
+  expose: boolean
+}
+
+/** One relayed call: the tenant is the one the worker's bridge bound, never the script's say. */
+export interface RelayedHostCall {
+  tenantId: string
+  name: string
+  args: unknown[]
+  /** The run making the call, when the caller named it (RunTask.trace). */
+  executionId?: string | undefined
+  eventDepth?: number | null | undefined
+}
+
+/** Answers relayed calls; rejects (or throws) with an Error whose name, message and code reach the script. */
+export type HostCallHandler = (call: RelayedHostCall, signal: AbortSignal) => Promise<unknown>
+
+/** The answer to a relayed call, as plain data. */
+export type HostAnswer = { ok: true; value: unknown } | { ok: false; error: ErrorData }
+
+/** A call, from the caller to the answerer. */
+export interface HostCallMessage {
+  hostCall: number
+  call: RelayedHostCall
+}
+
+/** The run that made call `hostCancel` ended: the answerer may stop working on it. */
+export interface HostCancelMessage {
+  hostCancel: number
+}
+
+/** The answer to call `hostReply`. */
+export interface HostReplyMessage {
+  hostReply: number
+  answer: HostAnswer
+}
+
+export type HostCallerMessage = HostCallMessage | HostCancelMessage
+
+const UNCOPYABLE: ErrorData = { code: 'HOST_CALL_FAILED', name: 'Error', message: 'the host API answered a value that cannot be copied' }
+
+/**
+ * The calling end. `send` carries a call or a cancel to the answerer; `reply()` is fed the answers.
+ *
+ * @example
+ * const caller = new HostCaller((message) => channel.send(message))
+ * const value = await caller.call({ tenantId, name: 'cache.get', args: ['k'] }, signal)
+ */
+export class HostCaller {
+  readonly #send: (message: HostCallerMessage) => void
+  readonly #waiting = new Map<number, (answer: HostAnswer) => void>()
+  #nextId = 1
+
+  constructor(send: (message: HostCallerMessage) => void) {
+    this.#send = send
+  }
+
+  /** Calls waiting for their answer. */
+  get waiting(): number {
+    return this.#waiting.size
+  }
+
+  call(call: RelayedHostCall, signal: AbortSignal): Promise<unknown> {
+    const id = this.#nextId++
+    return new Promise<unknown>((resolve, reject) => {
+      const onAbort = (): void => this.#send({ hostCancel: id })
+      signal.addEventListener('abort', onAbort, { once: true })
+      this.#waiting.set(id, (answer) => {
+        signal.removeEventListener('abort', onAbort)
+        if (answer.ok) resolve(answer.value)
+        else reject(new RemoteHostError(answer.error))
+      })
+      this.#send({ hostCall: id, call })
+    })
+  }
+
+  /** Settles the call the reply answers; a reply for a call nobody waits for is dropped. */
+  reply(message: HostReplyMessage): void {
+    const settle = this.#waiting.get(message.hostReply)
+    if (settle === undefined) return
+    this.#waiting.delete(message.hostReply)
+    settle(message.answer)
+  }
+
+  /** The answerer is gone: every waiting call fails with `error`. */
+  failAll(error: ErrorData): void {
+    const waiting = [...this.#waiting.values()]
+    this.#waiting.clear()
+    for (const settle of waiting) settle({ ok: false, error })
+  }
+}
+
+/**
+ * The answering end. `receive()` is fed calls and cancels; `reply` carries each answer back.
+ * `admit` may refuse a call before the handler sees it (the gateway answers only for tenants with
+ * a run in flight on the runner that asks).
+ *
+ * @example
+ * const answerer = new HostAnswerer(handler, (message) => channel.send(message))
+ * channel.onMessage = (message) => answerer.receive(message)
+ */
+export class HostAnswerer {
+  readonly #handler: HostCallHandler | undefined
+  readonly #reply: (message: HostReplyMessage) => void
+  readonly #admit: (call: RelayedHostCall) => Error | null
+  readonly #inFlight = new Map<number, AbortController>()
+  #closed = false
+
+  constructor(handler: HostCallHandler | undefined, reply: (message: HostReplyMessage) => void, admit: (call: RelayedHostCall) => Error | null = () => null) {
+    this.#handler = handler
+    this.#reply = reply
+    this.#admit = admit
+  }
+
+  /** Calls being answered. */
+  get inFlight(): number {
+    return this.#inFlight.size
+  }
+
+  receive(message: HostCallerMessage): void {
+    if (this.#closed) return
+    if ('hostCancel' in message) {
+      this.#inFlight.get(message.hostCancel)?.abort()
+      return
+    }
+    const { hostCall: id, call } = message
+    let pending: Promise<unknown>
+    const refused = this.#handler === undefined ? hostCallFailed(`${call.name} is not available`) : this.#admit(call)
+    if (refused !== null) {
+      pending = Promise.reject(refused)
+    } else {
+      const controller = new AbortController()
+      this.#inFlight.set(id, controller)
+      try {
+        pending = Promise.resolve((this.#handler as HostCallHandler)(call, controller.signal))
+      } catch (error) {
+        pending = Promise.reject(error)
+      }
+    }
+    pending.then(
+      (value) => this.#answer(id, { ok: true, value }),
+      (error: unknown) => this.#answer(id, { ok: false, error: hostErrorData(error) }),
+    )
+  }
+
+  /** Aborts every call in flight; answers that arrive later are dropped. */
+  close(): void {
+    this.#closed = true
+    for (const controller of this.#inFlight.values()) controller.abort()
+    this.#inFlight.clear()
+  }
+
+  #answer(id: number, answer: HostAnswer): void {
+    this.#inFlight.delete(id)
+    if (this.#closed) return
+    try {
+      this.#reply({ hostReply: id, answer })
+    } catch {
+      // The value does not copy (a function, a symbol): the call must still be answered, or the
+      // script waits forever.
+      this.#reply({ hostReply: id, answer: { ok: false, error: UNCOPYABLE } })
+    }
+  }
+}
+
+function hostCallFailed(message: string): Error {
+  return Object.assign(new Error(message), { code: 'HOST_CALL_FAILED' })
+}
+
+/**
+ * What the script learns of a failed host call. An error with a string `code` was raised on
+ * purpose (EGRESS_DENIED, DB_QUERY_INVALID, ...) and its message is written for the script; any
+ * other error is a host fault whose message may name host internals, so the script gets a
+ * generic one (the host logs the original where it handles the call).
+ */
+export function hostErrorData(error: unknown): ErrorData {
+  const code = error instanceof Error ? (error as { code?: unknown }).code : undefined
+  if (error instanceof Error && typeof code === 'string' && /^[A-Z][A-Z0-9_]+$/.test(code)) {
+    const name = error.name === 'TypeError' || error.name === 'RangeError' ? error.name : 'Error'
+    return { code, name, message: error.message }
+  }
+  return { code: 'HOST_CALL_FAILED', name: 'Error', message: 'the host API failed' }
+}
+
+/** A relayed call's failure, with the name, message and code the host gave it (what the script sees). */
+class RemoteHostError extends Error {
+  readonly code: string | undefined
+  constructor(data: ErrorData) {
+    super(data.message)
+    this.name = data.name ?? 'Error'
+    this.code = data.code
+  }
+}
