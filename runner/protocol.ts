@@ -30,6 +30,14 @@ export interface ProgramRef {
   source: string
 }
 
+/** A program as it crosses a hop: named, with its source only when the other side may lack it. */
+export type NamedProgram = Omit<ProgramRef, 'source'> & { source?: string | undefined }
+
+/** A task as it crosses a hop (process, thread): its program named, its source attached only when needed. */
+export interface NamedTask extends Omit<RunTask, 'program'> {
+  program: NamedProgram
+}
+
 /** A program's name on the wire and in every cache of compiled code: never the source alone. */
 export function programKey(program: Pick<ProgramRef, 'scriptId' | 'version' | 'sourceHash'>): string {
   return `${program.scriptId}@${program.version}#${program.sourceHash}`

@@ -3,7 +3,7 @@ import { LRUCache } from 'lru-cache'
 import { RunnerError, type ErrorData, type RunnerErrorCode } from '../errors.js'
 import type { BridgeRun, HostBridge } from './host-bridge.js'
 import { importError } from './imports.js'
-import type { ProgramRef } from '../protocol.js'
+import { programKey, type NamedProgram } from '../protocol.js'
 import { SCRIPT_FILENAME, pointer, splitMessageLocation, stackLocation, tenantStack } from './source-location.js'
 
 /** A script of the platform, and V8 code cache for it that this process produced (platform-cache.ts). */
@@ -242,24 +242,31 @@ export class TenantIsolate {
     return [...this.#chunks.keys()]
   }
 
-  /** Whether a program for this source is compiled already (a hot start). */
-  has(ref: ProgramRef): boolean {
-    return this.#programs.has(ref.sourceHash)
+  /**
+   * Whether this script version is compiled already (a hot start). Programs are keyed by
+   * programKey() (script, version, source hash), never by source alone: two scripts with the same
+   * source have a context and module state each, and a rollback (a new version) starts afresh.
+   */
+  has(ref: NamedProgram): boolean {
+    return this.#programs.has(programKey(ref))
   }
 
-  /** The compiled program for a script version, compiling it on a miss. */
-  program(ref: ProgramRef): Promise<Program> {
-    let program = this.#programs.get(ref.sourceHash)
+  /** The compiled program for a script version, compiling it on a miss (which needs its source). */
+  program(ref: NamedProgram): Promise<Program> {
+    const key = programKey(ref)
+    let program = this.#programs.get(key)
     if (program === undefined) {
-      program = this.#compile(ref)
-      this.#programs.set(ref.sourceHash, program)
-      program.catch(() => this.#programs.delete(ref.sourceHash))
+      const source = ref.source
+      if (source === undefined) return Promise.reject(new Error(`the source of program ${key} did not reach this thread`))
+      program = this.#compile(key, source)
+      this.#programs.set(key, program)
+      program.catch(() => this.#programs.delete(key))
     }
     return program
   }
 
-  forget(sourceHash: string): void {
-    this.#programs.delete(sourceHash)
+  forget(ref: NamedProgram): void {
+    this.#programs.delete(programKey(ref))
   }
 
   /**
@@ -341,8 +348,8 @@ export class TenantIsolate {
     })
   }
 
-  async #compile(ref: ProgramRef): Promise<Program> {
-    const forbidden = importError(ref.source)
+  async #compile(programId: string, source: string): Promise<Program> {
+    const forbidden = importError(source)
     if (forbidden !== null) throw forbidden
     const isolate = this.#isolate
     const further = this.#compiled > 0
@@ -352,7 +359,7 @@ export class TenantIsolate {
       this.#spare = null
       const { context, register, dispatch, refs } = prepared
       this.#absorbRejections(context)
-      const module = compileModule(isolate, ref.source)
+      const module = compileModule(isolate, source)
       try {
         module.instantiateSync(context, (specifier) => {
           throw new RunnerError('SCRIPT_IMPORT_FORBIDDEN', `import of "${specifier}" is not allowed: scripts are self-contained modules`)
@@ -363,13 +370,12 @@ export class TenantIsolate {
         // tasks in order); a bad default export is reported by the first dispatch.
         const namespace = module.namespace
         refs.push(namespace)
-        register.applyIgnored(undefined, [ref.sourceHash, namespace.derefInto()])
+        register.applyIgnored(undefined, [programId, namespace.derefInto()])
       } finally {
         module.release()
       }
       this.#compiled++
       if (further) this.#wantSpare = true
-      const programId = ref.sourceHash
       const options = { arguments: { copy: true } } as const
       return {
         id: programId,
@@ -387,7 +393,7 @@ export class TenantIsolate {
       }
     } catch (error) {
       prepared?.release()
-      throw this.#programError(error, ref.source)
+      throw this.#programError(error, source)
     }
   }
 
