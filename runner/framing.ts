@@ -1,21 +1,36 @@
 /**
  * The framed protocol between the gateway and its runner processes, over a Unix domain socket.
  *
- * A frame is a 4-byte big-endian length and a `v8.serialize` payload: the V8 serializer keeps
- * Uint8Array and ArrayBuffer bodies as bytes (JSON would not) and is what structured clone uses
- * between threads, so a run crosses the process hop the same way it crosses the thread hop.
- * Requests carry an id; responses carry the id of their request and may come back in any order.
+ * A write is a 4-byte big-endian length and a `v8.serialize` payload holding an array of frames:
+ * the frames one side sends in one turn of its event loop leave in one write and one
+ * serialization, and are read back with one deserialization. The V8 serializer keeps Uint8Array
+ * and ArrayBuffer bodies as bytes (JSON would not) and is what structured clone uses between
+ * threads, so a run crosses the process hop the same way it crosses the thread hop.
+ *
+ * Frames say what they are by their one distinguishing field, so new kinds can join without
+ * touching the old ones (a streamed response body would be `{ bodyChunk: id, bytes, last }`):
+ * - `{ id, message }` a request (RunnerMessage): a run names its program by key (programKey());
+ *   its source rides along only when the runner is not known to hold it;
+ * - `{ id, value } | { id, error }` its answer, in any order;
+ * - `{ id, missing: key }` the runner lacks the program's source (it evicted it, or restarted):
+ *   the gateway sends the same request again, source attached. The gateway keeps every request
+ *   in flight whole until it is answered, which is also what a retry on a replacement runner
+ *   needs;
+ * - `{ hostCall }`, `{ hostCancel }`, `{ hostReply }` host calls (host-call-channel.ts).
  */
 import type { Socket } from 'node:net'
 import { deserialize, serialize } from 'node:v8'
 import type { ErrorData } from './errors.js'
 import type { HostCallMessage, HostCancelMessage, HostReplyMessage } from './host-call-channel.js'
-import type { WorkerMessage } from './thread/worker.js'
+import type { NamedTask } from './protocol.js'
+
+/** What the gateway asks of a runner process. */
+export type RunnerMessage = { type: 'run'; task: NamedTask } | { type: 'check'; source: string } | { type: 'stats' }
 
 /** A request to a runner process. */
 export interface RunnerRequest {
   id: number
-  message: WorkerMessage
+  message: RunnerMessage
 }
 
 /** The answer to `RunnerRequest` `id`: its value, or the error it ended with, as plain data. */
@@ -25,38 +40,54 @@ export interface RunnerResponse {
   error?: ErrorData | undefined
 }
 
-/**
- * Host calls ride the same socket (host-call-channel.ts): a runner's scripts call the gateway
- * (`hostCall`, `hostCancel`) and the gateway answers (`hostReply`).
- */
-export type Frame = RunnerRequest | RunnerResponse | HostCallMessage | HostCancelMessage | HostReplyMessage
+/** The runner lacks the source of program `missing` that request `id` runs: send it again with the source. */
+export interface MissingProgram {
+  id: number
+  missing: string
+}
 
-/** A frame larger than this is a protocol error, not a run: bodies and outputs are capped far below. */
+export type Frame = RunnerRequest | RunnerResponse | MissingProgram | HostCallMessage | HostCancelMessage | HostReplyMessage
+
+/** A write larger than this is a protocol error, not a run: bodies and outputs are capped far below. */
 export const MAX_FRAME_BYTES = 512 * 1024 * 1024
 
 const HEADER_BYTES = 4
+/** Payloads up to this size are copied behind their header and written once; larger ones go as two writes, corked. */
+const COPY_BELOW_BYTES = 64 * 1024
 
 /**
- * One end of a framed socket. `send` does not write at once: frames queued in the same turn of
- * the event loop leave in one `write` (one syscall) from a `setImmediate`, so under load many
- * runs share a write, and an idle call waits only until the end of the current loop turn.
+ * One end of a framed socket. The first frame sent after an idle turn is written at once (a lone
+ * call, such as one `ctx.cache.get`, waits for nothing); while frames keep coming, those sent in
+ * one turn of the event loop are written together from a `setImmediate` at its end, so under load
+ * many runs share a write and a serialization.
  *
  * @example
- * const channel = new FrameChannel(socket, (value) => handle(value as RunnerRequest))
+ * const channel = new FrameChannel(socket, (frame) => handle(frame as RunnerRequest))
  * channel.send({ id: 1, value: result })
  */
 export class FrameChannel {
   readonly #socket: Socket
-  readonly #onFrame: (value: unknown) => void
+  readonly #onFrame: (frame: unknown) => void
   readonly #onError: (error: Error) => void
-  #outgoing: Buffer[] = []
-  #flushScheduled = false
+  #outgoing: Frame[] = []
+  /** Frames to send instead of the frame at the same index when that one does not serialize. */
+  #fallbacks: Array<Frame | undefined> = []
+  /** A turn is open: frames wait for its end. It closes after a turn that sent nothing. */
+  #turnOpen = false
+  readonly #endTurn = (): void => {
+    if (this.#outgoing.length === 0) {
+      this.#turnOpen = false
+      return
+    }
+    this.flush()
+    setImmediate(this.#endTurn)
+  }
   #incoming: Buffer[] = []
   #incomingBytes = 0
   /** Length of the frame being read, or -1 while its header has not arrived. */
   #expected = -1
 
-  constructor(socket: Socket, onFrame: (value: unknown) => void, onError: (error: Error) => void = (error) => socket.destroy(error)) {
+  constructor(socket: Socket, onFrame: (frame: unknown) => void, onError: (error: Error) => void = (error) => socket.destroy(error)) {
     this.#socket = socket
     this.#onFrame = onFrame
     this.#onError = onError
@@ -64,23 +95,47 @@ export class FrameChannel {
     socket.on('data', (chunk: Buffer) => this.#receive(chunk))
   }
 
-  send(value: Frame): void {
-    const payload = serialize(value)
-    const header = Buffer.allocUnsafe(HEADER_BYTES)
-    header.writeUInt32BE(payload.length, 0)
-    this.#outgoing.push(header, payload)
-    if (this.#flushScheduled) return
-    this.#flushScheduled = true
-    setImmediate(() => this.flush())
+  /**
+   * Queues a frame. `fallback` is sent in its place if it does not serialize (a host API that
+   * answered a function): the other side must still get an answer.
+   */
+  send(frame: Frame, fallback?: Frame): void {
+    this.#outgoing.push(frame)
+    this.#fallbacks.push(fallback)
+    if (this.#turnOpen) return
+    this.#turnOpen = true
+    this.flush()
+    setImmediate(this.#endTurn)
   }
 
   /** Writes every queued frame now, in one write. */
   flush(): void {
-    this.#flushScheduled = false
     if (this.#outgoing.length === 0) return
-    const frames = this.#outgoing.length === 1 ? (this.#outgoing[0] as Buffer) : Buffer.concat(this.#outgoing)
+    const frames = this.#outgoing
+    const fallbacks = this.#fallbacks
     this.#outgoing = []
-    if (!this.#socket.destroyed) this.#socket.write(frames)
+    this.#fallbacks = []
+    let payload: Buffer
+    try {
+      payload = serialize(frames)
+    } catch {
+      payload = serialize(frames.flatMap((frame, i) => serializable(frame, fallbacks[i])))
+    }
+    if (this.#socket.destroyed) return
+    if (payload.length <= COPY_BELOW_BYTES) {
+      // One buffer, one write: copying a small payload costs less than a second write request.
+      const bytes = Buffer.allocUnsafe(HEADER_BYTES + payload.length)
+      bytes.writeUInt32BE(payload.length, 0)
+      payload.copy(bytes, HEADER_BYTES)
+      this.#socket.write(bytes)
+      return
+    }
+    const header = Buffer.allocUnsafe(HEADER_BYTES)
+    header.writeUInt32BE(payload.length, 0)
+    this.#socket.cork()
+    this.#socket.write(header)
+    this.#socket.write(payload)
+    this.#socket.uncork()
   }
 
   #receive(chunk: Buffer): void {
@@ -99,14 +154,18 @@ export class FrameChannel {
       if (this.#incomingBytes < this.#expected) return
       const payload = this.#take(this.#expected)
       this.#expected = -1
-      let value: unknown
+      let frames: unknown
       try {
-        value = deserialize(payload)
+        frames = deserialize(payload)
       } catch (error) {
         this.#onError(new Error('a runner frame does not deserialize', { cause: error }))
         return
       }
-      this.#onFrame(value)
+      if (!Array.isArray(frames)) {
+        this.#onError(new Error('a runner write does not hold an array of frames'))
+        return
+      }
+      for (const frame of frames) this.#onFrame(frame)
     }
   }
 
@@ -130,5 +189,17 @@ export class FrameChannel {
       else this.#incoming[0] = chunk.subarray(used)
     }
     return out
+  }
+}
+
+/** The frame, or its fallback when it does not serialize, or nothing (a bug: said, not thrown). */
+function serializable(frame: Frame, fallback: Frame | undefined): Frame[] {
+  try {
+    serialize(frame)
+    return [frame]
+  } catch (error) {
+    if (fallback !== undefined) return [fallback]
+    process.emitWarning(new Error('a runner frame does not serialize and was dropped', { cause: error }))
+    return []
   }
 }

@@ -114,12 +114,16 @@ export class HostCaller {
  */
 export class HostAnswerer {
   readonly #handler: HostCallHandler | undefined
-  readonly #reply: (message: HostReplyMessage) => void
+  readonly #reply: (message: HostReplyMessage, fallback: HostReplyMessage) => void
   readonly #admit: (call: RelayedHostCall) => Error | null
   readonly #inFlight = new Map<number, AbortController>()
   #closed = false
 
-  constructor(handler: HostCallHandler | undefined, reply: (message: HostReplyMessage) => void, admit: (call: RelayedHostCall) => Error | null = () => null) {
+  /**
+   * `reply` carries an answer back, or `fallback` in its place when the answer does not copy: it
+   * may throw for such an answer (postMessage does) or send the fallback itself (a FrameChannel).
+   */
+  constructor(handler: HostCallHandler | undefined, reply: (message: HostReplyMessage, fallback: HostReplyMessage) => void, admit: (call: RelayedHostCall) => Error | null = () => null) {
     this.#handler = handler
     this.#reply = reply
     this.#admit = admit
@@ -166,12 +170,12 @@ export class HostAnswerer {
   #answer(id: number, answer: HostAnswer): void {
     this.#inFlight.delete(id)
     if (this.#closed) return
+    // A value that does not copy (a function, a symbol) must still answer the call, or the script waits forever.
+    const fallback: HostReplyMessage = { hostReply: id, answer: { ok: false, error: UNCOPYABLE } }
     try {
-      this.#reply({ hostReply: id, answer })
+      this.#reply({ hostReply: id, answer }, fallback)
     } catch {
-      // The value does not copy (a function, a symbol): the call must still be answered, or the
-      // script waits forever.
-      this.#reply({ hostReply: id, answer: { ok: false, error: UNCOPYABLE } })
+      this.#reply(fallback, fallback)
     }
   }
 }

@@ -75,7 +75,7 @@ t.test('frames split across reads, one byte at a time, are reassembled', async (
   t.equal(b?.value, big)
 })
 
-t.test('frames sent in the same turn of the event loop leave in one write', async (t) => {
+t.test('a lone frame is written at once; the frames that follow in the same turn leave together in one write', async (t) => {
   const { client, server } = await socketPair(t)
   const received = collect(server, 100)
   let writes = 0
@@ -85,10 +85,25 @@ t.test('frames sent in the same turn of the event loop leave in one write', asyn
     return write(chunk)
   }) as typeof client.write
   const sender = new FrameChannel(client, () => {})
-  for (let id = 0; id < 100; id++) sender.send({ id, value: id })
+  sender.send({ id: 0, value: 0 })
+  t.equal(writes, 1, 'the first frame after an idle turn did not wait for the turn to end')
+  for (let id = 1; id < 100; id++) sender.send({ id, value: id })
+  t.equal(writes, 1, 'the rest wait for the end of the turn')
   const frames = (await received.done) as RunnerResponse[]
-  t.equal(writes, 1)
+  t.equal(writes, 2, 'and leave in one write')
   t.same(frames.map((frame) => frame.value), Array.from({ length: 100 }, (_, i) => i))
+})
+
+t.test('a frame that does not serialize is replaced by its fallback, and the frames around it still arrive', async (t) => {
+  const { client, server } = await socketPair(t)
+  const received = collect(server, 4)
+  const sender = new FrameChannel(client, () => {})
+  sender.send({ id: 0, value: 'warm' })
+  sender.send({ id: 1, value: 'before' })
+  sender.send({ hostReply: 9, answer: { ok: true, value: () => 'a function' } }, { hostReply: 9, answer: { ok: false, error: { code: 'HOST_CALL_FAILED', message: 'cannot be copied' } } })
+  sender.send({ id: 2, value: 'after' })
+  const frames = (await received.done) as unknown[]
+  t.same(frames, [{ id: 0, value: 'warm' }, { id: 1, value: 'before' }, { hostReply: 9, answer: { ok: false, error: { code: 'HOST_CALL_FAILED', message: 'cannot be copied' } } }, { id: 2, value: 'after' }])
 })
 
 t.test('a frame over the size limit is refused as a protocol error', async (t) => {

@@ -24,10 +24,10 @@ function task(scriptId: string, version: number, path: string): RunTask {
   }
 }
 
+/** The run's body; a failed run answers its error code instead. */
 async function body(run: RunTask): Promise<string> {
   const result = await pool.run(run)
-  t.equal(result.ok, true, result.error?.message ?? 'the run succeeded')
-  return bodyText(result.response?.body)
+  return result.ok ? bodyText(result.response?.body) : `failed: ${result.error?.code} ${result.error?.message}`
 }
 
 t.test('two scripts of one tenant with identical source never share module state', async (t) => {
@@ -42,4 +42,15 @@ t.test('a rollback to an identical source (a new version) starts a fresh context
   t.equal(await body(task('script-c', 1, '/set')), 'ok')
   t.equal(await body(task('script-c', 1, '/get')), 'set by script-c')
   t.equal(await body(task('script-c', 2, '/get')), 'unset', 'version 2 with version 1\'s source does not see version 1\'s state')
+})
+
+t.test('a run may name its program without the source once the pool holds it; a program it never got is asked for', async (t) => {
+  const named = (scriptId: string, path: string): RunTask => {
+    const run = task(scriptId, 1, path)
+    const { source: _source, ...program } = run.program
+    return { ...run, program: program as RunTask['program'] }
+  }
+  await t.rejects(pool.run(named('script-never-sent', '/get')), { name: 'ProgramMissing', key: /^script-never-sent@1#[0-9a-f]{64}$/ })
+  t.equal(await body(task('script-d', 1, '/set')), 'ok', 'the first run carries the source')
+  t.equal(await body(named('script-d', '/get')), 'set by script-d', 'later runs name the program only')
 })

@@ -1,6 +1,7 @@
 import os from 'node:os'
 import { HostRelay, type HostCallHandler, type RemoteHostApi } from '../host-relay.js'
-import type { CheckResult, Executor, RunResult, RunTask } from '../protocol.js'
+import type { CheckResult, Executor, NamedTask, RunResult } from '../protocol.js'
+import { ProgramSources } from './program-sources.js'
 import { readPlatformSource, siblingModule } from './platform-source.js'
 import { Rendezvous } from '../rendezvous.js'
 import type { WorkerStats } from '../thread/worker.js'
@@ -79,6 +80,8 @@ function hostApiModules(value: unknown = DEFAULTS.hostApiModules): string[] {
 export class IsolatePool implements Executor {
   readonly #shards: WorkerShard[]
   readonly #spillThreshold: number
+  /** Sources of the programs this pool was sent: runs may name their program without it. */
+  readonly #sources = new ProgramSources()
   readonly #relay: HostRelay | null
   /** Each tenant's threads in rendezvous order. */
   readonly #homes: Rendezvous
@@ -99,7 +102,7 @@ export class IsolatePool implements Executor {
     }
     const workerUrl = siblingModule('../thread/worker', import.meta.url)
     const concurrentTasksPerWorker = positiveInteger(options, 'concurrentTasksPerWorker')
-    this.#shards = Array.from({ length: threads }, () => new WorkerShard({ workerUrl, settings, concurrentTasksPerWorker }))
+    this.#shards = Array.from({ length: threads }, () => new WorkerShard({ workerUrl, settings, concurrentTasksPerWorker, sources: this.#sources }))
     this.#homes = new Rendezvous(threads)
   }
 
@@ -107,8 +110,14 @@ export class IsolatePool implements Executor {
     return this.#shards.length
   }
 
-  run(task: RunTask): Promise<RunResult> {
-    return this.#shardFor(task.program.tenantId).call<RunResult>({ type: 'run', task })
+  /**
+   * Runs a task on its tenant's thread. A task may name its program without its source when this
+   * pool was sent the source before; if the pool no longer has it the run rejects with
+   * ProgramMissing (program-sources.ts) and the caller sends it again with the source.
+   */
+  run(task: NamedTask): Promise<RunResult> {
+    this.#sources.learn(task.program)
+    return this.#shardFor(task.program.tenantId).run(task)
   }
 
   /** Compiles a source in a scratch isolate: syntax errors with line and column, no imports. */

@@ -15,6 +15,7 @@ import { rmSync } from 'node:fs'
 import { createServer, type Socket } from 'node:net'
 import { RunnerError, toErrorData } from '../errors.js'
 import { FrameChannel, type Frame, type RunnerRequest } from '../framing.js'
+import { ProgramMissing } from './program-sources.js'
 import { HostCaller, type RelayedHostCall } from '../host-call-channel.js'
 import { IsolatePool, type IsolatePoolOptions } from './isolate-pool.js'
 
@@ -87,7 +88,7 @@ function relayToGateway(call: RelayedHostCall, signal: AbortSignal): Promise<unk
 function serve(channel: FrameChannel, request: RunnerRequest): void {
   answer(request).then(
     (value) => channel.send({ id: request.id, value }),
-    (error: unknown) => channel.send({ id: request.id, error: toErrorData(error) }),
+    (error: unknown) => channel.send(error instanceof ProgramMissing ? { id: request.id, missing: error.key } : { id: request.id, error: toErrorData(error) }),
   )
 }
 

@@ -1,28 +1,69 @@
+import { BroadcastChannel } from 'node:worker_threads'
+import { randomBytes } from 'node:crypto'
 import { Piscina } from 'piscina'
 import { RunnerError } from '../errors.js'
+import { programKey, type NamedTask, type RunResult } from '../protocol.js'
 import { FairTaskQueue, inLane } from './fair-task-queue.js'
-import type { WorkerMessage, WorkerSettings } from '../thread/worker.js'
+import { ProgramMissing, type ProgramSources } from './program-sources.js'
+import type { ThreadAnswer, ThreadRun, WorkerMessage, WorkerSettings } from '../thread/worker.js'
 
 export interface WorkerShardOptions {
   workerUrl: URL
-  settings: WorkerSettings
+  settings: Omit<WorkerSettings, 'runAnswers'>
   concurrentTasksPerWorker: number
+  /** Where a source comes from when the thread lacks a program and the run does not carry it. */
+  sources: ProgramSources
 }
+
+interface PendingRun {
+  task: NamedTask
+  resolve(result: RunResult): void
+  reject(error: Error): void
+}
+
+/** Runs in one batch at most: a batch is one piscina task, and piscina bounds tasks in flight per thread. */
+const MAX_BATCH = 64
+/** Program keys remembered as held by the thread before the memo starts over (a source is re-sent, no harm). */
+const MAX_SENT = 10_000
 
 /**
  * One worker thread, as a single-thread piscina pool. isogate pins each tenant to a home
  * thread so its isolate and compiled programs stay warm; piscina's load balancer only sees
  * task ids, not payloads, so affinity is chosen here, one shard per thread, and piscina keeps
- * what it is good at: the thread's lifecycle, replacing a crashed thread, the task queue,
- * and many tasks in flight per thread (`concurrentTasksPerWorker`).
+ * what it is good at: the thread's lifecycle, replacing a crashed thread, the task queue (fair
+ * across tenants, fair-task-queue.ts), and many tasks in flight per thread.
+ *
+ * Runs reach the thread in batches: the runs of one tenant that arrive in one turn (one socket
+ * read's worth of frames) are one piscina task, one postMessage and one wake-up. Each run's
+ * answer comes back on its own, as soon as it is done, on the shard's answer channel (batched
+ * per turn by the thread, see worker.ts); the batch's task settles once all its runs are done,
+ * and if it fails the thread died under it: its unanswered runs answer RUNNER_CRASHED.
+ *
+ * A run names its program; its source goes to the thread only while the thread is not known to
+ * hold it. A thread that lacks it after all (it let the program go) answers `missing`, and the
+ * run is sent again with the source.
  */
 export class WorkerShard {
   readonly #pool: Piscina
-  #inFlight = 0
+  readonly #sources: ProgramSources
+  readonly #answers: BroadcastChannel
+  readonly #pending = new Map<number, PendingRun>()
+  /** Runs queued this turn, by lane (tenant). */
+  readonly #queued = new Map<string, ThreadRun[]>()
+  /** Programs whose source the thread has been sent. */
+  readonly #sent = new Set<string>()
+  #flushQueued = false
+  #nextSeq = 1
   #crashes = 0
   #closing = false
 
   constructor(options: WorkerShardOptions) {
+    this.#sources = options.sources
+    const runAnswers = `isogate-runs-${randomBytes(8).toString('hex')}`
+    this.#answers = new BroadcastChannel(runAnswers)
+    this.#answers.onmessage = (event) => this.#onAnswers((event as { data: ThreadAnswer[] }).data)
+    // The thread keeps its process alive while it works; this channel must not keep it alive.
+    this.#answers.unref()
     this.#pool = new Piscina({
       filename: workerEntry(options.workerUrl).href,
       minThreads: 1,
@@ -38,10 +79,12 @@ export class WorkerShard {
       // callbacks would wait for the next task. 'async' waits with Atomics.waitAsync instead.
       atomics: 'async',
       // Under tsx the entry is tsx-worker.mjs; it finds the real worker module here.
-      workerData: { ...options.settings, tsxWorkerModule: options.workerUrl.href },
+      workerData: { ...options.settings, runAnswers, tsxWorkerModule: options.workerUrl.href } satisfies WorkerSettings & { tsxWorkerModule: string },
     })
     // Piscina destroys a worker only when it died or the pool closes: the rest are crashes.
     this.#pool.on('workerDestroy', () => {
+      // The replacement holds no program.
+      this.#sent.clear()
       if (!this.#closing) this.#crashes++
     })
     // A thread that dies with no task in flight (a timer of a host API threw after its run ended)
@@ -57,28 +100,110 @@ export class WorkerShard {
     return this.#crashes
   }
 
+  /** Runs sent to this thread and not answered yet. */
   get inFlight(): number {
-    return this.#inFlight
+    return this.#pending.size
   }
 
-  async call<T>(message: WorkerMessage): Promise<T> {
-    this.#inFlight++
+  run(task: NamedTask): Promise<RunResult> {
+    const seq = this.#nextSeq++
+    return new Promise<RunResult>((resolve, reject) => {
+      this.#pending.set(seq, { task, resolve, reject })
+      this.#queue(seq, task, false)
+    })
+  }
+
+  /** A request that is not a run (check, stats): one task of its own, outside the tenants' lanes. */
+  async call<T>(message: Exclude<WorkerMessage, { type: 'runs' }>): Promise<T> {
     try {
-      const lane = message.type === 'run' ? message.task.program.tenantId : ''
-      return (await this.#pool.run(inLane(message, lane))) as T
+      return (await this.#pool.run(inLane(message, ''))) as T
     } catch (error) {
-      // The thread died under this task (uncaught error, worker out of memory): piscina has
-      // already started a replacement; the task itself is lost.
-      throw new RunnerError('RUNNER_CRASHED', 'the worker thread running this run crashed', { threadOnly: true }, { cause: error })
-    } finally {
-      this.#inFlight--
+      throw crashed(error)
     }
   }
 
   close(): Promise<void> {
     this.#closing = true
+    this.#answers.close()
     return this.#pool.close({ force: true })
   }
+
+  #queue(seq: number, task: NamedTask, resend: boolean): void {
+    const key = programKey(task.program)
+    let source: string | undefined
+    if (resend || !this.#sent.has(key)) {
+      source = task.program.source ?? this.#sources.get(key)
+      if (source !== undefined) {
+        if (this.#sent.size >= MAX_SENT) this.#sent.clear()
+        this.#sent.add(key)
+      }
+    }
+    // The source is copied to the thread only when it goes; otherwise the run names the program.
+    const sent = source === task.program.source ? task : { ...task, program: { ...task.program, source } }
+    const lane = task.program.tenantId
+    let runs = this.#queued.get(lane)
+    if (runs === undefined) {
+      runs = []
+      this.#queued.set(lane, runs)
+    }
+    runs.push({ seq, task: sent })
+    if (runs.length >= MAX_BATCH) {
+      this.#queued.delete(lane)
+      this.#send(lane, runs)
+    }
+    if (!this.#flushQueued) {
+      this.#flushQueued = true
+      // The frames of one socket read are handled in one go: a microtask sees them all queued.
+      queueMicrotask(() => this.#flush())
+    }
+  }
+
+  #flush(): void {
+    this.#flushQueued = false
+    for (const [lane, runs] of this.#queued) this.#send(lane, runs)
+    this.#queued.clear()
+  }
+
+  #send(lane: string, runs: ThreadRun[]): void {
+    this.#pool.run(inLane({ type: 'runs', runs } satisfies WorkerMessage, lane)).then(
+      // Each run was answered on the answer channel (possibly still on its way): nothing to do.
+      () => undefined,
+      (error: unknown) => {
+        // The thread died under the batch (uncaught error, worker out of memory): piscina has
+        // already started a replacement; the runs not answered yet are lost.
+        const failure = crashed(error)
+        for (const { seq } of runs) {
+          const pending = this.#pending.get(seq)
+          if (pending === undefined) continue
+          this.#pending.delete(seq)
+          pending.reject(failure)
+        }
+      },
+    )
+  }
+
+  #onAnswers(answers: ThreadAnswer[]): void {
+    for (const answer of answers) {
+      const pending = this.#pending.get(answer.seq)
+      if (pending === undefined) continue
+      if ('missing' in answer) {
+        this.#sent.delete(answer.missing)
+        if (pending.task.program.source !== undefined || this.#sources.get(answer.missing) !== undefined) {
+          this.#queue(answer.seq, pending.task, true)
+          continue
+        }
+        this.#pending.delete(answer.seq)
+        pending.reject(new ProgramMissing(answer.missing))
+        continue
+      }
+      this.#pending.delete(answer.seq)
+      pending.resolve(answer.result)
+    }
+  }
+}
+
+function crashed(error: unknown): RunnerError {
+  return new RunnerError('RUNNER_CRASHED', 'the worker thread running this run crashed', { threadOnly: true }, { cause: error })
 }
 
 /**

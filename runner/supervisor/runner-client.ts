@@ -3,11 +3,11 @@ import { rmSync } from 'node:fs'
 import { createConnection, type Socket } from 'node:net'
 import { fileURLToPath } from 'node:url'
 import { RunnerError, fromErrorData } from '../errors.js'
-import { FrameChannel, type Frame, type RunnerResponse } from '../framing.js'
+import { FrameChannel, type Frame, type MissingProgram, type RunnerMessage, type RunnerResponse } from '../framing.js'
 import { HostAnswerer, type HostCallHandler, type RelayedHostCall } from '../host-call-channel.js'
 import type { IsolatePoolOptions } from '../process/isolate-pool.js'
 import type { RunnerProcessNotice, RunnerProcessSettings } from '../process/runner-process.js'
-import type { WorkerMessage } from '../thread/worker.js'
+import { programKey } from '../protocol.js'
 
 export interface RunnerClientOptions {
   /** The runner-process module (.ts under a TypeScript loader, .js when built). */
@@ -46,10 +46,15 @@ export interface RunnerExit {
 }
 
 interface Call {
+  /** Kept whole until answered: a runner that lacks the program's source gets the request again with it. */
+  message: RunnerMessage
   tenantId: string | null
   resolve(value: unknown): void
   reject(error: Error): void
 }
+
+/** Program keys remembered as sent before the memo starts over (a source is sent again: no harm). */
+const MAX_SENT_PROGRAMS = 10_000
 
 /**
  * One runner process seen from the gateway, from fork to exit: the child, its socket, and the
@@ -67,13 +72,15 @@ export class RunnerClient {
   #socket: Socket | null = null
   #channel: FrameChannel | null = null
   #nextId = 1
+  /** Programs whose source this runner has been sent (it may have let some go: then it asks). */
+  readonly #sentPrograms = new Set<string>()
   #ready = false
   #closing = false
   #lost = false
 
   constructor(options: RunnerClientOptions) {
     this.#options = options
-    this.#hostCalls = new HostAnswerer(options.hostCalls, (message) => this.#channel?.send(message), (call) => this.#admitHostCall(call))
+    this.#hostCalls = new HostAnswerer(options.hostCalls, (message, fallback) => this.#channel?.send(message, fallback), (call) => this.#admitHostCall(call))
     const settings: RunnerProcessSettings = { socketPath: options.socketPath, pool: options.pool }
     this.#child = fork(fileURLToPath(options.entry), [JSON.stringify(settings)], {
       execArgv: options.execArgv,
@@ -111,15 +118,43 @@ export class RunnerClient {
   }
 
   /** Sends one request; `tenantId` marks whose run it is, for crash attribution. */
-  call(message: WorkerMessage, tenantId: string | null): Promise<unknown> {
+  call(message: RunnerMessage, tenantId: string | null): Promise<unknown> {
     const channel = this.#channel
     if (!this.ready || channel === null) return Promise.reject(new RunnerError('RUNNER_UNAVAILABLE', 'the runner is not serving'))
     const id = this.#nextId++
     if (tenantId !== null) this.#tenantRuns.set(tenantId, (this.#tenantRuns.get(tenantId) ?? 0) + 1)
     return new Promise((resolve, reject) => {
-      this.#calls.set(id, { tenantId, resolve, reject })
-      channel.send({ id, message })
+      this.#calls.set(id, { message, tenantId, resolve, reject })
+      channel.send({ id, message: this.#wire(message, false) })
     })
+  }
+
+  /** A run names its program; the source goes along only the first time (or when asked again). */
+  #wire(message: RunnerMessage, withSource: boolean): RunnerMessage {
+    if (message.type !== 'run') return message
+    const { task } = message
+    const key = programKey(task.program)
+    if (withSource || !this.#sentPrograms.has(key)) {
+      if (this.#sentPrograms.size >= MAX_SENT_PROGRAMS) this.#sentPrograms.clear()
+      this.#sentPrograms.add(key)
+      return message
+    }
+    const { source: _left, ...named } = task.program
+    return { type: 'run', task: { ...task, program: named } }
+  }
+
+  /** The runner lacks the program's source after all: the same request again, with it. */
+  #resend({ id, missing }: MissingProgram): void {
+    const call = this.#calls.get(id)
+    if (call === undefined || this.#channel === null) return
+    const task = call.message.type === 'run' ? call.message.task : null
+    if (task === null || task.program.source === undefined) {
+      this.#calls.delete(id)
+      this.#forgetRun(call.tenantId)
+      call.reject(new RunnerError('RUNNER_UNAVAILABLE', `the runner asked for the source of program ${missing}, which this request does not have`))
+      return
+    }
+    this.#channel.send({ id, message: this.#wire(call.message, true) })
   }
 
   /** Stops the runner: it closes its pool and exits; killed if it has not within `timeoutMs`. */
@@ -163,6 +198,7 @@ export class RunnerClient {
 
   #receive(frame: Frame): void {
     if ('hostCall' in frame || 'hostCancel' in frame) this.#hostCalls.receive(frame)
+    else if ('missing' in frame) this.#resend(frame)
     else this.#answer(frame as RunnerResponse)
   }
 

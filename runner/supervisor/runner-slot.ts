@@ -1,6 +1,6 @@
 import { RunnerError } from '../errors.js'
 import type { RunnerClient } from './runner-client.js'
-import type { WorkerMessage } from '../thread/worker.js'
+import type { RunnerMessage } from '../framing.js'
 
 export interface RunnerSlotOptions {
   index: number
@@ -11,7 +11,7 @@ export interface RunnerSlotOptions {
 }
 
 interface Waiting {
-  message: WorkerMessage
+  message: RunnerMessage
   tenantId: string | null
   resolve(value: unknown): void
   reject(error: Error): void
@@ -61,7 +61,7 @@ export class RunnerSlot {
   }
 
   /** Sends to the serving runner, or waits for the next one. */
-  dispatch(message: WorkerMessage, tenantId: string | null): Promise<unknown> {
+  dispatch(message: RunnerMessage, tenantId: string | null): Promise<unknown> {
     if (this.client?.ready === true) return this.client.call(message, tenantId)
     const downFor = this.downForMs
     if (downFor >= this.#options.unavailableAfterMs || this.#waiting.length >= this.#options.maxWaiting) {

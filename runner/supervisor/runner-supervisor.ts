@@ -6,7 +6,7 @@ import { Quarantine, type QuarantineOptions } from './quarantine.js'
 import { Rendezvous } from '../rendezvous.js'
 import { RunnerFleet, type RunnerFleetEvent } from './runner-fleet.js'
 import type { RunnerSlot } from './runner-slot.js'
-import type { WorkerMessage } from '../thread/worker.js'
+import type { RunnerMessage } from '../framing.js'
 
 export interface RunnerSupervisorOptions {
   /** Runner processes serving tenants. */
@@ -212,7 +212,7 @@ export class RunnerSupervisor implements Executor {
     return this.#fleet.slots[this.#homes.home(tenantId)] as RunnerSlot
   }
 
-  #dispatch(slot: RunnerSlot, message: WorkerMessage, tenantId: string | null): Promise<unknown> {
+  #dispatch(slot: RunnerSlot, message: RunnerMessage, tenantId: string | null): Promise<unknown> {
     if (this.#fleet.closed) return Promise.reject(new RunnerError('RUNNER_UNAVAILABLE', 'the runners were closed'))
     return slot.dispatch(message, tenantId)
   }

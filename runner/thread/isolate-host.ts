@@ -3,7 +3,7 @@ import { LRUCache } from 'lru-cache'
 import { RunnerError, toErrorData, type ErrorData } from '../errors.js'
 import { HostBridge, HostRegistry, type DispatchResult } from './host-bridge.js'
 import { importError } from './imports.js'
-import { failedRun, type CheckResult, type Executor, type HttpResponseData, type RunMetrics, type RunResult, type RunTask } from '../protocol.js'
+import { failedRun, type CheckResult, type HttpResponseData, type NamedTask, type RunMetrics, type RunResult, type RunTask } from '../protocol.js'
 import { SCRIPT_FILENAME, stackLocation, tenantStack } from './source-location.js'
 import { TenantIsolate, syntaxError, type PlatformCode } from './tenant-isolate.js'
 import { LimitEnforcer } from './limit-enforcer.js'
@@ -35,7 +35,7 @@ export interface WorkerStats {
  * const host = new IsolateHost({ platform: { source }, maxIsolates: 500, isolateIdleMs: 300_000, maxProgramsPerTenant: 1000 })
  * const result = await host.run(task)
  */
-export class IsolateHost implements Executor {
+export class IsolateHost {
   readonly #options: IsolateHostOptions
   readonly #watchdog = new Watchdog()
   readonly #bridge: HostBridge
@@ -66,7 +66,17 @@ export class IsolateHost implements Executor {
     this.#checker = null
   }
 
-  async run(task: RunTask): Promise<RunResult> {
+  /**
+   * Whether a run of `task` would have to compile its program: no usable isolate of the tenant
+   * holds it. A task that names its program without its source must not run then.
+   */
+  lacks(task: NamedTask): boolean {
+    const tenant = this.#isolates.peek(task.program.tenantId)
+    return tenant === undefined || !tenant.usable || tenant.memoryMb !== task.limits.memoryMb || !tenant.has(task.program)
+  }
+
+  /** Runs a task; its program's source may be left out when `lacks(task)` said it is held. */
+  async run(task: NamedTask): Promise<RunResult> {
     const started = performance.now()
     const { tenant, start } = this.#tenantIsolate(task)
     const limits = new LimitEnforcer(task.limits)
@@ -130,7 +140,7 @@ export class IsolateHost implements Executor {
     }
   }
 
-  #tenantIsolate(task: RunTask): { tenant: TenantIsolate; start: RunMetrics['start'] } {
+  #tenantIsolate(task: NamedTask): { tenant: TenantIsolate; start: RunMetrics['start'] } {
     const existing = this.#isolates.get(task.program.tenantId)
     if (existing !== undefined && existing.usable && existing.memoryMb === task.limits.memoryMb) {
       this.#stats.isolateHits++

@@ -2,9 +2,13 @@
  * A runner worker thread (piscina task module): one IsolateHost for the tenants whose home this
  * thread is. At start it compiles the platform once and keeps V8 code cache of it (made here, in
  * this process), and loads the host API modules named in its settings.
+ *
+ * Runs arrive in batches (one piscina task per tenant per turn, see worker-shard.ts); each run is
+ * answered on its own as soon as it is done, on the shard's answer channel, with the answers of
+ * one turn in one message (the first after an idle turn at once).
  */
-import { workerData } from 'node:worker_threads'
-import type { CheckResult, RunResult, RunTask } from '../protocol.js'
+import { BroadcastChannel, workerData } from 'node:worker_threads'
+import { failedRun, programKey, type CheckResult, type NamedTask, type RunResult } from '../protocol.js'
 import { HostRegistry } from './host-bridge.js'
 import { registerRemoteHostApis, type HostRelaySettings } from '../host-relay.js'
 import { IsolateHost, type WorkerStats } from './isolate-host.js'
@@ -25,10 +29,21 @@ export interface WorkerSettings {
   hostApiModules?: string[] | undefined
   /** Host APIs answered by the pool's owner (the gateway's db, cache, events, fetch): see host-relay.ts. */
   hostRelay?: HostRelaySettings | undefined
+  /** The BroadcastChannel the thread answers its runs on (its WorkerShard listens). */
+  runAnswers: string
 }
 
+/** One run of a batch: `seq` is the shard's number for it. */
+export interface ThreadRun {
+  seq: number
+  task: NamedTask
+}
+
+/** A run's answer: its result, or the key of a program the thread lacks and the run did not carry. */
+export type ThreadAnswer = { seq: number; result: RunResult } | { seq: number; missing: string }
+
 export type WorkerMessage =
-  | { type: 'run'; task: RunTask }
+  | { type: 'runs'; runs: ThreadRun[] }
   | { type: 'check'; source: string }
   | { type: 'stats' }
 
@@ -47,13 +62,80 @@ const host = new IsolateHost({
   registry,
 })
 
-export default async function handle(message: WorkerMessage): Promise<RunResult | CheckResult | WorkerStats> {
+const answers = new BroadcastChannel(settings.runAnswers)
+answers.unref()
+let outgoing: ThreadAnswer[] = []
+/** A turn is open: answers wait for its end. It closes after a turn that answered nothing. */
+let turnOpen = false
+
+function answer(reply: ThreadAnswer): void {
+  outgoing.push(reply)
+  if (turnOpen) return
+  turnOpen = true
+  flushAnswers()
+  setImmediate(endTurn)
+}
+
+function endTurn(): void {
+  if (outgoing.length === 0) {
+    turnOpen = false
+    return
+  }
+  flushAnswers()
+  setImmediate(endTurn)
+}
+
+function flushAnswers(): void {
+  if (outgoing.length === 0) return
+  const batch = outgoing
+  outgoing = []
+  answers.postMessage(batch)
+}
+
+/** Starts every run of the batch; settles when all are answered (and their answers posted). */
+function runBatch(runs: ThreadRun[]): Promise<number> {
+  let left = runs.length
+  return new Promise((resolve) => {
+    const done = (): void => {
+      if (--left > 0) return
+      // Posted before the batch's task settles: a thread that dies after the task is done has lost no answer.
+      flushAnswers()
+      resolve(runs.length)
+    }
+    for (const run of runs) {
+      const task = run.task
+      // No await between this check and the run's compile lookup: what is held now is used.
+      if (task.program.source === undefined && host.lacks(task)) {
+        answer({ seq: run.seq, missing: programKey(task.program) })
+        done()
+        continue
+      }
+      host.run(task).then(
+        (result) => {
+          answer({ seq: run.seq, result })
+          done()
+        },
+        (error: unknown) => {
+          // IsolateHost answers every failure as a result; a throw is a bug of the host's own.
+          answer({ seq: run.seq, result: hostFault(error) })
+          done()
+        },
+      )
+    }
+  })
+}
+
+export default async function handle(message: WorkerMessage): Promise<number | CheckResult | WorkerStats> {
   switch (message.type) {
-    case 'run':
-      return host.run(message.task)
+    case 'runs':
+      return runBatch(message.runs)
     case 'check':
       return host.check(message.source)
     case 'stats':
       return host.stats()
   }
+}
+
+function hostFault(error: unknown): RunResult {
+  return failedRun({ code: 'SCRIPT_ERROR', message: error instanceof Error ? error.message : String(error) })
 }

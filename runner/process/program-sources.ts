@@ -1,0 +1,41 @@
+import { LRUCache } from 'lru-cache'
+import { programKey, type NamedProgram } from '../protocol.js'
+
+/** Source text a runner process keeps by default: far more programs than its threads hold compiled. */
+const DEFAULT_MAX_BYTES = 64 * 1024 * 1024
+
+/**
+ * The sources a runner process was sent, by program key (programKey()): a run names its program,
+ * and its source crosses the socket only the first time, or again when this cache let it go. The
+ * threads get a source from here when they lack the program compiled; bounded by total length.
+ */
+export class ProgramSources {
+  readonly #sources: LRUCache<string, string>
+
+  constructor(maxBytes = DEFAULT_MAX_BYTES) {
+    if (!Number.isInteger(maxBytes) || maxBytes < 1) throw new RangeError('maxBytes must be a positive integer')
+    this.#sources = new LRUCache<string, string>({ maxSize: maxBytes, sizeCalculation: (source) => Math.max(1, source.length) })
+  }
+
+  /** Keeps the program's source when it carries one; answers its key. */
+  learn(program: NamedProgram): string {
+    const key = programKey(program)
+    if (program.source !== undefined && !this.#sources.has(key)) this.#sources.set(key, program.source)
+    return key
+  }
+
+  get(key: string): string | undefined {
+    return this.#sources.get(key)
+  }
+}
+
+/** A run's program source is neither here nor in the run: the caller must send it (framing.ts `missing`). */
+export class ProgramMissing extends Error {
+  override readonly name = 'ProgramMissing'
+  readonly key: string
+
+  constructor(key: string) {
+    super(`the source of program ${key} is not in this runner`)
+    this.key = key
+  }
+}
