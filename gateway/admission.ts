@@ -6,8 +6,20 @@ export interface AdmissionOptions {
    * (at most perTenantConcurrency). A tenant alone may use perTenantConcurrency.
    */
   contendedConcurrency?: number
-  /** Runs of one tenant waiting for a slot; past it: TENANT_BUSY (429). */
+  /**
+   * Runs of one tenant waiting for a slot, at most: a bound on memory, past it TENANT_BUSY (429).
+   * What sheds a tenant's excess is its runs' wait (queueTargetMs), not this length.
+   */
   perTenantQueue?: number
+  /**
+   * The queueing delay a tenant's runs may settle at (CoDel's target): when the runs it dequeues
+   * have waited longer than this for a whole interval (the target or 100 ms, whichever is longer)
+   * and its queue kept growing, its new runs are refused with TENANT_BUSY (429) and a Retry-After
+   * of the wait, until a run waits less than the target again.
+   */
+  queueTargetMs?: number
+  /** The clock waits are measured with (ms); tests pass a fake one. */
+  now?: () => number
   /** Runs in flight across all tenants (what the runners can take at once). */
   globalConcurrency?: number
   /** Runs waiting across all tenants; past it: OVERLOADED (503). */
@@ -21,7 +33,10 @@ export interface AdmissionOptions {
  */
 const CONTENTION_LINGER_MS = 1000
 
-const DEFAULTS = { perTenantConcurrency: 64, contendedConcurrency: 16, perTenantQueue: 256, globalConcurrency: 512, globalQueue: 4096 }
+const DEFAULTS = { perTenantConcurrency: 64, contendedConcurrency: 16, perTenantQueue: 4096, globalConcurrency: 512, globalQueue: 4096, queueTargetMs: 100 }
+
+/** CoDel's interval: how long waits must stay over the target before a tenant is shed. */
+const MIN_INTERVAL_MS = 100
 
 export type Admission = 'started' | 'queued' | 'TENANT_BUSY' | 'OVERLOADED'
 
@@ -33,11 +48,21 @@ export interface Ticket {
 interface Waiting {
   start: () => void
   cancelled: boolean
+  /** When it started waiting (options.now). */
+  since: number
 }
 
 interface Lane {
   running: number
   queue: Waiting[]
+  /** When the dequeued runs' waits went over the target; 0 while under it. */
+  overSince: number
+  /** The queue's length then: a queue that grows over an interval is one the runners do not keep up with. */
+  queueAtOver: number
+  /** Refusing new runs that would queue (429), until a run waits less than the target. */
+  shedding: boolean
+  /** The wait of the run dequeued last (ms): what Retry-After tells a refused client. */
+  lastWaitMs: number
 }
 
 export interface AdmissionStats {
@@ -47,10 +72,20 @@ export interface AdmissionStats {
 }
 
 /**
- * Admission control in front of the runners: bounded concurrency and bounded queues, per tenant
- * and overall, so excess is refused at once (never an unbounded queue), and fair scheduling: a
- * freed slot goes to the next tenant in round-robin order, not to the longest queue, so one
- * tenant's flood cannot starve another.
+ * Admission control in front of the runners: bounded concurrency per tenant and overall, fair
+ * scheduling (a freed slot goes to the next tenant in round-robin order, not to the longest
+ * queue, so one tenant's flood cannot starve another), and a tenant's excess shed by how long its
+ * runs wait, CoDel-style, not by how many wait.
+ *
+ * Shedding by queueing delay: each run's wait is measured when it leaves the queue. A tenant
+ * whose runs have waited past `queueTargetMs` for a whole interval is a candidate; it is shed
+ * (new runs that would queue answer 429 with Retry-After) only if its queue also grew over that
+ * interval. HTTP clients hold a fixed number of connections and send the next request when the
+ * last is answered, so a tenant with 1,000 connections makes a standing queue of about 1,000
+ * runs that the runners serve at full speed: refusing some would not lower the load (the client
+ * asks again at once), only turn answers into errors. A queue that keeps growing is arrivals
+ * outpacing the runners: that one is shed, until a run waits less than the target again. Queue
+ * lengths stay bounded, as a memory bound (perTenantQueue, 429; globalQueue, 503).
  *
  * How many runs a tenant may have in flight depends on whether it is alone. Every run in flight
  * is work queued ahead of another tenant's run in the runners' shared stages (the socket, the
@@ -70,6 +105,9 @@ export class AdmissionController {
   readonly #perTenantQueue: number
   readonly #globalConcurrency: number
   readonly #globalQueue: number
+  readonly #targetMs: number
+  readonly #intervalMs: number
+  readonly #now: () => number
   readonly #lanes = new Map<string, Lane>()
   /** Tenants with runs waiting, in round-robin order (a Set keeps insertion order). */
   readonly #ready = new Set<string>()
@@ -84,6 +122,10 @@ export class AdmissionController {
       if (typeof value !== 'number' || !Number.isInteger(value)) throw new TypeError(`options.${key} must be an integer`)
       if (value < (key.endsWith('Queue') ? 0 : 1)) throw new RangeError(`options.${key} is out of range`)
     }
+    if (options.now !== undefined && typeof options.now !== 'function') throw new TypeError('options.now must be a function')
+    this.#now = options.now ?? (() => performance.now())
+    this.#targetMs = options.queueTargetMs ?? DEFAULTS.queueTargetMs
+    this.#intervalMs = Math.max(this.#targetMs, MIN_INTERVAL_MS)
     this.#perTenantConcurrency = options.perTenantConcurrency ?? DEFAULTS.perTenantConcurrency
     this.#contendedConcurrency = Math.min(this.#perTenantConcurrency, options.contendedConcurrency ?? DEFAULTS.contendedConcurrency)
     this.#perTenantQueue = options.perTenantQueue ?? DEFAULTS.perTenantQueue
@@ -104,7 +146,7 @@ export class AdmissionController {
    * Starts `start` now, queues it, or refuses. A started or queued run must call
    * `release(tenantId)` exactly once when it finishes.
    */
-  admit(tenantId: string, start: () => void): { verdict: Admission; ticket: Ticket | null } {
+  admit(tenantId: string, start: () => void): { verdict: Admission; ticket: Ticket | null; retryAfterSeconds?: number } {
     const lane = this.#lane(tenantId)
     if (lane.queue.length === 0 && lane.running < this.#cap() && this.#running < this.#globalConcurrency) {
       lane.running++
@@ -114,9 +156,15 @@ export class AdmissionController {
     }
     // Held back by its own cap (or behind its own queue): the tenant's bound answers first.
     const tenantLimited = lane.queue.length > 0 || lane.running >= this.#cap()
-    if (tenantLimited && lane.queue.length >= this.#perTenantQueue) return { verdict: 'TENANT_BUSY', ticket: null }
-    if (this.#queued >= this.#globalQueue) return { verdict: 'OVERLOADED', ticket: null }
-    const waiting: Waiting = { start, cancelled: false }
+    if (tenantLimited && (lane.shedding || lane.queue.length >= this.#perTenantQueue)) {
+      if (lane.running === 0 && lane.queue.length === 0) this.#lanes.delete(tenantId)
+      return { verdict: 'TENANT_BUSY', ticket: null, retryAfterSeconds: Math.max(1, Math.ceil(lane.lastWaitMs / 1000)) }
+    }
+    if (this.#queued >= this.#globalQueue) {
+      if (lane.running === 0 && lane.queue.length === 0) this.#lanes.delete(tenantId)
+      return { verdict: 'OVERLOADED', ticket: null, retryAfterSeconds: 1 }
+    }
+    const waiting: Waiting = { start, cancelled: false, since: this.#now() }
     lane.queue.push(waiting)
     this.#queued++
     this.#ready.add(tenantId)
@@ -130,7 +178,10 @@ export class AdmissionController {
           waiting.cancelled = true
           lane.queue.splice(index, 1)
           this.#queued--
-          if (lane.queue.length === 0) this.#ready.delete(tenantId)
+          if (lane.queue.length === 0) {
+            this.#ready.delete(tenantId)
+            this.#settle(lane)
+          }
           this.#forget(tenantId, lane)
         },
       },
@@ -170,17 +221,47 @@ export class AdmissionController {
       scanned = 0
       const next = lane.queue.shift() as Waiting
       this.#queued--
+      this.#observeWait(lane, next.since)
       if (lane.queue.length > 0) this.#ready.add(tenantId)
+      else this.#settle(lane)
       lane.running++
       this.#running++
       next.start()
     }
   }
 
+  /** CoDel's detector, on each run leaving the queue: a whole interval over the target, and growing, sheds. */
+  #observeWait(lane: Lane, since: number): void {
+    const now = this.#now()
+    const wait = now - since
+    lane.lastWaitMs = wait
+    if (wait < this.#targetMs) {
+      lane.overSince = 0
+      lane.shedding = false
+      return
+    }
+    if (lane.overSince === 0) {
+      lane.overSince = now
+      lane.queueAtOver = lane.queue.length
+      return
+    }
+    if (now - lane.overSince < this.#intervalMs) return
+    // A growing queue, not a standing one: more than noise (a tenth, and at least a few runs).
+    lane.shedding = lane.queue.length >= lane.queueAtOver + Math.max(4, lane.queueAtOver / 10)
+    lane.overSince = now
+    lane.queueAtOver = lane.queue.length
+  }
+
+  /** An empty queue is the end of a wait episode. */
+  #settle(lane: Lane): void {
+    lane.overSince = 0
+    lane.shedding = false
+  }
+
   #lane(tenantId: string): Lane {
     let lane = this.#lanes.get(tenantId)
     if (lane === undefined) {
-      lane = { running: 0, queue: [] }
+      lane = { running: 0, queue: [], overSince: 0, queueAtOver: 0, shedding: false, lastWaitMs: 0 }
       this.#lanes.set(tenantId, lane)
     }
     return lane

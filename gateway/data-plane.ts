@@ -170,7 +170,7 @@ export class DataPlane {
     })
     if (admission.verdict === 'TENANT_BUSY' || admission.verdict === 'OVERLOADED') {
       this.#options.metrics.rejected(admission.verdict)
-      return refuse(admission.verdict, [['retry-after', RETRY_AFTER_SECONDS]], hasBody)
+      return refuse(admission.verdict, [['retry-after', String(admission.retryAfterSeconds ?? 1)]], hasBody)
     }
     onAbort = () => {
       // Gone while waiting for a slot or for its body: give the place or the slot back.

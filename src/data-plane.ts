@@ -28,6 +28,7 @@ export async function startDataPlane(options: DataPlaneServiceOptions): Promise<
     perTenantConcurrency: config.tenantConcurrency,
     contendedConcurrency: config.tenantContendedConcurrency,
     perTenantQueue: config.tenantQueue,
+    queueTargetMs: config.queueTargetMs,
     globalConcurrency: config.globalConcurrency,
     globalQueue: config.globalQueue,
   })
