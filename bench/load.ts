@@ -17,6 +17,12 @@ export interface Measurement {
   ratioRps?: number
   ratioCpu?: number
   ratioToHello?: number
+  /** isogate's req/s over workerd's in the same run (hello rows). */
+  ratioToWorkerd?: number
+  /** isogate's server CPU per request over workerd's. */
+  cpuRatioToWorkerd?: number
+  /** isogate's p99 over workerd's. */
+  p99RatioToWorkerd?: number
   quietP99Ratio?: number
   /** Runner crashes caused while this load ran. */
   crashes?: number

@@ -17,6 +17,16 @@ export interface BenchResults {
   rss: RssMeasurement | null
   /** runner-bench's whole `--json` report, kept in the JSON file as it came. */
   runnerBench: unknown
+  /** Host-call round trips measured through a running isogate. */
+  roundTrips: RoundTrip[]
+}
+
+/** A sequential round trip through the whole stack, in µs. */
+export interface RoundTrip {
+  scenario: string
+  medianUs: number
+  p90Us: number
+  runs: number
 }
 
 /** A target in bench/slo.json: `metric` of the row named `scenario` (a load or a start). */
@@ -30,11 +40,11 @@ interface Target {
 }
 
 /** Verdicts against bench/slo.json, then the JSON and markdown reports in bench/results/ (and stdout). */
-export function report({ mode, loads, starts, rss, runnerBench }: BenchResults): void {
+export function report({ mode, loads, starts, rss, runnerBench, roundTrips }: BenchResults): void {
   const here = path.dirname(fileURLToPath(import.meta.url))
   const benchDir = here.endsWith(`${path.sep}dist${path.sep}bench`) ? path.resolve(here, '../../bench') : here
   const slo = JSON.parse(readFileSync(path.join(benchDir, 'slo.json'), 'utf8')) as { targets: Target[] }
-  const rows: Array<{ scenario: string }> = [...loads, ...starts, ...(rss === null ? [] : [rss])]
+  const rows: Array<{ scenario: string }> = [...loads, ...starts, ...(rss === null ? [] : [rss]), ...roundTrips]
   const verdicts = slo.targets.map((target) => {
     const row = rows.find((r) => r.scenario === target.scenario) as Record<string, unknown> | undefined
     const measured = row?.[target.metric]
@@ -47,11 +57,12 @@ export function report({ mode, loads, starts, rss, runnerBench }: BenchResults):
   const dir = path.join(benchDir, 'results')
   mkdirSync(dir, { recursive: true })
   const stamp = when.replace(/[:.]/g, '-')
-  const json = JSON.stringify({ mode, when, machine, results: loads, starts, rss, runnerBench, verdicts }, null, 2)
+  const json = JSON.stringify({ mode, when, machine, results: loads, starts, rss, runnerBench, roundTrips, verdicts }, null, 2)
   writeFileSync(path.join(dir, `${stamp}-${mode}.json`), json)
   writeFileSync(path.join(dir, 'latest.json'), json)
   const fmt = (n: number | undefined, digits = 1) => (n === undefined ? '' : n.toFixed(digits))
   const crashRows = loads.filter((r) => r.crashes !== undefined)
+  const versus = loads.filter((r) => r.ratioToWorkerd !== undefined).map((hello) => ({ hello, workerd: loads.find((r) => r.scenario === hello.scenario.replace(/^hello@/, 'workerd@')) }))
   const lines = [
     `# isogate bench (${mode}), ${when}`,
     '',
@@ -62,6 +73,16 @@ export function report({ mode, loads, starts, rss, runnerBench }: BenchResults):
     ...loads.map((r) =>
       `| ${r.scenario} | ${r.connections} | ${fmt(r.rps, 0)} | ${fmt(r.ratioRps, 2)} | ${fmt(r.p50)} | ${fmt(r.p97_5)} | ${fmt(r.p99)} | ${r.errors} | ${r.non2xx} | ${fmt(r.cpuMicrosPerRequest)} | ${fmt(r.rssBytes / 2 ** 20, 0)} |`),
     '',
+    ...(versus.length === 0 ? [] : [
+      '| isogate vs workerd (same run, alternating) | isogate req/s | workerd req/s | x workerd | isogate CPU us/req | workerd CPU us/req | CPU x workerd | isogate p99 ms | workerd p99 ms |',
+      '| --- | --- | --- | --- | --- | --- | --- | --- | --- |',
+      ...versus.map(({ hello, workerd }) => `| ${hello.scenario} | ${fmt(hello.rps, 0)} | ${fmt(workerd?.rps, 0)} | ${fmt(hello.ratioToWorkerd, 2)} | ${fmt(hello.cpuMicrosPerRequest)} | ${fmt(workerd?.cpuMicrosPerRequest)} | ${fmt(hello.cpuRatioToWorkerd, 2)} | ${fmt(hello.p99)} | ${fmt(workerd?.p99)} |`),
+      '',
+    ]),
+    ...(roundTrips.length === 0 ? [] : [
+      ...roundTrips.map((r) => `${r.scenario} (sequential ctx.cache.get, through the whole stack): median ${r.medianUs.toFixed(0)} us, p90 ${r.p90Us.toFixed(0)} us over ${r.runs} runs of 90 calls.`),
+      '',
+    ]),
     ...(crashRows.length === 0 ? [] : [
       '| runner crash under load | crashes | others\' errors | others\' non-2xx | others\' req/s x no crashes |',
       '| --- | --- | --- | --- | --- |',

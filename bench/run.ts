@@ -1,16 +1,19 @@
 /**
  * `npm run bench [-- --quick | --smoke]`: load scenarios against a fresh isogate and, in the
- * same run, a raw uWebSockets.js baseline; numbers as ratios to the baseline, a runner crash
+ * same run, a raw uWebSockets.js baseline and Cloudflare's workerd serving the same hello worker
+ * (workerd@N rows alternating with isogate's hello@N, and isogate/workerd ratios); numbers as
+ * ratios to the baseline and to workerd, a runner crash
  * under load, and the runner's cold, warm and hot start latencies (bench/runner-bench.ts); verdicts
  * against bench/slo.json, a JSON and a markdown report in bench/results/. Loopback only; every
  * load is bounded in time and connections.
  */
 import { setTimeout as delay } from 'node:timers/promises'
 import { load, type Measurement } from './load.js'
-import { report, type Mode } from './report.js'
+import { report, type Mode, type RoundTrip } from './report.js'
 import { runnerCrashUnderLoad } from './runner-crash.js'
 import { ECHO_BODY, SCRIPTS, deployer } from './scenarios.js'
 import { startBaseline, startIsogateServer } from './servers.js'
+import { startWorkerd } from './workerd-server.js'
 import { measureStarts, type StartMeasurement } from './start-latency.js'
 
 interface Plan {
@@ -21,13 +24,15 @@ interface Plan {
   crash: { seconds: number; connections: number }
   /** bench/runner-bench.ts `--runs` and `--tenants` (at least 100). */
   starts: { runs: number; tenants: number }
+  /** workerd / isogate hello pairs per connection count (each load `seconds` long). */
+  workerdRounds: number
 }
 
 // Quick stays under 90 s with the build on a 2-core machine: 14 loads of 2.5 s, two of 4 s.
 const MODES: Record<Mode, Plan> = {
-  full: { seconds: 10, connections: [100, 1000], tenants: 1000, crash: { seconds: 20, connections: 100 }, starts: { runs: 1000, tenants: 1000 } },
-  quick: { seconds: 2.5, connections: [100, 1000], tenants: 100, crash: { seconds: 4, connections: 100 }, starts: { runs: 100, tenants: 100 } },
-  smoke: { seconds: 1, connections: [10], tenants: 5, crash: { seconds: 1, connections: 10 }, starts: { runs: 10, tenants: 100 } },
+  full: { seconds: 10, connections: [100, 1000], tenants: 1000, crash: { seconds: 20, connections: 100 }, starts: { runs: 1000, tenants: 1000 }, workerdRounds: 2 },
+  quick: { seconds: 2.5, connections: [100, 1000], tenants: 100, crash: { seconds: 4, connections: 100 }, starts: { runs: 100, tenants: 100 }, workerdRounds: 1 },
+  smoke: { seconds: 1, connections: [10], tenants: 5, crash: { seconds: 1, connections: 10 }, starts: { runs: 10, tenants: 100 }, workerdRounds: 1 },
 }
 
 /** The server's runner processes, set here so the crash scenario can place tenants as the gateway does. */
@@ -36,9 +41,11 @@ const RUNNERS = 2
 async function main(mode: Mode): Promise<void> {
   const plan = MODES[mode]
   const results: Measurement[] = []
+  const roundTrips: RoundTrip[] = []
   // Start latencies first, on a machine the load servers do not share yet.
   const { starts, rss, raw: runnerBench } = await measureStarts(plan.starts.runs, plan.starts.tenants)
   const baseline = await startBaseline()
+  const workerd = await startWorkerd(SCRIPTS.hello)
   // The crash scenario measures containment, not quarantine: a crasher quarantined after its
   // third crash (the default) would stop crashing, so no tenant is quarantined here.
   const isogate = await startIsogateServer({ ISOGATE_RUNNERS: String(RUNNERS), ISOGATE_QUARANTINE_CRASHES: '1000000' })
@@ -50,6 +57,7 @@ async function main(mode: Mode): Promise<void> {
     await deploy.deploy('quiet', SCRIPTS.hello)
     await deploy.deploy('flood', SCRIPTS.hello)
     await deploy.deploy('cache', SCRIPTS.cache)
+    await deploy.deploy('cacheseq', SCRIPTS.cacheRoundTrips)
     const seeded = await cachedAnswer(isogate.port)
     const tenants = Array.from({ length: plan.tenants }, (_, i) => `t${i}`)
     for (const tenant of tenants) await deploy.deploy(tenant, SCRIPTS.hello)
@@ -57,13 +65,32 @@ async function main(mode: Mode): Promise<void> {
     for (const tenant of tenants) await fetch(`http://127.0.0.1:${isogate.port}/${tenant}/run`).then((r) => r.text())
     // And the server's own code: the first scenario should not measure its JIT warming up.
     await load(isogate, { port: isogate.port, paths: ['/hello/run'], connections: 50, seconds: mode === 'smoke' ? 0.5 : 1.5 })
+    await load(workerd, { port: workerd.port, paths: ['/'], connections: 50, seconds: mode === 'smoke' ? 0.5 : 1.5 })
 
     const seconds = plan.seconds
     for (const connections of plan.connections) {
       const base = await load(baseline, { port: baseline.port, paths: ['/'], connections, seconds })
       results.push({ scenario: `baseline@${connections}`, ...base })
-      const hello = await load(isogate, { port: isogate.port, paths: ['/hello/run'], connections, seconds })
-      results.push({ scenario: `hello@${connections}`, ...hello, ratioRps: hello.rps / base.rps, ratioCpu: hello.cpuMicrosPerRequest / base.cpuMicrosPerRequest })
+      // workerd and isogate's hello alternate (workerd, hello, workerd, hello, ...): the ratios
+      // compare loads that ran side by side on a machine whose spare capacity drifts.
+      const pairs: Array<{ workerd: Omit<Measurement, 'scenario'>; hello: Omit<Measurement, 'scenario'> }> = []
+      for (let round = 0; round < plan.workerdRounds; round++) {
+        const w = await load(workerd, { port: workerd.port, paths: ['/'], connections, seconds })
+        const h = await load(isogate, { port: isogate.port, paths: ['/hello/run'], connections, seconds })
+        pairs.push({ workerd: w, hello: h })
+      }
+      const worker = combine(pairs.map((pair) => pair.workerd))
+      const hello = combine(pairs.map((pair) => pair.hello))
+      results.push({ scenario: `workerd@${connections}`, ...worker, ratioRps: worker.rps / base.rps, ratioCpu: worker.cpuMicrosPerRequest / base.cpuMicrosPerRequest })
+      results.push({
+        scenario: `hello@${connections}`,
+        ...hello,
+        ratioRps: hello.rps / base.rps,
+        ratioCpu: hello.cpuMicrosPerRequest / base.cpuMicrosPerRequest,
+        ratioToWorkerd: hello.rps / worker.rps,
+        cpuRatioToWorkerd: hello.cpuMicrosPerRequest / worker.cpuMicrosPerRequest,
+        p99RatioToWorkerd: hello.p99 / Math.max(worker.p99, 1),
+      })
       const echo = await load(isogate, { port: isogate.port, paths: ['/echo/run'], connections, seconds, method: 'POST', body: ECHO_BODY })
       results.push({ scenario: `echo@${connections}`, ...echo, ratioRps: echo.rps / base.rps })
       const cpu = await load(isogate, { port: isogate.port, paths: ['/cpu/run'], connections, seconds })
@@ -74,6 +101,8 @@ async function main(mode: Mode): Promise<void> {
       if ((await cachedAnswer(isogate.port)) !== seeded) throw new Error('cache scenario: ctx.cache lost the seeded value, so the load may have measured misses')
       results.push({ scenario: `cache@${connections}`, ...cache, ratioRps: cache.rps / base.rps, ratioToHello: cache.rps / hello.rps })
     }
+
+    roundTrips.push(await cacheRoundTrip(isogate.port, mode === 'smoke' ? 5 : 30))
 
     // The quiet tenant is measured once the flood is under way (its 500 connections opened and
     // queued), for as long as alone, and the flood lasts past it: the steady state, not the ramp.
@@ -93,14 +122,52 @@ async function main(mode: Mode): Promise<void> {
     results.push(...(await runnerCrashUnderLoad(isogate, deploy, { runners: RUNNERS, bystanders: 4, crashEveryMs: 2500, ...plan.crash })))
   } finally {
     await isogate.stop()
+    await workerd.stop()
     await baseline.stop()
   }
-  report({ mode, loads: results, starts, rss, runnerBench })
+  report({ mode, loads: results, starts, rss, runnerBench, roundTrips })
   // Every scenario's requests should succeed: a load answered with error statuses measured the
   // wrong thing (an open circuit breaker answers fast), whatever its numbers say. Timeouts and
   // socket errors are load, judged by the targets; a CI machine may be slow.
   const answeredWrong = results.filter((r) => r.non2xx > 0)
   if (answeredWrong.length > 0) throw new Error(`scenarios answered with non-2xx: ${answeredWrong.map((r) => `${r.scenario} (${r.non2xx})`).join(', ')}`)
+}
+
+/** Loads of one scenario run in turns, as one row: requests and CPU summed, latencies the worst turn's. */
+function combine(loads: Array<Omit<Measurement, 'scenario'>>): Omit<Measurement, 'scenario'> {
+  if (loads.length === 1) return loads[0] as Omit<Measurement, 'scenario'>
+  const sum = (pick: (m: Omit<Measurement, 'scenario'>) => number): number => loads.reduce((total, m) => total + pick(m), 0)
+  const requests = sum((m) => m.requests)
+  return {
+    connections: (loads[0] as Omit<Measurement, 'scenario'>).connections,
+    rps: sum((m) => m.rps) / loads.length,
+    p50: Math.max(...loads.map((m) => m.p50)),
+    p97_5: Math.max(...loads.map((m) => m.p97_5)),
+    p99: Math.max(...loads.map((m) => m.p99)),
+    errors: sum((m) => m.errors),
+    non2xx: sum((m) => m.non2xx),
+    requests,
+    cpuMicrosPerRequest: requests > 0 ? sum((m) => m.cpuMicrosPerRequest * m.requests) / requests : 0,
+    rssBytes: Math.max(...loads.map((m) => m.rssBytes)),
+  }
+}
+
+/**
+ * One `ctx.cache.get` round trip (isolate -> worker thread -> runner process -> gateway and back),
+ * sequential: runs that each make 90 calls in a row and time them inside the isolate (Date.now(),
+ * so a run's figure is good to about 1 ms / 90); the median and p90 over `runs` runs, in µs.
+ */
+async function cacheRoundTrip(port: number, runs: number): Promise<RoundTrip> {
+  const perCall: number[] = []
+  for (let i = 0; i < runs; i++) {
+    const response = await fetch(`http://127.0.0.1:${port}/cacheseq/run`)
+    const body = (await response.json()) as { ms: number; calls: number }
+    if (response.status !== 200) throw new Error(`cache round trips: ${response.status} ${JSON.stringify(body)}`)
+    perCall.push((body.ms * 1000) / body.calls)
+  }
+  perCall.sort((a, b) => a - b)
+  const at = (q: number): number => perCall[Math.min(perCall.length - 1, Math.floor(q * perCall.length))] as number
+  return { scenario: 'cache-get-round-trip', medianUs: at(0.5), p90Us: at(0.9), runs }
 }
 
 /**

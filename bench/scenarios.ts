@@ -14,6 +14,16 @@ export const SCRIPTS = {
       return Response.json(value)
     },
   }`,
+  /** 90 sequential ctx.cache.get calls in one run (under the default limit of 100 host calls); answers the time they took. */
+  cacheRoundTrips: `export default {
+    async fetch(request, env, ctx) {
+      await ctx.cache.set('k', 'v')
+      const calls = 90
+      const started = Date.now()
+      for (let i = 0; i < calls; i++) await ctx.cache.get('k')
+      return Response.json({ ms: Date.now() - started, calls })
+    },
+  }`,
   /** V8 aborts the whole runner process (in a 64 MB isolate), as test/runner-crash-gateway.test.ts shows. */
   crash: `export default { fetch() { new Array(1e9).fill(0); return new Response('survived') } }`,
 } as const

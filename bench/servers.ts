@@ -77,11 +77,10 @@ export async function startIsogateServer(env: Record<string, string> = {}, nodeF
       ISOGATE_ADMIN_TOKEN: token,
       ISOGATE_DEMO: 'false',
       ISOGATE_LOG_LEVEL: 'warn',
-      // The default caps on runs in flight (64 per tenant, 512 overall): they are what keeps a
-      // flooding tenant's excess in the gateway's fair queue rather than ahead of everyone in
-      // the runners. Queues long enough that 1,000 connections on one tenant wait, not 429.
-      ISOGATE_TENANT_QUEUE: '4096',
-      ISOGATE_GLOBAL_QUEUE: '16384',
+      // The product's default admission settings (issue 22: the 1,000-connection rows must pass
+      // with them): caps on runs in flight (64 per tenant, 512 overall) keep a flooding tenant's
+      // excess in the gateway's fair queue, and a tenant is shed by its runs' wait, not by a
+      // queue length.
       ...env,
     },
   })

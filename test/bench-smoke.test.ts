@@ -31,7 +31,7 @@ t.test('the bench harness runs every scenario against isogate and the uWS baseli
   const code = await new Promise<number | null>((resolve) => child.on('exit', resolve))
   t.equal(code, 0, output.slice(-2000))
   const report = readFileSync(new URL('../bench/results/latest.md', import.meta.url), 'utf8')
-  const scenarios = ['baseline@10', 'hello@10', 'echo@10', 'cpu@10', 'tenants@10', 'cache@10', 'quiet-alone', 'flood', 'fairness', 'bystanders@10', 'bystanders-crashing@10']
+  const scenarios = ['baseline@10', 'workerd@10', 'hello@10', 'echo@10', 'cpu@10', 'tenants@10', 'cache@10', 'quiet-alone', 'flood', 'fairness', 'bystanders@10', 'bystanders-crashing@10']
   for (const scenario of scenarios) {
     t.match(report, new RegExp(`\\| ${scenario} \\| \\d+ \\| \\d+ \\|`), `${scenario} was measured`)
   }
@@ -41,6 +41,9 @@ t.test('the bench harness runs every scenario against isogate and the uWS baseli
   t.ok(Number(hello?.[1]) > 0, 'requests per second were measured')
   t.equal(Number(hello?.[3]), 0, 'no non-2xx answers in the hello scenario')
   t.match(report, /\| fairness: the quiet tenant's p99 with a flood <= 2x its p99 alone \| [\d.]+ \| (met|missed) \|/)
+  // workerd serves the same hello in the same run, alternating with isogate's; the ratios are judged.
+  t.match(report, /\| hello@10 \| \d+ \| \d+ \| [\d.]+ \| [\d.]+ \| [\d.]+ \| [\d.]+ \|/, 'the isogate vs workerd table has the hello row')
+  t.match(report, /cache-get-round-trip \(sequential ctx\.cache\.get, through the whole stack\): median \d+ us/)
 
   const json = JSON.parse(readFileSync(new URL('../bench/results/latest.json', import.meta.url), 'utf8')) as { mode: string; results: Row[]; starts: Start[]; rss?: { tenants: number; totalMiB: number; perTenantKiB: number }; verdicts: Array<{ id: string; verdict: string }> }
   t.equal(json.mode, 'smoke')
@@ -76,6 +79,11 @@ t.test('the bench harness runs every scenario against isogate and the uWS baseli
   t.ok((json.rss?.totalMiB ?? 0) > 0 && (json.rss?.perTenantKiB ?? 0) > 100, `the warm tenants' RSS was measured (${json.rss?.perTenantKiB} KiB a tenant)`)
   t.match(report, /RSS of 100 warm tenants in a process that holds only them \(bench\/runner-bench\.ts\): \d+ MiB, \d+ KiB a tenant\./)
   t.match(json.verdicts.find((v) => v.id === 'warm-tenants-rss'), { verdict: 'not measured' })
+  t.ok((row('workerd@10')?.rps ?? 0) > 0 && row('workerd@10')?.non2xx === 0, 'workerd served the hello worker')
+  t.type((row('hello@10') as Row & { ratioToWorkerd?: number }).ratioToWorkerd, 'number', 'isogate/workerd req/s ratio')
+  for (const id of ['hello-100-vs-workerd', 'hello-100-cpu-vs-workerd', 'cache-get-round-trip']) {
+    t.ok(json.verdicts.some((v) => v.id === id), `the ${id} target is in the report`)
+  }
   for (const id of ['crash-bystander-errors', 'crash-bystander-non2xx', 'crash-bystander-throughput']) {
     t.ok(json.verdicts.some((v) => v.id === id), `the ${id} target is in the report`)
   }

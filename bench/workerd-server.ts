@@ -1,0 +1,87 @@
+/**
+ * Cloudflare's workerd serving the bench's hello worker on loopback: the runtime isogate is
+ * measured against, in the same run. The binary ships in the `workerd` npm package (a pinned dev
+ * dependency; its platform package @cloudflare/workerd-linux-64 holds the executable, which runs
+ * on glibc 2.36).
+ */
+import { spawn } from 'node:child_process'
+import { mkdtempSync, writeFileSync } from 'node:fs'
+import { createRequire } from 'node:module'
+import { createServer } from 'node:net'
+import os from 'node:os'
+import path from 'node:path'
+import type { BenchServer } from './servers.js'
+
+const require = createRequire(import.meta.url)
+
+/** The workerd executable of the installed `workerd` package, and the compatibility date it ships. */
+export function workerdBinary(): { binPath: string; version: string; compatibilityDate: string } {
+  const module = require('workerd') as { default: string; version: string; compatibilityDate: string }
+  return { binPath: module.default, version: module.version, compatibilityDate: module.compatibilityDate }
+}
+
+/** A port free on loopback now (workerd takes its address on the command line, not port 0). */
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer()
+    server.once('error', reject)
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as { port: number }
+      server.close(() => resolve(port))
+    })
+  })
+}
+
+/** Starts workerd serving `source` (an ES module worker) at http://127.0.0.1:{port}/. */
+export async function startWorkerd(source: string): Promise<BenchServer> {
+  const { binPath, compatibilityDate } = workerdBinary()
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'isogate-workerd-'))
+  writeFileSync(path.join(dir, 'worker.js'), source)
+  writeFileSync(
+    path.join(dir, 'config.capnp'),
+    `using Workerd = import "/workerd/workerd.capnp";
+const config :Workerd.Config = (
+  services = [ (name = "main", worker = .worker) ],
+  sockets = [ (name = "http", address = "127.0.0.1:0", http = (), service = "main") ],
+);
+const worker :Workerd.Worker = (
+  modules = [ (name = "worker.js", esModule = embed "worker.js") ],
+  compatibilityDate = "${compatibilityDate}",
+);
+`,
+  )
+  const port = await freePort()
+  const child = spawn(binPath, ['serve', path.join(dir, 'config.capnp'), '--socket-addr', `http=127.0.0.1:${port}`], { stdio: ['ignore', 'pipe', 'pipe'] })
+  let output = ''
+  child.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()))
+  child.stderr.on('data', (chunk: Buffer) => (output += chunk.toString()))
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()))
+  // workerd prints nothing when it listens: ask until it answers.
+  const deadline = Date.now() + 30_000
+  for (;;) {
+    if (child.exitCode !== null) throw new Error(`workerd exited with ${child.exitCode}: ${output}`)
+    try {
+      const response = await fetch(`http://127.0.0.1:${port}/`)
+      await response.text()
+      if (response.status === 200) break
+    } catch {
+      // Not listening yet.
+    }
+    if (Date.now() > deadline) {
+      child.kill('SIGKILL')
+      throw new Error(`workerd did not answer within 30 s: ${output}`)
+    }
+    await new Promise((resolve) => setTimeout(resolve, 50))
+  }
+  return {
+    pid: child.pid as number,
+    port,
+    adminPort: 0,
+    stop: async () => {
+      if (child.exitCode === null) child.kill('SIGTERM')
+      const timer = setTimeout(() => child.kill('SIGKILL'), 5000)
+      await exited
+      clearTimeout(timer)
+    },
+  }
+}
