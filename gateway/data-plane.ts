@@ -3,7 +3,7 @@ import type { Logger } from 'pino'
 import type { HttpRequestData, RunLimits, RunResult, RunTask } from '../runner/index.js'
 import type { AdmissionController } from './admission.js'
 import type { CircuitBreaker } from './circuit-breaker.js'
-import { GATEWAY_ERROR_CODES, type GatewayErrorCode } from './errors.js'
+import { DATA_PLANE_ERRORS, type GatewayErrorCode } from './errors.js'
 import type { GatewayMetrics } from './metrics.js'
 import { writeError, writeRunResult, type RequestState } from './response-writer.js'
 import type { Route, RouteTable } from './route-table.js'
@@ -133,8 +133,8 @@ export class DataPlane {
     }
 
     const refuse = (code: GatewayErrorCode, extra: Array<[string, string]> = [], close = false): void => {
-      const status = GATEWAY_ERROR_CODES[code].status
-      writeError(res, state, status, { code, message: GATEWAY_ERROR_CODES[code].message }, extra, close)
+      const { status, message } = DATA_PLANE_ERRORS[code]
+      writeError(res, state, status, { code, message }, extra, close)
       this.#options.metrics.observe(slug, status, (performance.now() - started) / 1000)
     }
     if (this.#draining) return refuse('DRAINING', [['retry-after', RETRY_AFTER_SECONDS]], true)

@@ -19,8 +19,9 @@ export function errorHandler(error: FastifyError | AppError | Error, request: Fa
   if (error instanceof AppError) {
     const body: ErrorBody = { error: { code: error.code, message: error.message } }
     if (error.details !== undefined) body.error.details = error.details
-    if (error.status >= 500) request.log.error({ err: error }, 'request failed')
-    return reply.status(error.status).send(body)
+    const status = error.status ?? 500
+    if (status >= 500) request.log.error({ err: error }, 'request failed')
+    return reply.status(status).send(body)
   }
   const fastifyError = error as FastifyError
   const known = fastifyError.code ? FRAMEWORK[fastifyError.code] : undefined
