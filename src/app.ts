@@ -128,10 +128,13 @@ export async function startIsogate(config: Config, logger: Logger = pino({ level
     const demoCreated = config.demo ? await ensureDemo(tenants, scripts) : false
 
     const routes = new RouteTable()
-    routes.replaceAll(await scripts.routes())
+    routes.replaceAll(await scripts.routes(), await tenants.slugs())
     const unsubscribe = changes.subscribe(async (change) => {
       try {
-        routes.replaceTenant(change.tenantId, await scripts.routes(change.tenantId))
+        const served = await scripts.routes(change.tenantId)
+        // A tenant with no active route stays known: its requests answer ROUTE_NOT_FOUND.
+        const slug = served.length === 0 ? (await db.system((tx) => tenantRepository.findById(tx, change.tenantId)))?.slug : undefined
+        routes.replaceTenant(change.tenantId, served, slug)
       } catch (error) {
         logger.error({ err: error, tenantId: change.tenantId }, 'could not refresh routes')
       }
@@ -163,7 +166,7 @@ export async function startIsogate(config: Config, logger: Logger = pino({ level
       readiness: {
         async check() {
           const database = await db.ping()
-          return { ready: database && !draining, checks: { database, draining: !draining } }
+          return { ready: database && !draining, checks: { database, draining } }
         },
       },
     })

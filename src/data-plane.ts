@@ -3,6 +3,7 @@ import { Gauge, type Registry } from 'prom-client'
 import type { Config } from '../config/index.js'
 import { AdmissionController, CircuitBreaker, DataPlane, GatewayMetrics, type HttpRun, type RouteTable, type RunExecutor } from '../gateway/index.js'
 import { recordOf } from './domain/execution.js'
+import { ERROR_CODES } from './errors.js'
 import type { ExecutionRecorder } from './services/execution-recorder.js'
 
 export interface DataPlaneServiceOptions {
@@ -63,7 +64,7 @@ export async function startDataPlane(options: DataPlaneServiceOptions): Promise<
 }
 
 function httpRecord(run: HttpRun) {
-  return recordOf(
+  const record = recordOf(
     {
       id: run.executionId,
       tenantId: run.route.tenantId,
@@ -75,4 +76,13 @@ function httpRecord(run: HttpRun) {
     },
     run.result,
   )
+  if (!run.clientAborted) return record
+  // The answer was never delivered: 499 (the client closed the request), and a run that
+  // succeeded says why it counts as cancelled; a failed run keeps its own error.
+  record.httpStatus = 499
+  if (record.status === 'completed') {
+    record.status = 'cancelled'
+    record.error = { code: 'CLIENT_ABORTED', message: ERROR_CODES.CLIENT_ABORTED.message }
+  }
+  return record
 }

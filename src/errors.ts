@@ -37,6 +37,7 @@ export const ERROR_CODES = errorCatalogue({
   CRON_SLOTS_MISSED: { status: null, message: 'Cron slots were missed while no process ran' },
   CRON_FIRE_ABANDONED: { status: null, message: 'The process running a cron fire stopped before it finished' },
   EVENT_DELIVERY_ABANDONED: { status: null, message: 'The process delivering an event stopped mid-attempt' },
+  CLIENT_ABORTED: { status: null, message: 'The client closed the connection before the answer was written' },
 })
 
 /**
