@@ -1,5 +1,6 @@
 import { chmodSync, mkdirSync, writeFileSync } from 'node:fs'
 import path from 'node:path'
+import type { FastifyInstance } from 'fastify'
 import { pino, type Logger } from 'pino'
 import type { Config } from '../config/index.js'
 import { collectDefaultMetrics, Registry } from 'prom-client'
@@ -40,6 +41,8 @@ export interface Isogate {
   readonly demoCreated: boolean
   readonly db: Database
   readonly logger: Logger
+  /** The control plane's Fastify instance (tests call `api.inject` where the socket is not the point). */
+  readonly api: FastifyInstance
   close(): Promise<void>
 }
 
@@ -181,7 +184,7 @@ export async function startIsogate(config: Config, logger: Logger = pino({ level
     const address = api.server.address()
     const adminPort = typeof address === 'object' && address !== null ? address.port : config.adminPort
 
-    return { config, dataPort, adminPort, generatedAdminToken: generated, adminTokenFile, demoCreated, db, logger, close }
+    return { config, dataPort, adminPort, generatedAdminToken: generated, adminTokenFile, demoCreated, db, logger, api, close }
   } catch (error) {
     await close()
     throw error
