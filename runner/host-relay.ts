@@ -29,6 +29,7 @@ export interface RelayedHostCall {
   /** The run making the call, when the caller named it (RunTask.trace). */
   executionId?: string | undefined
   eventDepth?: number | null | undefined
+  scriptId?: string | undefined
 }
 
 /** Answers relayed calls; rejects (or throws) with an Error whose name, message and code reach the script. */
@@ -159,7 +160,7 @@ export function registerRemoteHostApis(registry: HostRegistry, settings: HostRel
           else reject(new RemoteHostError(answer.error))
         })
         call.signal.addEventListener('abort', onAbort, { once: true })
-        const relayed: RelayedHostCall = { tenantId, name: api.name, args, executionId: call.executionId, eventDepth: call.eventDepth }
+        const relayed: RelayedHostCall = { tenantId, name: api.name, args, executionId: call.executionId, eventDepth: call.eventDepth, scriptId: call.scriptId }
         requests.postMessage({ id, thread: threadId, call: relayed } satisfies Request)
       })
     }, { expose: api.expose })

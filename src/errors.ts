@@ -9,6 +9,7 @@ import { errorCatalogue, HTTP_ERROR_CODES, IsogateError, RUNNER_ERROR_CODES, typ
 export const ERROR_CODES = errorCatalogue({
   VALIDATION_FAILED: { status: 400, message: 'The request is not valid' },
   TENANT_REQUIRED: { status: 400, message: 'Name the tenant with the X-Tenant header' },
+  EVENT_TYPE_RESERVED: { status: 400, message: 'db.*, script.*, execution.* and isogate.* events are published by isogate only' },
   UNAUTHORIZED: { status: 401, message: 'A valid API key is required' },
   FORBIDDEN: { status: 403, message: 'The API key lacks the permission for this action' },
   NOT_FOUND: { status: 404, message: 'No such resource' },

@@ -69,7 +69,7 @@ export class IsolateRunner {
     const started = performance.now()
     const { tenant, start } = this.#tenantIsolate(task)
     const stop = this.#watchdog.watch(tenant, task.limits)
-    const run = this.#bridge.begin(task.program.tenantId, task.limits.apiCalls, task.trace)
+    const run = this.#bridge.begin(task.program.tenantId, task.limits.apiCalls, task.trace && { ...task.trace, scriptId: task.program.scriptId })
     let raw: DispatchResult | null = null
     let failure: ErrorData | null = null
     try {
@@ -114,7 +114,8 @@ export class IsolateRunner {
       module = await this.#checker.compileModule(source, { filename: SCRIPT_FILENAME })
       const imports = module.dependencySpecifiers
       if (imports.length > 0) {
-        const error = new RunnerError('SCRIPT_IMPORT_FORBIDDEN', `import of "${imports[0]}" is not allowed: scripts are self-contained modules`)
+        // With the line and column of the import, as for a syntax error.
+        const error = importError(source) ?? new RunnerError('SCRIPT_IMPORT_FORBIDDEN', `import of "${imports[0]}" is not allowed: scripts are self-contained modules`)
         return { ok: false, handlers: [], error: error.data }
       }
       const forbidden = importError(source)
@@ -129,7 +130,10 @@ export class IsolateRunner {
 
   #tenantIsolate(task: RunTask): { tenant: TenantIsolate; start: RunMetrics['start'] } {
     const existing = this.#isolates.get(task.program.tenantId)
-    if (existing !== undefined && existing.usable && existing.memoryMb === task.limits.memoryMb) {
+    // One memory limit per tenant isolate: the largest its runs asked for. A run asking for no
+    // more than the isolate has runs there (the heap is the tenant's, shared by its scripts);
+    // one asking for more rebuilds it once, at the larger limit, which later runs then share.
+    if (existing !== undefined && existing.usable && existing.memoryMb >= task.limits.memoryMb) {
       this.#stats.isolateHits++
       const hot = existing.has(task.program)
       if (hot) this.#stats.programHits++
@@ -140,7 +144,7 @@ export class IsolateRunner {
     this.#stats.programMisses++
     const tenant = new TenantIsolate({
       tenantId: task.program.tenantId,
-      memoryMb: task.limits.memoryMb,
+      memoryMb: Math.max(task.limits.memoryMb, existing?.memoryMb ?? 0),
       platform: this.#options.platform,
       bridge: this.#bridge,
       maxPrograms: this.#options.maxProgramsPerTenant,
@@ -169,7 +173,7 @@ function settle(raw: DispatchResult, task: RunTask, metrics: RunMetrics): RunRes
     return { ok: false, error: outputLimitError(logSize, task.limits.outputBytes), logs, metrics }
   }
   if (raw.failure !== undefined) {
-    const code = raw.failure.code === 'HANDLER_NOT_FOUND' ? 'HANDLER_NOT_FOUND' : 'SCRIPT_INVALID_EXPORT'
+    const code = raw.failure.code === 'HANDLER_NOT_FOUND' || raw.failure.code === 'SCRIPT_INVALID_RESPONSE' ? raw.failure.code : 'SCRIPT_INVALID_EXPORT'
     return { ok: false, error: new RunnerError(code, raw.failure.message).data, logs, metrics }
   }
   if (raw.error !== undefined) return { ok: false, error: scriptError(raw.error), logs, metrics }
