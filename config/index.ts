@@ -1,7 +1,7 @@
 import { ConfigError } from './errors.js'
 import { settings, type Config, type SettingKey } from './schema.js'
 
-export { ConfigError } from './errors.js'
+export { ConfigError, CONFIG_ERROR_CODES } from './errors.js'
 export { settings, type Config, type SettingKey } from './schema.js'
 
 export type ConfigOverrides = { -readonly [K in keyof Config]?: Config[K] }

@@ -3,10 +3,11 @@ import type { Logger } from 'pino'
 import { failedRun, runTask, type Executor, type HttpRequestData, type RunLimits, type RunResult } from '../runner/index.js'
 import type { AdmissionController } from './admission.js'
 import type { CircuitBreaker } from './circuit-breaker.js'
-import { GATEWAY_ERROR_CODES, type GatewayErrorCode } from './errors.js'
+import { DATA_PLANE_ERRORS, type GatewayErrorCode } from './errors.js'
 import type { GatewayMetrics } from './metrics.js'
 import { writeError, writeRunResult, type RequestState } from './response-writer.js'
-import type { Route, RouteTable } from './route-table.js'
+import { normalizePath } from './request-path.js'
+import type { Route, RouteMatch, RouteTable } from './route-table.js'
 import { loadUws, type Uws } from './uws.js'
 
 /** A finished HTTP run, handed off to be recorded (off the hot path). */
@@ -16,6 +17,8 @@ export interface HttpRun {
   request: HttpRequestData
   result: RunResult
   startedAt: Date
+  /** The client went away before the answer was written (it was not delivered). */
+  clientAborted: boolean
 }
 
 export interface DataPlaneOptions {
@@ -36,6 +39,8 @@ export interface DataPlaneOptions {
 }
 
 const RETRY_AFTER_SECONDS = '1'
+/** Header bytes (names and values) a request may carry; past it 431. Node's default limit. */
+const MAX_HEADER_BYTES = 16 * 1024
 
 /**
  * The uWebSockets.js data plane: resolve tenant and route from memory, admit (bounded and fair),
@@ -100,19 +105,25 @@ export class DataPlane {
       onAbort?.()
     })
     const method = req.getCaseSensitiveMethod().toUpperCase()
-    const rawPath = req.getUrl()
+    // Dot segments resolved before routing, as the script's URL parser will resolve them.
+    const rawPath = normalizePath(req.getUrl())
     const query = req.getQuery()
     const headers: Array<[string, string]> = []
     let host = ''
     let hasBody = false
+    let declaredLength = 0
+    let headerBytes = 0
     let presented: string | null = null
     req.forEach((name, value) => {
       headers.push([name, value])
+      headerBytes += name.length + value.length
       if (name === 'host') host = value
       else if (name === 'x-runtime-secret') presented = value
       else if (name === 'authorization' && presented === null && value.startsWith('Bearer ')) presented = value.slice(7)
-      else if (name === 'content-length') hasBody = value !== '0'
-      else if (name === 'transfer-encoding') hasBody = true
+      else if (name === 'content-length') {
+        hasBody = value !== '0'
+        declaredLength = Number(value)
+      } else if (name === 'transfer-encoding') hasBody = true
     })
 
     let slug: string
@@ -127,20 +138,35 @@ export class DataPlane {
       headers.push(['x-forwarded-prefix', `/${slug}`])
     }
 
+    // A refusal written before the body is read closes the connection: the unread body must
+    // never be parsed as the next request. A closing answer is written on the next turn: this uWS
+    // build, answered synchronously with `Connection: close`, goes on parsing and serving the
+    // bytes already read after the request (a desync: see test/http-edge.test.ts); answered
+    // later, a pipelined request ends the connection instead.
     const refuse = (code: GatewayErrorCode, extra: Array<[string, string]> = [], close = false): void => {
-      const status = GATEWAY_ERROR_CODES[code].status
-      writeError(res, state, status, { code, message: GATEWAY_ERROR_CODES[code].message }, extra, close)
+      const { status, message } = DATA_PLANE_ERRORS[code]
       this.#options.metrics.observe(slug, status, (performance.now() - started) / 1000)
+      if (!close && !hasBody) return writeError(res, state, status, { code, message }, extra)
+      setImmediate(() => writeError(res, state, status, { code, message }, extra, true))
     }
+    if (headerBytes > MAX_HEADER_BYTES) return refuse('HEADERS_TOO_LARGE', [], true)
+    if (declaredLength > this.#options.maxBodyBytes) return refuse('BODY_TOO_LARGE', [], true)
     if (this.#draining) return refuse('DRAINING', [['retry-after', RETRY_AFTER_SECONDS]], true)
 
-    const match = this.#options.routes.match(slug, method, path)
+    let match = this.#options.routes.match(slug, method, path)
+    if (match.kind === 'method-not-allowed' && method === 'OPTIONS') {
+      // A preflight goes to the script that serves every method of this path (its fetch handler
+      // answers CORS, as a Worker's does); with several scripts there, or none, a plain 204.
+      const preflight = this.#preflight(slug, path, match.allow)
+      if (preflight === null && !hasBody) return this.#answerOptions(res, state, match.allow, slug, started)
+      if (preflight !== null) match = preflight
+    }
     if (match.kind === 'method-not-allowed') return refuse('METHOD_NOT_ALLOWED', [['allow', match.allow.join(', ')]])
     if (match.kind === 'tenant-not-found') return refuse('TENANT_NOT_FOUND')
     if (match.kind === 'not-found') return refuse('ROUTE_NOT_FOUND')
     const route = match.route
     if (route.authToken !== undefined && !secretMatches(presented, route.authToken)) {
-      return refuse('SCRIPT_AUTH_REQUIRED', [['www-authenticate', 'Bearer']], hasBody)
+      return refuse('SCRIPT_AUTH_REQUIRED', [['www-authenticate', 'Bearer']])
     }
 
     const circuit = this.#options.breaker.allow(route.scriptId)
@@ -192,6 +218,31 @@ export class DataPlane {
     }
   }
 
+  /** The route OPTIONS runs when one script serves every method of the path, else null. */
+  #preflight(slug: string, path: string, allow: readonly string[]): RouteMatch | null {
+    let found: RouteMatch | null = null
+    for (const method of allow) {
+      const match = this.#options.routes.match(slug, method, path)
+      if (match.kind !== 'found') continue
+      if (found !== null && found.kind === 'found' && found.route.scriptId !== match.route.scriptId) return null
+      found = found ?? match
+    }
+    return found
+  }
+
+  /** OPTIONS that no script answers: 204 with Allow (and no CORS grant: that is the script's to give). */
+  #answerOptions(res: Uws.HttpResponse, state: RequestState, allow: readonly string[], slug: string, started: number): void {
+    if (state.aborted || state.answered) return
+    state.answered = true
+    const methods = [...allow, 'OPTIONS'].join(', ')
+    res.cork(() => {
+      res.writeStatus('204 No Content')
+      res.writeHeader('allow', methods)
+      res.endWithoutBody(0)
+    })
+    this.#options.metrics.observe(slug, 204, (performance.now() - started) / 1000)
+  }
+
   #readBody(res: Uws.HttpResponse, state: RequestState, done: (body: Uint8Array | null) => void, refused: () => void): void {
     const max = this.#options.maxBodyBytes
     const chunks: Buffer[] = []
@@ -202,7 +253,8 @@ export class DataPlane {
       size += chunk.byteLength
       if (size > max) {
         over = true
-        writeError(res, state, 413, { code: 'BODY_TOO_LARGE', message: `the request body is over ${max} bytes` }, [], true)
+        // On the next turn, as every closing refusal (see refuse in #handle).
+        setImmediate(() => writeError(res, state, 413, { code: 'BODY_TOO_LARGE', message: `the request body is over ${max} bytes` }, [], true))
         refused()
         return
       }
@@ -230,7 +282,7 @@ export class DataPlane {
       else if (result.error?.code !== 'TENANT_QUARANTINED') this.#options.breaker.failed(route.scriptId)
       const status = writeRunResult(res, state, request.method, result, executionId)
       this.#options.metrics.observe(route.tenantSlug, state.aborted ? 499 : status, (performance.now() - started) / 1000)
-      this.#options.onRun({ executionId, route, request, result, startedAt })
+      this.#options.onRun({ executionId, route, request, result, startedAt, clientAborted: state.aborted })
     }
     this.#options.executor.run(task).then(finish, (error: unknown) => {
       this.#options.logger.error({ err: error, executionId }, 'run failed in the host')

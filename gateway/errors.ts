@@ -1,30 +1,29 @@
+import { errorCatalogue, HTTP_ERROR_CODES, IsogateError, type HttpErrorCode } from '../runner/isogate-error.js'
+
 /**
- * Errors of the data plane. Each code is stable; `status` is what the client gets.
- * Run failures (SCRIPT_*) come from the runner and are mapped in response-writer.ts.
+ * Errors of the data plane: `CODE: { status, message }`, the status is what the client gets.
+ * The HTTP refusals both front ends share (TENANT_NOT_FOUND, BODY_TOO_LARGE, 431, 501, ...) are
+ * HTTP_ERROR_CODES; run failures (SCRIPT_*, RUNNER_*) are RUNNER_ERROR_CODES, with their status.
  */
-export const GATEWAY_ERROR_CODES = {
+export const GATEWAY_ERROR_CODES = errorCatalogue({
   ROUTE_NOT_FOUND: { status: 404, message: 'No script serves this path' },
-  TENANT_NOT_FOUND: { status: 404, message: 'No such tenant' },
-  METHOD_NOT_ALLOWED: { status: 405, message: 'The script at this path does not serve this method' },
   SCRIPT_AUTH_REQUIRED: { status: 401, message: 'This script requires its runtime secret (Authorization: Bearer or x-runtime-secret)' },
-  BODY_TOO_LARGE: { status: 413, message: 'The request body is over the size limit' },
   TENANT_BUSY: { status: 429, message: 'The tenant has too many runs in flight and waiting; retry later' },
   OVERLOADED: { status: 503, message: 'The gateway is overloaded; retry later' },
   SCRIPT_UNAVAILABLE: { status: 503, message: 'The script failed repeatedly and is paused for a cool-down' },
   DRAINING: { status: 503, message: 'The gateway is shutting down' },
   UWS_NATIVE_MISSING: { status: 500, message: 'The native uWebSockets.js binary did not load' },
-} as const
+})
 
-export type GatewayErrorCode = keyof typeof GATEWAY_ERROR_CODES
+/** Every code the data plane answers with: its own and the shared HTTP ones. */
+export const DATA_PLANE_ERRORS = { ...HTTP_ERROR_CODES, ...GATEWAY_ERROR_CODES } as const
 
-export class GatewayError extends Error {
+export type GatewayErrorCode = keyof typeof GATEWAY_ERROR_CODES | HttpErrorCode
+
+export class GatewayError extends IsogateError<GatewayErrorCode> {
   override readonly name = 'GatewayError'
-  readonly code: GatewayErrorCode
-  readonly status: number
 
   constructor(code: GatewayErrorCode, message?: string, options?: ErrorOptions) {
-    super(message ?? GATEWAY_ERROR_CODES[code].message, options)
-    this.code = code
-    this.status = GATEWAY_ERROR_CODES[code].status
+    super(DATA_PLANE_ERRORS, code, message, undefined, options)
   }
 }

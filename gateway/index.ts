@@ -7,6 +7,6 @@ export { CircuitBreaker, type CircuitBreakerOptions } from './circuit-breaker.js
 export { DataPlane, type DataPlaneOptions, type HttpRun } from './data-plane.js'
 export { GatewayMetrics } from './metrics.js'
 export { RunnerMetrics, type RunnerCounters, type RunnerMetricsOptions, type RunnerStatsSource } from './runner-metrics.js'
-export { GatewayError, GATEWAY_ERROR_CODES, type GatewayErrorCode } from './errors.js'
+export { DATA_PLANE_ERRORS, GatewayError, GATEWAY_ERROR_CODES, type GatewayErrorCode } from './errors.js'
 export { RouteTable, type Route, type RouteMatch } from './route-table.js'
 export { loadUws } from './uws.js'

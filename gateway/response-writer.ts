@@ -1,5 +1,5 @@
 import { STATUS_CODES } from 'node:http'
-import type { RunResult } from '../runner/index.js'
+import { runFailureStatus, type RunResult } from '../runner/index.js'
 import type { Uws } from './uws.js'
 
 /** A request's life: the client may go away (aborted); only one answer is written (answered). */
@@ -8,26 +8,12 @@ export interface RequestState {
   answered: boolean
 }
 
-/** Run failures, by code: the status the client gets. The message is the code's, never a stack. */
-const RUN_FAILURE_STATUS: Record<string, number> = {
-  SCRIPT_TIMEOUT: 504,
-  SCRIPT_CPU_LIMIT: 503,
-  SCRIPT_MEMORY_LIMIT: 503,
-  RUNNER_CRASHED: 503,
-  RUNNER_UNAVAILABLE: 503,
-  TENANT_QUARANTINED: 503,
-}
-
 /** Headers the gateway owns: uWS writes Content-Length itself, and the connection is ours. */
 const HOP_BY_HOP = new Set(['content-length', 'transfer-encoding', 'connection', 'keep-alive', 'upgrade'])
 
 /** uWS writes the status line as given: add the reason phrase clients and proxies expect. */
 export function statusLine(status: number): string {
   return `${status} ${STATUS_CODES[status] ?? ''}`.trimEnd()
-}
-
-export function failureStatus(code: string): number {
-  return RUN_FAILURE_STATUS[code] ?? 500
 }
 
 /** Writes a JSON error `{error: {code, message, executionId?}}`; nothing if already answered or aborted. */
@@ -56,7 +42,7 @@ export function writeError(
 export function writeRunResult(res: Uws.HttpResponse, state: RequestState, method: string, result: RunResult, executionId: string): number {
   if (!result.ok || result.response === undefined) {
     const code = result.error?.code ?? 'SCRIPT_ERROR'
-    const status = failureStatus(code)
+    const status = runFailureStatus(code)
     const message = code === 'SCRIPT_ERROR' ? 'The script threw an uncaught error' : (result.error?.message ?? code)
     writeError(res, state, status, { code, message, executionId })
     return status

@@ -48,28 +48,40 @@ export class RouteTable {
   readonly #bySlug = new Map<string, TenantRoutes>()
   readonly #slugById = new Map<string, string>()
 
-  /** Replaces every route of one tenant (none: the tenant serves nothing). */
-  replaceTenant(tenantId: string, routes: readonly Route[]): void {
+  /**
+   * Replaces every route of one tenant. A tenant with no routes stays known (its requests answer
+   * ROUTE_NOT_FOUND, not TENANT_NOT_FOUND) when its slug is given or was known before.
+   */
+  replaceTenant(tenantId: string, routes: readonly Route[], slug: string | undefined = this.#slugById.get(tenantId)): void {
     const previous = this.#slugById.get(tenantId)
     if (previous !== undefined) this.#bySlug.delete(previous)
     this.#slugById.delete(tenantId)
-    const first = routes[0]
-    if (first === undefined) return
-    this.#slugById.set(tenantId, first.tenantSlug)
-    this.#bySlug.set(first.tenantSlug, compile(routes))
+    const name = routes[0]?.tenantSlug ?? slug
+    if (name === undefined) return
+    this.#slugById.set(tenantId, name)
+    this.#bySlug.set(name, compile(routes))
   }
 
-  /** Replaces the whole table (at start). */
-  replaceAll(routes: readonly Route[]): void {
+  /** Forgets a tenant: its requests answer TENANT_NOT_FOUND. */
+  removeTenant(tenantId: string): void {
+    const previous = this.#slugById.get(tenantId)
+    if (previous !== undefined) this.#bySlug.delete(previous)
+    this.#slugById.delete(tenantId)
+  }
+
+  /** Replaces the whole table (at start); `tenants` are every tenant, those with no route included. */
+  replaceAll(routes: readonly Route[], tenants: ReadonlyArray<{ id: string; slug: string }> = []): void {
     this.#bySlug.clear()
     this.#slugById.clear()
     const byTenant = new Map<string, Route[]>()
+    for (const tenant of tenants) byTenant.set(tenant.id, [])
+    const slugs = new Map(tenants.map((tenant) => [tenant.id, tenant.slug]))
     for (const route of routes) {
       const list = byTenant.get(route.tenantId) ?? []
       list.push(route)
       byTenant.set(route.tenantId, list)
     }
-    for (const [tenantId, list] of byTenant) this.replaceTenant(tenantId, list)
+    for (const [tenantId, list] of byTenant) this.replaceTenant(tenantId, list, slugs.get(tenantId))
   }
 
   hasTenant(slug: string): boolean {

@@ -24,5 +24,8 @@ export function loadUws(abi: string = process.versions.modules): typeof Uws {
     )
   }
   if (typeof native.App !== 'function') throw new GatewayError('UWS_NATIVE_MISSING', `${binary} is not a uWebSockets.js build`)
+  // No `uWebSockets: 20` banner on every response: the server's make and version are nobody's
+  // business. `_cfg('silent')` sets the loop's no-mark flag (uWS LoopData::noMark).
+  ;(native as unknown as { _cfg(key: string): void })._cfg('silent')
   return native
 }

@@ -23,6 +23,8 @@ export interface RelayedHostCall {
   /** The run making the call, when the caller named it (RunTask.trace). */
   executionId?: string | undefined
   eventDepth?: number | null | undefined
+  /** The script making the call (the event source of a script-published event). */
+  scriptId?: string | undefined
 }
 
 /** Answers relayed calls; rejects (or throws) with an Error whose name, message and code reach the script. */

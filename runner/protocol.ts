@@ -78,6 +78,8 @@ export interface RunTrace {
   executionId: string
   /** Depth of the event that triggered the run; null when no event did. */
   eventDepth: number | null
+  /** The script running (the runner fills it from the program): events it publishes name it. */
+  scriptId?: string | undefined
 }
 
 export interface RunTask {

@@ -1,5 +1,6 @@
 import { chmodSync, mkdirSync, writeFileSync } from 'node:fs'
 import path from 'node:path'
+import type { FastifyInstance } from 'fastify'
 import { pino, type Logger } from 'pino'
 import type { Config } from '../config/index.js'
 import { collectDefaultMetrics, Registry } from 'prom-client'
@@ -40,6 +41,8 @@ export interface Isogate {
   readonly demoCreated: boolean
   readonly db: Database
   readonly logger: Logger
+  /** The control plane's Fastify instance (tests call `api.inject` where the socket is not the point). */
+  readonly api: FastifyInstance
   close(): Promise<void>
 }
 
@@ -128,10 +131,13 @@ export async function startIsogate(config: Config, logger: Logger = pino({ level
     const demoCreated = config.demo ? await ensureDemo(tenants, scripts) : false
 
     const routes = new RouteTable()
-    routes.replaceAll(await scripts.routes())
+    routes.replaceAll(await scripts.routes(), await tenants.slugs())
     const unsubscribe = changes.subscribe(async (change) => {
       try {
-        routes.replaceTenant(change.tenantId, await scripts.routes(change.tenantId))
+        const served = await scripts.routes(change.tenantId)
+        // A tenant with no active route stays known: its requests answer ROUTE_NOT_FOUND.
+        const slug = served.length === 0 ? (await db.system((tx) => tenantRepository.findById(tx, change.tenantId)))?.slug : undefined
+        routes.replaceTenant(change.tenantId, served, slug)
       } catch (error) {
         logger.error({ err: error, tenantId: change.tenantId }, 'could not refresh routes')
       }
@@ -163,7 +169,7 @@ export async function startIsogate(config: Config, logger: Logger = pino({ level
       readiness: {
         async check() {
           const database = await db.ping()
-          return { ready: database && !draining, checks: { database, draining: !draining } }
+          return { ready: database && !draining, checks: { database, draining } }
         },
       },
     })
@@ -178,7 +184,7 @@ export async function startIsogate(config: Config, logger: Logger = pino({ level
     const address = api.server.address()
     const adminPort = typeof address === 'object' && address !== null ? address.port : config.adminPort
 
-    return { config, dataPort, adminPort, generatedAdminToken: generated, adminTokenFile, demoCreated, db, logger, close }
+    return { config, dataPort, adminPort, generatedAdminToken: generated, adminTokenFile, demoCreated, db, logger, api, close }
   } catch (error) {
     await close()
     throw error

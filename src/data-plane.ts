@@ -4,6 +4,7 @@ import type { Config } from '../config/index.js'
 import type { Executor } from '../runner/index.js'
 import { AdmissionController, CircuitBreaker, DataPlane, GatewayMetrics, type HttpRun, type RouteTable } from '../gateway/index.js'
 import { recordOf } from './domain/execution.js'
+import { ERROR_CODES } from './errors.js'
 import type { ExecutionRecorder } from './services/execution-recorder.js'
 
 export interface DataPlaneServiceOptions {
@@ -65,7 +66,7 @@ export async function startDataPlane(options: DataPlaneServiceOptions): Promise<
 }
 
 function httpRecord(run: HttpRun) {
-  return recordOf(
+  const record = recordOf(
     {
       id: run.executionId,
       tenantId: run.route.tenantId,
@@ -77,4 +78,13 @@ function httpRecord(run: HttpRun) {
     },
     run.result,
   )
+  if (!run.clientAborted) return record
+  // The answer was never delivered: 499 (the client closed the request), and a run that
+  // succeeded says why it counts as cancelled; a failed run keeps its own error.
+  record.httpStatus = 499
+  if (record.status === 'completed') {
+    record.status = 'cancelled'
+    record.error = { code: 'CLIENT_ABORTED', message: ERROR_CODES.CLIENT_ABORTED.message }
+  }
+  return record
 }

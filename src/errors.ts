@@ -1,17 +1,18 @@
+import { errorCatalogue, HTTP_ERROR_CODES, IsogateError, RUNNER_ERROR_CODES, type HttpErrorCode } from '../runner/index.js'
+
 /**
- * Errors of the control plane and services. Services throw these; the REST error handler is the
- * one place that turns them into HTTP. Every code is stable and documented (see the test that
- * checks ERROR_CODES against the README).
+ * Errors of the control plane and services, `CODE: { status, message }`. Services throw these;
+ * the REST error handler is the one place that turns them into HTTP. Codes with a null status
+ * never reach an HTTP client: host API errors seen inside a script, and execution records'
+ * errors (cron, event delivery). Every code is stable and documented (test/error-codes.test.ts).
  */
-export const ERROR_CODES = {
+export const ERROR_CODES = errorCatalogue({
   VALIDATION_FAILED: { status: 400, message: 'The request is not valid' },
-  SCRIPT_SYNTAX_ERROR: { status: 400, message: 'The script does not compile' },
-  SCRIPT_IMPORT_FORBIDDEN: { status: 400, message: 'Scripts cannot import modules' },
   TENANT_REQUIRED: { status: 400, message: 'Name the tenant with the X-Tenant header' },
+  EVENT_TYPE_RESERVED: { status: 400, message: 'db.*, script.*, execution.* and isogate.* events are published by isogate only' },
   UNAUTHORIZED: { status: 401, message: 'A valid API key is required' },
   FORBIDDEN: { status: 403, message: 'The API key lacks the permission for this action' },
   NOT_FOUND: { status: 404, message: 'No such resource' },
-  TENANT_NOT_FOUND: { status: 404, message: 'No such tenant' },
   SCRIPT_NOT_FOUND: { status: 404, message: 'No such script' },
   VERSION_NOT_FOUND: { status: 404, message: 'No such version of this script' },
   EXECUTION_NOT_FOUND: { status: 404, message: 'No such execution' },
@@ -33,22 +34,37 @@ export const ERROR_CODES = {
   DB_DOCUMENT_TOO_LARGE: { status: 413, message: 'The document is over the size limit' },
   DB_RESULT_TOO_LARGE: { status: 413, message: 'A document is larger than the query result limit' },
   DATABASE_ERROR: { status: 503, message: 'The database is not available' },
-  INTERNAL_ERROR: { status: 500, message: 'Internal error' },
+  CRON_OVERLAP: { status: null, message: 'A cron slot was skipped: the previous fire of the script was still running' },
+  CRON_SLOTS_MISSED: { status: null, message: 'Cron slots were missed while no process ran' },
+  CRON_FIRE_ABANDONED: { status: null, message: 'The process running a cron fire stopped before it finished' },
+  EVENT_DELIVERY_ABANDONED: { status: null, message: 'The process delivering an event stopped mid-attempt' },
+  CLIENT_ABORTED: { status: null, message: 'The client closed the connection before the answer was written' },
+})
+
+/**
+ * Every code the control plane throws and answers: its own, the HTTP ones both front ends share,
+ * and the runner's compile failures (a deploy whose source does not compile).
+ */
+export const CONTROL_PLANE_ERRORS = {
+  ...HTTP_ERROR_CODES,
+  SCRIPT_SYNTAX_ERROR: RUNNER_ERROR_CODES.SCRIPT_SYNTAX_ERROR,
+  SCRIPT_IMPORT_FORBIDDEN: RUNNER_ERROR_CODES.SCRIPT_IMPORT_FORBIDDEN,
+  ...ERROR_CODES,
 } as const
 
-export type ErrorCode = keyof typeof ERROR_CODES
+export type ErrorCode = keyof typeof CONTROL_PLANE_ERRORS
 
-export class AppError extends Error {
+/** `details` has one shape: `fields` names what was wrong, any other key adds to it. */
+export interface ErrorDetails {
+  fields?: Array<{ field: string; message: string }>
+  [key: string]: unknown
+}
+
+export class AppError extends IsogateError<ErrorCode> {
   override readonly name: string = 'AppError'
-  readonly code: ErrorCode
-  readonly status: number
-  readonly details: unknown
 
   constructor(code: ErrorCode, message?: string, details?: unknown, options?: ErrorOptions) {
-    super(message ?? ERROR_CODES[code].message, options)
-    this.code = code
-    this.status = ERROR_CODES[code].status
-    this.details = details
+    super(CONTROL_PLANE_ERRORS, code, message, details, options)
   }
 }
 

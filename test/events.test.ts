@@ -144,6 +144,40 @@ for (const target of databaseTargets()) {
       t.match(rows, [{ depth: 8, dropped_reason: null }, { depth: 9, deliveries: 0, dropped_reason: /depth limit 8/ }])
     })
 
+    t.test('isogate event families are reserved; handlers are told who published each event', async (t) => {
+      for (const type of ['db.orders.created', 'script.updated', 'execution.failed', 'isogate.anything', 'DB.upper']) {
+        const refused = await api(isogate, 'POST', '/api/v1/events', { tenant: 'shop', body: { type } })
+        t.equal(refused.status, 400, `${type} is refused`)
+        t.equal(refused.body.error.code, 'EVENT_TYPE_RESERVED')
+      }
+      const SOURCE = `export default { event(event) { return { type: event.type, source: event.source, sourceScriptId: event.sourceScriptId } } }`
+      const listener = await eventScript(isogate, 'shop', 'provenance', ['parcel.*', 'script.created'], SOURCE)
+      const publisher = await api(isogate, 'POST', '/api/v1/scripts', {
+        tenant: 'shop',
+        body: {
+          name: 'publisher',
+          type: 'oneoff',
+          source: `export default { async run(input, env, ctx) {
+            let forged
+            try { await ctx.events.publish('db.orders.created', { fake: true }); forged = 'published' } catch (error) { forged = error.code }
+            await ctx.events.publish('parcel.shipped', {})
+            return forged
+          } }`,
+        },
+      })
+      const ran = await api(isogate, 'POST', `/api/v1/scripts/${publisher.body.id}/run`, { tenant: 'shop', body: {} })
+      t.equal(ran.body.output, 'EVENT_TYPE_RESERVED', 'ctx.events.publish of a reserved type throws EVENT_TYPE_RESERVED')
+      await api(isogate, 'POST', '/api/v1/events', { tenant: 'shop', body: { type: 'parcel.lost' } })
+      const outputs = await until(async () => {
+        const runs = (await runsOf(isogate, listener)).map((run) => run.output)
+        return ['parcel.shipped', 'parcel.lost', 'script.created'].every((type) => runs.some((output) => output?.type === type)) ? runs : null
+      })
+      t.match(outputs.find((output) => output.type === 'parcel.shipped'), { source: 'script', sourceScriptId: publisher.body.id })
+      t.match(outputs.find((output) => output.type === 'parcel.lost'), { source: 'api', sourceScriptId: null })
+      t.match(outputs.find((output) => output.type === 'script.created'), { source: 'system', sourceScriptId: null })
+      await api(isogate, 'PATCH', `/api/v1/scripts/${listener}`, { tenant: 'shop', body: { status: 'paused' } })
+    })
+
     t.test('bad events are refused naming the field', async (t) => {
       const bad = await api(isogate, 'POST', '/api/v1/events', { tenant: 'shop', body: { type: 'no spaces allowed' } })
       t.equal(bad.status, 400)

@@ -156,3 +156,13 @@ t.test('a tenant whose module state grows over many successful hot runs still en
   t.match(result, { ok: false, error: { code: 'SCRIPT_MEMORY_LIMIT' } })
   await recovers(t, 'memory-growth', true, limits)
 })
+
+t.test('runs of one tenant asking for different memoryMb share one isolate at the largest limit: one rebuild, never one per run', async (t) => {
+  const starts: string[] = []
+  for (const memoryMb of [32, 64, 32, 64, 32, 64]) {
+    const result = await pool.run(fetchTask('mixed-memory', HEALTHY, {}, { memoryMb }))
+    t.equal(bodyText(result.response?.body), 'alive')
+    starts.push(result.metrics.start)
+  }
+  t.same(starts, ['cold', 'cold', 'hot', 'hot', 'hot', 'hot'], 'cold once, rebuilt once for the larger limit, then shared')
+})

@@ -58,9 +58,9 @@ t.test('a missing handler answers HANDLER_NOT_FOUND', async (t) => {
   t.match(result.error, { code: 'HANDLER_NOT_FOUND' })
 })
 
-t.test('a handler that returns something other than a Response is an error', async (t) => {
+t.test('a handler that returns something other than a Response is SCRIPT_INVALID_RESPONSE, as documented', async (t) => {
   const result = await pool.run(fetchTask('tenant-a', `export default { fetch() { return 'nope' } }`))
-  t.match(result.error, { code: 'SCRIPT_ERROR', message: /must return a Response/ })
+  t.match(result.error, { code: 'SCRIPT_INVALID_RESPONSE', message: /must return a Response, got string/ })
 })
 
 t.test('check reports syntax errors with line, column and a pointer, and refuses imports', async (t) => {
@@ -68,7 +68,9 @@ t.test('check reports syntax errors with line, column and a pointer, and refuses
   t.match(syntax, { ok: false, error: { code: 'SCRIPT_SYNTAX_ERROR', line: 2, column: 23 } })
   t.match(syntax.error?.pointer, /return 1 \+; \}\n {22}\^/)
   const imports = await pool.check('import fs from "node:fs"\nexport default {}')
-  t.match(imports, { ok: false, error: { code: 'SCRIPT_IMPORT_FORBIDDEN', message: /node:fs/ } })
+  t.match(imports, { ok: false, error: { code: 'SCRIPT_IMPORT_FORBIDDEN', message: /node:fs/, line: 1, column: 1 } })
+  const later = await pool.check('export default {}\n  import { x } from "./other.js"')
+  t.match(later, { ok: false, error: { code: 'SCRIPT_IMPORT_FORBIDDEN', message: /line 2, column 3/, line: 2, column: 3 } }, 'a static import names its line and column')
   t.match(await pool.check('export default { fetch() { return new Response("") } }'), { ok: true })
 })
 

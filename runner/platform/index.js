@@ -159,7 +159,8 @@ async function execute(run, programId, kind, input, envData) {
       const response = await untilFailure(run, handler.call(program.handlers, requestFromHost(input, body), env, ctx))
       enter(run)
       if (!(response instanceof Response)) {
-        throw new TypeError(`fetch handler must return a Response, got ${response === null ? 'null' : typeof response}`)
+        // As documented: SCRIPT_INVALID_RESPONSE, not an error the script threw.
+        return failure('SCRIPT_INVALID_RESPONSE', `the fetch handler must return a Response, got ${response === null ? 'null' : typeof response}`)
       }
       result = { response: { status: response.status, headers: headerPairs(response.headers), body: bodyForHost(response) } }
     } else {

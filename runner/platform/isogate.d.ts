@@ -118,6 +118,10 @@ export interface ScheduledController {
 export interface IsogateEvent<T = unknown> {
   id: string
   type: string
+  /** Who published it: isogate itself (db.*, script.*, execution.*), an API caller, or a script. */
+  source: 'system' | 'api' | 'script'
+  /** The publishing script, when `source` is 'script'. */
+  sourceScriptId: string | null
   payload: T
   depth: number
   idempotencyKey: string | null

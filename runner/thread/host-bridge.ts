@@ -18,6 +18,8 @@ export interface HostCall {
   readonly executionId?: string | undefined
   /** The causal depth of the event that triggered the run, if one did. */
   readonly eventDepth?: number | null | undefined
+  /** The script making the call, when the run has a trace. */
+  readonly scriptId?: string | undefined
 }
 
 export interface HostApiOptions {
@@ -230,7 +232,7 @@ export class HostBridge {
       return failure('Error', `the run went over its limit of ${run.limits.limits.apiCalls} host API calls`, 'SCRIPT_API_CALL_LIMIT')
     }
     try {
-      const call: HostCall = { signal: run.signal, executionId: run.trace?.executionId, eventDepth: run.trace?.eventDepth }
+      const call: HostCall = { signal: run.signal, executionId: run.trace?.executionId, eventDepth: run.trace?.eventDepth, scriptId: run.trace?.scriptId }
       return { ok: true, value: await fn(tenantId, Array.isArray(args) ? args : [], call) }
     } catch (error) {
       if (error instanceof Error) {

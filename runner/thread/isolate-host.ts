@@ -72,7 +72,7 @@ export class IsolateHost {
    */
   lacks(task: NamedTask): boolean {
     const tenant = this.#isolates.peek(task.program.tenantId)
-    return tenant === undefined || !tenant.usable || tenant.memoryMb !== task.limits.memoryMb || !tenant.has(task.program)
+    return tenant === undefined || !tenant.usable || tenant.memoryMb < task.limits.memoryMb || !tenant.has(task.program)
   }
 
   /** Runs a task; its program's source may be left out when `lacks(task)` said it is held. */
@@ -81,7 +81,7 @@ export class IsolateHost {
     const { tenant, start } = this.#tenantIsolate(task)
     const limits = new LimitEnforcer(task.limits)
     const stop = this.#watchdog.watch(tenant, limits)
-    const run = this.#bridge.begin(task.program.tenantId, limits, task.trace)
+    const run = this.#bridge.begin(task.program.tenantId, limits, task.trace && { ...task.trace, scriptId: task.program.scriptId })
     let raw: DispatchResult | null = null
     let failure: ErrorData | null = null
     try {
@@ -127,7 +127,8 @@ export class IsolateHost {
       module = await this.#checker.compileModule(source, { filename: SCRIPT_FILENAME })
       const imports = module.dependencySpecifiers
       if (imports.length > 0) {
-        const error = new RunnerError('SCRIPT_IMPORT_FORBIDDEN', `import of "${imports[0]}" is not allowed: scripts are self-contained modules`)
+        // With the line and column of the import, as for a syntax error.
+        const error = importError(source) ?? new RunnerError('SCRIPT_IMPORT_FORBIDDEN', `import of "${imports[0]}" is not allowed: scripts are self-contained modules`)
         return { ok: false, handlers: [], error: error.data }
       }
       const forbidden = importError(source)
@@ -142,7 +143,10 @@ export class IsolateHost {
 
   #tenantIsolate(task: NamedTask): { tenant: TenantIsolate; start: RunMetrics['start'] } {
     const existing = this.#isolates.get(task.program.tenantId)
-    if (existing !== undefined && existing.usable && existing.memoryMb === task.limits.memoryMb) {
+    // One memory limit per tenant isolate: the largest its runs asked for. A run asking for no
+    // more than the isolate has runs there (the heap is the tenant's, shared by its scripts);
+    // one asking for more rebuilds it once, at the larger limit, which later runs then share.
+    if (existing !== undefined && existing.usable && existing.memoryMb >= task.limits.memoryMb) {
       this.#stats.isolateHits++
       const hot = existing.has(task.program)
       if (hot) this.#stats.programHits++
@@ -153,7 +157,7 @@ export class IsolateHost {
     this.#stats.programMisses++
     const tenant = new TenantIsolate({
       tenantId: task.program.tenantId,
-      memoryMb: task.limits.memoryMb,
+      memoryMb: Math.max(task.limits.memoryMb, existing?.memoryMb ?? 0),
       platform: this.#options.platform,
       bridge: this.#bridge,
       maxPrograms: this.#options.maxProgramsPerTenant,
@@ -179,7 +183,7 @@ function settle(raw: DispatchResult, kind: RunTask['kind'], limits: LimitEnforce
     return { ok: false, error: limits.exceeded as ErrorData, logs, metrics }
   }
   if (raw.failure !== undefined) {
-    const code = raw.failure.code === 'HANDLER_NOT_FOUND' ? 'HANDLER_NOT_FOUND' : 'SCRIPT_INVALID_EXPORT'
+    const code = raw.failure.code === 'HANDLER_NOT_FOUND' || raw.failure.code === 'SCRIPT_INVALID_RESPONSE' ? raw.failure.code : 'SCRIPT_INVALID_EXPORT'
     return { ok: false, error: new RunnerError(code, raw.failure.message).data, logs, metrics }
   }
   if (raw.error !== undefined) return { ok: false, error: scriptError(raw.error), logs, metrics }

@@ -3,7 +3,9 @@ import type { Logger } from 'pino'
 import type { Principal } from '../domain/auth.js'
 import type { Tenant } from '../domain/tenant.js'
 import type { AuditService, AuthService, ExecutionService, ScriptService, TenantService } from '../services/index.js'
-import { errorHandler, notFoundHandler } from './error-handler.js'
+import { clientErrorHandler, errorHandler, notFoundHandler } from './error-handler.js'
+import { checkInput } from './input-guard.js'
+import { MethodTable } from './method-table.js'
 import { registerOpenApi } from './openapi.js'
 import { auditRoutes } from './routes/audit.js'
 import { executionRoutes } from './routes/executions.js'
@@ -45,10 +47,21 @@ export function tenantOf(deps: ApiDependencies, request: FastifyRequest): Promis
  * await api.listen({ host: '127.0.0.1', port: 8081 })
  */
 export function createApiServer(deps: ApiDependencies): FastifyInstance {
-  const app = Fastify({ loggerInstance: deps.logger as FastifyBaseLogger, bodyLimit: 2 * 1024 * 1024 })
+  const app = Fastify({
+    loggerInstance: deps.logger as FastifyBaseLogger,
+    bodyLimit: 2 * 1024 * 1024,
+    clientErrorHandler,
+    // A bad percent-escape or an over-long path parameter, refused by the router before any hook.
+    frameworkErrors: (error, request, reply) => void errorHandler(error, request, reply),
+  })
   app.decorateRequest('principal', null as unknown as Principal)
+  const methods = new MethodTable(app)
   app.setErrorHandler(errorHandler)
-  app.setNotFoundHandler(notFoundHandler)
+  app.setNotFoundHandler(notFoundHandler(methods))
+  // NUL, lone surrogates and deep nesting are 400 naming the field before any route sees them.
+  app.addHook('preValidation', async (request) => {
+    checkInput({ params: request.params, query: request.query, tenant: request.headers['x-tenant'], body: request.body })
+  })
   registerOpenApi(app)
   app.register(opsRoutes, { readiness: deps.readiness, metrics: deps.metrics })
   app.register(

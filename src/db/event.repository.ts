@@ -10,6 +10,8 @@ export interface PublishRequest {
   depth: number
   source: 'api' | 'script' | 'system'
   causeExecutionId: string | null
+  /** The script whose run published it (source 'script'). */
+  causeScriptId?: string | null | undefined
 }
 
 export interface StoredEvent {
@@ -30,12 +32,29 @@ export interface DeliveryAttempt {
   error: { code?: string | undefined; message: string } | null
 }
 
+/**
+ * What an event handler receives: `source` says who published it (isogate itself, an API caller,
+ * or a script's ctx.events), `sourceScriptId` which script, for script-published events.
+ */
+export interface EventSnapshot {
+  id: string
+  type: string
+  source: 'api' | 'script' | 'system'
+  sourceScriptId: string | null
+  payload: unknown
+  depth: number
+  idempotencyKey: string | null
+  createdAt: string
+}
+
 /** A delivery ready to run (or to be given up), locked by the claiming transaction. */
 /** The event as an event handler sees it and a dead letter keeps it: plain JSON. */
-export function eventSnapshot(delivery: ClaimableDelivery): { id: string; type: string; payload: unknown; depth: number; idempotencyKey: string | null; createdAt: string } {
+export function eventSnapshot(delivery: ClaimableDelivery): EventSnapshot {
   return {
     id: delivery.eventId,
     type: delivery.event.type,
+    source: delivery.event.source,
+    sourceScriptId: delivery.event.sourceScriptId,
     payload: delivery.event.payload,
     depth: delivery.event.depth,
     idempotencyKey: delivery.event.idempotencyKey,
@@ -54,7 +73,7 @@ export interface ClaimableDelivery {
   claimedBy: string | null
   executionId: string | null
   attempts: DeliveryAttempt[]
-  event: { type: string; payload: unknown; depth: number; idempotencyKey: string | null; createdAt: Date }
+  event: { type: string; source: EventSnapshot['source']; sourceScriptId: string | null; payload: unknown; depth: number; idempotencyKey: string | null; createdAt: Date }
   script: { status: Script['status']; version: number; limits: Script['limits']; env: Record<string, string>; source: string; sourceHash: string }
 }
 
@@ -105,6 +124,7 @@ export class EventRepository {
     const [published] = await tx<Array<{ id: string }>>`
       SELECT isogate_publish_event(${request.tenantId}, ${request.type}, ${json(tx, request.payload ?? null)},
         ${request.idempotencyKey}, ${request.depth}, ${request.source}, ${request.causeExecutionId}) AS id`
+    if (request.causeScriptId) await tx`UPDATE events SET cause_script_id = ${request.causeScriptId} WHERE id = ${published!.id}`
     return (await this.findEvent(tx, published!.id))!
   }
 
@@ -139,7 +159,7 @@ export class EventRepository {
     if (limit <= 0) return []
     const rows = await tx<Array<Record<string, any>>>`
       SELECT d.id, d.tenant_id, d.event_id, d.script_id, d.status, d.attempt, d.started_at, d.claimed_by, d.execution_id, d.attempts,
-        e.type, e.payload, e.depth, e.idempotency_key, e.created_at AS event_created_at,
+        e.type, e.source, e.cause_script_id, e.payload, e.depth, e.idempotency_key, e.created_at AS event_created_at,
         s.status AS script_status, s.version, s.limits, s.env || s.secrets AS env, v.source, v.source_hash
       FROM event_deliveries d
       JOIN events e ON e.id = d.event_id
@@ -160,7 +180,7 @@ export class EventRepository {
       claimedBy: row.claimed_by,
       executionId: row.execution_id,
       attempts: row.attempts,
-      event: { type: row.type, payload: row.payload, depth: row.depth, idempotencyKey: row.idempotency_key, createdAt: row.event_created_at },
+      event: { type: row.type, source: row.source, sourceScriptId: row.cause_script_id, payload: row.payload, depth: row.depth, idempotencyKey: row.idempotency_key, createdAt: row.event_created_at },
       script: { status: row.script_status, version: row.version, limits: row.limits, env: row.env, source: row.source, sourceHash: row.source_hash },
     }))
   }

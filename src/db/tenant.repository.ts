@@ -25,4 +25,9 @@ export class TenantRepository {
     const [row] = await tx<TenantRow[]>`SELECT * FROM tenants WHERE id = ${id}`
     return row ? toTenant(row) : null
   }
+
+  /** Every tenant's id and slug: the data plane knows tenants that serve no route yet. */
+  async allSlugs(tx: Tx): Promise<Array<{ id: string; slug: string }>> {
+    return tx<Array<{ id: string; slug: string }>>`SELECT id, slug FROM tenants`
+  }
 }

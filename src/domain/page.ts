@@ -29,6 +29,9 @@ export function decodeCursor(text: string): Cursor | null {
     if (!Array.isArray(value) || value.length !== 2) return null
     const [at, id] = value as unknown[]
     if (typeof at !== 'string' || typeof id !== 'string' || !TIMESTAMP.test(at) || !UUID.test(id)) return null
+    // A real instant: month 13, February 30 or hour 25 pass the pattern but not Postgres.
+    const date = new Date(at)
+    if (Number.isNaN(date.getTime()) || date.toISOString().slice(0, 19) !== at.slice(0, 19)) return null
     return { at, id }
   } catch {
     // Not base64url JSON: the caller reports the field as invalid.

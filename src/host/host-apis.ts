@@ -49,7 +49,8 @@ export class HostApis {
       const [type, payload, options] = call.args
       if (typeof type !== 'string') throw new AppError('VALIDATION_FAILED', 'events.publish(type, payload): type must be a string such as "order.created"')
       const idempotencyKey = isRecord(options) && typeof options.idempotencyKey === 'string' ? options.idempotencyKey : undefined
-      const event = await events.publishFor(call.tenantId, { type, payload, idempotencyKey, cause: causeOf(call) }, 'script')
+      const cause = causeOf(call)
+      const event = await events.publishFor(call.tenantId, { type, payload, idempotencyKey, cause: cause && { ...cause, scriptId: call.scriptId } }, 'script')
       return { id: event.id, duplicate: event.duplicate }
     })
   }

@@ -57,7 +57,7 @@ export class AuthService {
     requireRole(principal, ['superadmin', 'admin'])
     if (principal.role !== 'superadmin' && principal.tenantId !== tenantId) throw new AppError('TENANT_NOT_FOUND')
     if (!ROLES.includes(input.role) || input.role === 'superadmin') {
-      throw new AppError('VALIDATION_FAILED', 'role must be admin, developer or viewer', { field: 'role' })
+      throw new AppError('VALIDATION_FAILED', 'role must be admin, developer or viewer', { fields: [{ field: 'role', message: 'must be admin, developer or viewer' }] })
     }
     const token = generateToken()
     const record = await this.#db.tenant(tenantId, async (tx) => {

@@ -132,7 +132,7 @@ export class ScriptService {
         const current = await this.#lockedView(tx, id)
         if (patch.status !== undefined && !canTransition(current.status, patch.status)) {
           throw new AppError('STATUS_TRANSITION_INVALID', `A ${current.status} script cannot become ${patch.status}`, {
-            field: 'status',
+            fields: [{ field: 'status', message: `cannot move from ${current.status} to ${patch.status}` }],
             from: current.status,
             to: patch.status,
             allowed: STATUS_TRANSITIONS[current.status],
@@ -228,7 +228,7 @@ export class ScriptService {
     const view = await this.#db.tenant(tenant.id, async (tx) => {
       const current = await this.#lockedView(tx, id)
       const target = await this.#scripts.findVersion(tx, id, input.version)
-      if (target === null) throw new AppError('VERSION_NOT_FOUND', `Version ${input.version} of this script does not exist`, { field: 'version' })
+      if (target === null) throw new AppError('VERSION_NOT_FOUND', `Version ${input.version} of this script does not exist`, { fields: [{ field: 'version', message: 'is not a version of this script' }] })
       const version = current.version + 1
       await this.#scripts.insertVersion(tx, tenant.id, { scriptId: id, version, source: target.source, sourceHash: target.sourceHash }, principal.keyId)
       const updated = await this.#scripts.update(tx, { ...current, version })

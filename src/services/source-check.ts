@@ -18,11 +18,11 @@ export function sourceHash(source: string): string {
 export async function checkSource(checker: SourceChecker, source: string, maxSourceBytes: number): Promise<void> {
   const bytes = Buffer.byteLength(source)
   if (bytes > maxSourceBytes) {
-    throw new AppError('SOURCE_TOO_LARGE', `The source is ${bytes} bytes; the limit is ${maxSourceBytes}`, { field: 'source', limit: maxSourceBytes })
+    throw new AppError('SOURCE_TOO_LARGE', `The source is ${bytes} bytes; the limit is ${maxSourceBytes}`, { fields: [{ field: 'source', message: `is over ${maxSourceBytes} bytes` }], limit: maxSourceBytes })
   }
   const result = await checker.check(source)
   if (result.ok) return
   const error = result.error
   const code = error?.code === 'SCRIPT_IMPORT_FORBIDDEN' ? 'SCRIPT_IMPORT_FORBIDDEN' : 'SCRIPT_SYNTAX_ERROR'
-  throw new AppError(code, error?.message, { field: 'source', line: error?.line, column: error?.column, pointer: error?.pointer })
+  throw new AppError(code, error?.message, { fields: [{ field: 'source', message: error?.message ?? 'does not compile' }], line: error?.line, column: error?.column, pointer: error?.pointer })
 }

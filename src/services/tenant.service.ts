@@ -48,6 +48,11 @@ export class TenantService {
     return tenant
   }
 
+  /** Every tenant's id and slug (the data plane's table of known tenants). */
+  async slugs(): Promise<Array<{ id: string; slug: string }>> {
+    return this.#db.system((tx) => this.#tenants.allSlugs(tx))
+  }
+
   async findBySlug(slug: string): Promise<Tenant | null> {
     return this.#db.system((tx) => this.#tenants.findBySlug(tx, slug))
   }

@@ -34,7 +34,16 @@ export interface PublishOptions {
    * The run that publishes (ctx.events.publish): its event depth and execution. The event is one
    * level deeper; without a cause it is a root event (depth 0).
    */
-  cause?: { depth: number | null; executionId: string } | undefined
+  cause?: { depth: number | null; executionId: string; scriptId?: string | undefined } | undefined
+}
+
+/** isogate's own event families: only isogate publishes them (handlers can trust their source). */
+export const RESERVED_EVENT_PREFIXES = ['db', 'script', 'execution', 'isogate'] as const
+
+/** True when the type belongs to a family only isogate publishes (db.orders.created, script.updated, ...). */
+export function isReservedEventType(type: string): boolean {
+  const first = type.split('.', 1)[0] ?? ''
+  return (RESERVED_EVENT_PREFIXES as readonly string[]).includes(first.toLowerCase())
 }
 
 export interface PublishedEvent {
@@ -92,6 +101,11 @@ export class EventService {
   /** For the host API (`ctx.events.publish`) and isogate itself: publish as a tenant. */
   async publishFor(tenantId: string, options: PublishOptions, source: 'api' | 'script' | 'system' = options.cause ? 'script' : 'system'): Promise<PublishedEvent> {
     if (!EVENT_TYPE.test(options.type) || options.type.length > 200) throw new AppError('VALIDATION_FAILED', 'type: must be dot-separated segments (order.created)', { fields: [{ field: 'type', message: 'invalid event type' }] })
+    if (source !== 'system' && isReservedEventType(options.type)) {
+      throw new AppError('EVENT_TYPE_RESERVED', `${options.type} is an isogate event type; db.*, script.*, execution.* and isogate.* are published by isogate only`, {
+        fields: [{ field: 'type', message: 'is reserved for isogate' }],
+      })
+    }
     const payloadBytes = Buffer.byteLength(JSON.stringify(options.payload ?? null))
     if (payloadBytes > MAX_PAYLOAD_BYTES) {
       throw new AppError('VALIDATION_FAILED', `payload: ${payloadBytes} bytes is over the ${MAX_PAYLOAD_BYTES}-byte limit`, { fields: [{ field: 'payload', message: 'too large' }] })
@@ -114,6 +128,7 @@ export class EventService {
         depth,
         source,
         causeExecutionId: options.cause?.executionId ?? null,
+        causeScriptId: source === 'script' ? (options.cause?.scriptId ?? null) : null,
       })
       if (key !== null) await this.#events.bindKey(tx, tenantId, key, event.id)
       return { id: event.id, type: event.type, deliveries: event.deliveries, duplicate: false, dropped: event.droppedReason }
