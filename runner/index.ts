@@ -13,6 +13,7 @@ export {
   type RunnerSupervisorStats,
 } from './supervisor/runner-supervisor.js'
 export { Quarantine, type QuarantineOptions } from './supervisor/quarantine.js'
+export { FileLock } from './supervisor/file-lock.js'
 export { rank } from './rendezvous.js'
 export { RunnerError, RUNNER_ERROR_CODES, fromErrorData, toErrorData, type ErrorData, type RunnerErrorCode } from './errors.js'
 export type {

@@ -1,12 +1,10 @@
-import { mkdtempSync, rmSync } from 'node:fs'
-import os from 'node:os'
-import path from 'node:path'
 import { RunnerError } from '../errors.js'
 import type { HostCallHandler } from '../host-relay.js'
 import type { IsolatePoolOptions } from '../process/isolate-pool.js'
 import { siblingModule } from '../process/platform-source.js'
 import { RunnerClient, type RunnerExit, type RunnerLoss } from './runner-client.js'
 import { RunnerSlot } from './runner-slot.js'
+import { RunnerSocketFolder } from './socket-folder.js'
 import { RUNNER_V8_FLAGS } from './v8-flags.js'
 
 export interface RunnerFleetOptions {
@@ -41,7 +39,7 @@ const STANDBY = 'standby'
 export class RunnerFleet {
   readonly slots: readonly RunnerSlot[]
   readonly #options: RunnerFleetOptions
-  readonly #socketDir: string
+  readonly #sockets: RunnerSocketFolder
   readonly #entry = siblingModule('../process/runner-process', import.meta.url)
   readonly #execArgv = childExecArgv()
   readonly #owners = new Map<RunnerClient, RunnerSlot | typeof STANDBY>()
@@ -60,8 +58,9 @@ export class RunnerFleet {
     })
     // Keep an unobserved start failure from becoming an unhandled rejection; ready() reports it.
     this.#ready.catch(() => {})
-    // Sockets live in a folder only this user can enter: a runner serves whoever connects first.
-    this.#socketDir = mkdtempSync(path.join(os.tmpdir(), 'isogate-runners-'))
+    // Sockets live in a folder only this user can enter (a runner serves whoever connects first);
+    // the folders a killed gateway left behind are swept on the way.
+    this.#sockets = RunnerSocketFolder.create()
     const { unavailableAfterMs, maxWaiting } = options
     this.slots = Array.from({ length: options.runners }, (_, index) => new RunnerSlot({ index, unavailableAfterMs, maxWaiting }))
     for (const slot of this.slots) this.#startSlot(slot)
@@ -88,14 +87,14 @@ export class RunnerFleet {
       slot.failWaiting('the runners were closed')
     }
     await Promise.all([...this.#owners.keys()].map((client) => client.close(this.#options.closeTimeoutMs)))
-    rmSync(this.#socketDir, { recursive: true, force: true })
+    this.#sockets.remove()
   }
 
   #launch(owner: RunnerSlot | typeof STANDBY): RunnerClient {
     const client: RunnerClient = new RunnerClient({
       entry: this.#entry,
       execArgv: this.#execArgv,
-      socketPath: path.join(this.#socketDir, `${this.#launches++}.sock`),
+      socketPath: this.#sockets.socket(`${this.#launches++}.sock`),
       pool: this.#options.pool,
       onReady: () => this.#onReady(client),
       onLost: (loss) => this.#onLost(client, loss),
