@@ -8,6 +8,7 @@ import { hostErrorData, type HostAnswer, type HostCallHandler } from '../host-re
 import type { IsolatePoolOptions } from '../process/isolate-pool.js'
 import type { RunnerProcessNotice, RunnerProcessSettings } from '../process/runner-process.js'
 import type { WorkerMessage } from '../thread/worker.js'
+import { hasEffect, markEffects } from './run-effects.js'
 
 export interface RunnerClientOptions {
   /** The runner-process module (.ts under a TypeScript loader, .js when built). */
@@ -47,6 +48,8 @@ export interface RunnerExit {
 
 interface Call {
   tenantId: string | null
+  /** A host call with an effect was made for the tenant while this run was in flight (run-effects.ts). */
+  effects: boolean
   resolve(value: unknown): void
   reject(error: Error): void
 }
@@ -116,7 +119,7 @@ export class RunnerClient {
     const id = this.#nextId++
     if (tenantId !== null) this.#tenantRuns.set(tenantId, (this.#tenantRuns.get(tenantId) ?? 0) + 1)
     return new Promise((resolve, reject) => {
-      this.#calls.set(id, { tenantId, resolve, reject })
+      this.#calls.set(id, { tenantId, effects: false, resolve, reject })
       channel.send({ id, message })
     })
   }
@@ -178,6 +181,7 @@ export class RunnerClient {
     } else if (!this.#tenantRuns.has(call.tenantId)) {
       pending = Promise.reject(Object.assign(new Error('host APIs can only be called while a run is in progress'), { code: 'HOST_CALL_FAILED' }))
     } else {
+      if (hasEffect(call.name)) markEffects(this.#calls.values(), call.tenantId)
       const controller = new AbortController()
       this.#hostCalls.set(id, controller)
       try {
@@ -218,10 +222,11 @@ export class RunnerClient {
     const tenants = new Set<string>()
     for (const call of this.#calls.values()) if (call.tenantId !== null) tenants.add(call.tenantId)
     const lostCalls = this.#calls.size
-    const error = this.#closing
-      ? new RunnerError('RUNNER_UNAVAILABLE', 'the runner was stopped')
-      : new RunnerError('RUNNER_CRASHED', 'the runner process executing this run crashed')
-    for (const call of this.#calls.values()) call.reject(error)
+    const stopped = new RunnerError('RUNNER_UNAVAILABLE', 'the runner was stopped')
+    for (const call of this.#calls.values()) {
+      // A run that caused no effect yet may be run again elsewhere (RunnerSupervisor retries it once).
+      call.reject(this.#closing ? stopped : new RunnerError('RUNNER_CRASHED', 'the runner process executing this run crashed', { retryable: !call.effects }))
+    }
     this.#calls.clear()
     this.#tenantRuns.clear()
     for (const controller of this.#hostCalls.values()) controller.abort()

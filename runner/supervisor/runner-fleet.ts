@@ -16,6 +16,8 @@ export interface RunnerFleetOptions {
   unavailableAfterMs: number
   maxWaiting: number
   closeTimeoutMs: number
+  /** The probation runner: started with the others ('ready'), or at the first `wakeProbation()`. */
+  probation: 'ready' | 'on-demand'
   onEvent(event: RunnerFleetEvent): void
   hostCalls?: HostCallHandler | undefined
 }
@@ -38,6 +40,10 @@ const STANDBY = 'standby'
  */
 export class RunnerFleet {
   readonly slots: readonly RunnerSlot[]
+  /** The runner where suspects of a crash run one tenant at a time (CrashBlame, ProbationLane). */
+  readonly probation: RunnerSlot
+  /** The slots and the probation slot. */
+  #all: readonly RunnerSlot[]
   readonly #options: RunnerFleetOptions
   readonly #sockets: RunnerSocketFolder
   readonly #entry = siblingModule('../process/runner-process', import.meta.url)
@@ -63,12 +69,24 @@ export class RunnerFleet {
     this.#sockets = RunnerSocketFolder.create()
     const { unavailableAfterMs, maxWaiting } = options
     this.slots = Array.from({ length: options.runners }, (_, index) => new RunnerSlot({ index, unavailableAfterMs, maxWaiting }))
-    for (const slot of this.slots) this.#startSlot(slot)
+    this.probation = new RunnerSlot({ index: options.runners, unavailableAfterMs, maxWaiting })
+    this.#all = options.probation === 'ready' ? [...this.slots, this.probation] : this.slots
+    for (const slot of this.#all) this.#startSlot(slot)
     this.#topUpStandby()
   }
 
   get closed(): boolean {
     return this.#closed
+  }
+
+  /** Starts the probation runner if it is not running or starting. */
+  wakeProbation(): void {
+    if (this.#closed || this.#all.includes(this.probation)) return
+    this.#all = [...this.slots, this.probation]
+    this.probation.markDown(true)
+    const standby = this.#standby.find((candidate) => candidate.ready)
+    if (standby !== undefined) this.#promote(this.probation, standby)
+    else this.#startSlot(this.probation)
   }
 
   /** Resolves when every slot has served once; rejects if a runner dies before it could. */
@@ -82,7 +100,7 @@ export class RunnerFleet {
     this.#settleReady?.reject(new RunnerError('RUNNER_UNAVAILABLE', 'the runners were closed before they were ready'))
     this.#settleReady = null
     if (this.#standbyTimer !== null) clearTimeout(this.#standbyTimer)
-    for (const slot of this.slots) {
+    for (const slot of [...this.slots, this.probation]) {
       if (slot.timer !== null) clearTimeout(slot.timer)
       slot.failWaiting('the runners were closed')
     }
@@ -122,7 +140,7 @@ export class RunnerFleet {
     const owner = this.#owners.get(client)
     if (owner === STANDBY) {
       this.#standbyFailures = 0
-      const down = this.slots.find((slot) => !slot.serving)
+      const down = this.#all.find((slot) => !slot.serving)
       if (down !== undefined) this.#promote(down, client)
       return
     }
@@ -147,7 +165,7 @@ export class RunnerFleet {
     const startMs = slot.downForMs
     slot.serve(client)
     this.#options.onEvent({ type: 'ready', runner: slot.index, pid: client.pid, startMs, restart: slot.starts > 1 || this.#settleReady === null })
-    if (this.#settleReady !== null && this.slots.every((other) => !other.down)) {
+    if (this.#settleReady !== null && this.#all.every((other) => !other.down)) {
       this.#settleReady.resolve()
       this.#settleReady = null
     }
