@@ -96,7 +96,13 @@ export const settings = {
     z.coerce.number().int().min(0).max(8),
     1,
   ),
-  quarantineCrashes: setting('ISOGATE_QUARANTINE_CRASHES', 'Runner crashes with a tenant in flight, within the window, that quarantine it', positiveInt, 3),
+  runnerProbation: setting(
+    'ISOGATE_RUNNER_PROBATION',
+    'The probation runner, where the tenants in flight at a crash run one at a time until the culprit crashes it alone: ready (kept started) or on-demand (started at the first crash)',
+    z.enum(['ready', 'on-demand']),
+    'ready',
+  ),
+  quarantineCrashes: setting('ISOGATE_QUARANTINE_CRASHES', 'Runner crashes held against a tenant (it crashed a runner alone), within the window, that quarantine it', positiveInt, 3),
   quarantineWindowMs: setting('ISOGATE_QUARANTINE_WINDOW_MS', 'Window in which those crashes count', positiveInt, 60_000),
   quarantineMs: setting('ISOGATE_QUARANTINE_MS', 'How long a quarantined tenant\'s runs answer 503 TENANT_QUARANTINED', positiveInt, 300_000),
   baseDomain: setting(

@@ -19,6 +19,7 @@ export function testConfig(overrides: ConfigOverrides = {}): Config {
       // One runner process and no standby keep the many test gateways light; crash tests ask for more.
       runners: 1,
       runnerStandby: 0,
+      runnerProbation: 'on-demand',
       demo: false,
       logLevel: 'silent',
       ...overrides,

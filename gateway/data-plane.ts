@@ -2,7 +2,7 @@ import { createHash, randomUUID, timingSafeEqual } from 'node:crypto'
 import type { Logger } from 'pino'
 import { failedRun, runTask, type Executor, type HttpRequestData, type RunLimits, type RunResult } from '../runner/index.js'
 import type { AdmissionController } from './admission.js'
-import type { CircuitBreaker } from './circuit-breaker.js'
+import { countsAgainstScript, type CircuitBreaker } from './circuit-breaker.js'
 import { DATA_PLANE_ERRORS, type GatewayErrorCode } from './errors.js'
 import type { GatewayMetrics } from './metrics.js'
 import { writeError, writeRunResult, type RequestState } from './response-writer.js'
@@ -169,7 +169,7 @@ export class DataPlane {
       return refuse('SCRIPT_AUTH_REQUIRED', [['www-authenticate', 'Bearer']])
     }
 
-    const circuit = this.#options.breaker.allow(route.scriptId)
+    const circuit = this.#options.breaker.allow(route.scriptId, route.version)
     if (!circuit.allowed) {
       this.#options.metrics.rejected('SCRIPT_UNAVAILABLE')
       return refuse('SCRIPT_UNAVAILABLE', [['retry-after', String(circuit.retryAfterSeconds)]])
@@ -278,8 +278,8 @@ export class DataPlane {
     })
     const finish = (result: RunResult): void => {
       this.#options.admission.release(route.tenantId)
-      if (result.ok) this.#options.breaker.succeeded(route.scriptId)
-      else if (result.error?.code !== 'TENANT_QUARANTINED') this.#options.breaker.failed(route.scriptId)
+      if (result.ok) this.#options.breaker.succeeded(route.scriptId, route.version)
+      else if (countsAgainstScript(result.error?.code)) this.#options.breaker.failed(route.scriptId, route.version)
       const status = writeRunResult(res, state, request.method, result, executionId)
       this.#options.metrics.observe(route.tenantSlug, state.aborted ? 499 : status, (performance.now() - started) / 1000)
       this.#options.onRun({ executionId, route, request, result, startedAt, clientAborted: state.aborted })

@@ -3,7 +3,7 @@
  * it never queries the database on the request path.
  */
 export { AdmissionController, type Admission, type AdmissionOptions, type AdmissionStats } from './admission.js'
-export { CircuitBreaker, type CircuitBreakerOptions } from './circuit-breaker.js'
+export { CircuitBreaker, countsAgainstScript, type CircuitBreakerOptions, type CircuitChange } from './circuit-breaker.js'
 export { DataPlane, type DataPlaneOptions, type HttpRun } from './data-plane.js'
 export { GatewayMetrics } from './metrics.js'
 export { RunnerMetrics, type RunnerCounters, type RunnerMetricsOptions, type RunnerStatsSource } from './runner-metrics.js'

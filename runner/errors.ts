@@ -15,6 +15,8 @@ export interface ErrorData {
   pointer?: string | undefined
   /** RUNNER_CRASHED: only the worker thread died, its runner process lives on. */
   threadOnly?: boolean | undefined
+  /** RUNNER_CRASHED: the run had caused no effect outside its isolate, so it may run again. */
+  retryable?: boolean | undefined
 }
 
 /**

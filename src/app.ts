@@ -103,6 +103,7 @@ export async function startIsogate(config: Config, logger: Logger = pino({ level
       pool: { threads: config.workers, maxIsolatesPerThread: config.isolatesPerWorker, isolateIdleMs: config.isolateIdleMs, remoteHostApis: hostApis.remote },
       hostCalls: hostApis.handler,
       quarantine: { crashes: config.quarantineCrashes, windowMs: config.quarantineWindowMs, coolDownMs: config.quarantineMs },
+      probation: config.runnerProbation,
       onEvent: (event) => logRunnerEvent(logger, event),
     })
     closers.push(() => pool.close())
@@ -192,8 +193,12 @@ export async function startIsogate(config: Config, logger: Logger = pino({ level
 }
 
 function logRunnerEvent(logger: Logger, event: RunnerEvent): void {
-  if (event.type === 'crash') logger.error(event, 'a runner process crashed; its runs in flight answered RUNNER_CRASHED')
-  else if (event.type === 'quarantine') logger.warn(event, 'tenant quarantined after crashing runners repeatedly')
+  if (event.type === 'crash') logger.error(event, 'a runner process crashed; its runs in flight that had no effect yet run again, the others answered RUNNER_CRASHED')
+  else if (event.type === 'quarantine') logger.warn(event, 'tenant quarantined after crashing runners on its own repeatedly')
+  else if (event.type === 'suspects') logger.warn(event, 'tenants in flight at a runner crash are suspects: their next runs go to the probation runner, one tenant at a time')
+  else if (event.type === 'convicted') logger.warn(event, 'a tenant crashed a runner on its own: the crashes it was a suspect in are held against it')
+  else if (event.type === 'cleared') logger.info(event, 'a suspect of a runner crash is cleared and runs on its own runner again')
+  else if (event.type === 'unattributed') logger.info(event, 'a runner crash is held against no tenant')
   else if (event.type === 'ready' && event.restart) logger.info(event, 'runner process serving again')
   else logger.debug(event, `runner ${event.type}`)
 }

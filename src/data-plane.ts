@@ -33,7 +33,14 @@ export async function startDataPlane(options: DataPlaneServiceOptions): Promise<
     globalConcurrency: config.globalConcurrency,
     globalQueue: config.globalQueue,
   })
-  const breaker = new CircuitBreaker({ failureThreshold: config.breakerFailures, coolDownMs: config.breakerCoolDownMs })
+  const breaker = new CircuitBreaker({
+    failureThreshold: config.breakerFailures,
+    coolDownMs: config.breakerCoolDownMs,
+    onChange: (change) => {
+      if (change.state === 'open') logger.warn({ scriptId: change.key, ...change }, 'circuit open: the script failed repeatedly and answers 503 SCRIPT_UNAVAILABLE for a cool-down')
+      else logger.info({ scriptId: change.key, ...change }, 'circuit closed: the script runs again')
+    },
+  })
   const metrics = new GatewayMetrics(registry)
   new Gauge({ name: 'isogate_admission_running', help: 'Runs in flight', registers: [registry], collect() { this.set(admission.stats.running) } })
   new Gauge({ name: 'isogate_admission_queued', help: 'Runs waiting for a slot (runner queue depth)', registers: [registry], collect() { this.set(admission.stats.queued) } })

@@ -107,14 +107,6 @@ t.test('the embedded database keeps its data across restarts', async (t) => {
   t.same(rows.map((row) => row.slug), ['kept'])
 })
 
-t.test('a second process cannot open the same embedded data folder', async (t) => {
-  const dataDir = mkdtempSync(path.join(os.tmpdir(), 'isogate-db-'))
-  const { writeFileSync, mkdirSync } = await import('node:fs')
-  mkdirSync(dataDir, { recursive: true })
-  writeFileSync(path.join(dataDir, 'isogate.pid'), String(process.ppid))
-  await t.rejects(Database.open({ dataDir }), { code: 'DATABASE_ERROR', message: /in use by process/ })
-})
-
 t.test('an embedded database that cannot start says so, and its thread and lock are gone', async (t) => {
   const dataDir = mkdtempSync(path.join(os.tmpdir(), 'isogate-db-'))
   const { existsSync, writeFileSync } = await import('node:fs')

@@ -16,10 +16,9 @@ export const QUARANTINE_DEFAULTS = {
 } satisfies Required<QuarantineOptions>
 
 /**
- * Which tenants keep crashing runners. A runner crash is held against every tenant that had a
- * run in flight on it: the runner dies too fast to say which run did it. An innocent tenant
- * shares a crash only by being busy on the same runner at that moment; the culprit is there
- * every time, so it reaches `crashes` first, and once it is refused the crashes stop.
+ * Which tenants keep crashing runners: `crashes` held against a tenant within `windowMs`
+ * quarantine it for `coolDownMs`. What is held against whom is CrashBlame's decision (a crash
+ * counts against a tenant only once it is shown to crash a runner alone); this only counts.
  *
  * @example
  * const quarantine = new Quarantine({ crashes: 3, windowMs: 60_000, coolDownMs: 300_000 })
@@ -69,6 +68,14 @@ export class Quarantine {
     if (this.#now() < until) return until
     this.#until.delete(tenant)
     return null
+  }
+
+  /** Crashes held against the tenant within the window now. */
+  crashesOf(tenant: string): number {
+    const times = this.#history.get(tenant)
+    if (times === undefined) return 0
+    const now = this.#now()
+    return times.filter((time) => now - time < this.#windowMs).length
   }
 
   /** Tenants quarantined now. */

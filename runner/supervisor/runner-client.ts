@@ -8,6 +8,7 @@ import { HostAnswerer, type HostCallHandler, type RelayedHostCall } from '../hos
 import type { IsolatePoolOptions } from '../process/isolate-pool.js'
 import type { RunnerProcessNotice, RunnerProcessSettings } from '../process/runner-process.js'
 import { programKey } from '../protocol.js'
+import { hasEffect, markEffects } from './run-effects.js'
 
 export interface RunnerClientOptions {
   /** The runner-process module (.ts under a TypeScript loader, .js when built). */
@@ -49,6 +50,8 @@ interface Call {
   /** Kept whole until answered: a runner that lacks the program's source gets the request again with it. */
   message: RunnerMessage
   tenantId: string | null
+  /** A host call with an effect was made for the tenant while this run was in flight (run-effects.ts). */
+  effects: boolean
   resolve(value: unknown): void
   reject(error: Error): void
 }
@@ -124,7 +127,7 @@ export class RunnerClient {
     const id = this.#nextId++
     if (tenantId !== null) this.#tenantRuns.set(tenantId, (this.#tenantRuns.get(tenantId) ?? 0) + 1)
     return new Promise((resolve, reject) => {
-      this.#calls.set(id, { message, tenantId, resolve, reject })
+      this.#calls.set(id, { message, tenantId, effects: false, resolve, reject })
       channel.send({ id, message: this.#wire(message, false) })
     })
   }
@@ -207,8 +210,9 @@ export class RunnerClient {
    * run in flight here means a runner can only act for tenants the gateway sent it.
    */
   #admitHostCall(call: RelayedHostCall): Error | null {
-    if (this.#tenantRuns.has(call.tenantId)) return null
-    return Object.assign(new Error('host APIs can only be called while a run is in progress'), { code: 'HOST_CALL_FAILED' })
+    if (!this.#tenantRuns.has(call.tenantId)) return Object.assign(new Error('host APIs can only be called while a run is in progress'), { code: 'HOST_CALL_FAILED' })
+    if (hasEffect(call.name)) markEffects(this.#calls.values(), call.tenantId)
+    return null
   }
 
   #answer(response: RunnerResponse): void {
@@ -226,10 +230,11 @@ export class RunnerClient {
     const tenants = new Set<string>()
     for (const call of this.#calls.values()) if (call.tenantId !== null) tenants.add(call.tenantId)
     const lostCalls = this.#calls.size
-    const error = this.#closing
-      ? new RunnerError('RUNNER_UNAVAILABLE', 'the runner was stopped')
-      : new RunnerError('RUNNER_CRASHED', 'the runner process executing this run crashed')
-    for (const call of this.#calls.values()) call.reject(error)
+    const stopped = new RunnerError('RUNNER_UNAVAILABLE', 'the runner was stopped')
+    for (const call of this.#calls.values()) {
+      // A run that caused no effect yet may be run again elsewhere (RunnerSupervisor retries it once).
+      call.reject(this.#closing ? stopped : new RunnerError('RUNNER_CRASHED', 'the runner process executing this run crashed', { retryable: !call.effects }))
+    }
     this.#calls.clear()
     this.#tenantRuns.clear()
     this.#hostCalls.close()

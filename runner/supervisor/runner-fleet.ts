@@ -1,12 +1,10 @@
-import { mkdtempSync, rmSync } from 'node:fs'
-import os from 'node:os'
-import path from 'node:path'
 import { RunnerError } from '../errors.js'
 import type { HostCallHandler } from '../host-relay.js'
 import type { IsolatePoolOptions } from '../process/isolate-pool.js'
 import { siblingModule } from '../process/platform-source.js'
 import { RunnerClient, type RunnerExit, type RunnerLoss } from './runner-client.js'
 import { RunnerSlot } from './runner-slot.js'
+import { RunnerSocketFolder } from './socket-folder.js'
 import { RUNNER_V8_FLAGS } from './v8-flags.js'
 
 export interface RunnerFleetOptions {
@@ -18,6 +16,8 @@ export interface RunnerFleetOptions {
   unavailableAfterMs: number
   maxWaiting: number
   closeTimeoutMs: number
+  /** The probation runner: started with the others ('ready'), or at the first `wakeProbation()`. */
+  probation: 'ready' | 'on-demand'
   onEvent(event: RunnerFleetEvent): void
   hostCalls?: HostCallHandler | undefined
 }
@@ -40,8 +40,12 @@ const STANDBY = 'standby'
  */
 export class RunnerFleet {
   readonly slots: readonly RunnerSlot[]
+  /** The runner where suspects of a crash run one tenant at a time (CrashBlame, ProbationLane). */
+  readonly probation: RunnerSlot
+  /** The slots and the probation slot. */
+  #all: readonly RunnerSlot[]
   readonly #options: RunnerFleetOptions
-  readonly #socketDir: string
+  readonly #sockets: RunnerSocketFolder
   readonly #entry = siblingModule('../process/runner-process', import.meta.url)
   readonly #execArgv = childExecArgv()
   readonly #owners = new Map<RunnerClient, RunnerSlot | typeof STANDBY>()
@@ -60,16 +64,29 @@ export class RunnerFleet {
     })
     // Keep an unobserved start failure from becoming an unhandled rejection; ready() reports it.
     this.#ready.catch(() => {})
-    // Sockets live in a folder only this user can enter: a runner serves whoever connects first.
-    this.#socketDir = mkdtempSync(path.join(os.tmpdir(), 'isogate-runners-'))
+    // Sockets live in a folder only this user can enter (a runner serves whoever connects first);
+    // the folders a killed gateway left behind are swept on the way.
+    this.#sockets = RunnerSocketFolder.create()
     const { unavailableAfterMs, maxWaiting } = options
     this.slots = Array.from({ length: options.runners }, (_, index) => new RunnerSlot({ index, unavailableAfterMs, maxWaiting }))
-    for (const slot of this.slots) this.#startSlot(slot)
+    this.probation = new RunnerSlot({ index: options.runners, unavailableAfterMs, maxWaiting })
+    this.#all = options.probation === 'ready' ? [...this.slots, this.probation] : this.slots
+    for (const slot of this.#all) this.#startSlot(slot)
     this.#topUpStandby()
   }
 
   get closed(): boolean {
     return this.#closed
+  }
+
+  /** Starts the probation runner if it is not running or starting. */
+  wakeProbation(): void {
+    if (this.#closed || this.#all.includes(this.probation)) return
+    this.#all = [...this.slots, this.probation]
+    this.probation.markDown(true)
+    const standby = this.#standby.find((candidate) => candidate.ready)
+    if (standby !== undefined) this.#promote(this.probation, standby)
+    else this.#startSlot(this.probation)
   }
 
   /** Resolves when every slot has served once; rejects if a runner dies before it could. */
@@ -83,19 +100,19 @@ export class RunnerFleet {
     this.#settleReady?.reject(new RunnerError('RUNNER_UNAVAILABLE', 'the runners were closed before they were ready'))
     this.#settleReady = null
     if (this.#standbyTimer !== null) clearTimeout(this.#standbyTimer)
-    for (const slot of this.slots) {
+    for (const slot of [...this.slots, this.probation]) {
       if (slot.timer !== null) clearTimeout(slot.timer)
       slot.failWaiting('the runners were closed')
     }
     await Promise.all([...this.#owners.keys()].map((client) => client.close(this.#options.closeTimeoutMs)))
-    rmSync(this.#socketDir, { recursive: true, force: true })
+    this.#sockets.remove()
   }
 
   #launch(owner: RunnerSlot | typeof STANDBY): RunnerClient {
     const client: RunnerClient = new RunnerClient({
       entry: this.#entry,
       execArgv: this.#execArgv,
-      socketPath: path.join(this.#socketDir, `${this.#launches++}.sock`),
+      socketPath: this.#sockets.socket(`${this.#launches++}.sock`),
       pool: this.#options.pool,
       onReady: () => this.#onReady(client),
       onLost: (loss) => this.#onLost(client, loss),
@@ -123,7 +140,7 @@ export class RunnerFleet {
     const owner = this.#owners.get(client)
     if (owner === STANDBY) {
       this.#standbyFailures = 0
-      const down = this.slots.find((slot) => !slot.serving)
+      const down = this.#all.find((slot) => !slot.serving)
       if (down !== undefined) this.#promote(down, client)
       return
     }
@@ -148,7 +165,7 @@ export class RunnerFleet {
     const startMs = slot.downForMs
     slot.serve(client)
     this.#options.onEvent({ type: 'ready', runner: slot.index, pid: client.pid, startMs, restart: slot.starts > 1 || this.#settleReady === null })
-    if (this.#settleReady !== null && this.slots.every((other) => !other.down)) {
+    if (this.#settleReady !== null && this.#all.every((other) => !other.down)) {
       this.#settleReady.resolve()
       this.#settleReady = null
     }

@@ -71,9 +71,10 @@ export class RunnerSlot {
     return new Promise((resolve, reject) => this.#waiting.push({ message, tenantId, resolve, reject }))
   }
 
-  /** The slot's runner was lost. */
-  markDown(): void {
-    this.#downSince ??= Date.now()
+  /** The slot's runner was lost; `fresh`: count the time down from now (a slot started late). */
+  markDown(fresh = false): void {
+    if (fresh) this.#downSince = Date.now()
+    else this.#downSince ??= Date.now()
   }
 
   /** `client` serves the slot from now on: the waiting runs go to it. */

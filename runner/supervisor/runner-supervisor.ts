@@ -2,7 +2,9 @@ import { RunnerError } from '../errors.js'
 import type { HostCallHandler } from '../host-relay.js'
 import type { IsolatePoolOptions, PoolStats } from '../process/isolate-pool.js'
 import { failedRun, type CheckResult, type Executor, type RunResult, type RunTask } from '../protocol.js'
-import { Quarantine, type QuarantineOptions } from './quarantine.js'
+import { CrashBlame, type BlameDecision } from './crash-blame.js'
+import { ProbationLane } from './probation-lane.js'
+import { Quarantine, QUARANTINE_DEFAULTS, type QuarantineOptions } from './quarantine.js'
 import { Rendezvous } from '../rendezvous.js'
 import { RunnerFleet, type RunnerFleetEvent } from './runner-fleet.js'
 import type { RunnerSlot } from './runner-slot.js'
@@ -29,15 +31,20 @@ export interface RunnerSupervisorOptions {
   maxWaiting?: number
   /** How long `close()` lets a runner stop before killing it. */
   closeTimeoutMs?: number
-  /** K crashes in a window quarantine a tenant for a cool-down. */
+  /** K crashes held against a tenant in a window quarantine it for a cool-down. */
   quarantine?: QuarantineOptions
-  /** Crashes, restarts and quarantines, for the logs. */
+  /**
+   * The probation runner, where the suspects of a crash run one tenant at a time: started with
+   * the others ('ready', so suspects run again at once), or at the first crash ('on-demand').
+   */
+  probation?: 'ready' | 'on-demand'
+  /** Crashes, restarts, blame and quarantines, for the logs. */
   onEvent?: (event: RunnerEvent) => void
   /** Answers the host calls scripts make to `pool.remoteHostApis` (db, cache, events, fetch). */
   hostCalls?: HostCallHandler
 }
 
-export type RunnerEvent = RunnerFleetEvent | { type: 'quarantine'; tenantId: string; until: number }
+export type RunnerEvent = RunnerFleetEvent | BlameDecision
 
 export interface RunnerInfo {
   runner: number
@@ -62,6 +69,23 @@ export interface RunnerSupervisorStats extends PoolStats {
   quarantinedRuns: number
 }
 
+/** What the gateway itself counts of crashes and their containment (no runner is asked). */
+export interface RunnerIncidents {
+  runnerCrashes: number
+  quarantinedTenants: number
+  quarantinedRuns: number
+  /** Runs lost to a crash before any effect, run again (once). */
+  retriedRuns: number
+  /** Runs let onto the probation runner. */
+  probationRuns: number
+  /** Tenants suspected now, and decisions so far: suspects made, convicted, cleared, crashes blamed on nobody. */
+  suspects: number
+  suspected: number
+  convicted: number
+  cleared: number
+  unattributedCrashes: number
+}
+
 const DEFAULTS = {
   runners: 2,
   standby: 1,
@@ -71,6 +95,9 @@ const DEFAULTS = {
   maxWaiting: 10_000,
   closeTimeoutMs: 5_000,
 } as const
+
+/** How long a run about to go on probation waits for crashed runners' exits (their verdicts). */
+const VERDICT_WAIT_MS = 1_000
 
 type NumericOption = keyof typeof DEFAULTS
 const MAY_BE_ZERO = new Set<NumericOption>(['standby', 'restartDelayMs'])
@@ -92,10 +119,13 @@ const MAY_BE_ZERO = new Set<NumericOption>(['standby', 'restartDelayMs'])
 export class RunnerSupervisor implements Executor {
   readonly #fleet: RunnerFleet
   readonly #quarantine: Quarantine
+  readonly #blame: CrashBlame
+  readonly #probation = new ProbationLane()
   readonly #onEvent: (event: RunnerEvent) => void
   readonly #homes: Rendezvous
   #crashes = 0
   #quarantinedRuns = 0
+  #retriedRuns = 0
 
   constructor(options: RunnerSupervisorOptions = {}) {
     const numeric = {} as Record<NumericOption, number>
@@ -109,9 +139,16 @@ export class RunnerSupervisor implements Executor {
     if (options.onEvent !== undefined && typeof options.onEvent !== 'function') throw new TypeError('options.onEvent must be a function')
     this.#onEvent = options.onEvent ?? (() => {})
     this.#quarantine = new Quarantine(options.quarantine)
+    this.#blame = new CrashBlame({
+      quarantine: this.#quarantine,
+      suspicionMs: options.quarantine?.windowMs ?? QUARANTINE_DEFAULTS.windowMs,
+      onDecision: (decision) => this.#onDecision(decision),
+    })
+    const probation = options.probation ?? 'ready'
+    if (probation !== 'ready' && probation !== 'on-demand') throw new TypeError("options.probation must be 'ready' or 'on-demand'")
     if (options.hostCalls !== undefined && typeof options.hostCalls !== 'function') throw new TypeError('options.hostCalls must be a function')
     const { hostCalls: _unserializable, ...pool } = options.pool ?? {}
-    this.#fleet = new RunnerFleet({ ...numeric, pool, hostCalls: options.hostCalls, onEvent: (event) => this.#onFleetEvent(event) })
+    this.#fleet = new RunnerFleet({ ...numeric, pool, probation, hostCalls: options.hostCalls, onEvent: (event) => this.#onFleetEvent(event) })
     this.#homes = new Rendezvous(this.#fleet.slots.length)
   }
 
@@ -131,22 +168,54 @@ export class RunnerSupervisor implements Executor {
 
   async run(task: RunTask): Promise<RunResult> {
     const tenantId = task.program.tenantId
-    const until = this.#quarantine.until(tenantId)
-    if (until !== null) {
-      this.#quarantinedRuns++
-      const seconds = Math.ceil((until - Date.now()) / 1000)
-      return failedRun({ code: 'TENANT_QUARANTINED', message: `the tenant crashed runners repeatedly; its runs are refused for another ${seconds} s` })
+    let { result, probation } = await this.#attempt(task, tenantId)
+    // Lost to a crash before it did anything outside its isolate, on a runner it shared: run it
+    // again, once (a suspect now, it goes to probation). Lost on probation, it was alone: its own doing.
+    if (!probation && result.error?.code === 'RUNNER_CRASHED' && result.error.retryable === true) {
+      this.#retriedRuns++
+      ;({ result } = await this.#attempt(task, tenantId))
     }
+    if (result.error?.retryable !== undefined) result.error = { code: result.error.code, message: result.error.message }
+    return result
+  }
+
+  /** One try: refused when quarantined, on the probation runner when suspected, else at home. */
+  async #attempt(task: RunTask, tenantId: string): Promise<{ result: RunResult; probation: boolean }> {
+    const refused = this.#refuseQuarantined(tenantId)
+    if (refused !== null) return { result: refused, probation: false }
+    const onProbation = this.#blame.suspected(tenantId) && (await this.#probation.turn(tenantId))
+    if (!onProbation) return { result: await this.#runOn(this.#home(tenantId), task, tenantId, false), probation: false }
+    let result: RunResult
     try {
-      return (await this.#dispatch(this.#home(tenantId), { type: 'run', task }, tenantId)) as RunResult
+      // The verdicts of crashes still dying come first: convicted enough, it is refused, not let crash again.
+      await this.#blame.settled(VERDICT_WAIT_MS)
+      result = this.#refuseQuarantined(tenantId) ?? (await this.#runOn(this.#fleet.probation, task, tenantId, true))
+    } finally {
+      this.#probation.done(tenantId)
+    }
+    const code = result.error?.code
+    if (code !== 'RUNNER_CRASHED' && code !== 'RUNNER_UNAVAILABLE' && code !== 'TENANT_QUARANTINED') this.#blame.ranClean(tenantId)
+    return { result, probation: true }
+  }
+
+  async #runOn(slot: RunnerSlot, task: RunTask, tenantId: string, probation: boolean): Promise<RunResult> {
+    try {
+      return (await this.#dispatch(slot, { type: 'run', task }, tenantId)) as RunResult
     } catch (error) {
       if (!(error instanceof RunnerError)) throw error
-      // A worker thread that died under the run while its runner process lived on: held against
-      // the tenant like a runner crash (which the fleet reports, not this), so a tenant that keeps
-      // breaking threads is quarantined too.
-      if (error.code === 'RUNNER_CRASHED' && error.data.threadOnly === true) this.#holdCrash([tenantId])
-      return failedRun({ code: error.code, message: error.message })
+      // A worker thread that died under the run while its runner process lived on (the fleet
+      // reports process crashes, not this): alone on probation that convicts, elsewhere it suspects.
+      if (error.code === 'RUNNER_CRASHED' && error.data.threadOnly === true) this.#blame.threadCrashed(slot.index, tenantId, probation)
+      return failedRun(error.data.retryable === undefined ? { code: error.code, message: error.message } : { code: error.code, message: error.message, retryable: error.data.retryable })
     }
+  }
+
+  #refuseQuarantined(tenantId: string): RunResult | null {
+    const until = this.#quarantine.until(tenantId)
+    if (until === null) return null
+    this.#quarantinedRuns++
+    const seconds = Math.ceil((until - Date.now()) / 1000)
+    return failedRun({ code: 'TENANT_QUARANTINED', message: `the tenant crashed runners repeatedly; its runs are refused for another ${seconds} s` })
   }
 
   /** Compiles a source on the least busy serving runner: syntax errors, no imports. */
@@ -182,9 +251,21 @@ export class RunnerSupervisor implements Executor {
     )
   }
 
-  /** What the gateway itself counts of its runners: crashes and quarantines (no runner is asked). */
-  get incidents(): { runnerCrashes: number; quarantinedTenants: number; quarantinedRuns: number } {
-    return { runnerCrashes: this.#crashes, quarantinedTenants: this.#quarantine.size, quarantinedRuns: this.#quarantinedRuns }
+  /** What the gateway itself counts of its runners: crashes, blame, probation, quarantines (no runner is asked). */
+  get incidents(): RunnerIncidents {
+    const { suspects, convicted, cleared, unattributed } = this.#blame.counts
+    return {
+      runnerCrashes: this.#crashes,
+      quarantinedTenants: this.#quarantine.size,
+      quarantinedRuns: this.#quarantinedRuns,
+      retriedRuns: this.#retriedRuns,
+      probationRuns: this.#probation.admitted,
+      suspects: this.#blame.suspects,
+      suspected: suspects,
+      convicted,
+      cleared,
+      unattributedCrashes: unattributed,
+    }
   }
 
   /** Isolate and compile-cache counters summed over the serving runners, and the runners' own. */
@@ -219,15 +300,18 @@ export class RunnerSupervisor implements Executor {
 
   #onFleetEvent(event: RunnerFleetEvent): void {
     this.#onEvent(event)
-    if (event.type !== 'crash') return
-    // The runner died too fast to say which run did it: the crash counts against every tenant in flight.
-    this.#crashes++
-    this.#holdCrash(event.tenants)
+    if (event.type === 'crash') {
+      this.#crashes++
+      this.#blame.crashed(event.runner, event.pid, event.tenants)
+    } else if (event.type === 'exit') {
+      this.#blame.exited(event.pid, event.signal)
+    }
   }
 
-  #holdCrash(tenants: Iterable<string>): void {
-    for (const tenantId of this.#quarantine.recordCrash(tenants)) {
-      this.#onEvent({ type: 'quarantine', tenantId, until: this.#quarantine.until(tenantId) ?? Date.now() })
-    }
+  #onDecision(decision: BlameDecision): void {
+    this.#onEvent(decision)
+    if (decision.type === 'suspects') this.#fleet.wakeProbation()
+    // Cleared, or refused from now on: its runs waiting for probation go home (or are refused there).
+    else if (decision.type === 'cleared' || decision.type === 'quarantine') this.#probation.leave(decision.tenantId)
   }
 }

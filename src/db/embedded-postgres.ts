@@ -1,6 +1,7 @@
-import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { mkdirSync } from 'node:fs'
 import path from 'node:path'
 import { Worker } from 'node:worker_threads'
+import { FileLock } from '../../runner/index.js'
 import { DatabaseError } from '../errors.js'
 
 export interface EmbeddedPostgresOptions {
@@ -25,6 +26,7 @@ export class EmbeddedPostgres {
   readonly #dataDir: string
   readonly #host: string
   readonly #lockFile: string
+  #lock: FileLock | null = null
   #thread: Worker | null = null
   #url: string | null = null
 
@@ -42,7 +44,7 @@ export class EmbeddedPostgres {
 
   async start(): Promise<string> {
     mkdirSync(this.#dataDir, { recursive: true })
-    this.#lock()
+    await this.#takeLock()
     const thread = new Worker(THREAD_SOURCE, {
       eval: true,
       workerData: {
@@ -89,7 +91,8 @@ export class EmbeddedPostgres {
       await exited
       clearTimeout(timer)
     }
-    rmSync(this.#lockFile, { force: true })
+    this.#lock?.release()
+    this.#lock = null
   }
 
   #died(cause: Error): void {
@@ -101,30 +104,24 @@ export class EmbeddedPostgres {
     })
   }
 
-  /** One process per data folder: PGlite files opened twice get corrupted. */
-  #lock(): void {
-    try {
-      const pid = Number(readFileSync(this.#lockFile, 'utf8'))
-      if (pid !== process.pid && isAlive(pid)) {
-        throw new DatabaseError(`the data folder ${this.#dataDir} is in use by process ${pid}`)
-      }
-    } catch (error) {
-      if (error instanceof DatabaseError) throw error
-      // No lock file (ENOENT) or an unreadable one: nobody holds the folder.
+  /**
+   * One process per data folder: PGlite files opened twice get corrupted. The lock is the
+   * kernel's (FileLock), so it dies with its process: a restart right after kill -9 starts (it
+   * waits a moment for the kernel to finish tearing the killed holder down).
+   */
+  async #takeLock(): Promise<void> {
+    if (this.#lock !== null) return
+    const lock = await FileLock.acquireWithin(this.#lockFile, LOCK_WAIT_MS)
+    if (lock === null) {
+      const pid = FileLock.holder(this.#lockFile)
+      throw new DatabaseError(`the data folder ${this.#dataDir} is in use by ${pid === null ? 'another process' : `process ${pid}`}`)
     }
-    writeFileSync(this.#lockFile, String(process.pid))
+    this.#lock = lock
   }
 }
 
-function isAlive(pid: number): boolean {
-  if (!Number.isInteger(pid) || pid <= 0) return false
-  try {
-    process.kill(pid, 0)
-    return true
-  } catch (error) {
-    return (error as NodeJS.ErrnoException).code === 'EPERM'
-  }
-}
+/** How long a start waits for the data folder's lock to be let go. */
+const LOCK_WAIT_MS = 2_000
 
 /** How long the database thread may take to close PGlite before it is terminated. */
 const STOP_TIMEOUT_MS = 10_000
