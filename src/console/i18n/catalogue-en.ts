@@ -191,14 +191,9 @@ export const en = {
     trigger: { http: 'HTTP request', cron: 'Schedule', event: 'Event', manual: 'Manual' },
     role: { superadmin: 'Superadmin', admin: 'Admin', developer: 'Developer', viewer: 'Viewer' },
     audit: {
-      'tenant.create': 'Tenant created',
-      'script.create': 'Script created',
-      'script.update': 'Script changed',
-      'script.status': 'Status changed',
-      'script.rollback': 'Rolled back',
-      'script.delete': 'Script deleted',
-      'key.create': 'Key created',
-      'key.revoke': 'Key revoked',
+      tenant: { create: 'Tenant created' },
+      script: { create: 'Script created', update: 'Script changed', status: 'Status changed', rollback: 'Rolled back', delete: 'Script deleted' },
+      key: { create: 'Key created', revoke: 'Key revoked' },
     },
     code: {
       SCRIPT_ERROR: 'The script threw an error',

@@ -191,14 +191,9 @@ export const ru = {
     trigger: { http: 'HTTP-запрос', cron: 'Расписание', event: 'Событие', manual: 'Вручную' },
     role: { superadmin: 'Суперадмин', admin: 'Администратор', developer: 'Разработчик', viewer: 'Наблюдатель' },
     audit: {
-      'tenant.create': 'Создан арендатор',
-      'script.create': 'Создан скрипт',
-      'script.update': 'Изменён скрипт',
-      'script.status': 'Сменён статус',
-      'script.rollback': 'Откат',
-      'script.delete': 'Удалён скрипт',
-      'key.create': 'Создан ключ',
-      'key.revoke': 'Отозван ключ',
+      tenant: { create: 'Создан арендатор' },
+      script: { create: 'Создан скрипт', update: 'Изменён скрипт', status: 'Сменён статус', rollback: 'Откат', delete: 'Удалён скрипт' },
+      key: { create: 'Создан ключ', revoke: 'Отозван ключ' },
     },
     code: {
       SCRIPT_ERROR: 'Скрипт выбросил ошибку',

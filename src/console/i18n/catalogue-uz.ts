@@ -191,14 +191,9 @@ export const uz = {
     trigger: { http: 'HTTP soʻrov', cron: 'Jadval', event: 'Hodisa', manual: 'Qoʻlda' },
     role: { superadmin: 'Superadmin', admin: 'Administrator', developer: 'Dasturchi', viewer: 'Kuzatuvchi' },
     audit: {
-      'tenant.create': 'Ijarachi yaratildi',
-      'script.create': 'Skript yaratildi',
-      'script.update': 'Skript oʻzgartirildi',
-      'script.status': 'Holat oʻzgartirildi',
-      'script.rollback': 'Qaytarildi',
-      'script.delete': 'Skript oʻchirildi',
-      'key.create': 'Kalit yaratildi',
-      'key.revoke': 'Kalit bekor qilindi',
+      tenant: { create: 'Ijarachi yaratildi' },
+      script: { create: 'Skript yaratildi', update: 'Skript oʻzgartirildi', status: 'Holat oʻzgartirildi', rollback: 'Qaytarildi', delete: 'Skript oʻchirildi' },
+      key: { create: 'Kalit yaratildi', revoke: 'Kalit bekor qilindi' },
     },
     code: {
       SCRIPT_ERROR: 'Skript xato chiqardi',

@@ -19,7 +19,7 @@ export function healthCharts(t: Translator, stats: MinuteStats[], to: Date, minu
   for (const s of stats) for (const [code, n] of Object.entries(s.errors)) totals.set(code, (totals.get(code) ?? 0) + n)
   const runs = stats.reduce((sum, s) => sum + s.runs, 0)
   const failed = [...totals.values()].reduce((a, b) => a + b, 0)
-  const count = (v: number) => t.number(Math.round(v))
+  const count = (v: number) => t.number(v, { maximumFractionDigits: 1 })
   const ms = (v: number) => t.duration(v)
   return html`<p class="muted">${t.t('health.window', { count: minutes })} · ${t.t('health.runs', { count: runs })} · ${t.t('health.failures', { count: failed })}</p>
 <div class="charts">
