@@ -34,14 +34,12 @@ const V1 = `export default {
 const V2 = V1.replace("{ hello: 'console' }", "{ hello: 'version two' }")
 
 t.test('the web console in Chromium: sign in, write, deploy, run, roll back, three languages, permissions, CSRF', { skip: existsSync(CHROMIUM) ? false : `${CHROMIUM} is not installed (apt-get install chromium)` }, async (t) => {
-  const T0 = Date.now(); const lap = (what: string) => console.error(`[lap] ${what} ${Date.now() - T0} ms`)
   // One isogate: on the server database when there is one (it starts in a fraction of the embedded
   // one's time, which the suites that test the database itself already cover), else embedded.
   const target = databaseTargets().at(-1)!
   const databaseUrl = await target.createUrl()
   t.teardown(() => target.cleanup())
   const isogate = await startTestIsogate(t, { databaseUrl })
-  lap('isogate')
   const base = `http://127.0.0.1:${isogate.adminPort}`
   t.equal((await api(isogate, 'POST', '/api/v1/tenants', { body: { slug: 'acme', name: 'Acme' } })).status, 201)
   const keyOf = async (role: string) => (await api(isogate, 'POST', '/api/v1/tenants/acme/keys', { body: { role, name: `${role} key` } })).body.token as string
@@ -82,14 +80,27 @@ t.test('the web console in Chromium: sign in, write, deploy, run, roll back, thr
   await page.waitForURL(`${base}/`)
   t.match(await page.locator('h1').textContent(), 'Overview of Acme')
 
-  lap('// Create: a syntax ')
   // Create: a syntax error is marked in the editor before saving, and again by the server on save.
   await page.getByRole('link', { name: 'Scripts' }).click()
   await page.getByRole('link', { name: 'New script' }).click()
   await page.waitForURL(`${base}/scripts/new`)
   await page.getByLabel('Name', { exact: true }).fill('hello')
+  // A scheduled script previews its next runs as you type, in the chosen zone.
+  await page.getByLabel('Type', { exact: true }).selectOption('scheduled')
+  await page.getByLabel('Time zone').fill('Asia/Tashkent')
+  await page.getByLabel('Cron expression').fill('30 9 * * *')
+  await page.locator('#cron-runs li').nth(4).waitFor()
+  t.match(await page.locator('#cron-runs li').first().textContent(), /09:30:00.*GMT\+5/, 'the next runs are shown in the chosen zone')
+  await page.getByLabel('Type', { exact: true }).selectOption('http')
   await page.getByLabel('Path').fill('/hello')
   const editor = page.locator('.cm-content')
+  // Completion from isogate's script types.
+  await editor.fill('export default { run(input, env, ctx) { return ctx.')
+  await editor.press('End')
+  await editor.pressSequentially('d')
+  await page.locator('.cm-tooltip-autocomplete').waitFor()
+  t.match(await page.locator('.cm-tooltip-autocomplete').textContent(), 'db', 'ctx. completes from isogate.d.ts')
+  await editor.press('Escape')
   await editor.fill(BROKEN)
   await page.locator('.cm-lintRange-error').first().waitFor({ timeout: 10_000 })
   t.match(await page.locator('#check-status').textContent(), /SCRIPT_SYNTAX_ERROR.*\(3:\d+\)/, 'the check names the line and column as you type')
@@ -108,7 +119,6 @@ t.test('the web console in Chromium: sign in, write, deploy, run, roll back, thr
   const scriptPath = new URL(page.url()).pathname
   t.match(await page.getByRole('status').first().textContent(), 'version 1')
 
-  lap('// Its URL answers')
   // Its URL answers on the data plane.
   const url = await page.locator('#script-url').getAttribute('href')
   t.equal(url, `http://127.0.0.1:${isogate.dataPort}/acme/hello`)
@@ -125,7 +135,6 @@ t.test('the web console in Chromium: sign in, write, deploy, run, roll back, thr
   const executionPath = new URL(page.url()).pathname
   t.match(await page.locator('table.logs').textContent(), 'hello from run 21', "the run's log line is on its page")
 
-  lap('// A second version')
   // A second version, then roll back to the first: the confirmation and the result show the diff.
   await page.goto(`${base}${scriptPath}/edit`)
   await editor.fill(V2)
@@ -143,7 +152,15 @@ t.test('the web console in Chromium: sign in, write, deploy, run, roll back, thr
   t.match((await page.locator('.diff td.add').allTextContents()).join('\n'), "hello: 'console'", 'and the line that came back')
   t.same(await (await context.request.get(url as string)).json(), { hello: 'console' }, 'the rolled-back source serves')
 
-  lap('// A second script')
+  // An API key: its token is shown once.
+  await page.goto(`${base}/keys`)
+  await page.getByLabel('Name').fill('ci deploy')
+  await page.getByLabel('Role').selectOption('developer')
+  await page.getByRole('button', { name: 'Create key' }).click()
+  t.match(await page.locator('#new-token').textContent(), /^igk_/, 'the new token is on the page once')
+  await page.goto(`${base}/keys`)
+  t.equal(await page.locator('#new-token').count(), 0, 'and never again')
+
   // A second script (for a plural of few), a dead letter-free tenant, a key: every page, every language.
   t.equal((await api(isogate, 'POST', '/api/v1/scripts', { tenant: 'acme', body: { name: 'nightly', type: 'scheduled', source: V1, cron: { expression: '0 3 * * *', timezone: 'Asia/Tashkent' } } })).status, 201)
   const pages: Array<[string, string]> = [
@@ -178,7 +195,6 @@ t.test('the web console in Chromium: sign in, write, deploy, run, roll back, thr
       await page.screenshot({ path: path.join(SHOTS, `${name}.${locale}.png`), fullPage: true })
     }
   }
-  lap('await page.goto(`${b')
   await page.goto(`${base}/language/en?back=/`)
 
   // The language sticks for the session's browser: a fresh visit keeps it, whatever Accept-Language says.
@@ -203,7 +219,6 @@ t.test('the web console in Chromium: sign in, write, deploy, run, roll back, thr
     await fresh.context.close()
   }
 
-  lap('// A viewer sees')
   // A viewer sees no edit, run or delete control; the server refuses a run anyway.
   const viewer = await open()
   await signIn(viewer.page, viewerToken)
@@ -231,7 +246,6 @@ t.test('the web console in Chromium: sign in, write, deploy, run, roll back, thr
   t.equal(await developer.page.getByRole('button', { name: 'Delete' }).count(), 0, 'a developer sees no Delete')
   await developer.context.close()
 
-  lap('// Sign-out ends')
   // Sign-out ends the session on the server: the old cookie no longer opens a page.
   const cookie = (await context.cookies()).find((c) => c.name === 'ig_session')?.value
   await page.goto(`${base}/`)

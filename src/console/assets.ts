@@ -21,19 +21,24 @@ const TYPES: Record<string, string> = {
 export const assetRoutes: FastifyPluginAsync<{ assetsDir: string | undefined }> = async (app, { assetsDir }) => {
   const dir = assetsDir ?? DEFAULT_ASSETS_DIR
   const cache = new Map<string, Buffer>()
+  const load = async (file: string): Promise<Buffer> => {
+    let body = cache.get(file)
+    if (body === undefined) {
+      try {
+        body = await readFile(path.join(dir, file))
+      } catch (error) {
+        throw new AppError('NOT_FOUND', `asset ${file} is not built: run npm run build:console`, undefined, { cause: error })
+      }
+      cache.set(file, body)
+    }
+    return body
+  }
   app.get<{ Params: { name: string } }>('/assets/:name', async (request, reply) => {
     const name = request.params.name
     const type = TYPES[name]
     if (type === undefined) throw new AppError('NOT_FOUND', `no asset ${name}`)
-    let body = cache.get(name)
-    if (body === undefined) {
-      try {
-        body = await readFile(path.join(dir, name))
-      } catch (error) {
-        throw new AppError('NOT_FOUND', `asset ${name} is not built: run npm run build:console`, undefined, { cause: error })
-      }
-      cache.set(name, body)
-    }
-    return reply.type(type).header('cache-control', 'public, max-age=300').send(body)
+    reply.type(type).header('cache-control', 'public, max-age=300').header('vary', 'accept-encoding')
+    if (/\bgzip\b/.test(String(request.headers['accept-encoding'] ?? ''))) return reply.header('content-encoding', 'gzip').send(await load(`${name}.gz`))
+    return reply.send(await load(name))
   })
 }

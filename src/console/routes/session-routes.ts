@@ -10,7 +10,12 @@ import { isLocale } from '../i18n/translator.js'
 import { signInPage } from '../views/sign-in.js'
 import { tenantPickerPage } from '../views/tenant-picker.js'
 
-const secure = (request: FastifyRequest): boolean => request.protocol === 'https'
+/**
+ * Secure when the browser reached us over TLS: directly, or through a proxy that says so. Trusting
+ * the header only ever adds the flag; a client that forges it gets a cookie its own browser keeps
+ * off plain http.
+ */
+const secure = (request: FastifyRequest): boolean => request.protocol === 'https' || /\bhttps\b/i.test(String(request.headers['x-forwarded-proto'] ?? ''))
 
 /** Only a path on this server (never `//host` or a scheme) is a place to go back to. */
 export function localPath(value: string | undefined, fallback = '/'): string {
