@@ -135,6 +135,17 @@ t.test('the web console in Chromium: sign in, write, deploy, run, roll back, thr
   const executionPath = new URL(page.url()).pathname
   t.match(await page.locator('table.logs').textContent(), 'hello from run 21', "the run's log line is on its page")
 
+  // A run that throws: its page shows the error with the source line and a caret under the column.
+  await page.goto(`${base}${scriptPath}`)
+  await page.getByLabel('Input (JSON)').fill('null')
+  await page.getByRole('button', { name: 'Run', exact: true }).click()
+  await page.locator('#run-result .error').waitFor()
+  await page.locator('#run-result a').click()
+  await page.waitForURL(/\/executions\/[0-9a-f-]{36}$/)
+  t.match(await page.locator('main .error[role=alert]').textContent(), /SCRIPT_ERROR[\s\S]*line 7/, 'the error names its code and line')
+  t.match(await page.locator('pre.pointer').textContent(), /^7 \|.*input\.n\)\n\s+\^$/, 'the source line with a caret under the column')
+  const failedPath = new URL(page.url()).pathname
+
   // A second version, then roll back to the first: the confirmation and the result show the diff.
   await page.goto(`${base}${scriptPath}/edit`)
   await editor.fill(V2)
@@ -171,6 +182,7 @@ t.test('the web console in Chromium: sign in, write, deploy, run, roll back, thr
     ['versions', `${scriptPath}/versions?a=2&b=3`],
     ['executions', '/executions?live=1'],
     ['execution', executionPath],
+    ['failed-execution', failedPath],
     ['dead-letters', '/dead-letters'],
     ['keys', '/keys'],
     ['audit', '/audit'],

@@ -33,11 +33,12 @@ function frame(options: ChartOptions, top: number, body: Html, legend: Html): Ht
   const innerW = width - PAD.left - PAD.right
   const n = options.slots.length
   const ticks = [0, 0.5, 1].map((f) => ({ y: PAD.top + innerH * (1 - f), label: options.format(top * f) }))
-  const xLabels = n === 0 ? [] : [0, Math.floor((n - 1) / 2), n - 1].map((i) => ({ x: PAD.left + ((i + 0.5) * innerW) / n, label: options.slots[i] ?? '' }))
+  // First label starts at its slot, the last ends at its slot: none is clipped at the edges.
+  const xLabels = n === 0 ? [] : ([[0, 'start'], [Math.floor((n - 1) / 2), 'middle'], [n - 1, 'end']] as const).map(([i, anchor]) => ({ x: PAD.left + ((anchor === 'start' ? i : anchor === 'end' ? i + 1 : i + 0.5) * innerW) / n, label: options.slots[i] ?? '', anchor }))
   return html`<figure class="chart"><svg viewBox="0 0 ${width} ${height}" role="img" aria-label="${options.title}" class="chart-svg">
 <title>${options.title}</title>
 ${ticks.map((tick) => html`<line x1="${PAD.left}" x2="${width - PAD.right}" y1="${tick.y}" y2="${tick.y}" class="grid"/><text x="${PAD.left - 6}" y="${tick.y + 4}" text-anchor="end" class="axis">${tick.label}</text>`)}
-${xLabels.map((label) => html`<text x="${label.x}" y="${height - 8}" text-anchor="middle" class="axis">${label.label}</text>`)}
+${xLabels.map((label) => html`<text x="${label.x}" y="${height - 8}" text-anchor="${label.anchor}" class="axis">${label.label}</text>`)}
 ${body}
 </svg><figcaption>${options.title} ${legend}</figcaption></figure>`
 }

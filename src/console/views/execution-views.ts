@@ -83,7 +83,7 @@ ${error ? html`<h2>${t.t('executions.error')}</h2><div class="error" role="alert
 ${pointer ? html`<pre class="pointer" aria-label="${t.t('execution.sourceLine')}">${pointer}</pre>` : ''}
 ${error.stack ? html`<details><summary>${t.t('execution.stack')}</summary><pre>${error.stack}</pre></details>` : ''}` : ''}
 <h2>${t.t('execution.logs')}</h2>
-${record.logs.length === 0 ? html`<p class="muted">${t.t('execution.noLogs')}</p>` : html`<table class="logs"><tbody>${record.logs.map((log) => html`<tr><td class="level">${log.level}</td><td>${t.dateTime(new Date(log.time))}</td><td><pre>${log.message}</pre></td></tr>`)}</tbody></table>`}
+${record.logs.length === 0 ? html`<p class="muted">${t.t('execution.noLogs')}</p>` : html`<table class="logs"><tbody>${record.logs.map((log) => html`<tr><td class="level">${log.level}</td><td class="time">${t.dateTime(new Date(log.time))}</td><td><pre>${log.message}</pre></td></tr>`)}</tbody></table>`}
 <h2>${t.t('execution.input')}</h2><pre>${JSON.stringify(record.input, null, 2) ?? 'null'}</pre>
 <h2>${t.t('execution.output')}</h2><pre>${JSON.stringify(record.output, null, 2) ?? 'null'}</pre>`,
   )
