@@ -44,6 +44,10 @@ export const consolePlugin: FastifyPluginAsync<ConsoleOptions> = async (app, opt
   const sessions = new SessionStore({ db: options.db, idleMs: options.idleMinutes * 60_000 })
   acceptForms(app)
   app.decorateRequest('console', null as never)
+  // Pages are not the REST API: none of them goes into the OpenAPI document.
+  app.addHook('onRoute', (route) => {
+    route.schema = { ...route.schema, hide: true } as typeof route.schema
+  })
 
   app.addHook('onRequest', async (request) => {
     const cookies = parseCookies(request.headers.cookie)
