@@ -137,6 +137,10 @@ t.test('the web console in Chromium: sign in, write, deploy, run, roll back, thr
 
   // A run that throws: its page shows the error with the source line and a caret under the column.
   await page.goto(`${base}${scriptPath}`)
+  await page.getByLabel('Input (JSON)').fill('{not json')
+  await page.getByRole('button', { name: 'Run', exact: true }).click()
+  await page.locator('#run-result .error').waitFor()
+  t.match(await page.locator('#run-result').textContent(), 'Invalid input', 'input that is not JSON is refused in place, before any run')
   await page.getByLabel('Input (JSON)').fill('null')
   await page.getByRole('button', { name: 'Run', exact: true }).click()
   await page.locator('#run-result .error').waitFor()

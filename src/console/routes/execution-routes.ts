@@ -33,7 +33,8 @@ export const executionRoutes: FastifyPluginAsync<RouteContext> = async (app, { s
       input = JSON.parse(text)
     } catch (error) {
       const message = ctx.t.t('script.inputNotJson', { reason: (error as Error).message })
-      if (isHtmx(request)) return sendPage(reply, errorBox(ctx.t, 'VALIDATION_FAILED', message), 400)
+      // htmx swaps only 2xx answers: a partial's error is answered 200 and says what failed.
+      if (isHtmx(request)) return sendPage(reply, errorBox(ctx.t, 'VALIDATION_FAILED', message))
       throw new AppError('VALIDATION_FAILED', message)
     }
     try {
@@ -42,7 +43,7 @@ export const executionRoutes: FastifyPluginAsync<RouteContext> = async (app, { s
       return seeOther(reply, `/executions/${record.id}`)
     } catch (error) {
       if (!(error instanceof AppError) || !isHtmx(request) || error.status >= 500) throw error
-      return sendPage(reply, errorBox(ctx.t, error.code, error.message), error.status)
+      return sendPage(reply, errorBox(ctx.t, error.code, error.message))
     }
   })
 
