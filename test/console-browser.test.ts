@@ -68,7 +68,7 @@ t.test('the web console in Chromium: sign in, write, deploy, run, roll back, thr
     t.match(page.url(), /\/sign-in\?next=%2F$/, 'a page without a session sends the browser to sign in')
     if (shot !== undefined) await page.screenshot({ path: path.join(SHOTS, shot) })
     await page.getByLabel('API key').fill(token)
-    await page.getByRole('button', { name: 'Sign in' }).click()
+    await page.getByLabel('API key').press('Enter') // the keyboard alone signs in
   }
 
   const { context, page } = await open()
@@ -79,6 +79,10 @@ t.test('the web console in Chromium: sign in, write, deploy, run, roll back, thr
   await page.getByRole('button', { name: 'Open' }).click()
   await page.waitForURL(`${base}/`)
   t.match(await page.locator('h1').textContent(), 'Overview of Acme')
+  await page.keyboard.press('Tab')
+  t.equal(await page.locator(':focus').textContent(), 'Skip to content', 'the first Tab reaches the skip link')
+  await page.keyboard.press('Enter')
+  t.equal(await page.locator(':focus').getAttribute('id'), 'main', 'which moves focus to the content')
 
   // Create: a syntax error is marked in the editor before saving, and again by the server on save.
   await page.getByRole('link', { name: 'Scripts' }).click()
