@@ -39,7 +39,7 @@ t.test('the web console in Chromium: sign in, write, deploy, run, roll back, thr
   const target = databaseTargets().at(-1)!
   const databaseUrl = await target.createUrl()
   t.teardown(() => target.cleanup())
-  const isogate = await startTestIsogate(t, { databaseUrl })
+  const isogate = await startTestIsogate(t, { databaseUrl, workers: 1 })
   const base = `http://127.0.0.1:${isogate.adminPort}`
   t.equal((await api(isogate, 'POST', '/api/v1/tenants', { body: { slug: 'acme', name: 'Acme' } })).status, 201)
   const keyOf = async (role: string) => (await api(isogate, 'POST', '/api/v1/tenants/acme/keys', { body: { role, name: `${role} key` } })).body.token as string
@@ -138,6 +138,15 @@ t.test('the web console in Chromium: sign in, write, deploy, run, roll back, thr
   await page.waitForURL(/\/executions\/[0-9a-f-]{36}$/)
   const executionPath = new URL(page.url()).pathname
   t.match(await page.locator('table.logs').textContent(), 'hello from run 21', "the run's log line is on its page")
+
+  // The live view shows a run that happens after it opened, without a reload.
+  await page.goto(`${base}/executions?live=1`)
+  const rows = page.locator('#execution-rows tbody tr')
+  const before = await rows.count()
+  const scriptId = scriptPath.split('/').at(-1) as string
+  t.equal((await api(isogate, 'POST', `/api/v1/scripts/${scriptId}/run`, { tenant: 'acme', body: { input: { n: 1 } } })).status, 200)
+  await rows.nth(before).waitFor() // the poll every 2 s brings it
+  t.equal(await rows.count(), before + 1, 'the new run appears in the live list')
 
   // A run that throws: its page shows the error with the source line and a caret under the column.
   await page.goto(`${base}${scriptPath}`)
