@@ -190,6 +190,13 @@ export const settings = {
     z.string().refine((value) => Buffer.from(value, 'base64').length === 32 && /^[A-Za-z0-9+/]+={0,2}$/.test(value), 'must be 32 bytes in base64 (openssl rand -base64 32)'),
     undefined,
   ),
+  consoleIdleMinutes: setting('ISOGATE_CONSOLE_IDLE_MINUTES', 'Minutes a web console session may stay unused before it ends (sign in again)', positiveInt.max(7 * 24 * 60), 30),
+  publicUrl: setting(
+    'ISOGATE_PUBLIC_URL',
+    'Base URL of the data plane as users reach it (https://fn.example.com), for the links to http scripts in the web console; unset: the console host at PORT',
+    z.string().url().refine((value) => /^https?:\/\//.test(value), 'must be an http(s) URL'),
+    undefined,
+  ),
   cacheBytesPerTenant: setting('ISOGATE_CACHE_BYTES_PER_TENANT', 'Bytes of `ctx.cache` entries one tenant may hold (keys plus serialized values); least recently used go first', positiveInt, 8 * 1024 * 1024),
   cacheValueBytes: setting('ISOGATE_CACHE_VALUE_BYTES', 'Largest `ctx.cache` value (serialized)', positiveInt, 1024 * 1024),
 } as const

@@ -7,6 +7,7 @@ import { collectDefaultMetrics, Registry } from 'prom-client'
 import { RouteTable, RunnerMetrics } from '../gateway/index.js'
 import { RunnerSupervisor, type RunnerEvent } from '../runner/index.js'
 import { createApiServer } from './api/index.js'
+import { ExecutionHealthSource } from './console/index.js'
 import { ApiKeyRepository } from './db/api-key.repository.js'
 import { Database } from './db/index.js'
 import { ScriptRepository } from './db/script.repository.js'
@@ -166,6 +167,15 @@ export async function startIsogate(config: Config, logger: Logger = pino({ level
       audit,
       triggers,
       logger,
+      console: {
+        auth, tenants, scripts, executions, audit, db,
+        cron: triggers.cron,
+        events: triggers.events,
+        health: new ExecutionHealthSource(db),
+        idleMinutes: config.consoleIdleMinutes,
+        publicUrl: config.publicUrl,
+        dataPort,
+      },
       metrics: { contentType: registry.contentType, render: () => registry.metrics() },
       readiness: {
         async check() {

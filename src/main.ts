@@ -20,6 +20,7 @@ async function main(): Promise<void> {
     'isogate is running',
     `  data plane     http://${host}:${isogate.dataPort}/{tenant}/{path}`,
     `  control plane  http://${host}:${isogate.adminPort}/api/v1  (health: /healthz, /readyz)`,
+    `  web console    http://${host}:${isogate.adminPort}/  (sign in with an API key)`,
     `  database       ${isogate.db.embedded ? `embedded PGlite in ${path.resolve(config.dataDir, 'pgdata')}` : 'PostgreSQL server (DATABASE_URL)'}`,
   ]
   if (isogate.generatedAdminToken !== null) {

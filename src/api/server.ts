@@ -3,6 +3,7 @@ import type { Logger } from 'pino'
 import type { Principal } from '../domain/auth.js'
 import type { Tenant } from '../domain/tenant.js'
 import type { AuditService, AuthService, ExecutionService, ScriptService, TenantService } from '../services/index.js'
+import { consolePlugin, type ConsoleOptions } from '../console/index.js'
 import { clientErrorHandler, errorHandler, notFoundHandler } from './error-handler.js'
 import { checkInput } from './input-guard.js'
 import { MethodTable } from './method-table.js'
@@ -25,6 +26,8 @@ export interface ApiDependencies {
   /** Cron previews, events, dead letters (absent in an API started without triggers). */
   triggers?: TriggerServices
   logger: Logger
+  /** The web console at / (absent: no console, GET / is 404). */
+  console?: ConsoleOptions
 }
 
 declare module 'fastify' {
@@ -64,6 +67,7 @@ export function createApiServer(deps: ApiDependencies): FastifyInstance {
   })
   registerOpenApi(app)
   app.register(opsRoutes, { readiness: deps.readiness, metrics: deps.metrics })
+  if (deps.console) app.register(consolePlugin, deps.console)
   app.register(
     async (api) => {
       api.addHook('onRequest', async (request) => {

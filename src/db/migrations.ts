@@ -1,3 +1,4 @@
+import { CONSOLE_SESSION_MIGRATION } from './console-session-migration.js'
 import type { Sql } from './database.js'
 import { DOCUMENTS_MIGRATION } from './document-migration.js'
 import { tenantOwned } from './row-security.js'
@@ -210,6 +211,7 @@ export const MIGRATIONS: readonly Migration[] = [
     `,
   },
   EVENT_SOURCE_MIGRATION,
+  CONSOLE_SESSION_MIGRATION,
 ]
 
 const MIGRATION_LOCK = 7_311_900_001

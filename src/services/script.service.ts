@@ -95,6 +95,12 @@ export class ScriptService {
     return { ...script, source: input.source, sourceHash: hash }
   }
 
+  /** Compiles a source without saving it (the console checks as you type): SCRIPT_SYNTAX_ERROR with line and column, or nothing. */
+  async check(principal: Principal, source: string): Promise<void> {
+    requirePermission(principal, 'scripts.create')
+    await checkSource(this.#checker, source, this.#maxSourceBytes)
+  }
+
   async get(principal: Principal, tenant: Tenant, id: string): Promise<ScriptView> {
     requirePermission(principal, 'scripts.read')
     if (!isUuid(id)) throw new AppError('SCRIPT_NOT_FOUND')
