@@ -2,7 +2,6 @@ import type { Logger } from 'pino'
 import { Gauge, type Registry } from 'prom-client'
 import type { Config } from '../config/index.js'
 import { AdmissionController, CircuitBreaker, DataPlane, GatewayMetrics, type HttpRun, type RouteTable, type RunExecutor } from '../gateway/index.js'
-import { recordOf } from './domain/execution.js'
 import type { ExecutionRecorder } from './services/execution-recorder.js'
 
 export interface DataPlaneServiceOptions {
@@ -43,7 +42,8 @@ export async function startDataPlane(options: DataPlaneServiceOptions): Promise<
     admission,
     breaker,
     metrics,
-    onRun: (run: HttpRun) => recorder.record(httpRecord(run)),
+    // ISOGATE_RECORD_HTTP=false (benchmarks only) records nothing, not even the rollups.
+    onRun: config.recordHttp ? (run: HttpRun) => recorder.recordHttp(run) : () => {},
     defaultLimits: { timeoutMs: config.timeoutMs, cpuMs: config.cpuMs, memoryMb: config.memoryMb, apiCalls: config.apiCalls, outputBytes: config.outputBytes },
     maxBodyBytes: config.maxBodyBytes,
     baseDomain: config.baseDomain,
@@ -60,19 +60,4 @@ export async function startDataPlane(options: DataPlaneServiceOptions): Promise<
       await recorder.flush()
     },
   }
-}
-
-function httpRecord(run: HttpRun) {
-  return recordOf(
-    {
-      id: run.executionId,
-      tenantId: run.route.tenantId,
-      scriptId: run.route.scriptId,
-      scriptVersion: run.route.version,
-      trigger: 'http',
-      input: { method: run.request.method, url: run.request.url },
-      startedAt: run.startedAt,
-    },
-    run.result,
-  )
 }

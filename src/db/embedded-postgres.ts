@@ -27,6 +27,9 @@ export class EmbeddedPostgres {
   readonly #lockFile: string
   #thread: Worker | null = null
   #url: string | null = null
+  /** Batches sent to the thread, by id, waiting for its answer. */
+  readonly #batches = new Map<number, { resolve: () => void; reject: (error: Error) => void }>()
+  #nextBatch = 0
 
   constructor(options: EmbeddedPostgresOptions) {
     if (typeof options.dataDir !== 'string' || options.dataDir === '') throw new TypeError('options.dataDir must be a non-empty string')
@@ -68,10 +71,36 @@ export class EmbeddedPostgres {
       throw new DatabaseError(`the embedded database under ${this.#dataDir} did not start`, { cause: error })
     }
     thread.removeAllListeners()
+    thread.on('message', (message: ThreadMessage) => this.#answered(message))
     thread.on('error', (error) => this.#died(error))
     thread.on('exit', (code) => this.#died(new Error(`exit code ${code}`)))
     this.#url = `postgres://postgres@${this.#host}:${port}/postgres`
     return this.#url
+  }
+
+  /**
+   * Runs one statement with one text parameter (`$1`) as isogate_system, sent to the database
+   * thread as one message and run there by PGlite directly: no postgres.js encoding, no socket,
+   * no wire-protocol parsing on this side. The thread waits until no client transaction is open
+   * and runs it alone, in one implicit transaction (all or nothing).
+   */
+  batch(statement: string, payload: string): Promise<void> {
+    const thread = this.#thread
+    if (thread === null) return Promise.reject(new DatabaseError('the embedded database is not started'))
+    const id = this.#nextBatch++
+    return new Promise((resolve, reject) => {
+      this.#batches.set(id, { resolve, reject })
+      thread.postMessage({ type: 'batch', id, statement, payload })
+    })
+  }
+
+  #answered(message: ThreadMessage): void {
+    if (message.type !== 'batch') return
+    const waiting = this.#batches.get(message.id)
+    this.#batches.delete(message.id)
+    if (message.error === undefined) waiting?.resolve()
+    // sqlState: the SQLSTATE, so a caller can tell a value the database refuses from an outage.
+    else waiting?.reject(Object.assign(new DatabaseError(`the embedded database refused a batch: ${message.error}`), { sqlState: message.sqlState }))
   }
 
   async stop(): Promise<void> {
@@ -89,6 +118,8 @@ export class EmbeddedPostgres {
       await exited
       clearTimeout(timer)
     }
+    for (const waiting of this.#batches.values()) waiting.reject(new DatabaseError('the embedded database stopped'))
+    this.#batches.clear()
     rmSync(this.#lockFile, { force: true })
   }
 
@@ -129,7 +160,11 @@ function isAlive(pid: number): boolean {
 /** How long the database thread may take to close PGlite before it is terminated. */
 const STOP_TIMEOUT_MS = 10_000
 
-type ThreadMessage = { type: 'listening'; port: number } | { type: 'failed'; message: string } | { type: 'stopped' }
+type ThreadMessage =
+  | { type: 'listening'; port: number }
+  | { type: 'failed'; message: string }
+  | { type: 'stopped' }
+  | { type: 'batch'; id: number; error?: string; sqlState?: string }
 
 /**
  * The database thread: plain JavaScript (it runs the same whether isogate runs built or from its
@@ -150,7 +185,41 @@ const { parentPort, workerData } = require('node:worker_threads')
   }
   parentPort.on('message', (message) => {
     if (message.type === 'stop') stop().catch(() => process.exit(1))
+    else if (message.type === 'batch') runBatch(message)
   })
+  // Batches (issue 15): one statement with its payload as one parameter, run by PGlite itself as
+  // isogate_system in one implicit transaction (Parse/Bind/Execute twice, then Sync). Under
+  // PGlite's exclusive lock and only while no socket client has a transaction open, so a batch
+  // never joins a client's transaction. One at a time, in arrival order.
+  let batches = Promise.resolve()
+  const runBatch = (message) => {
+    batches = batches.then(async () => {
+      try {
+        const { protocol } = await import(workerData.pglite)
+        const s = protocol.serialize
+        const parts = [
+          s.parse({ text: "SELECT set_config('role', 'isogate_system', true)" }), s.bind({}), s.execute({}),
+          s.parse({ text: message.statement }), s.bind({ values: [message.payload] }), s.execute({}),
+          s.sync(),
+        ]
+        const bytes = new Uint8Array(parts.reduce((n, p) => n + p.length, 0))
+        let offset = 0
+        for (const part of parts) { bytes.set(part, offset); offset += part.length }
+        for (let wait = 1; ; wait = Math.min(wait * 2, 50)) {
+          const done = await db.runExclusive(async () => {
+            if (db.isInTransaction()) return false
+            await db.execProtocol(bytes)
+            return true
+          })
+          if (done) break
+          await new Promise((resolve) => setTimeout(resolve, wait))
+        }
+        parentPort.postMessage({ type: 'batch', id: message.id })
+      } catch (error) {
+        parentPort.postMessage({ type: 'batch', id: message.id, error: error instanceof Error ? error.message : String(error), sqlState: error?.code })
+      }
+    })
+  }
   try {
     db = await PGlite.create({ dataDir: workerData.dataDir })
     server = new PGLiteSocketServer({ db, host: workerData.host, port: 0, maxConnections: 1 })

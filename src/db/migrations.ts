@@ -2,6 +2,7 @@ import type { Sql } from './database.js'
 import { DOCUMENTS_MIGRATION } from './document-migration.js'
 import { tenantOwned } from './row-security.js'
 import { CRON_MIGRATION, EVENTS_MIGRATION } from './trigger-migrations.js'
+import { ROLLUP_MIGRATION } from './rollup-migration.js'
 
 export interface Migration {
   version: number
@@ -208,6 +209,7 @@ export const MIGRATIONS: readonly Migration[] = [
         FOR EACH ROW EXECUTE FUNCTION isogate_delete_tenant_executions();
     `,
   },
+  ROLLUP_MIGRATION,
 ]
 
 const MIGRATION_LOCK = 7_311_900_001
