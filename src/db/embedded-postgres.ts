@@ -192,6 +192,10 @@ const { parentPort, workerData } = require('node:worker_threads')
   // PGlite's exclusive lock and only while no socket client has a transaction open, so a batch
   // never joins a client's transaction. One at a time, in arrival order.
   let batches = Promise.resolve()
+  let clientMidSequence = false
+  let rawStream = null
+  // Parse, Bind, Describe, Execute, Close, Flush: more of the client's sequence follows.
+  const MID_SEQUENCE = new Set([0x50, 0x42, 0x44, 0x45, 0x43, 0x48])
   const runBatch = (message) => {
     batches = batches.then(async () => {
       try {
@@ -206,13 +210,24 @@ const { parentPort, workerData } = require('node:worker_threads')
         let offset = 0
         for (const part of parts) { bytes.set(part, offset); offset += part.length }
         for (let wait = 1; ; wait = Math.min(wait * 2, 50)) {
+          // The raw stream with our own sink: PGlite keeps the last stream's sink (the socket
+          // client's) for the next call, so execProtocol here would answer into the client's socket.
+          const chunks = []
           const done = await db.runExclusive(async () => {
-            if (db.isInTransaction()) return false
-            await db.execProtocol(bytes)
+            if (clientMidSequence || db.isInTransaction()) return false
+            await rawStream(bytes, { onRawData: (data) => chunks.push(data.slice()) })
             return true
           })
-          if (done) break
-          await new Promise((resolve) => setTimeout(resolve, wait))
+          if (!done) {
+            await new Promise((resolve) => setTimeout(resolve, wait))
+            continue
+          }
+          let failure = null
+          new protocol.Parser().parse(Buffer.concat(chunks), (reply) => {
+            if (reply.name === 'error' && failure === null) failure = reply
+          })
+          if (failure !== null) throw failure
+          break
         }
         parentPort.postMessage({ type: 'batch', id: message.id })
       } catch (error) {
@@ -222,6 +237,14 @@ const { parentPort, workerData } = require('node:worker_threads')
   }
   try {
     db = await PGlite.create({ dataDir: workerData.dataDir })
+    // The socket server hands PGlite one wire message at a time: between a client's Parse, Bind,
+    // Execute and its Sync, PGlite is idle but the client's sequence is open. Batches wait for
+    // the end of a sequence (Sync, a simple Query, a new connection's startup).
+    rawStream = db.execProtocolRawStream.bind(db)
+    db.execProtocolRawStream = (message, options) => {
+      clientMidSequence = MID_SEQUENCE.has(message[0])
+      return rawStream(message, options)
+    }
     server = new PGLiteSocketServer({ db, host: workerData.host, port: 0, maxConnections: 1 })
     await server.start()
     parentPort.postMessage({ type: 'listening', port: Number(server.getServerConn().split(':').pop()) })

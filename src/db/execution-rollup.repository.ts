@@ -26,7 +26,7 @@ const UPSERT_BATCH = `
     http_1xx, http_2xx, http_3xx, http_4xx, http_5xx, duration_sum_ms, cpu_sum_ms, duration_hist, cpu_hist, bytes_in, bytes_out)
   SELECT tenant_id, script_id, minute, node_id, runs, completed, failed, failed_by_code,
     http_1xx, http_2xx, http_3xx, http_4xx, http_5xx, duration_sum_ms, cpu_sum_ms, duration_hist, cpu_hist, bytes_in, bytes_out
-  FROM jsonb_to_recordset($1::jsonb) AS r(tenant_id uuid, script_id uuid, minute timestamptz, node_id uuid, runs bigint,
+  FROM jsonb_to_recordset($1::text::jsonb) AS r(tenant_id uuid, script_id uuid, minute timestamptz, node_id uuid, runs bigint,
     completed bigint, failed bigint, failed_by_code jsonb, http_1xx bigint, http_2xx bigint, http_3xx bigint, http_4xx bigint,
     http_5xx bigint, duration_sum_ms double precision, cpu_sum_ms double precision, duration_hist bigint[], cpu_hist bigint[],
     bytes_in bigint, bytes_out bigint)

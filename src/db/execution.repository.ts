@@ -106,7 +106,7 @@ export function rowText(row: unknown): string {
  */
 const INSERT_BATCH = `
   INSERT INTO executions (${COLUMNS.join(', ')})
-  SELECT ${COLUMNS.join(', ')} FROM jsonb_to_recordset($1::jsonb) AS r(
+  SELECT ${COLUMNS.join(', ')} FROM jsonb_to_recordset($1::text::jsonb) AS r(
     id uuid, tenant_id uuid, script_id uuid, script_version integer, trigger text, status text,
     input jsonb, output jsonb, logs jsonb, error jsonb, http_status integer, duration_ms double precision,
     cpu_ms double precision, memory_bytes bigint, api_calls integer, output_bytes integer, start_kind text,

@@ -252,10 +252,11 @@ export class ExecutionRecorder {
       try {
         await this.#write(batch)
       } catch (error) {
-        if (batch.length > 1 && isDataError(error)) {
+        if (isDataError(error)) {
           // One record the database refuses (a value it cannot hold) must not sink the others.
           for (const one of batch) {
             try {
+              if (batch.length === 1) throw error
               await this.#write([one])
             } catch (single) {
               this.#logger.error({ err: single, tenantId: one.tenantId }, 'the database refused an execution record; it is dropped')
