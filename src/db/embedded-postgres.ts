@@ -70,7 +70,10 @@ export class EmbeddedPostgres {
       await this.stop()
       throw new DatabaseError(`the embedded database under ${this.#dataDir} did not start`, { cause: error })
     }
-    thread.removeAllListeners()
+    // Not removeAllListeners(): it also removes the hooks by which a Worker starts its message
+    // port for a new 'message' listener, and batch answers would never arrive.
+    thread.removeAllListeners('error')
+    thread.removeAllListeners('exit')
     thread.on('message', (message: ThreadMessage) => this.#answered(message))
     thread.on('error', (error) => this.#died(error))
     thread.on('exit', (code) => this.#died(new Error(`exit code ${code}`)))
