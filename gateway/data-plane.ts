@@ -169,14 +169,15 @@ export class DataPlane {
       return refuse('SCRIPT_AUTH_REQUIRED', [['www-authenticate', 'Bearer']])
     }
 
+    const url = `http://${host || 'localhost'}${path}${query ? `?${query}` : ''}`
+    const request: HttpRequestData = { method, url, headers, body: null, params: match.params }
     const circuit = this.#options.breaker.allow(route.scriptId, route.version)
     if (!circuit.allowed) {
       this.#options.metrics.rejected('SCRIPT_UNAVAILABLE')
-      return refuse('SCRIPT_UNAVAILABLE', [['retry-after', String(circuit.retryAfterSeconds)]])
+      refuse('SCRIPT_UNAVAILABLE', [['retry-after', String(circuit.retryAfterSeconds)]])
+      return this.#refused(route, request, 'SCRIPT_UNAVAILABLE')
     }
 
-    const url = `http://${host || 'localhost'}${path}${query ? `?${query}` : ''}`
-    const request: HttpRequestData = { method, url, headers, body: null, params: match.params }
     // The run starts when both admission granted a slot and the body is in.
     let admitted = false
     let running = false
@@ -196,7 +197,8 @@ export class DataPlane {
     })
     if (admission.verdict === 'TENANT_BUSY' || admission.verdict === 'OVERLOADED') {
       this.#options.metrics.rejected(admission.verdict)
-      return refuse(admission.verdict, [['retry-after', String(admission.retryAfterSeconds ?? 1)]], hasBody)
+      refuse(admission.verdict, [['retry-after', String(admission.retryAfterSeconds ?? 1)]], hasBody)
+      return this.#refused(route, request, admission.verdict)
     }
     onAbort = () => {
       // Gone while waiting for a slot or for its body: give the place or the slot back.
@@ -241,6 +243,13 @@ export class DataPlane {
       res.endWithoutBody(0)
     })
     this.#options.metrics.observe(slug, 204, (performance.now() - started) / 1000)
+  }
+
+  /** A request refused on its script's route did not run: handed on as a failed run (it is recorded). */
+  #refused(route: Route, request: HttpRequestData, code: GatewayErrorCode): void {
+    const error = { code, message: DATA_PLANE_ERRORS[code].message }
+    const metrics = { wallMs: 0, cpuMs: 0, heapBytes: 0, apiCalls: 0, outputBytes: 0, start: 'hot' as const }
+    this.#options.onRun({ executionId: randomUUID(), route, request, result: { ok: false, error, logs: [], metrics }, startedAt: new Date(), clientAborted: false })
   }
 
   #readBody(res: Uws.HttpResponse, state: RequestState, done: (body: Uint8Array | null) => void, refused: () => void): void {

@@ -11,6 +11,8 @@ export interface Route {
   source: string
   sourceHash: string
   limits: Partial<RunLimits>
+  /** Share of successful runs recorded in full (issue 15); undefined: the gateway's default. */
+  sampleRate?: number | undefined
   env: Record<string, string>
   /**
    * Data-plane auth: undefined serves anyone; a string must be presented by each request as

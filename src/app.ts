@@ -17,6 +17,10 @@ import { ChangeRelay } from './db/change-relay.js'
 import { ExecutionRepository } from './db/execution.repository.js'
 import { ensureDemo } from './demo.js'
 import { ExecutionRecorder, recorderMetrics } from './services/execution-recorder.js'
+import { ExecutionRollupRepository } from './db/execution-rollup.repository.js'
+import { RollupAggregator } from './services/rollup-aggregator.js'
+import { RollupRetention } from './services/rollup-retention.js'
+import { ScriptStatsService } from './services/script-stats.service.js'
 import { AuditService, AuthService, ChangeFeed, ExecutionRetention, ExecutionService, ScriptService, TenantService } from './services/index.js'
 import { AuditRepository } from './db/audit.repository.js'
 import { startTriggers } from './triggers/index.js'
@@ -151,8 +155,33 @@ export async function startIsogate(config: Config, logger: Logger = pino({ level
 
     const registry = new Registry()
     collectDefaultMetrics({ register: registry })
-    const recorder = new ExecutionRecorder({ db, executions: new ExecutionRepository(), logger })
+    // HTTP runs: tail-sampled records, exact per-minute rollups, a journal for failures (issue 15).
+    const rollupRepository = new ExecutionRollupRepository()
+    const rollups = new RollupAggregator({ db, rollups: rollupRepository, logger, flushIntervalMs: config.rollupFlushMs })
+    const recorder = new ExecutionRecorder({
+      db,
+      executions: new ExecutionRepository(),
+      rollups,
+      logger,
+      sampleRate: config.httpSampleRate,
+      firstRuns: config.recordFirstRuns,
+      bufferBytes: config.recordBufferBytes,
+      failureBufferBytes: config.recordFailureBufferBytes,
+      defaultOutputBytes: config.outputBytes,
+      journalDir: path.join(config.dataDir, 'journal'),
+      flushIntervalMs: config.recordFlushMs,
+    })
+    await recorder.start()
+    rollups.start()
+    // Runs after the data plane drained: what is left is written, then the journal closes.
+    closers.push(async () => {
+      await rollups.stop().catch((error: unknown) => logger.error({ err: error }, 'run counts not written at stop'))
+      await recorder.close()
+    })
     recorderMetrics(recorder, registry)
+    const rollupRetention = new RollupRetention({ db, rollups: rollupRepository, logger, retentionDays: config.rollupRetentionDays })
+    rollupRetention.start()
+    closers.push(() => rollupRetention.stop())
     // Collected at scrape time from the runner processes, with a bound on how long a scrape waits.
     new RunnerMetrics({ source: pool, registry })
     const dataPlane = await startDataPlane({ config, routes, executor, recorder, registry, logger })
@@ -166,6 +195,7 @@ export async function startIsogate(config: Config, logger: Logger = pino({ level
       executions,
       audit,
       triggers,
+      stats: new ScriptStatsService({ db, rollups: rollupRepository, scripts: new ScriptRepository() }),
       logger,
       console: {
         auth, tenants, scripts, executions, audit, db,

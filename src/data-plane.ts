@@ -3,8 +3,6 @@ import { Gauge, type Registry } from 'prom-client'
 import type { Config } from '../config/index.js'
 import type { Executor } from '../runner/index.js'
 import { AdmissionController, CircuitBreaker, DataPlane, GatewayMetrics, type HttpRun, type RouteTable } from '../gateway/index.js'
-import { recordOf } from './domain/execution.js'
-import { ERROR_CODES } from './errors.js'
 import type { ExecutionRecorder } from './services/execution-recorder.js'
 
 export interface DataPlaneServiceOptions {
@@ -53,7 +51,8 @@ export async function startDataPlane(options: DataPlaneServiceOptions): Promise<
     admission,
     breaker,
     metrics,
-    onRun: (run: HttpRun) => recorder.record(httpRecord(run)),
+    // ISOGATE_RECORD_HTTP=false (benchmarks only) records nothing, not even the rollups.
+    onRun: config.recordHttp ? (run: HttpRun) => recorder.recordHttp(run) : () => {},
     defaultLimits: { timeoutMs: config.timeoutMs, cpuMs: config.cpuMs, memoryMb: config.memoryMb, apiCalls: config.apiCalls, outputBytes: config.outputBytes },
     maxBodyBytes: config.maxBodyBytes,
     baseDomain: config.baseDomain,
@@ -70,28 +69,4 @@ export async function startDataPlane(options: DataPlaneServiceOptions): Promise<
       await recorder.flush()
     },
   }
-}
-
-function httpRecord(run: HttpRun) {
-  const record = recordOf(
-    {
-      id: run.executionId,
-      tenantId: run.route.tenantId,
-      scriptId: run.route.scriptId,
-      scriptVersion: run.route.version,
-      trigger: 'http',
-      input: { method: run.request.method, url: run.request.url },
-      startedAt: run.startedAt,
-    },
-    run.result,
-  )
-  if (!run.clientAborted) return record
-  // The answer was never delivered: 499 (the client closed the request), and a run that
-  // succeeded says why it counts as cancelled; a failed run keeps its own error.
-  record.httpStatus = 499
-  if (record.status === 'completed') {
-    record.status = 'cancelled'
-    record.error = { code: 'CLIENT_ABORTED', message: ERROR_CODES.CLIENT_ABORTED.message }
-  }
-  return record
 }

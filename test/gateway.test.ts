@@ -89,7 +89,7 @@ t.test('gateway behaviour on real sockets', async (t) => {
     const text = await response.text()
     t.match(text, /isogate_http_requests_total\{tenant="counted",status="200"\} 20/)
     t.match(text, /isogate_http_request_duration_seconds_bucket\{le="0.005",tenant="counted",status="200"\}/)
-    t.match(text, /isogate_execution_records_dropped 0/)
+    t.match(text, /isogate_execution_records_dropped_total\{reason="failure_buffer_full"\} 0/)
     t.match(text, /isogate_admission_queued \d+/)
   })
 })

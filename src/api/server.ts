@@ -12,6 +12,8 @@ import { auditRoutes } from './routes/audit.js'
 import { executionRoutes } from './routes/executions.js'
 import { opsRoutes, type MetricsSource, type Readiness } from './routes/ops.js'
 import { scriptRoutes } from './routes/scripts.js'
+import { scriptStatsRoutes } from './routes/script-stats.js'
+import type { ScriptStatsService } from '../services/script-stats.service.js'
 import { tenantRoutes } from './routes/tenants.js'
 import { triggerRoutes, type TriggerServices } from './routes/triggers.js'
 
@@ -25,6 +27,8 @@ export interface ApiDependencies {
   metrics?: MetricsSource
   /** Cron previews, events, dead letters (absent in an API started without triggers). */
   triggers?: TriggerServices
+  /** Script stats from the run rollups (absent in an API started without them). */
+  stats?: ScriptStatsService
   logger: Logger
   /** The web console at / (absent: no console, GET / is 404). */
   console?: ConsoleOptions
@@ -80,6 +84,7 @@ export function createApiServer(deps: ApiDependencies): FastifyInstance {
       api.register(executionRoutes, { deps })
       api.register(auditRoutes, { deps })
       if (deps.triggers) api.register(triggerRoutes, { deps, triggers: deps.triggers })
+      if (deps.stats) api.register(scriptStatsRoutes, { deps, stats: deps.stats })
     },
     { prefix: '/api/v1' },
   )

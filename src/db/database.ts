@@ -76,6 +76,16 @@ export class Database {
     }) as Promise<T>
   }
 
+  /**
+   * Runs one statement whose one parameter (`$1`, a JSON text) carries a whole batch, in system
+   * scope: on the embedded database as one message to its thread (no wire protocol in between),
+   * on a server as one statement in a system transaction. For execution records and rollups.
+   */
+  async systemBatch(statement: string, payload: string): Promise<void> {
+    if (this.#embedded !== null) return this.#embedded.batch(statement, payload)
+    await this.system((tx) => tx.unsafe(statement, [payload]))
+  }
+
   async ping(): Promise<boolean> {
     try {
       await this.sql`SELECT 1`

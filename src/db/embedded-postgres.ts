@@ -29,6 +29,9 @@ export class EmbeddedPostgres {
   #lock: FileLock | null = null
   #thread: Worker | null = null
   #url: string | null = null
+  /** Batches sent to the thread, by id, waiting for its answer. */
+  readonly #batches = new Map<number, { resolve: () => void; reject: (error: Error) => void }>()
+  #nextBatch = 0
 
   constructor(options: EmbeddedPostgresOptions) {
     if (typeof options.dataDir !== 'string' || options.dataDir === '') throw new TypeError('options.dataDir must be a non-empty string')
@@ -69,11 +72,40 @@ export class EmbeddedPostgres {
       await this.stop()
       throw new DatabaseError(`the embedded database under ${this.#dataDir} did not start`, { cause: error })
     }
-    thread.removeAllListeners()
+    // Not removeAllListeners(): it also removes the hooks by which a Worker starts its message
+    // port for a new 'message' listener, and batch answers would never arrive.
+    thread.removeAllListeners('error')
+    thread.removeAllListeners('exit')
+    thread.on('message', (message: ThreadMessage) => this.#answered(message))
     thread.on('error', (error) => this.#died(error))
     thread.on('exit', (code) => this.#died(new Error(`exit code ${code}`)))
     this.#url = `postgres://postgres@${this.#host}:${port}/postgres`
     return this.#url
+  }
+
+  /**
+   * Runs one statement with one text parameter (`$1`) as isogate_system, sent to the database
+   * thread as one message and run there by PGlite directly: no postgres.js encoding, no socket,
+   * no wire-protocol parsing on this side. The thread waits until no client transaction is open
+   * and runs it alone, in one implicit transaction (all or nothing).
+   */
+  batch(statement: string, payload: string): Promise<void> {
+    const thread = this.#thread
+    if (thread === null) return Promise.reject(new DatabaseError('the embedded database is not started'))
+    const id = this.#nextBatch++
+    return new Promise((resolve, reject) => {
+      this.#batches.set(id, { resolve, reject })
+      thread.postMessage({ type: 'batch', id, statement, payload })
+    })
+  }
+
+  #answered(message: ThreadMessage): void {
+    if (message.type !== 'batch') return
+    const waiting = this.#batches.get(message.id)
+    this.#batches.delete(message.id)
+    if (message.error === undefined) waiting?.resolve()
+    // sqlState: the SQLSTATE, so a caller can tell a value the database refuses from an outage.
+    else waiting?.reject(Object.assign(new DatabaseError(`the embedded database refused a batch: ${message.error}`), { sqlState: message.sqlState }))
   }
 
   async stop(): Promise<void> {
@@ -93,6 +125,8 @@ export class EmbeddedPostgres {
     }
     this.#lock?.release()
     this.#lock = null
+    for (const waiting of this.#batches.values()) waiting.reject(new DatabaseError('the embedded database stopped'))
+    this.#batches.clear()
   }
 
   #died(cause: Error): void {
@@ -126,7 +160,11 @@ const LOCK_WAIT_MS = 2_000
 /** How long the database thread may take to close PGlite before it is terminated. */
 const STOP_TIMEOUT_MS = 10_000
 
-type ThreadMessage = { type: 'listening'; port: number } | { type: 'failed'; message: string } | { type: 'stopped' }
+type ThreadMessage =
+  | { type: 'listening'; port: number }
+  | { type: 'failed'; message: string }
+  | { type: 'stopped' }
+  | { type: 'batch'; id: number; error?: string; sqlState?: string }
 
 /**
  * The database thread: plain JavaScript (it runs the same whether isogate runs built or from its
@@ -147,9 +185,66 @@ const { parentPort, workerData } = require('node:worker_threads')
   }
   parentPort.on('message', (message) => {
     if (message.type === 'stop') stop().catch(() => process.exit(1))
+    else if (message.type === 'batch') runBatch(message)
   })
+  // Batches (issue 15): one statement with its payload as one parameter, run by PGlite itself as
+  // isogate_system in one implicit transaction (Parse/Bind/Execute twice, then Sync). Under
+  // PGlite's exclusive lock and only while no socket client has a transaction open, so a batch
+  // never joins a client's transaction. One at a time, in arrival order.
+  let batches = Promise.resolve()
+  let clientMidSequence = false
+  let rawStream = null
+  // Parse, Bind, Describe, Execute, Close, Flush: more of the client's sequence follows.
+  const MID_SEQUENCE = new Set([0x50, 0x42, 0x44, 0x45, 0x43, 0x48])
+  const runBatch = (message) => {
+    batches = batches.then(async () => {
+      try {
+        const { protocol } = await import(workerData.pglite)
+        const s = protocol.serialize
+        const parts = [
+          s.parse({ text: "SELECT set_config('role', 'isogate_system', true)" }), s.bind({}), s.execute({}),
+          s.parse({ text: message.statement }), s.bind({ values: [message.payload] }), s.execute({}),
+          s.sync(),
+        ]
+        const bytes = new Uint8Array(parts.reduce((n, p) => n + p.length, 0))
+        let offset = 0
+        for (const part of parts) { bytes.set(part, offset); offset += part.length }
+        for (let wait = 1; ; wait = Math.min(wait * 2, 50)) {
+          // The raw stream with our own sink: PGlite keeps the last stream's sink (the socket
+          // client's) for the next call, so execProtocol here would answer into the client's socket.
+          const chunks = []
+          const done = await db.runExclusive(async () => {
+            if (clientMidSequence || db.isInTransaction()) return false
+            await rawStream(bytes, { onRawData: (data) => chunks.push(data.slice()) })
+            return true
+          })
+          if (!done) {
+            await new Promise((resolve) => setTimeout(resolve, wait))
+            continue
+          }
+          let failure = null
+          new protocol.Parser().parse(Buffer.concat(chunks), (reply) => {
+            if (reply.name === 'error' && failure === null) failure = reply
+          })
+          if (failure !== null) throw failure
+          break
+        }
+        parentPort.postMessage({ type: 'batch', id: message.id })
+      } catch (error) {
+        parentPort.postMessage({ type: 'batch', id: message.id, error: error instanceof Error ? error.message : String(error), sqlState: error?.code })
+      }
+    })
+  }
   try {
     db = await PGlite.create({ dataDir: workerData.dataDir })
+    // The socket server hands PGlite one wire message at a time: between a client's Parse, Bind,
+    // Execute and its Sync, PGlite is idle but the client's sequence is open. Batches wait for
+    // the end of a sequence (Sync, a simple Query, a new connection's startup).
+    rawStream = db.execProtocolRawStream.bind(db)
+    db.execProtocolRawStream = (message, options) => {
+      clientMidSequence = MID_SEQUENCE.has(message[0])
+      return rawStream(message, options)
+    }
     server = new PGLiteSocketServer({ db, host: workerData.host, port: 0, maxConnections: 1 })
     await server.start()
     parentPort.postMessage({ type: 'listening', port: Number(server.getServerConn().split(':').pop()) })

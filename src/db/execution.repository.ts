@@ -1,6 +1,6 @@
 import type { ExecutionRecord, ExecutionStatus, Trigger } from '../domain/execution.js'
 import type { Cursor } from '../domain/page.js'
-import type { Tx } from './database.js'
+import type { Database, Tx } from './database.js'
 
 const COLUMNS = [
   'id', 'tenant_id', 'script_id', 'script_version', 'trigger', 'status', 'input', 'output', 'logs', 'error',
@@ -56,44 +56,76 @@ export function toExecution(row: ExecutionRow): ExecutionRecord {
   }
 }
 
+/** A record as one JSON object with the table's column names: a batch is a JSON array of them. */
+export type ExecutionRowJson = ReturnType<typeof executionRowJson>
+
+export function executionRowJson(r: ExecutionRecord) {
+  return {
+    id: r.id,
+    tenant_id: r.tenantId,
+    script_id: r.scriptId,
+    script_version: r.scriptVersion,
+    trigger: r.trigger,
+    status: r.status,
+    input: r.input ?? null,
+    output: r.output ?? null,
+    logs: r.logs,
+    error: r.error,
+    http_status: r.httpStatus,
+    duration_ms: r.durationMs,
+    cpu_ms: r.cpuMs,
+    memory_bytes: r.memoryBytes,
+    api_calls: r.apiCalls,
+    output_bytes: r.outputBytes,
+    start_kind: r.startKind,
+    created_at: r.createdAt,
+    started_at: r.startedAt,
+    finished_at: r.finishedAt,
+  }
+}
+
+/**
+ * A batch's JSON text. Postgres text cannot hold U+0000 (jsonb refuses the `\u0000` escape), and
+ * one such log line would sink the whole batch: it becomes U+FFFD.
+ */
+export function batchPayload(rows: readonly unknown[]): string {
+  return `[${rows.map(rowText).join(',')}]`
+}
+
+/** One row's JSON text, as a batch and the failure journal hold it. */
+export function rowText(row: unknown): string {
+  const text = JSON.stringify(row)
+  return text.includes('\\u0000') ? text.replaceAll('\\u0000', '\\ufffd') : text
+}
+
+/**
+ * One INSERT for a whole batch (records of many tenants: system scope). The batch travels as a
+ * single jsonb parameter expanded by jsonb_to_recordset: one value to encode and parse instead of
+ * twenty per record, which is most of the client's and the embedded database's work. A repeated
+ * id is ignored, so a batch may be written twice (a retry, a journal replay).
+ */
+const INSERT_BATCH = `
+  INSERT INTO executions (${COLUMNS.join(', ')})
+  SELECT ${COLUMNS.join(', ')} FROM jsonb_to_recordset($1::text::jsonb) AS r(
+    id uuid, tenant_id uuid, script_id uuid, script_version integer, trigger text, status text,
+    input jsonb, output jsonb, logs jsonb, error jsonb, http_status integer, duration_ms double precision,
+    cpu_ms double precision, memory_bytes bigint, api_calls integer, output_bytes integer, start_kind text,
+    created_at timestamptz, started_at timestamptz, finished_at timestamptz)
+  ON CONFLICT (id) DO NOTHING`
+
 export class ExecutionRepository {
-  /**
-   * One INSERT for a batch (records of many tenants: call it in system scope). The batch travels
-   * as a single jsonb parameter expanded by jsonb_to_recordset: one value to encode and parse
-   * instead of twenty per record, which is most of the client's and the embedded database's work.
-   */
+  /** One INSERT for a batch, in the caller's transaction (system scope for many tenants). */
   async insertMany(tx: Tx, records: readonly ExecutionRecord[]): Promise<void> {
     if (records.length === 0) return
-    const rows = records.map((r) => ({
-      id: r.id,
-      tenant_id: r.tenantId,
-      script_id: r.scriptId,
-      script_version: r.scriptVersion,
-      trigger: r.trigger,
-      status: r.status,
-      input: r.input ?? null,
-      output: r.output ?? null,
-      logs: r.logs,
-      error: r.error,
-      http_status: r.httpStatus,
-      duration_ms: r.durationMs,
-      cpu_ms: r.cpuMs,
-      memory_bytes: r.memoryBytes,
-      api_calls: r.apiCalls,
-      output_bytes: r.outputBytes,
-      start_kind: r.startKind,
-      created_at: r.createdAt,
-      started_at: r.startedAt,
-      finished_at: r.finishedAt,
-    }))
-    await tx`
-      INSERT INTO executions (${tx(COLUMNS)})
-      SELECT ${tx(COLUMNS)} FROM jsonb_to_recordset(${tx.json(rows as never)}) AS r(
-        id uuid, tenant_id uuid, script_id uuid, script_version integer, trigger text, status text,
-        input jsonb, output jsonb, logs jsonb, error jsonb, http_status integer, duration_ms double precision,
-        cpu_ms double precision, memory_bytes bigint, api_calls integer, output_bytes integer, start_kind text,
-        created_at timestamptz, started_at timestamptz, finished_at timestamptz)
-      ON CONFLICT (id) DO NOTHING`
+    await tx.unsafe(INSERT_BATCH, [batchPayload(records.map(executionRowJson))])
+  }
+
+  /**
+   * Writes a batch (`batchPayload` of rows) the cheapest way the database offers: one message to
+   * the embedded database's thread, or one statement to a server (Database.systemBatch).
+   */
+  async writeBatch(db: Database, payload: string): Promise<void> {
+    await db.systemBatch(INSERT_BATCH, payload)
   }
 
   async findById(tx: Tx, id: string): Promise<ExecutionRecord | null> {

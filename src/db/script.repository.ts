@@ -15,6 +15,7 @@ interface ScriptRow {
   cron_timezone: string | null
   event_types: string[] | null
   limits: Script['limits']
+  observability: Script['observability'] | null
   env: Record<string, string>
   secrets: Record<string, string>
   http_auth_secret: string | null
@@ -34,6 +35,7 @@ export function toScript(row: ScriptRow): Script {
     cron: row.cron_expression === null ? null : { expression: row.cron_expression, timezone: row.cron_timezone ?? 'UTC' },
     events: row.event_types === null ? null : { types: row.event_types },
     limits: row.limits,
+    observability: row.observability ?? {},
     env: row.env,
     secrets: Object.keys(row.secrets ?? {}).sort(),
     createdAt: row.created_at,
@@ -52,6 +54,8 @@ export interface RouteRecord {
   source: string
   sourceHash: string
   limits: Script['limits']
+  /** Share of successful runs recorded in full; undefined: the gateway's default. */
+  sampleRate?: number
   /** The script's env with its secrets still sealed (SecretEnv opens them on the way into a run). */
   env: Record<string, string>
   /** The secret a request must present, sealed (null `sealed`: the secret it names is gone). */
@@ -63,12 +67,12 @@ export class ScriptRepository {
   async insert(tx: Tx, tenantId: string, input: ScriptInput, sealed: Record<string, string>): Promise<Script> {
     const [row] = await tx<ScriptRow[]>`
       INSERT INTO scripts (tenant_id, name, type, status, version, http_path, http_methods, http_auth_secret,
-        cron_expression, cron_timezone, event_types, limits, env, secrets)
+        cron_expression, cron_timezone, event_types, limits, observability, env, secrets)
       VALUES (${tenantId}, ${input.name}, ${input.type}, ${input.status}, 1,
         ${input.http?.path ?? null}, ${input.http ? tx.array(input.http.methods) : null}, ${input.http?.authSecret ?? null},
         ${input.cron?.expression ?? null}, ${input.cron?.timezone ?? null},
         ${input.events ? tx.array(input.events.types) : null},
-        ${tx.json(input.limits as postgresJson)}, ${tx.json(input.env)}, ${tx.json(sealed)})
+        ${tx.json(input.limits as postgresJson)}, ${tx.json(input.observability as postgresJson)}, ${tx.json(input.env)}, ${tx.json(sealed)})
       RETURNING *`
     return toScript(row as ScriptRow)
   }
@@ -131,7 +135,7 @@ export class ScriptRepository {
         ${sealed === undefined ? tx`` : tx`secrets = ${tx.json(sealed)},`}
         cron_expression = ${script.cron?.expression ?? null}, cron_timezone = ${script.cron?.timezone ?? null},
         event_types = ${script.events ? tx.array(script.events.types) : null},
-        limits = ${tx.json(script.limits as postgresJson)}, env = ${tx.json(script.env)}, updated_at = now()
+        limits = ${tx.json(script.limits as postgresJson)}, observability = ${tx.json(script.observability as postgresJson)}, env = ${tx.json(script.env)}, updated_at = now()
       WHERE id = ${script.id} AND tenant_id = ${script.tenantId}
       RETURNING *`
     return toScript(row as ScriptRow)
@@ -164,9 +168,9 @@ export class ScriptRepository {
   /** Every route, or one tenant's, with what the data plane needs to run it. */
   async listRoutes(tx: Tx, tenantId?: string): Promise<RouteRecord[]> {
     const rows = await tx<
-      Array<{ tenant_id: string; slug: string; method: HttpMethod; path: string; script_id: string; version: number; source: string; source_hash: string; limits: Script['limits']; env: Record<string, string>; auth_secret_name: string | null; auth_secret: string | null }>
+      Array<{ tenant_id: string; slug: string; method: HttpMethod; path: string; script_id: string; version: number; source: string; source_hash: string; limits: Script['limits']; sample_rate: number | null; env: Record<string, string>; auth_secret_name: string | null; auth_secret: string | null }>
     >`
-      SELECT r.tenant_id, t.slug, r.method, r.path, r.script_id, s.version, v.source, v.source_hash, s.limits,
+      SELECT r.tenant_id, t.slug, r.method, r.path, r.script_id, s.version, v.source, v.source_hash, s.limits, (s.observability ->> 'sampleRate')::float8 AS sample_rate,
         s.env || s.secrets AS env, s.http_auth_secret AS auth_secret_name, s.secrets ->> s.http_auth_secret AS auth_secret
       FROM http_routes r
       JOIN tenants t ON t.id = r.tenant_id
@@ -183,6 +187,7 @@ export class ScriptRepository {
       source: row.source,
       sourceHash: row.source_hash,
       limits: row.limits,
+      ...(row.sample_rate === null ? {} : { sampleRate: row.sample_rate }),
       env: row.env,
       authSecret: row.auth_secret_name === null ? null : { name: row.auth_secret_name, sealed: row.auth_secret },
     }))

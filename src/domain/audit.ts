@@ -55,6 +55,7 @@ export function scriptSummary(script: Script, sourceHash?: string): Record<strin
     cron: script.cron,
     events: script.events,
     limits: script.limits,
+    observability: script.observability,
     envNames: Object.keys(script.env).sort(),
   }
 }

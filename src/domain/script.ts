@@ -22,6 +22,12 @@ export interface ScriptLimits {
   outputBytes?: number
 }
 
+/** How a script's runs are recorded (issue 15). */
+export interface ScriptObservability {
+  /** Share of successful HTTP runs recorded in full, 0..1; unset: ISOGATE_HTTP_SAMPLE_RATE. */
+  sampleRate?: number
+}
+
 export interface Script {
   id: string
   tenantId: string
@@ -33,6 +39,7 @@ export interface Script {
   cron: { expression: string; timezone: string } | null
   events: { types: string[] } | null
   limits: ScriptLimits
+  observability: ScriptObservability
   env: Record<string, string>
   /** Names of the script's secrets; their values are never read back. */
   secrets: string[]
@@ -88,6 +95,9 @@ const cronSpec = z
   })
   .strict()
 
+/** `observability.sampleRate: 1` records every successful HTTP run in full (an audit of each call). */
+const observability = z.object({ sampleRate: z.number().min(0).max(1).optional() }).strict()
+
 const eventsSpec = z.object({ types: z.array(z.string().trim().min(1).max(200)).min(1) }).strict()
 
 const ENV_NAME = z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'env names are identifiers').max(128)
@@ -135,6 +145,7 @@ export const scriptInput = z
     cron: cronSpec.optional(),
     events: eventsSpec.optional(),
     limits: limits.default({}),
+    observability: observability.default({}),
     env: env.default({}),
     secrets: secrets.default({}),
   })
@@ -160,6 +171,7 @@ export const scriptPatch = z
     cron: cronSpec.optional(),
     events: eventsSpec.optional(),
     limits: limits.optional(),
+    observability: observability.optional(),
     env: env.optional(),
     secrets: secretsPatch.optional(),
   })

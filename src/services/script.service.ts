@@ -153,6 +153,7 @@ export class ScriptService {
           cron: patch.cron ?? current.cron,
           events: patch.events ?? current.events,
           limits: patch.limits ?? current.limits,
+          observability: patch.observability ?? current.observability,
           env: patch.env ?? current.env,
         }
         const sealed = patch.secrets === undefined ? undefined : this.#seal(tenant.id, await this.#scripts.sealedSecrets(tx, id), patch.secrets)
