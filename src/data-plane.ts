@@ -2,7 +2,7 @@ import type { Logger } from 'pino'
 import { Gauge, type Registry } from 'prom-client'
 import type { Config } from '../config/index.js'
 import type { Executor } from '../runner/index.js'
-import { AdmissionController, CircuitBreaker, DataPlane, GatewayMetrics, type HttpRun, type RouteTable } from '../gateway/index.js'
+import { AccessLog, AdmissionController, CircuitBreaker, DataPlane, GatewayMetrics, runStatus, type HttpRun, type RouteTable } from '../gateway/index.js'
 import { recordOf } from './domain/execution.js'
 import { ERROR_CODES } from './errors.js'
 import type { ExecutionRecorder } from './services/execution-recorder.js'
@@ -45,6 +45,7 @@ export async function startDataPlane(options: DataPlaneServiceOptions): Promise<
   new Gauge({ name: 'isogate_admission_running', help: 'Runs in flight', registers: [registry], collect() { this.set(admission.stats.running) } })
   new Gauge({ name: 'isogate_admission_queued', help: 'Runs waiting for a slot (runner queue depth)', registers: [registry], collect() { this.set(admission.stats.queued) } })
 
+  const accessLog = new AccessLog({ logger, level: config.accessLogLevel, sampleRate: config.accessLogSample })
   const plane = new DataPlane({
     host: config.host,
     port: config.port,
@@ -53,7 +54,10 @@ export async function startDataPlane(options: DataPlaneServiceOptions): Promise<
     admission,
     breaker,
     metrics,
-    onRun: (run: HttpRun) => recorder.record(httpRecord(run)),
+    onRun: (run: HttpRun) => {
+      recorder.record(httpRecord(run))
+      accessLog.write(accessLine(run))
+    },
     defaultLimits: { timeoutMs: config.timeoutMs, cpuMs: config.cpuMs, memoryMb: config.memoryMb, apiCalls: config.apiCalls, outputBytes: config.outputBytes },
     maxBodyBytes: config.maxBodyBytes,
     baseDomain: config.baseDomain,
@@ -72,6 +76,11 @@ export async function startDataPlane(options: DataPlaneServiceOptions): Promise<
   }
 }
 
+function accessLine(run: HttpRun) {
+  const { route, request, result } = run
+  return { executionId: run.executionId, tenant: route.tenantSlug, scriptId: route.scriptId, version: route.version, method: request.method, url: request.url, result, status: run.clientAborted ? 499 : runStatus(result) }
+}
+
 function httpRecord(run: HttpRun) {
   const record = recordOf(
     {
@@ -85,6 +94,8 @@ function httpRecord(run: HttpRun) {
     },
     run.result,
   )
+  // The status the client got, a failed run's too (500, 503, 504): what `?status=5xx` finds.
+  record.httpStatus = runStatus(run.result)
   if (!run.clientAborted) return record
   // The answer was never delivered: 499 (the client closed the request), and a run that
   // succeeded says why it counts as cancelled; a failed run keeps its own error.
