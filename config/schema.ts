@@ -134,6 +134,30 @@ export const settings = {
   apiCalls: setting('ISOGATE_LIMIT_API_CALLS', 'Default host-API calls allowed per run', positiveInt, 100),
   outputBytes: setting('ISOGATE_LIMIT_OUTPUT_BYTES', 'Default response body plus logs allowed per run', positiveInt, 1024 * 1024),
   sourceBytes: setting('ISOGATE_LIMIT_SOURCE_BYTES', 'Largest script source accepted', positiveInt, 100 * 1024),
+  bundleBytes: setting(
+    'ISOGATE_LIMIT_BUNDLE_BYTES',
+    'Largest module uploaded as application/javascript (a bundle, e.g. from `isogate deploy`); its source map is not counted',
+    positiveInt,
+    1024 * 1024,
+  ),
+  accessLogLevel: setting(
+    'ISOGATE_ACCESS_LOG_LEVEL',
+    'Level of the data plane\'s line per run (execution id, tenant, script, status, duration, code); `silent` for none. Limit kills and crashes are warn lines whatever it is',
+    z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']),
+    'info',
+  ),
+  accessLogSample: setting(
+    'ISOGATE_ACCESS_LOG_SAMPLE',
+    'Fraction (0 to 1) of successful runs that write an access-log line; failed runs always do',
+    z.coerce.number().min(0).max(1),
+    1,
+  ),
+  tailBufferBytes: setting(
+    'ISOGATE_TAIL_BUFFER_BYTES',
+    'Bytes a live-tail client may have waiting unsent; past it its events are dropped (and it is told how many), runs never wait for it',
+    positiveInt,
+    1024 * 1024,
+  ),
   dbMaxDocumentBytes: setting('ISOGATE_DB_MAX_DOCUMENT_BYTES', 'Largest ctx.db document (JSON bytes); larger writes fail with DB_DOCUMENT_TOO_LARGE', positiveInt, 256 * 1024),
   dbMaxResultBytes: setting(
     'ISOGATE_DB_MAX_RESULT_BYTES',

@@ -8,6 +8,9 @@ export interface RequestState {
   answered: boolean
 }
 
+/** The run's id on every response of a run (success or failure): what `isogate logs <id>` takes. */
+export const EXECUTION_ID_HEADER = 'isogate-execution-id'
+
 /** Headers the gateway owns: uWS writes Content-Length itself, and the connection is ours. */
 const HOP_BY_HOP = new Set(['content-length', 'transfer-encoding', 'connection', 'keep-alive', 'upgrade'])
 
@@ -30,6 +33,7 @@ export function writeError(
   res.cork(() => {
     res.writeStatus(statusLine(status))
     res.writeHeader('content-type', 'application/json')
+    if (error.executionId !== undefined) res.writeHeader(EXECUTION_ID_HEADER, error.executionId)
     for (const [name, value] of headers) res.writeHeader(name, value)
     res.end(JSON.stringify({ error: error.executionId === undefined ? { code: error.code, message: error.message } : error }), close)
   })
@@ -52,8 +56,9 @@ export function writeRunResult(res: Uws.HttpResponse, state: RequestState, metho
   state.answered = true
   res.cork(() => {
     res.writeStatus(statusLine(status))
+    res.writeHeader(EXECUTION_ID_HEADER, executionId)
     for (const [name, value] of headers) {
-      if (!HOP_BY_HOP.has(name)) res.writeHeader(name, value)
+      if (!HOP_BY_HOP.has(name) && name !== EXECUTION_ID_HEADER) res.writeHeader(name, value)
     }
     if (method === 'HEAD') {
       const length = body === null ? 0 : typeof body === 'string' ? Buffer.byteLength(body) : body.byteLength

@@ -33,6 +33,12 @@ import { DocumentRepository } from './db/document.repository.js'
 import { DocumentStore } from './services/document-store.js'
 import { SecretBox } from './services/secret-box.js'
 import { SecretEnv } from './services/secret-env.js'
+import { RunFeed } from './services/run-feed.js'
+import { SourceMaps } from './services/source-map.js'
+import { SourceMapRepository } from './db/source-map.repository.js'
+import { ScriptNameRepository } from './db/script-name.repository.js'
+import { LiveTail } from './services/live-tail.js'
+import { AdHocExecutionService } from './services/ad-hoc-execution.service.js'
 import { randomBytes } from 'node:crypto'
 import { existsSync, readFileSync } from 'node:fs'
 
@@ -115,14 +121,17 @@ export async function startIsogate(config: Config, logger: Logger = pino({ level
     await pool.ready()
     const secrets = new SecretBox(secretsKey(config, logger))
     // Every run goes through here: the script's secrets are opened on the way in, redacted from its logs on the way out.
-    const executor = new SecretEnv(pool, secrets)
+    // ... and every finished run is published to the live tail's feed (all of them, sampled or not).
+    const runFeed = new RunFeed()
+    const executor = runFeed.observe(new SecretEnv(pool, secrets))
 
     const changes = new ChangeFeed()
     const auth = new AuthService(db, new ApiKeyRepository())
     const tenants = new TenantService(db, new TenantRepository())
-    const scripts = new ScriptService({ db, scripts: new ScriptRepository(), checker: pool, changes, maxSourceBytes: config.sourceBytes, secrets })
+    const scripts = new ScriptService({ db, scripts: new ScriptRepository(), checker: pool, changes, maxSourceBytes: config.sourceBytes, maxBundleBytes: config.bundleBytes, secrets })
     const defaultLimits = { timeoutMs: config.timeoutMs, cpuMs: config.cpuMs, memoryMb: config.memoryMb, apiCalls: config.apiCalls, outputBytes: config.outputBytes }
-    const executions = new ExecutionService({ db, scripts: new ScriptRepository(), executions: new ExecutionRepository(), executor, defaultLimits, logger })
+    const sourceMaps = new SourceMaps({ db, maps: new SourceMapRepository() })
+    const executions = new ExecutionService({ db, scripts: new ScriptRepository(), executions: new ExecutionRepository(), executor, defaultLimits, logger, sourceMaps })
     closers.push(() => executions.drain())
     const triggers = await startTriggers({ db, executor, changes, config, defaultLimits, logger, events })
     closers.push(() => triggers.close())
@@ -196,6 +205,13 @@ export async function startIsogate(config: Config, logger: Logger = pino({ level
       audit,
       triggers,
       stats: new ScriptStatsService({ db, rollups: rollupRepository, scripts: new ScriptRepository() }),
+      live: {
+        db,
+        dataPlane: { port: dataPort, baseDomain: config.baseDomain },
+        names: new ScriptNameRepository(),
+        tail: new LiveTail({ feed: runFeed, db, names: new ScriptNameRepository(), sourceMaps, bufferBytes: config.tailBufferBytes }),
+        adHoc: new AdHocExecutionService({ db, executions: new ExecutionRepository(), executor, defaultLimits, maxCodeBytes: config.sourceBytes, logger }),
+      },
       logger,
       console: {
         auth, tenants, scripts, executions, audit, db,

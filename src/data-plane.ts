@@ -2,7 +2,7 @@ import type { Logger } from 'pino'
 import { Gauge, type Registry } from 'prom-client'
 import type { Config } from '../config/index.js'
 import type { Executor } from '../runner/index.js'
-import { AdmissionController, CircuitBreaker, DataPlane, GatewayMetrics, type HttpRun, type RouteTable } from '../gateway/index.js'
+import { AccessLog, AdmissionController, CircuitBreaker, DataPlane, GatewayMetrics, runStatus, type HttpRun, type RouteTable } from '../gateway/index.js'
 import type { ExecutionRecorder } from './services/execution-recorder.js'
 
 export interface DataPlaneServiceOptions {
@@ -43,6 +43,7 @@ export async function startDataPlane(options: DataPlaneServiceOptions): Promise<
   new Gauge({ name: 'isogate_admission_running', help: 'Runs in flight', registers: [registry], collect() { this.set(admission.stats.running) } })
   new Gauge({ name: 'isogate_admission_queued', help: 'Runs waiting for a slot (runner queue depth)', registers: [registry], collect() { this.set(admission.stats.queued) } })
 
+  const accessLog = new AccessLog({ logger, level: config.accessLogLevel, sampleRate: config.accessLogSample })
   const plane = new DataPlane({
     host: config.host,
     port: config.port,
@@ -51,8 +52,11 @@ export async function startDataPlane(options: DataPlaneServiceOptions): Promise<
     admission,
     breaker,
     metrics,
-    // ISOGATE_RECORD_HTTP=false (benchmarks only) records nothing, not even the rollups.
-    onRun: config.recordHttp ? (run: HttpRun) => recorder.recordHttp(run) : () => {},
+    onRun: (run: HttpRun) => {
+      // ISOGATE_RECORD_HTTP=false (benchmarks only) records nothing, not even the rollups.
+      if (config.recordHttp) recorder.recordHttp(run)
+      accessLog.write(accessLine(run))
+    },
     defaultLimits: { timeoutMs: config.timeoutMs, cpuMs: config.cpuMs, memoryMb: config.memoryMb, apiCalls: config.apiCalls, outputBytes: config.outputBytes },
     maxBodyBytes: config.maxBodyBytes,
     baseDomain: config.baseDomain,
@@ -69,4 +73,9 @@ export async function startDataPlane(options: DataPlaneServiceOptions): Promise<
       await recorder.flush()
     },
   }
+}
+
+function accessLine(run: HttpRun) {
+  const { route, request, result } = run
+  return { executionId: run.executionId, tenant: route.tenantSlug, scriptId: route.scriptId, version: route.version, method: request.method, url: request.url, result, status: run.clientAborted ? 499 : runStatus(result) }
 }

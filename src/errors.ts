@@ -24,6 +24,7 @@ export const ERROR_CODES = errorCatalogue({
   ROUTE_TAKEN: { status: 409, message: 'Another active script serves this method and path' },
   STATUS_TRANSITION_INVALID: { status: 409, message: 'The script cannot move from its status to the one asked' },
   SCRIPT_NOT_RUNNABLE: { status: 409, message: 'The script is disabled or archived and cannot run' },
+  EXECUTE_BUSY: { status: 429, message: 'Too many ad-hoc runs in flight on this connection' },
   SOURCE_TOO_LARGE: { status: 413, message: 'The script source is over the size limit' },
   SECRETS_UNREADABLE: { status: 500, message: "The script's secrets cannot be opened with this gateway's secrets key" },
   CACHE_INVALID: { status: 400, message: 'The cache key, value or TTL is not valid' },

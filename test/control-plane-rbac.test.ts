@@ -16,8 +16,8 @@ const SOURCE = 'export default { fetch() { return new Response("ok") }, run(inpu
 
 /** What each role may do, as DESIGN.md states it: the test's own copy, not the code's. */
 const EXPECTED: Record<Role, Permission[]> = {
-  superadmin: ['scripts.read', 'scripts.create', 'scripts.update', 'scripts.delete', 'scripts.execute'],
-  admin: ['scripts.read', 'scripts.create', 'scripts.update', 'scripts.delete', 'scripts.execute'],
+  superadmin: ['scripts.read', 'scripts.create', 'scripts.update', 'scripts.delete', 'scripts.execute', 'code.execute'],
+  admin: ['scripts.read', 'scripts.create', 'scripts.update', 'scripts.delete', 'scripts.execute', 'code.execute'],
   developer: ['scripts.read', 'scripts.create', 'scripts.update', 'scripts.execute'],
   viewer: ['scripts.read'],
 }
@@ -59,8 +59,9 @@ for (const target of databaseTargets()) {
         'scripts.update': async (role) => as(role, 'PATCH', `/api/v1/scripts/${await seed()}`, { env: { BY: role } }),
         'scripts.delete': async (role) => as(role, 'DELETE', `/api/v1/scripts/${await seed()}`),
         'scripts.execute': async (role) => as(role, 'POST', `/api/v1/scripts/${await seed()}/run`, { input: { role } }),
+        'code.execute': async (role) => as(role, 'POST', '/api/v1/execute', { code: 'return input', input: role }),
       }
-      const success: Record<Permission, number> = { 'scripts.read': 200, 'scripts.create': 201, 'scripts.update': 200, 'scripts.delete': 204, 'scripts.execute': 200 }
+      const success: Record<Permission, number> = { 'scripts.read': 200, 'scripts.create': 201, 'scripts.update': 200, 'scripts.delete': 204, 'scripts.execute': 200, 'code.execute': 200 }
       for (const role of ROLES) {
         for (const permission of PERMISSIONS) {
           const response = await actions[permission](role)

@@ -211,6 +211,8 @@ function crashed(error: unknown): RunnerError {
  * in the main thread only) runner/thread/tsx-worker.mjs, which registers tsx in the thread and loads it.
  */
 function workerEntry(workerUrl: URL): URL {
-  const underTsx = workerUrl.pathname.endsWith('.ts') && process.execArgv.some((arg, i, all) => arg === '--import=tsx' || (arg === '--import' && all[i + 1] === 'tsx'))
+  // `--import tsx`, or tsx's loader by its URL (the isogate CLI passes it so, to work from any folder).
+  const isTsx = (value: string | undefined): boolean => value !== undefined && (value === 'tsx' || value.startsWith('tsx/') || /\/node_modules\/tsx\//.test(value))
+  const underTsx = workerUrl.pathname.endsWith('.ts') && process.execArgv.some((arg, i, all) => (arg.startsWith('--import=') && isTsx(arg.slice('--import='.length))) || (arg === '--import' && isTsx(all[i + 1])))
   return underTsx ? new URL('./tsx-worker.mjs', workerUrl) : workerUrl
 }

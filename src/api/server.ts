@@ -1,3 +1,4 @@
+import websocket from '@fastify/websocket'
 import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyRequest } from 'fastify'
 import type { Logger } from 'pino'
 import type { Principal } from '../domain/auth.js'
@@ -16,6 +17,7 @@ import { scriptStatsRoutes } from './routes/script-stats.js'
 import type { ScriptStatsService } from '../services/script-stats.service.js'
 import { tenantRoutes } from './routes/tenants.js'
 import { triggerRoutes, type TriggerServices } from './routes/triggers.js'
+import { liveRoutes, type LiveServices } from './routes/live.js'
 
 export interface ApiDependencies {
   auth: AuthService
@@ -29,6 +31,8 @@ export interface ApiDependencies {
   triggers?: TriggerServices
   /** Script stats from the run rollups (absent in an API started without them). */
   stats?: ScriptStatsService
+  /** The live tail and ad-hoc execute (absent in an API started without them). */
+  live?: LiveServices
   logger: Logger
   /** The web console at / (absent: no console, GET / is 404). */
   console?: ConsoleOptions
@@ -70,6 +74,8 @@ export function createApiServer(deps: ApiDependencies): FastifyInstance {
     checkInput({ params: request.params, query: request.query, tenant: request.headers['x-tenant'], body: request.body })
   })
   registerOpenApi(app)
+  // WebSockets (live tail, duplex execute): frames are JSON commands, none larger than a bundle.
+  app.register(websocket, { options: { maxPayload: 2 * 1024 * 1024 } })
   app.register(opsRoutes, { readiness: deps.readiness, metrics: deps.metrics })
   if (deps.console) app.register(consolePlugin, deps.console)
   app.register(
@@ -85,6 +91,7 @@ export function createApiServer(deps: ApiDependencies): FastifyInstance {
       api.register(auditRoutes, { deps })
       if (deps.triggers) api.register(triggerRoutes, { deps, triggers: deps.triggers })
       if (deps.stats) api.register(scriptStatsRoutes, { deps, stats: deps.stats })
+      if (deps.live) api.register(liveRoutes, { deps, live: deps.live })
     },
     { prefix: '/api/v1' },
   )

@@ -155,16 +155,22 @@ export class ExecutionRepository {
    * the detail has them. `limit + 1` rows so the caller sees whether a next page exists.
    */
   async list(tx: Tx, tenantId: string, filter: ExecutionFilter): Promise<Array<ExecutionSummary & { cursorAt: string }>> {
-    const rows = await tx<Array<ExecutionRow & { cursor_at: string }>>`
+    // An http run's input is {method, url}; its path is the url's, without the query.
+    const HTTP_PATH = tx`substring(input->>'url' from '^[a-zA-Z][a-zA-Z0-9+.-]*://[^/?#]*([^?#]*)')`
+    const rows = await tx<Array<ExecutionRow & { cursor_at: string; method: string | null; path: string | null }>>`
       SELECT id, tenant_id, script_id, script_version, trigger, status, NULL::jsonb AS input, NULL::jsonb AS output,
         '[]'::jsonb AS logs, error, http_status, duration_ms, cpu_ms, memory_bytes, api_calls, output_bytes, start_kind,
         created_at, started_at, finished_at,
+        CASE WHEN trigger = 'http' THEN input->>'method' END AS method, CASE WHEN trigger = 'http' THEN ${HTTP_PATH} END AS path,
         to_char(created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') AS cursor_at
       FROM executions
       WHERE tenant_id = ${tenantId}
         ${filter.scriptId === undefined ? tx`` : tx`AND script_id = ${filter.scriptId}`}
         ${filter.status === undefined ? tx`` : tx`AND status = ${filter.status}`}
         ${filter.trigger === undefined ? tx`` : tx`AND trigger = ${filter.trigger}`}
+        ${filter.httpStatus === undefined ? tx`` : tx`AND http_status BETWEEN ${filter.httpStatus.min} AND ${filter.httpStatus.max}`}
+        ${filter.method === undefined ? tx`` : tx`AND trigger = 'http' AND input->>'method' = ${filter.method}`}
+        ${filter.path === undefined ? tx`` : filter.path.endsWith('*') ? tx`AND trigger = 'http' AND ${HTTP_PATH} LIKE ${escapeLike(filter.path.slice(0, -1)) + '%'}` : tx`AND trigger = 'http' AND ${HTTP_PATH} = ${filter.path}`}
         ${filter.from === undefined ? tx`` : tx`AND created_at >= ${filter.from}`}
         ${filter.to === undefined ? tx`` : tx`AND created_at < ${filter.to}`}
         ${filter.after === undefined ? tx`` : tx`AND (created_at, id) < (${filter.after.at}::text::timestamptz, ${filter.after.id}::uuid)`}
@@ -172,7 +178,7 @@ export class ExecutionRepository {
       LIMIT ${filter.limit + 1}`
     return rows.map((row) => {
       const { input: _input, output: _output, logs: _logs, ...summary } = toExecution(row)
-      return { ...summary, cursorAt: row.cursor_at }
+      return { ...summary, method: row.method, path: row.path, cursorAt: row.cursor_at }
     })
   }
 
@@ -190,16 +196,29 @@ export class ExecutionRepository {
 }
 
 /** An execution in a list: the record without input, output and logs. */
-export type ExecutionSummary = Omit<ExecutionRecord, 'input' | 'output' | 'logs'>
+export type ExecutionSummary = Omit<ExecutionRecord, 'input' | 'output' | 'logs'> & {
+  /** HTTP runs: the request's method and path; null for other triggers. */
+  method: string | null
+  path: string | null
+}
 
 export interface ExecutionFilter {
   scriptId?: string | undefined
   status?: ExecutionStatus | undefined
   trigger?: Trigger | undefined
+  /** http_status within this range (inclusive). */
+  httpStatus?: { min: number; max: number } | undefined
+  method?: string | undefined
+  /** The exact path, or a prefix when it ends with `*`. */
+  path?: string | undefined
   /** created_at >= from */
   from?: Date | undefined
   /** created_at < to */
   to?: Date | undefined
   limit: number
   after?: Cursor | undefined
+}
+
+function escapeLike(text: string): string {
+  return text.replace(/[\\%_]/g, (char) => `\\${char}`)
 }

@@ -5,6 +5,7 @@ import { tenantOwned } from './row-security.js'
 import { CRON_MIGRATION, EVENTS_MIGRATION } from './trigger-migrations.js'
 import { EVENT_SOURCE_MIGRATION } from './event-source-migration.js'
 import { ROLLUP_MIGRATION } from './rollup-migration.js'
+import { SOURCE_MAP_MIGRATION } from './source-map-migration.js'
 
 export interface Migration {
   version: number
@@ -214,6 +215,7 @@ export const MIGRATIONS: readonly Migration[] = [
   EVENT_SOURCE_MIGRATION,
   CONSOLE_SESSION_MIGRATION,
   ROLLUP_MIGRATION,
+  SOURCE_MAP_MIGRATION,
 ]
 
 const MIGRATION_LOCK = 7_311_900_001

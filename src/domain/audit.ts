@@ -10,6 +10,7 @@ export const AUDIT_ACTIONS = [
   'script.delete',
   'key.create',
   'key.revoke',
+  'code.execute',
 ] as const
 export type AuditAction = (typeof AUDIT_ACTIONS)[number]
 
@@ -20,7 +21,7 @@ export interface AuditEntry {
   actorKeyId: string | null
   actorRole: string
   action: AuditAction
-  resourceType: 'tenant' | 'script' | 'api_key'
+  resourceType: 'tenant' | 'script' | 'api_key' | 'execution'
   resourceId: string
   before: Record<string, unknown> | null
   after: Record<string, unknown> | null

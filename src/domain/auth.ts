@@ -2,7 +2,8 @@
 export const ROLES = ['superadmin', 'admin', 'developer', 'viewer'] as const
 export type Role = (typeof ROLES)[number]
 
-export const PERMISSIONS = ['scripts.read', 'scripts.create', 'scripts.update', 'scripts.delete', 'scripts.execute'] as const
+/** `code.execute`: run code that is not a deployed script (POST /execute); admins only, audited. */
+export const PERMISSIONS = ['scripts.read', 'scripts.create', 'scripts.update', 'scripts.delete', 'scripts.execute', 'code.execute'] as const
 export type Permission = (typeof PERMISSIONS)[number]
 
 const GRANTS: Record<Role, ReadonlySet<Permission>> = {

@@ -189,6 +189,8 @@ export class ExecutionRecorder {
       },
       result,
     )
+    // The status the client got, a failed run's too (500, 503, 504): what `?status=5xx` finds.
+    record.httpStatus = status
     if (run.clientAborted) {
       record.httpStatus = 499
       if (record.status === 'completed') {

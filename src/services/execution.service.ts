@@ -5,7 +5,9 @@ import type { Database } from '../db/database.js'
 import type { ExecutionRepository, ExecutionSummary } from '../db/execution.repository.js'
 import type { ScriptRepository } from '../db/script.repository.js'
 import type { Principal } from '../domain/auth.js'
-import { executionListQuery, runInput } from '../domain/execution-query.js'
+import { executionListQuery, runInput, statusFilter } from '../domain/execution-query.js'
+import { ScriptNameRepository } from '../db/script-name.repository.js'
+import type { SourceMaps } from './source-map.js'
 import { recordOf, unrunRecord, type ExecutionRecord } from '../domain/execution.js'
 import { isUuid, pageOf, type Page } from '../domain/page.js'
 import { canRunManually } from '../domain/script-status.js'
@@ -23,7 +25,14 @@ export interface ExecutionServiceOptions {
   /** Limits of a run where the script sets none (config defaults). */
   defaultLimits: RunLimits
   logger: Logger
+  /** Maps errors of bundled versions to their original source when a record is read. */
+  sourceMaps?: SourceMaps
+  /** Resolves `?script=<name>`; stateless, so one is made when none is given. */
+  names?: ScriptNameRepository
 }
+
+/** An execution as the API shows it: an HTTP run's method and path beside the record. */
+export type ExecutionView = ExecutionRecord & { method: string | null; path: string | null }
 
 /** What `?async=true` answers at once; the record is readable at GET /executions/{id}. */
 export interface QueuedRun {
@@ -49,7 +58,7 @@ export class ExecutionService {
   }
 
   /** Runs the script's `run(input, env, ctx)` handler now; with `async`, answers before it ends. */
-  async run(principal: Principal, tenant: Tenant, scriptId: string, body: unknown, options: { async: boolean }): Promise<ExecutionRecord | QueuedRun> {
+  async run(principal: Principal, tenant: Tenant, scriptId: string, body: unknown, options: { async: boolean }): Promise<ExecutionView | QueuedRun> {
     requirePermission(principal, 'scripts.execute')
     const { input = null } = parseInput(runInput, body ?? {})
     if (!isUuid(scriptId)) throw new AppError('SCRIPT_NOT_FOUND')
@@ -75,7 +84,7 @@ export class ExecutionService {
       finishedAt: null,
     })
     await db.tenant(tenant.id, (tx) => executions.insertMany(tx, [pending]))
-    if (!options.async) return this.#execute(base, task, now)
+    if (!options.async) return this.#view(await this.#execute(base, task, now))
     const running = this.#execute(base, task, null).then(
       () => undefined,
       (error: unknown) => this.#options.logger.error({ err: error, executionId: base.id }, 'a queued manual run could not be recorded'),
@@ -88,26 +97,51 @@ export class ExecutionService {
   async list(principal: Principal, tenant: Tenant, query: unknown): Promise<Page<ExecutionSummary>> {
     requirePermission(principal, 'scripts.read')
     const filter = parseInput(executionListQuery, query ?? {})
-    const rows = await this.#options.db.tenant(tenant.id, (tx) =>
-      this.#options.executions.list(tx, tenant.id, {
-        scriptId: filter.scriptId,
-        status: filter.status,
+    const names = this.#options.names ?? new ScriptNameRepository()
+    const rows = await this.#options.db.tenant(tenant.id, async (tx) => {
+      let scriptId = filter.scriptId
+      if (filter.script !== undefined) {
+        const named = await names.idOf(tx, tenant.id, filter.script)
+        if (named === null || (scriptId !== undefined && scriptId !== named)) throw new AppError('SCRIPT_NOT_FOUND', `No script named ${filter.script}`, { field: 'script' })
+        scriptId = named
+      }
+      return this.#options.executions.list(tx, tenant.id, {
+        scriptId,
+        ...statusFilter(filter.status),
+        method: filter.method,
+        path: filter.path,
         trigger: filter.trigger,
         from: filter.from,
         to: filter.to,
         limit: filter.limit,
         after: filter.cursor,
-      }),
-    )
+      })
+    })
     return pageOf(rows, filter.limit, ({ cursorAt: _cursorAt, ...summary }) => summary)
   }
 
-  async get(principal: Principal, tenant: Tenant, id: string): Promise<ExecutionRecord> {
+  async get(principal: Principal, tenant: Tenant, id: string): Promise<ExecutionView> {
     requirePermission(principal, 'scripts.read')
     if (!isUuid(id)) throw new AppError('EXECUTION_NOT_FOUND')
     const found = await this.#options.db.tenant(tenant.id, (tx) => this.#options.executions.findById(tx, id))
     if (found === null) throw new AppError('EXECUTION_NOT_FOUND')
-    return found
+    return this.#view(found)
+  }
+
+  /** The record as shown: its error in the original source (a bundle's map), an HTTP run's method and path. */
+  async #view(record: ExecutionRecord): Promise<ExecutionView> {
+    const request = record.trigger === 'http' ? (record.input as { method?: unknown; url?: unknown } | null) : null
+    const method = typeof request?.method === 'string' ? request.method : null
+    const path = typeof request?.url === 'string' ? urlPath(request.url) : null
+    const maps = this.#options.sourceMaps
+    if (record.error === null || maps === undefined) return { ...record, method, path }
+    try {
+      return { ...record, error: await maps.mapError(record.tenantId, record.scriptId, record.scriptVersion, record.error), method, path }
+    } catch (error) {
+      // The record is worth more than its mapping: show it as it was run.
+      this.#options.logger.warn({ err: error, executionId: record.id }, 'could not map an error through its source map')
+      return { ...record, method, path }
+    }
   }
 
   /** Resolves when every queued run has finished and been recorded (shutdown, tests). */
@@ -148,4 +182,9 @@ export class ExecutionService {
       executionId,
     })
   }
+}
+
+/** The path of a recorded url, as the list's SQL reads it (execution.repository.ts). */
+function urlPath(url: string): string {
+  return /^[a-zA-Z][a-zA-Z0-9+.-]*:\/\/[^/?#]*([^?#]*)/.exec(url)?.[1] ?? url
 }

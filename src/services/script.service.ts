@@ -24,6 +24,8 @@ import { conflictOrRethrow } from './postgres-errors.js'
 import { checkSource, sourceHash, type SourceChecker } from './source-check.js'
 import { parseInput } from './validation.js'
 import { SecretBox } from './secret-box.js'
+import { SourceMapRepository } from '../db/source-map.repository.js'
+import { checkedModule } from './script-module.js'
 
 export { sourceHash, type SourceChecker } from './source-check.js'
 
@@ -37,6 +39,15 @@ export interface ScriptServiceOptions {
   audit?: AuditRepository
   /** Seals secrets on the way in; opens a route's auth secret for the data plane. */
   secrets: SecretBox
+  /** Largest module uploaded as application/javascript (a bundle); maxSourceBytes when not given. */
+  maxBundleBytes?: number
+  /** Where versions keep their source maps; stateless, so one is made when none is given. */
+  sourceMaps?: SourceMapRepository
+}
+
+/** How a source arrived: `module` is an application/javascript upload (a bundle, ISOGATE_LIMIT_BUNDLE_BYTES). */
+export interface SourceOptions {
+  module?: boolean
 }
 
 /** A route for the data plane: its auth secret opened (the gateway compares requests with it). */
@@ -61,6 +72,8 @@ export class ScriptService {
   readonly #maxSourceBytes: number
   readonly #audit: AuditRepository
   readonly #secrets: SecretBox
+  readonly #maxBundleBytes: number
+  readonly #sourceMaps: SourceMapRepository
 
   constructor(options: ScriptServiceOptions) {
     if (!Number.isInteger(options.maxSourceBytes) || options.maxSourceBytes < 1) throw new RangeError('options.maxSourceBytes must be a positive integer')
@@ -72,13 +85,22 @@ export class ScriptService {
     this.#audit = options.audit ?? new AuditRepository()
     if (!(options.secrets instanceof SecretBox)) throw new TypeError('options.secrets must be a SecretBox')
     this.#secrets = options.secrets
+    this.#maxBundleBytes = options.maxBundleBytes ?? options.maxSourceBytes
+    if (!Number.isInteger(this.#maxBundleBytes) || this.#maxBundleBytes < 1) throw new RangeError('options.maxBundleBytes must be a positive integer')
+    this.#sourceMaps = options.sourceMaps ?? new SourceMapRepository()
+  }
+
+  /** Largest module upload (a bundle) accepted. */
+  get maxBundleBytes(): number {
+    return this.#maxBundleBytes
   }
 
   /** Creates a script and its version 1; refuses a source that does not compile. */
-  async create(principal: Principal, tenant: Tenant, body: unknown): Promise<ScriptView> {
+  async create(principal: Principal, tenant: Tenant, body: unknown, how: SourceOptions = {}): Promise<ScriptView> {
     requirePermission(principal, 'scripts.create')
     const input = parseInput(scriptInput, body)
-    await checkSource(this.#checker, input.source, this.#maxSourceBytes)
+    const { code, map } = await checkedModule(this.#checker, input.source, this.#limit(how))
+    input.source = code
     const hash = sourceHash(input.source)
     checkAuthSecret(input.http, Object.keys(input.secrets))
     const sealed = this.#seal(tenant.id, {}, input.secrets)
@@ -86,6 +108,7 @@ export class ScriptService {
       .tenant(tenant.id, async (tx) => {
         const created = await this.#scripts.insert(tx, tenant.id, input, sealed)
         await this.#scripts.insertVersion(tx, tenant.id, { scriptId: created.id, version: 1, source: input.source, sourceHash: hash }, principal.keyId)
+        if (map !== null) await this.#sourceMaps.save(tx, created.id, 1, map)
         await this.#scripts.replaceRoutes(tx, created)
         await this.#audit.insert(tx, auditEntry(principal, tenant.id, 'script.create', { type: 'script', id: created.id }, null, scriptSummary(created, hash)))
         return created
@@ -128,11 +151,12 @@ export class ScriptService {
    * Changes metadata, status (allowed transitions only) and source. A source that differs from
    * the current one makes the next immutable version; the same source makes none.
    */
-  async update(principal: Principal, tenant: Tenant, id: string, body: unknown): Promise<ScriptView> {
+  async update(principal: Principal, tenant: Tenant, id: string, body: unknown, how: SourceOptions = {}): Promise<ScriptView> {
     requirePermission(principal, 'scripts.update')
     const patch = parseInput(scriptPatch, body)
     if (!isUuid(id)) throw new AppError('SCRIPT_NOT_FOUND')
-    if (patch.source !== undefined) await checkSource(this.#checker, patch.source, this.#maxSourceBytes)
+    let map: string | null = null
+    if (patch.source !== undefined) ({ code: patch.source, map } = await checkedModule(this.#checker, patch.source, this.#limit(how)))
     const view = await this.#db
       .tenant(tenant.id, async (tx) => {
         const current = await this.#lockedView(tx, id)
@@ -176,6 +200,7 @@ export class ScriptService {
           hash = sourceHash(source)
           next.version = current.version + 1
           await this.#scripts.insertVersion(tx, tenant.id, { scriptId: id, version: next.version, source, sourceHash: hash }, principal.keyId)
+          if (map !== null) await this.#sourceMaps.save(tx, id, next.version, map)
         }
         const updated = await this.#scripts.update(tx, next, sealed)
         await this.#scripts.replaceRoutes(tx, updated)
@@ -238,6 +263,7 @@ export class ScriptService {
       if (target === null) throw new AppError('VERSION_NOT_FOUND', `Version ${input.version} of this script does not exist`, { fields: [{ field: 'version', message: 'is not a version of this script' }] })
       const version = current.version + 1
       await this.#scripts.insertVersion(tx, tenant.id, { scriptId: id, version, source: target.source, sourceHash: target.sourceHash }, principal.keyId)
+      await this.#sourceMaps.copy(tx, id, input.version, version)
       const updated = await this.#scripts.update(tx, { ...current, version })
       await this.#scripts.replaceRoutes(tx, updated)
       await this.#audit.insert(
@@ -261,6 +287,11 @@ export class ScriptService {
       if (authSecret === null) return route
       return { ...route, authToken: authSecret.sealed === null ? null : this.#secrets.open(route.tenantId, authSecret.name, authSecret.sealed) }
     })
+  }
+
+  /** The size limit of a source: a module upload is a bundle, with its own larger limit. */
+  #limit(how: SourceOptions): number {
+    return how.module === true ? this.#maxBundleBytes : this.#maxSourceBytes
   }
 
   /** `current` sealed secrets with `changes` applied: a value is sealed, null deletes. */

@@ -5,6 +5,7 @@ import { requirePermission } from '../../services/index.js'
 import { parseInput } from '../../services/validation.js'
 import { LIST_RESPONSE, documentationOnlySchemas, jsonSchema, params, response, type RouteSchema } from '../openapi.js'
 import { tenantOf, type ApiDependencies } from '../server.js'
+import { acceptModules, isModuleUpload, moduleBody } from '../module-upload.js'
 
 const tags = ['scripts']
 const id = params(['id'])
@@ -12,12 +13,15 @@ const id = params(['id'])
 /** Scripts, their versions and manual runs. The permission is checked here and again in the service. */
 export const scriptRoutes: FastifyPluginAsync<{ deps: ApiDependencies }> = async (app, { deps }) => {
   documentationOnlySchemas(app)
+  // A module upload carries the bundle and possibly an inline source map (base64, about as large again).
+  acceptModules(app, deps.scripts.maxBundleBytes * 3 + 64 * 1024)
 
-  const create: RouteSchema = { tags, summary: 'Create a script (version 1)', body: jsonSchema(scriptInput), response: { 201: response('The script with its source') } }
+  const create: RouteSchema = { tags, summary: 'Create a script (version 1); an application/javascript body is the source, with name, type, path, methods, cron, events in the query', body: jsonSchema(scriptInput), response: { 201: response('The script with its source') } }
   app.post('/scripts', { schema: create }, async (request, reply) => {
     requirePermission(request.principal, 'scripts.create')
     const tenant = await tenantOf(deps, request)
-    return reply.status(201).send(await deps.scripts.create(request.principal, tenant, request.body))
+    const module = isModuleUpload(request)
+    return reply.status(201).send(await deps.scripts.create(request.principal, tenant, module ? moduleBody(request) : request.body, { module }))
   })
 
   const list: RouteSchema = { tags, summary: 'List scripts, newest first', querystring: jsonSchema(scriptListQuery), response: { 200: LIST_RESPONSE } }
@@ -44,7 +48,8 @@ export const scriptRoutes: FastifyPluginAsync<{ deps: ApiDependencies }> = async
   app.patch<{ Params: { id: string } }>('/scripts/:id', { schema: update }, async (request) => {
     requirePermission(request.principal, 'scripts.update')
     const tenant = await tenantOf(deps, request)
-    return deps.scripts.update(request.principal, tenant, request.params.id, request.body)
+    const module = isModuleUpload(request)
+    return deps.scripts.update(request.principal, tenant, request.params.id, module ? moduleBody(request) : request.body, { module })
   })
 
   const remove: RouteSchema = { tags, summary: 'Delete a script, its versions and routes (admin)', params: id, response: { 204: { description: 'Deleted', type: 'null' } } }
