@@ -1,6 +1,7 @@
 import type { Sql } from './database.js'
 import { DOCUMENTS_MIGRATION } from './document-migration.js'
 import { tenantOwned } from './row-security.js'
+import { ROUTE_SHAPE_MIGRATION } from './route-shape-migration.js'
 import { CRON_MIGRATION, EVENTS_MIGRATION } from './trigger-migrations.js'
 import { EVENT_SOURCE_MIGRATION } from './event-source-migration.js'
 
@@ -210,6 +211,7 @@ export const MIGRATIONS: readonly Migration[] = [
     `,
   },
   EVENT_SOURCE_MIGRATION,
+  ROUTE_SHAPE_MIGRATION,
 ]
 
 const MIGRATION_LOCK = 7_311_900_001
