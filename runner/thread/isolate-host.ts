@@ -2,7 +2,7 @@ import ivm from 'isolated-vm'
 import { LRUCache } from 'lru-cache'
 import { RunnerError, toErrorData, type ErrorData } from '../errors.js'
 import { HostBridge, HostRegistry, type DispatchResult } from './host-bridge.js'
-import { importError } from './imports.js'
+import { importError, isNodeModule } from './imports.js'
 import { failedRun, type CheckResult, type HttpResponseData, type NamedTask, type RunMetrics, type RunResult, type RunTask } from '../protocol.js'
 import { SCRIPT_FILENAME, stackLocation, tenantStack } from './source-location.js'
 import { TenantIsolate, syntaxError, type PlatformCode } from './tenant-isolate.js'
@@ -82,6 +82,7 @@ export class IsolateHost {
     const limits = new LimitEnforcer(task.limits)
     const stop = this.#watchdog.watch(tenant, limits)
     const run = this.#bridge.begin(task.program.tenantId, limits, task.trace && { ...task.trace, scriptId: task.program.scriptId })
+    run.chargeCpu = (ns) => tenant.chargeCpu(ns)
     let raw: DispatchResult | null = null
     let failure: ErrorData | null = null
     try {
@@ -125,7 +126,7 @@ export class IsolateHost {
     let module: ivm.Module | null = null
     try {
       module = await this.#checker.compileModule(source, { filename: SCRIPT_FILENAME })
-      const imports = module.dependencySpecifiers
+      const imports = module.dependencySpecifiers.filter((specifier) => !isNodeModule(specifier))
       if (imports.length > 0) {
         // With the line and column of the import, as for a syntax error.
         const error = importError(source) ?? new RunnerError('SCRIPT_IMPORT_FORBIDDEN', `import of "${imports[0]}" is not allowed: scripts are self-contained modules`)
