@@ -112,6 +112,8 @@ export class BridgeRun {
   readonly tenantId: string
   readonly limits: LimitEnforcer
   readonly trace: RunTrace | undefined
+  /** Host calls of every kind, counted or not: a run that made none left no later step behind. */
+  hostCalls = 0
   /** Charges host CPU to the run's isolate (set by the runner; see HostCall.chargeCpu). */
   chargeCpu: ((ns: bigint) => void) | undefined = undefined
   readonly result: Promise<DispatchResult>
@@ -245,6 +247,7 @@ export class HostBridge {
     }
     const fn = typeof name === 'string' ? this.#registry.get(name) : undefined
     if (fn === undefined) return failure('TypeError', `${String(name)} is not a host API`)
+    run.hostCalls++
     if (this.#registry.counted(name as string) && !run.limits.countApiCall()) {
       return failure('Error', `the run went over its limit of ${run.limits.limits.apiCalls} host API calls`, 'SCRIPT_API_CALL_LIMIT')
     }

@@ -87,8 +87,13 @@ export class IsolateHost {
     let failure: ErrorData | null = null
     try {
       const program = await tenant.program(task.program)
-      program.dispatch(run, task.kind, task.input, task.env, task.limits.outputBytes)
+      const dispatched = program.dispatch(run, task.kind, task.input, task.env, task.limits.outputBytes)
       raw = await run.result
+      // Unhandled rejections are logged into the run, as Workers does: one left in the run's
+      // first step is reported by that step, one left later by the next call into the isolate.
+      const rejections = [await dispatched]
+      if (run.hostCalls > 0 && !tenant.disposed) rejections.push(await program.unhandledRejection())
+      for (const rejection of rejections) if (rejection !== null) logUnhandledRejection(raw, rejection)
     } catch (error) {
       // A run that never started (compile failed) ends here; so must its bridge record.
       run.abort(error)
@@ -166,6 +171,15 @@ export class IsolateHost {
     this.#isolates.set(task.program.tenantId, tenant)
     return { tenant, start: 'cold' }
   }
+}
+
+/** Adds an unhandled rejection to the run's logs at level error, with the tenant's frames of its stack. */
+function logUnhandledRejection(raw: DispatchResult, reason: unknown): void {
+  const text = reason instanceof Error ? tenantStack(reason.stack ?? `${reason.name}: ${reason.message}`) : `Uncaught ${String(reason)}`
+  const message = `Uncaught (in promise) ${text}`
+  if (!Array.isArray(raw.logs)) return
+  raw.logs.push({ level: 'error', message, time: Date.now() })
+  raw.logBytes = (typeof raw.logBytes === 'number' ? raw.logBytes : 0) + Buffer.byteLength(message)
 }
 
 /** What the run logged, in UTF-8 bytes, as the isolate counted it (lines past the limit included). */

@@ -34,8 +34,18 @@ interface PreparedContext {
 /** A compiled script version, evaluated in a context of its own inside the tenant's isolate. */
 export interface Program {
   readonly id: string
-  /** Starts a run; its result arrives through the host bridge. */
-  readonly dispatch: (run: BridgeRun, kind: string, input: unknown, env: Record<string, string>, outputLimit: number) => void
+  /**
+   * Starts a run; its result arrives through the host bridge. Settles once the run's first step in
+   * the isolate is done, with the reason of a promise rejection nobody handled in that step (as
+   * isolated-vm reports it), or null.
+   */
+  readonly dispatch: (run: BridgeRun, kind: string, input: unknown, env: Record<string, string>, outputLimit: number) => Promise<unknown>
+  /**
+   * The reason of an unhandled rejection left by a later step (a host call's answer, a timer), or
+   * null: isolated-vm hands it to the next call into the isolate that is not ignored, so this
+   * makes one.
+   */
+  readonly unhandledRejection: () => Promise<unknown>
   readonly release: () => void
 }
 
@@ -416,13 +426,21 @@ export class TenantIsolate {
             if (this.#retired) this.#dispose()
             else if (this.#wantSpare) this.#prepareSpare()
           })
-          dispatch.applyIgnored(undefined, [run.id, programId, kind, input, env, outputLimit], options)
+          return dispatch.apply(undefined, [run.id, programId, kind, input, env, outputLimit], options).then(() => null, (error: unknown) => this.#rejectionOf(error))
         },
+        unhandledRejection: () => this.#absorber.run(context).then(() => null, (error: unknown) => this.#rejectionOf(error)),
       }
     } catch (error) {
       prepared?.release()
       throw this.#programError(error, source)
     }
+  }
+
+  /** What a failed call into the isolate says of an unhandled rejection: the reason, or null when the isolate went away. */
+  #rejectionOf(error: unknown): unknown {
+    if (this.#isolate.isDisposed) return null
+    if (error instanceof Error && /^Isolate was disposed/.test(error.message)) return null
+    return error
   }
 
   #programError(error: unknown, source: string): RunnerError {
