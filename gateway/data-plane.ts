@@ -6,6 +6,7 @@ import { countsAgainstScript, type CircuitBreaker } from './circuit-breaker.js'
 import { DATA_PLANE_ERRORS, type GatewayErrorCode } from './errors.js'
 import { addClientHeaders, peerAddress } from './client-address.js'
 import type { EarlyResponses } from './early-responses.js'
+import { StreamedResponse } from './streamed-response.js'
 import type { GatewayMetrics } from './metrics.js'
 import { writeError, writeRunResult, type RequestState } from './response-writer.js'
 import { normalizePath } from './request-path.js'
@@ -109,6 +110,7 @@ export class DataPlane {
     res.onAborted(() => {
       state.aborted = true
       onAbort?.()
+      state.onAbortStream?.()
     })
     const method = req.getCaseSensitiveMethod().toUpperCase()
     // Dot segments resolved before routing, as the script's URL parser will resolve them.
@@ -284,12 +286,23 @@ export class DataPlane {
       executionId,
     })
     const early = this.#options.earlyResponses
-    early?.register(executionId, (response) => {
-      writeRunResult(res, state, request.method, { ok: true, response, logs: [], metrics: EARLY_METRICS }, executionId)
-      return !state.aborted
-    })
+    const stream = early === undefined ? null : new StreamedResponse(res, state, request.method)
+    if (stream !== null) state.onAbortStream = () => stream.aborted()
+    if (early !== undefined && stream !== null) {
+      early.register(executionId, {
+        respond: (response, streaming) => {
+          if (streaming) return stream.start(response)
+          if (state.aborted || state.answered) return false
+          writeRunResult(res, state, request.method, { ok: true, response, logs: [], metrics: EARLY_METRICS }, executionId)
+          return true
+        },
+        chunk: (bytes) => stream.chunk(bytes),
+        end: () => stream.end(),
+      })
+    }
     const finish = (result: RunResult): void => {
       early?.release(executionId)
+      stream?.cut()
       this.#options.admission.release(route.tenantId)
       if (result.ok) this.#options.breaker.succeeded(route.scriptId, route.version)
       else if (countsAgainstScript(result.error?.code)) this.#options.breaker.failed(route.scriptId, route.version)

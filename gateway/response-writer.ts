@@ -6,6 +6,8 @@ import type { Uws } from './uws.js'
 export interface RequestState {
   aborted: boolean
   answered: boolean
+  /** Wakes a streamed response's writer waiting for the client when the client goes away. */
+  onAbortStream?: (() => void) | undefined
 }
 
 /** Headers the gateway owns: uWS writes Content-Length itself, and the connection is ours. */

@@ -99,6 +99,8 @@ export async function startIsogate(config: Config, logger: Logger = pino({ level
     // A fetch handler's response goes out when it resolves, before its ctx.waitUntil work ends.
     const earlyResponses = new EarlyResponses()
     hostApis.add('run.respond', async (call) => earlyResponses.respond(call.executionId, call.args[0]), true, false)
+    hostApis.add('run.chunk', async (call) => earlyResponses.chunk(call.executionId, call.args[0]), true, false)
+    hostApis.add('run.end', async (call) => earlyResponses.end(call.executionId), true, false)
     // Scripts run in runner processes, never in this one: a hostile script can abort a V8 process.
     const pool = new RunnerSupervisor({
       runners: config.runners,

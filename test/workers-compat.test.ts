@@ -122,6 +122,62 @@ t.test('the response goes out when the handler resolves; waitUntil work goes on,
   t.ok(messages.some((m: string) => /^error:Uncaught \(in promise\) Error: left after a host call/.test(m)), 'an unhandled rejection after a host call is logged too')
 })
 
+t.test('a stream body goes to the client as it is produced: its first chunk arrives before the script finishes', async (t) => {
+  const isogate = await gateway()
+  await deploy(isogate, 'stream', '/*', `export default {
+    fetch(request) {
+      const pause = Number(new URL(request.url).searchParams.get('pause') ?? '0')
+      const encoder = new TextEncoder()
+      let step = 0
+      const body = new ReadableStream({
+        async pull(controller) {
+          step++
+          if (step === 1) controller.enqueue(encoder.encode('first;'))
+          else if (step === 2) { await scheduler.wait(pause); controller.enqueue(encoder.encode('second;')) }
+          else if (step === 3) { controller.enqueue(encoder.encode('x'.repeat(2000))) }
+          else controller.close()
+        },
+      })
+      return new Response(body, { headers: { 'content-type': 'text/plain' } })
+    },
+  }`, { limits: { outputBytes: 1000 } })
+  t.equal(await (await call(isogate, '/stream/?pause=0')).text().catch(() => 'cut'), 'cut', 'a stream over outputBytes is cut, not sent as if complete')
+  const small = await deploy(isogate, 'stream2', '/*', `export default {
+    fetch() {
+      const encoder = new TextEncoder()
+      let step = 0
+      return new Response(new ReadableStream({
+        async pull(controller) {
+          step++
+          if (step === 1) controller.enqueue(encoder.encode('first;'))
+          else if (step === 2) { await scheduler.wait(700); controller.enqueue(encoder.encode('second;')) }
+          else controller.close()
+        },
+      }), { headers: { 'content-type': 'text/plain' } })
+    },
+  }`)
+  t.ok(small.id)
+  await (await call(isogate, '/stream2/')).text()
+  const started = performance.now()
+  const response = await call(isogate, '/stream2/')
+  t.equal(response.status, 200)
+  t.equal(response.headers.get('content-type'), 'text/plain')
+  const reader = response.body!.getReader()
+  const first = await reader.read()
+  const firstAt = performance.now() - started
+  t.equal(Buffer.from(first.value!).toString(), 'first;')
+  let rest = ''
+  for (;;) {
+    const { done, value } = await reader.read()
+    if (done) break
+    rest += Buffer.from(value).toString()
+  }
+  const doneAt = performance.now() - started
+  t.equal(rest, 'second;')
+  t.ok(doneAt >= 700, `the body ended after ${doneAt.toFixed(0)} ms`)
+  t.ok(firstAt < doneAt - 400, `the first chunk came at ${firstAt.toFixed(0)} ms, before the script finished at ${doneAt.toFixed(0)} ms`)
+})
+
 t.test('scripts see the client address and how the request came in', async (t) => {
   const isogate = await gateway()
   await deploy(isogate, 'who', '/*', `export default { fetch(request) {

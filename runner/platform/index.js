@@ -2,9 +2,9 @@
 // (the script's completion value: nothing is put on the global object for the host to find).
 // The host calls `boot` once per context with its four References, an entropy seed and the names
 // of the host APIs to expose, and gets back `register` and `dispatch`. Only plain data crosses.
-import { kBody, settledBody } from './body.js'
+import { isReadableStream, kBody, settledBody } from './body.js'
 import { createConsole, createLogger, format } from './console.js'
-import { atob, btoa, TextDecoder, TextEncoder } from './encoding.js'
+import { atob, btoa, TextDecoder, TextEncoder, toBytes } from './encoding.js'
 import { seedRandom } from './entropy.js'
 import { Headers, headerPairs } from './headers.js'
 import { abort, blob, compression, domException, events, extras, formData, streams, structuredCloneModule, urlPattern, webCrypto } from './lazy.js'
@@ -208,6 +208,45 @@ function respondEarly(run, response) {
   return true
 }
 
+/**
+ * Sends a stream body to the client as the script produces it: the status and headers through
+ * 'run.respond', then each chunk through 'run.chunk', which answers once the client can take
+ * more (a slow client slows the stream), then 'run.end'. The bytes count against the run's
+ * output limit: past it the stream is cancelled and the run ends with SCRIPT_OUTPUT_LIMIT (the
+ * gateway cuts the connection). False when the gateway did not take the response (no such run
+ * there): the body is then read whole and sent with the result.
+ */
+async function streamResponse(run, status, headers, stream) {
+  const taken = await hostCall(run, 'run.respond', [{ status, headers, body: null, streaming: true }])
+  enter(run)
+  if (taken !== true) return false
+  const reader = stream.getReader()
+  let sent = 0
+  for (;;) {
+    const { done, value } = await reader.read()
+    enter(run)
+    if (done) break
+    const bytes = typeof value === 'string' ? new TextEncoder().encode(value) : toBytes(value)
+    sent += bytes.byteLength
+    if (sent > run.outputLimit) {
+      run.outputExceeded = true
+      then(reader.cancel(), undefined, () => {})
+      return true
+    }
+    if (bytes.byteLength === 0) continue
+    const flowing = await hostCall(run, 'run.chunk', [bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength)])
+    enter(run)
+    if (flowing !== true) {
+      // The client went away: nobody reads the rest.
+      then(reader.cancel(), undefined, () => {})
+      return true
+    }
+  }
+  await hostCall(run, 'run.end', [])
+  enter(run)
+  return true
+}
+
 async function execute(run, programId, kind, input, envData) {
   const program = programs.get(programId)
   if (program === undefined) return failure('SCRIPT_INVALID_EXPORT', 'the program was not registered')
@@ -227,10 +266,21 @@ async function execute(run, programId, kind, input, envData) {
         // As documented: SCRIPT_INVALID_RESPONSE, not an error the script threw.
         return failure('SCRIPT_INVALID_RESPONSE', `the fetch handler must return a Response, got ${response === null ? 'null' : typeof response}`)
       }
+      const status = response.status
+      const headers = headerPairs(response.headers)
+      if (run.canRespondEarly && isReadableStream(response[kBody])) {
+        const streamed = await untilFailure(run, streamResponse(run, status, headers, response[kBody]))
+        enter(run)
+        if (streamed) {
+          await drainWaitUntil(run)
+          if (run.failure !== null) throw run.failure.error
+          return { response: { status, headers, body: null } }
+        }
+      }
       const settled = await untilFailure(run, settledBody(response, run.outputLimit))
       enter(run)
       if (settled.over) run.outputExceeded = true
-      const data = { status: response.status, headers: headerPairs(response.headers), body: hostBytes(settled.body) }
+      const data = { status, headers, body: hostBytes(settled.body) }
       result = { response: data }
       if (run.waitUntil.length > 0 && !settled.over && respondEarly(run, data)) result = { response: data, respondedEarly: true }
     } else {
@@ -314,9 +364,10 @@ export function boot(call, completeReference, toASCII, chunk, seed, exposedNames
   connect(call, completeReference, toASCII, chunk)
   seedRandom(seed)
   const names = exposedNames === '' ? [] : String(exposedNames).split(',')
-  // 'run.respond' is listed when the host offers it (see respondEarly); it is not a ctx API.
-  canRespondEarly = names.includes('run.respond')
-  exposed = groupNames(names.filter((name) => name !== 'run.respond'))
+  // 'run.respond', 'run.chunk' and 'run.end' are listed when the host offers them (see
+  // respondEarly, streamResponse); they are the platform's, not ctx APIs.
+  canRespondEarly = names.includes('run.respond') && names.includes('run.chunk') && names.includes('run.end')
+  exposed = groupNames(names.filter((name) => !name.startsWith('run.')))
   const entry = Object.create(null)
   entry.register = register
   entry.dispatch = dispatch
