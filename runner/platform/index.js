@@ -277,8 +277,12 @@ async function execute(run, programId, kind, input, envData) {
           return { response: { status, headers, body: null } }
         }
       }
-      const settled = await untilFailure(run, settledBody(response, run.outputLimit))
-      enter(run)
+      // A body held whole (most) goes as it is; only a stream is read here, to its end.
+      let settled = { body: response[kBody] }
+      if (isReadableStream(settled.body)) {
+        settled = await untilFailure(run, settledBody(response, run.outputLimit))
+        enter(run)
+      }
       if (settled.over) run.outputExceeded = true
       const data = { status, headers, body: hostBytes(settled.body) }
       result = { response: data }
@@ -288,7 +292,7 @@ async function execute(run, programId, kind, input, envData) {
       enter(run)
       result = { output: jsonSafe(output) }
     }
-    await drainWaitUntil(run)
+    if (run.waitUntil.length > 0) await drainWaitUntil(run)
     if (run.failure !== null) throw run.failure.error
     return result
   } catch (error) {
