@@ -4,6 +4,9 @@ import { failedRun, runTask, type Executor, type HttpRequestData, type RunLimits
 import type { AdmissionController } from './admission.js'
 import { countsAgainstScript, type CircuitBreaker } from './circuit-breaker.js'
 import { DATA_PLANE_ERRORS, type GatewayErrorCode } from './errors.js'
+import { addClientHeaders, peerAddress } from './client-address.js'
+import type { EarlyResponses } from './early-responses.js'
+import { StreamedResponse } from './streamed-response.js'
 import type { GatewayMetrics } from './metrics.js'
 import { writeError, writeRunResult, type RequestState } from './response-writer.js'
 import { normalizePath } from './request-path.js'
@@ -33,6 +36,8 @@ export interface DataPlaneOptions {
   onRun: (run: HttpRun) => void
   defaultLimits: RunLimits
   maxBodyBytes: number
+  /** Where runs hand over their response before they end (ctx.waitUntil); see early-responses.ts. */
+  earlyResponses?: EarlyResponses | undefined
   /** When set, `Host: {tenant}.{baseDomain}` selects the tenant instead of the first path segment. */
   baseDomain?: string | undefined
   logger: Logger
@@ -41,6 +46,8 @@ export interface DataPlaneOptions {
 const RETRY_AFTER_SECONDS = '1'
 /** Header bytes (names and values) a request may carry; past it 431. Node's default limit. */
 const MAX_HEADER_BYTES = 16 * 1024
+/** Metrics of a response written before its run ended: the run's own come with its result. */
+const EARLY_METRICS = { wallMs: 0, cpuMs: 0, heapBytes: 0, apiCalls: 0, outputBytes: 0, start: 'hot' } as const
 
 /**
  * The uWebSockets.js data plane: resolve tenant and route from memory, admit (bounded and fair),
@@ -103,6 +110,7 @@ export class DataPlane {
     res.onAborted(() => {
       state.aborted = true
       onAbort?.()
+      state.onAbortStream?.()
     })
     const method = req.getCaseSensitiveMethod().toUpperCase()
     // Dot segments resolved before routing, as the script's URL parser will resolve them.
@@ -125,6 +133,7 @@ export class DataPlane {
         declaredLength = Number(value)
       } else if (name === 'transfer-encoding') hasBody = true
     })
+    addClientHeaders(headers, peerAddress(Buffer.from(res.getRemoteAddressAsText()).toString()), host, 'http')
 
     let slug: string
     let path: string
@@ -285,7 +294,24 @@ export class DataPlane {
       limits: route.limits,
       executionId,
     })
+    const early = this.#options.earlyResponses
+    const stream = early === undefined ? null : new StreamedResponse(res, state, request.method)
+    if (stream !== null) state.onAbortStream = () => stream.aborted()
+    if (early !== undefined && stream !== null) {
+      early.register(executionId, {
+        respond: (response, streaming) => {
+          if (streaming) return stream.start(response)
+          if (state.aborted || state.answered) return false
+          writeRunResult(res, state, request.method, { ok: true, response, logs: [], metrics: EARLY_METRICS }, executionId)
+          return true
+        },
+        chunk: (bytes) => stream.chunk(bytes),
+        end: () => stream.end(),
+      })
+    }
     const finish = (result: RunResult): void => {
+      early?.release(executionId)
+      stream?.cut()
       this.#options.admission.release(route.tenantId)
       if (result.ok) this.#options.breaker.succeeded(route.scriptId, route.version)
       else if (countsAgainstScript(result.error?.code)) this.#options.breaker.failed(route.scriptId, route.version)

@@ -5,6 +5,7 @@
 export { AdmissionController, type Admission, type AdmissionOptions, type AdmissionStats } from './admission.js'
 export { CircuitBreaker, countsAgainstScript, type CircuitBreakerOptions, type CircuitChange } from './circuit-breaker.js'
 export { DataPlane, type DataPlaneOptions, type HttpRun } from './data-plane.js'
+export { EarlyResponses, type EarlyResponder } from './early-responses.js'
 export { GatewayMetrics } from './metrics.js'
 export { RunnerMetrics, type RunnerCounters, type RunnerMetricsOptions, type RunnerStatsSource } from './runner-metrics.js'
 export { DATA_PLANE_ERRORS, GatewayError, GATEWAY_ERROR_CODES, type GatewayErrorCode } from './errors.js'

@@ -6,6 +6,8 @@ import type { Uws } from './uws.js'
 export interface RequestState {
   aborted: boolean
   answered: boolean
+  /** Wakes a streamed response's writer waiting for the client when the client goes away. */
+  onAbortStream?: (() => void) | undefined
 }
 
 /** The run's id on every response of a run (success or failure): what `isogate logs <id>` takes. */

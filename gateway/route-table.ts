@@ -31,20 +31,29 @@ export type RouteMatch =
 interface Pattern {
   segments: string[]
   wildcard: boolean
-  /** More literal segments first, then longer patterns, then no wildcard. */
-  score: number
+  /** Per segment: 0 a literal, 1 a parameter; a trailing wildcard ranks 2 (see `moreSpecific`). */
+  ranks: number[]
   methods: Map<string, Route>
 }
 
 interface TenantRoutes {
   exact: Map<string, Map<string, Route>>
+  /** Most specific first. */
   patterns: Pattern[]
 }
 
 /**
  * The data plane's routes, in memory: tenant -> path pattern -> method. Kept fresh by change
  * notifications, so serving a request never queries the database.
- * Patterns: literal segments, `:name` parameters, a trailing `/*` wildcard (its match in `params['*']`).
+ * Patterns: literal segments, `:name` parameters, a trailing `/*` wildcard (its match in
+ * `params['*']`); `/*` alone is every path of the tenant.
+ *
+ * Precedence, most specific wins: segments are compared left to right, a literal before a
+ * parameter before the wildcard, so `/a/b` > `/a/:x` > `/a/*` > `/*`, and `/a/b/*` > `/a/*`.
+ * A route that matches the path but not the method gives way to a less specific route that has
+ * the method (a `POST /api` script does not hide `GET /*`); when none has it, 405 lists the
+ * methods of the routes that matched. A trailing slash is not significant, on routes or on
+ * requests: `/a/` is served by the route `/a`, and the script sees the path as it was sent.
  */
 export class RouteTable {
   readonly #bySlug = new Map<string, TenantRoutes>()
@@ -93,27 +102,41 @@ export class RouteTable {
   match(slug: string, method: string, path: string): RouteMatch {
     const tenant = this.#bySlug.get(slug)
     if (tenant === undefined) return { kind: 'tenant-not-found' }
-    const exact = tenant.exact.get(path)
-    if (exact !== undefined) return pick(exact, method, {})
-    const segments = splitPath(path)
-    for (const pattern of tenant.patterns) {
-      const params = matchPattern(pattern, segments)
-      if (params !== null) return pick(pattern.methods, method, params)
+    let allow: Set<string> | null = null
+    const exact = tenant.exact.get(normalize(path))
+    if (exact !== undefined) {
+      const route = pickMethod(exact, method)
+      if (route !== undefined) return { kind: 'found', route, params: {} }
+      allow = addAllowed(allow, exact)
     }
-    return { kind: 'not-found' }
+    if (tenant.patterns.length > 0) {
+      const segments = splitPath(path)
+      for (const pattern of tenant.patterns) {
+        const params = matchPattern(pattern, segments)
+        if (params === null) continue
+        const route = pickMethod(pattern.methods, method)
+        if (route !== undefined) return { kind: 'found', route, params }
+        allow = addAllowed(allow, pattern.methods)
+      }
+    }
+    if (allow === null) return { kind: 'not-found' }
+    return { kind: 'method-not-allowed', allow: [...allow].sort() }
   }
 }
 
-function pick(methods: Map<string, Route>, method: string, params: Record<string, string>): RouteMatch {
-  const route = methods.get(method) ?? (method === 'HEAD' ? methods.get('GET') : undefined)
-  if (route !== undefined) return { kind: 'found', route, params }
-  const allow = [...methods.keys()]
-  if (methods.has('GET') && !methods.has('HEAD')) allow.push('HEAD')
-  return { kind: 'method-not-allowed', allow: allow.sort() }
+function pickMethod(methods: Map<string, Route>, method: string): Route | undefined {
+  return methods.get(method) ?? (method === 'HEAD' ? methods.get('GET') : undefined)
+}
+
+function addAllowed(allow: Set<string> | null, methods: Map<string, Route>): Set<string> {
+  const set = allow ?? new Set<string>()
+  for (const method of methods.keys()) set.add(method)
+  if (methods.has('GET')) set.add('HEAD')
+  return set
 }
 
 function splitPath(path: string): string[] {
-  const trimmed = path.length > 1 && path.endsWith('/') ? path.slice(0, -1) : path
+  const trimmed = normalize(path)
   return trimmed === '/' || trimmed === '' ? [] : trimmed.slice(1).split('/')
 }
 
@@ -121,12 +144,26 @@ function normalize(path: string): string {
   return path.length > 1 && path.endsWith('/') ? path.slice(0, -1) : path
 }
 
+/** Negative when `a` is more specific than `b` (see RouteTable). */
+function moreSpecific(a: Pattern, b: Pattern): number {
+  const length = Math.max(a.ranks.length, b.ranks.length)
+  for (let i = 0; i < length; i++) {
+    // Past its last segment a pattern without a wildcard matches nothing more: it ranks as the
+    // more specific (it only matched because the path ended there).
+    const ra = a.ranks[i] ?? (a.wildcard ? 2 : -1)
+    const rb = b.ranks[i] ?? (b.wildcard ? 2 : -1)
+    if (ra !== rb) return ra - rb
+  }
+  return 0
+}
+
 function compile(routes: readonly Route[]): TenantRoutes {
   const exact = new Map<string, Map<string, Route>>()
   const patterns = new Map<string, Pattern>()
   for (const route of routes) {
     const path = normalize(route.path)
-    const dynamic = path.includes('/:') || path.endsWith('/*')
+    const wildcard = path === '/*' || path.endsWith('/*')
+    const dynamic = path.includes('/:') || wildcard
     if (!dynamic) {
       const methods = exact.get(path) ?? new Map<string, Route>()
       methods.set(route.method, route)
@@ -135,15 +172,14 @@ function compile(routes: readonly Route[]): TenantRoutes {
     }
     let pattern = patterns.get(path)
     if (pattern === undefined) {
-      const wildcard = path.endsWith('/*')
       const segments = splitPath(wildcard ? path.slice(0, -2) || '/' : path)
-      const literals = segments.filter((segment) => !segment.startsWith(':')).length
-      pattern = { segments, wildcard, score: literals * 1000 + segments.length * 10 + (wildcard ? 0 : 1), methods: new Map() }
+      const ranks = segments.map((segment) => (segment.startsWith(':') ? 1 : 0))
+      pattern = { segments, wildcard, ranks, methods: new Map() }
       patterns.set(path, pattern)
     }
     pattern.methods.set(route.method, route)
   }
-  return { exact, patterns: [...patterns.values()].sort((a, b) => b.score - a.score) }
+  return { exact, patterns: [...patterns.values()].sort(moreSpecific) }
 }
 
 function matchPattern(pattern: Pattern, segments: string[]): Record<string, string> | null {

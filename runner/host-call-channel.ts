@@ -13,6 +13,8 @@ import type { ErrorData } from './errors.js'
 export interface RemoteHostApi {
   name: string
   expose: boolean
+  /** Counted against the run's API-call limit; default true (false: the platform's own plumbing). */
+  counted?: boolean | undefined
 }
 
 /** One relayed call: the tenant is the one the worker's bridge bound, never the script's say. */

@@ -52,7 +52,7 @@ export class HostRelay {
   constructor(handler: HostCallHandler, apis: readonly RemoteHostApi[]) {
     if (typeof handler !== 'function') throw new TypeError('handler must be a function')
     this.#handler = handler
-    this.settings = { channel: `isogate-host-${randomBytes(8).toString('hex')}`, apis: apis.map(({ name, expose }) => ({ name, expose })) }
+    this.settings = { channel: `isogate-host-${randomBytes(8).toString('hex')}`, apis: apis.map(({ name, expose, counted }) => (counted === false ? { name, expose, counted } : { name, expose })) }
     this.#requests = new BroadcastChannel(this.settings.channel)
     this.#requests.onmessage = (event) => this.#receive((event as { data: Request }).data)
     // Worker threads keep their own process alive; this channel must not keep a pool's owner alive.
@@ -109,7 +109,7 @@ export function registerRemoteHostApis(registry: HostRegistry, settings: HostRel
     registry.register(api.name, (tenantId: string, args: unknown[], call: HostCall) => {
       if (caller.waiting === 0) replies.ref()
       return caller.call({ tenantId, name: api.name, args, executionId: call.executionId, eventDepth: call.eventDepth }, call.signal)
-    }, { expose: api.expose })
+    }, { expose: api.expose, counted: api.counted !== false })
   }
   return () => {
     requests.close()

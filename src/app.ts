@@ -4,7 +4,7 @@ import type { FastifyInstance } from 'fastify'
 import { pino, type Logger } from 'pino'
 import type { Config } from '../config/index.js'
 import { collectDefaultMetrics, Registry } from 'prom-client'
-import { RouteTable, RunnerMetrics } from '../gateway/index.js'
+import { EarlyResponses, RouteTable, RunnerMetrics } from '../gateway/index.js'
 import { RunnerSupervisor, type RunnerEvent } from '../runner/index.js'
 import { createApiServer } from './api/index.js'
 import { ExecutionHealthSource } from './console/index.js'
@@ -107,6 +107,11 @@ export async function startIsogate(config: Config, logger: Logger = pino({ level
       maxResponseBytes: config.egressMaxResponseBytes,
       slugOf: async (tenantId) => (await db.system((tx) => tenantRepository.findById(tx, tenantId)))?.slug ?? null,
     }))
+    // A fetch handler's response goes out when it resolves, before its ctx.waitUntil work ends.
+    const earlyResponses = new EarlyResponses()
+    hostApis.add('run.respond', async (call) => earlyResponses.respond(call.executionId, call.args[0]), true, false)
+    hostApis.add('run.chunk', async (call) => earlyResponses.chunk(call.executionId, call.args[0]), true, false)
+    hostApis.add('run.end', async (call) => earlyResponses.end(call.executionId), true, false)
     // Scripts run in runner processes, never in this one: a hostile script can abort a V8 process.
     const pool = new RunnerSupervisor({
       runners: config.runners,
@@ -193,7 +198,7 @@ export async function startIsogate(config: Config, logger: Logger = pino({ level
     closers.push(() => rollupRetention.stop())
     // Collected at scrape time from the runner processes, with a bound on how long a scrape waits.
     new RunnerMetrics({ source: pool, registry })
-    const dataPlane = await startDataPlane({ config, routes, executor, recorder, registry, logger })
+    const dataPlane = await startDataPlane({ config, routes, executor, recorder, registry, logger, earlyResponses })
     const dataPort = dataPlane.port
 
     let draining = false

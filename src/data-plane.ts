@@ -2,7 +2,7 @@ import type { Logger } from 'pino'
 import { Gauge, type Registry } from 'prom-client'
 import type { Config } from '../config/index.js'
 import type { Executor } from '../runner/index.js'
-import { AccessLog, AdmissionController, CircuitBreaker, DataPlane, GatewayMetrics, runStatus, type HttpRun, type RouteTable } from '../gateway/index.js'
+import { AccessLog, AdmissionController, CircuitBreaker, DataPlane, GatewayMetrics, runStatus, type EarlyResponses, type HttpRun, type RouteTable } from '../gateway/index.js'
 import type { ExecutionRecorder } from './services/execution-recorder.js'
 
 export interface DataPlaneServiceOptions {
@@ -12,6 +12,8 @@ export interface DataPlaneServiceOptions {
   recorder: ExecutionRecorder
   registry: Registry
   logger: Logger
+  /** Responses runs hand over before they end (ctx.waitUntil). */
+  earlyResponses?: EarlyResponses | undefined
 }
 
 export interface RunningDataPlane {
@@ -60,6 +62,7 @@ export async function startDataPlane(options: DataPlaneServiceOptions): Promise<
     defaultLimits: { timeoutMs: config.timeoutMs, cpuMs: config.cpuMs, memoryMb: config.memoryMb, apiCalls: config.apiCalls, outputBytes: config.outputBytes },
     maxBodyBytes: config.maxBodyBytes,
     baseDomain: config.baseDomain,
+    earlyResponses: options.earlyResponses,
     logger,
   })
   const port = await plane.listen()

@@ -8,6 +8,8 @@ import { errorCatalogue, HTTP_ERROR_CODES, IsogateError, RUNNER_ERROR_CODES, typ
  */
 export const ERROR_CODES = errorCatalogue({
   VALIDATION_FAILED: { status: 400, message: 'The request is not valid' },
+  SCRIPT_FORMAT_UNSUPPORTED: { status: 400, message: 'Scripts are ES modules (export default { fetch }), not CommonJS or service-worker scripts' },
+  SCRIPT_HANDLER_MISSING: { status: 400, message: "The script's default export lacks the handler its type runs" },
   TENANT_REQUIRED: { status: 400, message: 'Name the tenant with the X-Tenant header' },
   EVENT_TYPE_RESERVED: { status: 400, message: 'db.*, script.*, execution.* and isogate.* events are published by isogate only' },
   UNAUTHORIZED: { status: 401, message: 'A valid API key is required' },

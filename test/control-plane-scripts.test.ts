@@ -7,6 +7,8 @@ import { api, call } from './helpers/isogate.js'
 const RUNNABLE = (label: string): string => `export default {
   fetch() { return new Response(${JSON.stringify(label)}) },
   run(input) { return { label: ${JSON.stringify(label)}, input } },
+  scheduled() {},
+  event() {},
 }`
 
 for (const target of databaseTargets()) {

@@ -142,9 +142,12 @@ t.test('no Node, isolated-vm or shared-memory globals, and exactly the documente
     'Symbol', 'SyntaxError', 'TypeError', 'URIError', 'Uint16Array', 'Uint32Array', 'Uint8Array', 'Uint8ClampedArray', 'WeakMap', 'WeakRef',
     'WeakSet', 'WebAssembly', 'decodeURI', 'decodeURIComponent', 'encodeURI', 'encodeURIComponent', 'escape', 'eval', 'globalThis', 'isFinite',
     'isNaN', 'parseFloat', 'parseInt', 'undefined', 'unescape']
-  const platform = ['AbortController', 'AbortSignal', 'Crypto', 'DOMException', 'Event', 'EventTarget', 'Headers', 'Request', 'Response',
-    'SubtleCrypto', 'TextDecoder', 'TextEncoder', 'URL', 'URLSearchParams', 'atob', 'btoa', 'clearTimeout', 'console', 'crypto', 'fetch',
-    'queueMicrotask', 'self', 'setTimeout', 'structuredClone']
+  const platform = ['AbortController', 'AbortSignal', 'Blob', 'ByteLengthQueuingStrategy', 'CompressionStream', 'CountQueuingStrategy', 'Crypto',
+    'CryptoKey', 'CustomEvent', 'DOMException', 'DecompressionStream', 'Event', 'EventTarget', 'File', 'FormData', 'Headers', 'ReadableByteStreamController',
+    'ReadableStream', 'ReadableStreamBYOBReader', 'ReadableStreamDefaultController', 'ReadableStreamDefaultReader', 'Request', 'Response',
+    'SubtleCrypto', 'TextDecoder', 'TextDecoderStream', 'TextEncoder', 'TextEncoderStream', 'TransformStream', 'URL', 'URLPattern', 'URLSearchParams',
+    'WritableStream', 'WritableStreamDefaultWriter', 'atob', 'btoa', 'clearInterval', 'clearTimeout', 'console', 'crypto', 'fetch', 'navigator',
+    'performance', 'queueMicrotask', 'scheduler', 'self', 'setInterval', 'setTimeout', 'structuredClone']
   t.same(value.globals, [...builtins, ...platform].sort())
 })
 

@@ -15,3 +15,8 @@ export function loadChunk(name) {
   }
   return exports
 }
+
+/** The chunk's exports if it is loaded in this context, else null: `instanceof` checks need no load. */
+export function loadedChunk(name) {
+  return loaded[name] ?? null
+}

@@ -1,5 +1,5 @@
-// Web Crypto, the parts isogate offers: crypto.getRandomValues, crypto.randomUUID and
-// crypto.subtle.digest (SHA-1, SHA-256, SHA-384, SHA-512).
+// Web Crypto: crypto.getRandomValues, crypto.randomUUID, crypto.subtle.digest (SHA-1, SHA-256,
+// SHA-384, SHA-512, in the isolate) and the rest of crypto.subtle (on the host, subtle.js).
 //
 // Entropy comes from the host (see entropy.js). The module is loaded on first use (lazy.js), and
 // the @noble hashes on the first digest of their kind.
@@ -62,11 +62,25 @@ async function digest(algorithm, data) {
   return out.buffer.slice(out.byteOffset, out.byteOffset + out.byteLength)
 }
 
+const subtle = () => loadChunk('subtle')
+
 export class SubtleCrypto {
   digest(algorithm, data) {
     // Spec-shaped: every failure is a rejected promise, never a synchronous throw.
     return digest(algorithm, data)
   }
+
+  importKey(format, keyData, algorithm, extractable, usages) { return subtle().subtle.importKey(format, keyData, algorithm, extractable, usages) }
+  exportKey(format, key) { return subtle().subtle.exportKey(format, key) }
+  generateKey(algorithm, extractable, usages) { return subtle().subtle.generateKey(algorithm, extractable, usages) }
+  sign(algorithm, key, data) { return subtle().subtle.sign(algorithm, key, data) }
+  verify(algorithm, key, signature, data) { return subtle().subtle.verify(algorithm, key, signature, data) }
+  encrypt(algorithm, key, data) { return subtle().subtle.encrypt(algorithm, key, data) }
+  decrypt(algorithm, key, data) { return subtle().subtle.decrypt(algorithm, key, data) }
+  deriveBits(algorithm, baseKey, length) { return subtle().subtle.deriveBits(algorithm, baseKey, length) }
+  deriveKey(algorithm, baseKey, derivedKeyAlgorithm, extractable, usages) { return subtle().subtle.deriveKey(algorithm, baseKey, derivedKeyAlgorithm, extractable, usages) }
+  /** Cloudflare's extension: a constant-time comparison of two buffers of one length. */
+  timingSafeEqual(a, b) { return subtle().timingSafeEqual(a, b) }
 
   get [Symbol.toStringTag]() { return 'SubtleCrypto' }
 }

@@ -141,4 +141,16 @@ export class EventTarget {
   get [Symbol.toStringTag]() { return 'EventTarget' }
 }
 
-brand(Event, EventTarget)
+export class CustomEvent extends Event {
+  #detail
+  constructor(type, init = {}) {
+    if (arguments.length === 0) throw new TypeError("Failed to construct 'CustomEvent': 1 argument required, but only 0 present.")
+    super(type, init)
+    this.#detail = init?.detail ?? null
+  }
+
+  get detail() { return this.#detail }
+  get [Symbol.toStringTag]() { return 'CustomEvent' }
+}
+
+brand(Event, EventTarget, CustomEvent)

@@ -2,20 +2,21 @@
 // (the script's completion value: nothing is put on the global object for the host to find).
 // The host calls `boot` once per context with its four References, an entropy seed and the names
 // of the host APIs to expose, and gets back `register` and `dispatch`. Only plain data crosses.
-import { kBody } from './body.js'
+import { isReadableStream, kBody, settledBody } from './body.js'
 import { createConsole, createLogger, format } from './console.js'
-import { atob, btoa, TextDecoder, TextEncoder } from './encoding.js'
+import { atob, btoa, TextDecoder, TextEncoder, toBytes } from './encoding.js'
 import { seedRandom } from './entropy.js'
 import { Headers, headerPairs } from './headers.js'
-import { abort, domException, events, structuredCloneModule, webCrypto } from './lazy.js'
+import { abort, blob, compression, domException, events, extras, formData, streams, structuredCloneModule, urlPattern, webCrypto } from './lazy.js'
 import { lockdown } from './lockdown.js'
 import { createHttp, fetch } from './fetch.js'
 import { Request, requestFromHost } from './request.js'
 import { Response } from './response.js'
 import { Run } from './run.js'
 import { complete, connect, current, enter, hostCall, newPromise, settleLeftovers, then } from './runtime.js'
-import { clearTimeout, queueMicrotask, setTimeout } from './timers.js'
+import { clearInterval, clearTimeout, queueMicrotask, setInterval, setTimeout } from './timers.js'
 import { webUrl } from './url.js'
+import { loadChunk } from './chunks.js'
 
 const global = globalThis
 const HANDLER_KINDS = ['fetch', 'scheduled', 'event', 'run']
@@ -41,7 +42,7 @@ function defineLazy(name, load) {
 }
 
 const globals = {
-  Headers, Request, Response, TextDecoder, TextEncoder, atob, btoa, clearTimeout, fetch, queueMicrotask, setTimeout,
+  Headers, Request, Response, TextDecoder, TextEncoder, atob, btoa, clearInterval, clearTimeout, fetch, queueMicrotask, setInterval, setTimeout,
   console: createConsole((level, message) => { if (current !== null) current.log(level, message) }),
 }
 for (const name of Object.keys(globals)) define(name, globals[name])
@@ -58,6 +59,29 @@ const lazyGlobals = {
   SubtleCrypto: () => webCrypto().SubtleCrypto,
   crypto: () => webCrypto().crypto,
   structuredClone: () => structuredCloneModule().structuredClone,
+  CustomEvent: () => events().CustomEvent,
+  CryptoKey: () => loadChunk('subtle').CryptoKey,
+  Blob: () => blob().Blob,
+  File: () => blob().File,
+  FormData: () => formData().FormData,
+  ReadableStream: () => streams().ReadableStream,
+  ReadableStreamDefaultReader: () => streams().ReadableStreamDefaultReader,
+  ReadableStreamBYOBReader: () => streams().ReadableStreamBYOBReader,
+  ReadableByteStreamController: () => streams().ReadableByteStreamController,
+  ReadableStreamDefaultController: () => streams().ReadableStreamDefaultController,
+  WritableStream: () => streams().WritableStream,
+  WritableStreamDefaultWriter: () => streams().WritableStreamDefaultWriter,
+  TransformStream: () => streams().TransformStream,
+  ByteLengthQueuingStrategy: () => streams().ByteLengthQueuingStrategy,
+  CountQueuingStrategy: () => streams().CountQueuingStrategy,
+  TextEncoderStream: () => streams().TextEncoderStream,
+  TextDecoderStream: () => streams().TextDecoderStream,
+  CompressionStream: () => compression().CompressionStream,
+  DecompressionStream: () => compression().DecompressionStream,
+  URLPattern: () => urlPattern().URLPattern,
+  performance: () => extras().performance,
+  navigator: () => extras().navigator,
+  scheduler: () => extras().scheduler,
 }
 for (const name of Object.keys(lazyGlobals)) defineLazy(name, lazyGlobals[name])
 define('self', global)
@@ -68,6 +92,7 @@ lockdown(global)
 const programs = new Map()
 /** [namespace, [method, hostName][]] pairs of the host APIs exposed on ctx, e.g. ctx.db.get. */
 let exposed = []
+let canRespondEarly = false
 
 // Records read by property lookups are null-prototype objects, so a tenant polluting
 // Object.prototype cannot make the platform see a handler or a failure that is not there.
@@ -105,10 +130,14 @@ function errorData(error) {
 }
 
 function bodyForHost(response) {
-  const body = response[kBody]
+  return hostBytes(response[kBody])
+}
+
+function hostBytes(body) {
   if (body === null || typeof body === 'string') return body
   return body.buffer.slice(body.byteOffset, body.byteOffset + body.byteLength)
 }
+
 
 function jsonSafe(value) {
   if (value === undefined) return null
@@ -143,6 +172,81 @@ function untilFailure(run, value) {
   })
 }
 
+/**
+ * Logs a failure of work the response did not wait for (a waitUntil promise, an unhandled
+ * rejection) into the run at level error, with its stack, as Workers does.
+ */
+function logUncaught(run, prefix, error) {
+  const data = errorData(error)
+  run.log('error', `${prefix}: ${data.stack !== '' ? data.stack : `${data.name}: ${data.message}`}`)
+}
+
+/**
+ * Waits for the run's waitUntil promises, including ones added while waiting; each rejection is
+ * logged into the run. They run under the run's limits (the host ends the run when they are over).
+ */
+async function drainWaitUntil(run) {
+  for (let done = 0; done < run.waitUntil.length;) {
+    const batch = run.waitUntil.slice(done)
+    done += batch.length
+    const outcomes = await untilFailure(run, Promise.allSettled(batch))
+    enter(run)
+    for (const outcome of outcomes) {
+      if (outcome.status === 'rejected') logUncaught(run, 'Uncaught (in waitUntil)', outcome.reason)
+    }
+  }
+}
+
+/**
+ * Hands the response to the gateway before the run ends (the host API 'run.respond', answered by
+ * the data plane), so waitUntil work never delays it. Without that host API (a runner used on its
+ * own) the response goes back with the run's result, as before.
+ */
+function respondEarly(run, response) {
+  if (!run.canRespondEarly) return false
+  then(hostCall(run, 'run.respond', [response]), undefined, () => {})
+  return true
+}
+
+/**
+ * Sends a stream body to the client as the script produces it: the status and headers through
+ * 'run.respond', then each chunk through 'run.chunk', which answers once the client can take
+ * more (a slow client slows the stream), then 'run.end'. The bytes count against the run's
+ * output limit: past it the stream is cancelled and the run ends with SCRIPT_OUTPUT_LIMIT (the
+ * gateway cuts the connection). False when the gateway did not take the response (no such run
+ * there): the body is then read whole and sent with the result.
+ */
+async function streamResponse(run, status, headers, stream) {
+  const taken = await hostCall(run, 'run.respond', [{ status, headers, body: null, streaming: true }])
+  enter(run)
+  if (taken !== true) return false
+  const reader = stream.getReader()
+  let sent = 0
+  for (;;) {
+    const { done, value } = await reader.read()
+    enter(run)
+    if (done) break
+    const bytes = typeof value === 'string' ? new TextEncoder().encode(value) : toBytes(value)
+    sent += bytes.byteLength
+    if (sent > run.outputLimit) {
+      run.outputExceeded = true
+      then(reader.cancel(), undefined, () => {})
+      return true
+    }
+    if (bytes.byteLength === 0) continue
+    const flowing = await hostCall(run, 'run.chunk', [bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength)])
+    enter(run)
+    if (flowing !== true) {
+      // The client went away: nobody reads the rest.
+      then(reader.cancel(), undefined, () => {})
+      return true
+    }
+  }
+  await hostCall(run, 'run.end', [])
+  enter(run)
+  return true
+}
+
 async function execute(run, programId, kind, input, envData) {
   const program = programs.get(programId)
   if (program === undefined) return failure('SCRIPT_INVALID_EXPORT', 'the program was not registered')
@@ -162,19 +266,33 @@ async function execute(run, programId, kind, input, envData) {
         // As documented: SCRIPT_INVALID_RESPONSE, not an error the script threw.
         return failure('SCRIPT_INVALID_RESPONSE', `the fetch handler must return a Response, got ${response === null ? 'null' : typeof response}`)
       }
-      result = { response: { status: response.status, headers: headerPairs(response.headers), body: bodyForHost(response) } }
+      const status = response.status
+      const headers = headerPairs(response.headers)
+      if (run.canRespondEarly && isReadableStream(response[kBody])) {
+        const streamed = await untilFailure(run, streamResponse(run, status, headers, response[kBody]))
+        enter(run)
+        if (streamed) {
+          await drainWaitUntil(run)
+          if (run.failure !== null) throw run.failure.error
+          return { response: { status, headers, body: null } }
+        }
+      }
+      // A body held whole (most) goes as it is; only a stream is read here, to its end.
+      let settled = { body: response[kBody] }
+      if (isReadableStream(settled.body)) {
+        settled = await untilFailure(run, settledBody(response, run.outputLimit))
+        enter(run)
+      }
+      if (settled.over) run.outputExceeded = true
+      const data = { status, headers, body: hostBytes(settled.body) }
+      result = { response: data }
+      if (run.waitUntil.length > 0 && !settled.over && respondEarly(run, data)) result = { response: data, respondedEarly: true }
     } else {
       const output = await untilFailure(run, handler.call(program.handlers, input, env, ctx))
       enter(run)
       result = { output: jsonSafe(output) }
     }
-    // waitUntil promises may add more: wait until none is left.
-    for (let done = 0; done < run.waitUntil.length;) {
-      const batch = run.waitUntil.slice(done)
-      done += batch.length
-      await untilFailure(run, Promise.allSettled(batch))
-      enter(run)
-    }
+    if (run.waitUntil.length > 0) await drainWaitUntil(run)
     if (run.failure !== null) throw run.failure.error
     return result
   } catch (error) {
@@ -190,6 +308,7 @@ function finish(run, result) {
 
 function dispatch(runId, programId, kind, input, envData, outputLimit) {
   const run = new Run(runId, outputLimit)
+  run.canRespondEarly = canRespondEarly
   enter(run)
   then(execute(run, programId, kind, input, envData), (result) => finish(run, result))
 }
@@ -221,13 +340,43 @@ function groupNames(names) {
   return [...groups]
 }
 
+const NODE_MODULES = new Set(['assert', 'buffer', 'crypto', 'events', 'util'])
+
+/**
+ * Opens the way for the `node:` modules of a program being evaluated: a function under a key the
+ * host made up for this evaluation, which the host's small module for each `node:` import calls
+ * (runner/thread/imports.ts). The host closes it once the program evaluated. It hands out only
+ * what an import would.
+ */
+function openNodeModules(key) {
+  Object.defineProperty(global, String(key), {
+    value: (name) => {
+      if (!NODE_MODULES.has(name)) throw new TypeError(`isogate: no node module ${name}`)
+      return loadChunk(`node-${name}`)
+    },
+    configurable: true,
+    enumerable: false,
+    writable: false,
+  })
+}
+
+function closeNodeModules(key) {
+  delete global[String(key)]
+}
+
 export function boot(call, completeReference, toASCII, chunk, seed, exposedNames) {
   connect(call, completeReference, toASCII, chunk)
   seedRandom(seed)
-  exposed = groupNames(exposedNames === '' ? [] : String(exposedNames).split(','))
+  const names = exposedNames === '' ? [] : String(exposedNames).split(',')
+  // 'run.respond', 'run.chunk' and 'run.end' are listed when the host offers them (see
+  // respondEarly, streamResponse); they are the platform's, not ctx APIs.
+  canRespondEarly = names.includes('run.respond') && names.includes('run.chunk') && names.includes('run.end')
+  exposed = groupNames(names.filter((name) => !name.startsWith('run.')))
   const entry = Object.create(null)
   entry.register = register
   entry.dispatch = dispatch
   entry.warmUp = warmUp
+  entry.openNodeModules = openNodeModules
+  entry.closeNodeModules = closeNodeModules
   return Object.freeze(entry)
 }

@@ -1,13 +1,17 @@
+/// <reference path="./isogate-globals.d.ts" />
 /**
  * Types for isogate scripts. A script is an ES module whose default export has handlers:
  *
- *   copy this file next to your script, then: import type { ExportedHandler } from './isogate.js'
+ *   copy this file and isogate-globals.d.ts next to your script, then:
+ *   import type { ExportedHandler } from './isogate.js'
  *   export default { async fetch(request, env, ctx) { ... } } satisfies ExportedHandler
  *
- * Inside the isolate the web globals are those of `lib.dom` (Request, Response, Headers, URL,
- * URLSearchParams, TextEncoder, TextDecoder, atob, btoa, crypto.getRandomValues / randomUUID /
- * subtle.digest, structuredClone, setTimeout, AbortController, console, fetch): compile scripts
- * with `"lib": ["ES2022", "DOM"]` and no Node types. What isogate adds is declared here.
+ * Compile with `"lib": ["ES2022"]`, no DOM lib and no Node types: isogate-globals.d.ts declares
+ * exactly the globals the isolate has (Request, Response, Headers, URL, streams, Blob, FormData,
+ * crypto with crypto.subtle, URLPattern, timers, ...), so a script that uses an API isogate does
+ * not have (document, caches, WebSocket, ...) fails to compile instead of failing at run time.
+ * `node:` built-ins (node:buffer, node:events, node:util, node:assert, node:crypto) are not typed
+ * here: add @types/node's declarations for those modules if a script imports them.
  */
 
 declare global {
@@ -101,7 +105,11 @@ export interface Context {
   readonly events: Events
   readonly http: Http
   readonly logger: Logger
-  /** Keeps the run open until the promise settles (within the run's limits). */
+  /**
+   * Work that goes on after the response: the response goes out when the handler resolves, the
+   * promise keeps the run open (within its wall-clock and CPU limits), and its logs and a
+   * rejection (logged at level error) are part of the run's record.
+   */
   waitUntil(promise: Promise<unknown>): void
   passThroughOnException(): void
 }

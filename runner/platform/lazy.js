@@ -8,6 +8,15 @@ export const abort = () => loadChunk('abort')
 export const events = () => loadChunk('events')
 export const webCrypto = () => loadChunk('crypto')
 export const structuredCloneModule = () => loadChunk('structured-clone')
+export const blob = () => loadChunk('blob')
+export const formData = () => loadChunk('form-data')
+export const streams = () => loadChunk('streams')
+export const compression = () => loadChunk('compression')
+export const urlPattern = () => loadChunk('url-pattern')
+export const extras = () => loadChunk('extras')
+
+/** A chunk's exports when some code of this context loaded it already, else null (no load). */
+export { loadedChunk } from './chunks.js'
 
 /** Prototypes of platform classes, whose instances structuredClone refuses (DataCloneError). */
 export const platformPrototypes = new Set()

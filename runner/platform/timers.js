@@ -47,6 +47,36 @@ export function clearTimeout(id) {
   pending.delete(id)
 }
 
+/**
+ * setInterval: a chain of sleeps, each one host call (so each tick counts against the run's API
+ * calls), the next one asked for before the callback runs; it ends with clearInterval or its run.
+ */
+export function setInterval(callback, delay = 0, ...args) {
+  if (typeof callback !== 'function') throw new TypeError('setInterval: the callback must be a function (code strings are not allowed)')
+  const run = activeRun('setInterval')
+  const id = nextId++
+  const ms = Math.max(delayOf(delay), 1)
+  pending.set(id, run)
+  const tick = () => {
+    then(hostCall(run, 'timers.sleep', [ms]), () => {
+      if (!pending.has(id) || run.done) return
+      tick()
+      enter(run)
+      try {
+        callback(...args)
+      } catch (error) {
+        run.fail(error)
+      }
+    }, () => {
+      pending.delete(id)
+    })
+  }
+  tick()
+  return id
+}
+
+export const clearInterval = clearTimeout
+
 const resolved = Promise.resolve()
 
 export function queueMicrotask(callback) {

@@ -2,6 +2,7 @@ import ivm from 'isolated-vm'
 import { randomBytes } from 'node:crypto'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { domainToASCII } from './idna.js'
+import { registerSubtleCrypto } from './subtle-crypto.js'
 import type { LogEntry, RunTrace } from '../protocol.js'
 import type { LimitEnforcer } from './limit-enforcer.js'
 
@@ -20,11 +21,18 @@ export interface HostCall {
   readonly eventDepth?: number | null | undefined
   /** The script making the call, when the run has a trace. */
   readonly scriptId?: string | undefined
+  /** Charges host CPU spent for the run (crypto.subtle) to its `cpuMs`, as if the isolate spent it. */
+  readonly chargeCpu?: ((ns: bigint) => void) | undefined
 }
 
 export interface HostApiOptions {
   /** Offered to scripts as `ctx.{namespace}.{method}` for a name 'namespace.method'. Default false. */
   expose?: boolean
+  /**
+   * Counted against the run's `apiCalls` limit. Default true; false for platform internals that
+   * are charged otherwise (crypto.subtle: by the CPU it takes).
+   */
+  counted?: boolean
 }
 
 /** Plain error data crossing into the isolate, rebuilt there as an Error. */
@@ -60,10 +68,11 @@ const MAX_DELAY_MS = 2 ** 31 - 1
 export class HostRegistry {
   readonly #apis = new Map<string, HostFunction>()
   readonly #exposed: string[] = []
+  readonly #uncounted = new Set<string>()
 
   /** The registry every worker starts from: timers (internal; setTimeout is built on it). */
   static withDefaults(): HostRegistry {
-    return new HostRegistry().register('timers.sleep', timersSleep)
+    return registerSubtleCrypto(new HostRegistry().register('timers.sleep', timersSleep))
   }
 
   register(name: string, fn: HostFunction, options: HostApiOptions = {}): this {
@@ -72,7 +81,13 @@ export class HostRegistry {
     if (this.#apis.has(name)) throw new RangeError(`host API ${name} is registered already`)
     this.#apis.set(name, fn)
     if (options.expose === true) this.#exposed.push(name)
+    if (options.counted === false) this.#uncounted.add(name)
     return this
+  }
+
+  /** Whether calls of `name` count against the run's API-call limit. */
+  counted(name: string): boolean {
+    return !this.#uncounted.has(name)
   }
 
   get(name: string): HostFunction | undefined {
@@ -97,6 +112,10 @@ export class BridgeRun {
   readonly tenantId: string
   readonly limits: LimitEnforcer
   readonly trace: RunTrace | undefined
+  /** Host calls of every kind, counted or not: a run that made none left no later step behind. */
+  hostCalls = 0
+  /** Charges host CPU to the run's isolate (set by the runner; see HostCall.chargeCpu). */
+  chargeCpu: ((ns: bigint) => void) | undefined = undefined
   readonly result: Promise<DispatchResult>
   /** Made on the first host call that needs it: most runs make none. */
   #controller: AbortController | null = null
@@ -228,11 +247,12 @@ export class HostBridge {
     }
     const fn = typeof name === 'string' ? this.#registry.get(name) : undefined
     if (fn === undefined) return failure('TypeError', `${String(name)} is not a host API`)
-    if (!run.limits.countApiCall()) {
+    run.hostCalls++
+    if (this.#registry.counted(name as string) && !run.limits.countApiCall()) {
       return failure('Error', `the run went over its limit of ${run.limits.limits.apiCalls} host API calls`, 'SCRIPT_API_CALL_LIMIT')
     }
     try {
-      const call: HostCall = { signal: run.signal, executionId: run.trace?.executionId, eventDepth: run.trace?.eventDepth, scriptId: run.trace?.scriptId }
+      const call: HostCall = { signal: run.signal, executionId: run.trace?.executionId, eventDepth: run.trace?.eventDepth, scriptId: run.trace?.scriptId, chargeCpu: run.chargeCpu }
       return { ok: true, value: await fn(tenantId, Array.isArray(args) ? args : [], call) }
     } catch (error) {
       if (error instanceof Error) {

@@ -2,7 +2,7 @@ import ivm from 'isolated-vm'
 import { LRUCache } from 'lru-cache'
 import { RunnerError, toErrorData, type ErrorData } from '../errors.js'
 import { HostBridge, HostRegistry, type DispatchResult } from './host-bridge.js'
-import { importError } from './imports.js'
+import { importError, isNodeModule } from './imports.js'
 import { failedRun, type CheckResult, type HttpResponseData, type NamedTask, type RunMetrics, type RunResult, type RunTask } from '../protocol.js'
 import { SCRIPT_FILENAME, stackLocation, tenantStack } from './source-location.js'
 import { TenantIsolate, syntaxError, type PlatformCode } from './tenant-isolate.js'
@@ -82,12 +82,18 @@ export class IsolateHost {
     const limits = new LimitEnforcer(task.limits)
     const stop = this.#watchdog.watch(tenant, limits)
     const run = this.#bridge.begin(task.program.tenantId, limits, task.trace && { ...task.trace, scriptId: task.program.scriptId })
+    run.chargeCpu = (ns) => tenant.chargeCpu(ns)
     let raw: DispatchResult | null = null
     let failure: ErrorData | null = null
     try {
       const program = await tenant.program(task.program)
-      program.dispatch(run, task.kind, task.input, task.env, task.limits.outputBytes)
+      const dispatched = program.dispatch(run, task.kind, task.input, task.env, task.limits.outputBytes)
       raw = await run.result
+      // Unhandled rejections are logged into the run, as Workers does: one left in the run's
+      // first step is reported by that step, one left later by the next call into the isolate.
+      const rejections = [await dispatched]
+      if (run.hostCalls > 0 && !tenant.disposed) rejections.push(await program.unhandledRejection())
+      for (const rejection of rejections) if (rejection !== null) logUnhandledRejection(raw, rejection)
     } catch (error) {
       // A run that never started (compile failed) ends here; so must its bridge record.
       run.abort(error)
@@ -125,7 +131,7 @@ export class IsolateHost {
     let module: ivm.Module | null = null
     try {
       module = await this.#checker.compileModule(source, { filename: SCRIPT_FILENAME })
-      const imports = module.dependencySpecifiers
+      const imports = module.dependencySpecifiers.filter((specifier) => !isNodeModule(specifier))
       if (imports.length > 0) {
         // With the line and column of the import, as for a syntax error.
         const error = importError(source) ?? new RunnerError('SCRIPT_IMPORT_FORBIDDEN', `import of "${imports[0]}" is not allowed: scripts are self-contained modules`)
@@ -165,6 +171,15 @@ export class IsolateHost {
     this.#isolates.set(task.program.tenantId, tenant)
     return { tenant, start: 'cold' }
   }
+}
+
+/** Adds an unhandled rejection to the run's logs at level error, with the tenant's frames of its stack. */
+function logUnhandledRejection(raw: DispatchResult, reason: unknown): void {
+  const text = reason instanceof Error ? tenantStack(reason.stack ?? `${reason.name}: ${reason.message}`) : `Uncaught ${String(reason)}`
+  const message = `Uncaught (in promise) ${text}`
+  if (!Array.isArray(raw.logs)) return
+  raw.logs.push({ level: 'error', message, time: Date.now() })
+  raw.logBytes = (typeof raw.logBytes === 'number' ? raw.logBytes : 0) + Buffer.byteLength(message)
 }
 
 /** What the run logged, in UTF-8 bytes, as the isolate counted it (lines past the limit included). */

@@ -2,7 +2,8 @@ import ivm from 'isolated-vm'
 import { LRUCache } from 'lru-cache'
 import { RunnerError, type ErrorData, type RunnerErrorCode } from '../errors.js'
 import type { BridgeRun, HostBridge } from './host-bridge.js'
-import { importError } from './imports.js'
+import { importError, isNodeModule, nodeModuleSource } from './imports.js'
+import { randomBytes } from 'node:crypto'
 import { programKey, type NamedProgram } from '../protocol.js'
 import { SCRIPT_FILENAME, pointer, splitMessageLocation, stackLocation, tenantStack } from './source-location.js'
 
@@ -23,6 +24,8 @@ interface PreparedContext {
   readonly register: ivm.Reference
   readonly dispatch: ivm.Reference
   readonly warmUp: ivm.Reference
+  readonly openNodeModules: ivm.Reference
+  readonly closeNodeModules: ivm.Reference
   /** Every Reference into the context, released before it. */
   readonly refs: ivm.Reference[]
   readonly release: () => void
@@ -31,8 +34,18 @@ interface PreparedContext {
 /** A compiled script version, evaluated in a context of its own inside the tenant's isolate. */
 export interface Program {
   readonly id: string
-  /** Starts a run; its result arrives through the host bridge. */
-  readonly dispatch: (run: BridgeRun, kind: string, input: unknown, env: Record<string, string>, outputLimit: number) => void
+  /**
+   * Starts a run; its result arrives through the host bridge. Settles once the run's first step in
+   * the isolate is done, with the reason of a promise rejection nobody handled in that step (as
+   * isolated-vm reports it), or null.
+   */
+  readonly dispatch: (run: BridgeRun, kind: string, input: unknown, env: Record<string, string>, outputLimit: number) => Promise<unknown>
+  /**
+   * The reason of an unhandled rejection left by a later step (a host call's answer, a timer), or
+   * null: isolated-vm hands it to the next call into the isolate that is not ignored, so this
+   * makes one.
+   */
+  readonly unhandledRejection: () => Promise<unknown>
   readonly release: () => void
 }
 
@@ -78,6 +91,7 @@ export class TenantIsolate {
   #killReason: RunnerErrorCode | null = null
   /** The CPU clock at disposal, so a run that was stopped still reports what it used. */
   #finalCpuNs = 0n
+  #hostCpuNs = 0n
   #absorber: ivm.Script
   #lastHeapBytes = 0
   #runsSinceHeap = 0
@@ -114,7 +128,12 @@ export class TenantIsolate {
   }
 
   cpuTimeNs(): bigint {
-    return this.#isolate.isDisposed ? this.#finalCpuNs : this.#isolate.cpuTime
+    return (this.#isolate.isDisposed ? this.#finalCpuNs : this.#isolate.cpuTime) + this.#hostCpuNs
+  }
+
+  /** Host CPU spent for this tenant's runs (crypto.subtle), counted as the isolate's own. */
+  chargeCpu(ns: bigint): void {
+    if (ns > 0n) this.#hostCpuNs += ns
   }
 
   /**
@@ -317,8 +336,11 @@ export class TenantIsolate {
       releaseBridge = bridge.release
       const entry = boot.applySync(undefined, [bridge.call, bridge.complete, bridge.toASCII, chunk, bridge.seed, bridge.exposed], { result: { reference: true } }) as ivm.Reference
       const get = (name: string): ivm.Reference => entry.getSync(name, { reference: true }) as ivm.Reference
-      const prepared = { context, register: get('register'), dispatch: get('dispatch'), warmUp: get('warmUp'), refs, release }
-      refs.push(entry, prepared.register, prepared.dispatch, prepared.warmUp)
+      const prepared = {
+        context, register: get('register'), dispatch: get('dispatch'), warmUp: get('warmUp'),
+        openNodeModules: get('openNodeModules'), closeNodeModules: get('closeNodeModules'), refs, release,
+      }
+      refs.push(entry, prepared.register, prepared.dispatch, prepared.warmUp, prepared.openNodeModules, prepared.closeNodeModules)
       return prepared
     } catch (error) {
       release()
@@ -360,12 +382,27 @@ export class TenantIsolate {
       const { context, register, dispatch, refs } = prepared
       this.#absorbRejections(context)
       const module = compileModule(isolate, source)
+      const nodeModules: ivm.Module[] = []
+      const nodeKey = `__isogate_node_${randomBytes(12).toString('hex')}`
       try {
         module.instantiateSync(context, (specifier) => {
-          throw new RunnerError('SCRIPT_IMPORT_FORBIDDEN', `import of "${specifier}" is not allowed: scripts are self-contained modules`)
+          if (!isNodeModule(specifier)) {
+            throw new RunnerError('SCRIPT_IMPORT_FORBIDDEN', `import of "${specifier}" is not allowed: scripts are self-contained modules`)
+          }
+          const node = isolate.compileModuleSync(nodeModuleSource(specifier, nodeKey), { filename: specifier })
+          nodeModules.push(node)
+          node.instantiateSync(context, () => {
+            throw new RunnerError('SCRIPT_IMPORT_FORBIDDEN', `${specifier} imports nothing`)
+          })
+          return node
         })
+        if (nodeModules.length > 0) prepared.openNodeModules.applySync(undefined, [nodeKey])
         // Tenant code (the module's top level) runs asynchronously, where the watchdog can stop it.
-        await module.evaluate()
+        try {
+          await module.evaluate()
+        } finally {
+          if (nodeModules.length > 0 && !isolate.isDisposed) prepared.closeNodeModules.applySync(undefined, [nodeKey])
+        }
         // Queued behind the evaluation and before any dispatch (isolated-vm runs one isolate's
         // tasks in order); a bad default export is reported by the first dispatch.
         const namespace = module.namespace
@@ -373,6 +410,7 @@ export class TenantIsolate {
         register.applyIgnored(undefined, [programId, namespace.derefInto()])
       } finally {
         module.release()
+        for (const node of nodeModules) node.release()
       }
       this.#compiled++
       if (further) this.#wantSpare = true
@@ -388,13 +426,21 @@ export class TenantIsolate {
             if (this.#retired) this.#dispose()
             else if (this.#wantSpare) this.#prepareSpare()
           })
-          dispatch.applyIgnored(undefined, [run.id, programId, kind, input, env, outputLimit], options)
+          return dispatch.apply(undefined, [run.id, programId, kind, input, env, outputLimit], options).then(() => null, (error: unknown) => this.#rejectionOf(error))
         },
+        unhandledRejection: () => this.#absorber.run(context).then(() => null, (error: unknown) => this.#rejectionOf(error)),
       }
     } catch (error) {
       prepared?.release()
       throw this.#programError(error, source)
     }
+  }
+
+  /** What a failed call into the isolate says of an unhandled rejection: the reason, or null when the isolate went away. */
+  #rejectionOf(error: unknown): unknown {
+    if (this.#isolate.isDisposed) return null
+    if (error instanceof Error && /^Isolate was disposed/.test(error.message)) return null
+    return error
   }
 
   #programError(error: unknown, source: string): RunnerError {

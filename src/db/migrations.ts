@@ -2,6 +2,7 @@ import { CONSOLE_SESSION_MIGRATION } from './console-session-migration.js'
 import type { Sql } from './database.js'
 import { DOCUMENTS_MIGRATION } from './document-migration.js'
 import { tenantOwned } from './row-security.js'
+import { ROUTE_SHAPE_MIGRATION } from './route-shape-migration.js'
 import { CRON_MIGRATION, EVENTS_MIGRATION } from './trigger-migrations.js'
 import { EVENT_SOURCE_MIGRATION } from './event-source-migration.js'
 import { ROLLUP_MIGRATION } from './rollup-migration.js'
@@ -216,6 +217,7 @@ export const MIGRATIONS: readonly Migration[] = [
   CONSOLE_SESSION_MIGRATION,
   ROLLUP_MIGRATION,
   SOURCE_MAP_MIGRATION,
+  ROUTE_SHAPE_MIGRATION,
 ]
 
 const MIGRATION_LOCK = 7_311_900_001

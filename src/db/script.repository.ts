@@ -1,4 +1,4 @@
-import type { HttpMethod, Script, ScriptInput, ScriptStatus, ScriptType, ScriptVersion } from '../domain/script.js'
+import { routeShape, type HttpMethod, type Script, type ScriptInput, type ScriptStatus, type ScriptType, type ScriptVersion } from '../domain/script.js'
 import type { Cursor } from '../domain/page.js'
 import type { Tx } from './database.js'
 
@@ -44,6 +44,14 @@ export function toScript(row: ScriptRow): Script {
 }
 
 /** What the data plane needs to serve one route: the script, its current source, its tenant. */
+/** An active route of another script that a new route would shadow or be shadowed by. */
+export interface RouteClash {
+  method: string
+  path: string
+  scriptId: string
+  scriptName: string
+}
+
 export interface RouteRecord {
   tenantId: string
   tenantSlug: string
@@ -161,8 +169,24 @@ export class ScriptRepository {
   async replaceRoutes(tx: Tx, script: Script): Promise<void> {
     await tx`DELETE FROM http_routes WHERE script_id = ${script.id}`
     if (script.type !== 'http' || script.status !== 'active' || script.http === null) return
-    const rows = script.http.methods.map((method) => ({ tenant_id: script.tenantId, method, path: script.http!.path, script_id: script.id }))
-    await tx`INSERT INTO http_routes ${tx(rows, 'tenant_id', 'method', 'path', 'script_id')}`
+    const shape = routeShape(script.http.path)
+    const rows = script.http.methods.map((method) => ({ tenant_id: script.tenantId, method, path: script.http!.path, shape, script_id: script.id }))
+    await tx`INSERT INTO http_routes ${tx(rows, 'tenant_id', 'method', 'path', 'shape', 'script_id')}`
+  }
+
+  /**
+   * The active route of another script that has the same shape as `path` (parameter names and a
+   * trailing slash ignored) for one of `methods`: the route `path` would clash with.
+   */
+  async routeClash(tx: Tx, script: { id: string; tenantId: string }, path: string, methods: readonly string[]): Promise<RouteClash | null> {
+    const rows = await tx<Array<{ method: string; path: string; script_id: string; name: string }>>`
+      SELECT r.method, r.path, r.script_id, s.name
+      FROM http_routes r JOIN scripts s ON s.id = r.script_id
+      WHERE r.tenant_id = ${script.tenantId} AND r.shape = ${routeShape(path)} AND r.method IN ${tx(methods as string[])}
+        AND r.script_id <> ${script.id}
+      ORDER BY r.method LIMIT 1`
+    const row = rows[0]
+    return row === undefined ? null : { method: row.method, path: row.path, scriptId: row.script_id, scriptName: row.name }
   }
 
   /** Every route, or one tenant's, with what the data plane needs to run it. */

@@ -55,11 +55,24 @@ export interface ScriptVersion {
   createdAt: Date
 }
 
+const ROUTE_SEGMENT = String.raw`(?:[A-Za-z0-9._~!$&'()+,;=@-]+|:[A-Za-z_][A-Za-z0-9_]*)`
+
 /**
- * Route paths: literal segments, `:name` parameters, and an optional trailing `*` wildcard.
- * `/orders/:id`, `/static/*`, `/`.
+ * Route paths: literal segments, `:name` parameters, and an optional trailing `/*` wildcard.
+ * `/orders/:id`, `/static/*`, `/`, and `/*` (every path of the tenant, as a Worker mounted on a
+ * whole host). A trailing slash is not significant: `/a/` is the route `/a`.
  */
-export const ROUTE_PATH = /^\/(?:(?:[A-Za-z0-9._~!$&'()+,;=@-]+|:[A-Za-z_][A-Za-z0-9_]*)(?:\/(?:[A-Za-z0-9._~!$&'()+,;=@-]+|:[A-Za-z_][A-Za-z0-9_]*))*)?(?:\/\*)?\/?$/
+export const ROUTE_PATH = new RegExp(String.raw`^\/(?:\*|${ROUTE_SEGMENT}(?:\/${ROUTE_SEGMENT})*(?:\/\*|\/)?)?$`)
+
+/**
+ * A route's shape: its path without parameter names or a trailing slash (`/r/:a/` -> `/r/:`).
+ * Two routes of one shape would match the same requests, so one method of a tenant has at most
+ * one active route per shape.
+ */
+export function routeShape(path: string): string {
+  const shape = path.replace(/:[A-Za-z_][A-Za-z0-9_]*/g, ':')
+  return shape.length > 1 && shape.endsWith('/') ? shape.slice(0, -1) : shape
+}
 
 const limits = z
   .object({

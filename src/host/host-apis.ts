@@ -27,7 +27,7 @@ export interface HostApisOptions {
  * new RunnerSupervisor({ pool: { remoteHostApis: apis.remote }, hostCalls: apis.handler })
  */
 export class HostApis {
-  readonly #apis = new Map<string, { fn: HostApi; expose: boolean }>()
+  readonly #apis = new Map<string, { fn: HostApi; expose: boolean; counted: boolean }>()
   readonly #onFault: (error: unknown, call: RelayedHostCall) => void
 
   constructor(options: HostApisOptions) {
@@ -56,13 +56,13 @@ export class HostApis {
   }
 
   /** Adds a host API answered here; `expose: false` keeps it off ctx (the platform calls it, as fetch does). */
-  add(name: string, fn: HostApi, expose = true): this {
-    return this.#add(name, fn, expose)
+  add(name: string, fn: HostApi, expose = true, counted = true): this {
+    return this.#add(name, fn, expose, counted)
   }
 
   /** What the runner pools register: `IsolatePoolOptions.remoteHostApis`. */
   get remote(): RemoteHostApi[] {
-    return [...this.#apis].map(([name, { expose }]) => ({ name, expose }))
+    return [...this.#apis].map(([name, { expose, counted }]) => (counted ? { name, expose } : { name, expose, counted }))
   }
 
   /** `RunnerSupervisorOptions.hostCalls`. */
@@ -77,9 +77,9 @@ export class HostApis {
     }
   }
 
-  #add(name: string, fn: HostApi, expose = true): this {
+  #add(name: string, fn: HostApi, expose = true, counted = true): this {
     if (this.#apis.has(name)) throw new RangeError(`host API ${name} is added already`)
-    this.#apis.set(name, { fn, expose })
+    this.#apis.set(name, { fn, expose, counted })
     return this
   }
 }

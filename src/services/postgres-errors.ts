@@ -5,6 +5,7 @@ const CONFLICTS: Record<string, ErrorCode> = {
   tenants_slug_key: 'TENANT_EXISTS',
   scripts_tenant_id_name_key: 'SCRIPT_NAME_TAKEN',
   http_routes_pkey: 'ROUTE_TAKEN',
+  http_routes_shape: 'ROUTE_TAKEN',
 }
 
 /** Turns a unique violation into its 409; anything else is rethrown as it is. */

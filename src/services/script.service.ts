@@ -21,6 +21,7 @@ import { AppError } from '../errors.js'
 import { requirePermission } from './auth.service.js'
 import type { ChangeFeed } from './change-feed.js'
 import { conflictOrRethrow } from './postgres-errors.js'
+import { checkScriptFormat } from './script-format.js'
 import { checkSource, sourceHash, type SourceChecker } from './source-check.js'
 import { parseInput } from './validation.js'
 import { SecretBox } from './secret-box.js'
@@ -101,6 +102,7 @@ export class ScriptService {
     const input = parseInput(scriptInput, body)
     const { code, map } = await checkedModule(this.#checker, input.source, this.#limit(how))
     input.source = code
+    checkScriptFormat(input.source, input.type)
     const hash = sourceHash(input.source)
     checkAuthSecret(input.http, Object.keys(input.secrets))
     const sealed = this.#seal(tenant.id, {}, input.secrets)
@@ -109,6 +111,7 @@ export class ScriptService {
         const created = await this.#scripts.insert(tx, tenant.id, input, sealed)
         await this.#scripts.insertVersion(tx, tenant.id, { scriptId: created.id, version: 1, source: input.source, sourceHash: hash }, principal.keyId)
         if (map !== null) await this.#sourceMaps.save(tx, created.id, 1, map)
+        await this.#checkRoute(tx, created)
         await this.#scripts.replaceRoutes(tx, created)
         await this.#audit.insert(tx, auditEntry(principal, tenant.id, 'script.create', { type: 'script', id: created.id }, null, scriptSummary(created, hash)))
         return created
@@ -193,6 +196,7 @@ export class ScriptService {
           const fields = issues.map((issue) => ({ field: issue.path, message: issue.message }))
           throw new AppError('VALIDATION_FAILED', `${fields[0]?.field}: ${fields[0]?.message}`, { fields })
         }
+        if (patch.source !== undefined || next.type !== current.type) checkScriptFormat(patch.source ?? current.source, next.type)
         let source = current.source
         let hash = current.sourceHash
         if (patch.source !== undefined && sourceHash(patch.source) !== current.sourceHash) {
@@ -203,6 +207,7 @@ export class ScriptService {
           if (map !== null) await this.#sourceMaps.save(tx, id, next.version, map)
         }
         const updated = await this.#scripts.update(tx, next, sealed)
+        await this.#checkRoute(tx, updated)
         await this.#scripts.replaceRoutes(tx, updated)
         await this.#auditChange(tx, principal, current, { ...updated, source, sourceHash: hash })
         return { ...updated, source, sourceHash: hash }
@@ -302,6 +307,23 @@ export class ScriptService {
       else next[name] = this.#secrets.seal(tenantId, name, value)
     }
     return next
+  }
+
+  /**
+   * Refuses a route that another active script of the tenant serves already, also under other
+   * parameter names or with a trailing slash (`/r/:a` and `/r/:b/` match the same requests): 409
+   * ROUTE_TAKEN naming that script. The unique index on the route's shape backs this up against
+   * a concurrent deploy.
+   */
+  async #checkRoute(tx: Tx, script: Script): Promise<void> {
+    if (script.type !== 'http' || script.status !== 'active' || script.http === null) return
+    const clash = await this.#scripts.routeClash(tx, script, script.http.path, script.http.methods)
+    if (clash === null) return
+    throw new AppError(
+      'ROUTE_TAKEN',
+      `${clash.method} ${script.http.path} would match the same requests as ${clash.method} ${clash.path}, served by the active script "${clash.scriptName}" (${clash.scriptId})`,
+      { field: 'http.path', method: clash.method, path: clash.path, scriptId: clash.scriptId, scriptName: clash.scriptName },
+    )
   }
 
   /** The script (locked for this transaction) with its current source, or SCRIPT_NOT_FOUND. */
