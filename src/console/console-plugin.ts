@@ -1,4 +1,4 @@
-import type { FastifyError, FastifyInstance, FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify'
+import type { FastifyError, FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify'
 import { AppError } from '../errors.js'
 import { assetRoutes } from './assets.js'
 import { RedirectTo, sendPage } from './console-context.js'
@@ -116,4 +116,3 @@ function handleError(error: FastifyError | Error, request: FastifyRequest, reply
   return sendPage(reply, errorPage(t, 'INTERNAL_ERROR', t.t('enum.code.INTERNAL_ERROR')), 500)
 }
 
-export type { FastifyInstance }
