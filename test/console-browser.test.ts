@@ -10,6 +10,10 @@ import { ADMIN_TOKEN, api, startTestIsogate } from './helpers/isogate.js'
  * browser, one isogate, every page visited in en, ru and uz with a screenshot of each under
  * test-output/console/ for people to look at.
  */
+// A margin over the suite's 120 s per file for a loaded machine (the test itself aims at ~40 s; every
+// browser step is bounded by the 20 s action timeout below).
+t.setTimeout(240_000)
+
 const CHROMIUM = '/usr/bin/chromium'
 const SHOTS = path.resolve('test-output/console')
 const ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync']
