@@ -225,6 +225,7 @@ export async function startIsogate(config: Config, logger: Logger = pino({ level
         health: new ExecutionHealthSource(db),
         idleMinutes: config.consoleIdleMinutes,
         publicUrl: config.publicUrl,
+        baseDomain: config.baseDomain,
         dataPort,
       },
       metrics: { contentType: registry.contentType, render: () => registry.metrics() },

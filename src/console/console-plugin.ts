@@ -20,6 +20,8 @@ export interface ConsoleOptions extends ConsoleServices {
   /** Base URL of the data plane for links to http scripts; else this host at `dataPort`. */
   publicUrl?: string | undefined
   dataPort: number
+  /** With host routing (ISOGATE_BASE_DOMAIN) a script's URL is `{tenant}.{baseDomain}`; else `/{tenant}/…`. */
+  baseDomain?: string | undefined
   /** Built browser assets (dist/console); see src/console/assets-build.mjs. */
   assetsDir?: string
 }

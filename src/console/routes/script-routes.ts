@@ -16,11 +16,21 @@ import { scriptPage } from '../views/script-page.js'
 /** Minutes of history the health charts show. */
 export const HEALTH_MINUTES = 60
 
-/** Where an active http script with a literal path answers on the data plane, else null. */
+/**
+ * Where an active http script with a literal path answers on the data plane, else null:
+ * ISOGATE_PUBLIC_URL when set, else this host at the data port; the tenant in the host name
+ * with ISOGATE_BASE_DOMAIN, else as the first path segment.
+ */
 export function scriptUrl(options: ConsoleOptions, request: FastifyRequest, tenant: Tenant, script: Script): string | null {
   if (script.type !== 'http' || script.http === null || script.status !== 'active' || /[:*]/.test(script.http.path)) return null
-  const base = options.publicUrl ?? `${request.protocol}://${request.hostname.includes(':') && !request.hostname.startsWith('[') ? `[${request.hostname}]` : request.hostname}:${options.dataPort}`
-  return `${base.replace(/\/$/, '')}/${tenant.slug}${script.http.path}`
+  if (options.publicUrl !== undefined) {
+    const base = new URL(options.publicUrl)
+    if (options.baseDomain !== undefined) base.hostname = `${tenant.slug}.${base.hostname}`
+    return `${base.origin}${base.pathname.replace(/\/$/, '')}${options.baseDomain !== undefined ? '' : `/${tenant.slug}`}${script.http.path}`
+  }
+  if (options.baseDomain !== undefined) return `${request.protocol}://${tenant.slug}.${options.baseDomain}:${options.dataPort}${script.http.path}`
+  const host = request.hostname.includes(':') && !request.hostname.startsWith('[') ? `[${request.hostname}]` : request.hostname
+  return `${request.protocol}://${host}:${options.dataPort}/${tenant.slug}${script.http.path}`
 }
 
 /** Scripts: list, create and edit with the editor, check as you type, status, delete, detail. */
