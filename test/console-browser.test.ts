@@ -43,7 +43,8 @@ t.test('the web console in Chromium: sign in, write, deploy, run, roll back, thr
   const target = databaseTargets().at(-1)!
   const databaseUrl = await target.createUrl()
   t.teardown(() => target.cleanup())
-  const isogate = await startTestIsogate(t, { databaseUrl, workers: 1 })
+  // No retries: a failed event delivery becomes a dead letter at once, for the replay step.
+  const isogate = await startTestIsogate(t, { databaseUrl, workers: 1, eventRetries: 0 })
   const base = `http://127.0.0.1:${isogate.adminPort}`
   t.equal((await api(isogate, 'POST', '/api/v1/tenants', { body: { slug: 'acme', name: 'Acme' } })).status, 201)
   const keyOf = async (role: string) => (await api(isogate, 'POST', '/api/v1/tenants/acme/keys', { body: { role, name: `${role} key` } })).body.token as string
@@ -184,6 +185,32 @@ t.test('the web console in Chromium: sign in, write, deploy, run, roll back, thr
   t.match((await page.locator('.diff td.add').allTextContents()).join('\n'), "hello: 'console'", 'and the line that came back')
   t.same(await (await context.request.get(url as string)).json(), { hello: 'console' }, 'the rolled-back source serves')
 
+  // Status changes: only the allowed transitions are offered; the badge follows.
+  await page.goto(`${base}${scriptPath}`)
+  await page.getByLabel('Change status to').selectOption('paused')
+  await page.getByRole('button', { name: 'Apply' }).click()
+  await page.waitForURL(`${base}${scriptPath}`)
+  t.equal(await page.locator('dl.facts .badge').first().textContent(), 'Paused')
+  await page.getByLabel('Change status to').selectOption('active')
+  await page.getByRole('button', { name: 'Apply' }).click()
+  await page.waitForURL(`${base}${scriptPath}`)
+  t.equal(await page.locator('dl.facts .badge').first().textContent(), 'Active')
+
+  // A dead letter (an event script that throws, no retries) is listed with its attempt and replayed.
+  const failing = await api(isogate, 'POST', '/api/v1/scripts', { tenant: 'acme', body: { name: 'on-order', type: 'event', events: { types: ['order.created'] }, source: 'export default { event() { throw new Error("no stock") } }' } })
+  t.equal(failing.status, 201)
+  t.equal((await api(isogate, 'POST', '/api/v1/events', { tenant: 'acme', body: { type: 'order.created', payload: { id: 7 } } })).status, 202)
+  await page.goto(`${base}/dead-letters`)
+  for (let i = 0; i < 40 && (await page.getByRole('button', { name: 'Replay' }).count()) === 0; i++) {
+    await new Promise((resolve) => setTimeout(resolve, 250))
+    await page.reload()
+  }
+  t.match(await page.locator('main table').textContent(), /order\.created[\s\S]*on-order[\s\S]*1 attempt[\s\S]*no stock/, 'the dead letter shows its event, script, attempts and last error')
+  await page.getByRole('button', { name: 'Replay' }).click()
+  await page.waitForURL(`${base}/dead-letters?replayed=1`)
+  t.match(await page.getByRole('status').textContent(), 'a new delivery is queued')
+  t.match(await page.locator('main table').textContent(), 'Replayed', 'it is marked replayed and cannot be replayed twice')
+
   // An API key: its token is shown once.
   await page.goto(`${base}/keys`)
   await page.getByLabel('Name').fill('ci deploy')
@@ -193,12 +220,14 @@ t.test('the web console in Chromium: sign in, write, deploy, run, roll back, thr
   await page.goto(`${base}/keys`)
   t.equal(await page.locator('#new-token').count(), 0, 'and never again')
 
-  // A second script (for a plural of few), a dead letter-free tenant, a key: every page, every language.
-  t.equal((await api(isogate, 'POST', '/api/v1/scripts', { tenant: 'acme', body: { name: 'nightly', type: 'scheduled', source: V1, cron: { expression: '0 3 * * *', timezone: 'Asia/Tashkent' } } })).status, 201)
+  // A scheduled script (three scripts: a plural of few in Russian), then every page in every language.
+  const nightly = await api(isogate, 'POST', '/api/v1/scripts', { tenant: 'acme', body: { name: 'nightly', type: 'scheduled', source: V1, cron: { expression: '0 3 * * *', timezone: 'Asia/Tashkent' } } })
+  t.equal(nightly.status, 201)
   const pages: Array<[string, string]> = [
     ['overview', '/'],
     ['scripts', '/scripts'],
     ['script', scriptPath],
+    ['scheduled', `/scripts/${nightly.body.id}`],
     ['editor', `${scriptPath}/edit`],
     ['versions', `${scriptPath}/versions?a=2&b=3`],
     ['executions', '/executions?live=1'],
@@ -209,9 +238,9 @@ t.test('the web console in Chromium: sign in, write, deploy, run, roll back, thr
     ['audit', '/audit'],
   ]
   const expected = {
-    en: { nav: 'Scripts', count: '2 scripts', window: 'Last 60 minutes', status: 'Active' },
-    ru: { nav: 'Скрипты', count: '2 скрипта', window: 'Последние 60 минут', status: 'Активен' },
-    uz: { nav: 'Skriptlar', count: '2 ta skript', window: 'Soʻnggi 60 daqiqa', status: 'Faol' },
+    en: { nav: 'Scripts', count: '3 scripts', window: 'Last 60 minutes', status: 'Active' },
+    ru: { nav: 'Скрипты', count: '3 скрипта', window: 'Последние 60 минут', status: 'Активен' },
+    uz: { nav: 'Skriptlar', count: '3 ta skript', window: 'Soʻnggi 60 daqiqa', status: 'Faol' },
   } as const
   for (const [locale, label] of [['en', 'English'], ['ru', 'Русский'], ['uz', 'Oʻzbekcha']] as const) {
     await page.goto(`${base}/scripts`)
