@@ -218,8 +218,14 @@ export async function startIsogate(config: Config, logger: Logger = pino({ level
         adHoc: new AdHocExecutionService({ db, executions: new ExecutionRepository(), executor, defaultLimits, maxCodeBytes: config.sourceBytes, logger }),
       },
       logger,
+      // The web console at /: the same service instances, so the same checks as the REST API.
       console: {
-        auth, tenants, scripts, executions, audit, db,
+        auth,
+        tenants,
+        scripts,
+        executions,
+        audit,
+        db,
         cron: triggers.cron,
         events: triggers.events,
         health: new ExecutionHealthSource(db),
