@@ -44,6 +44,7 @@ export class ExecutionHealthSource implements HealthSource {
 
   async minutes(principal: Principal, tenant: Tenant, window: HealthWindow): Promise<MinuteStats[]> {
     requirePermission(principal, 'scripts.read')
+    // Two statement shapes, not `$1 IS NULL OR script_id = $1`: a generic plan of that could not use the script index.
     const scriptId = window.scriptId ?? null
     const rows = await this.#db.tenant(tenant.id, (tx) =>
       tx<Array<{ minute: Date; runs: number; errors: Record<string, number> | null; p50: number | null; p99: number | null; cpu50: number | null; cpu99: number | null }>>`
@@ -51,7 +52,7 @@ export class ExecutionHealthSource implements HealthSource {
           SELECT date_trunc('minute', created_at) AS minute, status, error, duration_ms, cpu_ms
           FROM executions
           WHERE tenant_id = ${tenant.id} AND created_at >= ${window.from} AND created_at < ${window.to}
-            AND (${scriptId}::uuid IS NULL OR script_id = ${scriptId}::uuid)
+            ${scriptId === null ? tx`` : tx`AND script_id = ${scriptId}`}
             AND status NOT IN ('pending', 'running')
         ), codes AS (
           SELECT minute, jsonb_object_agg(code, n) AS errors FROM (

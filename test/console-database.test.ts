@@ -2,13 +2,16 @@ import { mkdtempSync } from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
 import t from 'tap'
+import { ExecutionHealthSource } from '../src/console/health-source.js'
 import { SessionStore, csrfMatches } from '../src/console/session-store.js'
+import { SYSTEM_PRINCIPAL } from '../src/domain/auth.js'
+import type { Tenant } from '../src/domain/tenant.js'
 import { Database } from '../src/db/index.js'
 import { hashToken } from '../src/services/auth.service.js'
 import { databaseTargets } from './helpers/databases.js'
 
 for (const target of databaseTargets()) {
-  t.test(`console sessions on the ${target.name} database`, async (t) => {
+  t.test(`console sessions and health on the ${target.name} database`, async (t) => {
     const url = await target.createUrl()
     t.teardown(() => target.cleanup())
     const dataDir = mkdtempSync(path.join(os.tmpdir(), 'isogate-console-'))
@@ -56,6 +59,41 @@ for (const target of databaseTargets()) {
       const { token } = await node1.create(key!.id)
       await db.system((tx) => tx`UPDATE api_keys SET revoked_at = now() WHERE id = ${key!.id}`)
       t.equal(await node2.find(token), null)
+    })
+
+    t.test('health per minute from execution records: runs, errors by code, p50/p99 of duration and CPU, per tenant and per script', async (t) => {
+      const [a, b] = ['00000000-0000-4000-8000-00000000000a', '00000000-0000-4000-8000-00000000000b']
+      const at = (minute: number, second: number) => new Date(Date.UTC(2026, 0, 1, 10, minute, second))
+      const rows: Array<[string, string, number, string | null, number]> = [
+        // script, status, duration, error code, minute
+        [a, 'completed', 10, null, 0],
+        [a, 'completed', 20, null, 0],
+        [a, 'failed', 30, 'SCRIPT_ERROR', 0],
+        [a, 'timeout', 40, 'SCRIPT_TIMEOUT', 0],
+        [b, 'completed', 100, null, 0],
+        [a, 'completed', 50, null, 2],
+        [a, 'running', 0, null, 2],
+      ]
+      await db.tenant(tenant!.id, async (tx) => {
+        for (const [i, [script, status, duration, code, minute]] of rows.entries()) {
+          await tx`INSERT INTO executions (id, tenant_id, script_id, script_version, trigger, status, error, duration_ms, cpu_ms, created_at)
+            VALUES (gen_random_uuid(), ${tenant!.id}, ${script}, 1, 'manual', ${status}, ${code === null ? null : tx.json({ code, message: 'x' })}, ${duration}, ${duration / 10}, ${at(minute, i)})`
+        }
+      })
+      const health = new ExecutionHealthSource(db)
+      const scope = { id: tenant!.id, slug: 'acme', name: 'Acme', createdAt: new Date() } as Tenant
+      const window = { from: at(0, 0), to: at(5, 0) }
+      const perScript = await health.minutes(SYSTEM_PRINCIPAL, scope, { ...window, scriptId: a })
+      t.same(perScript.map((m) => [m.minute.toISOString(), m.runs, m.errors]), [
+        ['2026-01-01T10:00:00.000Z', 4, { SCRIPT_ERROR: 1, SCRIPT_TIMEOUT: 1 }],
+        ['2026-01-01T10:02:00.000Z', 1, {}],
+      ], 'a running run is not counted yet; minutes without runs are absent')
+      t.equal(perScript[0]?.p50Ms, 25)
+      t.ok(Math.abs((perScript[0]?.p99Ms ?? 0) - 39.7) < 1e-9, 'p99 interpolates like percentile_cont')
+      t.equal(perScript[0]?.cpuP50Ms, 2.5)
+      const perTenant = await health.minutes(SYSTEM_PRINCIPAL, scope, window)
+      t.equal(perTenant[0]?.runs, 5, 'the tenant view counts every script')
+      t.same(await health.minutes({ keyId: null, role: 'viewer', tenantId: tenant!.id }, scope, { from: at(3, 0), to: at(5, 0) }), [], 'a viewer may read it')
     })
 
     t.test('the superadmin’s tenant choice is on the session, so every node sees it', async (t) => {
