@@ -64,7 +64,7 @@ export const consolePlugin: FastifyPluginAsync<ConsoleOptions> = async (app, opt
     const submitted = request.headers['x-csrf-token'] ?? formOf(request.body).get('_csrf') ?? undefined
     const session = request.console.session
     const expected = session !== null ? session.csrfToken : (parseCookies(request.headers.cookie).get(PRE_SESSION_COOKIE) ?? '')
-    if (expected === '' || !csrfMatches(expected, submitted)) throw new CsrfError()
+    if (expected === '' || !csrfMatches(expected, submitted)) throw new AppError('CSRF_INVALID')
   })
 
   app.addHook('onSend', async (_request, reply) => {
@@ -88,11 +88,6 @@ export const consolePlugin: FastifyPluginAsync<ConsoleOptions> = async (app, opt
   await app.register(operationRoutes, context)
 }
 
-/** A state-changing request without the session's CSRF token. */
-export class CsrfError extends Error {
-  override readonly name = 'CsrfError'
-}
-
 export interface RouteContext {
   services: ConsoleServices
   sessions: SessionStore
@@ -107,7 +102,7 @@ function handleError(error: FastifyError | Error, request: FastifyRequest, reply
     return reply.status(303).header('location', error.location).send()
   }
   const t = request.console?.t ?? translator('en')
-  if (error instanceof CsrfError) return sendPage(reply, errorPage(t, 'CSRF_INVALID', t.t('errors.csrf')), 403)
+  if (error instanceof AppError && error.code === 'CSRF_INVALID') return sendPage(reply, errorPage(t, error.code, t.t('errors.csrf')), 403)
   if (error instanceof AppError) {
     if ((error.status ?? 500) >= 500) request.log.error({ err: error }, 'console request failed')
     return sendPage(reply, errorPage(t, error.code, error.message), error.status ?? 500)

@@ -1,5 +1,5 @@
 import { GATEWAY_ERROR_CODES } from '../../../gateway/index.js'
-import { RUNNER_ERROR_CODES } from '../../../runner/index.js'
+import { HTTP_ERROR_CODES, RUNNER_ERROR_CODES } from '../../../runner/index.js'
 import { EGRESS_ERROR_CODES } from '../../host/index.js'
 import { AUDIT_ACTIONS } from '../../domain/audit.js'
 import { ROLES } from '../../domain/auth.js'
@@ -19,5 +19,5 @@ export const TRANSLATED_ENUMS: Readonly<Record<string, readonly string[]>> = {
   trigger: TRIGGERS,
   role: ROLES,
   audit: AUDIT_ACTIONS,
-  code: [...new Set([...Object.keys(RUNNER_ERROR_CODES), ...Object.keys(ERROR_CODES), ...Object.keys(GATEWAY_ERROR_CODES), ...Object.keys(EGRESS_ERROR_CODES), 'CSRF_INVALID'])],
+  code: [...new Set([...Object.keys(HTTP_ERROR_CODES), ...Object.keys(RUNNER_ERROR_CODES), ...Object.keys(ERROR_CODES), ...Object.keys(GATEWAY_ERROR_CODES), ...Object.keys(EGRESS_ERROR_CODES)])],
 }
