@@ -269,6 +269,8 @@ export const en = {
       METHOD_NOT_IMPLEMENTED: 'Method not implemented',
       PATH_INVALID: 'Invalid path',
       UNSUPPORTED_MEDIA_TYPE: 'Unsupported media type',
+      SCRIPT_FORMAT_UNSUPPORTED: 'Unsupported script format',
+      SCRIPT_HANDLER_MISSING: 'The script lacks the handler its type needs',
       CSRF_INVALID: 'Form expired',
     },
   },

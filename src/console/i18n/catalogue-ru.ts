@@ -269,6 +269,8 @@ export const ru = {
       METHOD_NOT_IMPLEMENTED: 'Метод не реализован',
       PATH_INVALID: 'Недопустимый путь',
       UNSUPPORTED_MEDIA_TYPE: 'Неподдерживаемый тип данных',
+      SCRIPT_FORMAT_UNSUPPORTED: 'Неподдерживаемый формат скрипта',
+      SCRIPT_HANDLER_MISSING: 'У скрипта нет обработчика для его типа',
       CSRF_INVALID: 'Форма устарела',
     },
   },

@@ -269,6 +269,8 @@ export const uz = {
       METHOD_NOT_IMPLEMENTED: 'Metod amalga oshirilmagan',
       PATH_INVALID: 'Yaroqsiz yoʻl',
       UNSUPPORTED_MEDIA_TYPE: 'Qoʻllab-quvvatlanmaydigan maʼlumot turi',
+      SCRIPT_FORMAT_UNSUPPORTED: 'Qoʻllab-quvvatlanmaydigan skript formati',
+      SCRIPT_HANDLER_MISSING: 'Skriptda turi uchun kerakli ishlovchi yoʻq',
       CSRF_INVALID: 'Shakl eskirgan',
     },
   },
