@@ -62,7 +62,8 @@ export class WorkerShard {
     const runAnswers = `isogate-runs-${randomBytes(8).toString('hex')}`
     this.#answers = new BroadcastChannel(runAnswers)
     this.#answers.onmessage = (event) => this.#onAnswers((event as { data: ThreadAnswer[] }).data)
-    // The thread keeps its process alive while it works; this channel must not keep it alive.
+    // Only while runs wait for their answers does the channel hold the event loop: an answer may
+    // arrive after the batch's task settled, when piscina no longer holds it.
     this.#answers.unref()
     this.#pool = new Piscina({
       filename: workerEntry(options.workerUrl).href,
@@ -107,6 +108,7 @@ export class WorkerShard {
 
   run(task: NamedTask): Promise<RunResult> {
     const seq = this.#nextSeq++
+    if (this.#pending.size === 0) this.#answers.ref()
     return new Promise<RunResult>((resolve, reject) => {
       this.#pending.set(seq, { task, resolve, reject })
       this.#queue(seq, task, false)
@@ -178,6 +180,7 @@ export class WorkerShard {
           this.#pending.delete(seq)
           pending.reject(failure)
         }
+        if (this.#pending.size === 0) this.#answers.unref()
       },
     )
   }
@@ -199,6 +202,7 @@ export class WorkerShard {
       this.#pending.delete(answer.seq)
       pending.resolve(answer.result)
     }
+    if (this.#pending.size === 0) this.#answers.unref()
   }
 }
 
