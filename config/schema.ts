@@ -122,7 +122,7 @@ export const settings = {
   tenantConcurrency: setting('ISOGATE_TENANT_CONCURRENCY', 'Runs of one tenant in flight at once on this gateway', positiveInt, 64),
   tenantContendedConcurrency: setting('ISOGATE_TENANT_CONTENDED_CONCURRENCY', 'Runs of one tenant in flight at once while other tenants are active too (fairness; at most ISOGATE_TENANT_CONCURRENCY)', positiveInt, 16),
   tenantQueue: setting('ISOGATE_TENANT_QUEUE', 'Runs of one tenant waiting for a slot, at most (a memory bound; past it 429 TENANT_BUSY). What sheds a tenant is its runs\' wait: ISOGATE_QUEUE_TARGET_MS', z.coerce.number().int().min(0), 4096),
-  queueTargetMs: setting('ISOGATE_QUEUE_TARGET_MS', 'Target queueing delay of a tenant\'s runs (CoDel): a tenant whose runs waited longer for a whole interval while its queue kept growing gets 429 TENANT_BUSY with Retry-After, until a run waits less again', positiveInt, 100),
+  queueTargetMs: setting('ISOGATE_QUEUE_TARGET_MS', 'Target queueing delay of a tenant\'s runs (CoDel): a tenant whose runs waited longer, interval after interval, while its queue kept growing gets 429 TENANT_BUSY with Retry-After, until a run waits less again', positiveInt, 100),
   globalConcurrency: setting('ISOGATE_GLOBAL_CONCURRENCY', 'Runs in flight across all tenants', positiveInt, 512),
   globalQueue: setting('ISOGATE_GLOBAL_QUEUE', 'Runs waiting across all tenants; past it 503 OVERLOADED', z.coerce.number().int().min(0), 4096),
   breakerFailures: setting('ISOGATE_BREAKER_FAILURES', 'Consecutive failed runs that open a script\'s circuit (503 SCRIPT_UNAVAILABLE)', positiveInt, 10),

@@ -13,8 +13,8 @@ export interface AdmissionOptions {
   perTenantQueue?: number
   /**
    * The queueing delay a tenant's runs may settle at (CoDel's target): when the runs it dequeues
-   * have waited longer than this for a whole interval (the target or 100 ms, whichever is longer)
-   * and its queue kept growing, its new runs are refused with TENANT_BUSY (429) and a Retry-After
+   * have waited longer than this interval after interval (an interval is the target or 100 ms,
+   * whichever is longer) and its queue grew in each of several in a row, its new runs are refused with TENANT_BUSY (429) and a Retry-After
    * of the wait, until a run waits less than the target again.
    */
   queueTargetMs?: number
@@ -37,6 +37,12 @@ const DEFAULTS = { perTenantConcurrency: 64, contendedConcurrency: 16, perTenant
 
 /** CoDel's interval: how long waits must stay over the target before a tenant is shed. */
 const MIN_INTERVAL_MS = 100
+/**
+ * Intervals in a row, waits over the target, in which the queue grew: the sign the runners do not
+ * keep up. One or two are a step, not a trend: 1,000 connections opening at once, or clients
+ * whose SYN was dropped from a full listen backlog coming back a second later.
+ */
+const GROWING_INTERVALS = 5
 
 export type Admission = 'started' | 'queued' | 'TENANT_BUSY' | 'OVERLOADED'
 
@@ -59,6 +65,8 @@ interface Lane {
   overSince: number
   /** The queue's length then: a queue that grows over an interval is one the runners do not keep up with. */
   queueAtOver: number
+  /** Intervals in a row that ended with waits over the target and a longer queue. */
+  growing: number
   /** Refusing new runs that would queue (429), until a run waits less than the target. */
   shedding: boolean
   /** The wait of the run dequeued last (ms): what Retry-After tells a refused client. */
@@ -79,8 +87,8 @@ export interface AdmissionStats {
  *
  * Shedding by queueing delay: each run's wait is measured when it leaves the queue. A tenant
  * whose runs have waited past `queueTargetMs` for a whole interval is a candidate; it is shed
- * (new runs that would queue answer 429 with Retry-After) only if its queue also grew over that
- * interval. HTTP clients hold a fixed number of connections and send the next request when the
+ * (new runs that would queue answer 429 with Retry-After) only if its queue also grew over
+ * several such intervals in a row. HTTP clients hold a fixed number of connections and send the next request when the
  * last is answered, so a tenant with 1,000 connections makes a standing queue of about 1,000
  * runs that the runners serve at full speed: refusing some would not lower the load (the client
  * asks again at once), only turn answers into errors. A queue that keeps growing is arrivals
@@ -236,8 +244,7 @@ export class AdmissionController {
     const wait = now - since
     lane.lastWaitMs = wait
     if (wait < this.#targetMs) {
-      lane.overSince = 0
-      lane.shedding = false
+      this.#settle(lane)
       return
     }
     if (lane.overSince === 0) {
@@ -247,7 +254,9 @@ export class AdmissionController {
     }
     if (now - lane.overSince < this.#intervalMs) return
     // A growing queue, not a standing one: more than noise (a tenth, and at least a few runs).
-    lane.shedding = lane.queue.length >= lane.queueAtOver + Math.max(4, lane.queueAtOver / 10)
+    const grew = lane.queue.length >= lane.queueAtOver + Math.max(4, lane.queueAtOver / 10)
+    lane.growing = grew ? lane.growing + 1 : 0
+    if (lane.growing >= GROWING_INTERVALS) lane.shedding = true
     lane.overSince = now
     lane.queueAtOver = lane.queue.length
   }
@@ -255,13 +264,14 @@ export class AdmissionController {
   /** An empty queue is the end of a wait episode. */
   #settle(lane: Lane): void {
     lane.overSince = 0
+    lane.growing = 0
     lane.shedding = false
   }
 
   #lane(tenantId: string): Lane {
     let lane = this.#lanes.get(tenantId)
     if (lane === undefined) {
-      lane = { running: 0, queue: [], overSince: 0, queueAtOver: 0, shedding: false, lastWaitMs: 0 }
+      lane = { running: 0, queue: [], overSince: 0, queueAtOver: 0, growing: 0, shedding: false, lastWaitMs: 0 }
       this.#lanes.set(tenantId, lane)
     }
     return lane

@@ -21,7 +21,25 @@ t.test('a fixed number of clients whose runs wait past the target is served, not
   t.same(admission.stats, { running: 1, queued: 20, tenants: 1 })
 })
 
-t.test('runs that wait past the target for a whole interval while the queue grows are shed with 429 and a Retry-After, until a run waits less again', async (t) => {
+t.test('a step of new clients (many connections opening at once) is served, not shed, even while waits are over the target', async (t) => {
+  const time = clock()
+  const admission = new AdmissionController({ perTenantConcurrency: 1, globalConcurrency: 1, queueTargetMs: 100, now: time.now })
+  admission.admit('ramp', () => {})
+  // 300 connections open over 300 ms while the runner serves one run every 60 ms...
+  for (let step = 0; step < 5; step++) {
+    for (let i = 0; i < 60; i++) t.equal(admission.admit('ramp', () => {}).verdict, 'queued')
+    time.advance(60)
+    admission.release('ramp')
+  }
+  // ...then each sends its next request when answered.
+  for (let round = 0; round < 40; round++) {
+    time.advance(60)
+    admission.release('ramp')
+    t.equal(admission.admit('ramp', () => {}).verdict, 'queued', `round ${round}`)
+  }
+})
+
+t.test('runs that wait past the target interval after interval while the queue keeps growing are shed with 429 and a Retry-After, until a run waits less again', async (t) => {
   const time = clock()
   const admission = new AdmissionController({ perTenantConcurrency: 1, globalConcurrency: 1, queueTargetMs: 100, now: time.now })
   t.equal(admission.admit('flood', () => {}).verdict, 'started')

@@ -21,8 +21,11 @@ interface PendingRun {
   reject(error: Error): void
 }
 
-/** Runs in one batch at most: a batch is one piscina task, and piscina bounds tasks in flight per thread. */
-const MAX_BATCH = 64
+/** A run waiting for a slot on the thread, in its tenant's lane of the fair queue. */
+interface Waiting {
+  seq: number
+  lane: string
+}
 /** Program keys remembered as held by the thread before the memo starts over (a source is re-sent, no harm). */
 const MAX_SENT = 10_000
 
@@ -33,11 +36,13 @@ const MAX_SENT = 10_000
  * what it is good at: the thread's lifecycle, replacing a crashed thread, the task queue (fair
  * across tenants, fair-task-queue.ts), and many tasks in flight per thread.
  *
- * Runs reach the thread in batches: the runs of one tenant that arrive in one turn (one socket
- * read's worth of frames) are one piscina task, one postMessage and one wake-up. Each run's
- * answer comes back on its own, as soon as it is done, on the shard's answer channel (batched
- * per turn by the thread, see worker.ts); the batch's task settles once all its runs are done,
- * and if it fails the thread died under it: its unanswered runs answer RUNNER_CRASHED.
+ * Runs reach the thread in batches: at most `concurrentTasksPerWorker` runs are on the thread at
+ * once; the rest wait in the fair queue (one lane per tenant, round-robin, fair-task-queue.ts),
+ * and the runs that can start in one turn (a socket read's worth of frames, or the slots freed by
+ * one message of answers) go as one piscina task per tenant: one postMessage and one wake-up.
+ * Each run's answer comes back on its own, as soon as it is done, on the shard's answer channel
+ * (batched per turn by the thread, see worker.ts); the batch's task settles once all its runs are
+ * done, and if it fails the thread died under it: its unanswered runs answer RUNNER_CRASHED.
  *
  * A run names its program; its source goes to the thread only while the thread is not known to
  * hold it. A thread that lacks it after all (it let the program go) answers `missing`, and the
@@ -48,7 +53,12 @@ export class WorkerShard {
   readonly #sources: ProgramSources
   readonly #answers: BroadcastChannel
   readonly #pending = new Map<number, PendingRun>()
-  /** Runs queued this turn, by lane (tenant). */
+  /** Runs waiting for a slot on the thread, fair across tenants. */
+  readonly #waiting = new FairTaskQueue()
+  /** Runs on the thread (sent, not answered): at most #slots. */
+  #onThread = 0
+  readonly #slots: number
+  /** Runs to send this turn, by lane (tenant), with their sources decided. */
   readonly #queued = new Map<string, ThreadRun[]>()
   /** Programs whose source the thread has been sent. */
   readonly #sent = new Set<string>()
@@ -59,19 +69,23 @@ export class WorkerShard {
 
   constructor(options: WorkerShardOptions) {
     this.#sources = options.sources
+    this.#slots = options.concurrentTasksPerWorker
     const runAnswers = `isogate-runs-${randomBytes(8).toString('hex')}`
     this.#answers = new BroadcastChannel(runAnswers)
     this.#answers.onmessage = (event) => this.#onAnswers((event as { data: ThreadAnswer[] }).data)
-    // The thread keeps its process alive while it works; this channel must not keep it alive.
+    // Only while runs wait for their answers does the channel hold the event loop: an answer may
+    // arrive after the batch's task settled, when piscina no longer holds it.
     this.#answers.unref()
     this.#pool = new Piscina({
       filename: workerEntry(options.workerUrl).href,
       minThreads: 1,
       maxThreads: 1,
       idleTimeout: Number.POSITIVE_INFINITY,
-      concurrentTasksPerWorker: options.concurrentTasksPerWorker,
-      // Runs past that wait in one lane per tenant, served round-robin (fair-task-queue.ts);
-      // stricterFIFO makes piscina hand a task it could not place back to the head, not the tail.
+      // Every batch holds at least one run, so batches never outnumber the runs allowed on the thread
+      // (the shard's own fair queue holds the rest); one more for a check or a stats request.
+      concurrentTasksPerWorker: options.concurrentTasksPerWorker + 1,
+      // What waits here (a check or stats request behind the runs) waits in one lane per tenant,
+      // round-robin; stricterFIFO makes piscina hand a task it could not place back to the head.
       taskQueue: new FairTaskQueue(),
       stricterFIFO: true,
       // Piscina's default ('sync') parks an idle thread in Atomics.wait, which stops its event
@@ -107,10 +121,34 @@ export class WorkerShard {
 
   run(task: NamedTask): Promise<RunResult> {
     const seq = this.#nextSeq++
+    if (this.#pending.size === 0) this.#answers.ref()
     return new Promise<RunResult>((resolve, reject) => {
       this.#pending.set(seq, { task, resolve, reject })
-      this.#queue(seq, task, false)
+      if (this.#onThread < this.#slots && this.#waiting.size === 0) {
+        this.#onThread++
+        this.#queue(seq, task, false)
+      } else {
+        this.#waiting.push(inLane({ seq, lane: task.program.tenantId } satisfies Waiting, task.program.tenantId) as never)
+      }
     })
+  }
+
+  /** Fills the thread's free slots from the fair queue, round-robin across tenants. */
+  #fill(): void {
+    while (this.#onThread < this.#slots) {
+      const next = this.#waiting.shift() as unknown as Waiting | null
+      if (next === null) return
+      const pending = this.#pending.get(next.seq)
+      if (pending === undefined) continue
+      this.#onThread++
+      this.#queue(next.seq, pending.task, false)
+    }
+  }
+
+  /** A run left the thread (answered, or lost with it). */
+  #settled(): void {
+    this.#onThread--
+    if (this.#pending.size === 0) this.#answers.unref()
   }
 
   /** A request that is not a run (check, stats): one task of its own, outside the tenants' lanes. */
@@ -122,10 +160,14 @@ export class WorkerShard {
     }
   }
 
-  close(): Promise<void> {
+  async close(): Promise<void> {
     this.#closing = true
     this.#answers.close()
-    return this.#pool.close({ force: true })
+    await this.#pool.close({ force: true })
+    // Runs still waiting for a slot never reached the thread: they end as the ones on it did.
+    const left = [...this.#pending.values()]
+    this.#pending.clear()
+    for (const pending of left) pending.reject(crashed(new Error('the pool was closed')))
   }
 
   #queue(seq: number, task: NamedTask, resend: boolean): void {
@@ -147,10 +189,6 @@ export class WorkerShard {
       this.#queued.set(lane, runs)
     }
     runs.push({ seq, task: sent })
-    if (runs.length >= MAX_BATCH) {
-      this.#queued.delete(lane)
-      this.#send(lane, runs)
-    }
     if (!this.#flushQueued) {
       this.#flushQueued = true
       // The frames of one socket read are handled in one go: a microtask sees them all queued.
@@ -176,8 +214,10 @@ export class WorkerShard {
           const pending = this.#pending.get(seq)
           if (pending === undefined) continue
           this.#pending.delete(seq)
+          this.#settled()
           pending.reject(failure)
         }
+        this.#fill()
       },
     )
   }
@@ -193,12 +233,15 @@ export class WorkerShard {
           continue
         }
         this.#pending.delete(answer.seq)
+        this.#settled()
         pending.reject(new ProgramMissing(answer.missing))
         continue
       }
       this.#pending.delete(answer.seq)
+      this.#settled()
       pending.resolve(answer.result)
     }
+    this.#fill()
   }
 }
 
