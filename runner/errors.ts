@@ -37,7 +37,7 @@ export const RUNNER_ERROR_CODES = errorCatalogue({
   SCRIPT_OUTPUT_LIMIT: { status: 500, message: 'The run exceeded its output limit' },
   RUNNER_CRASHED: { status: 503, message: 'The runner executing this run crashed' },
   RUNNER_UNAVAILABLE: { status: 503, message: 'No runner is available' },
-  TENANT_QUARANTINED: { status: 503, message: 'The tenant is quarantined after crashing runners repeatedly' },
+  TENANT_QUARANTINED: { status: 503, message: 'The tenant is quarantined after crashing runners on its own repeatedly' },
   HOST_CALL_FAILED: { status: null, message: 'A host API failed for a reason the script is not told (the host logs it)' },
 })
 

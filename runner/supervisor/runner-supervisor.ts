@@ -166,6 +166,12 @@ export class RunnerSupervisor implements Executor {
     return this.#fleet.slots.map((slot) => ({ runner: slot.index, pid: slot.client?.pid, ready: slot.serving, inFlight: slot.inFlight, starts: slot.starts }))
   }
 
+  /** The probation runner (suspects of a crash run there), and how many standbys are ready now. */
+  get probation(): RunnerInfo & { readyStandbys: number } {
+    const slot = this.#fleet.probation
+    return { runner: slot.index, pid: slot.client?.pid, ready: slot.serving, inFlight: slot.inFlight, starts: slot.starts, readyStandbys: this.#fleet.readyStandbys }
+  }
+
   async run(task: RunTask): Promise<RunResult> {
     const tenantId = task.program.tenantId
     let { result, probation } = await this.#attempt(task, tenantId)
@@ -185,14 +191,17 @@ export class RunnerSupervisor implements Executor {
     if (refused !== null) return { result: refused, probation: false }
     const onProbation = this.#blame.suspected(tenantId) && (await this.#probation.turn(tenantId))
     if (!onProbation) return { result: await this.#runOn(this.#home(tenantId), task, tenantId, false), probation: false }
-    let result: RunResult
+    let result: RunResult | null = null
     try {
-      // The verdicts of crashes still dying come first: convicted enough, it is refused, not let crash again.
+      // The verdicts of crashes still dying come first: convicted enough, it is refused, not let
+      // crash again; cleared (an outside signal, the culprit found), it goes home.
       await this.#blame.settled(VERDICT_WAIT_MS)
-      result = this.#refuseQuarantined(tenantId) ?? (await this.#runOn(this.#fleet.probation, task, tenantId, true))
+      result = this.#refuseQuarantined(tenantId)
+      if (result === null && this.#blame.suspected(tenantId)) result = await this.#runOn(this.#fleet.probation, task, tenantId, true)
     } finally {
       this.#probation.done(tenantId)
     }
+    if (result === null) return { result: await this.#runOn(this.#home(tenantId), task, tenantId, false), probation: false }
     const code = result.error?.code
     if (code !== 'RUNNER_CRASHED' && code !== 'RUNNER_UNAVAILABLE' && code !== 'TENANT_QUARANTINED') this.#blame.ranClean(tenantId)
     return { result, probation: true }
