@@ -4,6 +4,7 @@ import { Counter, Gauge, type Registry } from 'prom-client'
 export interface ContainmentSource {
   readonly incidents: {
     retriedRuns: number
+    retriedSiblings: number
     probationRuns: number
     suspects: number
     suspected: number
@@ -37,6 +38,7 @@ export class ContainmentMetrics {
       })
     }
     total('isogate_crash_retried_runs_total', 'Runs lost to a runner crash before any effect, run again once', () => source.incidents.retriedRuns)
+    total('isogate_limit_sibling_retried_runs_total', "Runs ended by a sibling run's limit kill before any effect, run again on a fresh isolate", () => source.incidents.retriedSiblings)
     total('isogate_probation_runs_total', 'Runs of suspects let onto the probation runner', () => source.incidents.probationRuns)
     new Counter({
       name: 'isogate_blame_decisions_total',

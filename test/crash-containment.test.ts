@@ -101,3 +101,29 @@ t.test('kill -9 of a runner implicates nobody: its run in flight runs again, nob
   const after = await supervisor.run(fetchTask('busy', `export default { fetch() { return new Response('again') } }`))
   t.equal(bodyText(after.response?.body), 'again', 'the tenant in flight at every kill is served at home')
 })
+
+t.test('a CPU kill ends only the run that went over: the sibling runs of the same tenant in its isolate run again on a fresh one and complete', async (t) => {
+  const supervisor = new RunnerSupervisor({ runners: 1, standby: 0, probation: 'on-demand', pool: { threads: 1 } })
+  t.teardown(() => supervisor.close())
+  await supervisor.ready()
+  const source = `export default {
+    async fetch(request) {
+      if (new URL(request.url).searchParams.has('spin')) for (;;) {}
+      await new Promise((resolve) => setTimeout(resolve, 50))
+      return new Response('sibling')
+    },
+  }`
+  const limits = { cpuMs: 100, timeoutMs: 20_000 }
+  t.equal(bodyText((await supervisor.run(fetchTask('siblings', source, {}, limits))).response?.body), 'sibling', 'warm')
+  const spinner = supervisor.run(fetchTask('siblings', source, { url: 'http://siblings.test/?spin' }, limits))
+  // Sent while the spinner holds the isolate: in flight in it when the watchdog kills it.
+  await sleep(20)
+  const siblings = await Promise.all([1, 2, 3].map(() => supervisor.run(fetchTask('siblings', source, {}, limits))))
+  t.match(await spinner, { ok: false, error: { code: 'SCRIPT_CPU_LIMIT' } }, 'the spinner ends with its limit')
+  for (const result of siblings) {
+    if (result.ok) t.equal(bodyText(result.response?.body), 'sibling', 'a sibling completed')
+    else t.match(result, { error: { code: 'SCRIPT_SIBLING_LIMIT' } }, 'or got the distinct code')
+  }
+  t.ok(siblings.every((result) => result.ok), 'with no effect caused, every sibling ran again and completed')
+  t.ok(supervisor.incidents.retriedSiblings >= 1, `siblings run again: ${supervisor.incidents.retriedSiblings}`)
+})

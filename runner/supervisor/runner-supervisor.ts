@@ -76,6 +76,8 @@ export interface RunnerIncidents {
   quarantinedRuns: number
   /** Runs lost to a crash before any effect, run again (once). */
   retriedRuns: number
+  /** Runs ended by a sibling's limit kill before any effect, run again on a fresh isolate (once). */
+  retriedSiblings: number
   /** Runs let onto the probation runner. */
   probationRuns: number
   /** Tenants suspected now, and decisions so far: suspects made, convicted, cleared, crashes blamed on nobody. */
@@ -126,6 +128,7 @@ export class RunnerSupervisor implements Executor {
   #crashes = 0
   #quarantinedRuns = 0
   #retriedRuns = 0
+  #retriedSiblings = 0
 
   constructor(options: RunnerSupervisorOptions = {}) {
     const numeric = {} as Record<NumericOption, number>
@@ -179,6 +182,10 @@ export class RunnerSupervisor implements Executor {
     // again, once (a suspect now, it goes to probation). Lost on probation, it was alone: its own doing.
     if (!probation && result.error?.code === 'RUNNER_CRASHED' && result.error.retryable === true) {
       this.#retriedRuns++
+      ;({ result } = await this.#attempt(task, tenantId))
+    } else if (result.error?.code === 'SCRIPT_SIBLING_LIMIT' && result.error.retryable === true) {
+      // A sibling's limit kill took its isolate before it caused any effect: again, on a fresh one.
+      this.#retriedSiblings++
       ;({ result } = await this.#attempt(task, tenantId))
     }
     if (result.error?.retryable !== undefined) result.error = { code: result.error.code, message: result.error.message }
@@ -268,6 +275,7 @@ export class RunnerSupervisor implements Executor {
       quarantinedTenants: this.#quarantine.size,
       quarantinedRuns: this.#quarantinedRuns,
       retriedRuns: this.#retriedRuns,
+      retriedSiblings: this.#retriedSiblings,
       probationRuns: this.#probation.admitted,
       suspects: this.#blame.suspects,
       suspected: suspects,
