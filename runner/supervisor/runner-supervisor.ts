@@ -179,8 +179,8 @@ export class RunnerSupervisor implements Executor {
     const tenantId = task.program.tenantId
     let { result, probation } = await this.#attempt(task, tenantId)
     // Lost to a crash before it did anything outside its isolate, on a runner it shared: run it
-    // again, once (a suspect now, it goes to probation). Lost on probation, it was alone: its own doing.
-    if (!probation && result.error?.code === 'RUNNER_CRASHED' && result.error.retryable === true) {
+    // again, once (a suspect now, it goes to probation). Lost on probation alone: its own doing.
+    if ((!probation || this.#blame.shared(tenantId)) && result.error?.code === 'RUNNER_CRASHED' && result.error.retryable === true) {
       this.#retriedRuns++
       ;({ result } = await this.#attempt(task, tenantId))
     } else if (result.error?.code === 'SCRIPT_SIBLING_LIMIT' && result.error.retryable === true) {

@@ -5,6 +5,8 @@ import type { LimitEnforcer } from './limit-enforcer.js'
 export interface Watched {
   readonly cpuTimeNs: () => bigint
   readonly disposed: boolean
+  /** Why it was killed, when it was; null when V8 disposed it (its memory limit). */
+  readonly killReason: RunnerErrorCode | null
   /** `culprit`: the run that went over (its siblings in the isolate are spared what they can be). */
   readonly kill: (reason: RunnerErrorCode, culprit?: unknown) => void
 }
@@ -81,7 +83,9 @@ export class Watchdog {
     for (const entry of this.#entries) {
       if (entry.target.disposed) {
         this.#entries.delete(entry)
-        entry.limits.exceed('SCRIPT_MEMORY_LIMIT')
+        // Killed for a sibling run's CPU or wall time, this run is not over a limit of its own.
+        const reason = entry.target.killReason
+        if (reason === null || reason === 'SCRIPT_MEMORY_LIMIT') entry.limits.exceed('SCRIPT_MEMORY_LIMIT')
         entry.target.kill('SCRIPT_MEMORY_LIMIT')
       } else if (now - entry.startWall > entry.timeoutMs) {
         this.#entries.delete(entry)
