@@ -22,8 +22,8 @@ t.test('a hostile tenant crashing its runner three times beside a busy innocent 
   // One runner serves both tenants (with its standby and the probation runner: three processes).
   // A circuit that opens at 2 failures: one crash counted against the innocent twice would show.
   const isogate = await startTestIsogate(t, { runners: 1, runnerStandby: 1, runnerProbation: 'ready', breakerFailures: 2 })
-  // 8 MB: the bomb goes off in well under a second (at 64 MB, V8's last-resort GCs take seconds on a loaded machine).
-  await deploy(isogate, 'hostile', '/bomb', BOMB, { limits: { memoryMb: 8, timeoutMs: 60_000, cpuMs: 60_000 } })
+  // 64 MB: V8 aborts the runner (at 8 MB the isolate's memory limit now catches the bomb: SCRIPT_MEMORY_LIMIT).
+  await deploy(isogate, 'hostile', '/bomb', BOMB, { limits: { memoryMb: 64, timeoutMs: 60_000, cpuMs: 60_000 } })
   const innocent = 'innocent'
   await deploy(isogate, innocent, '/hi', BUSY)
   t.equal((await call(isogate, `/${innocent}/hi`)).status, 200)

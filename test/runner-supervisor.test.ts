@@ -13,8 +13,8 @@ const HELLO = `export default { fetch(request, env) { return new Response('hello
  * machine: it answers at env.UNTIL (epoch ms), so its retry after the crash finishes then too.
  */
 const SLOW = `export default { async fetch(request, env) { await new Promise((resolve) => setTimeout(resolve, Math.max(0, Number(env.UNTIL) - Date.now()))); return new Response('slow') } }`
-// 8 MB: the bomb goes off in well under a second (at 64 MB, V8's last-resort GCs take seconds on a loaded machine).
-const GENEROUS = { memoryMb: 8, timeoutMs: 60_000, cpuMs: 60_000 }
+// 64 MB: V8 aborts the runner (at 8 MB the isolate's memory limit now catches the bomb: SCRIPT_MEMORY_LIMIT).
+const GENEROUS = { memoryMb: 64, timeoutMs: 60_000, cpuMs: 60_000 }
 
 /** The first tenant id with this prefix whose rendezvous home among two runners is `runner`. */
 function tenantOn(runner: number, prefix: string): string {
