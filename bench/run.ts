@@ -11,6 +11,7 @@ import { setTimeout as delay } from 'node:timers/promises'
 import { load, type Measurement } from './load.js'
 import { report, type Mode, type RoundTrip } from './report.js'
 import { runnerCrashUnderLoad } from './runner-crash.js'
+import { containmentScenarios } from './containment-scenarios.js'
 import { ECHO_BODY, SCRIPTS, deployer } from './scenarios.js'
 import { startBaseline, startIsogateServer } from './servers.js'
 import { startWorkerd } from './workerd-server.js'
@@ -120,6 +121,7 @@ async function main(mode: Mode): Promise<void> {
 
     // Last: it restarts runners, which the scenarios above should not see.
     results.push(...(await runnerCrashUnderLoad(isogate, deploy, { runners: RUNNERS, bystanders: 4, crashEveryMs: 2500, ...plan.crash })))
+    results.push(...(await containmentScenarios(mode, isogate, deploy, RUNNERS)))
   } finally {
     await isogate.stop()
     await workerd.stop()

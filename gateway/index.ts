@@ -12,3 +12,4 @@ export { DATA_PLANE_ERRORS, GatewayError, GATEWAY_ERROR_CODES, type GatewayError
 export { AccessLog, runStatus, type AccessLogOptions, type AccessLogRun } from './access-log.js'
 export { RouteTable, type Route, type RouteMatch } from './route-table.js'
 export { loadUws } from './uws.js'
+export { ContainmentMetrics, type ContainmentSource } from './containment-metrics.js'

@@ -15,7 +15,7 @@ export interface ErrorData {
   pointer?: string | undefined
   /** RUNNER_CRASHED: only the worker thread died, its runner process lives on. */
   threadOnly?: boolean | undefined
-  /** RUNNER_CRASHED: the run had caused no effect outside its isolate, so it may run again. */
+  /** RUNNER_CRASHED, SCRIPT_SIBLING_LIMIT: the run had caused no effect outside its isolate, so it may run again. */
   retryable?: boolean | undefined
 }
 
@@ -35,9 +35,10 @@ export const RUNNER_ERROR_CODES = errorCatalogue({
   SCRIPT_MEMORY_LIMIT: { status: 503, message: 'The isolate exceeded its memory limit' },
   SCRIPT_API_CALL_LIMIT: { status: 500, message: 'The run exceeded its host API call limit' },
   SCRIPT_OUTPUT_LIMIT: { status: 500, message: 'The run exceeded its output limit' },
+  SCRIPT_SIBLING_LIMIT: { status: 503, message: 'Another run of the tenant went over its CPU or wall-clock limit, and this run, which had already caused an effect, ended with their shared isolate' },
   RUNNER_CRASHED: { status: 503, message: 'The runner executing this run crashed' },
   RUNNER_UNAVAILABLE: { status: 503, message: 'No runner is available' },
-  TENANT_QUARANTINED: { status: 503, message: 'The tenant is quarantined after crashing runners repeatedly' },
+  TENANT_QUARANTINED: { status: 503, message: 'The tenant is quarantined after crashing runners on its own repeatedly' },
   HOST_CALL_FAILED: { status: null, message: 'A host API failed for a reason the script is not told (the host logs it)' },
 })
 

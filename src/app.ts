@@ -4,7 +4,7 @@ import type { FastifyInstance } from 'fastify'
 import { pino, type Logger } from 'pino'
 import type { Config } from '../config/index.js'
 import { collectDefaultMetrics, Registry } from 'prom-client'
-import { EarlyResponses, RouteTable, RunnerMetrics } from '../gateway/index.js'
+import { ContainmentMetrics, EarlyResponses, RouteTable, RunnerMetrics } from '../gateway/index.js'
 import { RunnerSupervisor, type RunnerEvent } from '../runner/index.js'
 import { createApiServer } from './api/index.js'
 import { ExecutionHealthSource } from './console/index.js'
@@ -198,6 +198,7 @@ export async function startIsogate(config: Config, logger: Logger = pino({ level
     closers.push(() => rollupRetention.stop())
     // Collected at scrape time from the runner processes, with a bound on how long a scrape waits.
     new RunnerMetrics({ source: pool, registry })
+    new ContainmentMetrics(pool, registry)
     const dataPlane = await startDataPlane({ config, routes, executor, recorder, registry, logger, earlyResponses })
     const dataPort = dataPlane.port
 

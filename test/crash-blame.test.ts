@@ -87,7 +87,7 @@ t.test('suspects nobody came back to clear are forgotten after the suspicion win
 })
 
 t.test('the probation lane lets one tenant in at a time, every waiting run of the next tenant together; a cleared tenant leaves the line', async (t) => {
-  const lane = new ProbationLane()
+  const lane = new ProbationLane({ aloneMs: 60_000 })
   t.equal(await lane.turn('a'), true)
   const b1 = lane.turn('b')
   const c1 = lane.turn('c')
@@ -102,8 +102,19 @@ t.test('the probation lane lets one tenant in at a time, every waiting run of th
   lane.done('b')
   lane.done('b')
   t.equal(await a2, true)
-  t.throws(() => lane.done('b'), /does not hold the turn/)
+  t.throws(() => lane.done('b'), /is not inside/)
   t.equal(lane.admitted, 4)
+})
+
+t.test('a tenant inside the probation lane for aloneMs lets the next one in beside it', async (t) => {
+  const lane = new ProbationLane({ aloneMs: 20 })
+  t.equal(await lane.turn('slow'), true)
+  const started = performance.now()
+  t.equal(await lane.turn('quick'), true)
+  t.ok(performance.now() - started >= 15, 'after the slow one had it alone for aloneMs')
+  lane.done('quick')
+  lane.done('slow')
+  t.equal(lane.waiting, 0)
 })
 
 t.test('a crash, a runner that is not there or a quarantine never counts toward a circuit; a script error does', async (t) => {

@@ -6,7 +6,8 @@ const BOMB = `export default { fetch() { new Array(1e9).fill(0); return new Resp
 const HELLO = `export default { fetch() { return new Response('hello') } }`
 
 t.test('a runner crash answers 503 RUNNER_CRASHED to its client; the next request of another tenant is 200', async (t) => {
-  const isogate = await startTestIsogate(t, { runners: 2, runnerStandby: 1 })
+  // The probation runner kept ready: the culprit's lost run runs again there (and crashes it alone).
+  const isogate = await startTestIsogate(t, { runners: 2, runnerStandby: 1, runnerProbation: 'ready' })
   const culprit = await deploy(isogate, 'culprit', '/bomb', BOMB, { limits: { memoryMb: 64 } })
   const culpritRunner = rank(culprit.tenantId, 2)[0]
   // Tenant ids are generated: deploy bystanders until one is served by the other runner.

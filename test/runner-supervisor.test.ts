@@ -13,6 +13,7 @@ const HELLO = `export default { fetch(request, env) { return new Response('hello
  * machine: it answers at env.UNTIL (epoch ms), so its retry after the crash finishes then too.
  */
 const SLOW = `export default { async fetch(request, env) { await new Promise((resolve) => setTimeout(resolve, Math.max(0, Number(env.UNTIL) - Date.now()))); return new Response('slow') } }`
+// 64 MB: V8 aborts the runner (at 8 MB the isolate's memory limit now catches the bomb: SCRIPT_MEMORY_LIMIT).
 const GENEROUS = { memoryMb: 64, timeoutMs: 60_000, cpuMs: 60_000 }
 
 /** The first tenant id with this prefix whose rendezvous home among two runners is `runner`. */

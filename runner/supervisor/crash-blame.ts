@@ -157,6 +157,12 @@ export class CrashBlame {
     if (wasSuspect) this.#decide({ type: 'cleared', tenantId, reason: 'ran-clean' })
   }
 
+  /** Whether an open case has the tenant among several suspects: a crash it did not have to itself. */
+  shared(tenantId: string): boolean {
+    for (const crash of this.#cases.values()) if (crash.suspects.has(tenantId) && crash.suspects.size > 1) return true
+    return false
+  }
+
   /** Tenants suspected of an open case now. */
   get suspects(): number {
     const tenants = new Set<string>()

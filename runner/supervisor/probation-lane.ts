@@ -3,11 +3,23 @@ interface Waiting {
   resolve(turn: boolean): void
 }
 
+export interface ProbationLaneOptions {
+  /**
+   * How long a tenant has the probation runner to itself while others wait; then the next waiting
+   * tenant goes in beside it. A slow suspect (a long run, or a bomb that takes seconds to go off)
+   * must not hold an innocent one's requests for long.
+   */
+  aloneMs?: number
+}
+
+const DEFAULTS = { aloneMs: 50 }
+
 /**
- * The probation runner's door: one tenant at a time. Every run of the tenant whose turn it is
- * goes in at once; other tenants wait in arrival order, and the turn passes when the holder's
- * runs are all answered and someone waits. So a crash of the probation runner has exactly one
- * tenant in flight, and CrashBlame can convict it or clear it.
+ * The probation runner's door: one tenant at a time, as far as it can. Every run of the tenant
+ * whose turn it is goes in at once; other tenants wait in arrival order and go in when the runs
+ * inside are all answered, or when the tenant inside has had the runner alone for `aloneMs`. A
+ * crash of the probation runner with one tenant inside convicts it (CrashBlame); a run answered
+ * without a crash clears its tenant.
  *
  * A waiting tenant that blame clears meanwhile (the culprit was found elsewhere) leaves the line
  * with `false` and runs on its own runner again.
@@ -18,28 +30,40 @@ interface Waiting {
  * }
  */
 export class ProbationLane {
-  #holder: string | null = null
-  #running = 0
+  readonly #aloneMs: number
+  /** Tenants inside: their runs in flight on the probation runner, and since when the latest went in. */
+  readonly #inside = new Map<string, { running: number; since: number }>()
   #waiting: Waiting[] = []
+  #timer: NodeJS.Timeout | null = null
   /** Runs let onto the probation runner. */
   admitted = 0
 
-  /** Resolves true on the tenant's turn; false when `leave` took it out of the line first. */
-  turn(tenantId: string): Promise<boolean> {
-    if (this.#holder === null || (this.#holder === tenantId && this.#waiting.length === 0)) {
-      this.#holder = tenantId
-      this.#running++
-      this.admitted++
-      return Promise.resolve(true)
-    }
-    return new Promise((resolve) => this.#waiting.push({ tenantId, resolve }))
+  constructor(options: ProbationLaneOptions = {}) {
+    const aloneMs = options.aloneMs ?? DEFAULTS.aloneMs
+    if (!Number.isInteger(aloneMs) || aloneMs < 0) throw new RangeError('options.aloneMs must be a non-negative integer')
+    this.#aloneMs = aloneMs
   }
 
-  /** One run of the holder was answered. */
+  /** Resolves true on the tenant's turn; false when `leave` took it out of the line first. */
+  turn(tenantId: string): Promise<boolean> {
+    const inside = this.#inside.get(tenantId)
+    if ((inside !== undefined && this.#waiting.length === 0) || this.#inside.size === 0) {
+      this.#enter(tenantId, 1)
+      return Promise.resolve(true)
+    }
+    const turn = new Promise<boolean>((resolve) => this.#waiting.push({ tenantId, resolve }))
+    this.#arm()
+    return turn
+  }
+
+  /** One run of a tenant inside was answered. */
   done(tenantId: string): void {
-    if (tenantId !== this.#holder || this.#running === 0) throw new Error(`done() for ${tenantId}, which does not hold the turn`)
-    this.#running--
-    if (this.#running === 0) this.#next()
+    const inside = this.#inside.get(tenantId)
+    if (inside === undefined || inside.running === 0) throw new Error(`done() for ${tenantId}, which is not inside`)
+    inside.running--
+    if (inside.running > 0) return
+    this.#inside.delete(tenantId)
+    if (this.#inside.size === 0) this.#admitNext()
   }
 
   /** The tenant needs no probation any more: its waiting runs go back to their own runner. */
@@ -56,22 +80,35 @@ export class ProbationLane {
     return this.#waiting.length
   }
 
-  #next(): void {
-    this.#holder = null
+  #enter(tenantId: string, runs: number): void {
+    const inside = this.#inside.get(tenantId)
+    if (inside === undefined) this.#inside.set(tenantId, { running: runs, since: performance.now() })
+    else inside.running += runs
+    this.admitted += runs
+  }
+
+  /** The next waiting tenant goes in, with all of its runs that are waiting. */
+  #admitNext(): void {
     const first = this.#waiting[0]
     if (first === undefined) return
-    // The next tenant, with all of its runs that are waiting.
-    this.#holder = first.tenantId
+    const admitted: Waiting[] = []
     const staying: Waiting[] = []
-    for (const waiting of this.#waiting) {
-      if (waiting.tenantId !== first.tenantId) {
-        staying.push(waiting)
-        continue
-      }
-      this.#running++
-      this.admitted++
-      waiting.resolve(true)
-    }
+    for (const waiting of this.#waiting) (waiting.tenantId === first.tenantId ? admitted : staying).push(waiting)
     this.#waiting = staying
+    this.#enter(first.tenantId, admitted.length)
+    for (const waiting of admitted) waiting.resolve(true)
+    this.#arm()
+  }
+
+  /** While tenants wait, the one inside longest gets `aloneMs` to itself, then the next goes in beside it. */
+  #arm(): void {
+    if (this.#timer !== null || this.#waiting.length === 0) return
+    let latest = 0
+    for (const { since } of this.#inside.values()) latest = Math.max(latest, since)
+    this.#timer = setTimeout(() => {
+      this.#timer = null
+      if (this.#inside.size === 0 || performance.now() - latest >= this.#aloneMs) this.#admitNext()
+      else this.#arm()
+    }, Math.max(0, latest + this.#aloneMs - performance.now()))
   }
 }

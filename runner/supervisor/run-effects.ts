@@ -14,3 +14,10 @@ export function hasEffect(name: string): boolean {
 export function markEffects(calls: Iterable<{ tenantId: string | null; effects: boolean }>, tenantId: string): void {
   for (const call of calls) if (call.tenantId === tenantId) call.effects = true
 }
+
+/** A run ended by a sibling's limit kill may run again when it caused no effect: its answer says so. */
+export function markRetryable(value: unknown, effects: boolean): unknown {
+  const error = (value as { error?: { code?: unknown; retryable?: boolean } } | null)?.error
+  if (error?.code === 'SCRIPT_SIBLING_LIMIT') error.retryable = !effects
+  return value
+}

@@ -8,7 +8,7 @@ import { HostAnswerer, type HostCallHandler, type RelayedHostCall } from '../hos
 import type { IsolatePoolOptions } from '../process/isolate-pool.js'
 import type { RunnerProcessNotice, RunnerProcessSettings } from '../process/runner-process.js'
 import { programKey } from '../protocol.js'
-import { hasEffect, markEffects } from './run-effects.js'
+import { hasEffect, markEffects, markRetryable } from './run-effects.js'
 
 export interface RunnerClientOptions {
   /** The runner-process module (.ts under a TypeScript loader, .js when built). */
@@ -220,7 +220,7 @@ export class RunnerClient {
     if (call === undefined) return
     this.#calls.delete(response.id)
     this.#forgetRun(call.tenantId)
-    if (response.error === undefined) call.resolve(response.value)
+    if (response.error === undefined) call.resolve(markRetryable(response.value, call.effects))
     else call.reject(fromErrorData(response.error))
   }
 

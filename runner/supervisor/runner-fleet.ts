@@ -79,14 +79,18 @@ export class RunnerFleet {
     return this.#closed
   }
 
+  /** Standby processes ready to take a crashed runner's place now. */
+  get readyStandbys(): number {
+    return this.#standby.filter((client) => client.ready).length
+  }
+
   /** Starts the probation runner if it is not running or starting. */
   wakeProbation(): void {
     if (this.#closed || this.#all.includes(this.probation)) return
     this.#all = [...this.slots, this.probation]
     this.probation.markDown(true)
-    const standby = this.#standby.find((candidate) => candidate.ready)
-    if (standby !== undefined) this.#promote(this.probation, standby)
-    else this.#startSlot(this.probation)
+    // Started cold: a ready standby is kept for the runner that just crashed.
+    this.#startSlot(this.probation)
   }
 
   /** Resolves when every slot has served once; rejects if a runner dies before it could. */

@@ -76,6 +76,8 @@ export interface RunnerIncidents {
   quarantinedRuns: number
   /** Runs lost to a crash before any effect, run again (once). */
   retriedRuns: number
+  /** Runs ended by a sibling's limit kill before any effect, run again on a fresh isolate (once). */
+  retriedSiblings: number
   /** Runs let onto the probation runner. */
   probationRuns: number
   /** Tenants suspected now, and decisions so far: suspects made, convicted, cleared, crashes blamed on nobody. */
@@ -126,6 +128,7 @@ export class RunnerSupervisor implements Executor {
   #crashes = 0
   #quarantinedRuns = 0
   #retriedRuns = 0
+  #retriedSiblings = 0
 
   constructor(options: RunnerSupervisorOptions = {}) {
     const numeric = {} as Record<NumericOption, number>
@@ -166,13 +169,23 @@ export class RunnerSupervisor implements Executor {
     return this.#fleet.slots.map((slot) => ({ runner: slot.index, pid: slot.client?.pid, ready: slot.serving, inFlight: slot.inFlight, starts: slot.starts }))
   }
 
+  /** The probation runner (suspects of a crash run there), and how many standbys are ready now. */
+  get probation(): RunnerInfo & { readyStandbys: number } {
+    const slot = this.#fleet.probation
+    return { runner: slot.index, pid: slot.client?.pid, ready: slot.serving, inFlight: slot.inFlight, starts: slot.starts, readyStandbys: this.#fleet.readyStandbys }
+  }
+
   async run(task: RunTask): Promise<RunResult> {
     const tenantId = task.program.tenantId
     let { result, probation } = await this.#attempt(task, tenantId)
     // Lost to a crash before it did anything outside its isolate, on a runner it shared: run it
-    // again, once (a suspect now, it goes to probation). Lost on probation, it was alone: its own doing.
-    if (!probation && result.error?.code === 'RUNNER_CRASHED' && result.error.retryable === true) {
+    // again, once (a suspect now, it goes to probation). Lost on probation alone: its own doing.
+    if ((!probation || this.#blame.shared(tenantId)) && result.error?.code === 'RUNNER_CRASHED' && result.error.retryable === true) {
       this.#retriedRuns++
+      ;({ result } = await this.#attempt(task, tenantId))
+    } else if (result.error?.code === 'SCRIPT_SIBLING_LIMIT' && result.error.retryable === true) {
+      // A sibling's limit kill took its isolate before it caused any effect: again, on a fresh one.
+      this.#retriedSiblings++
       ;({ result } = await this.#attempt(task, tenantId))
     }
     if (result.error?.retryable !== undefined) result.error = { code: result.error.code, message: result.error.message }
@@ -185,14 +198,17 @@ export class RunnerSupervisor implements Executor {
     if (refused !== null) return { result: refused, probation: false }
     const onProbation = this.#blame.suspected(tenantId) && (await this.#probation.turn(tenantId))
     if (!onProbation) return { result: await this.#runOn(this.#home(tenantId), task, tenantId, false), probation: false }
-    let result: RunResult
+    let result: RunResult | null = null
     try {
-      // The verdicts of crashes still dying come first: convicted enough, it is refused, not let crash again.
+      // The verdicts of crashes still dying come first: convicted enough, it is refused, not let
+      // crash again; cleared (an outside signal, the culprit found), it goes home.
       await this.#blame.settled(VERDICT_WAIT_MS)
-      result = this.#refuseQuarantined(tenantId) ?? (await this.#runOn(this.#fleet.probation, task, tenantId, true))
+      result = this.#refuseQuarantined(tenantId)
+      if (result === null && this.#blame.suspected(tenantId)) result = await this.#runOn(this.#fleet.probation, task, tenantId, true)
     } finally {
       this.#probation.done(tenantId)
     }
+    if (result === null) return { result: await this.#runOn(this.#home(tenantId), task, tenantId, false), probation: false }
     const code = result.error?.code
     if (code !== 'RUNNER_CRASHED' && code !== 'RUNNER_UNAVAILABLE' && code !== 'TENANT_QUARANTINED') this.#blame.ranClean(tenantId)
     return { result, probation: true }
@@ -259,6 +275,7 @@ export class RunnerSupervisor implements Executor {
       quarantinedTenants: this.#quarantine.size,
       quarantinedRuns: this.#quarantinedRuns,
       retriedRuns: this.#retriedRuns,
+      retriedSiblings: this.#retriedSiblings,
       probationRuns: this.#probation.admitted,
       suspects: this.#blame.suspects,
       suspected: suspects,

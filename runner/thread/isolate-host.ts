@@ -80,9 +80,10 @@ export class IsolateHost {
     const started = performance.now()
     const { tenant, start } = this.#tenantIsolate(task)
     const limits = new LimitEnforcer(task.limits)
-    const stop = this.#watchdog.watch(tenant, limits)
     const run = this.#bridge.begin(task.program.tenantId, limits, task.trace && { ...task.trace, scriptId: task.program.scriptId })
     run.chargeCpu = (ns) => tenant.chargeCpu(ns)
+    // The run is the watch's culprit: a limit it goes over ends it, and spares its siblings (tenant-isolate.ts kill).
+    const stop = this.#watchdog.watch(tenant, limits, run)
     let raw: DispatchResult | null = null
     let failure: ErrorData | null = null
     try {
@@ -97,7 +98,7 @@ export class IsolateHost {
     } catch (error) {
       // A run that never started (compile failed) ends here; so must its bridge record.
       run.abort(error)
-      failure = tenant.killReason !== null ? new RunnerError(tenant.killReason).data : toErrorData(error)
+      failure = isSibling(error) ? error.data : tenant.killReason !== null ? new RunnerError(tenant.killReason).data : toErrorData(error)
     }
     const cpuNs = stop()
     // Every hot run that went well may reuse a recent reading; anything else reads it afresh.
@@ -235,4 +236,9 @@ function scriptError(error: NonNullable<DispatchResult['error']>): ErrorData {
   const stack = tenantStack(String(error.stack ?? ''))
   const location = stackLocation(stack)
   return { code: 'SCRIPT_ERROR', name: String(error.name), message: String(error.message), stack, ...location }
+}
+
+/** Ended with its isolate because a sibling run went over its limit (tenant-isolate.ts kill). */
+function isSibling(error: unknown): error is RunnerError {
+  return error instanceof RunnerError && error.code === 'SCRIPT_SIBLING_LIMIT'
 }

@@ -89,6 +89,8 @@ export class TenantIsolate {
   #sparePending = false
   #wantSpare = false
   #killReason: RunnerErrorCode | null = null
+  /** The run whose limit condemned the isolate, when one did (see kill). */
+  #culprit: unknown = null
   /** The CPU clock at disposal, so a run that was stopped still reports what it used. */
   #finalCpuNs = 0n
   #hostCpuNs = 0n
@@ -187,9 +189,14 @@ export class TenantIsolate {
     return this.memoryMb * 1024 * 1024
   }
 
-  /** Condemns the isolate: disposed, and every run in it ends with `reason`. */
-  kill(reason: RunnerErrorCode): void {
+  /**
+   * Condemns the isolate: disposed, and its runs end with `reason`; with a `culprit` (the run that
+   * went over its CPU or wall-clock limit) only that one does, and the others end with
+   * SCRIPT_SIBLING_LIMIT, which the gateway runs again on a fresh isolate when they caused no effect.
+   */
+  kill(reason: RunnerErrorCode, culprit?: unknown): void {
     this.#killReason ??= reason
+    this.#culprit ??= culprit ?? null
     this.#dispose()
   }
 
@@ -214,7 +221,8 @@ export class TenantIsolate {
     }
     // An isolate that isolated-vm disposed itself went over its memory limit.
     const error = new RunnerError(this.#killReason ?? 'SCRIPT_MEMORY_LIMIT')
-    for (const run of this.#runs) run.abort(error)
+    const sibling = new RunnerError('SCRIPT_SIBLING_LIMIT', `another run of the tenant went over its limit (${error.code}); this run ended with their isolate`)
+    for (const run of this.#runs) run.abort(this.#culprit === null || run === this.#culprit ? error : sibling)
     this.#runs.clear()
   }
 

@@ -5,7 +5,10 @@ import type { LimitEnforcer } from './limit-enforcer.js'
 export interface Watched {
   readonly cpuTimeNs: () => bigint
   readonly disposed: boolean
-  readonly kill: (reason: RunnerErrorCode) => void
+  /** Why it was killed, when it was; null when V8 disposed it (its memory limit). */
+  readonly killReason: RunnerErrorCode | null
+  /** `culprit`: the run that went over (its siblings in the isolate are spared what they can be). */
+  readonly kill: (reason: RunnerErrorCode, culprit?: unknown) => void
 }
 
 interface Entry {
@@ -15,6 +18,7 @@ interface Entry {
   startWall: number
   cpuNs: bigint
   timeoutMs: number
+  culprit: unknown
 }
 
 export interface WatchdogOptions {
@@ -47,7 +51,7 @@ export class Watchdog {
    * Starts watching a run in `target`; a run over its wall or CPU time is reported to `limits`
    * and its isolate stopped. The returned function stops watching and gives the CPU used (ns).
    */
-  watch(target: Watched, limits: LimitEnforcer): () => bigint {
+  watch(target: Watched, limits: LimitEnforcer, culprit?: unknown): () => bigint {
     const entry: Entry = {
       target,
       limits,
@@ -55,6 +59,7 @@ export class Watchdog {
       startWall: performance.now(),
       cpuNs: BigInt(limits.limits.cpuMs) * 1_000_000n,
       timeoutMs: limits.limits.timeoutMs,
+      culprit,
     }
     this.#entries.add(entry)
     if (this.#timer === null) this.#timer = setInterval(() => this.#check(), this.#intervalMs)
@@ -78,16 +83,18 @@ export class Watchdog {
     for (const entry of this.#entries) {
       if (entry.target.disposed) {
         this.#entries.delete(entry)
-        entry.limits.exceed('SCRIPT_MEMORY_LIMIT')
+        // Killed for a sibling run's CPU or wall time, this run is not over a limit of its own.
+        const reason = entry.target.killReason
+        if (reason === null || reason === 'SCRIPT_MEMORY_LIMIT') entry.limits.exceed('SCRIPT_MEMORY_LIMIT')
         entry.target.kill('SCRIPT_MEMORY_LIMIT')
       } else if (now - entry.startWall > entry.timeoutMs) {
         this.#entries.delete(entry)
         entry.limits.exceed('SCRIPT_TIMEOUT')
-        entry.target.kill('SCRIPT_TIMEOUT')
+        entry.target.kill('SCRIPT_TIMEOUT', entry.culprit)
       } else if (entry.target.cpuTimeNs() - entry.startCpu > entry.cpuNs) {
         this.#entries.delete(entry)
         entry.limits.exceed('SCRIPT_CPU_LIMIT')
-        entry.target.kill('SCRIPT_CPU_LIMIT')
+        entry.target.kill('SCRIPT_CPU_LIMIT', entry.culprit)
       }
     }
   }

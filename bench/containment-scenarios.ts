@@ -1,0 +1,23 @@
+import { crashContainmentUnderLoad } from './crash-containment.js'
+import type { Measurement } from './load.js'
+import { noisyNeighbour } from './noisy-neighbour.js'
+import type { Mode } from './report.js'
+import type { Deployer } from './scenarios.js'
+import type { BenchServer } from './servers.js'
+
+const PLANS: Record<Mode, { seconds: number; connections: number; crashers: number; noisyConnections: number }> = {
+  full: { seconds: 10, connections: 50, crashers: 4, noisyConnections: 50 },
+  quick: { seconds: 4, connections: 20, crashers: 2, noisyConnections: 20 },
+  smoke: { seconds: 1.5, connections: 5, crashers: 2, noisyConnections: 5 },
+}
+
+/**
+ * Issue 20's scenarios, after the others (they crash runners): the crash-under-load rows for
+ * tenants on the crashed runner and on the others, then the co-located noisy neighbours.
+ */
+export async function containmentScenarios(mode: Mode, server: BenchServer, deploy: Deployer, runners: number): Promise<Measurement[]> {
+  const plan = PLANS[mode]
+  const noisy = await noisyNeighbour(server, deploy, { runners, connections: plan.connections, noisyConnections: plan.noisyConnections, seconds: plan.seconds, spinCpuMs: 50 })
+  const crash = await crashContainmentUnderLoad(server, deploy, { runners, tenants: 2, crashers: plan.crashers, connections: plan.connections, seconds: plan.seconds })
+  return [...noisy, ...crash]
+}

@@ -1,0 +1,129 @@
+import t from 'tap'
+import { RunnerSupervisor, type RunnerEvent } from '../runner/index.js'
+import { bodyText, fetchTask } from './helpers/programs.js'
+import { call, deploy, startTestIsogate } from './helpers/isogate.js'
+
+/** `new Array(1e9).fill(0)` in a 64 MB isolate: V8 aborts the whole runner process (SIGABRT). */
+const BOMB = `export default { fetch() { new Array(1e9).fill(0); return new Response('survived') } }`
+/** Busy without holding its thread: in flight most of the time, as a loaded tenant is. */
+const BUSY = `export default { async fetch() { await new Promise((resolve) => setTimeout(resolve, 20)); return new Response('hi') } }`
+/** Answers at env.UNTIL (epoch ms): in flight when its runner is killed, and its retry ends then too. */
+const UNTIL = `export default { async fetch(request, env) { await new Promise((resolve) => setTimeout(resolve, Math.max(0, Number(env.UNTIL) - Date.now()))); return new Response('done') } }`
+
+const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms))
+
+interface Answer {
+  at: number
+  status: number
+  code: string | null
+}
+
+t.test('a hostile tenant crashing its runner three times beside a busy innocent one: the innocent is never quarantined, its circuit stays closed and it keeps being served; the hostile is quarantined', async (t) => {
+  // One runner serves both tenants (with its standby and the probation runner: three processes).
+  // A circuit that opens at 2 failures: one crash counted against the innocent twice would show.
+  const isogate = await startTestIsogate(t, { runners: 1, runnerStandby: 1, runnerProbation: 'ready', breakerFailures: 2 })
+  // 64 MB: V8 aborts the runner (at 8 MB the isolate's memory limit now catches the bomb: SCRIPT_MEMORY_LIMIT).
+  await deploy(isogate, 'hostile', '/bomb', BOMB, { limits: { memoryMb: 64, timeoutMs: 60_000, cpuMs: 60_000 } })
+  const innocent = 'innocent'
+  await deploy(isogate, innocent, '/hi', BUSY)
+  t.equal((await call(isogate, `/${innocent}/hi`)).status, 200)
+
+  const answers: Answer[] = []
+  let stop = false
+  const loops = Array.from({ length: 4 }, async () => {
+    while (!stop) {
+      const response = await call(isogate, `/${innocent}/hi`)
+      const body = await response.text()
+      answers.push({ at: performance.now(), status: response.status, code: response.status === 200 ? null : (JSON.parse(body).error?.code ?? '?') })
+    }
+  })
+  await sleep(300)
+  const hostileAnswers: string[] = []
+  const crashAnsweredAt: number[] = []
+  for (let attempt = 0; attempt < 5; attempt++) {
+    const response = await call(isogate, '/hostile/bomb')
+    const code = ((await response.json()) as { error?: { code?: string } }).error?.code ?? String(response.status)
+    hostileAnswers.push(code)
+    if (code === 'RUNNER_CRASHED') crashAnsweredAt.push(performance.now())
+    if (code === 'TENANT_QUARANTINED') break
+    // The probation runner it crashed is replaced (a standby, or a cold start of about a second).
+    await sleep(1500)
+  }
+  await sleep(300)
+  stop = true
+  await Promise.all(loops)
+
+  t.same(hostileAnswers, ['RUNNER_CRASHED', 'RUNNER_CRASHED', 'TENANT_QUARANTINED'], 'three crashes (its first run, its retry and its next run, the last two on probation), then quarantined')
+  const failures = answers.filter((answer) => answer.status !== 200)
+  t.same(failures, [], `the innocent was answered 200 every time (${answers.length} runs): never quarantined, never SCRIPT_UNAVAILABLE, its runs lost to a crash ran again`)
+  // The longest the innocent went without an answer from the first crash on.
+  const from = crashAnsweredAt[0] ?? 0
+  const times = answers.map((answer) => answer.at).filter((at) => at >= from - 2000)
+  let longestGap = 0
+  for (let i = 1; i < times.length; i++) longestGap = Math.max(longestGap, (times[i] as number) - (times[i - 1] as number))
+  t.comment(`innocent: ${answers.length} answers, longest gap between answers around the crashes ${longestGap.toFixed(0)} ms`)
+  t.ok(longestGap < 2000, 'the innocent kept being served through the crashes')
+  t.equal((await call(isogate, `/${innocent}/hi`)).status, 200)
+  t.equal((await call(isogate, '/hostile/bomb')).status, 503)
+})
+
+t.test('kill -9 of a runner implicates nobody: its run in flight runs again, nobody is quarantined even at one crash, every tenant is served right after', async (t) => {
+  const events: RunnerEvent[] = []
+  const supervisor = new RunnerSupervisor({ runners: 1, standby: 1, probation: 'on-demand', pool: { threads: 1 }, quarantine: { crashes: 1 }, onEvent: (event) => events.push(event) })
+  t.teardown(() => supervisor.close())
+  await supervisor.ready()
+
+  for (let kill = 0; kill < 3; kill++) {
+    // The standby that takes the killed runner's place (started again after each kill).
+    for (let i = 0; i < 600 && (supervisor.probation.readyStandbys < 1 || supervisor.runners[0]?.ready !== true); i++) await sleep(20)
+    const pid = supervisor.runners[0]?.pid as number
+    const task = fetchTask('busy', UNTIL, {}, { timeoutMs: 30_000 })
+    task.env = { UNTIL: String(Date.now() + 1500) }
+    const inFlight = supervisor.run(task)
+    for (let i = 0; i < 200 && supervisor.runners[0]?.inFlight === 0; i++) await sleep(5)
+    t.equal(supervisor.runners[0]?.inFlight, 1, 'the run is in flight')
+    process.kill(pid, 'SIGKILL')
+    const result = await inFlight
+    t.equal(bodyText(result.response?.body), 'done', `kill ${kill + 1}: the run lost to the kill ran again and was served`)
+    const started = performance.now()
+    const next = await supervisor.run(fetchTask('other', `export default { fetch() { return new Response('ok') } }`))
+    t.equal(bodyText(next.response?.body), 'ok')
+    t.comment(`kill ${kill + 1}: the next run of another tenant served in ${(performance.now() - started).toFixed(0)} ms`)
+  }
+  // An idle runner killed: nobody in flight at all.
+  for (let i = 0; i < 200 && supervisor.runners[0]?.ready !== true; i++) await sleep(10)
+  process.kill(supervisor.runners[0]?.pid as number, 'SIGKILL')
+  for (let i = 0; i < 200 && events.filter((event) => event.type === 'unattributed').length < 4; i++) await sleep(10)
+
+  t.match(events.filter((event) => event.type === 'unattributed').map((event) => event.type === 'unattributed' && event.reason), ['outside-signal', 'outside-signal', 'outside-signal', 'nobody-in-flight'])
+  t.notOk(events.some((event) => event.type === 'convicted' || event.type === 'quarantine'), 'nobody convicted, nobody quarantined')
+  t.match(supervisor.incidents, { runnerCrashes: 4, quarantinedTenants: 0, retriedRuns: 3, convicted: 0, suspects: 0 })
+  const after = await supervisor.run(fetchTask('busy', `export default { fetch() { return new Response('again') } }`))
+  t.equal(bodyText(after.response?.body), 'again', 'the tenant in flight at every kill is served at home')
+})
+
+t.test('a CPU kill ends only the run that went over: the sibling runs of the same tenant in its isolate run again on a fresh one and complete', async (t) => {
+  const supervisor = new RunnerSupervisor({ runners: 1, standby: 0, probation: 'on-demand', pool: { threads: 1 } })
+  t.teardown(() => supervisor.close())
+  await supervisor.ready()
+  const source = `export default {
+    async fetch(request) {
+      if (new URL(request.url).searchParams.has('spin')) for (;;) {}
+      await new Promise((resolve) => setTimeout(resolve, 50))
+      return new Response('sibling')
+    },
+  }`
+  const limits = { cpuMs: 100, timeoutMs: 20_000 }
+  t.equal(bodyText((await supervisor.run(fetchTask('siblings', source, {}, limits))).response?.body), 'sibling', 'warm')
+  const spinner = supervisor.run(fetchTask('siblings', source, { url: 'http://siblings.test/?spin' }, limits))
+  // Sent while the spinner holds the isolate: in flight in it when the watchdog kills it.
+  await sleep(20)
+  const siblings = await Promise.all([1, 2, 3].map(() => supervisor.run(fetchTask('siblings', source, {}, limits))))
+  t.match(await spinner, { ok: false, error: { code: 'SCRIPT_CPU_LIMIT' } }, 'the spinner ends with its limit')
+  for (const result of siblings) {
+    if (result.ok) t.equal(bodyText(result.response?.body), 'sibling', 'a sibling completed')
+    else t.match(result, { error: { code: 'SCRIPT_SIBLING_LIMIT' } }, 'or got the distinct code')
+  }
+  t.ok(siblings.every((result) => result.ok), 'with no effect caused, every sibling ran again and completed')
+  t.ok(supervisor.incidents.retriedSiblings >= 1, `siblings run again: ${supervisor.incidents.retriedSiblings}`)
+})
