@@ -265,7 +265,10 @@ async function startProcess(overrides: Record<string, unknown>): Promise<Started
   let err = ''
   child.stderr!.on('data', (chunk: Buffer) => (err += chunk.toString()))
   const ports = await new Promise<Ports>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`process did not start: ${err}`)), 60_000)
+    const timer = setTimeout(() => {
+      child.kill('SIGKILL')
+      reject(new Error(`process did not start: ${err}`))
+    }, 180_000)
     child.stdout!.on('data', (chunk: Buffer) => {
       out += chunk.toString()
       const line = out.split('\n').find((l) => l.startsWith('{'))
