@@ -222,10 +222,7 @@ export class ExecutionRecorder {
     this.#retryAt = 0
     while (this.#flushing !== null) await this.#flushing
     if (this.#successes.length + this.#failures.length === 0) return
-    this.#flushing = this.#writeAll().finally(() => {
-      this.#flushing = null
-    })
-    await this.#flushing
+    await this.#startWrite()
   }
 
   /** Writes what it can and closes the journal (what was not written stays in it for the next start). */
@@ -244,11 +241,23 @@ export class ExecutionRecorder {
     const delay = Math.max(full ? 0 : this.#flushIntervalMs, this.#retryAt - Date.now())
     this.#timer = setTimeout(() => {
       this.#timer = null
-      this.#flushing = this.#writeAll().finally(() => {
+      void this.#startWrite()
+    }, delay)
+  }
+
+  /** One write pass; records that arrived meanwhile (or stayed after a failed write) get the next. */
+  #startWrite(): Promise<void> {
+    this.#flushing = this.#writeAll()
+      .catch((error: unknown) => {
+        // #writeAll handles database failures itself; this is a fault of ours (the journal's files).
+        this.#logger.error({ err: error }, 'execution record write pass failed')
+        this.#retryAt = Date.now() + RETRY_MS
+      })
+      .finally(() => {
         this.#flushing = null
         if (this.#successes.length + this.#failures.length > 0) this.#schedule()
       })
-    }, delay)
+    return this.#flushing
   }
 
   async #writeAll(): Promise<void> {
