@@ -108,7 +108,7 @@ export function registerRemoteHostApis(registry: HostRegistry, settings: HostRel
   for (const api of settings.apis) {
     registry.register(api.name, (tenantId: string, args: unknown[], call: HostCall) => {
       if (caller.waiting === 0) replies.ref()
-      return caller.call({ tenantId, name: api.name, args, executionId: call.executionId, eventDepth: call.eventDepth }, call.signal)
+      return caller.call({ tenantId, name: api.name, args, executionId: call.executionId, eventDepth: call.eventDepth, scriptId: call.scriptId }, call.signal)
     }, { expose: api.expose, counted: api.counted !== false })
   }
   return () => {

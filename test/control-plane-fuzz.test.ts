@@ -82,29 +82,21 @@ interface Endpoint {
   body: boolean
 }
 
-const ENDPOINTS: Endpoint[] = [
-  { method: 'POST', path: '/api/v1/tenants', body: true },
-  { method: 'POST', path: '/api/v1/tenants/{slug}/keys', body: true },
-  { method: 'GET', path: '/api/v1/tenants/{slug}/keys', body: false },
-  { method: 'DELETE', path: '/api/v1/tenants/{slug}/keys/{id}', body: false },
-  { method: 'POST', path: '/api/v1/scripts', body: true },
-  { method: 'GET', path: '/api/v1/scripts', body: false },
-  { method: 'GET', path: '/api/v1/scripts/{id}', body: false },
-  { method: 'PATCH', path: '/api/v1/scripts/{id}', body: true },
-  { method: 'DELETE', path: '/api/v1/scripts/{id}', body: false },
-  { method: 'GET', path: '/api/v1/scripts/{id}/versions', body: false },
-  { method: 'GET', path: '/api/v1/scripts/{id}/versions/{version}', body: false },
-  { method: 'POST', path: '/api/v1/scripts/{id}/rollback', body: true },
-  { method: 'POST', path: '/api/v1/scripts/{id}/run', body: true },
-  { method: 'GET', path: '/api/v1/scripts/{id}/schedule', body: false },
-  { method: 'GET', path: '/api/v1/executions', body: false },
-  { method: 'GET', path: '/api/v1/executions/{id}', body: false },
-  { method: 'GET', path: '/api/v1/audit', body: false },
-  { method: 'GET', path: '/api/v1/cron/preview', body: false },
-  { method: 'POST', path: '/api/v1/events', body: true },
-  { method: 'GET', path: '/api/v1/dead-letters', body: false },
-  { method: 'POST', path: '/api/v1/dead-letters/{id}/replay', body: true },
-]
+/**
+ * Every operation the OpenAPI document lists under /api/v1: a route added later is fuzzed too
+ * (the document test makes sure every route is in it).
+ */
+function endpointsOf(doc: any): Endpoint[] {
+  const endpoints: Endpoint[] = []
+  for (const [path, item] of Object.entries<any>(doc.paths)) {
+    if (!path.startsWith('/api/v1/')) continue
+    for (const method of ['get', 'post', 'patch', 'delete'] as const) {
+      if (item[method] === undefined) continue
+      endpoints.push({ method: method.toUpperCase() as Endpoint['method'], path, body: method === 'post' || method === 'patch' })
+    }
+  }
+  return endpoints
+}
 
 /** Valid-looking bodies per endpoint, so the fuzz also reaches past the first shape check. */
 const SHAPES: Record<string, () => Record<string, unknown>> = {
@@ -151,7 +143,9 @@ t.test('the control plane under bad input', async (t) => {
     let requests = 0
     const failures: string[] = []
 
-    for (const endpoint of ENDPOINTS) {
+    const endpoints = endpointsOf((await isogate.api.inject({ method: 'GET', url: '/api/v1/openapi.json' })).json())
+    t.ok(endpoints.length >= 21, `${endpoints.length} endpoints`)
+    for (const endpoint of endpoints) {
       const statuses = new Map<number, number>()
       for (let i = 0; i < PER_ENDPOINT; i++) {
         const id = next() < 0.3 ? scriptId : pick(next, PATH_IDS)
@@ -159,6 +153,7 @@ t.test('the control plane under bad input', async (t) => {
           .replace('{id}', id)
           .replace('{slug}', next() < 0.5 ? 'fuzz' : pick(next, PATH_IDS))
           .replace('{version}', pick(next, ['1', '0', '-1', '1e3', '99999999999999999999', '%00', 'x']))
+          .replace(/\{[^}]+\}/g, () => pick(next, PATH_IDS))
         if (!endpoint.body || next() < 0.3) {
           const pairs = Array.from({ length: 1 + Math.floor(next() * 3) }, () => `${pick(next, QUERY_NAMES)}=${pick(next, QUERY_VALUES)}`)
           url += `?${pairs.join('&')}`
@@ -193,7 +188,7 @@ t.test('the control plane under bad input', async (t) => {
       }
       t.comment(`${endpoint.method} ${endpoint.path}: ${[...statuses].map(([status, count]) => `${status}x${count}`).join(' ')}`)
     }
-    t.equal(requests, ENDPOINTS.length * PER_ENDPOINT)
+    t.equal(requests, endpoints.length * PER_ENDPOINT)
     t.same(failures.slice(0, 20), [], `no 500 and every error in the envelope (${failures.length} failures)`)
   })
 

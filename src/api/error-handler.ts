@@ -74,7 +74,8 @@ export function notFoundHandler(methods: MethodTable) {
  * error handler: answered here in the same envelope, then the connection is closed.
  */
 export function clientErrorHandler(error: Error & { code?: string }, socket: Socket): void {
-  if (!socket.writable) {
+  // Not a parse error (a reset, a timeout): nothing to answer.
+  if (!socket.writable || error.code === undefined || !error.code.startsWith('HPE_')) {
     socket.destroy()
     return
   }

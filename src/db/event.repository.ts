@@ -159,7 +159,7 @@ export class EventRepository {
     if (limit <= 0) return []
     const rows = await tx<Array<Record<string, any>>>`
       SELECT d.id, d.tenant_id, d.event_id, d.script_id, d.status, d.attempt, d.started_at, d.claimed_by, d.execution_id, d.attempts,
-        e.type, e.source, e.cause_script_id, e.payload, e.depth, e.idempotency_key, e.created_at AS event_created_at,
+        e.type, e.source AS event_source, e.cause_script_id, e.payload, e.depth, e.idempotency_key, e.created_at AS event_created_at,
         s.status AS script_status, s.version, s.limits, s.env || s.secrets AS env, v.source, v.source_hash
       FROM event_deliveries d
       JOIN events e ON e.id = d.event_id
@@ -180,7 +180,7 @@ export class EventRepository {
       claimedBy: row.claimed_by,
       executionId: row.execution_id,
       attempts: row.attempts,
-      event: { type: row.type, source: row.source, sourceScriptId: row.cause_script_id, payload: row.payload, depth: row.depth, idempotencyKey: row.idempotency_key, createdAt: row.event_created_at },
+      event: { type: row.type, source: row.event_source, sourceScriptId: row.cause_script_id, payload: row.payload, depth: row.depth, idempotencyKey: row.idempotency_key, createdAt: row.event_created_at },
       script: { status: row.script_status, version: row.version, limits: row.limits, env: row.env, source: row.source, sourceHash: row.source_hash },
     }))
   }

@@ -9,7 +9,8 @@ import { requirePermission } from '../services/auth.service.js'
 import { parseInput } from '../services/validation.js'
 import { systemClock, type Clock } from './run-support.js'
 
-const previewQuery = z
+/** The query of GET /api/v1/cron/preview (also the OpenAPI document's). */
+export const previewQuery = z
   .object({
     expression: z.string().trim().min(1, 'is required'),
     timezone: z.string().min(1).default('UTC'),

@@ -16,7 +16,8 @@ export const MAX_EVENT_DEPTH = 8
 
 const MAX_PAYLOAD_BYTES = 256 * 1024
 
-const eventInput = z
+/** The body of POST /api/v1/events (also the OpenAPI document's). */
+export const eventInput = z
   .object({
     type: z.string().min(1).max(200).regex(EVENT_TYPE, 'must be dot-separated segments of letters, digits, _ and - (order.created)'),
     payload: z.unknown().optional(),
@@ -24,7 +25,8 @@ const eventInput = z
   })
   .strict()
 
-const listQuery = z.object({ limit: z.coerce.number().int().min(1).max(200).default(50), cursor: z.string().optional() }).strict()
+/** The query of GET /api/v1/dead-letters. */
+export const deadLetterListQuery = z.object({ limit: z.coerce.number().int().min(1).max(200).default(50), cursor: z.string().optional() }).strict()
 
 export interface PublishOptions {
   type: string
@@ -140,7 +142,7 @@ export class EventService {
   /** GET /api/v1/dead-letters: newest first, keyset pagination. */
   async deadLetters(principal: Principal, tenant: Tenant, query: unknown): Promise<{ items: DeadLetter[]; nextCursor: string | null }> {
     requirePermission(principal, 'scripts.read')
-    const input = parseInput(listQuery, query)
+    const input = parseInput(deadLetterListQuery, query)
     const after = input.cursor === undefined ? null : decodeCursor(input.cursor)
     const items = await this.#db.tenant(tenant.id, (tx) => this.#events.listDeadLetters(tx, input.limit + 1, after))
     const more = items.length > input.limit

@@ -8,7 +8,7 @@ import { tenantOf, type ApiDependencies } from '../server.js'
 export const auditRoutes: FastifyPluginAsync<{ deps: ApiDependencies }> = async (app, { deps }) => {
   documentationOnlySchemas(app)
 
-  const list: RouteSchema = { tags: ['audit'], summary: 'Audit entries newest first (admin)', querystring: jsonSchema(auditListQuery), response: { 200: LIST_RESPONSE } }
+  const list: RouteSchema = { tags: ['audit'], operationId: 'listAudit', summary: 'Audit entries newest first (admin)', querystring: jsonSchema(auditListQuery), response: { 200: LIST_RESPONSE } }
   app.get('/audit', { schema: list }, async (request) => {
     requireRole(request.principal, ['superadmin', 'admin'])
     const tenant = await tenantOf(deps, request)

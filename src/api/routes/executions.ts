@@ -12,6 +12,7 @@ export const executionRoutes: FastifyPluginAsync<{ deps: ApiDependencies }> = as
 
   const list: RouteSchema = {
     tags,
+    operationId: 'listExecutions',
     summary: 'Executions newest first (without input, output and logs); filters script, status, trigger, time range',
     querystring: jsonSchema(executionListQuery),
     response: { 200: LIST_RESPONSE },
@@ -22,7 +23,7 @@ export const executionRoutes: FastifyPluginAsync<{ deps: ApiDependencies }> = as
     return deps.executions.list(request.principal, tenant, request.query)
   })
 
-  const read: RouteSchema = { tags, summary: 'One execution: input, output, logs, error, metrics', params: params(['id']), response: { 200: response('The execution') } }
+  const read: RouteSchema = { tags, operationId: 'getExecution', summary: 'One execution: input, output, logs, error, metrics', params: params(['id']), response: { 200: response('The execution') } }
   app.get<{ Params: { id: string } }>('/executions/:id', { schema: read }, async (request) => {
     requirePermission(request.principal, 'scripts.read')
     const tenant = await tenantOf(deps, request)

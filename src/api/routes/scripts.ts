@@ -16,7 +16,7 @@ export const scriptRoutes: FastifyPluginAsync<{ deps: ApiDependencies }> = async
   // A module upload carries the bundle and possibly an inline source map (base64, about as large again).
   acceptModules(app, deps.scripts.maxBundleBytes * 3 + 64 * 1024)
 
-  const create: RouteSchema = { tags, summary: 'Create a script (version 1); an application/javascript body is the source, with name, type, path, methods, cron, events in the query', body: jsonSchema(scriptInput), response: { 201: response('The script with its source') } }
+  const create: RouteSchema = { tags, operationId: 'createScript', summary: 'Create a script (version 1); an application/javascript body is the source, with name, type, path, methods, cron, events in the query', body: jsonSchema(scriptInput), response: { 201: response('The script with its source') } }
   app.post('/scripts', { schema: create }, async (request, reply) => {
     requirePermission(request.principal, 'scripts.create')
     const tenant = await tenantOf(deps, request)
@@ -24,14 +24,14 @@ export const scriptRoutes: FastifyPluginAsync<{ deps: ApiDependencies }> = async
     return reply.status(201).send(await deps.scripts.create(request.principal, tenant, module ? moduleBody(request) : request.body, { module }))
   })
 
-  const list: RouteSchema = { tags, summary: 'List scripts, newest first', querystring: jsonSchema(scriptListQuery), response: { 200: LIST_RESPONSE } }
+  const list: RouteSchema = { tags, operationId: 'listScripts', summary: 'List scripts, newest first', querystring: jsonSchema(scriptListQuery), response: { 200: LIST_RESPONSE } }
   app.get('/scripts', { schema: list }, async (request) => {
     requirePermission(request.principal, 'scripts.read')
     const tenant = await tenantOf(deps, request)
     return deps.scripts.list(request.principal, tenant, request.query)
   })
 
-  const read: RouteSchema = { tags, summary: 'A script with its current source', params: id, response: { 200: response('The script') } }
+  const read: RouteSchema = { tags, operationId: 'getScript', summary: 'A script with its current source', params: id, response: { 200: response('The script') } }
   app.get<{ Params: { id: string } }>('/scripts/:id', { schema: read }, async (request) => {
     requirePermission(request.principal, 'scripts.read')
     const tenant = await tenantOf(deps, request)
@@ -40,6 +40,7 @@ export const scriptRoutes: FastifyPluginAsync<{ deps: ApiDependencies }> = async
 
   const update: RouteSchema = {
     tags,
+    operationId: 'updateScript',
     summary: 'Change a script: metadata, status, source (a new source makes a new version)',
     params: id,
     body: jsonSchema(scriptPatch),
@@ -52,7 +53,7 @@ export const scriptRoutes: FastifyPluginAsync<{ deps: ApiDependencies }> = async
     return deps.scripts.update(request.principal, tenant, request.params.id, module ? moduleBody(request) : request.body, { module })
   })
 
-  const remove: RouteSchema = { tags, summary: 'Delete a script, its versions and routes (admin)', params: id, response: { 204: { description: 'Deleted', type: 'null' } } }
+  const remove: RouteSchema = { tags, operationId: 'deleteScript', summary: 'Delete a script, its versions and routes (admin)', params: id, response: { 204: { description: 'Deleted', type: 'null' } } }
   app.delete<{ Params: { id: string } }>('/scripts/:id', { schema: remove }, async (request, reply) => {
     requirePermission(request.principal, 'scripts.delete')
     const tenant = await tenantOf(deps, request)
@@ -60,14 +61,14 @@ export const scriptRoutes: FastifyPluginAsync<{ deps: ApiDependencies }> = async
     return reply.status(204).send()
   })
 
-  const versions: RouteSchema = { tags, summary: 'Versions, newest first (without source)', params: id, querystring: jsonSchema(versionListQuery), response: { 200: LIST_RESPONSE } }
+  const versions: RouteSchema = { tags, operationId: 'listScriptVersions', summary: 'Versions, newest first (without source)', params: id, querystring: jsonSchema(versionListQuery), response: { 200: LIST_RESPONSE } }
   app.get<{ Params: { id: string } }>('/scripts/:id/versions', { schema: versions }, async (request) => {
     requirePermission(request.principal, 'scripts.read')
     const tenant = await tenantOf(deps, request)
     return deps.scripts.versions(request.principal, tenant, request.params.id, request.query)
   })
 
-  const version: RouteSchema = { tags, summary: 'One version with its source', params: params(['id', 'version']), response: { 200: response('The version') } }
+  const version: RouteSchema = { tags, operationId: 'getScriptVersion', summary: 'One version with its source', params: params(['id', 'version']), response: { 200: response('The version') } }
   app.get<{ Params: { id: string; version: string } }>('/scripts/:id/versions/:version', { schema: version }, async (request) => {
     requirePermission(request.principal, 'scripts.read')
     const tenant = await tenantOf(deps, request)
@@ -76,6 +77,7 @@ export const scriptRoutes: FastifyPluginAsync<{ deps: ApiDependencies }> = async
 
   const rollback: RouteSchema = {
     tags,
+    operationId: 'rollbackScript',
     summary: 'Make a new version with the source of an earlier one',
     params: id,
     body: jsonSchema(rollbackInput),
@@ -89,6 +91,7 @@ export const scriptRoutes: FastifyPluginAsync<{ deps: ApiDependencies }> = async
 
   const run: RouteSchema = {
     tags: ['executions'],
+    operationId: 'runScript',
     summary: "Run the script's run(input) handler now; ?async=true answers 202 with the execution id",
     params: id,
     querystring: jsonSchema(runQuery),

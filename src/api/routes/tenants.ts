@@ -14,7 +14,7 @@ const tags = ['tenants']
 export const tenantRoutes: FastifyPluginAsync<{ deps: ApiDependencies }> = async (app, { deps }) => {
   documentationOnlySchemas(app)
 
-  const create: RouteSchema = { tags, summary: 'Create a tenant (superadmin)', body: jsonSchema(tenantInput), response: { 201: response('The tenant') } }
+  const create: RouteSchema = { tags, operationId: 'createTenant', summary: 'Create a tenant (superadmin)', body: jsonSchema(tenantInput), response: { 201: response('The tenant') } }
   app.post('/tenants', { schema: create }, async (request, reply) => {
     const tenant = await deps.tenants.create(request.principal, request.body)
     return reply.status(201).send(tenant)
@@ -22,6 +22,7 @@ export const tenantRoutes: FastifyPluginAsync<{ deps: ApiDependencies }> = async
 
   const createKey: RouteSchema = {
     tags,
+    operationId: 'createApiKey',
     summary: 'Create an API key; the token is in this answer only',
     params: params(['slug']),
     body: jsonSchema(keyInput),
@@ -35,14 +36,14 @@ export const tenantRoutes: FastifyPluginAsync<{ deps: ApiDependencies }> = async
     return reply.status(201).send(key)
   })
 
-  const listKeys: RouteSchema = { tags, summary: "The tenant's keys, revoked ones too (never a token)", params: params(['slug']), response: { 200: response('{items}') } }
+  const listKeys: RouteSchema = { tags, operationId: 'listApiKeys', summary: "The tenant's keys, revoked ones too (never a token)", params: params(['slug']), response: { 200: response('{items}') } }
   app.get<{ Params: { slug: string } }>('/tenants/:slug/keys', { schema: listKeys }, async (request) => {
     requireRole(request.principal, ['superadmin', 'admin'])
     const tenant = await deps.tenants.resolve(request.principal, request.params.slug)
     return { items: await deps.auth.listKeys(request.principal, tenant.id), nextCursor: null }
   })
 
-  const revoke: RouteSchema = { tags, summary: 'Revoke a key; it answers 401 from now on', params: params(['slug', 'id']), response: { 204: { description: 'Revoked', type: 'null' } } }
+  const revoke: RouteSchema = { tags, operationId: 'revokeApiKey', summary: 'Revoke a key; it answers 401 from now on', params: params(['slug', 'id']), response: { 204: { description: 'Revoked', type: 'null' } } }
   app.delete<{ Params: { slug: string; id: string } }>('/tenants/:slug/keys/:id', { schema: revoke }, async (request, reply) => {
     requireRole(request.principal, ['superadmin', 'admin'])
     const tenant = await deps.tenants.resolve(request.principal, request.params.slug)
