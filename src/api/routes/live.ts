@@ -12,6 +12,7 @@ import type { AdHocExecutionService } from '../../services/ad-hoc-execution.serv
 import { requirePermission } from '../../services/index.js'
 import type { LiveTail, TailFilter } from '../../services/live-tail.js'
 import { parseInput } from '../../services/validation.js'
+import { checkInput } from '../input-guard.js'
 import { documentationOnlySchemas, jsonSchema, response, type RouteSchema } from '../openapi.js'
 import { tenantOf, type ApiDependencies } from '../server.js'
 
@@ -147,8 +148,10 @@ function duplexExecute(socket: WebSocket, principal: Principal, tenant: Tenant, 
       return
     }
     inFlight++
-    adHoc
-      .execute(principal, tenant, body)
+    // A frame gets the guard an HTTP body gets (NUL, lone surrogates, deep nesting): 400-style answers, never a database error.
+    Promise.resolve()
+      .then(() => checkInput({ body }))
+      .then(() => adHoc.execute(principal, tenant, body))
       .then(
         (result) => answer({ ...result, executionId: result.id, id }),
         (error: unknown) => {
