@@ -11,12 +11,16 @@ const source = (word: string) => `export default {
 }
 `
 
+// Starting a whole isogate (embedded database, runner processes) takes seconds; on a machine
+// shared by many test runs it has taken over a minute.
+t.setTimeout(300_000)
+
 t.test('isogate dev serves the entry with the isolate runtime, prints each request, and reloads on a file change', async (t) => {
   const dir = projectDir({ 'isogate.json': JSON.stringify({ name: 'devved', main: 'src/index.ts', route: { path: '/dev-hello' } }), 'src/index.ts': source('before') })
   const dev = startCli(['dev', '--port', '0', '--json'], { cwd: dir, env: cliEnv({ XDG_CONFIG_HOME: path.join(dir, '.config') }) })
   const exited = new Promise<number | null>((resolve) => dev.on('close', (code) => resolve(code)))
   t.teardown(() => dev.kill('SIGKILL'))
-  const ready = await jsonLines(dev, (line) => line.type === 'ready', 60_000)
+  const ready = await jsonLines(dev, (line) => line.type === 'ready', 240_000)
   t.match(ready, { url: /^http:\/\/127\.0\.0\.1:\d+\/dev\/dev-hello$/, version: 1 })
   t.equal(await (await fetch(ready.url)).text(), 'before')
   const printed = await jsonLines(dev, (line) => line.type === 'run')
