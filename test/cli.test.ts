@@ -35,6 +35,10 @@ export default {
 const BOOM_LINE = ENTRY.split('\n').findIndex((line) => line.includes('broken.deep!.value')) + 1
 
 
+// Each case starts a whole isogate (embedded database, runner processes): seconds, and over a
+// minute on a machine shared by many test runs.
+t.setTimeout(300_000)
+
 const PROJECT = { name: 'greeter', main: 'src/index.ts', type: 'http', route: { path: '/greet', methods: ['GET'] }, env: { FROM: 'isogate' } }
 
 for (const [index, target] of databaseTargets().entries()) {

@@ -9,6 +9,10 @@ import { startIsogate, type Isogate } from '../src/app.js'
 import { databaseTargets } from './helpers/databases.js'
 import { ADMIN_TOKEN, api } from './helpers/isogate.js'
 
+// Each case starts a whole isogate (embedded database, runner processes): seconds, and over a
+// minute on a machine shared by many test runs.
+t.setTimeout(300_000)
+
 const LOUD = `export default {
   async fetch(request) {
     const size = Number(new URL(request.url).searchParams.get('kb') ?? '1')
