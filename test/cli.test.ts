@@ -35,6 +35,10 @@ export default {
 const BOOM_LINE = ENTRY.split('\n').findIndex((line) => line.includes('broken.deep!.value')) + 1
 
 
+// Each case starts a whole isogate (embedded database, runner processes): seconds, and over a
+// minute on a machine shared by many test runs.
+t.setTimeout(300_000)
+
 const PROJECT = { name: 'greeter', main: 'src/index.ts', type: 'http', route: { path: '/greet', methods: ['GET'] }, env: { FROM: 'isogate' } }
 
 for (const [index, target] of databaseTargets().entries()) {
@@ -69,7 +73,12 @@ for (const [index, target] of databaseTargets().entries()) {
       t.equal(failed.status, 500)
       const id = failed.headers.get('isogate-execution-id') as string
       t.equal(((await failed.json()) as any).error.executionId, id)
-      const logs = await json(['logs', id])
+      // Records are written off the hot path, in batches: wait for this one (a 404 until then).
+      let logs = await json(['logs', id])
+      for (let tries = 0; logs.code === 4 && tries < 50; tries++) {
+        await new Promise((resolve) => setTimeout(resolve, 100))
+        logs = await json(['logs', id])
+      }
       t.equal(logs.code, 0)
       t.match(logs.body.error, { code: 'SCRIPT_ERROR', file: 'src/index.ts', line: BOOM_LINE, generated: { line: Number } })
       t.match(logs.body.error.stack, `src/index.ts:${BOOM_LINE}:`, 'the stack is in the TypeScript source too')

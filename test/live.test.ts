@@ -9,6 +9,10 @@ import { startIsogate, type Isogate } from '../src/app.js'
 import { databaseTargets } from './helpers/databases.js'
 import { ADMIN_TOKEN, api } from './helpers/isogate.js'
 
+// Each case starts a whole isogate (embedded database, runner processes): seconds, and over a
+// minute on a machine shared by many test runs.
+t.setTimeout(300_000)
+
 const LOUD = `export default {
   async fetch(request) {
     const size = Number(new URL(request.url).searchParams.get('kb') ?? '1')
@@ -90,6 +94,9 @@ for (const target of databaseTargets()) {
       await t.rejects(socket(isogate, '/tail', 'igk_nobody'), { message: 'HTTP 401' })
       await t.rejects(socket(isogate, '/tail?script=nope'), { message: 'HTTP 404' })
       await t.rejects(socket(isogate, '/tail?status=maybe'), { message: 'HTTP 400' })
+      const plain = await as('GET', '/api/v1/tail')
+      t.equal(plain.status, 400, 'a plain GET is told to upgrade, in the usual error envelope')
+      t.equal(plain.body.error.code, 'VALIDATION_FAILED')
     })
 
     t.test('a tail client that stalls is told how many runs it missed; runs never wait for it', async (t) => {

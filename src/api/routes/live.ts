@@ -12,6 +12,7 @@ import type { AdHocExecutionService } from '../../services/ad-hoc-execution.serv
 import { requirePermission } from '../../services/index.js'
 import type { LiveTail, TailFilter } from '../../services/live-tail.js'
 import { parseInput } from '../../services/validation.js'
+import { checkInput } from '../input-guard.js'
 import { documentationOnlySchemas, jsonSchema, response, type RouteSchema } from '../openapi.js'
 import { tenantOf, type ApiDependencies } from '../server.js'
 
@@ -58,9 +59,11 @@ export const liveRoutes: FastifyPluginAsync<{ deps: ApiDependencies; live: LiveS
     summary: 'Live tail (WebSocket): every finished run of the tenant as JSON, filtered on the server; {"type":"dropped","dropped":N} when a slow client missed some',
     querystring: jsonSchema(tailQuery),
   }
-  app.get('/tail', {
+  app.route({
+    method: 'GET',
+    url: '/tail',
     schema: tail,
-    websocket: true,
+    handler: notUpgraded,
     preHandler: async (request) => {
       requirePermission(request.principal, 'scripts.read')
       const query = parseInput(tailQuery, request.query ?? {})
@@ -74,7 +77,7 @@ export const liveRoutes: FastifyPluginAsync<{ deps: ApiDependencies; live: LiveS
       }
       prepared.set(request, { tenant, filter: { scriptId, outcome: query.status, method: query.method, search: query.search } })
     },
-  }, (socket, request) => {
+    wsHandler: (socket, request) => {
     const { tenant, filter } = prepared.get(request) as LiveRequest
     let close: (() => void) | null = null
     let closed = false
@@ -95,6 +98,7 @@ export const liveRoutes: FastifyPluginAsync<{ deps: ApiDependencies; live: LiveS
         socket.close(1011, 'the tail could not start')
       },
     )
+  },
   })
 
   const execute: RouteSchema = {
@@ -109,17 +113,25 @@ export const liveRoutes: FastifyPluginAsync<{ deps: ApiDependencies; live: LiveS
     return live.adHoc.execute(request.principal, tenant, request.body)
   })
 
-  app.get('/execute', {
+  app.route({
+    method: 'GET',
+    url: '/execute',
     schema: { hide: true } as RouteSchema,
-    websocket: true,
+    handler: notUpgraded,
     preHandler: async (request) => {
       requirePermission(request.principal, 'code.execute')
       prepared.set(request, { tenant: await tenantOf(deps, request), filter: {} })
     },
-  }, (socket, request) => {
-    const { tenant } = prepared.get(request) as LiveRequest
-    duplexExecute(socket, request.principal, tenant, live.adHoc, request)
+    wsHandler: (socket, request) => {
+      const { tenant } = prepared.get(request) as LiveRequest
+      duplexExecute(socket, request.principal, tenant, live.adHoc, request)
+    },
   })
+}
+
+/** A plain GET of a WebSocket route: the usual JSON error, not the plugin's empty 404. */
+async function notUpgraded(): Promise<never> {
+  throw new AppError('VALIDATION_FAILED', 'This endpoint is a WebSocket: connect with Upgrade: websocket')
 }
 
 /** Each `{id, code, ...}` frame runs; its answer (or error) carries the same id. Frames run concurrently. */
@@ -147,8 +159,10 @@ function duplexExecute(socket: WebSocket, principal: Principal, tenant: Tenant, 
       return
     }
     inFlight++
-    adHoc
-      .execute(principal, tenant, body)
+    // A frame gets the guard an HTTP body gets (NUL, lone surrogates, deep nesting): 400-style answers, never a database error.
+    Promise.resolve()
+      .then(() => checkInput({ body }))
+      .then(() => adHoc.execute(principal, tenant, body))
       .then(
         (result) => answer({ ...result, executionId: result.id, id }),
         (error: unknown) => {
