@@ -15,7 +15,7 @@ export interface Migration {
 }
 
 /**
- * Versioned migrations, applied in order at start under an advisory lock. Never edit one that
+ * Versioned migrations, in version order, applied in order at start under an advisory lock. Never edit one that
  * has shipped: add the next.
  */
 export const MIGRATIONS: readonly Migration[] = [
@@ -213,11 +213,11 @@ export const MIGRATIONS: readonly Migration[] = [
         FOR EACH ROW EXECUTE FUNCTION isogate_delete_tenant_executions();
     `,
   },
+  ROLLUP_MIGRATION,
+  ROUTE_SHAPE_MIGRATION,
+  SOURCE_MAP_MIGRATION,
   EVENT_SOURCE_MIGRATION,
   CONSOLE_SESSION_MIGRATION,
-  ROLLUP_MIGRATION,
-  SOURCE_MAP_MIGRATION,
-  ROUTE_SHAPE_MIGRATION,
 ]
 
 const MIGRATION_LOCK = 7_311_900_001
