@@ -38,7 +38,6 @@ export const ERROR_CODES = errorCatalogue({
   DB_DOCUMENT_INVALID: { status: 400, message: 'A document must be a JSON object' },
   DB_DOCUMENT_TOO_LARGE: { status: 413, message: 'The document is over the size limit' },
   DB_RESULT_TOO_LARGE: { status: 413, message: 'A document is larger than the query result limit' },
-  TENANT_SUSPENDED: { status: 403, message: 'The tenant is suspended: its API is read-only and its scripts do not run' },
   QUOTA_EXCEEDED: { status: 400, message: "The script asks for more than its tenant's quota allows" },
   SCRIPT_QUOTA_REACHED: { status: 409, message: 'The tenant has as many scripts as its quota allows' },
   QUOTA_BELOW_USAGE: { status: 409, message: "The quota is below what the tenant's scripts use now" },
