@@ -8,12 +8,9 @@ import { expiresAt } from './tenants.js'
 const superadminKeyInput = z.object({ name: z.string().trim().min(1).max(200), expiresAt }).strict()
 const tags = ['keys']
 
-/** Who am I (any key), and the superadmin keys (superadmin). */
+/** The superadmin keys (superadmin). `GET /whoami` is in live.ts, beside the CLI's other calls. */
 export const keyRoutes: FastifyPluginAsync<{ deps: ApiDependencies }> = async (app, { deps }) => {
   documentationOnlySchemas(app)
-
-  const whoami: RouteSchema = { tags, summary: 'The key making this request: its id, name, expiry, role and tenant', response: { 200: response('{key, role, tenant}') } }
-  app.get('/whoami', { schema: whoami }, async (request) => deps.auth.whoami(request.principal))
 
   const list: RouteSchema = { tags, summary: 'Superadmin keys, revoked and expired ones too (never a token)', response: { 200: response('{items}') } }
   app.get('/keys', { schema: list }, async (request) => ({ items: await deps.auth.listSuperadminKeys(request.principal), nextCursor: null }))
