@@ -65,7 +65,8 @@ function setting<T, D extends T | undefined>(
 }
 
 export const settings = {
-  host: setting('HOST', 'Address both servers listen on', z.string().min(1), '127.0.0.1'),
+  host: setting('HOST', 'Address the data plane listens on (0.0.0.0 to serve other machines)', z.string().min(1), '127.0.0.1'),
+  adminHost: setting('ADMIN_HOST', 'Address the control plane (REST API, health, metrics) listens on; keep it private', z.string().min(1), '127.0.0.1'),
   port: setting('PORT', 'Data-plane (uWebSockets.js) port; 0 picks a free one', port, 8080),
   adminPort: setting('ADMIN_PORT', 'Control-plane (REST API, health, metrics) port; 0 picks a free one', port, 8081),
   databaseUrl: setting(
@@ -256,6 +257,34 @@ export const settings = {
   ),
   cacheBytesPerTenant: setting('ISOGATE_CACHE_BYTES_PER_TENANT', 'Bytes of `ctx.cache` entries one tenant may hold (keys plus serialized values); least recently used go first', positiveInt, 8 * 1024 * 1024),
   cacheValueBytes: setting('ISOGATE_CACHE_VALUE_BYTES', 'Largest `ctx.cache` value (serialized)', positiveInt, 1024 * 1024),
+  metricsToken: setting(
+    'ISOGATE_METRICS_TOKEN',
+    'When set, `GET /metrics` requires `Authorization: Bearer <this token>`',
+    z.string().min(8, 'must be at least 8 characters'),
+    undefined,
+  ),
+  metricsMaxTenants: setting(
+    'ISOGATE_METRICS_MAX_TENANTS',
+    'Tenants that get a label value of their own in per-tenant metrics; the rest are counted as `_other`',
+    positiveInt.max(100_000),
+    1000,
+  ),
+  quotaTimeoutMs: setting('ISOGATE_QUOTA_TIMEOUT_MS', 'Default tenant quota: the largest `timeoutMs` a script may ask for', positiveInt.max(900_000), 120_000),
+  quotaCpuMs: setting('ISOGATE_QUOTA_CPU_MS', 'Default tenant quota: the largest `cpuMs` a script may ask for', positiveInt.max(900_000), 30_000),
+  quotaMemoryMb: setting('ISOGATE_QUOTA_MEMORY_MB', 'Default tenant quota: the largest `memoryMb` a script may ask for', positiveInt.min(8).max(4096), 256),
+  quotaApiCalls: setting('ISOGATE_QUOTA_API_CALLS', 'Default tenant quota: the largest `apiCalls` a script may ask for', positiveInt.max(100_000), 1000),
+  quotaOutputBytes: setting('ISOGATE_QUOTA_OUTPUT_BYTES', 'Default tenant quota: the largest `outputBytes` a script may ask for', positiveInt.max(100 * 1024 * 1024), 32 * 1024 * 1024),
+  quotaScripts: setting('ISOGATE_QUOTA_SCRIPTS', 'Default tenant quota: scripts one tenant may have', positiveInt.max(100_000), 100),
+  quotaRequestsPerSecond: setting(
+    'ISOGATE_QUOTA_REQUESTS_PER_SECOND',
+    'Default tenant quota: data-plane requests per second (token bucket per tenant and node, burst of one second); 0 is no limit',
+    z.coerce.number().min(0).max(1_000_000),
+    0,
+  ),
+  quotaDbBytes: setting('ISOGATE_QUOTA_DB_BYTES', 'Default tenant quota: bytes of `ctx.db` documents (JSON) one tenant may store', positiveInt, 100 * 1024 * 1024),
+  eventRetentionDays: setting('ISOGATE_EVENT_RETENTION_DAYS', 'Days events and finished event deliveries are kept; older ones are purged in batches', positiveInt.max(36_500), 30),
+  cronFireRetentionDays: setting('ISOGATE_CRON_FIRE_RETENTION_DAYS', 'Days finished cron fire claims are kept; older ones are purged in batches', positiveInt.max(36_500), 30),
+  deadLetterRetentionDays: setting('ISOGATE_DEAD_LETTER_RETENTION_DAYS', 'Days dead letters are kept (replayed or not); older ones are purged in batches', positiveInt.max(36_500), 90),
 } as const
 
 type Settings = typeof settings

@@ -24,6 +24,11 @@ export interface AdmissionOptions {
   globalConcurrency?: number
   /** Runs waiting across all tenants; past it: OVERLOADED (503). */
   globalQueue?: number
+  /**
+   * The operator's cap on one tenant's runs in flight (its quota), or undefined for none: the
+   * tenant gets the smaller of it and the caps above.
+   */
+  tenantConcurrency?: (tenantId: string) => number | undefined
 }
 
 /**
@@ -116,6 +121,7 @@ export class AdmissionController {
   readonly #targetMs: number
   readonly #intervalMs: number
   readonly #now: () => number
+  readonly #tenantConcurrency: ((tenantId: string) => number | undefined) | undefined
   readonly #lanes = new Map<string, Lane>()
   /** Tenants with runs waiting, in round-robin order (a Set keeps insertion order). */
   readonly #ready = new Set<string>()
@@ -131,6 +137,8 @@ export class AdmissionController {
       if (value < (key.endsWith('Queue') ? 0 : 1)) throw new RangeError(`options.${key} is out of range`)
     }
     if (options.now !== undefined && typeof options.now !== 'function') throw new TypeError('options.now must be a function')
+    if (options.tenantConcurrency !== undefined && typeof options.tenantConcurrency !== 'function') throw new TypeError('options.tenantConcurrency must be a function')
+    this.#tenantConcurrency = options.tenantConcurrency
     this.#now = options.now ?? (() => performance.now())
     this.#targetMs = options.queueTargetMs ?? DEFAULTS.queueTargetMs
     this.#intervalMs = Math.max(this.#targetMs, MIN_INTERVAL_MS)
@@ -156,14 +164,15 @@ export class AdmissionController {
    */
   admit(tenantId: string, start: () => void): { verdict: Admission; ticket: Ticket | null; retryAfterSeconds?: number } {
     const lane = this.#lane(tenantId)
-    if (lane.queue.length === 0 && lane.running < this.#cap() && this.#running < this.#globalConcurrency) {
+    const cap = this.#cap(tenantId)
+    if (lane.queue.length === 0 && lane.running < cap && this.#running < this.#globalConcurrency) {
       lane.running++
       this.#running++
       start()
       return { verdict: 'started', ticket: null }
     }
     // Held back by its own cap (or behind its own queue): the tenant's bound answers first.
-    const tenantLimited = lane.queue.length > 0 || lane.running >= this.#cap()
+    const tenantLimited = lane.queue.length > 0 || lane.running >= cap
     if (tenantLimited && (lane.shedding || lane.queue.length >= this.#perTenantQueue)) {
       if (lane.running === 0 && lane.queue.length === 0) this.#lanes.delete(tenantId)
       return { verdict: 'TENANT_BUSY', ticket: null, retryAfterSeconds: Math.max(1, Math.ceil(lane.lastWaitMs / 1000)) }
@@ -205,13 +214,14 @@ export class AdmissionController {
     this.#drain()
   }
 
-  /** Runs in flight one tenant may have now: less while other tenants are active too. */
-  #cap(): number {
+  /** Runs in flight one tenant may have now: less while other tenants are active too, never over its quota. */
+  #cap(tenantId: string): number {
+    const quota = this.#tenantConcurrency?.(tenantId) ?? Infinity
     if (this.#lanes.size > 1) {
       this.#contendedUntil = performance.now() + CONTENTION_LINGER_MS
-      return this.#contendedConcurrency
+      return Math.min(quota, this.#contendedConcurrency)
     }
-    return performance.now() < this.#contendedUntil ? this.#contendedConcurrency : this.#perTenantConcurrency
+    return Math.min(quota, performance.now() < this.#contendedUntil ? this.#contendedConcurrency : this.#perTenantConcurrency)
   }
 
   #drain(): void {
@@ -221,7 +231,7 @@ export class AdmissionController {
       const lane = this.#lanes.get(tenantId) as Lane
       // Rotate: this tenant goes to the back of the line whatever happens now.
       this.#ready.delete(tenantId)
-      if (lane.running >= this.#cap()) {
+      if (lane.running >= this.#cap(tenantId)) {
         this.#ready.add(tenantId)
         scanned++
         continue

@@ -11,6 +11,7 @@ import type { GatewayMetrics } from './metrics.js'
 import { writeError, writeRunResult, type RequestState } from './response-writer.js'
 import { normalizePath } from './request-path.js'
 import type { Route, RouteMatch, RouteTable } from './route-table.js'
+import type { TenantGate } from './tenant-gate.js'
 import { loadUws, type Uws } from './uws.js'
 
 /** A finished HTTP run, handed off to be recorded (off the hot path). */
@@ -40,6 +41,8 @@ export interface DataPlaneOptions {
   earlyResponses?: EarlyResponses | undefined
   /** When set, `Host: {tenant}.{baseDomain}` selects the tenant instead of the first path segment. */
   baseDomain?: string | undefined
+  /** The operator's per-tenant door (suspension, request rate); none lets every tenant through. */
+  gate?: TenantGate | undefined
   logger: Logger
 }
 
@@ -127,7 +130,7 @@ export class DataPlane {
       headerBytes += name.length + value.length
       if (name === 'host') host = value
       else if (name === 'x-runtime-secret') presented = value
-      else if (name === 'authorization' && presented === null && value.startsWith('Bearer ')) presented = value.slice(7)
+      else if (name === 'authorization' && presented === null && /^bearer /i.test(value)) presented = value.slice(7)
       else if (name === 'content-length') {
         hasBody = value !== '0'
         declaredLength = Number(value)
@@ -174,6 +177,11 @@ export class DataPlane {
     if (match.kind === 'tenant-not-found') return refuse('TENANT_NOT_FOUND')
     if (match.kind === 'not-found') return refuse('ROUTE_NOT_FOUND')
     const route = match.route
+    const verdict = this.#options.gate?.check(route.tenantId) ?? null
+    if (verdict !== null) {
+      this.#options.metrics.rejected(verdict.code)
+      return refuse(verdict.code, verdict.code === 'TENANT_RATE_LIMITED' ? [['retry-after', String(verdict.retryAfterSeconds)]] : [])
+    }
     if (route.authToken !== undefined && !secretMatches(presented, route.authToken)) {
       return refuse('SCRIPT_AUTH_REQUIRED', [['www-authenticate', 'Bearer']])
     }
@@ -196,7 +204,9 @@ export class DataPlane {
       running = true
       this.#run(res, state, route, request, started)
     }
+    const asked = performance.now()
     const admission = this.#options.admission.admit(route.tenantId, () => {
+      this.#options.metrics.queued((performance.now() - asked) / 1000)
       if (state.aborted) {
         this.#options.admission.release(route.tenantId)
         return

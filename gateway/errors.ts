@@ -8,6 +8,7 @@ import { errorCatalogue, HTTP_ERROR_CODES, IsogateError, type HttpErrorCode } fr
 export const GATEWAY_ERROR_CODES = errorCatalogue({
   ROUTE_NOT_FOUND: { status: 404, message: 'No script serves this path' },
   SCRIPT_AUTH_REQUIRED: { status: 401, message: 'This script requires its runtime secret (Authorization: Bearer or x-runtime-secret)' },
+  TENANT_RATE_LIMITED: { status: 429, message: "The tenant is over its request rate; retry later" },
   TENANT_BUSY: { status: 429, message: 'The tenant has too many runs in flight and waiting; retry later' },
   OVERLOADED: { status: 503, message: 'The gateway is overloaded; retry later' },
   SCRIPT_UNAVAILABLE: { status: 503, message: 'The script failed repeatedly and is paused for a cool-down' },

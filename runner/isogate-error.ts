@@ -43,6 +43,7 @@ export const HTTP_ERROR_CODES = errorCatalogue({
   BAD_REQUEST: { status: 400, message: 'The request is not valid HTTP' },
   PATH_INVALID: { status: 400, message: 'The request path is not valid' },
   TENANT_NOT_FOUND: { status: 404, message: 'No such tenant' },
+  TENANT_SUSPENDED: { status: 403, message: 'The tenant is suspended: its scripts do not run and its API is read-only' },
   METHOD_NOT_ALLOWED: { status: 405, message: 'This path does not serve this method' },
   BODY_TOO_LARGE: { status: 413, message: 'The request body is over the size limit' },
   UNSUPPORTED_MEDIA_TYPE: { status: 415, message: 'The body is not JSON' },

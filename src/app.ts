@@ -4,7 +4,7 @@ import type { FastifyInstance } from 'fastify'
 import { pino, type Logger } from 'pino'
 import type { Config } from '../config/index.js'
 import { collectDefaultMetrics, Registry } from 'prom-client'
-import { ContainmentMetrics, EarlyResponses, RouteTable, RunnerMetrics } from '../gateway/index.js'
+import { ContainmentMetrics, EarlyResponses, RouteTable, RunnerMetrics, TenantGate, TenantLabels, type TenantPolicy } from '../gateway/index.js'
 import { RunnerSupervisor, type RunnerEvent } from '../runner/index.js'
 import { createApiServer } from './api/index.js'
 import { ExecutionHealthSource } from './console/index.js'
@@ -40,6 +40,14 @@ import { ScriptNameRepository } from './db/script-name.repository.js'
 import { LiveTail } from './services/live-tail.js'
 import { AdHocExecutionService } from './services/ad-hoc-execution.service.js'
 import { randomBytes } from 'node:crypto'
+import { TenantRelay } from './db/tenant-relay.js'
+import type { TenantQuota } from './domain/tenant-quota.js'
+import { QuotaRunner } from './services/quota-runner.js'
+import { QuotaService } from './services/quota.service.js'
+import { ScriptFailureMetrics } from './services/script-failure-metrics.js'
+import { TenantDirectory, type TenantState } from './services/tenant-directory.js'
+import { TriggerRetention } from './services/trigger-retention.js'
+import { PrometheusTriggerMetrics } from './triggers/trigger-metrics.js'
 import { existsSync, readFileSync } from 'node:fs'
 
 export interface Isogate {
@@ -50,6 +58,8 @@ export interface Isogate {
   readonly generatedAdminToken: string | null
   readonly adminTokenFile: string | null
   readonly demoCreated: boolean
+  /** The demo tenant exists (made at this start or an earlier one, not deleted since). */
+  readonly demoAvailable: boolean
   readonly db: Database
   readonly logger: Logger
   /** The control plane's Fastify instance (tests call `api.inject` where the socket is not the point). */
@@ -81,6 +91,13 @@ export async function startIsogate(config: Config, logger: Logger = pino({ level
   try {
     const db = await Database.open({ url: config.databaseUrl, dataDir: path.join(config.dataDir) })
     closers.push(() => db.close())
+    const tenantRepository = new TenantRepository()
+    // Every tenant's status and quota, in memory: the data plane, ctx.cache, ctx.db and run limits read it.
+    const directory = new TenantDirectory({ db, tenants: tenantRepository, defaults: defaultQuota(config) })
+    await directory.load()
+    const registry = new Registry()
+    collectDefaultMetrics({ register: registry })
+    const tenantLabels = new TenantLabels({ exists: (slug) => directory.hasSlug(slug), maxTenants: config.metricsMaxTenants })
     // The host APIs scripts call (ctx.cache, ctx.events, ...) are answered here, in the gateway.
     let wakeDispatcher = (): void => {}
     const events = new EventService({ db, events: new EventRepository(), idempotencySeconds: config.eventIdempotencySeconds, onPublished: () => wakeDispatcher() })
@@ -91,14 +108,15 @@ export async function startIsogate(config: Config, logger: Logger = pino({ level
       maxDocumentBytes: config.dbMaxDocumentBytes,
       maxResultBytes: config.dbMaxResultBytes,
       onPublished: () => wakeDispatcher(),
+      maxTenantBytes: (tenantId) => directory.quotaOf(tenantId).dbBytes,
     })
+    const cache = new TenantCache({ maxBytesPerTenant: config.cacheBytesPerTenant, maxValueBytes: config.cacheValueBytes, maxBytesOf: (tenantId) => directory.get(tenantId)?.quota.cacheBytes })
     const hostApis = new HostApis({
-      cache: new TenantCache({ maxBytesPerTenant: config.cacheBytesPerTenant, maxValueBytes: config.cacheValueBytes }),
+      cache,
       events,
       documents,
       onFault: (error, call) => logger.error({ err: error, tenantId: call.tenantId, api: call.name, executionId: call.executionId }, 'a host API failed'),
     })
-    const tenantRepository = new TenantRepository()
     hostApis.add('http.fetch', outboundFetchApi({
       allowPrivateRanges: config.egressAllowPrivate,
       allowedHosts: config.egressAllowedHosts,
@@ -126,29 +144,38 @@ export async function startIsogate(config: Config, logger: Logger = pino({ level
     await pool.ready()
     const secrets = new SecretBox(secretsKey(config, logger))
     // Every run goes through here: the script's secrets are opened on the way in, redacted from its logs on the way out.
-    // ... and every finished run is published to the live tail's feed (all of them, sampled or not).
+    // ... its limits clamped to its tenant's quota, its failures counted per script, and every
+    // finished run published to the live tail's feed (all of them, sampled or not).
+    const failures = new ScriptFailureMetrics({ registry, tenants: tenantLabels, slugOf: (tenantId) => directory.get(tenantId)?.slug ?? null })
     const runFeed = new RunFeed()
-    const executor = runFeed.observe(new SecretEnv(pool, secrets))
+    const executor = runFeed.observe(new QuotaRunner(new SecretEnv(pool, secrets), { quotaOf: (tenantId) => directory.quotaOf(tenantId), onResult: (task, result) => failures.observe(task, result) }))
 
     const changes = new ChangeFeed()
     const auth = new AuthService(db, new ApiKeyRepository())
-    const tenants = new TenantService(db, new TenantRepository())
-    const scripts = new ScriptService({ db, scripts: new ScriptRepository(), checker: pool, changes, maxSourceBytes: config.sourceBytes, maxBundleBytes: config.bundleBytes, secrets })
+    // A tenant's buffered execution records are written before its rows go (the recorder starts below).
+    let flushRecords = async (): Promise<void> => {}
+    const tenants = new TenantService(db, tenantRepository, undefined, { directory, beforeDelete: () => flushRecords() })
+    const quotas = new QuotaService({ db, tenants: tenantRepository, directory })
+    const scripts = new ScriptService({ db, scripts: new ScriptRepository(), checker: pool, changes, maxSourceBytes: config.sourceBytes, maxBundleBytes: config.bundleBytes, secrets, quotas })
     const defaultLimits = { timeoutMs: config.timeoutMs, cpuMs: config.cpuMs, memoryMb: config.memoryMb, apiCalls: config.apiCalls, outputBytes: config.outputBytes }
     const sourceMaps = new SourceMaps({ db, maps: new SourceMapRepository() })
     const executions = new ExecutionService({ db, scripts: new ScriptRepository(), executions: new ExecutionRepository(), executor, defaultLimits, logger, sourceMaps })
     closers.push(() => executions.drain())
-    const triggers = await startTriggers({ db, executor, changes, config, defaultLimits, logger, events })
+    const triggers = await startTriggers({ db, executor, changes, config, defaultLimits, logger, events, metrics: new PrometheusTriggerMetrics(registry) })
     closers.push(() => triggers.close())
     wakeDispatcher = () => triggers.dispatcher.wake()
     const audit = new AuditService(db, new AuditRepository())
     const retention = new ExecutionRetention({ db, executions: new ExecutionRepository(), logger, retentionDays: config.executionRetentionDays })
     retention.start()
     closers.push(() => retention.stop())
+    const triggerRetention = new TriggerRetention({ db, logger, eventDays: config.eventRetentionDays, cronFireDays: config.cronFireRetentionDays, deadLetterDays: config.deadLetterRetentionDays })
+    triggerRetention.start()
+    closers.push(() => triggerRetention.stop())
 
-    const { generated } = await auth.bootstrap(config.adminToken)
+    const { generated, envKey } = await auth.bootstrap(config.adminToken)
+    if (envKey === 'revoked') logger.warn('ISOGATE_ADMIN_TOKEN holds a key that was revoked through the API; it does not work: set a new value')
     const adminTokenFile = generated === null ? null : writeAdminToken(config.dataDir, generated)
-    const demoCreated = config.demo ? await ensureDemo(tenants, scripts) : false
+    const demoCreated = await ensureDemo(db, tenantRepository, tenants, scripts, config.demo)
 
     const routes = new RouteTable()
     routes.replaceAll(await scripts.routes(), await tenants.slugs())
@@ -167,8 +194,6 @@ export async function startIsogate(config: Config, logger: Logger = pino({ level
     await relay.start()
     closers.push(() => relay.stop())
 
-    const registry = new Registry()
-    collectDefaultMetrics({ register: registry })
     // HTTP runs: tail-sampled records, exact per-minute rollups, a journal for failures (issue 15).
     const rollupRepository = new ExecutionRollupRepository()
     const rollups = new RollupAggregator({ db, rollups: rollupRepository, logger, flushIntervalMs: config.rollupFlushMs })
@@ -193,14 +218,42 @@ export async function startIsogate(config: Config, logger: Logger = pino({ level
       await recorder.close()
     })
     recorderMetrics(recorder, registry)
+    flushRecords = () => recorder.flush()
     const rollupRetention = new RollupRetention({ db, rollups: rollupRepository, logger, retentionDays: config.rollupRetentionDays })
     rollupRetention.start()
     closers.push(() => rollupRetention.stop())
     // Collected at scrape time from the runner processes, with a bound on how long a scrape waits.
     new RunnerMetrics({ source: pool, registry })
     new ContainmentMetrics(pool, registry)
-    const dataPlane = await startDataPlane({ config, routes, executor, recorder, registry, logger, earlyResponses })
+    const gate = new TenantGate()
+    for (const state of directory.all()) gate.set(state.id, policyOf(state))
+    const dataPlane = await startDataPlane({ config, routes, executor, recorder, registry, logger, earlyResponses, gate, tenantLabels })
     const dataPort = dataPlane.port
+    // A tenant changed here or on another node: its gate, its cache budget, its routes, its triggers.
+    closers.push(directory.subscribe(async ({ tenantId, state, previous }) => {
+      if (state === null) {
+        gate.remove(tenantId)
+        cache.forget(tenantId)
+        routes.removeTenant(tenantId)
+        if (previous !== null) {
+          dataPlane.metrics.forgetTenant(previous.slug)
+          failures.forgetTenant(tenantId, previous.slug)
+        }
+        return
+      }
+      gate.set(tenantId, policyOf(state))
+      // A new tenant (made here or on another node) is known to the data plane before it has a route.
+      if (previous === null && !routes.hasTenant(state.slug)) routes.replaceTenant(tenantId, [], state.slug)
+      if (previous !== null && previous.quota.cacheBytes !== state.quota.cacheBytes) cache.forget(tenantId)
+      if (previous?.status !== state.status) {
+        triggers.scheduler.wake()
+        triggers.dispatcher.wake()
+      }
+      if (previous !== null && previous.slug !== state.slug) routes.replaceTenant(tenantId, await scripts.routes(tenantId))
+    }))
+    const tenantRelay = new TenantRelay(db, directory, logger)
+    await tenantRelay.start()
+    closers.push(() => tenantRelay.stop())
 
     let draining = false
     const api = createApiServer({
@@ -209,6 +262,7 @@ export async function startIsogate(config: Config, logger: Logger = pino({ level
       scripts,
       executions,
       audit,
+      quotas,
       triggers,
       stats: new ScriptStatsService({ db, rollups: rollupRepository, scripts: new ScriptRepository() }),
       live: {
@@ -235,6 +289,7 @@ export async function startIsogate(config: Config, logger: Logger = pino({ level
         baseDomain: config.baseDomain,
         dataPort,
       },
+      metricsToken: config.metricsToken,
       metrics: { contentType: registry.contentType, render: () => registry.metrics() },
       readiness: {
         async check() {
@@ -243,7 +298,7 @@ export async function startIsogate(config: Config, logger: Logger = pino({ level
         },
       },
     })
-    await api.listen({ host: config.host, port: config.adminPort })
+    await api.listen({ host: config.adminHost, port: config.adminPort })
     closers.push(() => api.close())
     // Runs first on close: readyz fails, the data plane stops accepting, runs in flight finish,
     // their records are written; then the API, the runners and the database close.
@@ -254,11 +309,32 @@ export async function startIsogate(config: Config, logger: Logger = pino({ level
     const address = api.server.address()
     const adminPort = typeof address === 'object' && address !== null ? address.port : config.adminPort
 
-    return { config, dataPort, adminPort, generatedAdminToken: generated, adminTokenFile, demoCreated, db, logger, api, close }
+    return { config, dataPort, adminPort, generatedAdminToken: generated, adminTokenFile, demoCreated, demoAvailable: directory.hasSlug('demo'), db, logger, api, close }
   } catch (error) {
     await close()
     throw error
   }
+}
+
+/** The quota of a tenant whose operator set nothing: the settings. */
+function defaultQuota(config: Config): TenantQuota {
+  return {
+    timeoutMs: config.quotaTimeoutMs,
+    cpuMs: config.quotaCpuMs,
+    memoryMb: config.quotaMemoryMb,
+    apiCalls: config.quotaApiCalls,
+    outputBytes: config.quotaOutputBytes,
+    sourceBytes: config.sourceBytes,
+    scripts: config.quotaScripts,
+    requestsPerSecond: config.quotaRequestsPerSecond,
+    dbBytes: config.quotaDbBytes,
+    cacheBytes: config.cacheBytesPerTenant,
+    concurrency: config.tenantConcurrency,
+  }
+}
+
+function policyOf(state: TenantState): TenantPolicy {
+  return { suspended: state.status === 'suspended', requestsPerSecond: state.quota.requestsPerSecond, concurrency: state.quota.concurrency }
 }
 
 function logRunnerEvent(logger: Logger, event: RunnerEvent): void {

@@ -2,7 +2,7 @@ import type { Logger } from 'pino'
 import { Gauge, type Registry } from 'prom-client'
 import type { Config } from '../config/index.js'
 import type { Executor } from '../runner/index.js'
-import { AccessLog, AdmissionController, CircuitBreaker, DataPlane, GatewayMetrics, runStatus, type EarlyResponses, type HttpRun, type RouteTable } from '../gateway/index.js'
+import { AccessLog, AdmissionController, CircuitBreaker, DataPlane, GatewayMetrics, runStatus, type EarlyResponses, type HttpRun, type RouteTable, type TenantGate, type TenantLabels } from '../gateway/index.js'
 import type { ExecutionRecorder } from './services/execution-recorder.js'
 
 export interface DataPlaneServiceOptions {
@@ -14,10 +14,15 @@ export interface DataPlaneServiceOptions {
   logger: Logger
   /** Responses runs hand over before they end (ctx.waitUntil). */
   earlyResponses?: EarlyResponses | undefined
+  /** Suspension, request rate and concurrency per tenant (the operator's quotas). */
+  gate?: TenantGate
+  /** Bounds the tenant label of the data plane's metrics. */
+  tenantLabels?: TenantLabels
 }
 
 export interface RunningDataPlane {
   port: number
+  metrics: GatewayMetrics
   /** Stops accepting, waits for runs in flight (up to the shutdown timeout), flushes records. */
   drain(): Promise<void>
 }
@@ -32,6 +37,7 @@ export async function startDataPlane(options: DataPlaneServiceOptions): Promise<
     queueTargetMs: config.queueTargetMs,
     globalConcurrency: config.globalConcurrency,
     globalQueue: config.globalQueue,
+    ...(options.gate === undefined ? {} : { tenantConcurrency: options.gate.concurrencyOf.bind(options.gate) }),
   })
   const breaker = new CircuitBreaker({
     failureThreshold: config.breakerFailures,
@@ -41,7 +47,7 @@ export async function startDataPlane(options: DataPlaneServiceOptions): Promise<
       else logger.info({ scriptId: change.key, ...change }, 'circuit closed: the script runs again')
     },
   })
-  const metrics = new GatewayMetrics(registry)
+  const metrics = new GatewayMetrics(registry, options.tenantLabels === undefined ? {} : { tenants: options.tenantLabels })
   new Gauge({ name: 'isogate_admission_running', help: 'Runs in flight', registers: [registry], collect() { this.set(admission.stats.running) } })
   new Gauge({ name: 'isogate_admission_queued', help: 'Runs waiting for a slot (runner queue depth)', registers: [registry], collect() { this.set(admission.stats.queued) } })
 
@@ -63,11 +69,13 @@ export async function startDataPlane(options: DataPlaneServiceOptions): Promise<
     maxBodyBytes: config.maxBodyBytes,
     baseDomain: config.baseDomain,
     earlyResponses: options.earlyResponses,
+    gate: options.gate,
     logger,
   })
   const port = await plane.listen()
   return {
     port,
+    metrics,
     async drain() {
       plane.drain()
       const deadline = Date.now() + config.shutdownTimeoutMs

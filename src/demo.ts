@@ -1,3 +1,5 @@
+import type { Database } from './db/database.js'
+import type { TenantRepository } from './db/tenant.repository.js'
 import { SYSTEM_PRINCIPAL } from './domain/auth.js'
 import type { ScriptService, TenantService } from './services/index.js'
 
@@ -11,9 +13,14 @@ export default {
 }
 `
 
-/** Creates the demo tenant and its /hello script on first start; later starts leave them be. */
-export async function ensureDemo(tenants: TenantService, scripts: ScriptService): Promise<boolean> {
-  if ((await tenants.findBySlug('demo')) !== null) return false
+/**
+ * Creates the demo tenant and its /hello script on the first start of a database with no tenants
+ * (when `enabled`); later starts leave it be, and never bring it back once deleted: it is an
+ * ordinary tenant. The first start is marked either way, so enabling the demo later adds nothing.
+ */
+export async function ensureDemo(db: Database, repository: TenantRepository, tenants: TenantService, scripts: ScriptService, enabled: boolean): Promise<boolean> {
+  const first = await db.system(async (tx) => (await repository.markFirstStart(tx)) && (await repository.count(tx)) === 0)
+  if (!first || !enabled) return false
   const tenant = await tenants.create(SYSTEM_PRINCIPAL, { slug: 'demo', name: 'Demo' })
   await scripts.create(SYSTEM_PRINCIPAL, tenant, {
     name: 'hello',

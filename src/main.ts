@@ -19,8 +19,8 @@ async function main(): Promise<void> {
   const lines = [
     'isogate is running',
     `  data plane     http://${host}:${isogate.dataPort}/{tenant}/{path}`,
-    `  control plane  http://${host}:${isogate.adminPort}/api/v1  (health: /healthz, /readyz)`,
-    `  web console    http://${host}:${isogate.adminPort}/  (sign in with an API key)`,
+    `  control plane  http://${config.adminHost}:${isogate.adminPort}/api/v1  (health: /healthz, /readyz)`,
+    `  web console    http://${config.adminHost}:${isogate.adminPort}/  (sign in with an API key)`,
     `  database       ${isogate.db.embedded ? `embedded PGlite in ${path.resolve(config.dataDir, 'pgdata')}` : 'PostgreSQL server (DATABASE_URL)'}`,
   ]
   if (isogate.generatedAdminToken !== null) {
@@ -30,7 +30,7 @@ async function main(): Promise<void> {
   } else {
     lines.push(`  admin token    generated at first start: ${path.resolve(config.dataDir, 'admin-token')}`)
   }
-  if (config.demo) lines.push(`  try            curl http://${host}:${isogate.dataPort}/demo/hello`)
+  if (isogate.demoAvailable) lines.push(`  try            curl http://${host}:${isogate.dataPort}/demo/hello`)
   process.stdout.write(`${lines.join('\n')}\n`)
 
   let stopping = false

@@ -84,7 +84,7 @@ for (const target of databaseTargets()) {
     })
 
     t.test('the service checks the permission again, whatever the route did', async (t) => {
-      const tenant = { id: '00000000-0000-4000-8000-000000000001', slug: 'alpha', name: 'alpha', createdAt: new Date() }
+      const tenant = { id: '00000000-0000-4000-8000-000000000001', slug: 'alpha', name: 'alpha', status: 'active' as const, createdAt: new Date(), updatedAt: new Date() }
       const service = new ScriptService({
         secrets: new SecretBox(randomBytes(32)),
         db: isogate.db,

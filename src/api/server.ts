@@ -3,14 +3,18 @@ import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyRequ
 import type { Logger } from 'pino'
 import type { Principal } from '../domain/auth.js'
 import type { Tenant } from '../domain/tenant.js'
+import { AppError } from '../errors.js'
 import type { AuditService, AuthService, ExecutionService, ScriptService, TenantService } from '../services/index.js'
 import { consolePlugin, type ConsoleOptions } from '../console/index.js'
 import { clientErrorHandler, errorHandler, notFoundHandler } from './error-handler.js'
 import { checkInput } from './input-guard.js'
 import { MethodTable } from './method-table.js'
+import type { QuotaService } from '../services/quota.service.js'
+import { bearerToken } from './bearer.js'
 import { registerOpenApi } from './openapi.js'
 import { auditRoutes } from './routes/audit.js'
 import { executionRoutes } from './routes/executions.js'
+import { keyRoutes } from './routes/keys.js'
 import { opsRoutes, type MetricsSource, type Readiness } from './routes/ops.js'
 import { scriptRoutes } from './routes/scripts.js'
 import { scriptStatsRoutes } from './routes/script-stats.js'
@@ -25,8 +29,11 @@ export interface ApiDependencies {
   scripts: ScriptService
   executions: ExecutionService
   audit: AuditService
+  quotas: QuotaService
   readiness: Readiness
   metrics?: MetricsSource
+  /** When set, GET /metrics needs `Authorization: Bearer <metricsToken>`. */
+  metricsToken?: string | undefined
   /** Cron previews, events, dead letters (absent in an API started without triggers). */
   triggers?: TriggerServices
   /** Script stats from the run rollups (absent in an API started without them). */
@@ -44,11 +51,19 @@ declare module 'fastify' {
   }
 }
 
-/** Resolves the tenant a request acts on (X-Tenant for a superadmin, the key's own otherwise). */
-export function tenantOf(deps: ApiDependencies, request: FastifyRequest): Promise<Tenant> {
+/**
+ * Resolves the tenant a request acts on (X-Tenant for a superadmin, the key's own otherwise). A
+ * suspended tenant is read-only: anything but GET and HEAD answers 403 TENANT_SUSPENDED.
+ */
+export async function tenantOf(deps: ApiDependencies, request: FastifyRequest): Promise<Tenant> {
   const header = request.headers['x-tenant']
-  return deps.tenants.resolve(request.principal, typeof header === 'string' && header !== '' ? header : undefined)
+  const tenant = await deps.tenants.resolve(request.principal, typeof header === 'string' && header !== '' ? header : undefined)
+  if (tenant.status === 'suspended' && request.method !== 'GET' && request.method !== 'HEAD') {
+    throw new AppError('TENANT_SUSPENDED', `The tenant ${tenant.slug} is suspended: its API is read-only`)
+  }
+  return tenant
 }
+
 
 /**
  * The control plane: JSON over HTTP under /api/v1 with Bearer API keys, and the ops endpoints.
@@ -76,16 +91,15 @@ export function createApiServer(deps: ApiDependencies): FastifyInstance {
   registerOpenApi(app)
   // WebSockets (live tail, duplex execute): frames are JSON commands, none larger than a bundle.
   app.register(websocket, { options: { maxPayload: 2 * 1024 * 1024 } })
-  app.register(opsRoutes, { readiness: deps.readiness, metrics: deps.metrics })
+  app.register(opsRoutes, { readiness: deps.readiness, metrics: deps.metrics, metricsToken: deps.metricsToken })
   if (deps.console) app.register(consolePlugin, deps.console)
   app.register(
     async (api) => {
       api.addHook('onRequest', async (request) => {
-        const header = request.headers.authorization
-        const token = header?.startsWith('Bearer ') ? header.slice(7).trim() : undefined
-        request.principal = await deps.auth.authenticate(token)
+        request.principal = await deps.auth.authenticate(bearerToken(request.headers.authorization))
       })
       api.register(tenantRoutes, { deps })
+      api.register(keyRoutes, { deps })
       api.register(scriptRoutes, { deps })
       api.register(executionRoutes, { deps })
       api.register(auditRoutes, { deps })

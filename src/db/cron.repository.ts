@@ -42,6 +42,7 @@ export class CronRepository {
     const rows = await tx<Array<{ id: string; cron_expression: string; cron_timezone: string | null }>>`
       SELECT id, cron_expression, cron_timezone FROM scripts
       WHERE type = 'scheduled' AND status = 'active' AND next_run_at IS NULL AND cron_expression IS NOT NULL
+        AND NOT EXISTS (SELECT 1 FROM tenants t WHERE t.id = scripts.tenant_id AND t.status = 'suspended')
       ORDER BY id LIMIT ${limit} FOR UPDATE SKIP LOCKED`
     return rows.map((row) => ({ id: row.id, expression: row.cron_expression, timezone: row.cron_timezone ?? 'UTC' }))
   }
@@ -61,6 +62,8 @@ export class CronRepository {
       SELECT s.id, s.tenant_id, s.version, s.cron_expression, s.cron_timezone, s.next_run_at, s.limits, s.env || s.secrets AS env, v.source, v.source_hash
       FROM scripts s JOIN script_versions v ON v.script_id = s.id AND v.version = s.version
       WHERE s.type = 'scheduled' AND s.status = 'active' AND s.next_run_at <= ${now}
+        -- A suspended tenant's schedules wait; its resume plans them from then.
+        AND NOT EXISTS (SELECT 1 FROM tenants t WHERE t.id = s.tenant_id AND t.status = 'suspended')
       ORDER BY s.next_run_at LIMIT ${limit}
       FOR UPDATE OF s SKIP LOCKED`
     return rows.map((row) => ({
@@ -119,7 +122,7 @@ export class CronRepository {
   /** When the scheduler next has work: the earliest planned slot of any active scheduled script. */
   async earliest(tx: Tx): Promise<Date | null> {
     const [row] = await tx<Array<{ next: Date | null }>>`
-      SELECT min(next_run_at) AS next FROM scripts WHERE type = 'scheduled' AND status = 'active'`
+      SELECT min(next_run_at) AS next FROM scripts s WHERE type = 'scheduled' AND status = 'active' AND NOT EXISTS (SELECT 1 FROM tenants t WHERE t.id = s.tenant_id AND t.status = 'suspended')`
     return row?.next ?? null
   }
 

@@ -165,7 +165,9 @@ export class EventRepository {
       JOIN events e ON e.id = d.event_id
       JOIN scripts s ON s.id = d.script_id
       JOIN script_versions v ON v.script_id = s.id AND v.version = s.version
-      WHERE (d.status = 'pending' AND d.available_at <= ${now}) OR (d.status = 'running' AND d.lease_until <= ${now})
+      WHERE ((d.status = 'pending' AND d.available_at <= ${now}) OR (d.status = 'running' AND d.lease_until <= ${now}))
+        -- A suspended tenant's deliveries wait for its resume.
+        AND NOT EXISTS (SELECT 1 FROM tenants t WHERE t.id = d.tenant_id AND t.status = 'suspended')
       ORDER BY d.available_at
       LIMIT ${limit}
       FOR UPDATE OF d SKIP LOCKED`
@@ -225,8 +227,8 @@ export class EventRepository {
   async earliest(tx: Tx): Promise<Date | null> {
     const [row] = await tx<Array<{ next: Date | null }>>`
       SELECT least(
-        (SELECT min(available_at) FROM event_deliveries WHERE status = 'pending'),
-        (SELECT min(lease_until) FROM event_deliveries WHERE status = 'running')) AS next`
+        (SELECT min(available_at) FROM event_deliveries d WHERE status = 'pending' AND NOT EXISTS (SELECT 1 FROM tenants t WHERE t.id = d.tenant_id AND t.status = 'suspended')),
+        (SELECT min(lease_until) FROM event_deliveries d WHERE status = 'running' AND NOT EXISTS (SELECT 1 FROM tenants t WHERE t.id = d.tenant_id AND t.status = 'suspended'))) AS next`
     return row?.next ?? null
   }
 

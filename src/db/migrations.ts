@@ -7,6 +7,7 @@ import { CRON_MIGRATION, EVENTS_MIGRATION } from './trigger-migrations.js'
 import { EVENT_SOURCE_MIGRATION } from './event-source-migration.js'
 import { ROLLUP_MIGRATION } from './rollup-migration.js'
 import { SOURCE_MAP_MIGRATION } from './source-map-migration.js'
+import { TENANT_OPERATIONS_MIGRATION } from './tenant-operations-migration.js'
 
 export interface Migration {
   version: number
@@ -216,6 +217,7 @@ export const MIGRATIONS: readonly Migration[] = [
   ROLLUP_MIGRATION,
   ROUTE_SHAPE_MIGRATION,
   SOURCE_MAP_MIGRATION,
+  TENANT_OPERATIONS_MIGRATION,
   EVENT_SOURCE_MIGRATION,
   CONSOLE_SESSION_MIGRATION,
 ]

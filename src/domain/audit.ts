@@ -3,6 +3,11 @@ import type { Script } from './script.js'
 
 export const AUDIT_ACTIONS = [
   'tenant.create',
+  'tenant.update',
+  'tenant.suspend',
+  'tenant.resume',
+  'tenant.delete',
+  'tenant.quota',
   'script.create',
   'script.update',
   'script.status',

@@ -1,10 +1,16 @@
 import { z } from 'zod'
 
+export const TENANT_STATUSES = ['active', 'suspended'] as const
+export type TenantStatus = (typeof TENANT_STATUSES)[number]
+
 export interface Tenant {
   id: string
   slug: string
   name: string
+  /** A suspended tenant's data plane answers 403 TENANT_SUSPENDED, its triggers wait, its API is read-only. */
+  status: TenantStatus
   createdAt: Date
+  updatedAt: Date
 }
 
 /** Slugs are DNS labels, so `{slug}.{baseDomain}` routing works for every tenant. */
@@ -22,3 +28,11 @@ export const tenantInput = z.object({
 })
 
 export type TenantInput = z.infer<typeof tenantInput>
+
+/** `PATCH /tenants/{slug}`: the name, the status, or both. */
+export const tenantPatch = z
+  .object({ name: z.string().trim().min(1).max(200).optional(), status: z.enum(TENANT_STATUSES).optional() })
+  .strict()
+  .refine((patch) => Object.keys(patch).length > 0, 'name at least one field to change')
+
+export type TenantPatch = z.infer<typeof tenantPatch>

@@ -11,6 +11,11 @@ export interface TenantCacheOptions {
   maxTenants?: number
   /** Ceiling of `ttlSeconds`; also the lifetime of an entry set without one. */
   maxTtlSeconds?: number
+  /**
+   * A tenant's own byte budget (its quota), read when its cache is made; undefined keeps
+   * maxBytesPerTenant. Call `forget(tenantId)` when it changes.
+   */
+  maxBytesOf?: (tenantId: string) => number | undefined
 }
 
 const DEFAULTS = {
@@ -18,7 +23,7 @@ const DEFAULTS = {
   maxValueBytes: 1024 * 1024,
   maxTenants: 10_000,
   maxTtlSeconds: 7 * 86_400,
-} satisfies Required<TenantCacheOptions>
+} satisfies Required<Omit<TenantCacheOptions, 'maxBytesOf'>>
 
 const MAX_KEY_LENGTH = 512
 
@@ -38,12 +43,15 @@ export interface CacheSetOptions {
  * cache.get(tenantId, 'rates') // { eur: 1.08 }
  */
 export class TenantCache {
-  readonly #options: Required<TenantCacheOptions>
+  readonly #options: typeof DEFAULTS
+  readonly #maxBytesOf: (tenantId: string) => number | undefined
   readonly #tenants: LRUCache<string, LRUCache<string, Buffer>>
 
   constructor(options: TenantCacheOptions = {}) {
     const resolved = { ...DEFAULTS }
-    for (const key of Object.keys(DEFAULTS) as Array<keyof TenantCacheOptions>) {
+    if (options.maxBytesOf !== undefined && typeof options.maxBytesOf !== 'function') throw new TypeError('options.maxBytesOf must be a function')
+    this.#maxBytesOf = options.maxBytesOf ?? (() => undefined)
+    for (const key of Object.keys(DEFAULTS) as Array<keyof typeof DEFAULTS>) {
       const value = options[key] ?? DEFAULTS[key]
       if (typeof value !== 'number' || !Number.isInteger(value)) throw new TypeError(`options.${key} must be an integer`)
       if (value < 1) throw new RangeError(`options.${key} must be a positive integer`)
@@ -76,7 +84,12 @@ export class TenantCache {
     if (bytes.length > this.#options.maxValueBytes) {
       throw new AppError('CACHE_VALUE_TOO_LARGE', `the value is ${bytes.length} bytes serialized; the limit is ${this.#options.maxValueBytes}`)
     }
-    this.#cacheOf(tenantId).set(name, bytes, { ttl: Math.ceil(ttlSeconds * 1000) })
+    const cache = this.#cacheOf(tenantId)
+    // An entry over the tenant's whole budget (its quota) would be dropped silently by the LRU.
+    if (bytes.length + Buffer.byteLength(name) > cache.maxSize) {
+      throw new AppError('CACHE_VALUE_TOO_LARGE', `the entry is ${bytes.length + Buffer.byteLength(name)} bytes; the tenant's cache quota is ${cache.maxSize}`)
+    }
+    cache.set(name, bytes, { ttl: Math.ceil(ttlSeconds * 1000) })
   }
 
   delete(tenantId: string, key: unknown): boolean {
@@ -89,7 +102,7 @@ export class TenantCache {
     return this.#tenants.get(tenantId)?.calculatedSize ?? 0
   }
 
-  /** Drops a tenant's entries (the tenant was deleted). */
+  /** Drops a tenant's entries (the tenant was deleted, or its byte budget changed). */
   forget(tenantId: string): void {
     this.#tenants.delete(tenantId)
   }
@@ -97,8 +110,9 @@ export class TenantCache {
   #cacheOf(tenantId: string): LRUCache<string, Buffer> {
     let cache = this.#tenants.get(tenantId)
     if (cache === undefined) {
+      const own = this.#maxBytesOf(tenantId)
       cache = new LRUCache<string, Buffer>({
-        maxSize: this.#options.maxBytesPerTenant,
+        maxSize: own !== undefined && Number.isInteger(own) && own > 0 ? own : this.#options.maxBytesPerTenant,
         sizeCalculation: (value, key) => value.length + Buffer.byteLength(key),
         ttlAutopurge: false,
       })

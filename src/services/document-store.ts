@@ -31,6 +31,8 @@ export interface DocumentStoreOptions {
   defaultLimit?: number
   /** Called after a commit whose data-change event was delivered to a script (wakes this process's dispatcher). */
   onPublished?: () => void
+  /** Bytes of documents a tenant may store (its quota); undefined: no cap. */
+  maxTenantBytes?: (tenantId: string) => number | undefined
 }
 
 export const DOCUMENT_STORE_DEFAULTS = {
@@ -66,6 +68,7 @@ export class DocumentStore {
   readonly #maxDocumentBytes: number
   readonly #maxResultBytes: number
   readonly #onPublished: () => void
+  readonly #maxTenantBytes: (tenantId: string) => number | undefined
   readonly #querySchema: ReturnType<typeof documentQuerySchema>
 
   constructor(options: DocumentStoreOptions) {
@@ -84,6 +87,8 @@ export class DocumentStore {
     this.#maxDocumentBytes = settings.maxDocumentBytes
     this.#maxResultBytes = settings.maxResultBytes
     this.#onPublished = options.onPublished ?? (() => {})
+    if (options.maxTenantBytes !== undefined && typeof options.maxTenantBytes !== 'function') throw new TypeError('options.maxTenantBytes must be a function')
+    this.#maxTenantBytes = options.maxTenantBytes ?? (() => undefined)
     this.#querySchema = documentQuerySchema({ defaultLimit: settings.defaultLimit, maxLimit: settings.maxLimit })
   }
 
@@ -177,9 +182,18 @@ export class DocumentStore {
     change: (tx: Tx) => Promise<{ result: T; id: string; record: unknown; previous: unknown } | null>,
   ): Promise<{ result: T | null; delivered: boolean }> {
     checkCause(cause)
+    const cap = kind === 'deleted' ? undefined : this.#maxTenantBytes(tenantId)
     return this.#db.tenant(tenantId, async (tx) => {
+      const before = cap === undefined ? 0 : await usedBytes(tx, tenantId)
       const changed = await change(tx)
       if (changed === null) return { result: null, delivered: false }
+      if (cap !== undefined) {
+        // Read after the write: the usage trigger's row lock orders this tenant's writers, so this is exact.
+        const after = await usedBytes(tx, tenantId)
+        if (after > cap && after > before) {
+          throw new AppError('DB_QUOTA_EXCEEDED', `the write would make the tenant's documents ${after} bytes; its quota is ${cap}`, { bytes: after, cap })
+        }
+      }
       const event = await this.#events.publish(tx, {
         tenantId,
         type: `db.${collection}.${kind}`,
@@ -224,6 +238,12 @@ function checkCause(cause: WriteCause): void {
 
 function isId(id: unknown): id is string {
   return typeof id === 'string' && UUID.test(id)
+}
+
+/** Bytes of the tenant's documents (kept by a trigger on documents, migration 130). */
+async function usedBytes(tx: Tx, tenantId: string): Promise<number> {
+  const [row] = await tx<Array<{ db_bytes: string }>>`SELECT db_bytes FROM tenant_usage WHERE tenant_id = ${tenantId}`
+  return row === undefined ? 0 : Number(row.db_bytes)
 }
 
 function tooLarge(bytes: number, limit: number): AppError {

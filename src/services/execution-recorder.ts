@@ -359,7 +359,16 @@ function isDataError(error: unknown): boolean {
 export function recorderMetrics(recorder: ExecutionRecorder, registry: Registry): void {
   new Gauge({ name: 'isogate_execution_records_buffered', help: 'Execution records waiting to be written', registers: [registry], collect() { this.set(recorder.stats.buffered) } })
   new Gauge({ name: 'isogate_execution_records_buffered_bytes', help: 'Bytes of execution records held in memory (waiting and being written)', registers: [registry], collect() { this.set(recorder.stats.bufferedBytes) } })
-  new Gauge({ name: 'isogate_execution_records_written', help: 'Execution records written since start', registers: [registry], collect() { this.set(recorder.stats.written) } })
+  // A monotonic count is a counter (issue 18): read from the recorder at scrape time.
+  new Counter({
+    name: 'isogate_execution_records_written_total',
+    help: 'Execution records written since start',
+    registers: [registry],
+    collect() {
+      this.reset()
+      this.inc(recorder.stats.written)
+    },
+  })
   const dropped = new Counter({
     name: 'isogate_execution_records_dropped_total',
     help: 'Execution records not written, by reason: buffer_full / evicted (sampled successes), failure_buffer_full / failure_evicted (failed runs, also logged), unwritable (refused by the database); the rollups count every run regardless',

@@ -27,6 +27,7 @@ import { parseInput } from './validation.js'
 import { SecretBox } from './secret-box.js'
 import { SourceMapRepository } from '../db/source-map.repository.js'
 import { checkedModule } from './script-module.js'
+import type { QuotaService } from './quota.service.js'
 
 export { sourceHash, type SourceChecker } from './source-check.js'
 
@@ -44,6 +45,8 @@ export interface ScriptServiceOptions {
   maxBundleBytes?: number
   /** Where versions keep their source maps; stateless, so one is made when none is given. */
   sourceMaps?: SourceMapRepository
+  /** The tenant's quota caps limits, source size and the number of scripts (none: no caps). */
+  quotas?: QuotaService
 }
 
 /** How a source arrived: `module` is an application/javascript upload (a bundle, ISOGATE_LIMIT_BUNDLE_BYTES). */
@@ -75,6 +78,7 @@ export class ScriptService {
   readonly #secrets: SecretBox
   readonly #maxBundleBytes: number
   readonly #sourceMaps: SourceMapRepository
+  readonly #quotas: QuotaService | undefined
 
   constructor(options: ScriptServiceOptions) {
     if (!Number.isInteger(options.maxSourceBytes) || options.maxSourceBytes < 1) throw new RangeError('options.maxSourceBytes must be a positive integer')
@@ -89,6 +93,18 @@ export class ScriptService {
     this.#maxBundleBytes = options.maxBundleBytes ?? options.maxSourceBytes
     if (!Number.isInteger(this.#maxBundleBytes) || this.#maxBundleBytes < 1) throw new RangeError('options.maxBundleBytes must be a positive integer')
     this.#sourceMaps = options.sourceMaps ?? new SourceMapRepository()
+    this.#quotas = options.quotas
+  }
+
+  /**
+   * Limits and source size within the tenant's quota. A source over the global size is left to
+   * the module check (413); a bundle upload is held to ISOGATE_LIMIT_BUNDLE_BYTES only.
+   */
+  #checkQuota(tenant: Tenant, limits: Script['limits'] | undefined, source: string | undefined, how: SourceOptions = {}): void {
+    requireActive(tenant)
+    if (this.#quotas === undefined) return
+    const bytes = source === undefined || how.module === true ? null : Buffer.byteLength(source)
+    this.#quotas.checkScript(tenant.id, limits ?? {}, bytes !== null && bytes <= this.#maxSourceBytes ? bytes : null)
   }
 
   /** Largest module upload (a bundle) accepted. */
@@ -100,6 +116,7 @@ export class ScriptService {
   async create(principal: Principal, tenant: Tenant, body: unknown, how: SourceOptions = {}): Promise<ScriptView> {
     requirePermission(principal, 'scripts.create')
     const input = parseInput(scriptInput, body)
+    this.#checkQuota(tenant, input.limits, input.source, how)
     const { code, map } = await checkedModule(this.#checker, input.source, this.#limit(how))
     input.source = code
     checkScriptFormat(input.source, input.type)
@@ -108,6 +125,7 @@ export class ScriptService {
     const sealed = this.#seal(tenant.id, {}, input.secrets)
     const script = await this.#db
       .tenant(tenant.id, async (tx) => {
+        await this.#quotas?.checkScriptCount(tx, tenant.id)
         const created = await this.#scripts.insert(tx, tenant.id, input, sealed)
         await this.#scripts.insertVersion(tx, tenant.id, { scriptId: created.id, version: 1, source: input.source, sourceHash: hash }, principal.keyId)
         if (map !== null) await this.#sourceMaps.save(tx, created.id, 1, map)
@@ -158,6 +176,7 @@ export class ScriptService {
     requirePermission(principal, 'scripts.update')
     const patch = parseInput(scriptPatch, body)
     if (!isUuid(id)) throw new AppError('SCRIPT_NOT_FOUND')
+    this.#checkQuota(tenant, patch.limits, patch.source, how)
     let map: string | null = null
     if (patch.source !== undefined) ({ code: patch.source, map } = await checkedModule(this.#checker, patch.source, this.#limit(how)))
     const view = await this.#db
@@ -220,6 +239,7 @@ export class ScriptService {
   /** Deletes a script with its versions and routes; its executions and audit entries stay. */
   async delete(principal: Principal, tenant: Tenant, id: string): Promise<void> {
     requirePermission(principal, 'scripts.delete')
+    requireActive(tenant)
     if (!isUuid(id)) throw new AppError('SCRIPT_NOT_FOUND')
     await this.#db.tenant(tenant.id, async (tx) => {
       const current = await this.#lockedView(tx, id)
@@ -266,6 +286,7 @@ export class ScriptService {
       const current = await this.#lockedView(tx, id)
       const target = await this.#scripts.findVersion(tx, id, input.version)
       if (target === null) throw new AppError('VERSION_NOT_FOUND', `Version ${input.version} of this script does not exist`, { fields: [{ field: 'version', message: 'is not a version of this script' }] })
+      this.#checkQuota(tenant, undefined, target.source)
       const version = current.version + 1
       await this.#scripts.insertVersion(tx, tenant.id, { scriptId: id, version, source: target.source, sourceHash: target.sourceHash }, principal.keyId)
       await this.#sourceMaps.copy(tx, id, input.version, version)
@@ -348,6 +369,11 @@ export class ScriptService {
       await this.#audit.insert(tx, auditEntry(principal, before.tenantId, 'script.update', resource, was, is))
     }
   }
+}
+
+/** A suspended tenant's scripts are read-only (its API answers reads only). */
+export function requireActive(tenant: Tenant): void {
+  if (tenant.status === 'suspended') throw new AppError('TENANT_SUSPENDED', `The tenant ${tenant.slug} is suspended: its scripts cannot change or run`)
 }
 
 /** An http script's authSecret must name one of its secrets. */

@@ -8,6 +8,7 @@ import { CronSchedule } from '../domain/cron-schedule.js'
 import { recordOf, unrunRecord, type ExecutionRecord } from '../domain/execution.js'
 import { PollLoop } from './poll-loop.js'
 import { checkPositive, instanceId, runSafely, systemClock, type Clock } from './run-support.js'
+import { NO_TRIGGER_METRICS, type TriggerMetrics } from './trigger-metrics.js'
 
 export type MissedPolicy = 'skip' | 'run-once'
 
@@ -31,6 +32,8 @@ export interface CronSchedulerOptions {
   clock?: Clock
   /** Start the loop (false: tests drive `runDue()` with a fake clock). */
   autoStart?: boolean
+  /** Counts fires by outcome. */
+  metrics?: TriggerMetrics
 }
 
 const DEFAULTS = { missedPolicy: 'skip' as MissedPolicy, missedToleranceMs: 10_000, pollMs: 5_000, leaseMarginMs: 10_000, batchSize: 50 }
@@ -72,6 +75,7 @@ export class CronScheduler {
   readonly #batchSize: number
   readonly #clock: Clock
   readonly #autoStart: boolean
+  readonly #metrics: TriggerMetrics
   readonly #instance = instanceId()
   readonly #loop: PollLoop
   readonly #schedules = new Map<string, CronSchedule>()
@@ -94,6 +98,7 @@ export class CronScheduler {
     this.#batchSize = Math.max(1, options.batchSize ?? DEFAULTS.batchSize)
     this.#clock = options.clock ?? systemClock
     this.#autoStart = options.autoStart ?? true
+    this.#metrics = options.metrics ?? NO_TRIGGER_METRICS
     this.#loop = new PollLoop({
       db: this.#db,
       channel: 'isogate_cron',
@@ -165,6 +170,7 @@ export class CronScheduler {
   async #claim(tx: Tx, due: DueCron, now: Date, records: ExecutionRecord[]): Promise<Claim | null> {
     const schedule = this.#schedule(due.expression, due.timezone)
     for (const lost of await this.#fires.abandonExpired(tx, due.scriptId, now)) {
+      this.#metrics.cronFire('abandoned')
       records.push(this.#record(due, lost.executionId, lost.scheduledAt, 'failed', {
         code: 'CRON_FIRE_ABANDONED',
         message: `the process running this fire (${lost.claimedBy}) stopped before it finished`,
@@ -178,6 +184,7 @@ export class CronScheduler {
       if (skipped > 0) {
         const executionId = randomUUID()
         await this.#fires.insertFire(tx, { scriptId: due.scriptId, tenantId: due.tenantId, scheduledAt: slot, executionId, status: 'skipped', reason: 'missed', missed: skipped, claimedBy: this.#instance, leaseUntil: null }, now)
+        this.#metrics.cronFire('skipped')
         records.push(this.#record(due, executionId, slot, 'skipped', {
           code: 'CRON_SLOTS_MISSED',
           message: `${exact ? '' : 'at least '}${skipped} slot(s) from ${slot.toISOString()} were missed while no process ran (policy ${this.#policy})`,
@@ -194,6 +201,7 @@ export class CronScheduler {
     const executionId = randomUUID()
     if (await this.#fires.hasRunning(tx, due.scriptId)) {
       await this.#fires.insertFire(tx, { scriptId: due.scriptId, tenantId: due.tenantId, scheduledAt: slot, executionId, status: 'skipped', reason: 'overlap', missed: 0, claimedBy: this.#instance, leaseUntil: null }, now)
+      this.#metrics.cronFire('skipped')
       records.push(this.#record(due, executionId, slot, 'skipped', { code: 'CRON_OVERLAP', message: 'the previous fire of this script was still running' }))
       return null
     }
@@ -232,6 +240,7 @@ export class CronScheduler {
       await this.#fires.finish(tx, { scriptId: due.scriptId, scheduledAt: claim.scheduledAt, startedAt: claim.startedAt, status: record.status as 'completed' }, new Date(this.#clock.now()))
       await this.#executions.insertMany(tx, [record])
     })
+    this.#metrics.cronFire(record.status === 'completed' || record.status === 'timeout' ? record.status : 'failed')
   }
 
   #record(due: DueCron, id: string, slot: Date, status: 'skipped' | 'failed', error: { code: string; message: string }): ExecutionRecord {

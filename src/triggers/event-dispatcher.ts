@@ -6,6 +6,7 @@ import { eventSnapshot, type ClaimableDelivery, type DeliveryAttempt, type Event
 import { recordOf, unrunRecord, type ExecutionRecord } from '../domain/execution.js'
 import { PollLoop } from './poll-loop.js'
 import { checkPositive, instanceId, runSafely, systemClock, type Clock } from './run-support.js'
+import { NO_TRIGGER_METRICS, type DeliveryOutcome, type TriggerMetrics } from './trigger-metrics.js'
 
 export interface EventDispatcherOptions {
   db: Database
@@ -26,6 +27,8 @@ export interface EventDispatcherOptions {
   pausedDelayMs?: number
   clock?: Clock
   autoStart?: boolean
+  /** Counts attempts by outcome, retries and dead letters. */
+  metrics?: TriggerMetrics
 }
 
 const DEFAULTS = { retries: 3, retryBaseMs: 2_000, leaseMarginMs: 10_000, pollMs: 5_000, concurrency: 8, pausedDelayMs: 30_000 }
@@ -61,6 +64,7 @@ export class EventDispatcher {
   readonly #pausedDelayMs: number
   readonly #clock: Clock
   readonly #autoStart: boolean
+  readonly #metrics: TriggerMetrics
   readonly #instance = instanceId()
   readonly #loop: PollLoop
 
@@ -78,6 +82,7 @@ export class EventDispatcher {
     this.#pausedDelayMs = options.pausedDelayMs ?? DEFAULTS.pausedDelayMs
     this.#clock = options.clock ?? systemClock
     this.#autoStart = options.autoStart ?? true
+    this.#metrics = options.metrics ?? NO_TRIGGER_METRICS
     this.#loop = new PollLoop({
       db: this.#db,
       channel: 'isogate_events',
@@ -133,8 +138,10 @@ export class EventDispatcher {
       if (delivery.executionId !== null) {
         await this.#events.insertExecution(tx, this.#lostRecord(delivery, delivery.executionId, delivery.startedAt ?? now, error, now), delivery.event)
       }
+      this.#metrics.delivery('abandoned')
       if (delivery.attempt > this.#retries) {
         await this.#events.deadLetter(tx, delivery, attempts, now)
+        this.#metrics.delivery('dead')
         return null
       }
     }
@@ -144,6 +151,7 @@ export class EventDispatcher {
     }
     if (delivery.script.status !== 'active') {
       await this.#events.finish(tx, delivery.id, 'cancelled', attempts, now)
+      this.#metrics.delivery('cancelled')
       return null
     }
     const attempt = delivery.attempt + 1
@@ -177,19 +185,27 @@ export class EventDispatcher {
     }))
     const record = recordOf({ id: run.executionId, tenantId: delivery.tenantId, scriptId: delivery.scriptId, scriptVersion: delivery.script.version, trigger: 'event', input, startedAt: run.startedAt }, result)
     const now = new Date(this.#clock.now())
-    await this.#db.system(async (tx) => {
+    const outcome = await this.#db.system(async (tx): Promise<DeliveryOutcome | null> => {
       await this.#events.insertExecution(tx, record, delivery.event)
       // Taken over after its lease (this process was too slow): the new claimer owns it now.
-      if (!(await this.#events.ownsAttempt(tx, delivery.id, run.executionId))) return
+      if (!(await this.#events.ownsAttempt(tx, delivery.id, run.executionId))) return null
       const error = result.ok ? null : { code: result.error?.code, message: result.error?.message ?? 'failed' }
       const attempts: DeliveryAttempt[] = [
         ...delivery.attempts,
         { attempt: run.attempt, executionId: run.executionId, claimedBy: this.#instance, startedAt: run.startedAt.toISOString(), finishedAt: now.toISOString(), error },
       ]
-      if (result.ok) await this.#events.finish(tx, delivery.id, 'completed', attempts, now)
-      else if (run.attempt > this.#retries) await this.#events.deadLetter(tx, delivery, attempts, now)
-      else await this.#events.reschedule(tx, delivery.id, new Date(now.getTime() + this.#retryBaseMs * 2 ** (run.attempt - 1)), attempts)
+      if (result.ok) {
+        await this.#events.finish(tx, delivery.id, 'completed', attempts, now)
+        return 'completed'
+      }
+      if (run.attempt > this.#retries) {
+        await this.#events.deadLetter(tx, delivery, attempts, now)
+        return 'dead'
+      }
+      await this.#events.reschedule(tx, delivery.id, new Date(now.getTime() + this.#retryBaseMs * 2 ** (run.attempt - 1)), attempts)
+      return 'retry'
     })
+    if (outcome !== null) this.#metrics.delivery(outcome)
   }
 
   #lostRecord(delivery: ClaimableDelivery, id: string, startedAt: Date, error: { code: string; message: string }, now: Date): ExecutionRecord {

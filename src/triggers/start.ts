@@ -10,6 +10,7 @@ import { CronScheduler } from './cron-scheduler.js'
 import { CronService } from './cron.service.js'
 import { EventDispatcher } from './event-dispatcher.js'
 import { EventService } from './event.service.js'
+import type { TriggerMetrics } from './trigger-metrics.js'
 
 export interface Triggers {
   cron: CronService
@@ -31,6 +32,8 @@ export interface TriggersOptions {
    * triggers start). Its publishes do not wake this dispatcher, which finds them on its next poll.
    */
   events?: EventService
+  /** Counts cron fires and event deliveries by outcome. */
+  metrics?: TriggerMetrics
 }
 
 /**
@@ -53,6 +56,7 @@ export async function startTriggers(options: TriggersOptions): Promise<Triggers>
     missedToleranceMs: config.cronMissedToleranceMs,
     pollMs: config.triggerPollMs,
     leaseMarginMs: config.triggerLeaseMarginMs,
+    ...(options.metrics === undefined ? {} : { metrics: options.metrics }),
   })
   const dispatcher = new EventDispatcher({
     db,
@@ -64,6 +68,7 @@ export async function startTriggers(options: TriggersOptions): Promise<Triggers>
     retryBaseMs: config.eventRetryBaseMs,
     leaseMarginMs: config.triggerLeaseMarginMs,
     pollMs: config.triggerPollMs,
+    ...(options.metrics === undefined ? {} : { metrics: options.metrics }),
   })
   const cron = new CronService({ db, fires })
   const events = options.events ?? new EventService({ db, events: eventRepository, idempotencySeconds: config.eventIdempotencySeconds, onPublished: () => dispatcher.wake() })

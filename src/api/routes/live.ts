@@ -43,7 +43,7 @@ export const liveRoutes: FastifyPluginAsync<{ deps: ApiDependencies; live: LiveS
   documentationOnlySchemas(app)
   const prepared = new WeakMap<FastifyRequest, LiveRequest>()
 
-  const whoami: RouteSchema = { tags: ['tenants'], summary: 'The calling key: role, tenant and where scripts are served', response: { 200: response('{keyId, role, tenant, dataPlane}') } }
+  const whoami: RouteSchema = { tags: ['tenants'], summary: 'The calling key (id, name, expiry), its role, its tenant and where scripts are served', response: { 200: response('{keyId, key, role, tenant, dataPlane}') } }
   app.get('/whoami', { schema: whoami }, async (request) => {
     const header = request.headers['x-tenant']
     const named = typeof header === 'string' && header !== ''
@@ -51,7 +51,8 @@ export const liveRoutes: FastifyPluginAsync<{ deps: ApiDependencies; live: LiveS
     const host = (request.headers.host ?? '127.0.0.1').replace(/:\d+$/, '')
     const { port, baseDomain } = live.dataPlane
     const url = tenant === null ? null : baseDomain === undefined ? `http://${host}:${port}/${tenant.slug}` : `http://${tenant.slug}.${baseDomain}`
-    return { keyId: request.principal.keyId, role: request.principal.role, tenant: tenant?.slug ?? null, dataPlane: { url } }
+    const { key } = await deps.auth.whoami(request.principal)
+    return { keyId: request.principal.keyId, key, role: request.principal.role, tenant: tenant?.slug ?? null, dataPlane: { url } }
   })
 
   const tail: RouteSchema = {

@@ -1,0 +1,46 @@
+import type { Executor, RunLimits, RunResult, RunTask } from '../../runner/index.js'
+import type { TenantQuota } from '../domain/tenant-quota.js'
+
+export interface QuotaRunnerOptions {
+  /** The tenant's quota now (in memory: the tenant directory). */
+  quotaOf: (tenantId: string) => TenantQuota
+  /** Told of every finished run (per-script failure metrics). */
+  onResult?: (task: RunTask, result: RunResult) => void
+}
+
+const LIMITS = ['timeoutMs', 'cpuMs', 'memoryMb', 'apiCalls', 'outputBytes'] as const
+
+/**
+ * Every run (HTTP, cron, events, manual) passes here on its way to the runners: its limits are
+ * clamped to its tenant's quota. A script's own limits are refused over the quota when it is
+ * written; what this clamps is a limit the script left to the process default (a quota may sit
+ * below the default), and a script written before its quota was set.
+ *
+ * @example
+ * const runner = new QuotaRunner(new SecretEnv(supervisor, box), { quotaOf: (id) => directory.quotaOf(id) })
+ */
+export class QuotaRunner implements Executor {
+  readonly #inner: Executor
+  readonly #quotaOf: (tenantId: string) => TenantQuota
+  readonly #onResult: ((task: RunTask, result: RunResult) => void) | undefined
+
+  constructor(inner: Executor, options: QuotaRunnerOptions) {
+    if (typeof options.quotaOf !== 'function') throw new TypeError('options.quotaOf must be a function')
+    this.#inner = inner
+    this.#quotaOf = options.quotaOf
+    this.#onResult = options.onResult
+  }
+
+  async run(task: RunTask): Promise<RunResult> {
+    const quota = this.#quotaOf(task.program.tenantId)
+    let limits: RunLimits | null = null
+    for (const name of LIMITS) {
+      if (task.limits[name] <= quota[name]) continue
+      limits ??= { ...task.limits }
+      limits[name] = quota[name]
+    }
+    const result = await this.#inner.run(limits === null ? task : { ...task, limits })
+    this.#onResult?.(task, result)
+    return result
+  }
+}

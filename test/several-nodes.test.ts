@@ -1,0 +1,135 @@
+import { spawn, type ChildProcess } from 'node:child_process'
+import { once } from 'node:events'
+import { setTimeout as sleep } from 'node:timers/promises'
+import { fileURLToPath } from 'node:url'
+import t from 'tap'
+import { databaseTargets } from './helpers/databases.js'
+import { ADMIN_TOKEN } from './helpers/isogate.js'
+
+const root = fileURLToPath(new URL('..', import.meta.url))
+const server = databaseTargets().find((target) => target.name === 'server')
+
+interface Node {
+  process: ChildProcess
+  adminPort: number
+  dataPort: number
+}
+
+async function startNode(url: string): Promise<Node> {
+  const child = spawn(process.execPath, [...process.execArgv, 'test/fixtures/isogate-process.ts', url], { cwd: root, stdio: ['ignore', 'pipe', 'pipe'] })
+  let out = ''
+  let err = ''
+  child.stderr!.on('data', (chunk: Buffer) => (err += chunk.toString()))
+  return new Promise<Node>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`process did not start: ${err}`)), 240_000)
+    child.stdout!.on('data', (chunk: Buffer) => {
+      out += chunk.toString()
+      const line = out.split('\n').find((l) => l.startsWith('{'))
+      if (line) {
+        clearTimeout(timer)
+        const ports = JSON.parse(line) as { adminPort: number; dataPort: number }
+        resolve({ process: child, adminPort: ports.adminPort, dataPort: ports.dataPort })
+      }
+    })
+    child.on('exit', (code) => {
+      clearTimeout(timer)
+      reject(new Error(`process exited ${code}: ${err}`))
+    })
+  })
+}
+
+async function api(node: Node, method: string, path: string, body?: unknown, tenant?: string): Promise<{ status: number; body: any }> {
+  const headers: Record<string, string> = { authorization: `Bearer ${ADMIN_TOKEN}` }
+  if (body !== undefined) headers['content-type'] = 'application/json'
+  if (tenant) headers['x-tenant'] = tenant
+  const response = await fetch(`http://127.0.0.1:${node.adminPort}${path}`, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) })
+  const text = await response.text()
+  return { status: response.status, body: text ? JSON.parse(text) : null }
+}
+
+/** What one node answers now: `${status} ${body}`. */
+async function ask(node: Node, path: string): Promise<string> {
+  const response = await fetch(`http://127.0.0.1:${node.dataPort}${path}`)
+  return `${response.status} ${await response.text()}`
+}
+
+/**
+ * Polls every node until each answers `expected` (a predicate on its answer); resolves with the
+ * time the slowest took, measured from `since` (when the changing call was answered).
+ */
+async function agreed(nodes: Node[], path: string, expected: (answer: string) => boolean, since: number, deadlineMs = 5000): Promise<number> {
+  const took = await Promise.all(
+    nodes.map(async (node) => {
+      for (;;) {
+        if (expected(await ask(node, path))) return performance.now() - since
+        if (performance.now() - since > deadlineMs) throw new Error(`node ${node.dataPort} still answers ${await ask(node, path)}`)
+        await sleep(10)
+      }
+    }),
+  )
+  return Math.max(...took)
+}
+
+const source = (text: string) => `export default { fetch() { return new Response(${JSON.stringify(text)}) } }`
+
+t.test(
+  'three isogate processes on one PostgreSQL server agree within 1 s on a deploy, a rollback, a status change, a quota change and a suspension made on any one of them',
+  { skip: server ? false : 'needs a PostgreSQL server: set TEST_DATABASE_URL (CI does)', timeout: 600_000 },
+  async (t) => {
+    const url = (await server!.createUrl())!
+    t.teardown(() => server!.cleanup())
+    const first = await startNode(url)
+    const nodes = [first, ...(await Promise.all([startNode(url), startNode(url)]))]
+    t.teardown(async () => {
+      for (const node of nodes) {
+        if (node.process.exitCode === null && node.process.signalCode === null) {
+          node.process.kill('SIGTERM')
+          await once(node.process, 'exit')
+        }
+      }
+    })
+    const [a, b, c] = nodes as [Node, Node, Node]
+    const timings: Record<string, number> = {}
+
+    t.equal((await api(a, 'POST', '/api/v1/tenants', { slug: 'fleet', name: 'Fleet' })).status, 201)
+    let since = performance.now()
+    const created = await api(b, 'POST', '/api/v1/scripts', { name: 'hello', source: source('v1'), http: { path: '/hello' } }, 'fleet')
+    t.equal(created.status, 201)
+    since = performance.now()
+    timings.deploy = await agreed(nodes, '/fleet/hello', (answer) => answer === '200 v1', since)
+
+    t.equal((await api(c, 'PATCH', `/api/v1/scripts/${created.body.id}`, { source: source('v2') }, 'fleet')).status, 200)
+    since = performance.now()
+    timings.newVersion = await agreed(nodes, '/fleet/hello', (answer) => answer === '200 v2', since)
+
+    t.equal((await api(a, 'POST', `/api/v1/scripts/${created.body.id}/rollback`, { version: 1 }, 'fleet')).status, 200)
+    since = performance.now()
+    timings.rollback = await agreed(nodes, '/fleet/hello', (answer) => answer === '200 v1', since)
+
+    t.equal((await api(b, 'PATCH', `/api/v1/scripts/${created.body.id}`, { status: 'paused' }, 'fleet')).status, 200)
+    since = performance.now()
+    timings.statusChange = await agreed(nodes, '/fleet/hello', (answer) => answer.startsWith('404 '), since)
+    t.equal((await api(b, 'PATCH', `/api/v1/scripts/${created.body.id}`, { status: 'active' }, 'fleet')).status, 200)
+    await agreed(nodes, '/fleet/hello', (answer) => answer === '200 v1', performance.now())
+
+    // 0.5 requests a second with a burst of 1: a node that has the new quota refuses its second request.
+    t.equal((await api(c, 'PUT', '/api/v1/tenants/fleet/quota', { requestsPerSecond: 0.5 })).status, 200)
+    since = performance.now()
+    timings.quota = await agreed(nodes, '/fleet/hello', (answer) => answer.startsWith('429 ') && answer.includes('TENANT_RATE_LIMITED'), since)
+    t.equal((await api(c, 'PUT', '/api/v1/tenants/fleet/quota', {})).status, 200)
+
+    t.equal((await api(a, 'POST', '/api/v1/tenants/fleet/suspend')).status, 200)
+    since = performance.now()
+    timings.suspend = await agreed(nodes, '/fleet/hello', (answer) => answer.startsWith('403 ') && answer.includes('TENANT_SUSPENDED'), since)
+    t.equal((await api(b, 'POST', '/api/v1/tenants/fleet/resume')).status, 200)
+    since = performance.now()
+    timings.resume = await agreed(nodes, '/fleet/hello', (answer) => answer === '200 v1', since)
+
+    t.equal((await api(c, 'DELETE', '/api/v1/tenants/fleet')).status, 204)
+    since = performance.now()
+    timings.delete = await agreed(nodes, '/fleet/hello', (answer) => answer.startsWith('404 '), since)
+
+    t.comment(`slowest node to agree, ms after the API answered: ${JSON.stringify(Object.fromEntries(Object.entries(timings).map(([k, v]) => [k, Math.round(v)])))}`)
+    for (const [change, ms] of Object.entries(timings)) t.ok(ms < 1000, `${change}: every node within 1 s (${Math.round(ms)} ms)`)
+  },
+)

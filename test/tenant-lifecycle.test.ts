@@ -1,0 +1,135 @@
+import { setTimeout as sleep } from 'node:timers/promises'
+import t from 'tap'
+import type { Isogate } from '../src/app.js'
+import { databaseTargets } from './helpers/databases.js'
+import { api, call, startTestIsogate } from './helpers/isogate.js'
+
+const OK = 'export default { fetch() { return new Response("ok") }, run() { return { ok: true } }, scheduled() {}, event() {} }'
+
+async function until<T>(check: () => Promise<T>, timeoutMs = 15_000): Promise<NonNullable<T>> {
+  const deadline = Date.now() + timeoutMs
+  for (;;) {
+    const value = await check()
+    if (value) return value as NonNullable<T>
+    if (Date.now() > deadline) throw new Error('timed out waiting')
+    await sleep(50)
+  }
+}
+
+async function tenant(isogate: Isogate, slug: string): Promise<string> {
+  const created = await api(isogate, 'POST', '/api/v1/tenants', { body: { slug, name: slug } })
+  if (created.status !== 201) throw new Error(JSON.stringify(created.body))
+  return created.body.id
+}
+
+async function script(isogate: Isogate, slug: string, body: Record<string, unknown>): Promise<any> {
+  const created = await api(isogate, 'POST', '/api/v1/scripts', { tenant: slug, body: { source: OK, ...body } })
+  if (created.status !== 201) throw new Error(JSON.stringify(created.body))
+  return created.body
+}
+
+function count(isogate: Isogate, sql: string): Promise<number> {
+  return isogate.db.system(async (tx) => Number((await tx.unsafe<Array<{ n: number }>>(sql))[0]!.n))
+}
+
+for (const target of databaseTargets()) {
+  t.test(`tenant lifecycle on the ${target.name} database`, async (t) => {
+    const databaseUrl = await target.createUrl()
+    t.teardown(() => target.cleanup())
+    const isogate = await startTestIsogate(t, { databaseUrl, triggerPollMs: 300 })
+
+    t.test('a suspended tenant answers 403 on the data plane, its cron and events wait, its API is read-only; resume brings all back', async (t) => {
+      const tenantId = await tenant(isogate, 'sleepy')
+      const http = await script(isogate, 'sleepy', { name: 'web', http: { path: '/web' } })
+      const cron = await script(isogate, 'sleepy', { name: 'tick', type: 'scheduled', cron: { expression: '* * * * * *' } })
+      const listener = await script(isogate, 'sleepy', { name: 'listen', type: 'event', events: { types: ['ping'] } })
+      const fires = () => count(isogate, `SELECT count(*) AS n FROM executions WHERE script_id = '${cron.id}'`)
+      await until(async () => (await fires()) > 0)
+      t.equal((await call(isogate, '/sleepy/web')).status, 200)
+
+      const suspended = await api(isogate, 'POST', '/api/v1/tenants/sleepy/suspend')
+      t.match(suspended.body, { status: 'suspended' })
+      const refused = await call(isogate, '/sleepy/web')
+      t.equal(refused.status, 403)
+      t.equal(((await refused.json()) as any).error.code, 'TENANT_SUSPENDED')
+      const write = await api(isogate, 'PATCH', `/api/v1/scripts/${http.id}`, { tenant: 'sleepy', body: { env: { A: '1' } } })
+      t.equal(write.status, 403)
+      t.equal(write.body.error.code, 'TENANT_SUSPENDED')
+      t.equal((await api(isogate, 'POST', '/api/v1/events', { tenant: 'sleepy', body: { type: 'ping' } })).body.error.code, 'TENANT_SUSPENDED')
+      t.equal((await api(isogate, 'POST', `/api/v1/scripts/${http.id}/run`, { tenant: 'sleepy', body: {} })).body.error.code, 'TENANT_SUSPENDED')
+      t.equal((await api(isogate, 'GET', `/api/v1/scripts/${http.id}`, { tenant: 'sleepy' })).status, 200, 'reads still work')
+      // An event stored just before the suspension (as a run or a database trigger may): its delivery waits.
+      await isogate.db.system((tx) => tx`SELECT isogate_publish_event(${tenantId}, 'ping', '{}'::jsonb, NULL, 0, 'api', NULL)`)
+      await sleep(300)
+      const firesAtSuspend = await fires()
+      await sleep(2200)
+      t.equal(await fires(), firesAtSuspend, 'no cron fire while suspended')
+      t.equal(await count(isogate, `SELECT count(*) AS n FROM executions WHERE script_id = '${listener.id}'`), 0, 'no delivery while suspended')
+
+      const resumed = await api(isogate, 'POST', '/api/v1/tenants/sleepy/resume')
+      t.match(resumed.body, { status: 'active' })
+      t.equal((await call(isogate, '/sleepy/web')).status, 200)
+      await until(async () => (await fires()) > firesAtSuspend)
+      await until(async () => (await count(isogate, `SELECT count(*) AS n FROM executions WHERE script_id = '${listener.id}'`)) === 1)
+      t.pass('cron fires and the waiting delivery runs after the resume')
+      const audit = await api(isogate, 'GET', '/api/v1/audit?action=tenant.suspend', { tenant: 'sleepy' })
+      t.equal(audit.body.items.length, 1)
+      t.equal((await api(isogate, 'PATCH', `/api/v1/scripts/${cron.id}`, { tenant: 'sleepy', body: { status: 'paused' } })).status, 200)
+    })
+
+    t.test('a deleted tenant leaves zero rows in every table, checked table by table as the system role', async (t) => {
+      const tenantId = await tenant(isogate, 'doomed')
+      await tenant(isogate, 'bystander')
+      const bystander = await script(isogate, 'bystander', { name: 'stay', http: { path: '/stay' } })
+      await api(isogate, 'PUT', '/api/v1/tenants/doomed/quota', { body: { scripts: 50 } })
+      await api(isogate, 'POST', '/api/v1/tenants/doomed/keys', { body: { role: 'viewer', name: 'v' } })
+      const web = await script(isogate, 'doomed', {
+        name: 'web',
+        http: { path: '/web' },
+        source: `export default { async fetch(request, env, ctx) { await ctx.db.insert('c', { a: 1 }); await ctx.cache.set('k', 1); await ctx.events.publish('thing', {}); return new Response('ok') } }`,
+      })
+      await api(isogate, 'PATCH', `/api/v1/scripts/${web.id}`, { tenant: 'doomed', body: { source: `${web.source}\n` } })
+      const cron = await script(isogate, 'doomed', { name: 'tick', type: 'scheduled', cron: { expression: '* * * * * *' } })
+      await script(isogate, 'doomed', { name: 'listen', type: 'event', events: { types: ['thing'] } })
+      t.equal((await call(isogate, '/doomed/web')).status, 200)
+      await api(isogate, 'POST', '/api/v1/events', { tenant: 'doomed', body: { type: 'thing', idempotencyKey: 'once' } })
+      await isogate.db.system((tx) => tx`
+        INSERT INTO dead_letters (tenant_id, delivery_id, event_id, script_id, event, attempts)
+        VALUES (${tenantId}, gen_random_uuid(), gen_random_uuid(), ${cron.id}, '{}', '[]')`)
+      await until(async () => (await count(isogate, `SELECT count(*) AS n FROM cron_fires WHERE tenant_id = '${tenantId}'`)) > 0)
+      await until(async () => (await count(isogate, `SELECT count(*) AS n FROM executions WHERE tenant_id = '${tenantId}'`)) > 2)
+
+      const tables = await isogate.db.system((tx) => tx<Array<{ table_name: string }>>`
+        SELECT table_name FROM information_schema.columns
+        WHERE table_schema = 'public' AND column_name = 'tenant_id' AND table_name <> 'audit_log' ORDER BY table_name`)
+      const rowsOf = async (table: string) => count(isogate, `SELECT count(*) AS n FROM ${table} WHERE tenant_id = '${tenantId}'`)
+      const before: Record<string, number> = {}
+      for (const { table_name } of tables) before[table_name] = await rowsOf(table_name)
+      for (const table of ['api_keys', 'scripts', 'script_versions', 'http_routes', 'executions', 'documents', 'events', 'event_deliveries', 'event_idempotency', 'dead_letters', 'cron_fires', 'tenant_quotas', 'tenant_usage']) {
+        t.ok((before[table] ?? 0) > 0, `${table} held rows of the tenant before (${before[table]})`)
+      }
+
+      const key = await api(isogate, 'POST', '/api/v1/tenants/bystander/keys', { body: { role: 'admin', name: 'a' } })
+      t.equal((await api(isogate, 'DELETE', '/api/v1/tenants/doomed', { token: key.body.token })).status, 403, 'only a superadmin deletes a tenant')
+      const deleted = await api(isogate, 'DELETE', '/api/v1/tenants/doomed')
+      t.equal(deleted.status, 204)
+      for (const { table_name } of tables) t.equal(await rowsOf(table_name), 0, `${table_name}: no row of the deleted tenant`)
+      t.equal(await count(isogate, `SELECT count(*) AS n FROM tenants WHERE id = '${tenantId}'`), 0, 'tenants: the row is gone')
+      t.same(
+        (await isogate.db.system((tx) => tx<Array<{ action: string }>>`SELECT action FROM audit_log WHERE tenant_id = ${tenantId} AND action LIKE 'tenant.%' ORDER BY created_at`)).map((row) => row.action),
+        ['tenant.create', 'tenant.quota', 'tenant.delete'],
+        'the audit trail (append-only) keeps the tenant\'s history, its deletion last',
+      )
+      t.equal((await call(isogate, '/doomed/web')).status, 404)
+      t.equal((await api(isogate, 'GET', '/api/v1/tenants/doomed')).status, 404)
+      t.equal((await api(isogate, 'DELETE', '/api/v1/tenants/doomed')).status, 404)
+      t.equal((await call(isogate, '/bystander/stay')).status, 200, 'another tenant is untouched')
+      t.equal((await api(isogate, 'GET', `/api/v1/scripts/${bystander.id}`, { tenant: 'bystander' })).status, 200)
+      const metrics = await (await fetch(`http://127.0.0.1:${isogate.adminPort}/metrics`)).text()
+      t.match(metrics, /isogate_cron_fires_total\{outcome="completed"\} [1-9]/, 'cron fires are counted by outcome')
+      t.match(metrics, /isogate_http_requests_total\{tenant="bystander",status="200"\} [1-9]/)
+      t.notMatch(metrics, /tenant="doomed"/, 'a deleted tenant has no series left')
+    })
+
+  })
+}
