@@ -191,7 +191,7 @@ export const en = {
     trigger: { http: 'HTTP request', cron: 'Schedule', event: 'Event', manual: 'Manual' },
     role: { superadmin: 'Superadmin', admin: 'Admin', developer: 'Developer', viewer: 'Viewer' },
     audit: {
-      tenant: { create: 'Tenant created' },
+      tenant: { create: 'Tenant created', update: 'Tenant changed', suspend: 'Tenant suspended', resume: 'Tenant resumed', delete: 'Tenant deleted', quota: 'Quota changed' },
       script: { create: 'Script created', update: 'Script changed', status: 'Status changed', rollback: 'Rolled back', delete: 'Script deleted' },
       key: { create: 'Key created', revoke: 'Key revoked' },
       code: { execute: 'Code run ad hoc' },
@@ -272,6 +272,14 @@ export const en = {
       SCRIPT_FORMAT_UNSUPPORTED: 'Unsupported script format',
       SCRIPT_HANDLER_MISSING: 'The script lacks the handler its type needs',
       CSRF_INVALID: 'Form expired',
+      TENANT_SUSPENDED: 'The tenant is suspended',
+      SCRIPT_SIBLING_LIMIT: 'Ended with a sibling run that hit its limit',
+      LAST_SUPERADMIN_KEY: 'The last superadmin key cannot be revoked',
+      QUOTA_EXCEEDED: "Over the tenant's quota",
+      SCRIPT_QUOTA_REACHED: 'The tenant has all the scripts its quota allows',
+      QUOTA_BELOW_USAGE: 'The quota is below what the tenant uses',
+      DB_QUOTA_EXCEEDED: "ctx.db is over the tenant's quota",
+      TENANT_RATE_LIMITED: "Over the tenant's request rate",
     },
   },
 } satisfies Catalogue

@@ -191,7 +191,7 @@ export const ru = {
     trigger: { http: 'HTTP-запрос', cron: 'Расписание', event: 'Событие', manual: 'Вручную' },
     role: { superadmin: 'Суперадмин', admin: 'Администратор', developer: 'Разработчик', viewer: 'Наблюдатель' },
     audit: {
-      tenant: { create: 'Создан арендатор' },
+      tenant: { create: 'Создан арендатор', update: 'Арендатор изменён', suspend: 'Арендатор приостановлен', resume: 'Арендатор возобновлён', delete: 'Арендатор удалён', quota: 'Квота изменена' },
       script: { create: 'Создан скрипт', update: 'Изменён скрипт', status: 'Сменён статус', rollback: 'Откат', delete: 'Удалён скрипт' },
       key: { create: 'Создан ключ', revoke: 'Отозван ключ' },
       code: { execute: 'Разовый запуск кода' },
@@ -272,6 +272,14 @@ export const ru = {
       SCRIPT_FORMAT_UNSUPPORTED: 'Неподдерживаемый формат скрипта',
       SCRIPT_HANDLER_MISSING: 'У скрипта нет обработчика для его типа',
       CSRF_INVALID: 'Форма устарела',
+      TENANT_SUSPENDED: 'Арендатор приостановлен',
+      SCRIPT_SIBLING_LIMIT: 'Завершён вместе с соседним запуском, превысившим лимит',
+      LAST_SUPERADMIN_KEY: 'Последний ключ суперадминистратора нельзя отозвать',
+      QUOTA_EXCEEDED: 'Превышена квота арендатора',
+      SCRIPT_QUOTA_REACHED: 'Достигнуто число скриптов по квоте',
+      QUOTA_BELOW_USAGE: 'Квота ниже текущего использования',
+      DB_QUOTA_EXCEEDED: 'ctx.db превышает квоту арендатора',
+      TENANT_RATE_LIMITED: 'Превышена частота запросов арендатора',
     },
   },
 } satisfies Catalogue

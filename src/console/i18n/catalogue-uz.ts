@@ -191,7 +191,7 @@ export const uz = {
     trigger: { http: 'HTTP soʻrov', cron: 'Jadval', event: 'Hodisa', manual: 'Qoʻlda' },
     role: { superadmin: 'Superadmin', admin: 'Administrator', developer: 'Dasturchi', viewer: 'Kuzatuvchi' },
     audit: {
-      tenant: { create: 'Ijarachi yaratildi' },
+      tenant: { create: 'Ijarachi yaratildi', update: 'Ijarachi oʻzgartirildi', suspend: 'Ijarachi toʻxtatildi', resume: 'Ijarachi qayta faollashtirildi', delete: 'Ijarachi oʻchirildi', quota: 'Kvota oʻzgartirildi' },
       script: { create: 'Skript yaratildi', update: 'Skript oʻzgartirildi', status: 'Holat oʻzgartirildi', rollback: 'Qaytarildi', delete: 'Skript oʻchirildi' },
       key: { create: 'Kalit yaratildi', revoke: 'Kalit bekor qilindi' },
       code: { execute: 'Kod bir martalik ishga tushirildi' },
@@ -272,6 +272,14 @@ export const uz = {
       SCRIPT_FORMAT_UNSUPPORTED: 'Qoʻllab-quvvatlanmaydigan skript formati',
       SCRIPT_HANDLER_MISSING: 'Skriptda turi uchun kerakli ishlovchi yoʻq',
       CSRF_INVALID: 'Shakl eskirgan',
+      TENANT_SUSPENDED: 'Ijarachi toʻxtatilgan',
+      SCRIPT_SIBLING_LIMIT: 'Limitdan oshgan qoʻshni ishga tushirish bilan tugadi',
+      LAST_SUPERADMIN_KEY: 'Oxirgi superadmin kalitini bekor qilib boʻlmaydi',
+      QUOTA_EXCEEDED: 'Ijarachi kvotasidan oshdi',
+      SCRIPT_QUOTA_REACHED: 'Kvota ruxsat bergan barcha skriptlar mavjud',
+      QUOTA_BELOW_USAGE: 'Kvota joriy foydalanishdan past',
+      DB_QUOTA_EXCEEDED: 'ctx.db ijarachi kvotasidan oshdi',
+      TENANT_RATE_LIMITED: 'Ijarachi soʻrovlar tezligidan oshdi',
     },
   },
 } satisfies Catalogue
