@@ -23,7 +23,7 @@ t.test('a hostile tenant crashing its runner three times beside a busy innocent 
   // A circuit that opens at 2 failures: one crash counted against the innocent twice would show.
   const isogate = await startTestIsogate(t, { runners: 1, runnerStandby: 1, runnerProbation: 'ready', breakerFailures: 2 })
   // 64 MB: V8 aborts the runner (at 8 MB the isolate's memory limit now catches the bomb: SCRIPT_MEMORY_LIMIT).
-  await deploy(isogate, 'hostile', '/bomb', BOMB, { limits: { memoryMb: 64, timeoutMs: 60_000, cpuMs: 60_000 } })
+  await deploy(isogate, 'hostile', '/bomb', BOMB, { limits: { memoryMb: 64, timeoutMs: 60_000, cpuMs: 30_000 } })
   const innocent = 'innocent'
   await deploy(isogate, innocent, '/hi', BUSY)
   t.equal((await call(isogate, `/${innocent}/hi`)).status, 200)
