@@ -1,36 +1,8 @@
 import { setTimeout as sleep } from 'node:timers/promises'
 import t from 'tap'
-import type { Isogate } from '../src/app.js'
 import { databaseTargets } from './helpers/databases.js'
 import { ADMIN_TOKEN, api, call, startTestIsogate } from './helpers/isogate.js'
-
-const OK = 'export default { fetch() { return new Response("ok") }, run() { return { ok: true } }, scheduled() {}, event() {} }'
-
-async function until<T>(check: () => Promise<T>, timeoutMs = 15_000): Promise<NonNullable<T>> {
-  const deadline = Date.now() + timeoutMs
-  for (;;) {
-    const value = await check()
-    if (value) return value as NonNullable<T>
-    if (Date.now() > deadline) throw new Error('timed out waiting')
-    await sleep(50)
-  }
-}
-
-async function tenant(isogate: Isogate, slug: string): Promise<string> {
-  const created = await api(isogate, 'POST', '/api/v1/tenants', { body: { slug, name: slug } })
-  if (created.status !== 201) throw new Error(JSON.stringify(created.body))
-  return created.body.id
-}
-
-async function script(isogate: Isogate, slug: string, body: Record<string, unknown>): Promise<any> {
-  const created = await api(isogate, 'POST', '/api/v1/scripts', { tenant: slug, body: { source: OK, ...body } })
-  if (created.status !== 201) throw new Error(JSON.stringify(created.body))
-  return created.body
-}
-
-function count(isogate: Isogate, sql: string): Promise<number> {
-  return isogate.db.system(async (tx) => Number((await tx.unsafe<Array<{ n: number }>>(sql))[0]!.n))
-}
+import { OK, count, script, tenant } from './helpers/tenants.js'
 
 for (const target of databaseTargets()) {
   t.test(`tenant operations on the ${target.name} database`, async (t) => {
