@@ -67,7 +67,7 @@ t.test('every operation has an operationId, a summary, its parameters, a success
         t.ok(operation.parameters?.some((p: any) => p.in === 'header' && p.name === 'x-tenant'), `${name} documents X-Tenant`)
       }
       if (method === 'post' || method === 'patch') {
-        const bodyless = ['/api/v1/dead-letters/{id}/replay']
+        const bodyless = ['/api/v1/dead-letters/{id}/replay', '/api/v1/tenants/{slug}/suspend', '/api/v1/tenants/{slug}/resume']
         if (!bodyless.includes(route)) t.ok(operation.requestBody?.content?.['application/json']?.schema, `${name} documents its body`)
       }
     }

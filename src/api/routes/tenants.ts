@@ -37,28 +37,28 @@ export const tenantRoutes: FastifyPluginAsync<{ deps: ApiDependencies }> = async
     return reply.status(201).send(tenant)
   })
 
-  const list: RouteSchema = { tags, summary: 'Every tenant, newest first (superadmin); ?status=&limit=&cursor=', response: { 200: LIST_RESPONSE } }
+  const list: RouteSchema = { tags, operationId: 'listTenants', summary: 'Every tenant, newest first (superadmin); ?status=&limit=&cursor=', response: { 200: LIST_RESPONSE } }
   app.get('/tenants', { schema: list }, async (request) => deps.tenants.list(request.principal, request.query))
 
-  const read: RouteSchema = { tags, summary: 'A tenant (a superadmin any, a tenant key its own)', params: slug, response: { 200: response('The tenant') } }
+  const read: RouteSchema = { tags, operationId: 'getTenant', summary: 'A tenant (a superadmin any, a tenant key its own)', params: slug, response: { 200: response('The tenant') } }
   app.get<{ Params: { slug: string } }>('/tenants/:slug', { schema: read }, async (request) => deps.tenants.get(request.principal, request.params.slug))
 
-  const update: RouteSchema = { tags, summary: 'Rename, suspend or resume a tenant (superadmin)', params: slug, body: jsonSchema(tenantPatch), response: { 200: response('The tenant after the change') } }
+  const update: RouteSchema = { tags, operationId: 'updateTenant', summary: 'Rename, suspend or resume a tenant (superadmin)', params: slug, body: jsonSchema(tenantPatch), response: { 200: response('The tenant after the change') } }
   app.patch<{ Params: { slug: string } }>('/tenants/:slug', { schema: update }, async (request) => deps.tenants.update(request.principal, request.params.slug, request.body))
 
-  const suspend: RouteSchema = { tags, summary: 'Suspend: the data plane answers 403 TENANT_SUSPENDED, cron and events wait, the API is read-only', params: slug, response: { 200: response('The tenant') } }
+  const suspend: RouteSchema = { tags, operationId: 'suspendTenant', summary: 'Suspend: the data plane answers 403 TENANT_SUSPENDED, cron and events wait, the API is read-only', params: slug, response: { 200: response('The tenant') } }
   app.post<{ Params: { slug: string } }>('/tenants/:slug/suspend', { schema: suspend }, async (request) => deps.tenants.update(request.principal, request.params.slug, { status: 'suspended' }))
 
-  const resume: RouteSchema = { tags, summary: 'Resume a suspended tenant (its cron schedules plan from now)', params: slug, response: { 200: response('The tenant') } }
+  const resume: RouteSchema = { tags, operationId: 'resumeTenant', summary: 'Resume a suspended tenant (its cron schedules plan from now)', params: slug, response: { 200: response('The tenant') } }
   app.post<{ Params: { slug: string } }>('/tenants/:slug/resume', { schema: resume }, async (request) => deps.tenants.update(request.principal, request.params.slug, { status: 'active' }))
 
-  const remove: RouteSchema = { tags, summary: 'Delete a tenant and every row it owns (superadmin); the audit trail stays', params: slug, response: { 204: { description: 'Deleted', type: 'null' } } }
+  const remove: RouteSchema = { tags, operationId: 'deleteTenant', summary: 'Delete a tenant and every row it owns (superadmin); the audit trail stays', params: slug, response: { 204: { description: 'Deleted', type: 'null' } } }
   app.delete<{ Params: { slug: string } }>('/tenants/:slug', { schema: remove }, async (request, reply) => {
     await deps.tenants.delete(request.principal, request.params.slug)
     return reply.status(204).send()
   })
 
-  const readQuota: RouteSchema = { tags, summary: "The tenant's quota in force, and the fields set for it", params: slug, response: { 200: response('{quota, overrides}') } }
+  const readQuota: RouteSchema = { tags, operationId: 'getTenantQuota', summary: "The tenant's quota in force, and the fields set for it", params: slug, response: { 200: response('{quota, overrides}') } }
   app.get<{ Params: { slug: string } }>('/tenants/:slug/quota', { schema: readQuota }, async (request) => {
     const tenant = await deps.tenants.resolve(request.principal, request.params.slug)
     return deps.quotas.get(request.principal, tenant)
@@ -66,6 +66,7 @@ export const tenantRoutes: FastifyPluginAsync<{ deps: ApiDependencies }> = async
 
   const putQuota: RouteSchema = {
     tags,
+    operationId: 'setTenantQuota',
     summary: "Replace the tenant's quota (superadmin); fields left out are the defaults; below what its scripts use: 409 QUOTA_BELOW_USAGE",
     params: slug,
     body: jsonSchema(quotaInput),
