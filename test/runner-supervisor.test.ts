@@ -31,7 +31,9 @@ function hello(tenantId: string): ReturnType<typeof fetchTask> {
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms))
 
 const events: RunnerEvent[] = []
-const supervisor = new RunnerSupervisor({ runners: 2, pool: { threads: 2 }, onEvent: (event) => events.push(event) })
+// A suspect has the probation runner alone until its runs are answered (the default lets the next one
+// in after 50 ms, which with this 20 s neighbour would put the culprit beside it: blame by chance).
+const supervisor = new RunnerSupervisor({ runners: 2, pool: { threads: 2 }, probationAloneMs: 60_000, onEvent: (event) => events.push(event) })
 t.teardown(() => supervisor.close())
 
 // The culprit and its neighbour share runner 0; the bystander is served by runner 1.

@@ -38,6 +38,8 @@ export interface RunnerSupervisorOptions {
    * the others ('ready', so suspects run again at once), or at the first crash ('on-demand').
    */
   probation?: 'ready' | 'on-demand'
+  /** How long a suspect has the probation runner to itself before the next goes in beside it (ProbationLane, 50 ms). */
+  probationAloneMs?: number
   /** Crashes, restarts, blame and quarantines, for the logs. */
   onEvent?: (event: RunnerEvent) => void
   /** Answers the host calls scripts make to `pool.remoteHostApis` (db, cache, events, fetch). */
@@ -122,7 +124,7 @@ export class RunnerSupervisor implements Executor {
   readonly #fleet: RunnerFleet
   readonly #quarantine: Quarantine
   readonly #blame: CrashBlame
-  readonly #probation = new ProbationLane()
+  readonly #probation: ProbationLane
   readonly #onEvent: (event: RunnerEvent) => void
   readonly #homes: Rendezvous
   #crashes = 0
@@ -147,6 +149,7 @@ export class RunnerSupervisor implements Executor {
       suspicionMs: options.quarantine?.windowMs ?? QUARANTINE_DEFAULTS.windowMs,
       onDecision: (decision) => this.#onDecision(decision),
     })
+    this.#probation = new ProbationLane({ aloneMs: options.probationAloneMs })
     const probation = options.probation ?? 'ready'
     if (probation !== 'ready' && probation !== 'on-demand') throw new TypeError("options.probation must be 'ready' or 'on-demand'")
     if (options.hostCalls !== undefined && typeof options.hostCalls !== 'function') throw new TypeError('options.hostCalls must be a function')
