@@ -253,21 +253,21 @@ export class RunnerSupervisor implements Executor {
    */
   async runnerStats(timeoutMs = 1000): Promise<RunnerStatsEntry[]> {
     if (!Number.isInteger(timeoutMs) || timeoutMs < 1) throw new RangeError('timeoutMs must be a positive integer')
-    return Promise.all(
-      this.#fleet.slots.map(async (slot): Promise<RunnerStatsEntry> => {
-        const client = slot.serving ? slot.client : null
-        if (client === null) return { runner: slot.index, pid: undefined, stats: null }
-        let timer: NodeJS.Timeout | undefined
-        const late = new Promise<null>((resolve) => {
-          timer = setTimeout(resolve, timeoutMs, null)
-          timer.unref()
-        })
-        const asked = (client.call({ type: 'stats' }, null) as Promise<PoolStats>).catch(() => null)
-        const stats = await Promise.race([asked, late])
-        clearTimeout(timer)
-        return { runner: slot.index, pid: client.pid, stats }
-      }),
-    )
+    return Promise.all(this.#fleet.slots.map((slot) => this.#askStats(slot, timeoutMs)))
+  }
+
+  async #askStats(slot: RunnerSlot, timeoutMs: number): Promise<RunnerStatsEntry> {
+    const client = slot.serving ? slot.client : null
+    if (client === null) return { runner: slot.index, pid: undefined, stats: null }
+    let timer: NodeJS.Timeout | undefined
+    const late = new Promise<null>((resolve) => {
+      timer = setTimeout(resolve, timeoutMs, null)
+      timer.unref()
+    })
+    const asked = (client.call({ type: 'stats' }, null) as Promise<PoolStats>).catch(() => null)
+    const stats = await Promise.race([asked, late])
+    clearTimeout(timer)
+    return { runner: slot.index, pid: client.pid, stats }
   }
 
   /** What the gateway itself counts of its runners: crashes, blame, probation, quarantines (no runner is asked). */
@@ -290,7 +290,8 @@ export class RunnerSupervisor implements Executor {
 
   /** Isolate and compile-cache counters summed over the serving runners, and the runners' own. */
   async stats(timeoutMs?: number): Promise<RunnerSupervisorStats> {
-    const entries = await this.runnerStats(timeoutMs)
+    // The probation runner's counters too: a suspect's thread crash there is a thread crash.
+    const entries = [...(await this.runnerStats(timeoutMs)), await this.#askStats(this.#fleet.probation, timeoutMs ?? 1000)]
     const sum: PoolStats = { isolates: 0, isolateHits: 0, isolateMisses: 0, programHits: 0, programMisses: 0, threadCrashes: 0 }
     for (const { stats } of entries) {
       if (stats === null) continue
