@@ -35,6 +35,20 @@ t.test('a synchronous loop ends with SCRIPT_CPU_LIMIT and the CPU used; the work
   await recovers(t, 'cpu-sync', true)
 })
 
+t.test('a script that spun past its CPU limit once takes its later first steps off the worker thread: a tenant on the same thread is not held behind it', async (t) => {
+  // A run's first step is taken synchronously on the worker thread (isolate-host.ts #firstStep);
+  // one that spun to its limit has its program's later steps taken on isolated-vm's pool instead.
+  const spin = `while (true) {}`
+  t.match(await exceed('spin-again', spin, { cpuMs: 300 }), { ok: false, error: { code: 'SCRIPT_CPU_LIMIT' } })
+  const again = exceed('spin-again', spin, { cpuMs: 300 })
+  const started = performance.now()
+  const neighbour = await pool.run(fetchTask('spin-neighbour', HEALTHY))
+  const waited = performance.now() - started
+  t.equal(bodyText(neighbour.response?.body), 'alive')
+  t.ok(waited < 250, `the neighbour was answered in ${waited.toFixed(0)} ms, not after the 300 ms spin`)
+  t.match(await again, { ok: false, error: { code: 'SCRIPT_CPU_LIMIT' } }, 'the spin still ends at its limit, asynchronously')
+})
+
 t.test('a loop in .then after an awaited host call ends with SCRIPT_CPU_LIMIT', async (t) => {
   const result = await exceed('cpu-then', `
     await ctx.test.echo('first')

@@ -300,17 +300,40 @@ async function execute(run, programId, kind, input, envData) {
   }
 }
 
+/**
+ * Runs started by a synchronous call whose host has not taken their result yet (see `take`), and
+ * the results of those that finished within that call.
+ */
+const syncRuns = new Map()
+const syncResults = new Map()
+
 function finish(run, result) {
   run.done = true
   settleLeftovers(run)
-  complete(run.id, { ...result, logs: run.logs, logBytes: run.logBytes, outputExceeded: run.outputExceeded })
+  const payload = { ...result, logs: run.logs, logBytes: run.logBytes, outputExceeded: run.outputExceeded }
+  if (syncRuns.has(run.id)) syncResults.set(run.id, payload)
+  else complete(run.id, payload)
 }
 
-function dispatch(runId, programId, kind, input, envData, outputLimit) {
+/**
+ * Starts a run. `sync`: the host calls synchronously and, right after, `take`s the result of a
+ * run that finished within that call (most do: no host call, no timer), which saves the
+ * asynchronous hand-back through `complete`.
+ */
+function dispatch(runId, programId, kind, input, envData, outputLimit, sync) {
   const run = new Run(runId, outputLimit)
   run.canRespondEarly = canRespondEarly
+  if (sync === true) syncRuns.set(runId, run)
   enter(run)
   then(execute(run, programId, kind, input, envData), (result) => finish(run, result))
+}
+
+/** The result of a run started synchronously, when it finished in that call; else undefined, and it completes later. */
+function take(runId) {
+  syncRuns.delete(runId)
+  const result = syncResults.get(runId)
+  syncResults.delete(runId)
+  return result
 }
 
 /**
@@ -375,6 +398,7 @@ export function boot(call, completeReference, toASCII, chunk, seed, exposedNames
   const entry = Object.create(null)
   entry.register = register
   entry.dispatch = dispatch
+  entry.take = take
   entry.warmUp = warmUp
   entry.openNodeModules = openNodeModules
   entry.closeNodeModules = closeNodeModules

@@ -3,11 +3,20 @@ import { LRUCache } from 'lru-cache'
 import { RunnerError, toErrorData, type ErrorData } from '../errors.js'
 import { HostBridge, HostRegistry, type DispatchResult } from './host-bridge.js'
 import { importError, isNodeModule } from './imports.js'
-import { failedRun, type CheckResult, type HttpResponseData, type NamedTask, type RunMetrics, type RunResult, type RunTask } from '../protocol.js'
+import { failedRun, programKey, type CheckResult, type HttpResponseData, type NamedTask, type RunMetrics, type RunResult, type RunTask } from '../protocol.js'
 import { SCRIPT_FILENAME, stackLocation, tenantStack } from './source-location.js'
-import { TenantIsolate, syntaxError, type PlatformCode } from './tenant-isolate.js'
+import { StepTimeout, TenantIsolate, syntaxError, type PlatformCode, type SyncStep } from './tenant-isolate.js'
 import { LimitEnforcer } from './limit-enforcer.js'
 import { Watchdog } from './watchdog.js'
+
+/**
+ * Programs whose first steps take more CPU than this on average (ns) take them asynchronously,
+ * on isolated-vm's thread pool, where a long step does not hold the worker thread and the tenants
+ * whose runs wait behind it.
+ */
+const SYNC_STEP_MAX_NS = 2_000_000
+const SYNC_STEP_CLAMP_NS = 10_000_000
+const SYNC_STEP_LONG_NS = 50_000_000
 
 export interface IsolateHostOptions {
   platform: PlatformCode
@@ -41,6 +50,8 @@ export class IsolateHost {
   readonly #bridge: HostBridge
   readonly #stats: WorkerStats = { isolates: 0, isolateHits: 0, isolateMisses: 0, programHits: 0, programMisses: 0 }
   readonly #isolates: LRUCache<string, TenantIsolate>
+  /** Moving average of each program's synchronous first steps' CPU time (ns); see #firstStep. */
+  readonly #stepCosts = new LRUCache<string, number>({ max: 10_000 })
   #checker: ivm.Isolate | null = null
 
   constructor(options: IsolateHostOptions) {
@@ -88,7 +99,7 @@ export class IsolateHost {
     let failure: ErrorData | null = null
     try {
       const program = await tenant.program(task.program)
-      const dispatched = program.dispatch(run, task.kind, task.input, task.env, task.limits.outputBytes)
+      const dispatched = program.dispatch(run, task.kind, task.input, task.env, task.limits.outputBytes, this.#firstStep(task, started))
       raw = await run.result
       // Unhandled rejections are logged into the run, as Workers does: one left in the run's
       // first step is reported by that step, one left later by the next call into the isolate.
@@ -96,6 +107,11 @@ export class IsolateHost {
       if (run.hostCalls > 0 && !tenant.disposed) rejections.push(await program.unhandledRejection())
       for (const rejection of rejections) if (rejection !== null) logUnhandledRejection(raw, rejection)
     } catch (error) {
+      if (error instanceof StepTimeout) {
+        this.#stepCosts.set(programKey(task.program), Number.POSITIVE_INFINITY)
+        limits.exceed(error.code)
+        tenant.kill(error.code, run)
+      }
       // A run that never started (compile failed) ends here; so must its bridge record.
       run.abort(error)
       failure = isSibling(error) ? error.data : tenant.killReason !== null ? new RunnerError(tenant.killReason).data : toErrorData(error)
@@ -124,6 +140,29 @@ export class IsolateHost {
       return failedRun(failure ?? toErrorData(new RunnerError('SCRIPT_ERROR')), metrics, logs)
     }
     return settle(raw, task.kind, limits, metrics)
+  }
+
+  /**
+   * How a run's first step enters its isolate: synchronously (see SyncStep), bounded by what is
+   * left of its CPU or wall time, whichever is less; or, for a program whose first steps are
+   * long, asynchronously (undefined). Kept here, by program, so an isolate killed for a long step
+   * does not make its successor try again.
+   */
+  #firstStep(task: NamedTask, started: number): SyncStep | undefined {
+    const key = programKey(task.program)
+    const cost = this.#stepCosts.get(key) ?? 0
+    if (cost > SYNC_STEP_MAX_NS) return undefined
+    const wallLeft = task.limits.timeoutMs - (performance.now() - started)
+    const took = (ns: number): void => {
+      // A moving average over about eight steps, of steps counted at most SYNC_STEP_CLAMP_NS: one
+      // slow step (V8 compiling the program, a GC pause) does not move it far; a step past
+      // SYNC_STEP_LONG_NS ends synchronous steps for the program at once.
+      const next = ns > SYNC_STEP_LONG_NS ? Number.POSITIVE_INFINITY : cost + (Math.min(ns, SYNC_STEP_CLAMP_NS) - cost) / 8
+      if (next !== cost) this.#stepCosts.set(key, next)
+    }
+    return task.limits.cpuMs < wallLeft
+      ? { timeoutMs: task.limits.cpuMs, code: 'SCRIPT_CPU_LIMIT', took }
+      : { timeoutMs: Math.max(1, wallLeft), code: 'SCRIPT_TIMEOUT', took }
   }
 
   /** Compiles a source without running it: syntax errors with line and column, and no imports. */
@@ -173,6 +212,7 @@ export class IsolateHost {
     return { tenant, start: 'cold' }
   }
 }
+
 
 /** Adds an unhandled rejection to the run's logs at level error, with the tenant's frames of its stack. */
 function logUnhandledRejection(raw: DispatchResult, reason: unknown): void {
