@@ -17,6 +17,27 @@ function normalizeValue(value) {
   return str
 }
 
+/**
+ * Headers of a request the gateway parsed (lower-case token names, values without CR/LF or NUL,
+ * trimmed by its HTTP parser): taken as they are, without validating each again. `pairs` must be
+ * a fresh array of fresh [name, value] string arrays that nothing else holds.
+ */
+export function headersFromHost(pairs) {
+  const headers = new Headers()
+  headers[kList] = pairs
+  return headers
+}
+
+/**
+ * Adds the platform's own `content-type` (a body's type: a constant the platform chose) unless the
+ * headers have one: the same as `has` and `set` without validating a name and value known good.
+ */
+export function defaultContentType(headers, value) {
+  const list = headers[kList]
+  for (let i = 0; i < list.length; i++) if (list[i][0] === 'content-type') return
+  list.push(['content-type', value])
+}
+
 export class Headers {
   constructor(init) {
     /** @type {Array<[string, string]>} lower-cased name, value; set-cookie kept separate */

@@ -1,6 +1,6 @@
 // WHATWG Request (whole bodies). `params` carries the route's named parameters.
 import { Body, cloneBody, extractBody, kBody } from './body.js'
-import { Headers } from './headers.js'
+import { Headers, headersFromHost } from './headers.js'
 import { abort, brand } from './lazy.js'
 import { webUrl } from './url.js'
 
@@ -15,6 +15,8 @@ function normalizeMethod(method) {
 
 /** Marks a Request built by the platform from the host's request: its URL was parsed by the host. */
 const kHostUrl = Symbol('hostUrl')
+/** With kHostUrl: the request's headers as the gateway parsed them (headersFromHost). */
+const kHostHeaders = Symbol('hostHeaders')
 
 export class Request extends Body {
   #method
@@ -28,12 +30,16 @@ export class Request extends Body {
     super()
     let base = null
     let url
-    if (input !== null && typeof input === 'object' && kHostUrl in input) url = input[kHostUrl]
+    let hostHeaders = null
+    if (input !== null && typeof input === 'object' && kHostUrl in input) {
+      url = input[kHostUrl]
+      hostHeaders = input[kHostHeaders]
+    }
     else if (input instanceof Request) url = (base = input).url
     else url = new (webUrl().URL)(String(input)).href
     this.#url = url
     this.#method = normalizeMethod(init.method ?? (base ? base.method : 'GET'))
-    this.#headers = new Headers(init.headers ?? (base ? base.headers : undefined))
+    this.#headers = hostHeaders ?? new Headers(init.headers ?? (base ? base.headers : undefined))
     this.#redirect = init.redirect ?? (base ? base.redirect : 'follow')
     const signal = init.signal ?? (base ? base.signal : null)
     if (signal !== null && !(signal instanceof abort().AbortSignal)) throw new TypeError("Failed to construct 'Request': member signal is not of type AbortSignal.")
@@ -72,7 +78,10 @@ brand(Request)
  * not parsed again here: that keeps the URL parser from loading in runs that never touch a URL.
  */
 export function requestFromHost(data, body) {
-  const request = new Request({ [kHostUrl]: String(data.url) }, { method: data.method, headers: data.headers, params: data.params })
+  const pairs = data.headers
+  const trusted = Array.isArray(pairs) && pairs.every((pair) => Array.isArray(pair) && pair.length === 2 && typeof pair[0] === 'string' && typeof pair[1] === 'string')
+  const input = { [kHostUrl]: String(data.url), [kHostHeaders]: trusted ? headersFromHost(pairs) : null }
+  const request = new Request(input, { method: data.method, headers: trusted ? undefined : pairs, params: data.params })
   request[kBody] = body
   return request
 }

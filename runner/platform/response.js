@@ -1,6 +1,6 @@
 // WHATWG Response (whole bodies), with Response.json, Response.redirect and Response.error.
 import { Body, cloneBody, extractBody, kBody } from './body.js'
-import { Headers } from './headers.js'
+import { Headers, defaultContentType } from './headers.js'
 import { webUrl } from './url.js'
 import { brand } from './lazy.js'
 
@@ -29,7 +29,7 @@ export class Response extends Body {
     if (extracted.body !== null && NULL_BODY_STATUSES.has(status)) {
       throw new TypeError(`Response: status ${status} cannot have a body`)
     }
-    if (extracted.contentType && !this.#headers.has('content-type')) this.#headers.set('content-type', extracted.contentType)
+    if (extracted.contentType) defaultContentType(this.#headers, extracted.contentType)
     this[kBody] = extracted.body
   }
 
