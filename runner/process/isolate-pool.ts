@@ -1,5 +1,6 @@
 import os from 'node:os'
 import { HostRelay, type HostCallHandler, type RemoteHostApi } from '../host-relay.js'
+import type { EncodedRun } from '../framing.js'
 import type { CheckResult, Executor, NamedTask, RunResult } from '../protocol.js'
 import { ProgramSources } from './program-sources.js'
 import { readPlatformSource, siblingModule } from './platform-source.js'
@@ -118,6 +119,12 @@ export class IsolatePool implements Executor {
   run(task: NamedTask): Promise<RunResult> {
     this.#sources.learn(task.program)
     return this.#shardFor(task.program.tenantId).run(task)
+  }
+
+  /** Runs a task that arrived as bytes (a runner process's, see EncodedRun); answers the result as bytes. */
+  runEncoded(run: EncodedRun): Promise<Uint8Array> {
+    if (run.source !== undefined) this.#sources.remember(run.key, run.source)
+    return this.#shardFor(run.tenantId).runEncoded(run)
   }
 
   /** Compiles a source in a scratch isolate: syntax errors with line and column, no imports. */

@@ -24,6 +24,11 @@ export class ProgramSources {
     return key
   }
 
+  /** Keeps `source` as program `key`'s (a run that arrived as bytes carries them apart). */
+  remember(key: string, source: string): void {
+    if (!this.#sources.has(key)) this.#sources.set(key, source)
+  }
+
   get(key: string): string | undefined {
     return this.#sources.get(key)
   }

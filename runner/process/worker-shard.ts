@@ -2,6 +2,7 @@ import { BroadcastChannel } from 'node:worker_threads'
 import { randomBytes } from 'node:crypto'
 import { Piscina } from 'piscina'
 import { RunnerError } from '../errors.js'
+import type { EncodedRun } from '../framing.js'
 import { programKey, type NamedTask, type RunResult } from '../protocol.js'
 import { FairTaskQueue, inLane } from './fair-task-queue.js'
 import { ProgramMissing, type ProgramSources } from './program-sources.js'
@@ -16,8 +17,14 @@ export interface WorkerShardOptions {
 }
 
 interface PendingRun {
-  task: NamedTask
-  resolve(result: RunResult): void
+  tenantId: string
+  key: string
+  /** The run's own copy of its program's source, when it carries one. */
+  source: string | undefined
+  /** The task as an object (an in-process pool) or as bytes (a runner process's: see EncodedRun). */
+  task: NamedTask | null
+  encoded: Uint8Array | null
+  resolve(result: RunResult | Uint8Array): void
   reject(error: Error): void
 }
 
@@ -120,20 +127,30 @@ export class WorkerShard {
   }
 
   run(task: NamedTask): Promise<RunResult> {
+    const { tenantId, source } = task.program
+    return this.#start({ tenantId, key: programKey(task.program), source, task, encoded: null }) as Promise<RunResult>
+  }
+
+  /** Runs a task that arrived as bytes; its result is answered as bytes, made by the thread. */
+  runEncoded(run: EncodedRun): Promise<Uint8Array> {
+    return this.#start({ tenantId: run.tenantId, key: run.key, source: run.source, task: null, encoded: run.task }) as Promise<Uint8Array>
+  }
+
+  #start(run: Omit<PendingRun, 'resolve' | 'reject'>): Promise<RunResult | Uint8Array> {
     const seq = this.#nextSeq++
     if (this.#pending.size === 0) this.#answers.ref()
-    return new Promise<RunResult>((resolve, reject) => {
-      this.#pending.set(seq, { task, resolve, reject })
+    return new Promise<RunResult | Uint8Array>((resolve, reject) => {
+      const pending: PendingRun = { ...run, resolve, reject }
+      this.#pending.set(seq, pending)
       if (this.#onThread < this.#slots && this.#waiting.size === 0) {
         this.#onThread++
-        this.#queue(seq, task, false)
+        this.#queue(seq, pending, false)
       } else {
-        this.#waiting.push(inLane({ seq, lane: task.program.tenantId } satisfies Waiting, task.program.tenantId) as never)
+        this.#waiting.push(inLane({ seq, lane: run.tenantId } satisfies Waiting, run.tenantId) as never)
       }
     })
   }
 
-  /** Fills the thread's free slots from the fair queue, round-robin across tenants. */
   #fill(): void {
     while (this.#onThread < this.#slots) {
       const next = this.#waiting.shift() as unknown as Waiting | null
@@ -141,7 +158,7 @@ export class WorkerShard {
       const pending = this.#pending.get(next.seq)
       if (pending === undefined) continue
       this.#onThread++
-      this.#queue(next.seq, pending.task, false)
+      this.#queue(next.seq, pending, false)
     }
   }
 
@@ -170,25 +187,29 @@ export class WorkerShard {
     for (const pending of left) pending.reject(crashed(new Error('the pool was closed')))
   }
 
-  #queue(seq: number, task: NamedTask, resend: boolean): void {
-    const key = programKey(task.program)
+  #queue(seq: number, pending: PendingRun, resend: boolean): void {
     let source: string | undefined
-    if (resend || !this.#sent.has(key)) {
-      source = task.program.source ?? this.#sources.get(key)
+    if (resend || !this.#sent.has(pending.key)) {
+      source = pending.source ?? this.#sources.get(pending.key)
       if (source !== undefined) {
         if (this.#sent.size >= MAX_SENT) this.#sent.clear()
-        this.#sent.add(key)
+        this.#sent.add(pending.key)
       }
     }
     // The source is copied to the thread only when it goes; otherwise the run names the program.
-    const sent = source === task.program.source ? task : { ...task, program: { ...task.program, source } }
-    const lane = task.program.tenantId
+    let run: ThreadRun
+    if (pending.encoded !== null) run = source === undefined ? { seq, encoded: pending.encoded } : { seq, encoded: pending.encoded, source }
+    else {
+      const task = pending.task as NamedTask
+      run = { seq, task: source === task.program.source ? task : { ...task, program: { ...task.program, source } } }
+    }
+    const lane = pending.tenantId
     let runs = this.#queued.get(lane)
     if (runs === undefined) {
       runs = []
       this.#queued.set(lane, runs)
     }
-    runs.push({ seq, task: sent })
+    runs.push(run)
     if (!this.#flushQueued) {
       this.#flushQueued = true
       // The frames of one socket read are handled in one go: a microtask sees them all queued.
@@ -228,8 +249,8 @@ export class WorkerShard {
       if (pending === undefined) continue
       if ('missing' in answer) {
         this.#sent.delete(answer.missing)
-        if (pending.task.program.source !== undefined || this.#sources.get(answer.missing) !== undefined) {
-          this.#queue(answer.seq, pending.task, true)
+        if (pending.source !== undefined || this.#sources.get(answer.missing) !== undefined) {
+          this.#queue(answer.seq, pending, true)
           continue
         }
         this.#pending.delete(answer.seq)
@@ -239,7 +260,7 @@ export class WorkerShard {
       }
       this.#pending.delete(answer.seq)
       this.#settled()
-      pending.resolve(answer.result)
+      pending.resolve('encoded' in answer ? answer.encoded : answer.result)
     }
     this.#fill()
   }

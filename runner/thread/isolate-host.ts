@@ -7,16 +7,8 @@ import { failedRun, programKey, type CheckResult, type HttpResponseData, type Na
 import { SCRIPT_FILENAME, stackLocation, tenantStack } from './source-location.js'
 import { StepTimeout, TenantIsolate, syntaxError, type PlatformCode, type SyncStep } from './tenant-isolate.js'
 import { LimitEnforcer } from './limit-enforcer.js'
+import { StepCosts } from './step-costs.js'
 import { Watchdog } from './watchdog.js'
-
-/**
- * Programs whose first steps take more CPU than this on average (ns) take them asynchronously,
- * on isolated-vm's thread pool, where a long step does not hold the worker thread and the tenants
- * whose runs wait behind it.
- */
-const SYNC_STEP_MAX_NS = 2_000_000
-const SYNC_STEP_CLAMP_NS = 10_000_000
-const SYNC_STEP_LONG_NS = 50_000_000
 
 export interface IsolateHostOptions {
   platform: PlatformCode
@@ -50,8 +42,7 @@ export class IsolateHost {
   readonly #bridge: HostBridge
   readonly #stats: WorkerStats = { isolates: 0, isolateHits: 0, isolateMisses: 0, programHits: 0, programMisses: 0 }
   readonly #isolates: LRUCache<string, TenantIsolate>
-  /** Moving average of each program's synchronous first steps' CPU time (ns); see #firstStep. */
-  readonly #stepCosts = new LRUCache<string, number>({ max: 10_000 })
+  readonly #stepCosts = new StepCosts()
   #checker: ivm.Isolate | null = null
 
   constructor(options: IsolateHostOptions) {
@@ -108,7 +99,7 @@ export class IsolateHost {
       for (const rejection of rejections) if (rejection !== null) logUnhandledRejection(raw, rejection)
     } catch (error) {
       if (error instanceof StepTimeout) {
-        this.#stepCosts.set(programKey(task.program), Number.POSITIVE_INFINITY)
+        this.#stepCosts.ban(programKey(task.program))
         limits.exceed(error.code)
         tenant.kill(error.code, run)
       }
@@ -117,6 +108,8 @@ export class IsolateHost {
       failure = isSibling(error) ? error.data : tenant.killReason !== null ? new RunnerError(tenant.killReason).data : toErrorData(error)
     }
     const cpuNs = stop()
+    // Hot runs only: a cold or warm run's CPU includes compiling the program.
+    if (start === 'hot' && failure?.code !== 'SCRIPT_SIBLING_LIMIT') this.#stepCosts.record(programKey(task.program), Number(cpuNs))
     // Every hot run that went well may reuse a recent reading; anything else reads it afresh.
     const heapBytes = tenant.sampledHeapBytes(start !== 'hot' || failure !== null || raw === null || raw.error !== undefined)
     if (!tenant.disposed && tenant.atMemoryLimit(heapBytes, raw?.error)) {
@@ -144,25 +137,13 @@ export class IsolateHost {
 
   /**
    * How a run's first step enters its isolate: synchronously (see SyncStep), bounded by what is
-   * left of its CPU or wall time, whichever is less; or, for a program whose first steps are
-   * long, asynchronously (undefined). Kept here, by program, so an isolate killed for a long step
-   * does not make its successor try again.
+   * left of its CPU or wall time, whichever is less, for a program whose runs have been short
+   * (step-costs.ts); else asynchronously (undefined).
    */
   #firstStep(task: NamedTask, started: number): SyncStep | undefined {
-    const key = programKey(task.program)
-    const cost = this.#stepCosts.get(key) ?? 0
-    if (cost > SYNC_STEP_MAX_NS) return undefined
+    if (!this.#stepCosts.sync(programKey(task.program))) return undefined
     const wallLeft = task.limits.timeoutMs - (performance.now() - started)
-    const took = (ns: number): void => {
-      // A moving average over about eight steps, of steps counted at most SYNC_STEP_CLAMP_NS: one
-      // slow step (V8 compiling the program, a GC pause) does not move it far; a step past
-      // SYNC_STEP_LONG_NS ends synchronous steps for the program at once.
-      const next = ns > SYNC_STEP_LONG_NS ? Number.POSITIVE_INFINITY : cost + (Math.min(ns, SYNC_STEP_CLAMP_NS) - cost) / 8
-      if (next !== cost) this.#stepCosts.set(key, next)
-    }
-    return task.limits.cpuMs < wallLeft
-      ? { timeoutMs: task.limits.cpuMs, code: 'SCRIPT_CPU_LIMIT', took }
-      : { timeoutMs: Math.max(1, wallLeft), code: 'SCRIPT_TIMEOUT', took }
+    return task.limits.cpuMs < wallLeft ? { timeoutMs: task.limits.cpuMs, code: 'SCRIPT_CPU_LIMIT' } : { timeoutMs: Math.max(1, wallLeft), code: 'SCRIPT_TIMEOUT' }
   }
 
   /** Compiles a source without running it: syntax errors with line and column, and no imports. */

@@ -62,8 +62,6 @@ export interface SyncStep {
   /** Wall-clock bound of the step (ms); past it the step is stopped and the run ends with `code`. */
   readonly timeoutMs: number
   readonly code: RunnerErrorCode
-  /** Told the step's CPU time (ns), so a program whose steps are long stops taking them synchronously. */
-  readonly took: (ns: number) => void
 }
 
 /** The synchronous first step went over its bound: the run ends with `code` (isolate-host.ts). */
@@ -464,7 +462,6 @@ export class TenantIsolate {
           if (step === undefined) {
             return dispatch.apply(undefined, [run.id, programId, kind, input, env, outputLimit, false], options).then(() => null, (error: unknown) => this.#rejectionOf(error))
           }
-          const cpuBefore = this.#isolate.cpuTime
           const wallBefore = performance.now()
           let rejection: unknown = null
           try {
@@ -473,7 +470,6 @@ export class TenantIsolate {
             rejection = error
           }
           if (this.#isolate.isDisposed) return Promise.resolve(null) // its memory limit: the watchdog ends the run
-          step.took(Number(this.#isolate.cpuTime - cpuBefore))
           if (rejection instanceof Error && TIMED_OUT.test(rejection.message) && performance.now() - wallBefore >= step.timeoutMs * 0.9) {
             throw new StepTimeout(step.code)
           }
