@@ -79,7 +79,7 @@ t.test('egress name mappings and the extra CA file are checked at boot', async (
   t.same(loadConfig({}, {}).egressResolve, [])
   const attempt = (env: Record<string, string>) => () => loadConfig({}, env)
   t.throws(attempt({ ISOGATE_EGRESS_RESOLVE: 'api.internal:10.0.0.7' }), { setting: 'egressResolve', message: /ISOGATE_EGRESS_RESOLVE.*host:port:address/ })
-  t.throws(attempt({ ISOGATE_EGRESS_RESOLVE: '*.internal:443:10.0.0.7' }), { setting: 'egressResolve' })
+  t.throws(attempt({ ISOGATE_EGRESS_RESOLVE: '*.internal:443:10.0.0.7' }), { setting: 'egressResolve', message: /ISOGATE_EGRESS_RESOLVE/ })
   t.throws(attempt({ ISOGATE_EGRESS_RESOLVE: 'a.internal:443:10.0.0.7,A.internal:443:10.0.0.8' }), { setting: 'egressResolve', message: /a\.internal:443 is mapped twice/ })
   t.throws(attempt({ ISOGATE_EGRESS_CA_FILE: '/nonexistent/ca.pem' }), { setting: 'egressCaFile', message: /cannot read \/nonexistent\/ca\.pem: ENOENT/ })
   t.throws(attempt({ ISOGATE_EGRESS_CA_FILE: new URL('../package.json', import.meta.url).pathname }), { setting: 'egressCaFile', message: /holds no PEM certificate/ })
