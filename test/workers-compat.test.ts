@@ -22,7 +22,7 @@ interface Upstream {
   tlsPort: number
   httpPort: number
   /** Every request the upstream servers answered. */
-  seen: Array<{ host: string; method: string; path: string; headers: http.IncomingHttpHeaders }>
+  seen: Array<{ host: string; method: string; path: string; headers: http.IncomingHttpHeaders; body: string }>
 }
 
 const TODOS = [
@@ -33,7 +33,7 @@ const TODOS = [
 function answer(upstream: Upstream, request: http.IncomingMessage, response: http.ServerResponse, body: string): void {
   const host = request.headers.host ?? ''
   const url = new URL(request.url ?? '/', 'http://upstream')
-  upstream.seen.push({ host, method: request.method ?? '', path: `${url.pathname}${url.search}`, headers: request.headers })
+  upstream.seen.push({ host, method: request.method ?? '', path: `${url.pathname}${url.search}`, headers: request.headers, body })
   const todo = /^\/todos\/(\d)$/.exec(url.pathname)
   if (todo !== null) {
     response.writeHead(200, { 'content-type': 'application/json; charset=utf-8' })
@@ -42,6 +42,10 @@ function answer(upstream: Upstream, request: http.IncomingMessage, response: htt
   if (url.pathname === '/image.png') {
     response.writeHead(200, { 'content-type': 'image/png' })
     return void response.end(Buffer.from([0x89, 0x50, 0x4e, 0x47]))
+  }
+  if (url.pathname === '/error') {
+    response.writeHead(500, { 'content-type': 'text/plain' })
+    return void response.end('  origin broke down\n')
   }
   if (url.pathname === '/data.json') {
     response.writeHead(200, { 'content-type': 'application/json', foo: 'from-origin' })
@@ -98,7 +102,7 @@ const started = async (): Promise<NonNullable<typeof shared>> => {
   t.teardown(() => upstream.close())
   const isogate = await startTestIsogate(t, {
     egressResolve: [
-      ...['example.com', 'jsonplaceholder.typicode.com', 'examples.cloudflareworkers.com'].map((name) => `${name}:443:127.0.0.1:${upstream.tlsPort}`),
+      ...['example.com', 'jsonplaceholder.typicode.com', 'examples.cloudflareworkers.com', 'log-service.example.com'].map((name) => `${name}:443:127.0.0.1:${upstream.tlsPort}`),
       ...['www.example.com', 'swapi.dev'].map((name) => `${name}:80:127.0.0.1:${upstream.httpPort}`),
     ],
     egressCaFile: new URL('upstream-ca.crt', fixtures).pathname,
@@ -129,6 +133,7 @@ t.test('Cloudflare Workers examples run unchanged, mounted at /* on every path o
     at('extract-cookie-value'), at('auth-with-headers'), at('logging-headers'), at('streams'), at('fetch-json'), at('post-json'),
     at('aggregate-requests'), at('alter-headers'), at('cors-header-proxy'), at('modify-response'), at('respond-with-another-site'),
     at('fetch-html'), at('hot-link-protection'), at('conditional-response'), at('bulk-origin-proxy'), at('modify-request-property'),
+    at('ab-testing'), at('debugging-logs'),
   ])
   // A request whose Host is the site the Worker fronts, so that `fetch(request)` goes to its origin.
   const onSite = (path: string, options: { method?: string; headers?: Record<string, string>; body?: string; host?: string } = {}) =>
@@ -328,6 +333,32 @@ t.test('Cloudflare Workers examples run unchanged, mounted at /* on every path o
     t.equal(proxied.status, 200)
     t.match(JSON.parse(proxied.body), { host: 'swapi.dev', path: '/api/people/1' })
     t.match(JSON.parse((await onSite('/cf-bulk-origin-proxy/x')).body), { host: 'www.example.com', path: '/x' })
+  })
+
+  t.test('ab-testing keeps a returning client in its group and puts a new one in a group with a cookie', async (t) => {
+    const cookie = (group: string) => ({ headers: { cookie: `other=1; myExampleWorkersABTest=${group}` } })
+    t.match(JSON.parse((await onSite('/cf-ab-testing/page', cookie('control'))).body), { host: 'www.example.com', path: '/control/page' })
+    t.match(JSON.parse((await onSite('/cf-ab-testing/page', cookie('test'))).body), { path: '/test/page' })
+    t.match(JSON.parse((await onSite('/cf-ab-testing/control/direct')).body), { path: '/control/direct' }, 'direct access passes through')
+    const fresh = await onSite('/cf-ab-testing/page')
+    const group = /^myExampleWorkersABTest=(test|control); path=\/$/.exec(String(fresh.headers['set-cookie']))?.[1]
+    t.ok(group !== undefined, `a new client gets a group cookie: ${String(fresh.headers['set-cookie'])}`)
+    t.match(JSON.parse(fresh.body), { path: `/${group}/page` }, 'and the page of that group')
+  })
+
+  t.test('debugging-logs answers an origin failure with its stack in headers and reports it after the response', async (t) => {
+    const failed = await onSite('/cf-debugging-logs/error')
+    t.equal(failed.status, 500)
+    t.equal(failed.headers['x-debug-err'], 'Error: Bad response at origin. Status: 500 Body: origin bro')
+    t.match(failed.headers['x-debug-stack'], /^"Error: Bad response at origin\. Status: 500 Body: origin bro\\n\s+at /)
+    t.equal(failed.body, failed.headers['x-debug-stack'])
+    let report: Upstream['seen'][number] | undefined
+    for (let i = 0; i < 100 && report === undefined; i++) {
+      report = upstream.seen.find((request) => request.host === 'log-service.example.com')
+      if (report === undefined) await new Promise((resolve) => setTimeout(resolve, 20))
+    }
+    t.match(report, { method: 'POST', path: '/', body: 'Error: Bad response at origin. Status: 500 Body: origin bro' }, 'the report reached the log service, under ctx.waitUntil')
+    t.equal((await onSite('/cf-debugging-logs/fine')).status, 200, 'a good origin answer passes through')
   })
 
   t.test('modify-request-property sends a changed request', async (t) => {
