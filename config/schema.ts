@@ -1,6 +1,8 @@
+import { readFileSync } from 'node:fs'
 import os from 'node:os'
 import ipaddr from 'ipaddr.js'
 import { z } from 'zod'
+import { parseResolveEntry } from '../src/host/resolve-overrides.js'
 
 /**
  * Every isogate setting: its environment variable, its default and how it is checked.
@@ -32,6 +34,36 @@ const cidrList = z
       }),
     ),
   )
+
+/** Comma-separated `host:port:address[:port]` entries (src/host/resolve-overrides.ts); explicit overrides may pass the list. */
+const resolveList = z
+  .union([z.string().transform((text) => text.split(',').map((part) => part.trim()).filter((part) => part !== '')), z.array(z.string())])
+  .pipe(
+    z.array(z.string()).superRefine((entries, ctx) => {
+      const seen = new Set<string>()
+      for (const entry of entries) {
+        try {
+          const { hostname, port } = parseResolveEntry(entry, 'entry')
+          if (seen.has(`${hostname}:${port}`)) ctx.addIssue({ code: 'custom', message: `${hostname}:${port} is mapped twice` })
+          seen.add(`${hostname}:${port}`)
+        } catch (error) {
+          ctx.addIssue({ code: 'custom', message: (error as Error).message.replace(/^entry: /, '') })
+        }
+      }
+    }),
+  )
+
+/** A readable PEM file with at least one certificate. */
+const pemFile = z.string().min(1).superRefine((file, ctx) => {
+  let text: string
+  try {
+    text = readFileSync(file, 'utf8')
+  } catch (error) {
+    ctx.addIssue({ code: 'custom', message: `cannot read ${file}: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}` })
+    return
+  }
+  if (!text.includes('-----BEGIN CERTIFICATE-----')) ctx.addIssue({ code: 'custom', message: `${file} holds no PEM certificate` })
+})
 
 /** `api.example.com`, `*.example.com`, `127.0.0.2` or `[::1]`; see src/host/host-pattern.ts. */
 const hostPattern = z
@@ -193,6 +225,18 @@ export const settings = {
     'ISOGATE_EGRESS_ALLOWED_HOSTS',
     'JSON object of tenant slug -> hosts its scripts may fetch (`{"acme": ["api.example.com", "*.example.net"]}`); a tenant not listed may fetch any public host',
     hostAllowlist,
+    undefined,
+  ),
+  egressResolve: setting(
+    'ISOGATE_EGRESS_RESOLVE',
+    'Comma-separated `host:port:address[:port]` entries, as curl\'s `--resolve`/`--connect-to`: scripts\' fetch of exactly that host and port connects to that address (and port) without DNS, and the address is allowed for it even if private or loopback (e.g. `api.internal:443:10.0.0.7`); TLS still checks the certificate for the host name; trusted operators only',
+    resolveList,
+    [] as string[],
+  ),
+  egressCaFile: setting(
+    'ISOGATE_EGRESS_CA_FILE',
+    'PEM file of certificate authorities scripts\' fetch trusts besides Node\'s bundled ones (e.g. an internal CA); read at boot',
+    pemFile,
     undefined,
   ),
   egressConnectTimeoutMs: setting('ISOGATE_EGRESS_CONNECT_TIMEOUT_MS', 'Longest a script\'s fetch waits to connect (TCP and TLS)', positiveInt, 5_000),

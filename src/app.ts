@@ -120,6 +120,8 @@ export async function startIsogate(config: Config, logger: Logger = pino({ level
     hostApis.add('http.fetch', outboundFetchApi({
       allowPrivateRanges: config.egressAllowPrivate,
       allowedHosts: config.egressAllowedHosts,
+      resolve: config.egressResolve,
+      extraCa: config.egressCaFile === undefined ? undefined : readFileSync(config.egressCaFile, 'utf8'),
       connectTimeoutMs: config.egressConnectTimeoutMs,
       timeoutMs: config.egressTimeoutMs,
       maxResponseBytes: config.egressMaxResponseBytes,

@@ -70,3 +70,17 @@ t.test('egress settings take a CIDR list and a JSON host allowlist, and a bad on
   t.throws(attempt({ ISOGATE_EGRESS_ALLOWED_HOSTS: '{"acme": ["exa mple.com"]}' }), { setting: 'egressAllowedHosts', message: /not a host pattern/ })
   t.throws(attempt({ ISOGATE_EGRESS_ALLOWED_HOSTS: '{"acme": "api.example.com"}' }), { setting: 'egressAllowedHosts', message: /expected array/ })
 })
+
+t.test('egress name mappings and the extra CA file are checked at boot', async (t) => {
+  const ca = new URL('./fixtures/cloudflare-examples/upstream-ca.crt', import.meta.url).pathname
+  const config = loadConfig({}, { ISOGATE_EGRESS_RESOLVE: ' api.internal:443:10.0.0.7 , legacy.internal:80:[fd12::7]:8080', ISOGATE_EGRESS_CA_FILE: ca })
+  t.same(config.egressResolve, ['api.internal:443:10.0.0.7', 'legacy.internal:80:[fd12::7]:8080'])
+  t.equal(config.egressCaFile, ca)
+  t.same(loadConfig({}, {}).egressResolve, [])
+  const attempt = (env: Record<string, string>) => () => loadConfig({}, env)
+  t.throws(attempt({ ISOGATE_EGRESS_RESOLVE: 'api.internal:10.0.0.7' }), { setting: 'egressResolve', message: /ISOGATE_EGRESS_RESOLVE.*host:port:address/ })
+  t.throws(attempt({ ISOGATE_EGRESS_RESOLVE: '*.internal:443:10.0.0.7' }), { setting: 'egressResolve', message: /ISOGATE_EGRESS_RESOLVE/ })
+  t.throws(attempt({ ISOGATE_EGRESS_RESOLVE: 'a.internal:443:10.0.0.7,A.internal:443:10.0.0.8' }), { setting: 'egressResolve', message: /a\.internal:443 is mapped twice/ })
+  t.throws(attempt({ ISOGATE_EGRESS_CA_FILE: '/nonexistent/ca.pem' }), { setting: 'egressCaFile', message: /cannot read \/nonexistent\/ca\.pem: ENOENT/ })
+  t.throws(attempt({ ISOGATE_EGRESS_CA_FILE: new URL('../package.json', import.meta.url).pathname }), { setting: 'egressCaFile', message: /holds no PEM certificate/ })
+})

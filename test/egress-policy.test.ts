@@ -114,3 +114,52 @@ t.test('an egress error copies into an isolate as name, message and code, the me
   t.same(JSON.parse(JSON.stringify(error)), { name: 'EgressError', message: 'EGRESS_DENIED: 127.0.0.1 is loopback', code: 'EGRESS_DENIED' })
   t.equal(new EgressError('EGRESS_TIMEOUT').message, 'EGRESS_TIMEOUT: The outbound request timed out')
 })
+
+t.test('an operator-mapped host and port goes to its address without DNS; any other name, port or literal is still checked', async (t) => {
+  const policy = new EgressPolicy({ resolve: ['mapped.test:443:127.0.0.1:8443', 'internal.test:80:[fd12::7]'] })
+  const calls: string[] = []
+  // A lookup that would answer loopback for every name: what the guard does with it is the point.
+  const lookup: HostLookup = async (hostname) => {
+    calls.push(hostname)
+    return [{ address: '127.0.0.1', family: 4 }]
+  }
+  const mapped = await resolveTarget(policy, lookup, 'tenant-1', new URL('https://mapped.test/x'))
+  t.same(mapped.addresses, [{ address: '127.0.0.1', family: 4 }])
+  t.equal(mapped.connectPort, 8443, 'the connection goes to the mapped port')
+  t.equal(mapped.hostname, 'mapped.test', 'the real name stays for Host, SNI and the certificate')
+  t.same((await resolveTarget(policy, lookup, 'tenant-1', new URL('https://MAPPED.test./'))).addresses, [{ address: '127.0.0.1', family: 4 }], 'case and a trailing dot do not matter')
+  const internal = await resolveTarget(policy, lookup, 'tenant-1', new URL('http://internal.test/'))
+  t.same(internal.addresses, [{ address: 'fd12::7', family: 6 }])
+  t.equal(internal.connectPort, 80, 'without a second port, the asked port')
+  t.same(calls, [], 'a mapped name is never resolved')
+
+  const refused = async (url: string, reason: RegExp): Promise<void> => {
+    await t.rejects(resolveTarget(policy, lookup, 'tenant-1', new URL(url)), { code: 'EGRESS_DENIED', message: reason }, url)
+  }
+  await refused('https://mapped.test:8443/', /mapped\.test resolves to a refused address: 127\.0\.0\.1 is loopback/)
+  await refused('http://mapped.test/', /127\.0\.0\.1 is loopback/)
+  await refused('https://other.test/', /other\.test resolves to a refused address: 127\.0\.0\.1 is loopback/)
+  await refused('https://sub.mapped.test/', /127\.0\.0\.1 is loopback/)
+  await refused('https://127.0.0.1:8443/', /127\.0\.0\.1 is loopback/)
+  await refused('http://[fd12::7]:80/', /is unique-local|fd12::7 is/)
+  t.same(calls, ['mapped.test', 'mapped.test', 'other.test', 'sub.mapped.test'], 'another port or scheme of the mapped name is resolved and checked as usual')
+  t.equal(policy.checkUrl('tenant-1', new URL('https://127.0.0.1:8443/')).allowed, false, 'the mapped address is not opened as a literal')
+})
+
+t.test('the host allowlist still applies to a mapped name, and malformed entries are refused by name', async (t) => {
+  const policy = new EgressPolicy({ resolve: ['mapped.test:443:127.0.0.1'], allowedHosts: () => ['api.example.com'] })
+  await t.rejects(resolveTarget(policy, async () => [], 'tenant-1', new URL('https://mapped.test/')), { code: 'EGRESS_DENIED', message: /not on this tenant's list/ })
+  for (const [entry, message] of [
+    ['mapped.test:443', /is not host:port:address\[:port\]/],
+    ['*.mapped.test:443:127.0.0.1', /is not host:port:address/],
+    ['mapped.test:0:127.0.0.1', /port 0 is not between 1 and 65535/],
+    ['mapped.test:443:127.0.0.1:70000', /port 70000/],
+    ['mapped.test:443:::1', /is not host:port:address|brackets/],
+    ['mapped.test:443:[127.0.0.1]', /brackets/],
+    ['mapped.test:443:999.0.0.1', /is not an IP address/],
+    ['127.0.0.2:443:127.0.0.1', /only host names are mapped/],
+  ] as const) {
+    t.throws(() => new EgressPolicy({ resolve: [entry] }), { message }, entry)
+  }
+  t.throws(() => new EgressPolicy({ resolve: ['a.test:443:127.0.0.1', 'A.test:443:127.0.0.2'] }), { message: /a\.test:443 is mapped twice/ })
+})

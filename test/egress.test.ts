@@ -459,3 +459,45 @@ t.test('GuardedFetch checks its options and names the field', async (t) => {
   t.throws(() => new GuardedFetch({ policy, maxRedirects: 21 }), { name: 'RangeError', message: /options\.maxRedirects/ })
   t.throws(() => new GuardedFetch({ policy, lookup: 'dns' as unknown as HostLookup }), { name: 'TypeError', message: /options\.lookup/ })
 })
+
+t.test('a host and port the operator mapped reach a server on loopback over verified TLS, with the real name for Host and SNI', async (t) => {
+  const fixtures = new URL('./fixtures/cloudflare-examples/', import.meta.url)
+  const names: string[] = []
+  const seen: Seen[] = []
+  const server = https.createServer(
+    {
+      key: readFileSync(new URL('upstream.key', fixtures)),
+      cert: readFileSync(new URL('upstream.crt', fixtures)),
+      SNICallback: (servername, callback) => {
+        names.push(servername)
+        callback(null)
+      },
+    },
+    (request, response) => {
+      seen.push({ method: request.method ?? '', url: request.url ?? '', headers: request.headers, body: Buffer.alloc(0) })
+      response.end('mapped')
+    },
+  )
+  await listen(server, 0, '127.0.0.1')
+  t.teardown(() => closeAll(server))
+  const port = (server.address() as net.AddressInfo).port
+  const extraCa = readFileSync(new URL('upstream-ca.crt', fixtures), 'utf8')
+  const { lookup, calls } = lookupTable({})
+  const mapped = (options: Partial<GuardedFetchOptions> = {}): GuardedFetch =>
+    new GuardedFetch({ policy: new EgressPolicy({ resolve: [`example.com:443:127.0.0.1:${port}`] }), lookup, timeoutMs: 5000, connectTimeoutMs: 2000, ...options })
+
+  const response = await mapped({ extraCa }).fetch('tenant-1', get('https://example.com/hello?x=1'))
+  t.equal(response.status, 200)
+  t.equal(Buffer.from(response.body).toString(), 'mapped')
+  t.equal(response.url, 'https://example.com/hello?x=1')
+  t.same(names, ['example.com'], 'SNI carries the mapped name')
+  t.equal(seen[0]?.headers.host, 'example.com', 'Host is the name the script asked for, without the mapped port')
+  t.equal(seen[0]?.url, '/hello?x=1')
+
+  await t.rejects(mapped().fetch('tenant-1', get('https://example.com/')), { code: 'EGRESS_FAILED', message: /TLS failed \(UNABLE_TO_VERIFY_LEAF_SIGNATURE|UNABLE_TO_GET_ISSUER_CERT_LOCALLY\)/ }, 'without the operator CA the certificate is not trusted')
+  await t.rejects(mapped({ extraCa }).fetch('tenant-1', get(`https://127.0.0.1:${port}/`)), { code: 'EGRESS_DENIED', message: /127\.0\.0\.1 is loopback/ }, 'the mapped port is not open by address')
+  await t.rejects(mapped({ extraCa }).fetch('tenant-1', get(`https://example.com:${port}/`)), { code: 'EGRESS_FAILED', message: /could not resolve example\.com/ }, 'another port of the mapped name is resolved as usual (here by a table that knows no name)')
+  t.same(calls, ['example.com'])
+  t.equal(seen.length, 1, 'only the request over a trusted certificate reached the server; the others never sent one')
+  t.throws(() => new GuardedFetch({ policy: new EgressPolicy(), extraCa: 'not a certificate' }), { message: /options\.extraCa must be PEM text/ })
+})

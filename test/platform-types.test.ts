@@ -32,13 +32,13 @@ t.test('isogate-globals.d.ts is what runner/platform-types.mjs generates', async
   t.equal(readFileSync(OUTPUT as string, 'utf8'), generate(), 'run `node runner/platform-types.mjs` after changing the list of globals')
 })
 
-t.test('the declared globals are exactly the isolate\'s own globals', async (t) => {
+t.test('the declared globals are exactly the isolate\'s globals: its own and those loaded on first use', async (t) => {
   const bare = new ivm.Isolate({ memoryLimit: 16 })
   const builtins = new Set(bare.createContextSync().evalSync('Object.getOwnPropertyNames(globalThis)', { copy: true }) as string[])
   bare.dispose()
   const pool = new IsolatePool({ threads: 1 })
   t.teardown(() => pool.close())
-  const result = await pool.run(fetchTask('tenant-types', 'export default { fetch() { return Response.json(Object.getOwnPropertyNames(globalThis)) } }'))
+  const result = await pool.run(fetchTask('tenant-types', 'export default { fetch() { return Response.json([...Object.getOwnPropertyNames(globalThis), ...Object.getOwnPropertyNames(Object.getPrototypeOf(globalThis))]) } }'))
   const own = (JSON.parse(bodyText(result.response?.body)) as string[]).filter((name) => !builtins.has(name)).sort()
   // `console` is V8's own in a bare context too; the platform replaces it.
   t.same(own, declared.filter((name) => !builtins.has(name)))

@@ -134,7 +134,18 @@ t.test('prototype pollution in one tenant is invisible to another tenant, to its
 t.test('no Node, isolated-vm or shared-memory globals, and exactly the documented globals', async (t) => {
   const value = (await output(t, 'sandbox-globals', `
     const names = ['process', 'require', 'module', 'exports', 'Buffer', 'global', 'SharedArrayBuffer', 'Atomics', 'ivm', '_ivm', 'fs', 'setImmediate', '__isogate', 'isogatePlatform']
-    return { types: Object.fromEntries(names.map((name) => [name, typeof globalThis[name]])), globals: Object.getOwnPropertyNames(globalThis).sort() }`)) as { types: Record<string, string>; globals: string[] }
+    // Globals most runs never touch are answered by the global object's prototype until first use.
+    const lazy = Object.getOwnPropertyNames(Object.getPrototypeOf(globalThis))
+    const before = { inGlobal: 'ReadableStream' in globalThis, own: Object.hasOwn(globalThis, 'ReadableStream') }
+    const type = typeof ReadableStream
+    const after = { own: Object.hasOwn(globalThis, 'ReadableStream'), lazy: Object.getOwnPropertyNames(Object.getPrototypeOf(globalThis)).includes('ReadableStream') }
+    globalThis.URLPattern = 'replaced'
+    const replaced = URLPattern
+    return {
+      types: Object.fromEntries(names.map((name) => [name, typeof globalThis[name]])),
+      globals: [...new Set([...Object.getOwnPropertyNames(globalThis), ...lazy])].sort(),
+      firstUse: { before, type, after, replaced },
+    }`)) as { types: Record<string, string>; globals: string[]; firstUse: unknown }
   t.same(Object.values(value.types), Array(14).fill('undefined'))
   const builtins = ['AggregateError', 'Array', 'ArrayBuffer', 'BigInt', 'BigInt64Array', 'BigUint64Array', 'Boolean', 'DataView', 'Date', 'Error',
     'EvalError', 'FinalizationRegistry', 'Float32Array', 'Float64Array', 'Function', 'Infinity', 'Int16Array', 'Int32Array', 'Int8Array', 'Intl',
@@ -149,6 +160,7 @@ t.test('no Node, isolated-vm or shared-memory globals, and exactly the documente
     'WritableStream', 'WritableStreamDefaultWriter', 'atob', 'btoa', 'clearInterval', 'clearTimeout', 'console', 'crypto', 'fetch', 'navigator',
     'performance', 'queueMicrotask', 'scheduler', 'self', 'setInterval', 'setTimeout', 'structuredClone']
   t.same(value.globals, [...builtins, ...platform].sort())
+  t.same(value.firstUse, { before: { inGlobal: true, own: false }, type: 'function', after: { own: true, lazy: false }, replaced: 'replaced' }, 'a global loaded on first use becomes an own, writable property')
 })
 
 t.test('import() is refused with a clear error, at check and at run time', async (t) => {

@@ -1,78 +1,371 @@
-import { readFileSync } from 'node:fs'
+import { existsSync, readFileSync } from 'node:fs'
+import http from 'node:http'
+import https from 'node:https'
+import type { AddressInfo } from 'node:net'
 import t from 'tap'
-import { api, call, deploy, startTestIsogate } from './helpers/isogate.js'
+import { api, call, deploy, rawRequest, startTestIsogate } from './helpers/isogate.js'
 import { databaseTargets } from './helpers/databases.js'
 
 // Scripts written for Cloudflare Workers, deployed unchanged at `/*` on a real gateway (uWS on
 // loopback, runner processes, embedded Postgres), and the Workers semantics around them.
 // One gateway for the embedded-database tests (each start costs seconds); the server database gets its own.
-let shared: Awaited<ReturnType<typeof startTestIsogate>> | null = null
-const gateway = async (): Promise<NonNullable<typeof shared>> => (shared ??= await startTestIsogate(t))
 
-const example = (name: string): string => readFileSync(new URL(`./fixtures/workers-examples/${name}.js`, import.meta.url), 'utf8')
+const fixtures = new URL('./fixtures/cloudflare-examples/', import.meta.url)
+
+/**
+ * The Internet the examples fetch, on 127.0.0.1: one TLS server for the https hosts they name
+ * (a certificate for those names, signed by a test CA the gateway is told to trust) and one plain
+ * server for the origin that `fetch(request)` reaches (the request's own Host). The gateway maps
+ * exactly these names and ports here with ISOGATE_EGRESS_RESOLVE; nothing leaves loopback.
+ */
+interface Upstream {
+  tlsPort: number
+  httpPort: number
+  /** Every request the upstream servers answered. */
+  seen: Array<{ host: string; method: string; path: string; headers: http.IncomingHttpHeaders; body: string }>
+}
+
+const TODOS = [
+  { userId: 1, id: 1, title: 'delectus aut autem', completed: false },
+  { userId: 1, id: 2, title: 'quis ut nam facilis et officia qui', completed: false },
+]
+
+function answer(upstream: Upstream, request: http.IncomingMessage, response: http.ServerResponse, body: string): void {
+  const host = request.headers.host ?? ''
+  const url = new URL(request.url ?? '/', 'http://upstream')
+  upstream.seen.push({ host, method: request.method ?? '', path: `${url.pathname}${url.search}`, headers: request.headers, body })
+  const todo = /^\/todos\/(\d)$/.exec(url.pathname)
+  if (todo !== null) {
+    response.writeHead(200, { 'content-type': 'application/json; charset=utf-8' })
+    return void response.end(JSON.stringify(TODOS[Number(todo[1]) - 1]))
+  }
+  if (url.pathname === '/image.png') {
+    response.writeHead(200, { 'content-type': 'image/png' })
+    return void response.end(Buffer.from([0x89, 0x50, 0x4e, 0x47]))
+  }
+  if (url.pathname === '/error') {
+    response.writeHead(500, { 'content-type': 'text/plain' })
+    return void response.end('  origin broke down\n')
+  }
+  if (url.pathname === '/data.json') {
+    response.writeHead(200, { 'content-type': 'application/json', foo: 'from-origin' })
+    return void response.end(JSON.stringify({ origin: 'data' }))
+  }
+  if (host === 'example.com' && url.pathname === '/' && request.method === 'GET') {
+    response.writeHead(200, {
+      'content-type': 'text/html; charset=UTF-8',
+      'x-header-to-delete': 'a',
+      'x-header2-to-delete': 'b',
+      'x-header-to-change': 'OldValue',
+    })
+    return void response.end('<!doctype html><html><head><title>Example Domain</title></head><body><h1>Example Domain</h1></body></html>')
+  }
+  const json = (request.headers['content-type'] ?? '').includes('json')
+  response.writeHead(200, { 'content-type': 'application/json' })
+  response.end(JSON.stringify({
+    host,
+    method: request.method,
+    path: `${url.pathname}${url.search}`,
+    origin: request.headers.origin ?? null,
+    xExample: request.headers['x-example'] ?? null,
+    contentType: request.headers['content-type'] ?? null,
+    body: body === '' ? null : json ? JSON.parse(body) : body,
+  }))
+}
+
+async function startUpstream(): Promise<Upstream & { close(): Promise<void> }> {
+  const upstream: Upstream = { tlsPort: 0, httpPort: 0, seen: [] }
+  const handler = (request: http.IncomingMessage, response: http.ServerResponse): void => {
+    const chunks: Buffer[] = []
+    request.on('data', (chunk: Buffer) => chunks.push(chunk))
+    request.on('end', () => answer(upstream, request, response, Buffer.concat(chunks).toString('utf8')))
+  }
+  const tls = https.createServer({ key: readFileSync(new URL('upstream.key', fixtures)), cert: readFileSync(new URL('upstream.crt', fixtures)) }, handler)
+  const plain = http.createServer(handler)
+  const listen = (server: http.Server): Promise<number> =>
+    new Promise((resolve) => server.listen(0, '127.0.0.1', () => resolve((server.address() as AddressInfo).port)))
+  upstream.tlsPort = await listen(tls)
+  upstream.httpPort = await listen(plain)
+  const close = async (): Promise<void> => {
+    for (const server of [tls, plain]) {
+      server.closeAllConnections()
+      await new Promise((resolve) => server.close(resolve))
+    }
+  }
+  return Object.assign(upstream, { close })
+}
+
+let shared: { isogate: Awaited<ReturnType<typeof startTestIsogate>>; upstream: Upstream } | null = null
+const started = async (): Promise<NonNullable<typeof shared>> => {
+  if (shared !== null) return shared
+  const upstream = await startUpstream()
+  t.teardown(() => upstream.close())
+  const isogate = await startTestIsogate(t, {
+    egressResolve: [
+      ...['example.com', 'jsonplaceholder.typicode.com', 'examples.cloudflareworkers.com', 'log-service.example.com'].map((name) => `${name}:443:127.0.0.1:${upstream.tlsPort}`),
+      ...['www.example.com', 'swapi.dev'].map((name) => `${name}:80:127.0.0.1:${upstream.httpPort}`),
+    ],
+    egressCaFile: new URL('upstream-ca.crt', fixtures).pathname,
+  })
+  return (shared = { isogate, upstream })
+}
+const gateway = async (): Promise<NonNullable<typeof shared>['isogate']> => (await started()).isogate
+
+/**
+ * An example's source: the port in test/fixtures/cloudflare-examples (see its README), or the
+ * unmodified one from the folder ISOGATE_TEST_CF_EXAMPLES names, when it has that slug.
+ */
+const example = (slug: string): string => {
+  const verbatim = process.env.ISOGATE_TEST_CF_EXAMPLES
+  if (verbatim !== undefined && existsSync(`${verbatim}/${slug}.js`)) return readFileSync(`${verbatim}/${slug}.js`, 'utf8')
+  return readFileSync(new URL(`${slug}.js`, fixtures), 'utf8')
+}
 
 t.test('Cloudflare Workers examples run unchanged, mounted at /* on every path of their tenant', async (t) => {
-  const isogate = await gateway()
-  const at = async (name: string, extra: Record<string, unknown> = {}): Promise<void> => {
-    await deploy(isogate, `cf-${name}`, '/*', example(name), extra)
+  const { isogate, upstream } = await started()
+  const allMethods = { http: { path: '/*', methods: ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS'] } }
+  const at = async (slug: string, extra: Record<string, unknown> = {}): Promise<void> => {
+    await deploy(isogate, `cf-${slug}`, '/*', example(slug), { name: slug, ...allMethods, ...extra })
   }
   await Promise.all([
     at('return-html'), at('return-json'), at('redirect'), at('bulk-redirects'), at('basic-auth', { secrets: { PASSWORD: 's3cret' } }),
-    at('timing-safe-equal', { secrets: { MY_SECRET_VALUE: 'token-123' } }), at('signing-requests'), at('read-post'), at('extract-cookie'),
-    at('custom-header-auth'), at('logging-headers'), at('streams'),
+    at('protect-against-timing-attacks', { secrets: { MY_SECRET_VALUE: 'token-123' } }), at('signing-requests'), at('read-post'),
+    at('extract-cookie-value'), at('auth-with-headers'), at('logging-headers'), at('streams'), at('fetch-json'), at('post-json'),
+    at('aggregate-requests'), at('alter-headers'), at('cors-header-proxy'), at('modify-response'), at('respond-with-another-site'),
+    at('fetch-html'), at('hot-link-protection'), at('conditional-response'), at('bulk-origin-proxy'), at('modify-request-property'),
+    at('ab-testing'), at('debugging-logs'),
   ])
+  // A request whose Host is the site the Worker fronts, so that `fetch(request)` goes to its origin.
+  const onSite = (path: string, options: { method?: string; headers?: Record<string, string>; body?: string; host?: string } = {}) =>
+    rawRequest(isogate.dataPort, { path, method: options.method, body: options.body, headers: { host: options.host ?? 'www.example.com', ...options.headers } })
+  const seenFor = (path: string) => upstream.seen.filter((request) => request.path === path)
 
-  const html = await call(isogate, '/cf-return-html/any/deep/path')
-  t.equal(html.headers.get('content-type'), 'text/html;charset=UTF-8')
-  t.match(await html.text(), /<h1>Hello World<\/h1>/)
+  t.test('return-html, return-json, redirect', async (t) => {
+    const html = await call(isogate, '/cf-return-html/any/deep/path')
+    t.equal(html.headers.get('content-type'), 'text/html;charset=UTF-8')
+    t.match(await html.text(), /<h1>Hello World<\/h1>/)
+    const json = await call(isogate, '/cf-return-json/')
+    t.same(await json.json(), { hello: 'world' })
+    t.equal(json.headers.get('content-type'), 'application/json')
+    const redirect = await call(isogate, '/cf-redirect/x', { redirect: 'manual' })
+    t.equal(redirect.status, 301)
+    t.equal(redirect.headers.get('location'), 'https://example.com/')
+  })
 
-  const json = await call(isogate, '/cf-return-json/')
-  t.same(await json.json(), { hello: 'world' })
-  t.equal(json.headers.get('content-type'), 'application/json')
+  t.test('bulk-redirects redirects mapped paths and passes the others to the origin', async (t) => {
+    const bulk = await call(isogate, '/cf-bulk-redirects/bulk1', { redirect: 'manual' })
+    t.equal(bulk.status, 301)
+    t.equal(bulk.headers.get('location'), 'https://examples.cloudflareworkers.com/redirect2')
+    t.equal((await call(isogate, '/cf-bulk-redirects/bulk4', { redirect: 'manual' })).headers.get('location'), 'https://google.com/')
+    const passed = await onSite('/cf-bulk-redirects/elsewhere?q=1')
+    t.equal(passed.status, 200)
+    t.match(JSON.parse(passed.body), { host: 'www.example.com', method: 'GET', path: '/elsewhere?q=1' }, 'the origin answered the original request')
+  })
 
-  const redirect = await call(isogate, '/cf-redirect/x', { redirect: 'manual' })
-  t.equal(redirect.status, 301)
-  t.equal(redirect.headers.get('location'), 'https://example.com/')
+  t.test('basic-auth and timingSafeEqual', async (t) => {
+    t.equal(await (await call(isogate, '/cf-basic-auth/')).text(), 'Anyone can access the homepage.')
+    const noLogin = await call(isogate, '/cf-basic-auth/admin')
+    t.equal(noLogin.status, 401)
+    t.equal(noLogin.headers.get('www-authenticate'), 'Basic realm="my scope", charset="UTF-8"')
+    const basic = (credentials: string) => ({ headers: { authorization: `Basic ${Buffer.from(credentials).toString('base64')}` } })
+    t.equal((await call(isogate, '/cf-basic-auth/admin', basic('admin:nope'))).status, 401)
+    t.equal((await call(isogate, '/cf-basic-auth/admin', { headers: { authorization: 'Bearer x' } })).status, 400)
+    const admin = await call(isogate, '/cf-basic-auth/admin', basic('admin:s3cret'))
+    t.equal(admin.status, 200)
+    t.equal(admin.headers.get('cache-control'), 'no-store')
+    t.equal(await admin.text(), '🎉 You have private access!')
+    t.equal((await call(isogate, '/cf-basic-auth/logout')).status, 401)
+    t.equal(await (await call(isogate, '/cf-basic-auth/elsewhere')).text(), 'Not Found.')
 
-  const bulk = await call(isogate, '/cf-bulk-redirects/bulk4', { redirect: 'manual' })
-  t.equal(bulk.status, 301)
-  t.equal(bulk.headers.get('location'), 'https://google.com/')
+    const timing = (token: string) => call(isogate, '/cf-protect-against-timing-attacks/', { headers: { authorization: token } })
+    t.equal((await timing('token-124')).status, 401)
+    t.equal((await timing('short')).status, 401)
+    t.equal(await (await timing('token-123')).text(), 'Welcome!')
+  })
 
-  t.equal(await (await call(isogate, '/cf-basic-auth/')).text(), 'Anyone can access the homepage.')
-  const noLogin = await call(isogate, '/cf-basic-auth/admin')
-  t.equal(noLogin.status, 401)
-  t.match(noLogin.headers.get('www-authenticate'), /^Basic realm=/)
-  const wrong = await call(isogate, '/cf-basic-auth/admin', { headers: { authorization: `Basic ${Buffer.from('admin:nope').toString('base64')}` } })
-  t.equal(wrong.status, 401)
-  const admin = await call(isogate, '/cf-basic-auth/admin', { headers: { authorization: `Basic ${Buffer.from('admin:s3cret').toString('base64')}` } })
-  t.equal(admin.status, 200)
-  t.equal(await admin.text(), '🎉 You have private access!')
+  t.test('signing-requests signs a path, verifies it with HMAC and sends a verified request on to example.com', async (t) => {
+    const signed = await (await call(isogate, '/cf-signing-requests/generate/doc')).text()
+    t.match(signed, /^\/doc\?verify=\d+-[A-Za-z0-9%]+/)
+    const verified = await call(isogate, `/cf-signing-requests${signed}`)
+    t.equal(verified.status, 200)
+    t.match(await verified.json(), { host: 'example.com', method: 'GET', path: '/doc' }, 'example.com (on loopback) answered the verified request')
+    const tampered = await call(isogate, `/cf-signing-requests${signed.replace('/doc', '/other')}`)
+    t.equal(tampered.status, 403)
+    t.equal(await tampered.text(), 'Invalid MAC')
+    t.equal(await (await call(isogate, '/cf-signing-requests/doc')).text(), 'Missing query parameter')
+    t.equal(seenFor('/other').length, 0, 'nothing unverified reached the origin')
+  })
 
-  t.equal((await call(isogate, '/cf-timing-safe-equal/', { headers: { authorization: 'token-124' } })).status, 401)
-  t.equal(await (await call(isogate, '/cf-timing-safe-equal/', { headers: { authorization: 'token-123' } })).text(), 'Welcome!')
+  t.test('read-post reads JSON, urlencoded and multipart bodies', async (t) => {
+    const posted = await call(isogate, '/cf-read-post/', { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"a":1}' })
+    t.equal(await posted.text(), 'The request body sent in was {"a":1}')
+    const urlencoded = await call(isogate, '/cf-read-post/', { method: 'POST', body: new URLSearchParams({ message: 'hi there' }) })
+    t.equal(await urlencoded.text(), 'The request body sent in was {"message":"hi there"}')
+    const form = new FormData()
+    form.append('name', 'isogate')
+    form.append('upload', new Blob(['file-bytes'], { type: 'text/plain' }), 'f.txt')
+    const multipart = await call(isogate, '/cf-read-post/', { method: 'POST', body: form })
+    t.equal(await multipart.text(), 'The request body sent in was {"name":"isogate","upload":{}}')
+    t.equal(await (await call(isogate, '/cf-read-post/')).text(), 'The request was a GET')
+  })
 
-  const signed = await (await call(isogate, '/cf-signing-requests/generate/doc')).text()
-  t.match(signed, /^\/verify\/doc\?verify=\d+-/)
-  t.equal(await (await call(isogate, `/cf-signing-requests${signed}`)).text(), 'Verified!')
-  const tampered = await call(isogate, `/cf-signing-requests${signed.replace('/verify/doc', '/verify/other')}`)
-  t.equal(tampered.status, 403)
-  t.equal(await tampered.text(), 'Invalid MAC')
+  t.test('extract-cookie-value, auth-with-headers, logging-headers', async (t) => {
+    t.equal(await (await call(isogate, '/cf-extract-cookie-value/', { headers: { cookie: 'a=b; __uid=u-42' } })).text(), 'u-42')
+    t.equal(await (await call(isogate, '/cf-extract-cookie-value/')).text(), 'No cookie with name: __uid')
+    const refused = await onSite('/cf-auth-with-headers/secret', { headers: { 'x-custom-psk': 'wrong' } })
+    t.equal(refused.status, 403)
+    t.equal(refused.body, 'Sorry, you have supplied an invalid key.')
+    const authorized = await onSite('/cf-auth-with-headers/secret', { headers: { 'x-custom-psk': 'mypresharedkey' } })
+    t.equal(authorized.status, 200)
+    t.match(JSON.parse(authorized.body), { host: 'www.example.com', path: '/secret' }, 'the right key lets the request through to the origin')
+    t.equal(seenFor('/secret').length, 1, 'and only that request')
+    t.equal(await (await call(isogate, '/cf-logging-headers/', { headers: { 'x-probe': 'seen' } })).text(), 'Hello world')
+  })
 
-  const posted = await call(isogate, '/cf-read-post/', { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"a":1}' })
-  t.equal(await posted.text(), 'The request body sent in was {"a":1}')
-  const form = new FormData()
-  form.append('name', 'isogate')
-  form.append('upload', new Blob(['file-bytes'], { type: 'text/plain' }), 'f.txt')
-  const multipart = await call(isogate, '/cf-read-post/', { method: 'POST', body: form })
-  t.equal(await multipart.text(), 'The request body sent in was {"name":"isogate","upload":{}}')
+  t.test('streams passes the origin response through a TransformStream', async (t) => {
+    const streamed = await onSite('/cf-streams/stream-me')
+    t.equal(streamed.status, 200)
+    t.equal(streamed.headers['content-type'], 'application/json')
+    t.match(JSON.parse(streamed.body), { host: 'www.example.com', path: '/stream-me' })
+  })
 
-  t.equal(await (await call(isogate, '/cf-extract-cookie/', { headers: { cookie: 'a=b; __uid=u-42' } })).text(), 'u-42')
-  t.equal((await call(isogate, '/cf-custom-header-auth/', { headers: { 'x-custom-psk': 'wrong' } })).status, 403)
-  t.equal(await (await call(isogate, '/cf-custom-header-auth/', { headers: { 'x-custom-psk': 'mypresharedkey' } })).text(), 'Authorized')
-  t.equal(await (await call(isogate, '/cf-logging-headers/', { headers: { 'x-probe': 'seen' } })).text(), 'Hello world')
-  const streamed = await call(isogate, '/cf-streams/')
-  t.equal(await streamed.text(), 'streamed through')
-  t.equal(streamed.headers.get('content-type'), 'text/plain')
+  t.test('fetch-json, post-json and aggregate-requests reach their JSON APIs', async (t) => {
+    const fetched = await call(isogate, '/cf-fetch-json/')
+    t.equal(fetched.headers.get('content-type'), 'application/json; charset=utf-8')
+    t.equal(await fetched.text(), JSON.stringify(TODOS[0]))
+    const posted = await call(isogate, '/cf-post-json/')
+    t.equal(posted.headers.get('content-type'), 'application/json;charset=UTF-8')
+    t.match(await posted.json(), {
+      host: 'examples.cloudflareworkers.com',
+      method: 'POST',
+      path: '/demos/requests/json',
+      contentType: 'application/json;charset=UTF-8',
+      body: { results: ['default data to send'], errors: null, msg: 'I sent this to the fetch' },
+    })
+    const aggregated = await call(isogate, '/cf-aggregate-requests/')
+    t.equal(aggregated.headers.get('content-type'), 'application/json;charset=UTF-8')
+    t.same(await aggregated.json(), TODOS)
+  })
+
+  t.test('alter-headers, respond-with-another-site and fetch-html serve example.com', async (t) => {
+    const altered = await call(isogate, '/cf-alter-headers/')
+    t.equal(altered.headers.get('x-workers-hello'), 'Hello from Cloudflare Workers')
+    t.equal(altered.headers.get('x-header-to-change'), 'NewValue')
+    t.equal(altered.headers.get('x-header-to-delete'), null)
+    t.equal(altered.headers.get('x-header2-to-delete'), null)
+    t.match(await altered.text(), /<h1>Example Domain<\/h1>/)
+    const another = await call(isogate, '/cf-respond-with-another-site/')
+    t.equal(another.headers.get('content-type'), 'text/html; charset=UTF-8')
+    t.match(await another.text(), /<h1>Example Domain<\/h1>/)
+    const post = await call(isogate, '/cf-respond-with-another-site/', { method: 'POST', body: 'x' })
+    t.equal(post.status, 405)
+    t.equal(post.headers.get('allow'), 'GET')
+    t.equal(await post.text(), 'Method POST not allowed.')
+    t.match(await (await call(isogate, '/cf-fetch-html/')).text(), /<title>Example Domain<\/title>/)
+  })
+
+  t.test('cors-header-proxy answers preflights and adds CORS headers to the API it proxies', async (t) => {
+    const page = await call(isogate, '/cf-cors-header-proxy/')
+    t.equal(page.headers.get('content-type'), 'text/html;charset=UTF-8')
+    t.match(await page.text(), /API GET with CORS Proxy/)
+    const proxied = await call(isogate, '/cf-cors-header-proxy/corsproxy/')
+    t.equal(proxied.headers.get('access-control-allow-origin'), `http://127.0.0.1:${isogate.dataPort}`)
+    t.match(proxied.headers.get('vary'), /Origin/)
+    t.match(await proxied.json(), { host: 'examples.cloudflareworkers.com', path: '/demos/demoapi', origin: 'https://examples.cloudflareworkers.com' })
+    const posted = await call(isogate, '/cf-cors-header-proxy/corsproxy/', { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"msg":"Hello world!"}' })
+    t.match(await posted.json(), { method: 'POST', body: { msg: 'Hello world!' } }, 'a POST body is forwarded')
+    const other = await call(isogate, `/cf-cors-header-proxy/corsproxy/?apiurl=${encodeURIComponent('https://jsonplaceholder.typicode.com/todos/2')}`)
+    t.same(await other.json(), TODOS[1])
+    const preflight = await call(isogate, '/cf-cors-header-proxy/corsproxy/', {
+      method: 'OPTIONS',
+      headers: { origin: 'https://app.test', 'access-control-request-method': 'POST', 'access-control-request-headers': 'content-type' },
+    })
+    t.equal(preflight.status, 200)
+    t.equal(preflight.headers.get('access-control-allow-origin'), '*')
+    t.equal(preflight.headers.get('access-control-allow-methods'), 'GET,HEAD,POST,OPTIONS')
+    t.equal(preflight.headers.get('access-control-allow-headers'), 'content-type')
+    t.equal(preflight.headers.get('access-control-max-age'), '86400')
+    t.equal((await call(isogate, '/cf-cors-header-proxy/corsproxy/', { method: 'OPTIONS' })).headers.get('allow'), 'GET, HEAD, POST, OPTIONS')
+    t.equal((await call(isogate, '/cf-cors-header-proxy/corsproxy/', { method: 'DELETE' })).status, 405)
+
+    // The mapping opens exactly its names: the same upstream by address is refused, before any connection.
+    const before = upstream.seen.length
+    const direct = await call(isogate, `/cf-cors-header-proxy/corsproxy/?apiurl=${encodeURIComponent(`http://127.0.0.1:${upstream.httpPort}/direct`)}`)
+    t.equal(direct.status, 500, 'the script fails: its fetch was refused')
+    t.equal(upstream.seen.length, before, 'the upstream saw no request')
+  })
+
+  t.test('modify-response rewrites the status, body and headers of the origin response', async (t) => {
+    const modified = await onSite('/cf-modify-response/data.json')
+    t.equal(modified.status, 500)
+    t.same(JSON.parse(modified.body), { foo: 'bar', origin: 'data' })
+    t.equal(modified.headers.foo, 'bar')
+    t.equal(modified.headers['last-modified'], 'bar')
+  })
+
+  t.test('hot-link-protection redirects images linked from other sites', async (t) => {
+    const hotlinked = await onSite('/cf-hot-link-protection/image.png', { headers: { referer: 'https://other.test/page' } })
+    t.equal(hotlinked.status, 302)
+    t.equal(hotlinked.headers.location, 'https://tutorial.cloudflareworkers.com/')
+    const own = await onSite('/cf-hot-link-protection/image.png', { headers: { referer: 'http://www.example.com/page' } })
+    t.equal(own.status, 200)
+    t.equal(own.headers['content-type'], 'image/png')
+    t.equal((await onSite('/cf-hot-link-protection/page', { headers: { referer: 'https://other.test/' } })).status, 200, 'not an image: passed through')
+  })
+
+  t.test('conditional-response answers on host, extension, method, user agent and device; the client cannot forge its address', async (t) => {
+    const blockedHost = await onSite('/cf-conditional-response/', { host: 'nope.mywebsite.com' })
+    t.equal(blockedHost.status, 403)
+    t.equal(blockedHost.body, 'Blocked Host')
+    t.equal((await onSite('/cf-conditional-response/file.doc')).body, 'Blocked Extension')
+    t.equal((await onSite('/cf-conditional-response/', { method: 'POST', body: 'x' })).body, 'Response for POST')
+    t.equal((await onSite('/cf-conditional-response/', { headers: { 'user-agent': 'crawlerbot/1.0' } })).status, 403)
+    const mobile = await onSite('/cf-conditional-response/', { headers: { 'cf-device-type': 'mobile' } })
+    t.equal(mobile.status, 302)
+    t.equal(mobile.headers.location, 'https://mobile.example.com/')
+    const forged = await onSite('/cf-conditional-response/page', { headers: { 'cf-connecting-ip': '1.2.3.4' } })
+    t.equal(forged.status, 200, 'cf-connecting-ip is the peer, not what the client wrote: the request goes on to the origin')
+    t.match(JSON.parse(forged.body), { host: 'www.example.com', path: '/page' })
+  })
+
+  t.test('bulk-origin-proxy sends each incoming host to its origin', async (t) => {
+    const proxied = await onSite('/cf-bulk-origin-proxy/api/people/1', { host: 'starwarsapi.yourdomain.com' })
+    t.equal(proxied.status, 200)
+    t.match(JSON.parse(proxied.body), { host: 'swapi.dev', path: '/api/people/1' })
+    t.match(JSON.parse((await onSite('/cf-bulk-origin-proxy/x')).body), { host: 'www.example.com', path: '/x' })
+  })
+
+  t.test('ab-testing keeps a returning client in its group and puts a new one in a group with a cookie', async (t) => {
+    const cookie = (group: string) => ({ headers: { cookie: `other=1; myExampleWorkersABTest=${group}` } })
+    t.match(JSON.parse((await onSite('/cf-ab-testing/page', cookie('control'))).body), { host: 'www.example.com', path: '/control/page' })
+    t.match(JSON.parse((await onSite('/cf-ab-testing/page', cookie('test'))).body), { path: '/test/page' })
+    t.match(JSON.parse((await onSite('/cf-ab-testing/control/direct')).body), { path: '/control/direct' }, 'direct access passes through')
+    const fresh = await onSite('/cf-ab-testing/page')
+    const group = /^myExampleWorkersABTest=(test|control); path=\/$/.exec(String(fresh.headers['set-cookie']))?.[1]
+    t.ok(group !== undefined, `a new client gets a group cookie: ${String(fresh.headers['set-cookie'])}`)
+    t.match(JSON.parse(fresh.body), { path: `/${group}/page` }, 'and the page of that group')
+  })
+
+  t.test('debugging-logs answers an origin failure with its stack in headers and reports it after the response', async (t) => {
+    const failed = await onSite('/cf-debugging-logs/error')
+    t.equal(failed.status, 500)
+    t.equal(failed.headers['x-debug-err'], 'Error: Bad response at origin. Status: 500 Body: origin bro')
+    t.match(failed.headers['x-debug-stack'], /^"Error: Bad response at origin\. Status: 500 Body: origin bro\\n\s+at /)
+    t.equal(failed.body, failed.headers['x-debug-stack'])
+    let report: Upstream['seen'][number] | undefined
+    for (let i = 0; i < 100 && report === undefined; i++) {
+      report = upstream.seen.find((request) => request.host === 'log-service.example.com')
+      if (report === undefined) await new Promise((resolve) => setTimeout(resolve, 20))
+    }
+    t.match(report, { method: 'POST', path: '/', body: 'Error: Bad response at origin. Status: 500 Body: origin bro' }, 'the report reached the log service, under ctx.waitUntil')
+    t.equal((await onSite('/cf-debugging-logs/fine')).status, 200, 'a good origin answer passes through')
+  })
+
+  t.test('modify-request-property sends a changed request', async (t) => {
+    const sent = await call(isogate, '/cf-modify-request-property/')
+    t.equal(sent.status, 200)
+    t.match(await sent.json(), { host: 'example.com', method: 'POST', path: '/api.js', xExample: 'bar', contentType: 'application/json', body: { bar: 'foo' } })
+  })
 })
 
 t.test('the response goes out when the handler resolves; waitUntil work goes on, and its logs and errors land in the record', async (t) => {

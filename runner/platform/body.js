@@ -47,7 +47,7 @@ function consume(target) {
 }
 
 /** The body's bytes (null for none), reading a stream to its end. */
-async function bodyBytes(target) {
+export async function bodyBytes(target) {
   const body = consume(target)
   if (body === null) return null
   if (typeof body === 'string') return new TextEncoder().encode(body)

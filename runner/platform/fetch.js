@@ -2,7 +2,7 @@
 // 'http.fetch', answered by the gateway with SSRF checks, timeouts and a size cap). The platform
 // turns a Request into plain data and the host's plain answer into a Response: nothing else
 // crosses. A refusal rejects with an Error whose `code` says why (EGRESS_DENIED, ...).
-import { kBody } from './body.js'
+import { bodyBytes, isReadableStream, kBody } from './body.js'
 import { headerPairs } from './headers.js'
 import { domException } from './lazy.js'
 import { Request } from './request.js'
@@ -30,8 +30,10 @@ export function fetchFor(run, input, init) {
   const signal = init?.signal ?? (input instanceof Request ? input.signal : null)
   if (signal && signal.aborted) return rejected(abortError(signal))
   const body = request[kBody]
-  const data = { url: request.url, method: request.method, headers: headerPairs(request.headers), body, redirect: request.redirect }
-  const answer = then(hostCall(run, 'http.fetch', [data]), responseFromHost)
+  const send = (bytes) => hostCall(run, 'http.fetch', [{ url: request.url, method: request.method, headers: headerPairs(request.headers), body: bytes, redirect: request.redirect }])
+  // A stream body (`new Request(url, request)` passes the incoming body on as one) is read whole
+  // first: the host's client takes bytes, and only plain data crosses.
+  const answer = then(isReadableStream(body) ? then(bodyBytes(request), send) : send(body), responseFromHost)
   if (!signal) return answer
   // The host's request goes on until the run ends; the script stops waiting now.
   return newPromise((resolve, reject) => {

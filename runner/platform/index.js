@@ -25,65 +25,52 @@ function define(name, value) {
   Object.defineProperty(global, name, { value, writable: true, configurable: true, enumerable: false })
 }
 
-/** A global that loads its value on first use, then becomes a plain data property. */
-function defineLazy(name, load) {
-  Object.defineProperty(global, name, {
-    configurable: true,
-    enumerable: false,
-    get() {
-      const value = load()
-      define(name, value)
-      return value
-    },
-    set(value) {
-      define(name, value)
-    },
-  })
-}
-
 const globals = {
   Headers, Request, Response, TextDecoder, TextEncoder, atob, btoa, clearInterval, clearTimeout, fetch, queueMicrotask, setInterval, setTimeout,
   console: createConsole((level, message) => { if (current !== null) current.log(level, message) }),
 }
 for (const name of Object.keys(globals)) define(name, globals[name])
-// What most runs never touch is initialised on first use (see lazy.js).
-const lazyGlobals = {
-  URL: () => webUrl().URL,
-  URLSearchParams: () => webUrl().URLSearchParams,
-  AbortController: () => abort().AbortController,
-  AbortSignal: () => abort().AbortSignal,
-  DOMException: domException,
-  Event: () => events().Event,
-  EventTarget: () => events().EventTarget,
-  Crypto: () => webCrypto().Crypto,
-  SubtleCrypto: () => webCrypto().SubtleCrypto,
-  crypto: () => webCrypto().crypto,
-  structuredClone: () => structuredCloneModule().structuredClone,
-  CustomEvent: () => events().CustomEvent,
-  CryptoKey: () => loadChunk('subtle').CryptoKey,
-  Blob: () => blob().Blob,
-  File: () => blob().File,
-  FormData: () => formData().FormData,
-  ReadableStream: () => streams().ReadableStream,
-  ReadableStreamDefaultReader: () => streams().ReadableStreamDefaultReader,
-  ReadableStreamBYOBReader: () => streams().ReadableStreamBYOBReader,
-  ReadableByteStreamController: () => streams().ReadableByteStreamController,
-  ReadableStreamDefaultController: () => streams().ReadableStreamDefaultController,
-  WritableStream: () => streams().WritableStream,
-  WritableStreamDefaultWriter: () => streams().WritableStreamDefaultWriter,
-  TransformStream: () => streams().TransformStream,
-  ByteLengthQueuingStrategy: () => streams().ByteLengthQueuingStrategy,
-  CountQueuingStrategy: () => streams().CountQueuingStrategy,
-  TextEncoderStream: () => streams().TextEncoderStream,
-  TextDecoderStream: () => streams().TextDecoderStream,
-  CompressionStream: () => compression().CompressionStream,
-  DecompressionStream: () => compression().DecompressionStream,
-  URLPattern: () => urlPattern().URLPattern,
-  performance: () => extras().performance,
-  navigator: () => extras().navigator,
-  scheduler: () => extras().scheduler,
+// What most runs never touch is initialised on first use (see lazy.js): one object on the global
+// object's prototype chain answers every such name, by a switch, and the value then becomes an own
+// data property. An accessor pair per name cost ~12 KB in every context (34 names x two closures,
+// their context and a load function); this costs one proxy. `'URL' in globalThis`, `typeof URL`
+// and assignment behave as for an own property; what differs is only that an untouched name is
+// not yet among Object.getOwnPropertyNames(globalThis).
+function loadLazyGlobal(name) {
+  switch (name) {
+    case 'URL': case 'URLSearchParams': return webUrl()[name]
+    case 'AbortController': case 'AbortSignal': return abort()[name]
+    case 'DOMException': return domException()
+    case 'Event': case 'EventTarget': case 'CustomEvent': return events()[name]
+    case 'Crypto': case 'SubtleCrypto': case 'crypto': return webCrypto()[name]
+    case 'structuredClone': return structuredCloneModule().structuredClone
+    case 'CryptoKey': return loadChunk('subtle').CryptoKey
+    case 'Blob': case 'File': return blob()[name]
+    case 'FormData': return formData().FormData
+    case 'ReadableStream': case 'ReadableStreamDefaultReader': case 'ReadableStreamBYOBReader': case 'ReadableByteStreamController':
+    case 'ReadableStreamDefaultController': case 'WritableStream': case 'WritableStreamDefaultWriter': case 'TransformStream':
+    case 'ByteLengthQueuingStrategy': case 'CountQueuingStrategy': case 'TextEncoderStream': case 'TextDecoderStream':
+      return streams()[name]
+    case 'CompressionStream': case 'DecompressionStream': return compression()[name]
+    case 'URLPattern': return urlPattern().URLPattern
+    case 'performance': case 'navigator': case 'scheduler': return extras()[name]
+    default: return undefined
+  }
 }
-for (const name of Object.keys(lazyGlobals)) defineLazy(name, lazyGlobals[name])
+/** The names loadLazyGlobal answers. */
+const LAZY_GLOBALS = ' URL URLSearchParams AbortController AbortSignal DOMException Event EventTarget CustomEvent Crypto SubtleCrypto crypto structuredClone CryptoKey Blob File FormData ReadableStream ReadableStreamDefaultReader ReadableStreamBYOBReader ReadableByteStreamController ReadableStreamDefaultController WritableStream WritableStreamDefaultWriter TransformStream ByteLengthQueuingStrategy CountQueuingStrategy TextEncoderStream TextDecoderStream CompressionStream DecompressionStream URLPattern performance navigator scheduler '
+const isLazy = (name) => typeof name === 'string' && name !== '' && !name.includes(' ') && LAZY_GLOBALS.includes(` ${name} `) && !Object.hasOwn(global, name)
+Object.setPrototypeOf(global, new Proxy(Object.create(Object.getPrototypeOf(global)), {
+  has: (target, name) => isLazy(name) || Reflect.has(target, name),
+  // Reflect.ownKeys(Object.getPrototypeOf(globalThis)) lists the names not loaded yet.
+  ownKeys: (target) => [...LAZY_GLOBALS.trim().split(' ').filter(isLazy), ...Reflect.ownKeys(target)],
+  get(target, name, receiver) {
+    if (!isLazy(name)) return Reflect.get(target, name, receiver)
+    const value = loadLazyGlobal(name)
+    define(name, value)
+    return value
+  },
+}))
 define('self', global)
 
 lockdown(global)

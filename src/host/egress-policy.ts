@@ -2,6 +2,7 @@ import { isIP } from 'node:net'
 import ipaddr from 'ipaddr.js'
 import { refusalOf } from './address-class.js'
 import { hostMatches } from './host-pattern.js'
+import { ResolveOverrides, type ResolveOverride } from './resolve-overrides.js'
 
 /** A policy answer; a refusal says why in words a script author understands. */
 export type EgressDecision = { allowed: true } | { allowed: false; reason: string }
@@ -19,6 +20,12 @@ export interface EgressPolicyOptions {
    * An allowed host must still resolve to allowed addresses.
    */
   allowedHosts?: (tenantId: string) => readonly string[] | undefined
+  /**
+   * Exact host names and ports the operator maps to an address (`'example.com:443:10.0.0.7'`,
+   * `'api.internal:80:127.0.0.1:8080'`): a fetch of that name and port connects there without DNS,
+   * and the address is allowed for it although it may be private. See ResolveOverrides.
+   */
+  resolve?: readonly string[] | ResolveOverrides
 }
 
 const DEFAULTS = { allowPrivateRanges: [] as readonly string[], allowedHosts: (): undefined => undefined }
@@ -48,6 +55,7 @@ const BLOCKED_PORTS = new Set([
 export class EgressPolicy {
   readonly #allowedRanges: ReadonlyArray<[ipaddr.IPv4 | ipaddr.IPv6, number]>
   readonly #allowedHosts: (tenantId: string) => readonly string[] | undefined
+  readonly #resolve: ResolveOverrides
 
   constructor(options: EgressPolicyOptions = {}) {
     const ranges = options.allowPrivateRanges ?? DEFAULTS.allowPrivateRanges
@@ -56,6 +64,17 @@ export class EgressPolicy {
     const allowedHosts = options.allowedHosts ?? DEFAULTS.allowedHosts
     if (typeof allowedHosts !== 'function') throw new TypeError('options.allowedHosts must be a function of the tenant id')
     this.#allowedHosts = allowedHosts
+    const resolve = options.resolve ?? []
+    this.#resolve = resolve instanceof ResolveOverrides ? resolve : new ResolveOverrides(resolve)
+  }
+
+  /**
+   * The operator's address for this URL's exact host and port, if one is set: a URL that
+   * checkUrl allowed then connects there, and only there, without DNS and without the address
+   * checks (the operator vouched for that name and port, not for the address in general).
+   */
+  overrideFor(url: URL): ResolveOverride | undefined {
+    return this.#resolve.find(url)
   }
 
   /** Scheme, credentials, port, the tenant's host allowlist, and the address when the host is one. */

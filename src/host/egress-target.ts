@@ -20,6 +20,8 @@ export interface EgressTarget {
   readonly hostname: string
   /** Every address the name resolved to, each checked and normalized; connections use only these. */
   readonly addresses: readonly ResolvedAddress[]
+  /** The port connected to when the operator mapped this host and port elsewhere; else the URL's. */
+  readonly connectPort?: number
 }
 
 /** The default HostLookup: the system resolver (getaddrinfo, so /etc/hosts counts), every address. */
@@ -28,7 +30,8 @@ export const systemLookup: HostLookup = (hostname) => dnsLookup(hostname, { all:
 /**
  * Checks a URL with the policy, resolves its host once and checks every address it resolved to;
  * one refused address refuses the hop (a name with a public and a private address could
- * otherwise be steered to the private one). Literal addresses are not resolved.
+ * otherwise be steered to the private one). Literal addresses are not resolved; a host and port
+ * the operator mapped (EgressPolicyOptions.resolve) is not resolved either, and goes to its address.
  *
  * @example
  * const target = await resolveTarget(policy, systemLookup, 'tenant-1', new URL('https://example.com/'))
@@ -45,6 +48,10 @@ export async function resolveTarget(
   if (!decision.allowed) throw new EgressError('EGRESS_DENIED', decision.reason)
   const hostname = unbracket(url.hostname)
   if (isIP(hostname) !== 0) return { url, hostname, addresses: [normalized(hostname)] }
+  const override = policy.overrideFor(url)
+  if (override !== undefined) {
+    return { url, hostname, addresses: [{ address: override.address, family: override.family }], connectPort: override.connectPort }
+  }
 
   let answers: ReadonlyArray<{ address: string; family: number }>
   try {

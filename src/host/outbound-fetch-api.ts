@@ -9,6 +9,10 @@ export interface OutboundFetchApiOptions {
   allowPrivateRanges: string[]
   /** Tenant slug -> host patterns its scripts may fetch; a tenant not listed may fetch any public host. */
   allowedHosts?: Readonly<Record<string, readonly string[]>> | undefined
+  /** Exact `host:port:address[:port]` entries a fetch connects to without DNS (see ResolveOverrides). */
+  resolve?: readonly string[] | undefined
+  /** PEM certificate authorities trusted besides Node's bundled ones. */
+  extraCa?: string | undefined
   connectTimeoutMs: number
   timeoutMs: number
   maxResponseBytes: number
@@ -29,6 +33,7 @@ export function outboundFetchApi(options: OutboundFetchApiOptions): (call: Relay
   const slugs = new LRUCache<string, string>({ max: 10_000 })
   const policy = new EgressPolicy({
     allowPrivateRanges: options.allowPrivateRanges,
+    resolve: options.resolve ?? [],
     ...(allowlists === undefined
       ? {}
       : {
@@ -43,6 +48,7 @@ export function outboundFetchApi(options: OutboundFetchApiOptions): (call: Relay
     connectTimeoutMs: options.connectTimeoutMs,
     timeoutMs: options.timeoutMs,
     maxResponseBytes: options.maxResponseBytes,
+    extraCa: options.extraCa,
   })
   return async ({ tenantId, args }, signal) => {
     if (allowlists !== undefined && !slugs.has(tenantId)) {

@@ -1,6 +1,7 @@
 import type { LookupAddress } from 'node:dns'
 import type { LookupFunction } from 'node:net'
-import { Client, type Dispatcher } from 'undici'
+import type { SecureContext } from 'node:tls'
+import { buildConnector, Client, type Dispatcher } from 'undici'
 import type { EgressTarget } from './egress-target.js'
 import { EgressError } from './errors.js'
 import type { PreparedRequest } from './outbound-request.js'
@@ -8,6 +9,8 @@ import type { PreparedRequest } from './outbound-request.js'
 export interface ExchangeOptions {
   connectTimeoutMs: number
   maxResponseBytes: number
+  /** The TLS trust to verify servers with when the operator added authorities; Node's default otherwise. */
+  secureContext?: SecureContext | undefined
   /** Aborts the exchange (the caller's total timeout and its own signal). */
   signal: AbortSignal
   /** Whether to read the body of a response with this status; if not, the exchange ends at the headers. */
@@ -36,8 +39,15 @@ const HOP_BY_HOP = new Set(['connection', 'keep-alive', 'proxy-connection', 'tra
  * const answer = await exchange(target, request, { connectTimeoutMs: 5000, maxResponseBytes: 1 << 20, signal, wantsBody: () => true })
  */
 export async function exchange(target: EgressTarget, request: PreparedRequest, options: ExchangeOptions): Promise<ExchangeResult> {
+  const connector = buildConnector({
+    timeout: options.connectTimeoutMs,
+    lookup: pinnedLookup(target),
+    ...(options.secureContext === undefined ? {} : { secureContext: options.secureContext }),
+  } as buildConnector.BuildOptions)
+  const connectPort = target.connectPort
   const client = new Client(target.url.origin, {
-    connect: { timeout: options.connectTimeoutMs, lookup: pinnedLookup(target) },
+    // The origin's port, unless the operator mapped this host and port to another one.
+    connect: connectPort === undefined ? connector : (connectOptions, callback) => connector({ ...connectOptions, port: String(connectPort) }, callback),
     // The caller's total timeout bounds every phase; undici's own would only add a second clock.
     headersTimeout: 0,
     bodyTimeout: 0,
