@@ -2,6 +2,7 @@ import ivm from 'isolated-vm'
 import { LRUCache } from 'lru-cache'
 import { RunnerError, type ErrorData, type RunnerErrorCode } from '../errors.js'
 import type { BridgeRun, DispatchResult, HostBridge } from './host-bridge.js'
+import { IsolateCpuAccount } from './cpu-ledger.js'
 import { importError, isNodeModule, nodeModuleSource } from './imports.js'
 import { randomBytes } from 'node:crypto'
 import { programKey, type NamedProgram } from '../protocol.js'
@@ -118,7 +119,8 @@ export class TenantIsolate {
   #culprit: unknown = null
   /** The CPU clock at disposal, so a run that was stopped still reports what it used. */
   #finalCpuNs = 0n
-  #hostCpuNs = 0n
+  /** Which run's code the CPU went to (cpu-ledger.ts), shared with the platform in every context. */
+  readonly cpuAccount: IsolateCpuAccount
   #absorber: ivm.Script
   #lastHeapBytes = 0
   #runsSinceHeap = 0
@@ -132,6 +134,7 @@ export class TenantIsolate {
     this.#platformCode = options.platform
     this.#platform = this.#compileScript(options.platform, PLATFORM_FILENAME)
     this.#absorber = this.#isolate.compileScriptSync('0')
+    this.cpuAccount = new IsolateCpuAccount(this.#bridge.ledger, () => Number(this.cpuTimeNs()))
     this.#programs = new LRUCache<string, Promise<Program>>({
       max: options.maxPrograms,
       dispose: (program) => {
@@ -154,13 +157,9 @@ export class TenantIsolate {
     return this.#killReason
   }
 
+  /** The isolate's CPU clock: what its platform reads (cpu-ledger.ts); frozen at disposal. */
   cpuTimeNs(): bigint {
-    return (this.#isolate.isDisposed ? this.#finalCpuNs : this.#isolate.cpuTime) + this.#hostCpuNs
-  }
-
-  /** Host CPU spent for this tenant's runs (crypto.subtle), counted as the isolate's own. */
-  chargeCpu(ns: bigint): void {
-    if (ns > 0n) this.#hostCpuNs += ns
+    return this.#isolate.isDisposed ? this.#finalCpuNs : this.#isolate.cpuTime
   }
 
   /**
@@ -173,9 +172,10 @@ export class TenantIsolate {
    * disposes an isolate whose heap reaches memoryLimit, and isolated-vm's allocator refuses
    * ArrayBuffers past it; this catches what got close without either firing.
    */
-  sampledHeapBytes(force: boolean): number {
+  sampledHeapBytes(force: boolean, noWait = false): number {
     if (this.#isolate.isDisposed) return 0
     this.#runsSinceHeap++
+    if (noWait) return this.#lastHeapBytes
     if (force || this.#lastHeapBytes * 2 >= this.memoryLimitBytes) {
       this.#runsSinceHeap = 0
       this.#lastHeapBytes = this.heapBytes()
@@ -367,7 +367,9 @@ export class TenantIsolate {
       refs.push(boot)
       const bridge = this.#bridge.forContext(this.tenantId)
       releaseBridge = bridge.release
-      const entry = boot.applySync(undefined, [bridge.call, bridge.complete, bridge.toASCII, chunk, bridge.seed, bridge.exposed], { result: { reference: true } }) as ivm.Reference
+      // The isolate's own handle is its CPU clock: the platform reads only `cpuTime` of it (runtime.js).
+      const books = [this.#isolate, bridge.ledger, new ivm.ExternalCopy(this.cpuAccount.buffer).copyInto({ release: true })]
+      const entry = boot.applySync(undefined, [bridge.call, bridge.complete, bridge.toASCII, chunk, bridge.seed, bridge.exposed, ...books], { result: { reference: true } }) as ivm.Reference
       const get = (name: string): ivm.Reference => entry.getSync(name, { reference: true }) as ivm.Reference
       const prepared = {
         context, register: get('register'), dispatch: get('dispatch'), take: get('take'), warmUp: get('warmUp'),
