@@ -62,3 +62,21 @@ t.test('a run over its wall-clock limit while waiting ends alone; its sibling an
   const done = await sibling
   t.equal(bodyText(done.response?.body), 'waited 300')
 })
+
+t.test('a run arriving while a sibling spins asynchronously is not entered synchronously behind it: the thread keeps its watchdog, both are answered', async (t) => {
+  // A synchronous first step would wait for the isolate's lock, held by the spinning step on
+  // isolated-vm's pool, with the worker thread (and the watchdog's timer on it) held for good.
+  const source = `export default { async fetch(request) {
+    if (request.url.endsWith('?spin')) { await new Promise((resolve) => setTimeout(resolve, 1)); for (;;) {} }
+    return new Response('sibling')
+  } }`
+  const limits = { cpuMs: 100, timeoutMs: 5_000 }
+  t.equal(bodyText((await pool.run(fetchTask('spin-async', source, {}, limits))).response?.body), 'sibling', 'warm')
+  const spinner = pool.run(fetchTask('spin-async', source, { url: 'http://example.test/?spin' }, limits))
+  await new Promise((resolve) => setTimeout(resolve, 30))
+  const sibling = await pool.run(fetchTask('spin-async', source, {}, limits))
+  t.match(await spinner, { ok: false, error: { code: 'SCRIPT_CPU_LIMIT' } })
+  t.ok(sibling.ok || sibling.error?.code === 'SCRIPT_SIBLING_LIMIT', `the sibling is answered: ${sibling.ok ? 'completed' : sibling.error?.code}`)
+  const other = await pool.run(fetchTask('spin-async-neighbour', `export default { fetch() { return new Response('alive') } }`))
+  t.equal(bodyText(other.response?.body), 'alive', 'another tenant on the thread is served')
+})

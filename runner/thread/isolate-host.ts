@@ -90,7 +90,8 @@ export class IsolateHost {
     let failure: ErrorData | null = null
     try {
       const program = await tenant.program(task.program)
-      const dispatched = program.dispatch(run, task.kind, task.input, task.env, task.limits.outputBytes, this.#firstStep(task, started))
+      // Synchronously only into a quiet isolate: behind a sibling's asynchronous step the call would wait holding the thread (tenant-isolate.ts quiet).
+      const dispatched = program.dispatch(run, task.kind, task.input, task.env, task.limits.outputBytes, tenant.quiet ? this.#firstStep(task, started) : undefined)
       raw = await run.result
       // Unhandled rejections are logged into the run, as Workers does: one left in the run's
       // first step is reported by that step, one left later by the next call into the isolate.

@@ -125,6 +125,8 @@ export class TenantIsolate {
   #lastHeapBytes = 0
   #runsSinceHeap = 0
   #heapReading = false
+  /** Programs being compiled: their top-level code runs asynchronously, on isolated-vm's pool. */
+  #compiling = 0
 
   constructor(options: TenantIsolateOptions) {
     this.tenantId = options.tenantId
@@ -145,6 +147,17 @@ export class TenantIsolate {
 
   get disposed(): boolean {
     return this.#isolate.isDisposed
+  }
+
+  /**
+   * Nothing of the isolate may be executing on isolated-vm's pool: no run in flight (a host call's
+   * answer resumes one there), no program compiling, no heap reading. Only then may a run's first
+   * step enter it synchronously (isolate-host.ts): a synchronous call waits for the isolate's lock,
+   * and behind a tenant's asynchronous loop it would hold the worker thread, and the watchdog's
+   * timer on it, for good (issue 20).
+   */
+  get quiet(): boolean {
+    return this.#runs.size === 0 && this.#compiling === 0 && !this.#heapReading
   }
 
   /** Retired or disposed: no new run may start here. */
@@ -310,7 +323,9 @@ export class TenantIsolate {
     if (program === undefined) {
       const source = ref.source
       if (source === undefined) return Promise.reject(new Error(`the source of program ${key} did not reach this thread`))
+      this.#compiling++
       program = this.#compile(key, source)
+      program.then(() => this.#compiling--, () => this.#compiling--)
       this.#programs.set(key, program)
       program.catch(() => this.#programs.delete(key))
     }
