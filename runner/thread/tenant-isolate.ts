@@ -188,24 +188,32 @@ export class TenantIsolate {
   sampledHeapBytes(force: boolean, noWait = false): number {
     if (this.#isolate.isDisposed) return 0
     this.#runsSinceHeap++
-    if (noWait) return this.#lastHeapBytes
+    // A synchronous read waits for the isolate's lock: never behind a sibling run that may be executing (see quiet).
+    if (noWait || this.#runs.size > 0 || this.#compiling > 0) return this.#readHeapLater()
     if (force || this.#lastHeapBytes * 2 >= this.memoryLimitBytes) {
       this.#runsSinceHeap = 0
       this.#lastHeapBytes = this.heapBytes()
     } else if (this.#runsSinceHeap >= HEAP_SAMPLE_RUNS && !this.#heapReading) {
-      this.#runsSinceHeap = 0
-      this.#heapReading = true
-      this.#isolate.getHeapStatistics().then(
-        (stats) => {
-          this.#heapReading = false
-          if (!this.#isolate.isDisposed) this.#lastHeapBytes = limitedBytes(stats)
-        },
-        () => {
-          // Disposed meanwhile, or it took a tenant's stale rejection: the next sample reads again.
-          this.#heapReading = false
-        },
-      )
+      this.#readHeapLater()
     }
+    return this.#lastHeapBytes
+  }
+
+  /** Starts an asynchronous heap reading (one at a time) that lands for a later run; answers the last one. */
+  #readHeapLater(): number {
+    if (this.#heapReading) return this.#lastHeapBytes
+    this.#runsSinceHeap = 0
+    this.#heapReading = true
+    this.#isolate.getHeapStatistics().then(
+      (stats) => {
+        this.#heapReading = false
+        if (!this.#isolate.isDisposed) this.#lastHeapBytes = limitedBytes(stats)
+      },
+      () => {
+        // Disposed meanwhile, or it took a tenant's stale rejection: the next sample reads again.
+        this.#heapReading = false
+      },
+    )
     return this.#lastHeapBytes
   }
 
