@@ -80,3 +80,19 @@ t.test('a run arriving while a sibling spins asynchronously is not entered synch
   const other = await pool.run(fetchTask('spin-async-neighbour', `export default { fetch() { return new Response('alive') } }`))
   t.equal(bodyText(other.response?.body), 'alive', 'another tenant on the thread is served')
 })
+
+t.test("a new program of a tenant whose run spins asynchronously compiles only after the spinner is stopped: the thread is not held on the isolate's lock", async (t) => {
+  const source = `export default { async fetch(request) {
+    if (request.url.endsWith('?spin')) { await new Promise((resolve) => setTimeout(resolve, 1)); for (;;) {} }
+    return new Response('first program')
+  } }`
+  const limits = { cpuMs: 100, timeoutMs: 5_000 }
+  t.equal(bodyText((await pool.run(fetchTask('compile-behind', source, {}, limits))).response?.body), 'first program', 'warm')
+  const spinner = pool.run(fetchTask('compile-behind', source, { url: 'http://example.test/?spin' }, limits))
+  await new Promise((resolve) => setTimeout(resolve, 30))
+  const other = await pool.run(fetchTask('compile-behind', `export default { fetch() { return new Response('second program') } }`, {}, limits))
+  t.match(await spinner, { ok: false, error: { code: 'SCRIPT_CPU_LIMIT' } })
+  t.ok(other.ok || other.error?.code === 'SCRIPT_SIBLING_LIMIT', `the new program's run is answered, not blamed: ${other.ok ? 'completed' : other.error?.code}`)
+  const again = await pool.run(fetchTask('compile-behind', `export default { fetch() { return new Response('second program') } }`, {}, limits))
+  t.equal(bodyText(again.response?.body), 'second program', 'and runs on the fresh isolate')
+})

@@ -431,6 +431,17 @@ export class TenantIsolate {
   async #compile(programId: string, source: string): Promise<Program> {
     const forbidden = importError(source)
     if (forbidden !== null) throw forbidden
+    // The compile's steps are synchronous and wait for the isolate's lock: with runs in flight,
+    // first wait (off the thread) for what is queued in the isolate, so a sibling's asynchronous
+    // loop is met by the watchdog, not by a worker thread held on the lock (issue 20).
+    if (this.#runs.size > 0) {
+      await this.#isolate.getHeapStatistics().catch(() => undefined)
+      if (this.#isolate.isDisposed) {
+        // Stopped for another run's limit meanwhile: not this run's doing (it runs again elsewhere).
+        if (this.#culprit !== null) throw new RunnerError('SCRIPT_SIBLING_LIMIT', `another run of the tenant went over its limit (${this.#killReason ?? 'SCRIPT_CPU_LIMIT'}); this run ended with their isolate`)
+        throw new RunnerError(this.#killReason ?? 'SCRIPT_MEMORY_LIMIT')
+      }
+    }
     const isolate = this.#isolate
     const further = this.#compiled > 0
     let prepared: PreparedContext | null = null
