@@ -97,3 +97,22 @@ t.test("a new program of a tenant whose run spins asynchronously compiles only a
   const again = await pool.run(fetchTask('compile-behind', `export default { fetch() { return new Response('second program') } }`, {}, limits))
   t.equal(bodyText(again.response?.body), 'second program', 'and runs on the fresh isolate')
 })
+
+t.test('a run ended while it waits never resumes: code that would catch the end and spin never runs, and its isolate is kept', async (t) => {
+  // A host call that fails when its run ends (test.slow follows the run's AbortSignal).
+  const withApis = new IsolatePool({ threads: 1, hostApiModules: [new URL('./fixtures/host-apis.ts', import.meta.url).href] })
+  t.teardown(() => withApis.close())
+  const source = `export default { async fetch(request, env, ctx) {
+    if (request.url.endsWith('?wait')) {
+      try { await ctx.test.slow(5_000) } catch {}
+      for (;;) {}
+    }
+    return new Response('next')
+  } }`
+  const ended = await withApis.run(fetchTask('never-resumes', source, { url: 'http://example.test/?wait' }, { timeoutMs: 100, cpuMs: 50 }))
+  t.match(ended, { ok: false, error: { code: 'SCRIPT_TIMEOUT' } })
+  await new Promise((resolve) => setTimeout(resolve, 100))
+  const next = await withApis.run(fetchTask('never-resumes', source))
+  t.equal(bodyText(next.response?.body), 'next')
+  t.equal(next.metrics.start, 'hot', 'the same isolate, never killed: the loop after the wait did not run')
+})
