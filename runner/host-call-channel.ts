@@ -107,13 +107,30 @@ export class HostCaller {
   }
 }
 
+export interface HostAnswererOptions {
+  /**
+   * Calls of one tenant being answered at once; the tenant's further calls wait in its own lane
+   * (first in, first out) and start as its earlier ones finish. Other tenants' calls never wait
+   * behind them: a tenant flooding `ctx.db.query` cannot fill the database pool's queue ahead of a
+   * co-located tenant's one call. The platform's own calls ('run.respond', 'run.chunk', 'run.end')
+   * are never held. Default: no bound.
+   */
+  maxPerTenant?: number
+}
+
+/** One tenant's calls at the answerer: how many are being answered, and those waiting their turn. */
+interface Lane {
+  running: number
+  waiting: Map<number, () => void>
+}
+
 /**
  * The answering end. `receive()` is fed calls and cancels; `reply` carries each answer back.
  * `admit` may refuse a call before the handler sees it (the gateway answers only for tenants with
  * a run in flight on the runner that asks).
  *
  * @example
- * const answerer = new HostAnswerer(handler, (message) => channel.send(message))
+ * const answerer = new HostAnswerer(handler, (message) => channel.send(message), undefined, { maxPerTenant: 256 })
  * channel.onMessage = (message) => answerer.receive(message)
  */
 export class HostAnswerer {
@@ -121,21 +138,33 @@ export class HostAnswerer {
   readonly #reply: (message: HostReplyMessage, fallback: HostReplyMessage) => void
   readonly #admit: (call: RelayedHostCall) => Error | null
   readonly #inFlight = new Map<number, AbortController>()
+  readonly #maxPerTenant: number
+  readonly #lanes = new Map<string, Lane>()
   #closed = false
 
   /**
    * `reply` carries an answer back, or `fallback` in its place when the answer does not copy: it
    * may throw for such an answer (postMessage does) or send the fallback itself (a FrameChannel).
    */
-  constructor(handler: HostCallHandler | undefined, reply: (message: HostReplyMessage, fallback: HostReplyMessage) => void, admit: (call: RelayedHostCall) => Error | null = () => null) {
+  constructor(handler: HostCallHandler | undefined, reply: (message: HostReplyMessage, fallback: HostReplyMessage) => void, admit: (call: RelayedHostCall) => Error | null = () => null, options: HostAnswererOptions = {}) {
+    const maxPerTenant = options.maxPerTenant ?? Number.POSITIVE_INFINITY
+    if (!(maxPerTenant >= 1) || (maxPerTenant !== Number.POSITIVE_INFINITY && !Number.isInteger(maxPerTenant))) {
+      throw new RangeError('options.maxPerTenant must be a positive integer')
+    }
     this.#handler = handler
     this.#reply = reply
     this.#admit = admit
+    this.#maxPerTenant = maxPerTenant
   }
 
-  /** Calls being answered. */
+  /** Calls being answered or waiting in their tenant's lane. */
   get inFlight(): number {
     return this.#inFlight.size
+  }
+
+  /** Calls of `tenantId` waiting for their turn in its lane. */
+  waiting(tenantId: string): number {
+    return this.#lanes.get(tenantId)?.waiting.size ?? 0
   }
 
   receive(message: HostCallerMessage): void {
@@ -145,23 +174,37 @@ export class HostAnswerer {
       return
     }
     const { hostCall: id, call } = message
-    let pending: Promise<unknown>
     const refused = this.#handler === undefined ? hostCallFailed(`${call.name} is not available`) : this.#admit(call)
     if (refused !== null) {
-      pending = Promise.reject(refused)
-    } else {
-      const controller = new AbortController()
-      this.#inFlight.set(id, controller)
-      try {
-        pending = Promise.resolve((this.#handler as HostCallHandler)(call, controller.signal))
-      } catch (error) {
-        pending = Promise.reject(error)
-      }
+      this.#settle(id, Promise.reject(refused))
+      return
     }
-    pending.then(
-      (value) => this.#answer(id, { ok: true, value }),
-      (error: unknown) => this.#answer(id, { ok: false, error: hostErrorData(error) }),
-    )
+    const controller = new AbortController()
+    this.#inFlight.set(id, controller)
+    if (call.name.startsWith('run.') || this.#maxPerTenant === Number.POSITIVE_INFINITY) {
+      this.#settle(id, this.#run(call, controller.signal))
+      return
+    }
+    let lane = this.#lanes.get(call.tenantId)
+    if (lane === undefined) {
+      lane = { running: 0, waiting: new Map() }
+      this.#lanes.set(call.tenantId, lane)
+    }
+    const start = (): void => {
+      ;(lane as Lane).running++
+      this.#settle(id, this.#run(call, controller.signal), () => this.#next(call.tenantId))
+    }
+    if (lane.running < this.#maxPerTenant) {
+      start()
+      return
+    }
+    lane.waiting.set(id, start)
+    // A call whose run ended while it waited is answered at once, and gives up its turn.
+    controller.signal.addEventListener('abort', () => {
+      if (!(lane as Lane).waiting.delete(id)) return
+      this.#answer(id, { ok: false, error: { code: 'HOST_CALL_FAILED', name: 'Error', message: 'the run ended before the call was made' } })
+      this.#dropIfIdle(call.tenantId)
+    }, { once: true })
   }
 
   /** Aborts every call in flight; answers that arrive later are dropped. */
@@ -169,6 +212,46 @@ export class HostAnswerer {
     this.#closed = true
     for (const controller of this.#inFlight.values()) controller.abort()
     this.#inFlight.clear()
+    this.#lanes.clear()
+  }
+
+  #run(call: RelayedHostCall, signal: AbortSignal): Promise<unknown> {
+    try {
+      return Promise.resolve((this.#handler as HostCallHandler)(call, signal))
+    } catch (error) {
+      return Promise.reject(error)
+    }
+  }
+
+  #settle(id: number, pending: Promise<unknown>, done?: () => void): void {
+    pending.then(
+      (value) => {
+        done?.()
+        this.#answer(id, { ok: true, value })
+      },
+      (error: unknown) => {
+        done?.()
+        this.#answer(id, { ok: false, error: hostErrorData(error) })
+      },
+    )
+  }
+
+  /** One of the tenant's calls finished: the next waiting in its lane starts. */
+  #next(tenantId: string): void {
+    const lane = this.#lanes.get(tenantId)
+    if (lane === undefined) return
+    lane.running--
+    const first = lane.waiting.entries().next()
+    if (!first.done) {
+      const [id, start] = first.value
+      lane.waiting.delete(id)
+      start()
+    } else this.#dropIfIdle(tenantId)
+  }
+
+  #dropIfIdle(tenantId: string): void {
+    const lane = this.#lanes.get(tenantId)
+    if (lane !== undefined && lane.running === 0 && lane.waiting.size === 0) this.#lanes.delete(tenantId)
   }
 
   #answer(id: number, answer: HostAnswer): void {

@@ -108,7 +108,8 @@ t.test('a CPU kill ends only the run that went over: the sibling runs of the sam
   await supervisor.ready()
   const source = `export default {
     async fetch(request) {
-      if (new URL(request.url).searchParams.has('spin')) for (;;) {}
+      // After an await: the loop runs asynchronously, so the siblings sent meanwhile are in flight in its isolate.
+      if (new URL(request.url).searchParams.has('spin')) { await new Promise((resolve) => setTimeout(resolve, 1)); for (;;) {} }
       await new Promise((resolve) => setTimeout(resolve, 50))
       return new Response('sibling')
     },

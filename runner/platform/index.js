@@ -13,7 +13,7 @@ import { createHttp, fetch } from './fetch.js'
 import { Request, requestFromHost } from './request.js'
 import { Response } from './response.js'
 import { Run } from './run.js'
-import { complete, connect, current, enter, hostCall, newPromise, settleLeftovers, then } from './runtime.js'
+import { complete, connect, current, enter, hostCall, leave, newPromise, settleLeftovers, then } from './runtime.js'
 import { clearInterval, clearTimeout, queueMicrotask, setInterval, setTimeout } from './timers.js'
 import { webUrl } from './url.js'
 import { loadChunk } from './chunks.js'
@@ -298,6 +298,7 @@ const syncResults = new Map()
 
 function finish(run, result) {
   run.done = true
+  leave(run)
   settleLeftovers(run)
   // Built field by field: an object spread of the result costs more than the rest of a hello run's end.
   const payload = { response: result.response, output: result.output, error: result.error, failure: result.failure, respondedEarly: result.respondedEarly, logs: run.logs, logBytes: run.logBytes, outputExceeded: run.outputExceeded }
@@ -377,8 +378,8 @@ function closeNodeModules(key) {
   delete global[String(key)]
 }
 
-export function boot(call, completeReference, toASCII, chunk, seed, exposedNames) {
-  connect(call, completeReference, toASCII, chunk)
+export function boot(call, completeReference, toASCII, chunk, seed, exposedNames, cpuClock, ledger, account) {
+  connect(call, completeReference, toASCII, chunk, cpuClock, ledger, account)
   seedRandom(seed)
   const names = exposedNames === '' ? [] : String(exposedNames).split(',')
   // 'run.respond', 'run.chunk' and 'run.end' are listed when the host offers them (see

@@ -9,11 +9,17 @@
 // `promise`, ... are read from the options object).
 //
 // `current` is the run whose code is executing. Each entry into the isolate (a new run, a host call
-// settling, a timer firing) sets it, so console lines of interleaved runs land in the right run.
+// settling, a timer firing) sets it, so console lines of interleaved runs land in the right run,
+// and charges the CPU spent since the last switch to the run that was executing (the host's side
+// of the books, and why: runner/thread/cpu-ledger.ts).
 
 const PromiseCtor = Promise
 const promiseThen = Promise.prototype.then
 const reflectApply = Reflect.apply
+// Taken before lockdown removes Atomics from the global object (lockdown.js).
+const atomicsAdd = Atomics.add
+const atomicsLoad = Atomics.load
+const NumberCtor = Number
 
 /** Options for isolated-vm calls: null prototypes, frozen. */
 function options(value) {
@@ -32,20 +38,60 @@ let completeReference = null
 let toASCIIReference = null
 let chunkReference = null
 
+// CPU accounting: the isolate's clock (its isolated-vm Isolate handle: only `cpuTime` is ever read;
+// it lives in this closure like the References), the thread's per-slot charges, and the isolate's
+// account [current slot, segment start, unattributed] under a sequence lock.
+let clock = null
+let charged = null
+let endedFlags = null
+let account = null
+let accountSeq = null
+
 /** @type {Run | null} */
 export let current = null
 
-export function enter(run) {
-  current = run
+/** The ledger slot a run's CPU is charged to: its id names it; 0 is no run. */
+function slotOf(run) {
+  return run.done ? 0 : run.id % charged.length
 }
 
-/** Installs the host's References; once per context. */
-export function connect(call, complete, toASCII, chunk) {
+/** Charges the CPU since the last switch to the slot that was executing, and makes `slot` the one executing. */
+function switchTo(slot) {
+  if (account[0] === slot) return
+  const now = NumberCtor(clock.cpuTime)
+  atomicsAdd(accountSeq, 0, 1)
+  const spent = now - account[1]
+  if (spent > 0) {
+    const from = account[0]
+    if (from === 0) account[2] += spent
+    else charged[from] += spent
+  }
+  account[1] = now
+  account[0] = slot
+  atomicsAdd(accountSeq, 0, 1)
+}
+
+export function enter(run) {
+  current = run
+  if (account !== null) switchTo(slotOf(run))
+}
+
+/** Installs the host's References and CPU books; once per context. */
+export function connect(call, complete, toASCII, chunk, cpuClock, ledger, isolateAccount) {
   if (callReference !== null) throw new TypeError('isogate: the platform is connected already')
   callReference = call
   completeReference = complete
   toASCIIReference = toASCII
   chunkReference = chunk
+  if (cpuClock !== undefined && ledger !== undefined && isolateAccount !== undefined) {
+    clock = cpuClock
+    // The ledger is `slots` Float64 charges and then `slots` Int32 ended flags (cpu-ledger.ts).
+    const slots = ledger.byteLength / 12
+    charged = new Float64Array(ledger, 0, slots)
+    endedFlags = new Int32Array(ledger, slots * 8, slots)
+    accountSeq = new Int32Array(isolateAccount, 0, 2)
+    account = new Float64Array(isolateAccount, 8, 3)
+  }
 }
 
 /** `promise.then` that tenant changes to Promise.prototype cannot intercept. */
@@ -80,12 +126,13 @@ export function hostCall(run, name, args) {
   }
   const result = then(pending, (envelope) => {
     run.pendingCalls.delete(result)
-    current = run
+    if (envelope.ended === true || (endedFlags !== null && atomicsLoad(endedFlags, slotOf(run)) === 1)) return ended(run)
+    enter(run)
     if (envelope.ok) return envelope.value
     throw hostError(envelope.error)
   }, (error) => {
     run.pendingCalls.delete(result)
-    current = run
+    enter(run)
     throw error
   })
   run.pendingCalls.add(result)
@@ -113,6 +160,16 @@ export function hostChunk(name) {
 function ignoreRejection() {}
 
 /**
+ * The host ended the run (it went over its CPU limit while another run of the tenant was executing,
+ * see runner/thread/watchdog.ts): its code never resumes, as workerd drops a cancelled request's
+ * continuations. The call's promise stays pending; nothing the tenant wrote can catch that.
+ */
+function ended(run) {
+  run.done = true
+  return newPromise(ignoreRejection)
+}
+
+/**
  * Marks the host calls a finished run left unsettled as handled. isolated-vm 5 reports an
  * isolate's unhandled rejection as the failure of the next operation into it, so a call the
  * script never awaited would otherwise fail the tenant's next run. Only calls still pending when
@@ -127,4 +184,12 @@ export function settleLeftovers(run) {
 /** Hands a finished run's result to the host (fire and forget: the host holds the run open). */
 export function complete(runId, result) {
   completeReference.applyIgnored(undefined, [runId, result], COMPLETE_OPTIONS)
+}
+
+/**
+ * The run finished: its CPU is settled before the host hears it (the host reads the figure then,
+ * and gives its slot to another run), and whatever runs after is no run's.
+ */
+export function leave(run) {
+  if (account !== null && account[0] === run.id % charged.length) switchTo(0)
 }

@@ -11,6 +11,14 @@ import type { RunnerProcessNotice, RunnerProcessSettings } from '../process/runn
 import { programKey, type NamedTask } from '../protocol.js'
 import { hasEffect, markEffects, markRetryable } from './run-effects.js'
 
+/**
+ * Host calls of one tenant the gateway answers at once for one runner process; its further calls
+ * wait their turn in the tenant's lane (host-call-channel.ts). Far above what a tenant's runs need
+ * for fast calls (a cache.get is answered within the turn it arrives), it bounds how deep one
+ * tenant can fill a shared queue behind it (the database pool's) when its calls are slow.
+ */
+const HOST_CALLS_PER_TENANT = 64
+
 export interface RunnerClientOptions {
   /** The runner-process module (.ts under a TypeScript loader, .js when built). */
   entry: URL
@@ -86,7 +94,8 @@ export class RunnerClient {
 
   constructor(options: RunnerClientOptions) {
     this.#options = options
-    this.#hostCalls = new HostAnswerer(options.hostCalls, (message, fallback) => this.#channel?.send(message, fallback), (call) => this.#admitHostCall(call))
+    // Fair lanes (issue 20 item 4): one tenant's flood of host calls waits in its own lane, never ahead of another tenant's call.
+    this.#hostCalls = new HostAnswerer(options.hostCalls, (message, fallback) => this.#channel?.send(message, fallback), (call) => this.#admitHostCall(call), { maxPerTenant: HOST_CALLS_PER_TENANT })
     const settings: RunnerProcessSettings = { socketPath: options.socketPath, pool: options.pool }
     this.#child = fork(fileURLToPath(options.entry), [JSON.stringify(settings)], {
       execArgv: options.execArgv,

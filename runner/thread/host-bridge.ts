@@ -5,6 +5,7 @@ import { domainToASCII } from './idna.js'
 import { registerSubtleCrypto } from './subtle-crypto.js'
 import type { LogEntry, RunTrace } from '../protocol.js'
 import type { LimitEnforcer } from './limit-enforcer.js'
+import { CpuLedger, RunCpu, type IsolateCpuAccount } from './cpu-ledger.js'
 
 /**
  * A host API: called with the tenant (bound by the host, never named by the script), the copied
@@ -40,7 +41,12 @@ interface ErrorEnvelope {
   ok: false
   error: { name: string; message: string; code?: string }
 }
-type Envelope = { ok: true; value: unknown } | ErrorEnvelope
+/** The run ended on the host's side while the call was out: the platform never resumes its code. */
+interface EndedEnvelope {
+  ok: false
+  ended: true
+}
+type Envelope = { ok: true; value: unknown } | ErrorEnvelope | EndedEnvelope
 
 /** What the platform hands back when a run finishes (see runner/platform/index.js). */
 export interface DispatchResult {
@@ -114,8 +120,10 @@ export class BridgeRun {
   readonly trace: RunTrace | undefined
   /** Host calls of every kind, counted or not: a run that made none left no later step behind. */
   hostCalls = 0
-  /** Charges host CPU to the run's isolate (set by the runner; see HostCall.chargeCpu). */
-  chargeCpu: ((ns: bigint) => void) | undefined = undefined
+  /** The CPU charged to this run alone (cpu-ledger.ts); frozen when the run ends. */
+  readonly cpu: RunCpu
+  /** Charges host CPU spent for the run (crypto.subtle) to its own figure (see HostCall.chargeCpu). */
+  readonly chargeCpu = (ns: bigint): void => this.cpu.chargeHost(Number(ns))
   readonly result: Promise<DispatchResult>
   /** Made on the first host call that needs it: most runs make none. */
   #controller: AbortController | null = null
@@ -124,11 +132,20 @@ export class BridgeRun {
   #ended = false
   #onEnd: Array<() => void> = []
 
-  constructor(id: number, tenantId: string, limits: LimitEnforcer, trace?: RunTrace) {
+  /** Forgets the run at the bridge and frees its ledger slot: its code no longer runs. */
+  readonly #release: () => void
+  readonly #ledger: CpuLedger | undefined
+  #endedEarly = false
+  #ownAtEnd = 0
+
+  constructor(id: number, tenantId: string, limits: LimitEnforcer, trace?: RunTrace, cpu: RunCpu = new RunCpu(null, 0), release: () => void = () => undefined, ledger?: CpuLedger) {
+    this.#ledger = ledger
     this.id = id
     this.tenantId = tenantId
     this.limits = limits
     this.trace = trace
+    this.cpu = cpu
+    this.#release = release
     this.result = new Promise<DispatchResult>((resolve, reject) => {
       this.#resolve = resolve
       this.#reject = reject
@@ -159,6 +176,7 @@ export class BridgeRun {
     if (this.#ended) return
     this.#end()
     this.#resolve(result)
+    this.#release()
   }
 
   /** Ends the run without a result from the isolate (it was disposed, or stopped by the watchdog). */
@@ -166,10 +184,64 @@ export class BridgeRun {
     if (this.#ended) return
     this.#end()
     this.#reject(error)
+    if (!this.#endedEarly) this.#release()
+  }
+
+  /** Ended by the host while its isolate lives on (endEarly): its host calls answer that it ended. */
+  get endedEarly(): boolean {
+    return this.#endedEarly
+  }
+
+  /**
+   * Ends the run with `error` while its isolate keeps serving the tenant's other runs: the run's
+   * code is not executing (it waits for a host call or a timer), and the platform never resumes it
+   * (each of its host calls answers that it ended). Its ledger slot stays its own until `settle()`,
+   * so CPU its code might still spend (an answer already on its way into the isolate) is charged
+   * to it and nobody else; the watchdog settles it once that is over.
+   */
+  endEarly(error: unknown): void {
+    if (this.#ended) return
+    this.#endedEarly = true
+    this.#ownAtEnd = this.cpu.ownNs()
+    this.abort(error)
+  }
+
+  /**
+   * Tells the platform the run is over before the host says so (watchdog.ts): no answer to its
+   * host calls resumes its code from now on. False when the run has no ledger slot to mark.
+   */
+  markEnding(): boolean {
+    if (this.cpu.slot === 0) return false
+    this.#ledger?.end(this.cpu.slot)
+    return this.#ledger !== undefined
+  }
+
+  /** Whether code the run is charged for may be executing (RunCpu.mayBeExecuting). */
+  mayBeExecuting(): boolean {
+    return this.cpu.mayBeExecuting()
+  }
+
+  /** CPU charged to the run so far (ns), frozen once it ended. */
+  cpuNs(): number {
+    return this.cpu.ns()
+  }
+
+  /**
+   * CPU its own code spent since `endEarly` (ns): more than a straggling answer's worth means it
+   * runs on. Its slot alone: CPU no run is charged for (another program compiling) is not its doing.
+   */
+  cpuSinceEnd(): number {
+    return Math.max(0, this.cpu.ownNs() - this.#ownAtEnd)
+  }
+
+  /** Releases what an early-ended run kept (see endEarly). */
+  settle(): void {
+    if (this.#endedEarly) this.#release()
   }
 
   #end(): void {
     this.#ended = true
+    this.cpu.freeze()
     this.#controller?.abort()
     for (const callback of this.#onEnd) callback()
     this.#onEnd = []
@@ -184,6 +256,8 @@ export interface ContextBridge {
   readonly toASCII: ivm.Reference
   readonly seed: ivm.Copy<Uint8Array>
   readonly exposed: string
+  /** The thread's CPU ledger, shared (cpu-ledger.ts). */
+  readonly ledger: ivm.Copy<SharedArrayBuffer>
   readonly release: () => void
 }
 
@@ -205,16 +279,26 @@ export interface ContextBridge {
 export class HostBridge {
   readonly #registry: HostRegistry
   readonly #runs = new Map<number, BridgeRun>()
-  #nextRunId = 1
+  /** The thread's CPU books (cpu-ledger.ts), shared with every isolate's platform. */
+  readonly ledger = new CpuLedger()
+  #nextRun = 1
 
   constructor(registry: HostRegistry = HostRegistry.withDefaults()) {
     this.#registry = registry
   }
 
-  begin(tenantId: string, limits: LimitEnforcer, trace?: RunTrace): BridgeRun {
-    const run = new BridgeRun(this.#nextRunId++, tenantId, limits, trace)
+  /**
+   * Starts the host's record of a run. With the `account` of the isolate it runs in, the run gets
+   * a ledger slot, named by its id (`id % slots`), and its CPU is what its own code spent.
+   */
+  begin(tenantId: string, limits: LimitEnforcer, trace?: RunTrace, account?: IsolateCpuAccount): BridgeRun {
+    const slot = account === undefined ? 0 : this.ledger.take()
+    const release = (): void => {
+      this.#runs.delete(run.id)
+      this.ledger.release(slot)
+    }
+    const run = new BridgeRun(this.#nextRun++ * this.ledger.slots + slot, tenantId, limits, trace, new RunCpu(account ?? null, slot), release, this.ledger)
     this.#runs.set(run.id, run)
-    run.onEnd(() => this.#runs.delete(run.id))
     return run
   }
 
@@ -232,6 +316,7 @@ export class HostBridge {
       toASCII,
       seed: new ivm.ExternalCopy(new Uint8Array(randomBytes(32))).copyInto({ release: true }),
       exposed: this.#registry.exposed.join(','),
+      ledger: new ivm.ExternalCopy(this.ledger.buffer).copyInto({ release: true }),
       release: () => {
         call.release()
         complete.release()
@@ -243,6 +328,8 @@ export class HostBridge {
   async #call(tenantId: string, runId: unknown, name: unknown, args: unknown): Promise<Envelope> {
     const run = typeof runId === 'number' ? this.#runs.get(runId) : undefined
     if (run === undefined || run.tenantId !== tenantId || run.ended) {
+      // A run the host ended before its code did (watchdog.ts) must not resume.
+      if (run?.endedEarly === true && run.tenantId === tenantId) return ENDED
       return failure('Error', 'host APIs can only be called while a run is in progress')
     }
     const fn = typeof name === 'string' ? this.#registry.get(name) : undefined
@@ -253,8 +340,10 @@ export class HostBridge {
     }
     try {
       const call: HostCall = { signal: run.signal, executionId: run.trace?.executionId, eventDepth: run.trace?.eventDepth, scriptId: run.trace?.scriptId, chargeCpu: run.chargeCpu }
-      return { ok: true, value: await fn(tenantId, Array.isArray(args) ? args : [], call) }
+      const value = await fn(tenantId, Array.isArray(args) ? args : [], call)
+      return run.ended ? ENDED : { ok: true, value }
     } catch (error) {
+      if (run.ended) return ENDED
       if (error instanceof Error) {
         const code = (error as { code?: unknown }).code
         return failure(error.name, error.message, typeof code === 'string' ? code : undefined)
@@ -277,6 +366,8 @@ function toASCIIEnvelope(domain: unknown): Envelope {
     return failure(error instanceof Error ? error.name : 'Error', error instanceof Error ? error.message : String(error))
   }
 }
+
+const ENDED: EndedEnvelope = { ok: false, ended: true }
 
 function failure(name: string, message: string, code?: string): ErrorEnvelope {
   return { ok: false, error: code === undefined ? { name, message } : { name, message, code } }

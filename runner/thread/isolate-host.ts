@@ -82,15 +82,16 @@ export class IsolateHost {
     const started = performance.now()
     const { tenant, start } = this.#tenantIsolate(task)
     const limits = new LimitEnforcer(task.limits)
-    const run = this.#bridge.begin(task.program.tenantId, limits, task.trace && { ...task.trace, scriptId: task.program.scriptId })
-    run.chargeCpu = (ns) => tenant.chargeCpu(ns)
-    // The run is the watch's culprit: a limit it goes over ends it, and spares its siblings (tenant-isolate.ts kill).
+    // The run's CPU is its own code's (cpu-ledger.ts): the isolate's account names its entries.
+    const run = this.#bridge.begin(task.program.tenantId, limits, task.trace && { ...task.trace, scriptId: task.program.scriptId }, tenant.cpuAccount)
+    // A limit the run goes over ends it alone, its siblings spared (watchdog.ts).
     const stop = this.#watchdog.watch(tenant, limits, run)
     let raw: DispatchResult | null = null
     let failure: ErrorData | null = null
     try {
       const program = await tenant.program(task.program)
-      const dispatched = program.dispatch(run, task.kind, task.input, task.env, task.limits.outputBytes, this.#firstStep(task, started))
+      // Synchronously only into a quiet isolate: behind a sibling's asynchronous step the call would wait holding the thread (tenant-isolate.ts quiet).
+      const dispatched = program.dispatch(run, task.kind, task.input, task.env, task.limits.outputBytes, tenant.quiet ? this.#firstStep(task, started) : undefined)
       raw = await run.result
       // Unhandled rejections are logged into the run, as Workers does: one left in the run's
       // first step is reported by that step, one left later by the next call into the isolate.
@@ -111,7 +112,8 @@ export class IsolateHost {
     // Hot runs only: a cold or warm run's CPU includes compiling the program.
     if (start === 'hot' && failure?.code !== 'SCRIPT_SIBLING_LIMIT') this.#stepCosts.record(programKey(task.program), Number(cpuNs))
     // Every hot run that went well may reuse a recent reading; anything else reads it afresh.
-    const heapBytes = tenant.sampledHeapBytes(start !== 'hot' || failure !== null || raw === null || raw.error !== undefined)
+    // Never a synchronous read behind a run the watchdog ended early: its code may still hold the isolate.
+    const heapBytes = run.endedEarly ? tenant.sampledHeapBytes(false, true) : tenant.sampledHeapBytes(start !== 'hot' || failure !== null || raw === null || raw.error !== undefined)
     if (!tenant.disposed && tenant.atMemoryLimit(heapBytes, raw?.error)) {
       tenant.kill('SCRIPT_MEMORY_LIMIT')
       limits.exceed('SCRIPT_MEMORY_LIMIT', `the isolate reached its memory limit of ${tenant.memoryMb} MB`)

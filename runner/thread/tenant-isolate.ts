@@ -2,6 +2,7 @@ import ivm from 'isolated-vm'
 import { LRUCache } from 'lru-cache'
 import { RunnerError, type ErrorData, type RunnerErrorCode } from '../errors.js'
 import type { BridgeRun, DispatchResult, HostBridge } from './host-bridge.js'
+import { IsolateCpuAccount } from './cpu-ledger.js'
 import { importError, isNodeModule, nodeModuleSource } from './imports.js'
 import { randomBytes } from 'node:crypto'
 import { programKey, type NamedProgram } from '../protocol.js'
@@ -118,11 +119,14 @@ export class TenantIsolate {
   #culprit: unknown = null
   /** The CPU clock at disposal, so a run that was stopped still reports what it used. */
   #finalCpuNs = 0n
-  #hostCpuNs = 0n
+  /** Which run's code the CPU went to (cpu-ledger.ts), shared with the platform in every context. */
+  readonly cpuAccount: IsolateCpuAccount
   #absorber: ivm.Script
   #lastHeapBytes = 0
   #runsSinceHeap = 0
   #heapReading = false
+  /** Programs being compiled: their top-level code runs asynchronously, on isolated-vm's pool. */
+  #compiling = 0
 
   constructor(options: TenantIsolateOptions) {
     this.tenantId = options.tenantId
@@ -132,6 +136,7 @@ export class TenantIsolate {
     this.#platformCode = options.platform
     this.#platform = this.#compileScript(options.platform, PLATFORM_FILENAME)
     this.#absorber = this.#isolate.compileScriptSync('0')
+    this.cpuAccount = new IsolateCpuAccount(this.#bridge.ledger, () => Number(this.cpuTimeNs()))
     this.#programs = new LRUCache<string, Promise<Program>>({
       max: options.maxPrograms,
       dispose: (program) => {
@@ -144,6 +149,17 @@ export class TenantIsolate {
     return this.#isolate.isDisposed
   }
 
+  /**
+   * Nothing of the isolate may be executing on isolated-vm's pool: no run in flight (a host call's
+   * answer resumes one there), no program compiling, no heap reading. Only then may a run's first
+   * step enter it synchronously (isolate-host.ts): a synchronous call waits for the isolate's lock,
+   * and behind a tenant's asynchronous loop it would hold the worker thread, and the watchdog's
+   * timer on it, for good (issue 20).
+   */
+  get quiet(): boolean {
+    return this.#runs.size === 0 && this.#compiling === 0 && !this.#heapReading
+  }
+
   /** Retired or disposed: no new run may start here. */
   get usable(): boolean {
     return !this.#retired && !this.#isolate.isDisposed
@@ -154,13 +170,9 @@ export class TenantIsolate {
     return this.#killReason
   }
 
+  /** The isolate's CPU clock: what its platform reads (cpu-ledger.ts); frozen at disposal. */
   cpuTimeNs(): bigint {
-    return (this.#isolate.isDisposed ? this.#finalCpuNs : this.#isolate.cpuTime) + this.#hostCpuNs
-  }
-
-  /** Host CPU spent for this tenant's runs (crypto.subtle), counted as the isolate's own. */
-  chargeCpu(ns: bigint): void {
-    if (ns > 0n) this.#hostCpuNs += ns
+    return this.#isolate.isDisposed ? this.#finalCpuNs : this.#isolate.cpuTime
   }
 
   /**
@@ -173,26 +185,35 @@ export class TenantIsolate {
    * disposes an isolate whose heap reaches memoryLimit, and isolated-vm's allocator refuses
    * ArrayBuffers past it; this catches what got close without either firing.
    */
-  sampledHeapBytes(force: boolean): number {
+  sampledHeapBytes(force: boolean, noWait = false): number {
     if (this.#isolate.isDisposed) return 0
     this.#runsSinceHeap++
+    // A synchronous read waits for the isolate's lock: never behind a sibling run that may be executing (see quiet).
+    if (noWait || this.#runs.size > 0 || this.#compiling > 0) return this.#readHeapLater()
     if (force || this.#lastHeapBytes * 2 >= this.memoryLimitBytes) {
       this.#runsSinceHeap = 0
       this.#lastHeapBytes = this.heapBytes()
     } else if (this.#runsSinceHeap >= HEAP_SAMPLE_RUNS && !this.#heapReading) {
-      this.#runsSinceHeap = 0
-      this.#heapReading = true
-      this.#isolate.getHeapStatistics().then(
-        (stats) => {
-          this.#heapReading = false
-          if (!this.#isolate.isDisposed) this.#lastHeapBytes = limitedBytes(stats)
-        },
-        () => {
-          // Disposed meanwhile, or it took a tenant's stale rejection: the next sample reads again.
-          this.#heapReading = false
-        },
-      )
+      this.#readHeapLater()
     }
+    return this.#lastHeapBytes
+  }
+
+  /** Starts an asynchronous heap reading (one at a time) that lands for a later run; answers the last one. */
+  #readHeapLater(): number {
+    if (this.#heapReading) return this.#lastHeapBytes
+    this.#runsSinceHeap = 0
+    this.#heapReading = true
+    this.#isolate.getHeapStatistics().then(
+      (stats) => {
+        this.#heapReading = false
+        if (!this.#isolate.isDisposed) this.#lastHeapBytes = limitedBytes(stats)
+      },
+      () => {
+        // Disposed meanwhile, or it took a tenant's stale rejection: the next sample reads again.
+        this.#heapReading = false
+      },
+    )
     return this.#lastHeapBytes
   }
 
@@ -310,7 +331,9 @@ export class TenantIsolate {
     if (program === undefined) {
       const source = ref.source
       if (source === undefined) return Promise.reject(new Error(`the source of program ${key} did not reach this thread`))
+      this.#compiling++
       program = this.#compile(key, source)
+      program.then(() => this.#compiling--, () => this.#compiling--)
       this.#programs.set(key, program)
       program.catch(() => this.#programs.delete(key))
     }
@@ -367,7 +390,9 @@ export class TenantIsolate {
       refs.push(boot)
       const bridge = this.#bridge.forContext(this.tenantId)
       releaseBridge = bridge.release
-      const entry = boot.applySync(undefined, [bridge.call, bridge.complete, bridge.toASCII, chunk, bridge.seed, bridge.exposed], { result: { reference: true } }) as ivm.Reference
+      // The isolate's own handle is its CPU clock: the platform reads only `cpuTime` of it (runtime.js).
+      const books = [this.#isolate, bridge.ledger, new ivm.ExternalCopy(this.cpuAccount.buffer).copyInto({ release: true })]
+      const entry = boot.applySync(undefined, [bridge.call, bridge.complete, bridge.toASCII, chunk, bridge.seed, bridge.exposed, ...books], { result: { reference: true } }) as ivm.Reference
       const get = (name: string): ivm.Reference => entry.getSync(name, { reference: true }) as ivm.Reference
       const prepared = {
         context, register: get('register'), dispatch: get('dispatch'), take: get('take'), warmUp: get('warmUp'),
@@ -406,6 +431,17 @@ export class TenantIsolate {
   async #compile(programId: string, source: string): Promise<Program> {
     const forbidden = importError(source)
     if (forbidden !== null) throw forbidden
+    // The compile's steps are synchronous and wait for the isolate's lock: with runs in flight,
+    // first wait (off the thread) for what is queued in the isolate, so a sibling's asynchronous
+    // loop is met by the watchdog, not by a worker thread held on the lock (issue 20).
+    if (this.#runs.size > 0) {
+      await this.#isolate.getHeapStatistics().catch(() => undefined)
+      if (this.#isolate.isDisposed) {
+        // Stopped for another run's limit meanwhile: not this run's doing (it runs again elsewhere).
+        if (this.#culprit !== null) throw new RunnerError('SCRIPT_SIBLING_LIMIT', `another run of the tenant went over its limit (${this.#killReason ?? 'SCRIPT_CPU_LIMIT'}); this run ended with their isolate`)
+        throw new RunnerError(this.#killReason ?? 'SCRIPT_MEMORY_LIMIT')
+      }
+    }
     const isolate = this.#isolate
     const further = this.#compiled > 0
     let prepared: PreparedContext | null = null

@@ -1,0 +1,118 @@
+import t from 'tap'
+import { IsolatePool } from '../runner/index.js'
+import { bodyText, fetchTask } from './helpers/programs.js'
+
+// One worker thread, so both runs of the tenant share its one isolate (issue 20 item 3).
+const pool = new IsolatePool({ threads: 1 })
+t.teardown(() => pool.close())
+
+/**
+ * One program, two behaviours: `?spin` burns the CPU in bursts of a few ms between timers until
+ * it is stopped; `?modest` spends ~1 ms at a time across 20 timers of 10 ms and answers.
+ */
+const SOURCE = `
+const burn = (ms) => { const end = Date.now() + ms; while (Date.now() < end) {} }
+const tick = (ms) => new Promise((resolve) => setTimeout(resolve, ms))
+export default {
+  async fetch(request) {
+    if (request.url.endsWith('?spin')) for (;;) { burn(3); await tick(0) }
+    for (let i = 0; i < 20; i++) { burn(1); await tick(10) }
+    return new Response('modest done')
+  },
+}`
+
+t.test('CPU is charged to the run whose code ran: a sibling spinning in bursts ends alone with SCRIPT_CPU_LIMIT, the modest run completes with its own figure', async (t) => {
+  // Charged isolate-wide (as before), the modest run would be billed the spinner's 50 ms on top of its own ~20 ms.
+  const modest = pool.run(fetchTask('cpu-shared', SOURCE, { url: 'http://example.test/?modest' }, { cpuMs: 60, timeoutMs: 10_000 }))
+  const spinner = pool.run(fetchTask('cpu-shared', SOURCE, { url: 'http://example.test/?spin' }, { cpuMs: 50, timeoutMs: 10_000 }))
+  const [spun, done] = await Promise.all([spinner, modest])
+  t.match(spun, { ok: false, error: { code: 'SCRIPT_CPU_LIMIT' } })
+  t.ok(spun.metrics.cpuMs >= 50, `the spinner used ${spun.metrics.cpuMs} ms, over its 50`)
+  t.equal(done.ok, true, JSON.stringify(done.error))
+  t.equal(bodyText(done.response?.body), 'modest done')
+  t.ok(done.metrics.cpuMs < 60, `the modest run is charged ${done.metrics.cpuMs} ms: its own, not the spinner's`)
+  t.ok(done.metrics.wallMs > spun.metrics.wallMs, 'the modest run was in flight all the while the spinner ran')
+  // The isolate was not condemned: the tenant's next run is warm in it.
+  const next = await pool.run(fetchTask('cpu-shared', `export default { fetch() { return new Response('next') } }`))
+  t.equal(bodyText(next.response?.body), 'next')
+  t.equal(next.metrics.start, 'warm', 'the same isolate serves the next run')
+})
+
+t.test('a run in a synchronous loop is stopped with its isolate: it ends SCRIPT_CPU_LIMIT, the sibling in flight SCRIPT_SIBLING_LIMIT', async (t) => {
+  const source = `export default { async fetch(request) {
+    if (request.url.endsWith('?loop')) { await new Promise((resolve) => setTimeout(resolve, 20)); for (;;) {} }
+    await new Promise((resolve) => setTimeout(resolve, 5_000))
+    return new Response('late')
+  } }`
+  const sibling = pool.run(fetchTask('cpu-loop', source, { url: 'http://example.test/?wait' }, { cpuMs: 50, timeoutMs: 10_000 }))
+  const loop = await pool.run(fetchTask('cpu-loop', source, { url: 'http://example.test/?loop' }, { cpuMs: 50, timeoutMs: 10_000 }))
+  t.match(loop, { ok: false, error: { code: 'SCRIPT_CPU_LIMIT' } })
+  t.match(await sibling, { ok: false, error: { code: 'SCRIPT_SIBLING_LIMIT' } })
+})
+
+t.test('a run over its wall-clock limit while waiting ends alone; its sibling and its isolate carry on', async (t) => {
+  const source = `export default { async fetch(request) {
+    const ms = request.url.endsWith('?long') ? 5_000 : 300
+    await new Promise((resolve) => setTimeout(resolve, ms))
+    return new Response('waited ' + ms)
+  } }`
+  const sibling = pool.run(fetchTask('wall-alone', source, { url: 'http://example.test/?short' }, { timeoutMs: 2_000 }))
+  const long = await pool.run(fetchTask('wall-alone', source, { url: 'http://example.test/?long' }, { timeoutMs: 100 }))
+  t.match(long, { ok: false, error: { code: 'SCRIPT_TIMEOUT' } })
+  const done = await sibling
+  t.equal(bodyText(done.response?.body), 'waited 300')
+})
+
+t.test('a run arriving while a sibling spins asynchronously is not entered synchronously behind it: the thread keeps its watchdog, both are answered', async (t) => {
+  // A synchronous first step would wait for the isolate's lock, held by the spinning step on
+  // isolated-vm's pool, with the worker thread (and the watchdog's timer on it) held for good.
+  const source = `export default { async fetch(request) {
+    if (request.url.endsWith('?spin')) { await new Promise((resolve) => setTimeout(resolve, 1)); for (;;) {} }
+    return new Response('sibling')
+  } }`
+  const limits = { cpuMs: 100, timeoutMs: 5_000 }
+  // Short hot runs earn the program synchronous first steps (step-costs.ts).
+  for (let i = 0; i < 12; i++) t.equal(bodyText((await pool.run(fetchTask('spin-async', source, {}, limits))).response?.body), 'sibling', 'warm')
+  const spinner = pool.run(fetchTask('spin-async', source, { url: 'http://example.test/?spin' }, limits))
+  await new Promise((resolve) => setTimeout(resolve, 30))
+  const sibling = await pool.run(fetchTask('spin-async', source, {}, limits))
+  t.match(await spinner, { ok: false, error: { code: 'SCRIPT_CPU_LIMIT' } })
+  t.ok(sibling.ok || sibling.error?.code === 'SCRIPT_SIBLING_LIMIT', `the sibling is answered: ${sibling.ok ? 'completed' : sibling.error?.code}`)
+  const other = await pool.run(fetchTask('spin-async-neighbour', `export default { fetch() { return new Response('alive') } }`))
+  t.equal(bodyText(other.response?.body), 'alive', 'another tenant on the thread is served')
+})
+
+t.test("a new program of a tenant whose run spins asynchronously compiles only after the spinner is stopped: the thread is not held on the isolate's lock", async (t) => {
+  const source = `export default { async fetch(request) {
+    if (request.url.endsWith('?spin')) { await new Promise((resolve) => setTimeout(resolve, 1)); for (;;) {} }
+    return new Response('first program')
+  } }`
+  const limits = { cpuMs: 100, timeoutMs: 5_000 }
+  t.equal(bodyText((await pool.run(fetchTask('compile-behind', source, {}, limits))).response?.body), 'first program', 'warm')
+  const spinner = pool.run(fetchTask('compile-behind', source, { url: 'http://example.test/?spin' }, limits))
+  await new Promise((resolve) => setTimeout(resolve, 30))
+  const other = await pool.run(fetchTask('compile-behind', `export default { fetch() { return new Response('second program') } }`, {}, limits))
+  t.match(await spinner, { ok: false, error: { code: 'SCRIPT_CPU_LIMIT' } })
+  t.ok(other.ok || other.error?.code === 'SCRIPT_SIBLING_LIMIT', `the new program's run is answered, not blamed: ${other.ok ? 'completed' : other.error?.code}`)
+  const again = await pool.run(fetchTask('compile-behind', `export default { fetch() { return new Response('second program') } }`, {}, limits))
+  t.equal(bodyText(again.response?.body), 'second program', 'and runs on the fresh isolate')
+})
+
+t.test('a run ended while it waits never resumes: code that would catch the end and spin never runs, and its isolate is kept', async (t) => {
+  // A host call that fails when its run ends (test.slow follows the run's AbortSignal).
+  const withApis = new IsolatePool({ threads: 1, hostApiModules: [new URL('./fixtures/host-apis.ts', import.meta.url).href] })
+  t.teardown(() => withApis.close())
+  const source = `export default { async fetch(request, env, ctx) {
+    if (request.url.endsWith('?wait')) {
+      try { await ctx.test.slow(5_000) } catch {}
+      for (;;) {}
+    }
+    return new Response('next')
+  } }`
+  const ended = await withApis.run(fetchTask('never-resumes', source, { url: 'http://example.test/?wait' }, { timeoutMs: 100, cpuMs: 50 }))
+  t.match(ended, { ok: false, error: { code: 'SCRIPT_TIMEOUT' } })
+  await new Promise((resolve) => setTimeout(resolve, 100))
+  const next = await withApis.run(fetchTask('never-resumes', source))
+  t.equal(bodyText(next.response?.body), 'next')
+  t.equal(next.metrics.start, 'hot', 'the same isolate, never killed: the loop after the wait did not run')
+})
