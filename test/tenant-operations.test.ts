@@ -88,6 +88,27 @@ for (const target of databaseTargets()) {
       t.equal(await run(60), 'SCRIPT_MEMORY_LIMIT', 'a lowered quota replaces the live 128 MB isolate at the next run')
     })
 
+    t.test('a tenant never has more runs in flight than its concurrency quota; a tenant without one runs its requests side by side', async (t) => {
+      // Module state is the script's, in its tenant's isolate: it sees how many runs overlap.
+      const source = `let inFlight = 0, most = 0
+        export default { async fetch() { inFlight++; most = Math.max(most, inFlight)
+          await new Promise((resolve) => setTimeout(resolve, 300)); inFlight--; return new Response(String(most)) } }`
+      const overlap = async (slug: string) => {
+        await script(isogate, slug, { name: 'overlap', http: { path: '/overlap' }, source })
+        const answers = await Promise.all(Array.from({ length: 4 }, async () => {
+          const response = await call(isogate, `/${slug}/overlap`)
+          t.equal(response.status, 200)
+          return Number(await response.text())
+        }))
+        return Math.max(...answers)
+      }
+      await tenant(isogate, 'single')
+      t.equal((await api(isogate, 'PUT', '/api/v1/tenants/single/quota', { body: { concurrency: 1 } })).status, 200)
+      t.equal(await overlap('single'), 1, 'one run at a time: the others waited for a slot')
+      await tenant(isogate, 'wide')
+      t.ok((await overlap('wide')) > 1, 'without the quota the same requests overlap')
+    })
+
     t.test('the data plane answers 429 TENANT_RATE_LIMITED with Retry-After past the tenant rate', async (t) => {
       await tenant(isogate, 'limited')
       await script(isogate, 'limited', { name: 'r', http: { path: '/r' } })
