@@ -167,8 +167,8 @@ export class DataPlane {
 
     let match = this.#options.routes.match(slug, method, path)
     if (match.kind === 'tenant-not-found') return refuse('TENANT_NOT_FOUND')
-    // A suspended tenant answers so on every path, served or not (routes come from its scripts, suspension from the tenant directory).
-    if (this.#options.gate?.suspended(match.kind === 'found' ? match.route.tenantId : match.tenantId) === true) {
+    // A suspended tenant answers so on every path, served or not (a served one: gate.check below).
+    if (match.kind !== 'found' && this.#options.gate?.suspended(match.tenantId) === true) {
       this.#options.metrics.rejected('TENANT_SUSPENDED')
       return refuse('TENANT_SUSPENDED')
     }
