@@ -1,9 +1,16 @@
 import { setTimeout as sleep } from 'node:timers/promises'
 import t from 'tap'
 import { databaseTargets } from './helpers/databases.js'
+import pino from 'pino'
+import { RouteTable, type Route } from '../gateway/index.js'
 import type { Isogate } from '../src/app.js'
+import { TenantRepository } from '../src/db/tenant.repository.js'
+import { RouteFeed } from '../src/route-feed.js'
+import { TenantDirectory } from '../src/services/tenant-directory.js'
 import { api, call, startTestIsogate } from './helpers/isogate.js'
 import { count, script, tenant, until } from './helpers/tenants.js'
+
+const QUOTA = { timeoutMs: 1, cpuMs: 1, memoryMb: 8, apiCalls: 1, outputBytes: 1, sourceBytes: 1, scripts: 1, requestsPerSecond: 0, dbBytes: 1, cacheBytes: 1, concurrency: 1 }
 
 /** Live tenant isolates on the gateway's runners, from /metrics (asked again while a runner is slow to answer the scrape). */
 async function liveIsolates(isogate: Isogate): Promise<number> {
@@ -77,6 +84,30 @@ for (const target of databaseTargets()) {
       t.equal(await answer('/empty/web'), '404 ROUTE_NOT_FOUND')
       t.equal((await api(isogate, 'DELETE', '/api/v1/tenants/empty')).status, 204)
       t.equal(await answer('/empty/web'), '404 TENANT_NOT_FOUND')
+    })
+
+    t.test('a route read that began before a tenant was deleted does not bring the tenant back when it lands', async (t) => {
+      // A RouteFeed of its own over this database, with a read the test holds back.
+      const directory = new TenantDirectory({ db: isogate.db, tenants: new TenantRepository(), defaults: QUOTA })
+      await directory.load()
+      const routes = new RouteTable()
+      let hold = false
+      let release: (value: Route[]) => void = () => {}
+      const read = async (): Promise<Route[]> => (hold ? new Promise<Route[]>((resolve) => (release = resolve)) : [])
+      const feed = new RouteFeed({ routes, directory, logger: pino({ level: 'silent' }), read })
+      directory.subscribe((change) => feed.tenantChanged(change))
+      const tenantId = await tenant(isogate, 'racer')
+      await directory.refresh(tenantId)
+      t.equal(routes.match('racer', 'GET', '/web').kind, 'not-found', 'known as soon as the directory knows it')
+      hold = true
+      const refreshing = feed.refresh(tenantId)
+      const route: Route = { tenantId, tenantSlug: 'racer', method: 'GET', path: '/web', scriptId: 'x', version: 1, source: '', sourceHash: 'h', limits: {}, env: {} }
+      t.equal((await api(isogate, 'DELETE', '/api/v1/tenants/racer')).status, 204)
+      await directory.refresh(tenantId)
+      t.equal(routes.match('racer', 'GET', '/web').kind, 'tenant-not-found')
+      release([route])
+      await refreshing
+      t.equal(routes.match('racer', 'GET', '/web').kind, 'tenant-not-found', 'the late read of a deleted tenant is dropped')
     })
 
     t.test('a suspended tenant answers 403 on the data plane, its cron and events wait, its API is read-only; resume brings all back', async (t) => {
