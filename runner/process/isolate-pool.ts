@@ -123,7 +123,7 @@ export class IsolatePool implements Executor, TenantEvictor {
 
   /** Runs a task that arrived as bytes (a runner process's, see EncodedRun); answers the result as bytes. */
   runEncoded(run: EncodedRun): Promise<Uint8Array> {
-    if (run.source !== undefined) this.#sources.remember(run.key, run.source)
+    if (run.source !== undefined) this.#sources.remember(run.key, run.source, run.tenantId)
     return this.#shardFor(run.tenantId).runEncoded(run)
   }
 

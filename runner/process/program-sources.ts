@@ -30,21 +30,20 @@ export class ProgramSources {
   /** Keeps the program's source when it carries one; answers its key. */
   learn(program: NamedProgram): string {
     const key = programKey(program)
-    if (program.source !== undefined && !this.#sources.has(key)) {
-      this.#sources.set(key, { source: program.source, tenantId: program.tenantId })
-      let keys = this.#byTenant.get(program.tenantId)
-      if (keys === undefined) {
-        keys = new Set()
-        this.#byTenant.set(program.tenantId, keys)
-      }
-      keys.add(key)
-    }
+    if (program.source !== undefined) this.remember(key, program.source, program.tenantId)
     return key
   }
 
-  /** Keeps `source` as program `key`'s (a run that arrived as bytes carries them apart). */
-  remember(key: string, source: string): void {
-    if (!this.#sources.has(key)) this.#sources.set(key, source)
+  /** Keeps `source` as program `key`'s, a program of `tenantId` (a run that arrived as bytes carries them apart). */
+  remember(key: string, source: string, tenantId: string): void {
+    if (this.#sources.has(key)) return
+    this.#sources.set(key, { source, tenantId })
+    let keys = this.#byTenant.get(tenantId)
+    if (keys === undefined) {
+      keys = new Set()
+      this.#byTenant.set(tenantId, keys)
+    }
+    keys.add(key)
   }
 
   get(key: string): string | undefined {
