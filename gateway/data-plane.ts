@@ -166,6 +166,12 @@ export class DataPlane {
     if (this.#draining) return refuse('DRAINING', [['retry-after', RETRY_AFTER_SECONDS]], true)
 
     let match = this.#options.routes.match(slug, method, path)
+    if (match.kind === 'tenant-not-found') return refuse('TENANT_NOT_FOUND')
+    // A suspended tenant answers so on every path, served or not (a served one: gate.check below).
+    if (match.kind !== 'found' && this.#options.gate?.suspended(match.tenantId) === true) {
+      this.#options.metrics.rejected('TENANT_SUSPENDED')
+      return refuse('TENANT_SUSPENDED')
+    }
     if (match.kind === 'method-not-allowed' && method === 'OPTIONS') {
       // A preflight goes to the script that serves every method of this path (its fetch handler
       // answers CORS, as a Worker's does); with several scripts there, or none, a plain 204.
@@ -174,7 +180,6 @@ export class DataPlane {
       if (preflight !== null) match = preflight
     }
     if (match.kind === 'method-not-allowed') return refuse('METHOD_NOT_ALLOWED', [['allow', match.allow.join(', ')]])
-    if (match.kind === 'tenant-not-found') return refuse('TENANT_NOT_FOUND')
     if (match.kind === 'not-found') return refuse('ROUTE_NOT_FOUND')
     const route = match.route
     const verdict = this.#options.gate?.check(route.tenantId) ?? null
@@ -240,8 +245,8 @@ export class DataPlane {
   }
 
   /** The route OPTIONS runs when one script serves every method of the path, else null. */
-  #preflight(slug: string, path: string, allow: readonly string[]): RouteMatch | null {
-    let found: RouteMatch | null = null
+  #preflight(slug: string, path: string, allow: readonly string[]): Extract<RouteMatch, { kind: 'found' }> | null {
+    let found: Extract<RouteMatch, { kind: 'found' }> | null = null
     for (const method of allow) {
       const match = this.#options.routes.match(slug, method, path)
       if (match.kind !== 'found') continue

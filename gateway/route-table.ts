@@ -25,8 +25,8 @@ export interface Route {
 export type RouteMatch =
   | { kind: 'found'; route: Route; params: Record<string, string> }
   | { kind: 'tenant-not-found' }
-  | { kind: 'not-found' }
-  | { kind: 'method-not-allowed'; allow: string[] }
+  | { kind: 'not-found'; tenantId: string }
+  | { kind: 'method-not-allowed'; tenantId: string; allow: string[] }
 
 interface Pattern {
   segments: string[]
@@ -37,6 +37,7 @@ interface Pattern {
 }
 
 interface TenantRoutes {
+  tenantId: string
   exact: Map<string, Map<string, Route>>
   /** Most specific first. */
   patterns: Pattern[]
@@ -70,7 +71,7 @@ export class RouteTable {
     const name = routes[0]?.tenantSlug ?? slug
     if (name === undefined) return
     this.#slugById.set(tenantId, name)
-    this.#bySlug.set(name, compile(routes))
+    this.#bySlug.set(name, compile(tenantId, routes))
   }
 
   /** Forgets a tenant: its requests answer TENANT_NOT_FOUND. */
@@ -119,8 +120,8 @@ export class RouteTable {
         allow = addAllowed(allow, pattern.methods)
       }
     }
-    if (allow === null) return { kind: 'not-found' }
-    return { kind: 'method-not-allowed', allow: [...allow].sort() }
+    if (allow === null) return { kind: 'not-found', tenantId: tenant.tenantId }
+    return { kind: 'method-not-allowed', tenantId: tenant.tenantId, allow: [...allow].sort() }
   }
 }
 
@@ -157,7 +158,7 @@ function moreSpecific(a: Pattern, b: Pattern): number {
   return 0
 }
 
-function compile(routes: readonly Route[]): TenantRoutes {
+function compile(tenantId: string, routes: readonly Route[]): TenantRoutes {
   const exact = new Map<string, Map<string, Route>>()
   const patterns = new Map<string, Pattern>()
   for (const route of routes) {
@@ -179,7 +180,7 @@ function compile(routes: readonly Route[]): TenantRoutes {
     }
     pattern.methods.set(route.method, route)
   }
-  return { exact, patterns: [...patterns.values()].sort(moreSpecific) }
+  return { tenantId, exact, patterns: [...patterns.values()].sort(moreSpecific) }
 }
 
 function matchPattern(pattern: Pattern, segments: string[]): Record<string, string> | null {

@@ -58,6 +58,11 @@ export class TenantGate {
     return this.#policies.get(tenantId)?.concurrency
   }
 
+  /** Whether the operator suspended the tenant (its requests answer 403 TENANT_SUSPENDED, routed or not). */
+  suspended(tenantId: string): boolean {
+    return this.#policies.get(tenantId)?.suspended === true
+  }
+
   /** Takes a token when the tenant may send a request now; answers why not otherwise. */
   check(tenantId: string): GateVerdict {
     const policy = this.#policies.get(tenantId)

@@ -30,7 +30,12 @@ import type { HostCallMessage, HostCancelMessage, HostReplyMessage } from './hos
 import type { NamedTask } from './protocol.js'
 
 /** What the gateway asks of a runner process. */
-export type RunnerMessage = { type: 'run'; task: NamedTask } | { type: 'check'; source: string } | { type: 'stats' }
+export type RunnerMessage =
+  | { type: 'run'; task: NamedTask }
+  | { type: 'check'; source: string }
+  | { type: 'stats' }
+  /** Let go of a tenant's isolates and programs now (a deleted or suspended tenant); answers `Evicted`. */
+  | { type: 'evict'; tenantId: string }
 
 /** A request to a runner process. */
 export interface RunnerRequest {

@@ -23,7 +23,9 @@ export {
   mergeLimits,
   programKey,
   runTask,
+  sumEvicted,
   type CheckResult,
+  type Evicted,
   type Executor,
   type HandlerKind,
   type HttpRequestData,
@@ -35,6 +37,8 @@ export {
   type RunResult,
   type RunTask,
   type TaskFields,
+  type TenantEvictor,
 } from './protocol.js'
+export type { RunnersEvicted } from './supervisor/tenant-eviction.js'
 export type { WorkerStats } from './thread/worker.js'
 export { hostErrorData, type HostAnswer, type HostCallHandler, type RelayedHostCall, type RemoteHostApi } from './host-call-channel.js'

@@ -90,6 +90,13 @@ export interface RunTask {
   env: Record<string, string>
   limits: RunLimits
   trace?: RunTrace | undefined
+  /**
+   * The heap limit of the tenant's isolate, in MB: the tenant's memory quota. The isolate is the
+   * tenant's, shared by its scripts, so its cap is the tenant's and not a script's; an isolate
+   * made at another limit (the quota changed) is replaced. Absent (a pool used without quotas):
+   * the isolate is made at the largest `limits.memoryMb` its runs asked for.
+   */
+  isolateMemoryMb?: number | undefined
 }
 
 export interface RunResult {
@@ -157,6 +164,36 @@ export function runTask(fields: TaskFields): RunTask {
     limits: mergeLimits(fields.defaults, fields.limits),
     trace: { executionId: fields.executionId, eventDepth: fields.eventDepth ?? null },
   }
+}
+
+/**
+ * What a runner let go of one tenant (a deleted or suspended tenant, see `TenantEvictor`):
+ * isolates disposed (each once its runs in flight are done) and compiled programs with them.
+ */
+export interface Evicted {
+  isolates: number
+  programs: number
+}
+
+/**
+ * Lets go at once of everything held for one tenant: its isolates, their compiled programs and
+ * contexts, and the program sources kept to compile them again. Runs in flight finish on the
+ * isolate they started in; a later run of the tenant starts cold. Without this a deleted tenant's
+ * isolates would stay until the idle timeout (`isolateIdleMs`).
+ */
+export interface TenantEvictor {
+  evict(tenantId: string): Promise<Evicted>
+}
+
+/** Adds up what several runners (processes, threads) evicted. */
+export function sumEvicted(all: Iterable<Evicted | null>): Evicted {
+  const sum: Evicted = { isolates: 0, programs: 0 }
+  for (const evicted of all) {
+    if (evicted === null) continue
+    sum.isolates += evicted.isolates
+    sum.programs += evicted.programs
+  }
+  return sum
 }
 
 export interface CheckResult {

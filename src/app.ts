@@ -46,6 +46,7 @@ import { QuotaRunner } from './services/quota-runner.js'
 import { QuotaService } from './services/quota.service.js'
 import { ScriptFailureMetrics } from './services/script-failure-metrics.js'
 import { TenantDirectory, type TenantState } from './services/tenant-directory.js'
+import { RouteFeed } from './route-feed.js'
 import { TriggerRetention } from './services/trigger-retention.js'
 import { PrometheusTriggerMetrics } from './triggers/trigger-metrics.js'
 import { existsSync, readFileSync } from 'node:fs'
@@ -180,20 +181,14 @@ export async function startIsogate(config: Config, logger: Logger = pino({ level
     const demoCreated = await ensureDemo(db, tenantRepository, tenants, scripts, config.demo)
 
     const routes = new RouteTable()
-    routes.replaceAll(await scripts.routes(), await tenants.slugs())
-    const unsubscribe = changes.subscribe(async (change) => {
-      try {
-        const served = await scripts.routes(change.tenantId)
-        // A tenant with no active route stays known: its requests answer ROUTE_NOT_FOUND.
-        const slug = served.length === 0 ? (await db.system((tx) => tenantRepository.findById(tx, change.tenantId)))?.slug : undefined
-        routes.replaceTenant(change.tenantId, served, slug)
-      } catch (error) {
-        logger.error({ err: error, tenantId: change.tenantId }, 'could not refresh routes')
-      }
-    })
-    closers.push(unsubscribe)
+    // The route table follows the scripts and the tenant directory (route-feed.ts): every tenant is
+    // known (404 ROUTE_NOT_FOUND without a matching route), a deleted one is not (TENANT_NOT_FOUND).
+    const routeFeed = new RouteFeed({ routes, directory, read: (tenantId) => scripts.routes(tenantId), logger })
+    await routeFeed.reloadAll()
+    closers.push(changes.subscribe((change) => routeFeed.refresh(change.tenantId)))
+    closers.push(directory.subscribe((change) => routeFeed.tenantChanged(change)))
     const relay = new ChangeRelay(db, changes, logger)
-    await relay.start()
+    await relay.start(() => routeFeed.reloadAll())
     closers.push(() => relay.stop())
 
     // HTTP runs: tail-sampled records, exact per-minute rollups, a journal for failures (issue 15).
@@ -236,22 +231,22 @@ export async function startIsogate(config: Config, logger: Logger = pino({ level
       if (state === null) {
         gate.remove(tenantId)
         cache.forget(tenantId)
-        routes.removeTenant(tenantId)
         if (previous !== null) {
           dataPlane.metrics.forgetTenant(previous.slug)
           failures.forgetTenant(tenantId, previous.slug)
         }
+        // Its isolates and programs go now, not at the runners' idle timeout.
+        await evictFromRunners(pool, tenantId, logger)
         return
       }
       gate.set(tenantId, policyOf(state))
-      // A new tenant (made here or on another node) is known to the data plane before it has a route.
-      if (previous === null && !routes.hasTenant(state.slug)) routes.replaceTenant(tenantId, [], state.slug)
       if (previous !== null && previous.quota.cacheBytes !== state.quota.cacheBytes) cache.forget(tenantId)
       if (previous?.status !== state.status) {
         triggers.scheduler.wake()
         triggers.dispatcher.wake()
       }
-      if (previous !== null && previous.slug !== state.slug) routes.replaceTenant(tenantId, await scripts.routes(tenantId))
+      // Refused at the gate from now on: what the runners hold for it goes too.
+      if (state.status === 'suspended' && previous?.status !== 'suspended') await evictFromRunners(pool, tenantId, logger)
     }))
     const tenantRelay = new TenantRelay(db, directory, logger)
     await tenantRelay.start()
@@ -372,4 +367,15 @@ function writeAdminToken(dataDir: string, token: string): string {
   writeFileSync(file, `${token}\n`, { mode: 0o600 })
   chmodSync(file, 0o600)
   return file
+}
+
+/** Lets go of a deleted or suspended tenant on every runner; a runner that did not answer keeps it until its idle timeout. */
+async function evictFromRunners(pool: RunnerSupervisor, tenantId: string, logger: Logger): Promise<void> {
+  try {
+    const evicted = await pool.evict(tenantId)
+    logger.debug({ tenantId, ...evicted }, 'evicted a tenant from the runners')
+    if (evicted.unanswered > 0) logger.warn({ tenantId, unanswered: evicted.unanswered }, 'a runner did not evict a tenant in time; its isolates go at the idle timeout')
+  } catch (error) {
+    logger.error({ err: error, tenantId }, 'could not evict a tenant from the runners')
+  }
 }

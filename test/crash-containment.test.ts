@@ -1,7 +1,7 @@
 import t from 'tap'
 import { RunnerSupervisor, type RunnerEvent } from '../runner/index.js'
 import { bodyText, fetchTask } from './helpers/programs.js'
-import { call, deploy, startTestIsogate } from './helpers/isogate.js'
+import { api, call, deploy, startTestIsogate } from './helpers/isogate.js'
 
 /** `new Array(1e9).fill(0)` in a 64 MB isolate: V8 aborts the whole runner process (SIGABRT). */
 const BOMB = `export default { fetch() { new Array(1e9).fill(0); return new Response('survived') } }`
@@ -23,6 +23,9 @@ t.test('a hostile tenant crashing its runner three times beside a busy innocent 
   // A circuit that opens at 2 failures: one crash counted against the innocent twice would show.
   const isogate = await startTestIsogate(t, { runners: 1, runnerStandby: 1, runnerProbation: 'ready', breakerFailures: 2 })
   // 64 MB: V8 aborts the runner (at 8 MB the isolate's memory limit now catches the bomb: SCRIPT_MEMORY_LIMIT).
+  // The isolate's heap is the tenant's memory quota: 64 MB for this tenant (the default is 256).
+  await api(isogate, 'POST', '/api/v1/tenants', { body: { slug: 'hostile', name: 'hostile' } })
+  await api(isogate, 'PUT', '/api/v1/tenants/hostile/quota', { body: { memoryMb: 64 } })
   await deploy(isogate, 'hostile', '/bomb', BOMB, { limits: { memoryMb: 64, timeoutMs: 60_000, cpuMs: 30_000 } })
   const innocent = 'innocent'
   await deploy(isogate, innocent, '/hi', BUSY)

@@ -70,10 +70,22 @@ async function agreed(nodes: Node[], path: string, expected: (answer: string) =>
   return Math.max(...took)
 }
 
+/** Live tenant isolates on one node's runners, from its /metrics (asked again while a runner is slow to answer the scrape). */
+async function isolates(node: Node): Promise<number> {
+  for (let attempt = 0; ; attempt++) {
+    const text = await (await fetch(`http://127.0.0.1:${node.adminPort}/metrics`)).text()
+    const up = [...text.matchAll(/^isogate_runner_up\{runner="\d+"\} (\d)/gm)]
+    if ((up.length > 0 && up.every((line) => line[1] === '1')) || attempt >= 20) {
+      return [...text.matchAll(/^isogate_runner_isolates\{runner="\d+"\} (\d+)/gm)].reduce((sum, line) => sum + Number(line[1]), 0)
+    }
+    await sleep(100)
+  }
+}
+
 const source = (text: string) => `export default { fetch() { return new Response(${JSON.stringify(text)}) } }`
 
 t.test(
-  'three isogate processes on one PostgreSQL server agree within 1 s on a deploy, a rollback, a status change, a quota change and a suspension made on any one of them',
+  'three isogate processes on one PostgreSQL server agree within 1 s on a new tenant, a deploy, a rollback, a status change, a quota change, a suspension and a deletion made on any one of them, and each lets go of the tenant\'s isolates',
   { skip: server ? false : 'needs a PostgreSQL server: set TEST_DATABASE_URL (CI does)', timeout: 600_000 },
   async (t) => {
     const url = (await server!.createUrl())!
@@ -93,6 +105,10 @@ t.test(
 
     t.equal((await api(a, 'POST', '/api/v1/tenants', { slug: 'fleet', name: 'Fleet' })).status, 201)
     let since = performance.now()
+    // Known on every node before it has a script: no route is ROUTE_NOT_FOUND, not TENANT_NOT_FOUND.
+    timings.tenantCreate = await agreed(nodes, '/fleet/hello', (answer) => answer.startsWith('404 ') && answer.includes('ROUTE_NOT_FOUND'), since)
+    await agreed(nodes, '/nobody/hello', (answer) => answer.startsWith('404 ') && answer.includes('TENANT_NOT_FOUND'), performance.now())
+    since = performance.now()
     const created = await api(b, 'POST', '/api/v1/scripts', { name: 'hello', source: source('v1'), http: { path: '/hello' } }, 'fleet')
     t.equal(created.status, 201)
     since = performance.now()
@@ -121,13 +137,17 @@ t.test(
     t.equal((await api(a, 'POST', '/api/v1/tenants/fleet/suspend')).status, 200)
     since = performance.now()
     timings.suspend = await agreed(nodes, '/fleet/hello', (answer) => answer.startsWith('403 ') && answer.includes('TENANT_SUSPENDED'), since)
+    await agreed(nodes, '/fleet/nowhere', (answer) => answer.startsWith('403 ') && answer.includes('TENANT_SUSPENDED'), performance.now())
+    t.same(await Promise.all(nodes.map(isolates)), [0, 0, 0], 'every node disposed the suspended tenant\'s isolate')
     t.equal((await api(b, 'POST', '/api/v1/tenants/fleet/resume')).status, 200)
     since = performance.now()
     timings.resume = await agreed(nodes, '/fleet/hello', (answer) => answer === '200 v1', since)
+    t.same(await Promise.all(nodes.map(isolates)), [1, 1, 1], 'each node ran it again in a fresh isolate')
 
     t.equal((await api(c, 'DELETE', '/api/v1/tenants/fleet')).status, 204)
     since = performance.now()
-    timings.delete = await agreed(nodes, '/fleet/hello', (answer) => answer.startsWith('404 '), since)
+    timings.delete = await agreed(nodes, '/fleet/hello', (answer) => answer.startsWith('404 ') && answer.includes('TENANT_NOT_FOUND'), since)
+    t.same(await Promise.all(nodes.map(isolates)), [0, 0, 0], 'every node disposed the deleted tenant\'s isolate')
 
     t.comment(`slowest node to agree, ms after the API answered: ${JSON.stringify(Object.fromEntries(Object.entries(timings).map(([k, v]) => [k, Math.round(v)])))}`)
     for (const [change, ms] of Object.entries(timings)) t.ok(ms < 1000, `${change}: every node within 1 s (${Math.round(ms)} ms)`)

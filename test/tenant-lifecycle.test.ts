@@ -1,14 +1,114 @@
 import { setTimeout as sleep } from 'node:timers/promises'
 import t from 'tap'
 import { databaseTargets } from './helpers/databases.js'
+import pino from 'pino'
+import { RouteTable, type Route } from '../gateway/index.js'
+import type { Isogate } from '../src/app.js'
+import { TenantRepository } from '../src/db/tenant.repository.js'
+import { RouteFeed } from '../src/route-feed.js'
+import { TenantDirectory } from '../src/services/tenant-directory.js'
 import { api, call, startTestIsogate } from './helpers/isogate.js'
 import { count, script, tenant, until } from './helpers/tenants.js'
+
+const QUOTA = { timeoutMs: 1, cpuMs: 1, memoryMb: 8, apiCalls: 1, outputBytes: 1, sourceBytes: 1, scripts: 1, requestsPerSecond: 0, dbBytes: 1, cacheBytes: 1, concurrency: 1 }
+
+/** Live tenant isolates on the gateway's runners, from /metrics (asked again while a runner is slow to answer the scrape). */
+async function liveIsolates(isogate: Isogate): Promise<number> {
+  for (let attempt = 0; ; attempt++) {
+    const text = await (await fetch(`http://127.0.0.1:${isogate.adminPort}/metrics`)).text()
+    const up = [...text.matchAll(/^isogate_runner_up\{runner="\d+"\} (\d)/gm)]
+    if ((up.length > 0 && up.every((line) => line[1] === '1')) || attempt >= 20) {
+      return [...text.matchAll(/^isogate_runner_isolates\{runner="\d+"\} (\d+)/gm)].reduce((sum, line) => sum + Number(line[1]), 0)
+    }
+    await sleep(100)
+  }
+}
 
 for (const target of databaseTargets()) {
   t.test(`tenant lifecycle on the ${target.name} database`, async (t) => {
     const databaseUrl = await target.createUrl()
     t.teardown(() => target.cleanup())
     const isogate = await startTestIsogate(t, { databaseUrl, triggerPollMs: 300 })
+
+    // First in the file: the runner then holds only this subtest's isolates.
+    t.test('deleting or suspending a tenant disposes its isolates on the runner at once, not at the idle timeout; the other tenants keep theirs', async (t) => {
+      for (const slug of ['evicted', 'napper', 'neighbour']) {
+        await tenant(isogate, slug)
+        await script(isogate, slug, { name: 'web', http: { path: '/web' } })
+        t.equal((await call(isogate, `/${slug}/web`)).status, 200)
+      }
+      t.equal(await liveIsolates(isogate), 3, 'one isolate per tenant that ran (the idle timeout is minutes away)')
+
+      t.equal((await api(isogate, 'DELETE', '/api/v1/tenants/evicted')).status, 204)
+      t.equal(await liveIsolates(isogate), 2, 'the deleted tenant\'s isolate is gone when DELETE answers')
+      const gone = await call(isogate, '/evicted/web')
+      t.equal(gone.status, 404)
+      t.equal(((await gone.json()) as any).error.code, 'TENANT_NOT_FOUND')
+
+      t.equal((await api(isogate, 'POST', '/api/v1/tenants/napper/suspend')).status, 200)
+      t.equal(await liveIsolates(isogate), 1, 'a suspended tenant\'s isolate goes too')
+      const refused = await call(isogate, '/napper/web')
+      t.equal(refused.status, 403)
+      t.equal(((await refused.json()) as any).error.code, 'TENANT_SUSPENDED')
+      t.equal(await liveIsolates(isogate), 1, 'a refused request makes no isolate')
+
+      t.equal((await call(isogate, '/neighbour/web')).status, 200)
+      t.equal(await liveIsolates(isogate), 1, 'the neighbour kept its isolate (no new one was made for its run)')
+      t.equal((await api(isogate, 'POST', '/api/v1/tenants/napper/resume')).status, 200)
+      t.equal((await call(isogate, '/napper/web')).status, 200, 'a resumed tenant starts a fresh isolate')
+      t.equal(await liveIsolates(isogate), 2)
+      t.equal((await api(isogate, 'DELETE', '/api/v1/tenants/napper')).status, 204)
+      t.equal((await api(isogate, 'DELETE', '/api/v1/tenants/neighbour')).status, 204)
+      t.equal(await liveIsolates(isogate), 0)
+    })
+
+    t.test('the data plane tells an unknown tenant, a tenant with no matching route and a suspended tenant apart, routed or not', async (t) => {
+      const answer = async (path: string) => {
+        const response = await call(isogate, path)
+        return `${response.status} ${((await response.json()) as any).error?.code}`
+      }
+      t.equal(await answer('/nobody/web'), '404 TENANT_NOT_FOUND')
+      await tenant(isogate, 'empty')
+      t.equal(await answer('/empty/web'), '404 ROUTE_NOT_FOUND', 'a tenant with no script is known')
+      const only = await script(isogate, 'empty', { name: 'only', http: { path: '/only', methods: ['GET'] } })
+      t.equal(await answer('/empty/web'), '404 ROUTE_NOT_FOUND', 'a path no script serves')
+      t.equal((await call(isogate, '/empty/only')).status, 200)
+      t.equal((await call(isogate, '/empty/only', { method: 'DELETE' })).status, 405)
+      t.equal((await api(isogate, 'PATCH', `/api/v1/scripts/${only.id}`, { tenant: 'empty', body: { status: 'paused' } })).status, 200)
+      t.equal(await answer('/empty/only'), '404 ROUTE_NOT_FOUND', 'a tenant whose last route went stays known')
+      t.equal((await api(isogate, 'POST', '/api/v1/tenants/empty/suspend')).status, 200)
+      t.equal(await answer('/empty/web'), '403 TENANT_SUSPENDED', 'suspended, on a path no script serves')
+      t.equal(await answer('/empty/only'), '403 TENANT_SUSPENDED')
+      t.equal((await call(isogate, '/empty/only', { method: 'OPTIONS' })).status, 403, 'a preflight too')
+      t.equal((await api(isogate, 'POST', '/api/v1/tenants/empty/resume')).status, 200)
+      t.equal(await answer('/empty/web'), '404 ROUTE_NOT_FOUND')
+      t.equal((await api(isogate, 'DELETE', '/api/v1/tenants/empty')).status, 204)
+      t.equal(await answer('/empty/web'), '404 TENANT_NOT_FOUND')
+    })
+
+    t.test('a route read that began before a tenant was deleted does not bring the tenant back when it lands', async (t) => {
+      // A RouteFeed of its own over this database, with a read the test holds back.
+      const directory = new TenantDirectory({ db: isogate.db, tenants: new TenantRepository(), defaults: QUOTA })
+      await directory.load()
+      const routes = new RouteTable()
+      let hold = false
+      let release: (value: Route[]) => void = () => {}
+      const read = async (): Promise<Route[]> => (hold ? new Promise<Route[]>((resolve) => (release = resolve)) : [])
+      const feed = new RouteFeed({ routes, directory, logger: pino({ level: 'silent' }), read })
+      directory.subscribe((change) => feed.tenantChanged(change))
+      const tenantId = await tenant(isogate, 'racer')
+      await directory.refresh(tenantId)
+      t.equal(routes.match('racer', 'GET', '/web').kind, 'not-found', 'known as soon as the directory knows it')
+      hold = true
+      const refreshing = feed.refresh(tenantId)
+      const route: Route = { tenantId, tenantSlug: 'racer', method: 'GET', path: '/web', scriptId: 'x', version: 1, source: '', sourceHash: 'h', limits: {}, env: {} }
+      t.equal((await api(isogate, 'DELETE', '/api/v1/tenants/racer')).status, 204)
+      await directory.refresh(tenantId)
+      t.equal(routes.match('racer', 'GET', '/web').kind, 'tenant-not-found')
+      release([route])
+      await refreshing
+      t.equal(routes.match('racer', 'GET', '/web').kind, 'tenant-not-found', 'the late read of a deleted tenant is dropped')
+    })
 
     t.test('a suspended tenant answers 403 on the data plane, its cron and events wait, its API is read-only; resume brings all back', async (t) => {
       const tenantId = await tenant(isogate, 'sleepy')

@@ -58,6 +58,57 @@ for (const target of databaseTargets()) {
       })
     })
 
+    t.test('the tenant isolate is capped at the tenant memory quota, shared by its scripts: past it a run ends SCRIPT_MEMORY_LIMIT, a raised quota lets it run, a lowered one caps the live isolate again', async (t) => {
+      await tenant(isogate, 'heapy')
+      const quota = (memoryMb: number) => api(isogate, 'PUT', '/api/v1/tenants/heapy/quota', { body: { memoryMb } })
+      t.equal((await quota(32)).status, 200)
+      // About 48 MB kept at once (60 arrays of 100,000 doubles); the script's own memoryMb (16) is below
+      // both quotas, so what caps the heap is the tenant's quota, not the script.
+      const hog = await script(isogate, 'heapy', {
+        name: 'hog',
+        http: { path: '/hog' },
+        limits: { memoryMb: 16, cpuMs: 10_000, timeoutMs: 20_000 },
+        source: `export default { fetch(request) {
+          const n = Number(new URL(request.url).searchParams.get('n') ?? 0); const keep = []
+          for (let i = 0; i < n; i++) keep.push(new Array(100_000).fill(i + 0.5))
+          return new Response(String(keep.length)) } }`,
+      })
+      t.equal(hog.limits.memoryMb, 16)
+      const run = async (n: number) => {
+        const response = await call(isogate, `/heapy/hog?n=${n}`)
+        const text = await response.text()
+        return response.status === 200 ? text : (JSON.parse(text) as any).error.code
+      }
+      t.equal(await run(1), '1', 'a small run is served (the isolate lives at the 32 MB quota)')
+      t.equal(await run(60), 'SCRIPT_MEMORY_LIMIT', '48 MB is past the 32 MB quota')
+      t.equal((await quota(128)).status, 200)
+      t.equal(await run(60), '60', 'the same run fits the raised quota, though the script itself says 16 MB')
+      t.equal(await run(1), '1')
+      t.equal((await quota(32)).status, 200)
+      t.equal(await run(60), 'SCRIPT_MEMORY_LIMIT', 'a lowered quota replaces the live 128 MB isolate at the next run')
+    })
+
+    t.test('a tenant never has more runs in flight than its concurrency quota; a tenant without one runs its requests side by side', async (t) => {
+      // Module state is the script's, in its tenant's isolate: it sees how many runs overlap.
+      const source = `let inFlight = 0, most = 0
+        export default { async fetch() { inFlight++; most = Math.max(most, inFlight)
+          await new Promise((resolve) => setTimeout(resolve, 300)); inFlight--; return new Response(String(most)) } }`
+      const overlap = async (slug: string) => {
+        await script(isogate, slug, { name: 'overlap', http: { path: '/overlap' }, source })
+        const answers = await Promise.all(Array.from({ length: 4 }, async () => {
+          const response = await call(isogate, `/${slug}/overlap`)
+          t.equal(response.status, 200)
+          return Number(await response.text())
+        }))
+        return Math.max(...answers)
+      }
+      await tenant(isogate, 'single')
+      t.equal((await api(isogate, 'PUT', '/api/v1/tenants/single/quota', { body: { concurrency: 1 } })).status, 200)
+      t.equal(await overlap('single'), 1, 'one run at a time: the others waited for a slot')
+      await tenant(isogate, 'wide')
+      t.ok((await overlap('wide')) > 1, 'without the quota the same requests overlap')
+    })
+
     t.test('the data plane answers 429 TENANT_RATE_LIMITED with Retry-After past the tenant rate', async (t) => {
       await tenant(isogate, 'limited')
       await script(isogate, 'limited', { name: 'r', http: { path: '/r' } })

@@ -1,7 +1,7 @@
 import os from 'node:os'
 import { HostRelay, type HostCallHandler, type RemoteHostApi } from '../host-relay.js'
 import type { EncodedRun } from '../framing.js'
-import type { CheckResult, Executor, NamedTask, RunResult } from '../protocol.js'
+import { sumEvicted, type CheckResult, type Evicted, type Executor, type NamedTask, type RunResult, type TenantEvictor } from '../protocol.js'
 import { ProgramSources } from './program-sources.js'
 import { readPlatformSource, siblingModule } from './platform-source.js'
 import { Rendezvous } from '../rendezvous.js'
@@ -78,7 +78,7 @@ function hostApiModules(value: unknown = DEFAULTS.hostApiModules): string[] {
  * const result = await pool.run({ kind: 'fetch', program, input: request, env: {}, limits })
  * await pool.close()
  */
-export class IsolatePool implements Executor {
+export class IsolatePool implements Executor, TenantEvictor {
   readonly #shards: WorkerShard[]
   readonly #spillThreshold: number
   /** Sources of the programs this pool was sent: runs may name their program without it. */
@@ -123,7 +123,7 @@ export class IsolatePool implements Executor {
 
   /** Runs a task that arrived as bytes (a runner process's, see EncodedRun); answers the result as bytes. */
   runEncoded(run: EncodedRun): Promise<Uint8Array> {
-    if (run.source !== undefined) this.#sources.remember(run.key, run.source)
+    if (run.source !== undefined) this.#sources.remember(run.key, run.source, run.tenantId)
     return this.#shardFor(run.tenantId).runEncoded(run)
   }
 
@@ -145,6 +145,15 @@ export class IsolatePool implements Executor {
     }
     for (const shard of this.#shards) sum.threadCrashes += shard.crashes
     return sum
+  }
+
+  /**
+   * Lets go of a tenant now, on every thread (a busy tenant may have spilled to a second one):
+   * its isolates are disposed once their runs in flight end, its programs and their sources go.
+   */
+  async evict(tenantId: string): Promise<Evicted> {
+    this.#sources.forgetTenant(tenantId)
+    return sumEvicted(await Promise.all(this.#shards.map((shard) => shard.call<Evicted>({ type: 'evict', tenantId }))))
   }
 
   async close(): Promise<void> {

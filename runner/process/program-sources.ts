@@ -10,28 +10,60 @@ const DEFAULT_MAX_BYTES = 64 * 1024 * 1024
  * threads get a source from here when they lack the program compiled; bounded by total length.
  */
 export class ProgramSources {
-  readonly #sources: LRUCache<string, string>
+  readonly #sources: LRUCache<string, KeptSource>
+  /** Each tenant's program keys here, so a tenant's sources go at once (TenantEvictor). */
+  readonly #byTenant = new Map<string, Set<string>>()
 
   constructor(maxBytes = DEFAULT_MAX_BYTES) {
     if (!Number.isInteger(maxBytes) || maxBytes < 1) throw new RangeError('maxBytes must be a positive integer')
-    this.#sources = new LRUCache<string, string>({ maxSize: maxBytes, sizeCalculation: (source) => Math.max(1, source.length) })
+    this.#sources = new LRUCache<string, KeptSource>({
+      maxSize: maxBytes,
+      sizeCalculation: (kept) => Math.max(1, kept.source.length),
+      dispose: (kept, key) => {
+        const keys = this.#byTenant.get(kept.tenantId)
+        keys?.delete(key)
+        if (keys?.size === 0) this.#byTenant.delete(kept.tenantId)
+      },
+    })
   }
 
   /** Keeps the program's source when it carries one; answers its key. */
   learn(program: NamedProgram): string {
     const key = programKey(program)
-    if (program.source !== undefined && !this.#sources.has(key)) this.#sources.set(key, program.source)
+    if (program.source !== undefined) this.remember(key, program.source, program.tenantId)
     return key
   }
 
-  /** Keeps `source` as program `key`'s (a run that arrived as bytes carries them apart). */
-  remember(key: string, source: string): void {
-    if (!this.#sources.has(key)) this.#sources.set(key, source)
+  /** Keeps `source` as program `key`'s, a program of `tenantId` (a run that arrived as bytes carries them apart). */
+  remember(key: string, source: string, tenantId: string): void {
+    if (this.#sources.has(key)) return
+    this.#sources.set(key, { source, tenantId })
+    let keys = this.#byTenant.get(tenantId)
+    if (keys === undefined) {
+      keys = new Set()
+      this.#byTenant.set(tenantId, keys)
+    }
+    keys.add(key)
   }
 
   get(key: string): string | undefined {
-    return this.#sources.get(key)
+    return this.#sources.get(key)?.source
   }
+
+  /** Forgets every source of one tenant; answers how many went. */
+  forgetTenant(tenantId: string): number {
+    const keys = this.#byTenant.get(tenantId)
+    if (keys === undefined) return 0
+    const count = keys.size
+    for (const key of [...keys]) this.#sources.delete(key)
+    this.#byTenant.delete(tenantId)
+    return count
+  }
+}
+
+interface KeptSource {
+  source: string
+  tenantId: string
 }
 
 /** A run's program source is neither here nor in the run: the caller must send it (framing.ts `missing`). */

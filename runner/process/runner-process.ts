@@ -109,6 +109,8 @@ async function answer({ message }: RunnerRequest): Promise<unknown> {
       return pool.check(message.source)
     case 'stats':
       return pool.stats()
+    case 'evict':
+      return pool.evict(message.tenantId)
   }
 }
 

@@ -1,12 +1,13 @@
 import { RunnerError } from '../errors.js'
 import type { HostCallHandler } from '../host-relay.js'
 import type { IsolatePoolOptions, PoolStats } from '../process/isolate-pool.js'
-import { failedRun, type CheckResult, type Executor, type RunResult, type RunTask } from '../protocol.js'
+import { failedRun, type CheckResult, type Executor, type RunResult, type RunTask, type TenantEvictor } from '../protocol.js'
 import { CrashBlame, type BlameDecision } from './crash-blame.js'
 import { ProbationLane } from './probation-lane.js'
 import { Quarantine, QUARANTINE_DEFAULTS, type QuarantineOptions } from './quarantine.js'
 import { Rendezvous } from '../rendezvous.js'
 import { RunnerFleet, type RunnerFleetEvent } from './runner-fleet.js'
+import { evictTenant, type RunnersEvicted } from './tenant-eviction.js'
 import type { RunnerSlot } from './runner-slot.js'
 import type { RunnerMessage } from '../framing.js'
 
@@ -120,7 +121,7 @@ const MAY_BE_ZERO = new Set<NumericOption>(['standby', 'restartDelayMs'])
  * const result = await runners.run({ kind: 'fetch', program, input: request, env: {}, limits })
  * await runners.close()
  */
-export class RunnerSupervisor implements Executor {
+export class RunnerSupervisor implements Executor, TenantEvictor {
   readonly #fleet: RunnerFleet
   readonly #quarantine: Quarantine
   readonly #blame: CrashBlame
@@ -303,6 +304,16 @@ export class RunnerSupervisor implements Executor {
       runnersReady: this.#fleet.slots.filter((slot) => slot.serving).length,
       ...this.incidents,
     }
+  }
+
+  /**
+   * Lets go of a tenant on every runner now, the probation runner included (a deleted or suspended
+   * tenant): its isolates, compiled programs and sources (tenant-eviction.ts). A runner that does
+   * not answer within `timeoutMs` keeps them until its idle timeout.
+   */
+  evict(tenantId: string, timeoutMs = 2000): Promise<RunnersEvicted> {
+    if (this.#fleet.closed) return Promise.resolve({ isolates: 0, programs: 0, unanswered: 0 })
+    return evictTenant([...this.#fleet.slots, this.#fleet.probation], tenantId, timeoutMs)
   }
 
   /** Stops every runner (killed after `closeTimeoutMs`); no runner process outlives this. */

@@ -3,7 +3,7 @@ import { LRUCache } from 'lru-cache'
 import { RunnerError, toErrorData, type ErrorData } from '../errors.js'
 import { HostBridge, HostRegistry, type DispatchResult } from './host-bridge.js'
 import { importError, isNodeModule } from './imports.js'
-import { failedRun, programKey, type CheckResult, type HttpResponseData, type NamedTask, type RunMetrics, type RunResult, type RunTask } from '../protocol.js'
+import { failedRun, programKey, type CheckResult, type Evicted, type HttpResponseData, type NamedTask, type RunMetrics, type RunResult, type RunTask } from '../protocol.js'
 import { SCRIPT_FILENAME, stackLocation, tenantStack } from './source-location.js'
 import { StepTimeout, TenantIsolate, syntaxError, type PlatformCode, type SyncStep } from './tenant-isolate.js'
 import { LimitEnforcer } from './limit-enforcer.js'
@@ -61,6 +61,16 @@ export class IsolateHost {
     return { ...this.#stats, isolates: this.#isolates.size }
   }
 
+  /** Lets go of a tenant's isolate and its programs now: disposed once its runs in flight are done (protocol.ts TenantEvictor). */
+  evict(tenantId: string): Evicted {
+    const tenant = this.#isolates.peek(tenantId)
+    if (tenant === undefined) return { isolates: 0, programs: 0 }
+    const programs = tenant.programCount
+    // The LRU's dispose retires it.
+    this.#isolates.delete(tenantId)
+    return { isolates: 1, programs }
+  }
+
   /** Retires every isolate (each is disposed once its runs are done). */
   close(): void {
     this.#isolates.clear()
@@ -74,7 +84,7 @@ export class IsolateHost {
    */
   lacks(task: NamedTask): boolean {
     const tenant = this.#isolates.peek(task.program.tenantId)
-    return tenant === undefined || !tenant.usable || tenant.memoryMb < task.limits.memoryMb || !tenant.has(task.program)
+    return tenant === undefined || !tenant.usable || !fitsHeap(tenant, task) || !tenant.has(task.program)
   }
 
   /** Runs a task; its program's source may be left out when `lacks(task)` said it is held. */
@@ -172,10 +182,9 @@ export class IsolateHost {
 
   #tenantIsolate(task: NamedTask): { tenant: TenantIsolate; start: RunMetrics['start'] } {
     const existing = this.#isolates.get(task.program.tenantId)
-    // One memory limit per tenant isolate: the largest its runs asked for. A run asking for no
-    // more than the isolate has runs there (the heap is the tenant's, shared by its scripts);
-    // one asking for more rebuilds it once, at the larger limit, which later runs then share.
-    if (existing !== undefined && existing.usable && existing.memoryMb >= task.limits.memoryMb) {
+    // One memory limit per tenant isolate (the heap is the tenant's, shared by its scripts): the
+    // tenant's quota when the task carries it (fitsHeap), else the largest its runs asked for.
+    if (existing !== undefined && existing.usable && fitsHeap(existing, task)) {
       this.#stats.isolateHits++
       const hot = existing.has(task.program)
       if (hot) this.#stats.programHits++
@@ -186,7 +195,7 @@ export class IsolateHost {
     this.#stats.programMisses++
     const tenant = new TenantIsolate({
       tenantId: task.program.tenantId,
-      memoryMb: Math.max(task.limits.memoryMb, existing?.memoryMb ?? 0),
+      memoryMb: task.isolateMemoryMb ?? Math.max(task.limits.memoryMb, existing?.memoryMb ?? 0),
       platform: this.#options.platform,
       bridge: this.#bridge,
       maxPrograms: this.#options.maxProgramsPerTenant,
@@ -196,6 +205,13 @@ export class IsolateHost {
   }
 }
 
+/**
+ * Whether a live isolate has the heap limit a run needs: exactly the tenant's (`isolateMemoryMb`,
+ * so a raised or lowered quota takes effect at the next run), or without it at least the run's own.
+ */
+function fitsHeap(tenant: TenantIsolate, task: NamedTask): boolean {
+  return task.isolateMemoryMb === undefined ? tenant.memoryMb >= task.limits.memoryMb : tenant.memoryMb === task.isolateMemoryMb
+}
 
 /** Adds an unhandled rejection to the run's logs at level error, with the tenant's frames of its stack. */
 function logUnhandledRejection(raw: DispatchResult, reason: unknown): void {

@@ -324,6 +324,11 @@ export class TenantIsolate {
     return this.#programs.has(programKey(ref))
   }
 
+  /** Programs compiled (or compiling) in this isolate now. */
+  get programCount(): number {
+    return this.#programs.size
+  }
+
   /** The compiled program for a script version, compiling it on a miss (which needs its source). */
   program(ref: NamedProgram): Promise<Program> {
     const key = programKey(ref)

@@ -9,7 +9,7 @@
  */
 import { deserialize, serialize } from 'node:v8'
 import { BroadcastChannel, workerData } from 'node:worker_threads'
-import { failedRun, programKey, type CheckResult, type NamedTask, type RunResult } from '../protocol.js'
+import { failedRun, programKey, type CheckResult, type Evicted, type NamedTask, type RunResult } from '../protocol.js'
 import { HostRegistry } from './host-bridge.js'
 import { registerRemoteHostApis, type HostRelaySettings } from '../host-relay.js'
 import { IsolateHost, type WorkerStats } from './isolate-host.js'
@@ -51,6 +51,7 @@ export type WorkerMessage =
   | { type: 'runs'; runs: ThreadRun[] }
   | { type: 'check'; source: string }
   | { type: 'stats' }
+  | { type: 'evict'; tenantId: string }
 
 const settings = workerData as WorkerSettings
 const registry = HostRegistry.withDefaults()
@@ -138,7 +139,7 @@ function runBatch(runs: ThreadRun[]): Promise<number> {
   })
 }
 
-export default async function handle(message: WorkerMessage): Promise<number | CheckResult | WorkerStats> {
+export default async function handle(message: WorkerMessage): Promise<number | CheckResult | WorkerStats | Evicted> {
   switch (message.type) {
     case 'runs':
       return runBatch(message.runs)
@@ -146,6 +147,8 @@ export default async function handle(message: WorkerMessage): Promise<number | C
       return host.check(message.source)
     case 'stats':
       return host.stats()
+    case 'evict':
+      return host.evict(message.tenantId)
   }
 }
 

@@ -25,9 +25,20 @@ export class ChangeRelay {
     this.#logger = logger
   }
 
-  async start(): Promise<void> {
+  /**
+   * Listens for the other processes' changes. `onReconnect` runs when the notification connection
+   * came back after a loss: changes made meanwhile were missed, so the caller reads everything again.
+   */
+  async start(onReconnect?: () => Promise<void>): Promise<void> {
     if (this.#db.embedded) return
-    const listener = await this.#db.sql.listen(CHANNEL, (payload) => this.#received(payload))
+    let first = true
+    const listener = await this.#db.sql.listen(CHANNEL, (payload) => this.#received(payload), () => {
+      if (first) {
+        first = false
+        return
+      }
+      onReconnect?.().catch((error: unknown) => this.#logger.error({ err: error }, 'could not reload routes after reconnecting'))
+    })
     this.#unlisten = () => listener.unlisten()
     this.#unsubscribe = this.#feed.subscribe(async (change) => {
       if (change.remote) return

@@ -12,7 +12,8 @@ const LIMITS = ['timeoutMs', 'cpuMs', 'memoryMb', 'apiCalls', 'outputBytes'] as 
 
 /**
  * Every run (HTTP, cron, events, manual) passes here on its way to the runners: its limits are
- * clamped to its tenant's quota. A script's own limits are refused over the quota when it is
+ * clamped to its tenant's quota, and its tenant's isolate is capped at the tenant's memory quota
+ * (`isolateMemoryMb`: the heap is shared by the tenant's scripts, so its limit is the tenant's). A script's own limits are refused over the quota when it is
  * written; what this clamps is a limit the script left to the process default (a quota may sit
  * below the default), and a script written before its quota was set.
  *
@@ -39,7 +40,8 @@ export class QuotaRunner implements Executor {
       limits ??= { ...task.limits }
       limits[name] = quota[name]
     }
-    const result = await this.#inner.run(limits === null ? task : { ...task, limits })
+    // The tenant's isolate, shared by its scripts, is capped at the tenant's memory quota.
+    const result = await this.#inner.run({ ...task, limits: limits ?? task.limits, isolateMemoryMb: quota.memoryMb })
     this.#onResult?.(task, result)
     return result
   }
