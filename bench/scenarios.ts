@@ -34,6 +34,8 @@ export const ECHO_BODY = JSON.stringify({ items: Array.from({ length: 24 }, (_, 
 export interface Deployer {
   /** Creates the tenant (if new) and its `run` script, with more script `fields` such as `limits`; resolves to the tenant's id. */
   deploy(tenant: string, source: string, fields?: Record<string, unknown>): Promise<{ tenantId: string }>
+  /** Sets fields of an existing tenant's quota (PUT /tenants/{slug}/quota), e.g. `{ memoryMb: 64 }`. */
+  quota(tenant: string, quota: Record<string, number>): Promise<void>
 }
 
 /** Creates tenants and scripts through the control plane, as a user would. */
@@ -52,6 +54,10 @@ export function deployer(adminPort: number, token: string): Deployer {
       if (script.status !== 201) throw new Error(`script for ${tenant}: ${script.status} ${await script.text()}`)
       const { tenantId } = (await script.json()) as { tenantId: string }
       return { tenantId }
+    },
+    async quota(tenant, quota) {
+      const response = await fetch(`${base}/tenants/${tenant}/quota`, { method: 'PUT', headers, body: JSON.stringify(quota) })
+      if (response.status !== 200) throw new Error(`quota of ${tenant}: ${response.status} ${await response.text()}`)
     },
   }
 }
