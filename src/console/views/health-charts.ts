@@ -15,9 +15,10 @@ export function healthCharts(t: Translator, stats: MinuteStats[], to: Date, minu
   const clock = new Intl.DateTimeFormat(t.tag, { hour: '2-digit', minute: '2-digit', timeZone: 'UTC' })
   const labels = slots.map((s) => clock.format(s.minute))
   const errorsOf = (s: MinuteStats) => Object.values(s.errors).reduce((a, b) => a + b, 0)
+  // The totals are of the minutes shown, never of a minute the source answered outside them.
   const totals = new Map<string, number>()
-  for (const s of stats) for (const [code, n] of Object.entries(s.errors)) totals.set(code, (totals.get(code) ?? 0) + n)
-  const runs = stats.reduce((sum, s) => sum + s.runs, 0)
+  for (const s of slots) for (const [code, n] of Object.entries(s.errors)) totals.set(code, (totals.get(code) ?? 0) + n)
+  const runs = slots.reduce((sum, s) => sum + s.runs, 0)
   const failed = [...totals.values()].reduce((a, b) => a + b, 0)
   const count = (v: number) => t.number(v, { maximumFractionDigits: 1 })
   const ms = (v: number) => t.duration(v)
