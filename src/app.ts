@@ -91,7 +91,7 @@ export async function startIsogate(config: Config, logger: Logger = pino({ level
     closers.length = 0
   }
   try {
-    const db = await Database.open({ url: config.databaseUrl, dataDir: path.join(config.dataDir) })
+    const db = await Database.open({ url: config.databaseUrl, dataDir: path.join(config.dataDir), embeddedTemplate: config.embeddedTemplate })
     closers.push(() => db.close())
     const tenantRepository = new TenantRepository()
     // Every tenant's status and quota, in memory: the data plane, ctx.cache, ctx.db and run limits read it.

@@ -2,6 +2,7 @@ import { mkdtempSync } from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
 import t from 'tap'
+import { TEST_EMBEDDED_TEMPLATE } from '../config/test.js'
 import { RollupHealthSource } from '../src/console/rollup-health-source.js'
 import { ExecutionMinuteRepository } from '../src/db/execution-minute.repository.js'
 import { ExecutionRollupRepository } from '../src/db/execution-rollup.repository.js'
@@ -18,10 +19,10 @@ for (const target of databaseTargets()) {
     const url = await target.createUrl()
     t.teardown(() => target.cleanup())
     const dataDir = mkdtempSync(path.join(os.tmpdir(), 'isogate-console-'))
-    const db = await Database.open({ url, dataDir })
+    const db = await Database.open({ url, dataDir, embeddedTemplate: TEST_EMBEDDED_TEMPLATE })
     t.teardown(() => db.close())
     // A second node on the same database (the embedded database takes one connection: there, the same one).
-    const other = url === undefined ? db : await Database.open({ url, dataDir })
+    const other = url === undefined ? db : await Database.open({ url, dataDir, embeddedTemplate: TEST_EMBEDDED_TEMPLATE })
     if (other !== db) t.teardown(() => other.close())
     const [tenant] = await db.system((tx) => tx<Array<{ id: string }>>`INSERT INTO tenants (slug, name) VALUES ('acme', 'Acme') RETURNING id`)
     const [key] = await db.system((tx) => tx<Array<{ id: string }>>`
