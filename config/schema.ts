@@ -108,6 +108,12 @@ export const settings = {
     undefined,
   ),
   dataDir: setting('ISOGATE_DATA_DIR', 'Folder for the embedded database and the generated admin token', z.string().min(1), './.isogate'),
+  embeddedTemplate: setting(
+    'ISOGATE_EMBEDDED_TEMPLATE',
+    'A PGlite data folder of a cleanly stopped embedded database, copied into a new ISOGATE_DATA_DIR instead of creating a database there (faster first start; the test suite uses one)',
+    z.string().min(1),
+    undefined,
+  ),
   adminToken: setting(
     'ISOGATE_ADMIN_TOKEN',
     'Bootstrap superadmin API token; unset: one is generated at first start, printed once, stored hashed',

@@ -1,7 +1,19 @@
+import { createHash } from 'node:crypto'
 import { mkdtempSync } from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
+import { fileURLToPath } from 'node:url'
 import { loadConfig, type Config, type ConfigOverrides } from './index.js'
+
+/**
+ * Where the test suite keeps an empty, migrated embedded database that a test's new data folder
+ * starts as a copy of (ISOGATE_EMBEDDED_TEMPLATE): one per checkout, built before the tests by
+ * test/helpers/embedded-template.ts. Without it, each embedded start creates its database.
+ */
+export const TEST_EMBEDDED_TEMPLATE = path.join(
+  os.tmpdir(),
+  `isogate-test-pgdata-${createHash('sha256').update(fileURLToPath(new URL('..', import.meta.url))).digest('hex').slice(0, 12)}`,
+)
 
 /**
  * Configuration for tests: free ports, a throwaway data folder, quiet logs, two workers, no demo.
@@ -22,6 +34,7 @@ export function testConfig(overrides: ConfigOverrides = {}): Config {
       runnerProbation: 'on-demand',
       demo: false,
       logLevel: 'silent',
+      embeddedTemplate: TEST_EMBEDDED_TEMPLATE,
       ...overrides,
     },
     {},

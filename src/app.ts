@@ -7,7 +7,8 @@ import { collectDefaultMetrics, Registry } from 'prom-client'
 import { ContainmentMetrics, EarlyResponses, RouteTable, RunnerMetrics, TenantGate, TenantLabels, type TenantPolicy } from '../gateway/index.js'
 import { RunnerSupervisor, type RunnerEvent } from '../runner/index.js'
 import { createApiServer } from './api/index.js'
-import { ExecutionHealthSource } from './console/index.js'
+import { RollupHealthSource } from './console/index.js'
+import { ExecutionMinuteRepository } from './db/execution-minute.repository.js'
 import { ApiKeyRepository } from './db/api-key.repository.js'
 import { Database } from './db/index.js'
 import { ScriptRepository } from './db/script.repository.js'
@@ -90,7 +91,7 @@ export async function startIsogate(config: Config, logger: Logger = pino({ level
     closers.length = 0
   }
   try {
-    const db = await Database.open({ url: config.databaseUrl, dataDir: path.join(config.dataDir) })
+    const db = await Database.open({ url: config.databaseUrl, dataDir: path.join(config.dataDir), embeddedTemplate: config.embeddedTemplate })
     closers.push(() => db.close())
     const tenantRepository = new TenantRepository()
     // Every tenant's status and quota, in memory: the data plane, ctx.cache, ctx.db and run limits read it.
@@ -280,7 +281,8 @@ export async function startIsogate(config: Config, logger: Logger = pino({ level
         db,
         cron: triggers.cron,
         events: triggers.events,
-        health: new ExecutionHealthSource(db),
+        // Exact per-minute counts from the rollups; the records for what they do not count.
+        health: new RollupHealthSource({ db, rollups: rollupRepository, records: new ExecutionMinuteRepository() }),
         idleMinutes: config.consoleIdleMinutes,
         publicUrl: config.publicUrl,
         baseDomain: config.baseDomain,

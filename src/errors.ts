@@ -15,6 +15,7 @@ export const ERROR_CODES = errorCatalogue({
   UNAUTHORIZED: { status: 401, message: 'A valid API key is required' },
   FORBIDDEN: { status: 403, message: 'The API key lacks the permission for this action' },
   CSRF_INVALID: { status: 403, message: "The web console's form token is missing or does not match the session" },
+  ORIGIN_REFUSED: { status: 403, message: "A console session is accepted only from the console's own origin" },
   NOT_FOUND: { status: 404, message: 'No such resource' },
   SCRIPT_NOT_FOUND: { status: 404, message: 'No such script' },
   VERSION_NOT_FOUND: { status: 404, message: 'No such version of this script' },

@@ -2,6 +2,7 @@ import { existsSync, mkdirSync } from 'node:fs'
 import path from 'node:path'
 import { chromium, type BrowserContext, type Page } from 'playwright-core'
 import t from 'tap'
+import WebSocket from 'ws'
 import { databaseTargets } from './helpers/databases.js'
 import { ADMIN_TOKEN, api, startTestIsogate } from './helpers/isogate.js'
 
@@ -144,14 +145,42 @@ t.test('the web console in Chromium: sign in, write, deploy, run, roll back, thr
   const executionPath = new URL(page.url()).pathname
   t.match(await page.locator('table.logs').textContent(), 'hello from run 21', "the run's log line is on its page")
 
-  // The live view shows a run that happens after it opened, without a reload.
+  // The live view: the live tail over a WebSocket the page opens with its session. Runs made
+  // after it opened appear without a reload: a manual run (linked to its record) and an HTTP run
+  // through the data plane (every one shows, though the records only sample successes).
   await page.goto(`${base}/executions?live=1`)
-  const rows = page.locator('#execution-rows tbody tr')
-  const before = await rows.count()
+  await page.locator('#live-runs[data-state=ready]').waitFor()
+  t.match(await page.locator('#live-state').textContent(), 'Connected', 'the page says it is connected')
+  await page.evaluate('window.sameDocument = true')
   const scriptId = scriptPath.split('/').at(-1) as string
-  t.equal((await api(isogate, 'POST', `/api/v1/scripts/${scriptId}/run`, { tenant: 'acme', body: { input: { n: 1 } } })).status, 200)
-  await rows.nth(before).waitFor() // the poll every 2 s brings it
-  t.equal(await rows.count(), before + 1, 'the new run appears in the live list')
+  const manual = await api(isogate, 'POST', `/api/v1/scripts/${scriptId}/run`, { tenant: 'acme', body: { input: { n: 1 } } })
+  t.equal(manual.status, 200)
+  const liveRows = page.locator('#live-runs tbody tr')
+  await page.locator(`#live-runs tbody tr[data-id="${manual.body.id}"]`).waitFor()
+  t.match(await page.locator(`#live-runs tr[data-id="${manual.body.id}"]`).textContent(), /hello v1\s*Manual\s*Completed/, 'the manual run appears with its script, trigger and status')
+  t.equal(await page.locator(`#live-runs tr[data-id="${manual.body.id}"] a[href="/executions/${manual.body.id}"]`).count(), 1, 'and links to its record')
+  t.equal((await context.request.get(url as string)).status(), 200)
+  await liveRows.nth(1).waitFor()
+  t.match(await liveRows.first().textContent(), /hello v1\s*HTTP request\s*Completed/, 'the HTTP run appears above it')
+  t.equal(await liveRows.count(), 2, 'one row per run')
+  t.equal(await page.evaluate('window.sameDocument'), true, 'without a reload')
+  // Another tenant's run never reaches this session's tail: the next row is acme's own.
+  t.equal((await api(isogate, 'POST', '/api/v1/tenants', { body: { slug: 'globex', name: 'Globex' } })).status, 201)
+  t.equal((await api(isogate, 'POST', '/api/v1/scripts', { tenant: 'globex', body: { name: 'other', type: 'http', source: V1, http: { path: '/hello', methods: ['GET'] } } })).status, 201)
+  t.equal((await fetch(`http://127.0.0.1:${isogate.dataPort}/globex/hello`)).status, 200)
+  const again = await api(isogate, 'POST', `/api/v1/scripts/${scriptId}/run`, { tenant: 'acme', body: { input: { n: 2 } } })
+  await page.locator(`#live-runs tbody tr[data-id="${again.body.id}"]`).waitFor()
+  t.equal(await liveRows.count(), 3, "the other tenant's run is not shown")
+
+  // The tail takes the session only from the console's own origin, with the session's role and tenant.
+  const session = (await context.cookies()).find((c) => c.name === 'ig_session')?.value as string
+  const tailUrl = `ws://127.0.0.1:${isogate.adminPort}/api/v1/tail`
+  t.same(await tailAttempt(tailUrl, { cookie: `ig_session=${session}`, origin: base }), { ready: true }, 'same origin: the tail opens')
+  t.same(await tailAttempt(tailUrl, { cookie: `ig_session=${session}`, origin: 'http://evil.example' }), { status: 403, code: 'ORIGIN_REFUSED' }, 'another origin with the cookie: refused')
+  t.same(await tailAttempt(tailUrl, { cookie: `ig_session=${session}`, origin: `http://localhost:${isogate.adminPort}` }), { status: 403, code: 'ORIGIN_REFUSED' }, 'another host name of the same machine: refused')
+  t.same(await tailAttempt(tailUrl, { cookie: `ig_session=${session}` }), { status: 403, code: 'ORIGIN_REFUSED' }, 'no Origin at all: refused')
+  t.same(await tailAttempt(tailUrl, { cookie: 'ig_session=not-a-session', origin: base }), { status: 401, code: 'UNAUTHORIZED' }, 'an unknown session: a key is asked for')
+  t.same(await tailAttempt(`ws://127.0.0.1:${isogate.adminPort}/api/v1/execute`, { cookie: `ig_session=${session}`, origin: base }), { status: 401, code: 'UNAUTHORIZED' }, 'a route that takes no session ignores the cookie')
 
   // A run that throws: its page shows the error with the source line and a caret under the column.
   await page.goto(`${base}${scriptPath}`)
@@ -319,3 +348,20 @@ t.test('the web console in Chromium: sign in, write, deploy, run, roll back, thr
 
   t.same(outside, [], 'the console made no request beyond loopback')
 })
+
+/** Opens a WebSocket as a browser would (cookie, Origin): `{ready: true}` once the tail says so, else the refusal. */
+function tailAttempt(url: string, headers: Record<string, string>): Promise<{ ready: true } | { status: number; code: string }> {
+  return new Promise((resolve, reject) => {
+    const ws = new WebSocket(url, { headers })
+    ws.once('message', (data) => {
+      ws.close()
+      resolve(JSON.parse(String(data)).type === 'ready' ? { ready: true } : JSON.parse(String(data)))
+    })
+    ws.once('unexpected-response', (_request, response) => {
+      let body = ''
+      response.on('data', (chunk: Buffer) => (body += chunk.toString()))
+      response.on('end', () => resolve({ status: response.statusCode ?? 0, code: JSON.parse(body).error.code }))
+    })
+    ws.once('error', reject)
+  })
+}

@@ -4,6 +4,7 @@ import path from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { pino } from 'pino'
 import t from 'tap'
+import { TEST_EMBEDDED_TEMPLATE } from '../config/test.js'
 import { IsolatePool } from '../runner/index.js'
 import { CronRepository } from '../src/db/cron.repository.js'
 import { Database } from '../src/db/index.js'
@@ -33,7 +34,7 @@ for (const target of databaseTargets()) {
     t.teardown(() => target.cleanup())
 
     t.test('scheduler with a fake clock: DST, missed slots, overlap and abandoned fires', async (t) => {
-      const db = await Database.open({ url: databaseUrl, dataDir: mkdtempSync(path.join(os.tmpdir(), 'isogate-cron-')) })
+      const db = await Database.open({ url: databaseUrl, dataDir: mkdtempSync(path.join(os.tmpdir(), 'isogate-cron-')), embeddedTemplate: TEST_EMBEDDED_TEMPLATE })
       t.teardown(() => db.close())
       const pool = new IsolatePool({ threads: 1 })
       t.teardown(() => pool.close())

@@ -3,6 +3,7 @@ import { mkdtempSync } from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
 import t from 'tap'
+import { TEST_EMBEDDED_TEMPLATE } from '../config/test.js'
 import { Database, migrate, MIGRATIONS, type Tx } from '../src/db/index.js'
 import { ExecutionRepository } from '../src/db/execution.repository.js'
 import type { ExecutionRecord } from '../src/domain/execution.js'
@@ -15,7 +16,7 @@ for (const target of databaseTargets()) {
     const dataDir = mkdtempSync(path.join(os.tmpdir(), 'isogate-db-'))
     const url = await target.createUrl()
     t.teardown(() => target.cleanup())
-    const db = await Database.open({ url, dataDir })
+    const db = await Database.open({ url, dataDir, embeddedTemplate: TEST_EMBEDDED_TEMPLATE })
     t.teardown(() => db.close())
 
     t.test('migrations are recorded once and applying them again changes nothing', async (t) => {

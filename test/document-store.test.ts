@@ -3,6 +3,7 @@ import { mkdtempSync } from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
 import t from 'tap'
+import { TEST_EMBEDDED_TEMPLATE } from '../config/test.js'
 import { Database } from '../src/db/index.js'
 import { DocumentRepository } from '../src/db/document.repository.js'
 import { EventRepository } from '../src/db/event.repository.js'
@@ -26,7 +27,7 @@ for (const target of databaseTargets()) {
   t.test(`the document store on the ${target.name} database`, async (t) => {
     const url = await target.createUrl()
     t.teardown(() => target.cleanup())
-    const db = await Database.open({ url, dataDir: mkdtempSync(path.join(os.tmpdir(), 'isogate-docs-')) })
+    const db = await Database.open({ url, dataDir: mkdtempSync(path.join(os.tmpdir(), 'isogate-docs-')), embeddedTemplate: TEST_EMBEDDED_TEMPLATE })
     t.teardown(() => db.close())
     let wakes = 0
     const parts = { db, documents: new DocumentRepository(), events: new EventRepository(), onPublished: () => wakes++ }

@@ -4,6 +4,7 @@ import os from 'node:os'
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
 import t from 'tap'
+import { TEST_EMBEDDED_TEMPLATE } from '../config/test.js'
 import { alive, childPids } from './helpers/processes.js'
 
 const root = fileURLToPath(new URL('..', import.meta.url))
@@ -19,7 +20,7 @@ interface Running {
 function startMain(env: Record<string, string>): Running {
   const child = spawn(process.execPath, ['--no-node-snapshot', '--import', 'tsx', 'src/main.ts'], {
     cwd: root,
-    env: { PATH: process.env.PATH ?? '', PORT: '0', ADMIN_PORT: '0', ISOGATE_LOG_LEVEL: 'warn', ISOGATE_WORKERS: '1', ...env },
+    env: { PATH: process.env.PATH ?? '', PORT: '0', ADMIN_PORT: '0', ISOGATE_LOG_LEVEL: 'warn', ISOGATE_WORKERS: '1', ISOGATE_EMBEDDED_TEMPLATE: TEST_EMBEDDED_TEMPLATE, ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   })
   let output = ''

@@ -2,6 +2,7 @@ import { mkdtempSync } from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
 import t from 'tap'
+import { TEST_EMBEDDED_TEMPLATE } from '../config/test.js'
 import { Database, type Tx } from '../src/db/index.js'
 import { databaseTargets } from './helpers/databases.js'
 
@@ -29,7 +30,7 @@ for (const target of databaseTargets()) {
   t.test(`the hot control-plane queries use their indexes on the ${target.name} database`, async (t) => {
     const url = await target.createUrl()
     t.teardown(() => target.cleanup())
-    const db = await Database.open({ url, dataDir: mkdtempSync(path.join(os.tmpdir(), 'isogate-plans-')) })
+    const db = await Database.open({ url, dataDir: mkdtempSync(path.join(os.tmpdir(), 'isogate-plans-')), embeddedTemplate: TEST_EMBEDDED_TEMPLATE })
     t.teardown(() => db.close())
 
     // 10 tenants x 100 scripts, 50 000 executions over a year, 50 000 audit entries: enough rows

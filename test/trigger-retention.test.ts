@@ -3,6 +3,7 @@ import os from 'node:os'
 import path from 'node:path'
 import { pino } from 'pino'
 import t from 'tap'
+import { TEST_EMBEDDED_TEMPLATE } from '../config/test.js'
 import { Database } from '../src/db/index.js'
 import { TriggerRetention } from '../src/services/trigger-retention.js'
 import { databaseTargets } from './helpers/databases.js'
@@ -11,7 +12,7 @@ for (const target of databaseTargets()) {
   t.test(`old events, deliveries, idempotency keys, cron fires and dead letters are purged in batches on the ${target.name} database`, async (t) => {
     const url = await target.createUrl()
     t.teardown(() => target.cleanup())
-    const db = await Database.open({ url, dataDir: mkdtempSync(path.join(os.tmpdir(), 'isogate-retention-')) })
+    const db = await Database.open({ url, dataDir: mkdtempSync(path.join(os.tmpdir(), 'isogate-retention-')), embeddedTemplate: TEST_EMBEDDED_TEMPLATE })
     t.teardown(() => db.close())
 
     await db.system(async (tx) => {

@@ -5,7 +5,7 @@ import type { Principal } from '../domain/auth.js'
 import type { Tenant } from '../domain/tenant.js'
 import { AppError } from '../errors.js'
 import type { AuditService, AuthService, ExecutionService, ScriptService, TenantService } from '../services/index.js'
-import { consolePlugin, type ConsoleOptions } from '../console/index.js'
+import { consolePlugin, SessionAuth, type ConsoleOptions } from '../console/index.js'
 import { clientErrorHandler, errorHandler, notFoundHandler } from './error-handler.js'
 import { checkInput } from './input-guard.js'
 import { MethodTable } from './method-table.js'
@@ -48,6 +48,12 @@ export interface ApiDependencies {
 declare module 'fastify' {
   interface FastifyRequest {
     principal: Principal
+    /** Set when a console session signed the request in (the tenant it picked, or null); else undefined. */
+    sessionTenant: string | null | undefined
+  }
+  interface FastifyContextConfig {
+    /** The route also takes the web console's session (cookie, same origin) instead of a key: the live tail. */
+    session?: boolean
   }
 }
 
@@ -57,7 +63,9 @@ declare module 'fastify' {
  */
 export async function tenantOf(deps: ApiDependencies, request: FastifyRequest): Promise<Tenant> {
   const header = request.headers['x-tenant']
-  const tenant = await deps.tenants.resolve(request.principal, typeof header === 'string' && header !== '' ? header : undefined)
+  // A console session acts on the tenant it picked, as its pages do.
+  const named = request.sessionTenant !== undefined ? (request.sessionTenant ?? undefined) : typeof header === 'string' && header !== '' ? header : undefined
+  const tenant = await deps.tenants.resolve(request.principal, named)
   if (tenant.status === 'suspended' && request.method !== 'GET' && request.method !== 'HEAD') {
     throw new AppError('TENANT_SUSPENDED', `The tenant ${tenant.slug} is suspended: its API is read-only`)
   }
@@ -81,6 +89,8 @@ export function createApiServer(deps: ApiDependencies): FastifyInstance {
     frameworkErrors: (error, request, reply) => void errorHandler(error, request, reply),
   })
   app.decorateRequest('principal', null as unknown as Principal)
+  app.decorateRequest('sessionTenant', undefined)
+  const sessions = deps.console ? new SessionAuth({ db: deps.console.db, idleMinutes: deps.console.idleMinutes }) : undefined
   const methods = new MethodTable(app)
   app.setErrorHandler(errorHandler)
   app.setNotFoundHandler(notFoundHandler(methods))
@@ -96,7 +106,17 @@ export function createApiServer(deps: ApiDependencies): FastifyInstance {
   app.register(
     async (api) => {
       api.addHook('onRequest', async (request) => {
-        request.principal = await deps.auth.authenticate(bearerToken(request.headers.authorization))
+        const token = bearerToken(request.headers.authorization)
+        // A route a browser cannot send a key to (a WebSocket) may take the console's session instead.
+        if (token === undefined && sessions !== undefined && request.routeOptions.config.session === true) {
+          const identity = await sessions.authenticate(request)
+          if (identity !== null) {
+            request.principal = identity.principal
+            request.sessionTenant = identity.tenantSlug
+            return
+          }
+        }
+        request.principal = await deps.auth.authenticate(token)
       })
       api.register(tenantRoutes, { deps })
       api.register(keyRoutes, { deps })

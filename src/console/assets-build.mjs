@@ -2,7 +2,7 @@
 //
 //   htmx.min.js   htmx from the htmx.org package, as published
 //   editor.js     CodeMirror 6 with JavaScript, lint and completion (loaded on editor pages only)
-//   console.js    the few behaviours every page has (type-specific fields, live refresh)
+//   console.js    the few behaviours every page has (type-specific fields, the live tail)
 //   console.css   the stylesheet
 //
 // The editor's completions for `ctx`, `controller`, `event` and `request` come from isogate's

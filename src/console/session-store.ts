@@ -24,7 +24,7 @@ const hash = (token: string): string => createHash('sha256').update(token).diges
 
 /**
  * Console sessions in Postgres (console_sessions), so every node on the database serves every
- * session. Each lookup joins the key: a revoked key ends its sessions on the next request.
+ * session. Each lookup joins the key: a revoked or expired key ends its sessions on the next request.
  */
 export class SessionStore {
   readonly #db: Database
@@ -50,7 +50,7 @@ export class SessionStore {
     return { token, csrfToken }
   }
 
-  /** The live session for a cookie value, or null (unknown, idle too long, key revoked). */
+  /** The live session for a cookie value, or null (unknown, idle too long, key revoked or expired). */
   async find(token: string | undefined): Promise<ConsoleSession | null> {
     if (token === undefined || token === '' || token.length > 200) return null
     const idHash = hash(token)
@@ -59,7 +59,7 @@ export class SessionStore {
         SELECT s.key_id, s.tenant_slug, s.csrf_token, k.role, k.tenant_id, k.name,
                s.last_seen_at < now() - ${this.#touchEveryMs} * interval '1 millisecond' AS stale
         FROM console_sessions s JOIN api_keys k ON k.id = s.key_id
-        WHERE s.id_hash = ${idHash} AND k.revoked_at IS NULL
+        WHERE s.id_hash = ${idHash} AND k.revoked_at IS NULL AND (k.expires_at IS NULL OR k.expires_at > now())
           AND s.last_seen_at >= now() - ${this.#idleMs} * interval '1 millisecond'`,
     )
     const row = rows[0]

@@ -12,6 +12,8 @@ export interface DatabaseOptions {
   dataDir: string
   /** Connections to a server (the embedded database always uses exactly one). */
   maxConnections?: number
+  /** A new embedded database starts as a copy of this PGlite folder (see EmbeddedPostgresOptions.template). */
+  embeddedTemplate?: string | undefined
 }
 
 /**
@@ -42,7 +44,7 @@ export class Database {
     let embedded: EmbeddedPostgres | null = null
     let url = options.url
     if (url === undefined) {
-      embedded = new EmbeddedPostgres({ dataDir: options.dataDir })
+      embedded = new EmbeddedPostgres({ dataDir: options.dataDir, template: options.embeddedTemplate })
       url = await embedded.start()
     }
     const sql = postgres(url, {

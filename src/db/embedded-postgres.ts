@@ -1,4 +1,4 @@
-import { mkdirSync } from 'node:fs'
+import { cpSync, existsSync, mkdirSync } from 'node:fs'
 import path from 'node:path'
 import { Worker } from 'node:worker_threads'
 import { FileLock } from '../../runner/index.js'
@@ -9,6 +9,12 @@ export interface EmbeddedPostgresOptions {
   dataDir: string
   /** Loopback address the wire-protocol server listens on. */
   host?: string
+  /**
+   * A PGlite data folder (`pgdata`) of a cleanly closed database, copied in when `dataDir` has no
+   * database yet, instead of creating one: creating a cluster costs seconds of CPU in WebAssembly,
+   * a copy a fraction of one. Absent or missing: a new database is created as usual.
+   */
+  template?: string | undefined
 }
 
 /**
@@ -26,6 +32,7 @@ export class EmbeddedPostgres {
   readonly #dataDir: string
   readonly #host: string
   readonly #lockFile: string
+  readonly #template: string | undefined
   #lock: FileLock | null = null
   #thread: Worker | null = null
   #url: string | null = null
@@ -38,6 +45,7 @@ export class EmbeddedPostgres {
     this.#dataDir = path.resolve(options.dataDir)
     this.#host = options.host ?? '127.0.0.1'
     this.#lockFile = path.join(this.#dataDir, 'isogate.pid')
+    this.#template = options.template
   }
 
   get url(): string {
@@ -48,10 +56,12 @@ export class EmbeddedPostgres {
   async start(): Promise<string> {
     mkdirSync(this.#dataDir, { recursive: true })
     await this.#takeLock()
+    const pgdata = path.join(this.#dataDir, 'pgdata')
+    if (this.#template !== undefined && !existsSync(pgdata) && existsSync(path.join(this.#template, 'PG_VERSION'))) cpSync(this.#template, pgdata, { recursive: true })
     const thread = new Worker(THREAD_SOURCE, {
       eval: true,
       workerData: {
-        dataDir: path.join(this.#dataDir, 'pgdata'),
+        dataDir: pgdata,
         host: this.#host,
         pglite: import.meta.resolve('@electric-sql/pglite'),
         socket: import.meta.resolve('@electric-sql/pglite-socket'),

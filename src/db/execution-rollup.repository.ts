@@ -1,3 +1,4 @@
+import type postgres from 'postgres'
 import { emptyCounts, HISTOGRAM_SIZE, type RunCounts } from '../domain/execution-rollup.js'
 import type { Database, Tx } from './database.js'
 
@@ -88,6 +89,15 @@ export class ExecutionRollupRepository {
    * process's rows added up; only buckets with runs (the caller fills the gaps).
    */
   async buckets(tx: Tx, scriptId: string, from: Date, to: Date, stepMs: number): Promise<RollupBucket[]> {
+    return this.#buckets(tx, tx`script_id = ${scriptId}`, from, to, stepMs)
+  }
+
+  /** Like `buckets`, over every script of a tenant (index execution_rollups_tenant_minute). */
+  async tenantBuckets(tx: Tx, tenantId: string, from: Date, to: Date, stepMs: number): Promise<RollupBucket[]> {
+    return this.#buckets(tx, tx`tenant_id = ${tenantId}`, from, to, stepMs)
+  }
+
+  async #buckets(tx: Tx, scope: postgres.Fragment, from: Date, to: Date, stepMs: number): Promise<RollupBucket[]> {
     const rows = await tx<BucketRow[]>`
       SELECT date_bin(make_interval(secs => ${stepMs / 1000}), minute, ${from}::timestamptz) AS bucket,
         sum(runs) AS runs, sum(completed) AS completed, sum(failed) AS failed, isogate_counts_sum(failed_by_code) AS failed_by_code,
@@ -96,7 +106,7 @@ export class ExecutionRollupRepository {
         isogate_bigint_array_sum(duration_hist) AS duration_hist, isogate_bigint_array_sum(cpu_hist) AS cpu_hist,
         sum(bytes_in) AS bytes_in, sum(bytes_out) AS bytes_out
       FROM execution_rollups
-      WHERE script_id = ${scriptId} AND minute >= ${from} AND minute < ${to}
+      WHERE ${scope} AND minute >= ${from} AND minute < ${to}
       GROUP BY 1 ORDER BY 1`
     return rows.map((row) => ({ start: row.bucket, counts: countsOf(row) }))
   }

@@ -5,6 +5,7 @@ import { tenantOwned } from './row-security.js'
 import { ROUTE_SHAPE_MIGRATION } from './route-shape-migration.js'
 import { CRON_MIGRATION, EVENTS_MIGRATION } from './trigger-migrations.js'
 import { EVENT_SOURCE_MIGRATION } from './event-source-migration.js'
+import { HEALTH_MIGRATION } from './health-migration.js'
 import { ROLLUP_MIGRATION } from './rollup-migration.js'
 import { SOURCE_MAP_MIGRATION } from './source-map-migration.js'
 import { TENANT_OPERATIONS_MIGRATION } from './tenant-operations-migration.js'
@@ -220,6 +221,7 @@ export const MIGRATIONS: readonly Migration[] = [
   TENANT_OPERATIONS_MIGRATION,
   EVENT_SOURCE_MIGRATION,
   CONSOLE_SESSION_MIGRATION,
+  HEALTH_MIGRATION,
 ]
 
 const MIGRATION_LOCK = 7_311_900_001

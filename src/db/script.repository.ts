@@ -124,6 +124,19 @@ export class ScriptRepository {
     return rows.map((row) => ({ ...toScript(row), cursorAt: row.cursor_at }))
   }
 
+  /** How many scripts the tenant has in each status (statuses with none are absent). */
+  async countByStatus(tx: Tx, tenantId: string): Promise<Partial<Record<ScriptStatus, number>>> {
+    const rows = await tx<Array<{ status: ScriptStatus; n: number }>>`SELECT status, count(*)::int AS n FROM scripts WHERE tenant_id = ${tenantId} GROUP BY status`
+    return Object.fromEntries(rows.map((row) => [row.status, row.n]))
+  }
+
+  /** Names of the tenant's scripts among `ids` (deleted ones are absent). */
+  async namesOf(tx: Tx, tenantId: string, ids: readonly string[]): Promise<Map<string, string>> {
+    if (ids.length === 0) return new Map()
+    const rows = await tx<Array<{ id: string; name: string }>>`SELECT id, name FROM scripts WHERE tenant_id = ${tenantId} AND id = ANY(${[...new Set(ids)]}::uuid[])`
+    return new Map(rows.map((row) => [row.id, row.name]))
+  }
+
   /** The script's secrets as stored (sealed). */
   async sealedSecrets(tx: Tx, id: string): Promise<Record<string, string>> {
     const [row] = await tx<Array<{ secrets: Record<string, string> }>>`SELECT secrets FROM scripts WHERE id = ${id}`

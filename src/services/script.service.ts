@@ -9,10 +9,12 @@ import {
   scriptInput,
   scriptListQuery,
   scriptPatch,
+  SCRIPT_STATUSES,
   secretNameClashes,
   typeRequirementIssues,
   versionListQuery,
   type Script,
+  type ScriptStatus,
   type ScriptVersion,
 } from '../domain/script.js'
 import { STATUS_TRANSITIONS, canTransition } from '../domain/script-status.js'
@@ -166,6 +168,20 @@ export class ScriptService {
       this.#scripts.list(tx, tenant.id, { type: filter.type, status: filter.status, q: filter.q, limit: filter.limit, after: filter.cursor }),
     )
     return pageOf(rows, filter.limit, ({ cursorAt: _cursorAt, ...script }) => script)
+  }
+
+  /** Exact counts of the tenant's scripts by status, every status present (zero where none). */
+  async countByStatus(principal: Principal, tenant: Tenant): Promise<Record<ScriptStatus, number>> {
+    requirePermission(principal, 'scripts.read')
+    const counts = await this.#db.tenant(tenant.id, (tx) => this.#scripts.countByStatus(tx, tenant.id))
+    return Object.fromEntries(SCRIPT_STATUSES.map((status) => [status, counts[status] ?? 0])) as Record<ScriptStatus, number>
+  }
+
+  /** Names of the tenant's scripts by id, for lists that show runs or dead letters (deleted scripts are absent). */
+  async names(principal: Principal, tenant: Tenant, ids: readonly string[]): Promise<Map<string, string>> {
+    requirePermission(principal, 'scripts.read')
+    const valid = ids.filter(isUuid)
+    return valid.length === 0 ? new Map() : this.#db.tenant(tenant.id, (tx) => this.#scripts.namesOf(tx, tenant.id, valid))
   }
 
   /**

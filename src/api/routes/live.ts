@@ -57,13 +57,15 @@ export const liveRoutes: FastifyPluginAsync<{ deps: ApiDependencies; live: LiveS
 
   const tail: RouteSchema = {
     tags: ['executions'],
-    summary: 'Live tail (WebSocket): every finished run of the tenant as JSON, filtered on the server; {"type":"dropped","dropped":N} when a slow client missed some',
+    summary: 'Live tail (WebSocket): every finished run of the tenant as JSON, filtered on the server; {"type":"dropped","dropped":N} when a slow client missed some. Takes a key, or the web console\'s session cookie from the console\'s own origin',
     querystring: jsonSchema(tailQuery),
   }
   app.route({
     method: 'GET',
     url: '/tail',
     schema: tail,
+    // The web console's live view opens it from the browser with its session (same origin only).
+    config: { session: true },
     handler: notUpgraded,
     preHandler: async (request) => {
       requirePermission(request.principal, 'scripts.read')

@@ -6,9 +6,12 @@ import type { RouteContext } from '../console-plugin.js'
 import type { ConsoleServices } from '../console-services.js'
 import { formOf } from '../form.js'
 import { errorBox } from '../views/error-page.js'
-import { executionListBody, executionListPage, executionPage, executionSummaryBox, type ExecutionFilter } from '../views/execution-views.js'
+import { executionListBody, executionListPage, executionPage, executionSummaryBox, type ExecutionFilter, type LiveTailView } from '../views/execution-views.js'
 
 type ListQuery = { scriptId?: string; status?: string; trigger?: string; cursor?: string; live?: string }
+
+/** Finished statuses as the tail's outcome filter; a status no finished run has matches no run of the tail. */
+const OUTCOME: Record<string, 'ok' | 'error' | null> = { completed: 'ok', failed: 'error', timeout: 'error', cancelled: 'error', pending: null, running: null, skipped: null }
 
 async function listBody(services: ConsoleServices, ctx: PageContext, query: ListQuery) {
   const filter: ExecutionFilter = { scriptId: query.scriptId || undefined, status: query.status || undefined, trigger: query.trigger || undefined }
@@ -17,13 +20,29 @@ async function listBody(services: ConsoleServices, ctx: PageContext, query: List
     services.executions.list(ctx.principal, ctx.tenant, { ...filter, cursor: live ? undefined : query.cursor, limit: live ? 25 : 50 }),
     services.scripts.list(ctx.principal, ctx.tenant, { limit: 200 }),
   ])
-  const names = new Map(scripts.items.map((s) => [s.id, s.name]))
+  const names = await services.scripts.names(ctx.principal, ctx.tenant, page.items.map((e) => e.scriptId))
   return { body: executionListBody(ctx.t, page.items, page.nextCursor, filter, names, live), filter, live, scripts: scripts.items }
+}
+
+/** The live tail's URL for the list's filters (the tail names a script by name), or null when no finished run can match. */
+async function tailOf(services: ConsoleServices, ctx: PageContext, filter: ExecutionFilter): Promise<LiveTailView | null> {
+  const query = new URLSearchParams()
+  if (filter.scriptId !== undefined) {
+    const name = (await services.scripts.names(ctx.principal, ctx.tenant, [filter.scriptId])).get(filter.scriptId)
+    if (name === undefined) return null
+    query.set('script', name)
+  }
+  if (filter.status !== undefined) {
+    const outcome = OUTCOME[filter.status]
+    if (outcome === undefined || outcome === null) return null
+    query.set('status', outcome)
+  }
+  return { tailUrl: `/api/v1/tail${query.size > 0 ? `?${query.toString()}` : ''}`, trigger: filter.trigger }
 }
 
 const isHtmx = (request: FastifyRequest) => request.headers['hx-request'] === 'true'
 
-/** Run now, the execution history (with a live view by polling) and one execution in full. */
+/** Run now, the execution history (with a live view from the live tail) and one execution in full. */
 export const executionRoutes: FastifyPluginAsync<RouteContext> = async (app, { services }) => {
   app.post<{ Params: { id: string } }>('/scripts/:id/run', async (request, reply) => {
     const ctx = await pageContext(services, request)
@@ -50,12 +69,7 @@ export const executionRoutes: FastifyPluginAsync<RouteContext> = async (app, { s
   app.get<{ Querystring: ListQuery }>('/executions', async (request, reply) => {
     const ctx = await pageContext(services, request)
     const { body, filter, live, scripts } = await listBody(services, ctx, request.query)
-    return sendPage(reply, executionListPage(ctx, body, filter, live, scripts))
-  })
-
-  app.get<{ Querystring: ListQuery }>('/executions/rows', async (request, reply) => {
-    const ctx = await pageContext(services, request)
-    return sendPage(reply, (await listBody(services, ctx, request.query)).body)
+    return sendPage(reply, executionListPage(ctx, body, filter, live ? await tailOf(services, ctx, filter) : null, scripts))
   })
 
   app.get<{ Params: { id: string } }>('/executions/:id', async (request, reply) => {

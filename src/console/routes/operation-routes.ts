@@ -1,9 +1,9 @@
 import type { FastifyPluginAsync } from 'fastify'
-import { SCRIPT_STATUSES } from '../../domain/script.js'
 import { AppError } from '../../errors.js'
 import { pageContext, seeOther, sendPage } from '../console-context.js'
 import type { RouteContext } from '../console-plugin.js'
 import { field, formOf } from '../form.js'
+import { lastMinutes } from '../health-source.js'
 import { healthCharts } from '../views/health-charts.js'
 import { auditPage, deadLettersPage, keysPage, overviewPage } from '../views/operation-views.js'
 import { HEALTH_MINUTES } from './script-routes.js'
@@ -13,24 +13,20 @@ export const operationRoutes: FastifyPluginAsync<RouteContext> = async (app, { s
   app.get('/', async (request, reply) => {
     const ctx = await pageContext(services, request)
     const now = new Date()
-    const [counts, failures, scripts, minutes] = await Promise.all([
-      Promise.all(SCRIPT_STATUSES.map(async (status) => [status, (await services.scripts.list(ctx.principal, ctx.tenant, { status, limit: 200 })).items.length] as const)),
+    const [counts, failures, minutes] = await Promise.all([
+      services.scripts.countByStatus(ctx.principal, ctx.tenant),
       services.executions.list(ctx.principal, ctx.tenant, { status: 'failed', limit: 10 }),
-      services.scripts.list(ctx.principal, ctx.tenant, { limit: 200 }),
-      services.health.minutes(ctx.principal, ctx.tenant, { from: new Date(now.getTime() - HEALTH_MINUTES * 60_000), to: now }),
+      services.health.minutes(ctx.principal, ctx.tenant, lastMinutes(now, HEALTH_MINUTES)),
     ])
-    const names = new Map(scripts.items.map((s) => [s.id, s.name]))
-    return sendPage(reply, overviewPage(ctx, Object.fromEntries(counts), failures.items, names, healthCharts(ctx.t, minutes, now, HEALTH_MINUTES)))
+    const names = await services.scripts.names(ctx.principal, ctx.tenant, failures.items.map((e) => e.scriptId))
+    return sendPage(reply, overviewPage(ctx, counts, failures.items, names, healthCharts(ctx.t, minutes, now, HEALTH_MINUTES)))
   })
 
   app.get<{ Querystring: { cursor?: string; replayed?: string } }>('/dead-letters', async (request, reply) => {
     const ctx = await pageContext(services, request)
     if (services.events === undefined) throw new AppError('NOT_FOUND', 'events are not enabled on this server')
-    const [letters, scripts] = await Promise.all([
-      services.events.deadLetters(ctx.principal, ctx.tenant, request.query.cursor ? { cursor: request.query.cursor } : {}),
-      services.scripts.list(ctx.principal, ctx.tenant, { limit: 200 }),
-    ])
-    const names = new Map(scripts.items.map((s) => [s.id, s.name]))
+    const letters = await services.events.deadLetters(ctx.principal, ctx.tenant, request.query.cursor ? { cursor: request.query.cursor } : {})
+    const names = await services.scripts.names(ctx.principal, ctx.tenant, letters.items.map((letter) => letter.scriptId))
     return sendPage(reply, deadLettersPage(ctx, letters.items, letters.nextCursor, names, request.query.replayed ? ctx.t.t('deadLetters.replayed') : undefined))
   })
 

@@ -6,6 +6,7 @@ import { pageContext, seeOther, sendPage } from '../console-context.js'
 import type { ConsoleOptions, RouteContext } from '../console-plugin.js'
 import { field, formOf } from '../form.js'
 import { html } from '../html.js'
+import { lastMinutes } from '../health-source.js'
 import { formErrorOf, scriptBody, submittedValues } from '../script-input.js'
 import { errorBox } from '../views/error-page.js'
 import { healthCharts } from '../views/health-charts.js'
@@ -97,7 +98,7 @@ export const scriptRoutes: FastifyPluginAsync<RouteContext> = async (app, { serv
     const now = new Date()
     const [recent, minutes, schedule] = await Promise.all([
       services.executions.list(ctx.principal, ctx.tenant, { scriptId: script.id, limit: 10 }),
-      services.health.minutes(ctx.principal, ctx.tenant, { scriptId: script.id, from: new Date(now.getTime() - HEALTH_MINUTES * 60_000), to: now }),
+      services.health.minutes(ctx.principal, ctx.tenant, { scriptId: script.id, ...lastMinutes(now, HEALTH_MINUTES) }),
       script.type === 'scheduled' && services.cron ? services.cron.schedule(ctx.principal, ctx.tenant, script.id) : null,
     ])
     const nextRuns = schedule && script.cron && services.cron ? services.cron.preview(ctx.principal, { expression: script.cron.expression, timezone: script.cron.timezone, count: '5' }).runs : []

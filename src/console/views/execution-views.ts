@@ -20,18 +20,53 @@ export function executionTable(t: Translator, items: ExecutionSummary[], showScr
   )}</tbody></table>`
 }
 
-/** The list's body; with `live` it polls itself every two seconds (htmx), newest first. */
+/** The list's body: the recorded runs, newest first (with `live`, the latest ones and no pages). */
 export function executionListBody(t: Translator, items: ExecutionSummary[], nextCursor: string | null, filter: ExecutionFilter, names: Map<string, string>, live: boolean): Html {
   const query = new URLSearchParams(Object.entries(filter).filter((entry): entry is [string, string] => entry[1] !== undefined))
-  const partial = `/executions/rows?${query.toString()}${live ? '&live=1' : ''}`
-  return html`<div id="execution-rows" ${live ? html`hx-get="${partial}" hx-trigger="every 2s" hx-swap="outerHTML"` : ''}>
-<p class="muted">${t.t('executions.count', { count: items.length })}${live ? html` · <span>${t.t('executions.liveOn')}</span>` : ''}</p>
+  return html`<div id="execution-rows">
+${live ? html`<h2>${t.t('executions.recorded')}</h2>` : ''}
+<p class="muted">${t.t('executions.count', { count: items.length })}</p>
 ${executionTable(t, items, true, names)}
 ${nextCursor && !live ? html`<p class="pager"><a href="/executions?${query.toString()}${query.size > 0 ? '&' : ''}cursor=${encodeURIComponent(nextCursor)}">${t.t('common.nextPage')}</a></p>` : ''}
 </div>`
 }
 
-export function executionListPage(ctx: PageContext, body: Html, filter: ExecutionFilter, live: boolean, scripts: Array<{ id: string; name: string }>): Html {
+/** What the live view's script (console.js) needs to render a run of the tail in this language. */
+function liveLabels(t: Translator): Record<string, unknown> {
+  return {
+    status: { ok: t.enum('execution', 'completed'), error: t.enum('execution', 'failed') },
+    trigger: Object.fromEntries(TRIGGERS.map((trigger) => [trigger, t.enum('trigger', trigger)])),
+    open: t.t('executions.open'),
+    ready: t.t('executions.liveReady'),
+    closed: t.t('executions.liveClosed'),
+    dropped: t.t('executions.liveDropped'),
+  }
+}
+
+/**
+ * Runs as they happen, from the live tail (`GET /api/v1/tail`, a WebSocket the browser opens
+ * with its console session): console.js puts each finished run at the top of the table. Every
+ * run shows here, also the successful HTTP runs the records only sample; a run links to its
+ * record when it has one for sure (a failure, or a run not served over HTTP).
+ */
+export function liveRuns(t: Translator, live: LiveTailView): Html {
+  return html`<section aria-labelledby="live-title">
+<h2 id="live-title">${t.t('executions.liveTitle')}</h2>
+<p class="muted">${t.t('executions.liveNote')}</p>
+<p id="live-state" role="status" aria-live="polite">${t.t('executions.liveConnecting')}</p>
+<table id="live-runs" data-tail="${live.tailUrl}" data-trigger="${live.trigger ?? ''}" data-labels="${JSON.stringify(liveLabels(t))}">
+<thead><tr><th scope="col">${t.t('executions.when')}</th><th scope="col">${t.t('executions.script')}</th><th scope="col">${t.t('executions.trigger')}</th><th scope="col">${t.t('executions.status')}</th><th scope="col">${t.t('executions.duration')}</th><th scope="col">${t.t('executions.cpu')}</th><th scope="col">${t.t('executions.error')}</th></tr></thead>
+<tbody aria-live="polite"></tbody></table>
+</section>`
+}
+
+/** The tail the live view opens: the filters it can apply on the server, and the trigger it filters on itself. */
+export interface LiveTailView {
+  tailUrl: string
+  trigger?: string | undefined
+}
+
+export function executionListPage(ctx: PageContext, body: Html, filter: ExecutionFilter, live: LiveTailView | null, scripts: Array<{ id: string; name: string }>): Html {
   const { t } = ctx
   return page(
     ctx,
@@ -40,9 +75,10 @@ export function executionListPage(ctx: PageContext, body: Html, filter: Executio
 <div><label for="f-script">${t.t('executions.script')}</label><select id="f-script" name="scriptId"><option value="">${t.t('common.any')}</option>${scripts.map((s) => html`<option value="${s.id}" ${filter.scriptId === s.id ? 'selected' : ''}>${s.name}</option>`)}</select></div>
 <div><label for="f-status">${t.t('executions.status')}</label><select id="f-status" name="status"><option value="">${t.t('common.any')}</option>${EXECUTION_STATUSES.map((s) => html`<option value="${s}" ${filter.status === s ? 'selected' : ''}>${t.enum('execution', s)}</option>`)}</select></div>
 <div><label for="f-trigger">${t.t('executions.trigger')}</label><select id="f-trigger" name="trigger"><option value="">${t.t('common.any')}</option>${TRIGGERS.map((s) => html`<option value="${s}" ${filter.trigger === s ? 'selected' : ''}>${t.enum('trigger', s)}</option>`)}</select></div>
-<div class="checks"><label><input type="checkbox" name="live" value="1" ${live ? 'checked' : ''}> ${t.t('executions.live')}</label></div>
+<div class="checks"><label><input type="checkbox" name="live" value="1" ${live !== null ? 'checked' : ''}> ${t.t('executions.live')}</label></div>
 <button type="submit" class="secondary">${t.t('common.filter')}</button>
 </form>
+${live !== null ? liveRuns(t, live) : ''}
 ${body}`,
   )
 }

@@ -15,7 +15,7 @@ export function overviewPage(ctx: PageContext, counts: Record<string, number>, f
   return page(
     ctx,
     t.t('overview.title', { tenant: ctx.tenant.name }),
-    html`<div class="card"><p>${t.t('scripts.count', { count: total })}</p><dl class="facts">${SCRIPT_STATUSES.map((s) => html`<dt>${t.enum('status', s)}</dt><dd>${t.number(counts[s] ?? 0)}</dd>`)}</dl></div>
+    html`<div class="card"><p>${t.t('scripts.count', { count: total })}</p><dl class="facts">${SCRIPT_STATUSES.map((s) => html`<dt>${t.enum('status', s)}</dt><dd data-status="${s}" data-count="${counts[s] ?? 0}">${t.number(counts[s] ?? 0)}</dd>`)}</dl></div>
 <h2>${t.t('overview.health')}</h2>${health}
 <h2>${t.t('overview.failures')}</h2>${executionTable(t, failures, true, names)}`,
   )
