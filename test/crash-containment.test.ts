@@ -43,9 +43,15 @@ t.test('a hostile tenant crashing its runner three times beside a busy innocent 
   await sleep(300)
   const hostileAnswers: string[] = []
   const crashAnsweredAt: number[] = []
-  for (let attempt = 0; attempt < 5; attempt++) {
+  for (let attempt = 0; attempt < 10; attempt++) {
     const response = await call(isogate, '/hostile/bomb')
     const code = ((await response.json()) as { error?: { code?: string } }).error?.code ?? String(response.status)
+    // The probation runner it crashed is still starting (a cold start takes longer than the pause
+    // below on a loaded machine): no verdict either way, so ask again after the pause.
+    if (code === 'RUNNER_UNAVAILABLE') {
+      await sleep(1500)
+      continue
+    }
     hostileAnswers.push(code)
     if (code === 'RUNNER_CRASHED') crashAnsweredAt.push(performance.now())
     if (code === 'TENANT_QUARANTINED') break
