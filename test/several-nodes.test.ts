@@ -70,6 +70,19 @@ async function agreed(nodes: Node[], path: string, expected: (answer: string) =>
   return Math.max(...took)
 }
 
+/**
+ * Every node's live isolate count once it equals `want` (asked again for up to 2 s): a node evicts
+ * a tenant after its gate refuses it, and an isolate with a run in flight goes when that run ends.
+ */
+async function settledIsolates(nodes: Node[], want: number[]): Promise<number[]> {
+  const deadline = performance.now() + 2000
+  for (;;) {
+    const counts = await Promise.all(nodes.map(isolates))
+    if (counts.every((count, i) => count === want[i]) || performance.now() > deadline) return counts
+    await new Promise((resolve) => setTimeout(resolve, 50))
+  }
+}
+
 /** Live tenant isolates on one node's runners, from its /metrics (asked again while a runner is slow to answer the scrape). */
 async function isolates(node: Node): Promise<number> {
   for (let attempt = 0; ; attempt++) {
@@ -138,7 +151,7 @@ t.test(
     since = performance.now()
     timings.suspend = await agreed(nodes, '/fleet/hello', (answer) => answer.startsWith('403 ') && answer.includes('TENANT_SUSPENDED'), since)
     await agreed(nodes, '/fleet/nowhere', (answer) => answer.startsWith('403 ') && answer.includes('TENANT_SUSPENDED'), performance.now())
-    t.same(await Promise.all(nodes.map(isolates)), [0, 0, 0], 'every node disposed the suspended tenant\'s isolate')
+    t.same(await settledIsolates(nodes, [0, 0, 0]), [0, 0, 0], 'every node disposed the suspended tenant\'s isolate')
     t.equal((await api(b, 'POST', '/api/v1/tenants/fleet/resume')).status, 200)
     since = performance.now()
     timings.resume = await agreed(nodes, '/fleet/hello', (answer) => answer === '200 v1', since)
@@ -147,7 +160,7 @@ t.test(
     t.equal((await api(c, 'DELETE', '/api/v1/tenants/fleet')).status, 204)
     since = performance.now()
     timings.delete = await agreed(nodes, '/fleet/hello', (answer) => answer.startsWith('404 ') && answer.includes('TENANT_NOT_FOUND'), since)
-    t.same(await Promise.all(nodes.map(isolates)), [0, 0, 0], 'every node disposed the deleted tenant\'s isolate')
+    t.same(await settledIsolates(nodes, [0, 0, 0]), [0, 0, 0], 'every node disposed the deleted tenant\'s isolate')
 
     t.comment(`slowest node to agree, ms after the API answered: ${JSON.stringify(Object.fromEntries(Object.entries(timings).map(([k, v]) => [k, Math.round(v)])))}`)
     for (const [change, ms] of Object.entries(timings)) t.ok(ms < 1000, `${change}: every node within 1 s (${Math.round(ms)} ms)`)
