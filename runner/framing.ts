@@ -9,13 +9,8 @@
  *
  * Frames say what they are by their one distinguishing field, so new kinds can join without
  * touching the old ones (a streamed response body would be `{ bodyChunk: id, bytes, last }`):
- * - `{ id, run }` a run (EncodedRun): the fields the runner process routes it by in the clear, and
- *   the task as `v8.serialize` bytes that the process hands to a worker thread without reading
- *   them; the program is named by key (programKey()), its source rides along (apart from the
- *   bytes) only when the runner is not known to hold it;
- * - `{ id, result }` a run's answer: the RunResult as bytes, serialized by the worker thread, which
- *   the process relays as they are;
- * - `{ id, message }` any other request (RunnerMessage: check, stats);
+ * - `{ id, message }` a request (RunnerMessage): a run names its program by key (programKey());
+ *   its source rides along only when the runner is not known to hold it;
  * - `{ id, value } | { id, error }` its answer, in any order;
  * - `{ id, missing: key }` the runner lacks the program's source (it evicted it, or restarted):
  *   the gateway sends the same request again, source attached. The gateway keeps every request
@@ -43,31 +38,6 @@ export interface RunnerRequest {
   message: RunnerMessage
 }
 
-/**
- * A run as it crosses to a runner process: routing fields in the clear and the task, with its
- * program's source left out, as `v8.serialize` bytes. The process does not deserialize the task
- * (nor re-serialize it for its worker thread): it routes by `tenantId`, attaches `source` when the
- * thread lacks program `key`, and passes the bytes on.
- */
-export interface EncodedRun {
-  tenantId: string
-  key: string
-  source?: string | undefined
-  task: Uint8Array
-}
-
-/** A run sent to a runner process. */
-export interface RunRequest {
-  id: number
-  run: EncodedRun
-}
-
-/** The answer to `RunRequest` `id`: the RunResult as `v8.serialize` bytes, made by the worker thread. */
-export interface RunAnswer {
-  id: number
-  result: Uint8Array
-}
-
 /** The answer to `RunnerRequest` `id`: its value, or the error it ended with, as plain data. */
 export interface RunnerResponse {
   id: number
@@ -81,7 +51,7 @@ export interface MissingProgram {
   missing: string
 }
 
-export type Frame = RunRequest | RunAnswer | RunnerRequest | RunnerResponse | MissingProgram | HostCallMessage | HostCancelMessage | HostReplyMessage
+export type Frame = RunnerRequest | RunnerResponse | MissingProgram | HostCallMessage | HostCancelMessage | HostReplyMessage
 
 /** A write larger than this is a protocol error, not a run: bodies and outputs are capped far below. */
 export const MAX_FRAME_BYTES = 512 * 1024 * 1024

@@ -1,6 +1,5 @@
 import os from 'node:os'
 import { HostRelay, type HostCallHandler, type RemoteHostApi } from '../host-relay.js'
-import type { EncodedRun } from '../framing.js'
 import { sumEvicted, type CheckResult, type Evicted, type Executor, type NamedTask, type RunResult, type TenantEvictor } from '../protocol.js'
 import { ProgramSources } from './program-sources.js'
 import { readPlatformSource, siblingModule } from './platform-source.js'
@@ -119,12 +118,6 @@ export class IsolatePool implements Executor, TenantEvictor {
   run(task: NamedTask): Promise<RunResult> {
     this.#sources.learn(task.program)
     return this.#shardFor(task.program.tenantId).run(task)
-  }
-
-  /** Runs a task that arrived as bytes (a runner process's, see EncodedRun); answers the result as bytes. */
-  runEncoded(run: EncodedRun): Promise<Uint8Array> {
-    if (run.source !== undefined) this.#sources.remember(run.key, run.source, run.tenantId)
-    return this.#shardFor(run.tenantId).runEncoded(run)
   }
 
   /** Compiles a source in a scratch isolate: syntax errors with line and column, no imports. */

@@ -34,7 +34,7 @@ export class ProgramSources {
     return key
   }
 
-  /** Keeps `source` as program `key`'s, a program of `tenantId` (a run that arrived as bytes carries them apart). */
+  /** Keeps `source` as program `key`'s, a program of `tenantId`. */
   remember(key: string, source: string, tenantId: string): void {
     if (this.#sources.has(key)) return
     this.#sources.set(key, { source, tenantId })

@@ -14,7 +14,7 @@
 import { rmSync } from 'node:fs'
 import { createServer, type Socket } from 'node:net'
 import { RunnerError, toErrorData } from '../errors.js'
-import { FrameChannel, type Frame, type RunRequest, type RunnerRequest } from '../framing.js'
+import { FrameChannel, type Frame, type RunnerRequest } from '../framing.js'
 import { ProgramMissing } from './program-sources.js'
 import { HostCaller, type RelayedHostCall } from '../host-call-channel.js'
 import { IsolatePool, type IsolatePoolOptions } from './isolate-pool.js'
@@ -76,7 +76,6 @@ server.listen(settings.socketPath, () => {
 
 function receive(channel: FrameChannel, frame: Frame): void {
   if ('hostReply' in frame) hostCalls.reply(frame)
-  else if ('run' in frame) serveRun(channel, frame)
   else serve(channel, frame as RunnerRequest)
 }
 
@@ -84,14 +83,6 @@ function receive(channel: FrameChannel, frame: Frame): void {
 function relayToGateway(call: RelayedHostCall, signal: AbortSignal): Promise<unknown> {
   if (channel === null || stopping) return Promise.reject(new RunnerError('RUNNER_UNAVAILABLE', 'the runner is not connected to its gateway'))
   return hostCalls.call(call, signal)
-}
-
-/** A run's bytes go to its worker thread and its result's bytes come back, neither read here. */
-function serveRun(channel: FrameChannel, { id, run }: RunRequest): void {
-  pool.runEncoded(run).then(
-    (result) => channel.send({ id, result }),
-    (error: unknown) => channel.send(error instanceof ProgramMissing ? { id, missing: error.key } : { id, error: toErrorData(error) }),
-  )
 }
 
 function serve(channel: FrameChannel, request: RunnerRequest): void {

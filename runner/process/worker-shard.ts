@@ -2,7 +2,6 @@ import { BroadcastChannel } from 'node:worker_threads'
 import { randomBytes } from 'node:crypto'
 import { Piscina } from 'piscina'
 import { RunnerError } from '../errors.js'
-import type { EncodedRun } from '../framing.js'
 import { programKey, type NamedTask, type RunResult } from '../protocol.js'
 import { FairTaskQueue, inLane } from './fair-task-queue.js'
 import { ProgramMissing, type ProgramSources } from './program-sources.js'
@@ -17,14 +16,8 @@ export interface WorkerShardOptions {
 }
 
 interface PendingRun {
-  tenantId: string
-  key: string
-  /** The run's own copy of its program's source, when it carries one. */
-  source: string | undefined
-  /** The task as an object (an in-process pool) or as bytes (a runner process's: see EncodedRun). */
-  task: NamedTask | null
-  encoded: Uint8Array | null
-  resolve(result: RunResult | Uint8Array): void
+  task: NamedTask
+  resolve(result: RunResult): void
   reject(error: Error): void
 }
 
@@ -127,30 +120,20 @@ export class WorkerShard {
   }
 
   run(task: NamedTask): Promise<RunResult> {
-    const { tenantId, source } = task.program
-    return this.#start({ tenantId, key: programKey(task.program), source, task, encoded: null }) as Promise<RunResult>
-  }
-
-  /** Runs a task that arrived as bytes; its result is answered as bytes, made by the thread. */
-  runEncoded(run: EncodedRun): Promise<Uint8Array> {
-    return this.#start({ tenantId: run.tenantId, key: run.key, source: run.source, task: null, encoded: run.task }) as Promise<Uint8Array>
-  }
-
-  #start(run: Omit<PendingRun, 'resolve' | 'reject'>): Promise<RunResult | Uint8Array> {
     const seq = this.#nextSeq++
     if (this.#pending.size === 0) this.#answers.ref()
-    return new Promise<RunResult | Uint8Array>((resolve, reject) => {
-      const pending: PendingRun = { ...run, resolve, reject }
-      this.#pending.set(seq, pending)
+    return new Promise<RunResult>((resolve, reject) => {
+      this.#pending.set(seq, { task, resolve, reject })
       if (this.#onThread < this.#slots && this.#waiting.size === 0) {
         this.#onThread++
-        this.#queue(seq, pending, false)
+        this.#queue(seq, task, false)
       } else {
-        this.#waiting.push(inLane({ seq, lane: run.tenantId } satisfies Waiting, run.tenantId) as never)
+        this.#waiting.push(inLane({ seq, lane: task.program.tenantId } satisfies Waiting, task.program.tenantId) as never)
       }
     })
   }
 
+  /** Fills the thread's free slots from the fair queue, round-robin across tenants. */
   #fill(): void {
     while (this.#onThread < this.#slots) {
       const next = this.#waiting.shift() as unknown as Waiting | null
@@ -158,7 +141,7 @@ export class WorkerShard {
       const pending = this.#pending.get(next.seq)
       if (pending === undefined) continue
       this.#onThread++
-      this.#queue(next.seq, pending, false)
+      this.#queue(next.seq, pending.task, false)
     }
   }
 
@@ -187,29 +170,25 @@ export class WorkerShard {
     for (const pending of left) pending.reject(crashed(new Error('the pool was closed')))
   }
 
-  #queue(seq: number, pending: PendingRun, resend: boolean): void {
+  #queue(seq: number, task: NamedTask, resend: boolean): void {
+    const key = programKey(task.program)
     let source: string | undefined
-    if (resend || !this.#sent.has(pending.key)) {
-      source = pending.source ?? this.#sources.get(pending.key)
+    if (resend || !this.#sent.has(key)) {
+      source = task.program.source ?? this.#sources.get(key)
       if (source !== undefined) {
         if (this.#sent.size >= MAX_SENT) this.#sent.clear()
-        this.#sent.add(pending.key)
+        this.#sent.add(key)
       }
     }
     // The source is copied to the thread only when it goes; otherwise the run names the program.
-    let run: ThreadRun
-    if (pending.encoded !== null) run = source === undefined ? { seq, encoded: pending.encoded } : { seq, encoded: pending.encoded, source }
-    else {
-      const task = pending.task as NamedTask
-      run = { seq, task: source === task.program.source ? task : { ...task, program: { ...task.program, source } } }
-    }
-    const lane = pending.tenantId
+    const sent = source === task.program.source ? task : { ...task, program: { ...task.program, source } }
+    const lane = task.program.tenantId
     let runs = this.#queued.get(lane)
     if (runs === undefined) {
       runs = []
       this.#queued.set(lane, runs)
     }
-    runs.push(run)
+    runs.push({ seq, task: sent })
     if (!this.#flushQueued) {
       this.#flushQueued = true
       // The frames of one socket read are handled in one go: a microtask sees them all queued.
@@ -249,8 +228,8 @@ export class WorkerShard {
       if (pending === undefined) continue
       if ('missing' in answer) {
         this.#sent.delete(answer.missing)
-        if (pending.source !== undefined || this.#sources.get(answer.missing) !== undefined) {
-          this.#queue(answer.seq, pending, true)
+        if (pending.task.program.source !== undefined || this.#sources.get(answer.missing) !== undefined) {
+          this.#queue(answer.seq, pending.task, true)
           continue
         }
         this.#pending.delete(answer.seq)
@@ -260,7 +239,7 @@ export class WorkerShard {
       }
       this.#pending.delete(answer.seq)
       this.#settled()
-      pending.resolve('encoded' in answer ? answer.encoded : answer.result)
+      pending.resolve(answer.result)
     }
     this.#fill()
   }

@@ -3,12 +3,11 @@ import { rmSync } from 'node:fs'
 import { createConnection, type Socket } from 'node:net'
 import { fileURLToPath } from 'node:url'
 import { RunnerError, fromErrorData } from '../errors.js'
-import { deserialize, serialize } from 'node:v8'
-import { FrameChannel, type EncodedRun, type Frame, type MissingProgram, type RunAnswer, type RunnerMessage, type RunnerResponse } from '../framing.js'
+import { FrameChannel, type Frame, type MissingProgram, type RunnerMessage, type RunnerResponse } from '../framing.js'
 import { HostAnswerer, type HostCallHandler, type RelayedHostCall } from '../host-call-channel.js'
 import type { IsolatePoolOptions } from '../process/isolate-pool.js'
 import type { RunnerProcessNotice, RunnerProcessSettings } from '../process/runner-process.js'
-import { programKey, type NamedTask } from '../protocol.js'
+import { programKey } from '../protocol.js'
 import { hasEffect, markEffects, markRetryable } from './run-effects.js'
 
 /**
@@ -58,8 +57,6 @@ export interface RunnerExit {
 interface Call {
   /** Kept whole until answered: a runner that lacks the program's source gets the request again with it. */
   message: RunnerMessage
-  /** A run's wire form, kept so a resend with its source does not serialize the task again. */
-  encoded: EncodedRun | null
   tenantId: string | null
   /** A host call with an effect was made for the tenant while this run was in flight (run-effects.ts). */
   effects: boolean
@@ -139,37 +136,37 @@ export class RunnerClient {
     const id = this.#nextId++
     if (tenantId !== null) this.#tenantRuns.set(tenantId, (this.#tenantRuns.get(tenantId) ?? 0) + 1)
     return new Promise((resolve, reject) => {
-      if (message.type !== 'run') {
-        this.#calls.set(id, { message, encoded: null, tenantId, effects: false, resolve, reject })
-        channel.send({ id, message })
-        return
-      }
-      const encoded = encodeRun(message.task)
-      this.#calls.set(id, { message, encoded, tenantId, effects: false, resolve, reject })
-      channel.send({ id, run: this.#withSource(encoded, message.task.program.source, false) })
+      this.#calls.set(id, { message, tenantId, effects: false, resolve, reject })
+      channel.send({ id, message: this.#wire(message, false) })
     })
   }
 
   /** A run names its program; the source goes along only the first time (or when asked again). */
-  #withSource(encoded: EncodedRun, source: string | undefined, asked: boolean): EncodedRun {
-    if (source === undefined || (!asked && this.#sentPrograms.has(encoded.key))) return encoded
-    if (this.#sentPrograms.size >= MAX_SENT_PROGRAMS) this.#sentPrograms.clear()
-    this.#sentPrograms.add(encoded.key)
-    return { ...encoded, source }
+  #wire(message: RunnerMessage, withSource: boolean): RunnerMessage {
+    if (message.type !== 'run') return message
+    const { task } = message
+    const key = programKey(task.program)
+    if (withSource || !this.#sentPrograms.has(key)) {
+      if (this.#sentPrograms.size >= MAX_SENT_PROGRAMS) this.#sentPrograms.clear()
+      this.#sentPrograms.add(key)
+      return message
+    }
+    const { source: _left, ...named } = task.program
+    return { type: 'run', task: { ...task, program: named } }
   }
 
   /** The runner lacks the program's source after all: the same request again, with it. */
   #resend({ id, missing }: MissingProgram): void {
     const call = this.#calls.get(id)
     if (call === undefined || this.#channel === null) return
-    const source = call.message.type === 'run' ? call.message.task.program.source : undefined
-    if (call.encoded === null || source === undefined) {
+    const task = call.message.type === 'run' ? call.message.task : null
+    if (task === null || task.program.source === undefined) {
       this.#calls.delete(id)
       this.#forgetRun(call.tenantId)
       call.reject(new RunnerError('RUNNER_UNAVAILABLE', `the runner asked for the source of program ${missing}, which this request does not have`))
       return
     }
-    this.#channel.send({ id, run: this.#withSource(call.encoded, source, true) })
+    this.#channel.send({ id, message: this.#wire(call.message, true) })
   }
 
   /** Stops the runner: it closes its pool and exits; killed if it has not within `timeoutMs`. */
@@ -214,7 +211,6 @@ export class RunnerClient {
   #receive(frame: Frame): void {
     if ('hostCall' in frame || 'hostCancel' in frame) this.#hostCalls.receive(frame)
     else if ('missing' in frame) this.#resend(frame)
-    else if ('result' in frame) this.#answerRun(frame)
     else this.#answer(frame as RunnerResponse)
   }
 
@@ -235,18 +231,6 @@ export class RunnerClient {
     this.#forgetRun(call.tenantId)
     if (response.error === undefined) call.resolve(markRetryable(response.value, call.effects))
     else call.reject(fromErrorData(response.error))
-  }
-
-  #answerRun({ id, result }: RunAnswer): void {
-    let value: unknown
-    try {
-      value = deserialize(result)
-    } catch (error) {
-      process.emitWarning(new Error('a run answer from a runner does not deserialize', { cause: error }))
-      this.#answer({ id, error: new RunnerError('RUNNER_CRASHED', 'the runner answered a run with bytes that do not deserialize').data })
-      return
-    }
-    this.#answer({ id, value })
   }
 
   #loseCalls(): void {
@@ -279,10 +263,4 @@ export class RunnerClient {
     rmSync(this.#options.socketPath, { force: true })
     this.#options.onExit({ pid: this.#child.pid, code, signal })
   }
-}
-
-/** A run's wire form: routing fields in the clear, the task without its program's source as bytes (see EncodedRun). */
-function encodeRun(task: NamedTask): EncodedRun {
-  const { source: _source, ...program } = task.program
-  return { tenantId: program.tenantId, key: programKey(program), task: serialize({ ...task, program }) }
 }

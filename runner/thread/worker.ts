@@ -7,7 +7,6 @@
  * answered on its own as soon as it is done, on the shard's answer channel, with the answers of
  * one turn in one message (the first after an idle turn at once).
  */
-import { deserialize, serialize } from 'node:v8'
 import { BroadcastChannel, workerData } from 'node:worker_threads'
 import { failedRun, programKey, type CheckResult, type Evicted, type NamedTask, type RunResult } from '../protocol.js'
 import { HostRegistry } from './host-bridge.js'
@@ -34,18 +33,14 @@ export interface WorkerSettings {
   runAnswers: string
 }
 
-/**
- * One run of a batch: `seq` is the shard's number for it. The task is an object (an in-process
- * pool's) or the bytes a runner process relayed unread (EncodedRun), with its program's source
- * apart when the thread is to get it.
- */
-export type ThreadRun = { seq: number; task: NamedTask } | { seq: number; encoded: Uint8Array; source?: string }
+/** One run of a batch: `seq` is the shard's number for it. */
+export interface ThreadRun {
+  seq: number
+  task: NamedTask
+}
 
-/**
- * A run's answer: its result (as bytes for a run that came as bytes, relayed unread to the
- * gateway), or the key of a program the thread lacks and the run did not carry.
- */
-export type ThreadAnswer = { seq: number; result: RunResult } | { seq: number; encoded: Uint8Array } | { seq: number; missing: string }
+/** A run's answer: its result, or the key of a program the thread lacks and the run did not carry. */
+export type ThreadAnswer = { seq: number; result: RunResult } | { seq: number; missing: string }
 
 export type WorkerMessage =
   | { type: 'runs'; runs: ThreadRun[] }
@@ -109,15 +104,7 @@ function runBatch(runs: ThreadRun[]): Promise<number> {
       resolve(runs.length)
     }
     for (const run of runs) {
-      const encoded = 'encoded' in run
-      let task: NamedTask
-      try {
-        task = encoded ? decodeTask(run.encoded, run.source) : run.task
-      } catch (error) {
-        reply(run.seq, encoded, hostFault(error))
-        done()
-        continue
-      }
+      const task = run.task
       // No await between this check and the run's compile lookup: what is held now is used.
       if (task.program.source === undefined && host.lacks(task)) {
         answer({ seq: run.seq, missing: programKey(task.program) })
@@ -126,12 +113,12 @@ function runBatch(runs: ThreadRun[]): Promise<number> {
       }
       host.run(task).then(
         (result) => {
-          reply(run.seq, encoded, result)
+          answer({ seq: run.seq, result })
           done()
         },
         (error: unknown) => {
           // IsolateHost answers every failure as a result; a throw is a bug of the host's own.
-          reply(run.seq, encoded, hostFault(error))
+          answer({ seq: run.seq, result: hostFault(error) })
           done()
         },
       )
@@ -150,25 +137,6 @@ export default async function handle(message: WorkerMessage): Promise<number | C
     case 'evict':
       return host.evict(message.tenantId)
   }
-}
-
-/** A task relayed as bytes, with its program's source when the run carries it apart. */
-function decodeTask(bytes: Uint8Array, source: string | undefined): NamedTask {
-  const task = deserialize(bytes) as NamedTask
-  if (source !== undefined) task.program.source = source
-  return task
-}
-
-/** Answers a run, as bytes when it came as bytes (the runner process relays them unread). */
-function reply(seq: number, encoded: boolean, result: RunResult): void {
-  if (!encoded) return answer({ seq, result })
-  let bytes: Uint8Array
-  try {
-    bytes = serialize(result)
-  } catch (error) {
-    bytes = serialize(hostFault(error))
-  }
-  answer({ seq, encoded: bytes })
 }
 
 function hostFault(error: unknown): RunResult {
