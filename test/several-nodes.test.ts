@@ -4,6 +4,7 @@ import { setTimeout as sleep } from 'node:timers/promises'
 import { fileURLToPath } from 'node:url'
 import t from 'tap'
 import { databaseTargets } from './helpers/databases.js'
+import { liveIsolates } from './helpers/runner-isolates.js'
 import { ADMIN_TOKEN } from './helpers/isogate.js'
 
 const root = fileURLToPath(new URL('..', import.meta.url))
@@ -83,16 +84,9 @@ async function settledIsolates(nodes: Node[], want: number[]): Promise<number[]>
   }
 }
 
-/** Live tenant isolates on one node's runners, from its /metrics (asked again while a runner is slow to answer the scrape). */
-async function isolates(node: Node): Promise<number> {
-  for (let attempt = 0; ; attempt++) {
-    const text = await (await fetch(`http://127.0.0.1:${node.adminPort}/metrics`)).text()
-    const up = [...text.matchAll(/^isogate_runner_up\{runner="\d+"\} (\d)/gm)]
-    if ((up.length > 0 && up.every((line) => line[1] === '1')) || attempt >= 20) {
-      return [...text.matchAll(/^isogate_runner_isolates\{runner="\d+"\} (\d+)/gm)].reduce((sum, line) => sum + Number(line[1]), 0)
-    }
-    await sleep(100)
-  }
+/** Live tenant isolates on one node's runners. */
+function isolates(node: Node): Promise<number> {
+  return liveIsolates(node.adminPort)
 }
 
 const source = (text: string) => `export default { fetch() { return new Response(${JSON.stringify(text)}) } }`

@@ -1,6 +1,7 @@
 import { setTimeout as sleep } from 'node:timers/promises'
 import t from 'tap'
 import { databaseTargets } from './helpers/databases.js'
+import { liveIsolates } from './helpers/runner-isolates.js'
 import pino from 'pino'
 import { RouteTable, type Route } from '../gateway/index.js'
 import type { Isogate } from '../src/app.js'
@@ -11,18 +12,6 @@ import { api, call, startTestIsogate } from './helpers/isogate.js'
 import { count, script, tenant, until } from './helpers/tenants.js'
 
 const QUOTA = { timeoutMs: 1, cpuMs: 1, memoryMb: 8, apiCalls: 1, outputBytes: 1, sourceBytes: 1, scripts: 1, requestsPerSecond: 0, dbBytes: 1, cacheBytes: 1, concurrency: 1 }
-
-/** Live tenant isolates on the gateway's runners, from /metrics (asked again while a runner is slow to answer the scrape). */
-async function liveIsolates(isogate: Isogate): Promise<number> {
-  for (let attempt = 0; ; attempt++) {
-    const text = await (await fetch(`http://127.0.0.1:${isogate.adminPort}/metrics`)).text()
-    const up = [...text.matchAll(/^isogate_runner_up\{runner="\d+"\} (\d)/gm)]
-    if ((up.length > 0 && up.every((line) => line[1] === '1')) || attempt >= 20) {
-      return [...text.matchAll(/^isogate_runner_isolates\{runner="\d+"\} (\d+)/gm)].reduce((sum, line) => sum + Number(line[1]), 0)
-    }
-    await sleep(100)
-  }
-}
 
 for (const target of databaseTargets()) {
   t.test(`tenant lifecycle on the ${target.name} database`, async (t) => {
@@ -37,29 +26,29 @@ for (const target of databaseTargets()) {
         await script(isogate, slug, { name: 'web', http: { path: '/web' } })
         t.equal((await call(isogate, `/${slug}/web`)).status, 200)
       }
-      t.equal(await liveIsolates(isogate), 3, 'one isolate per tenant that ran (the idle timeout is minutes away)')
+      t.equal(await liveIsolates(isogate.adminPort), 3, 'one isolate per tenant that ran (the idle timeout is minutes away)')
 
       t.equal((await api(isogate, 'DELETE', '/api/v1/tenants/evicted')).status, 204)
-      t.equal(await liveIsolates(isogate), 2, 'the deleted tenant\'s isolate is gone when DELETE answers')
+      t.equal(await liveIsolates(isogate.adminPort), 2, 'the deleted tenant\'s isolate is gone when DELETE answers')
       const gone = await call(isogate, '/evicted/web')
       t.equal(gone.status, 404)
       t.equal(((await gone.json()) as any).error.code, 'TENANT_NOT_FOUND')
 
       t.equal((await api(isogate, 'POST', '/api/v1/tenants/napper/suspend')).status, 200)
-      t.equal(await liveIsolates(isogate), 1, 'a suspended tenant\'s isolate goes too')
+      t.equal(await liveIsolates(isogate.adminPort), 1, 'a suspended tenant\'s isolate goes too')
       const refused = await call(isogate, '/napper/web')
       t.equal(refused.status, 403)
       t.equal(((await refused.json()) as any).error.code, 'TENANT_SUSPENDED')
-      t.equal(await liveIsolates(isogate), 1, 'a refused request makes no isolate')
+      t.equal(await liveIsolates(isogate.adminPort), 1, 'a refused request makes no isolate')
 
       t.equal((await call(isogate, '/neighbour/web')).status, 200)
-      t.equal(await liveIsolates(isogate), 1, 'the neighbour kept its isolate (no new one was made for its run)')
+      t.equal(await liveIsolates(isogate.adminPort), 1, 'the neighbour kept its isolate (no new one was made for its run)')
       t.equal((await api(isogate, 'POST', '/api/v1/tenants/napper/resume')).status, 200)
       t.equal((await call(isogate, '/napper/web')).status, 200, 'a resumed tenant starts a fresh isolate')
-      t.equal(await liveIsolates(isogate), 2)
+      t.equal(await liveIsolates(isogate.adminPort), 2)
       t.equal((await api(isogate, 'DELETE', '/api/v1/tenants/napper')).status, 204)
       t.equal((await api(isogate, 'DELETE', '/api/v1/tenants/neighbour')).status, 204)
-      t.equal(await liveIsolates(isogate), 0)
+      t.equal(await liveIsolates(isogate.adminPort), 0)
     })
 
     t.test('the data plane tells an unknown tenant, a tenant with no matching route and a suspended tenant apart, routed or not', async (t) => {

@@ -267,7 +267,7 @@ export class TenantIsolate {
     }
     // An isolate that isolated-vm disposed itself went over its memory limit.
     const error = new RunnerError(this.#killReason ?? 'SCRIPT_MEMORY_LIMIT')
-    const sibling = new RunnerError('SCRIPT_SIBLING_LIMIT', `another run of the tenant went over its limit (${error.code}); this run ended with their isolate`)
+    const sibling = siblingLimit(error.code)
     for (const run of this.#runs) run.abort(this.#culprit === null || run === this.#culprit ? error : sibling)
     this.#runs.clear()
   }
@@ -443,7 +443,7 @@ export class TenantIsolate {
       await this.#isolate.getHeapStatistics().catch(() => undefined)
       if (this.#isolate.isDisposed) {
         // Stopped for another run's limit meanwhile: not this run's doing (it runs again elsewhere).
-        if (this.#culprit !== null) throw new RunnerError('SCRIPT_SIBLING_LIMIT', `another run of the tenant went over its limit (${this.#killReason ?? 'SCRIPT_CPU_LIMIT'}); this run ended with their isolate`)
+        if (this.#culprit !== null) throw siblingLimit(this.#killReason ?? 'SCRIPT_CPU_LIMIT')
         throw new RunnerError(this.#killReason ?? 'SCRIPT_MEMORY_LIMIT')
       }
     }
@@ -552,6 +552,11 @@ export class TenantIsolate {
     }
     return new RunnerError('SCRIPT_ERROR', String(error))
   }
+}
+
+/** A run ended with its isolate because another run of the tenant went over limit `code`. */
+function siblingLimit(code: RunnerErrorCode): RunnerError {
+  return new RunnerError('SCRIPT_SIBLING_LIMIT', `another run of the tenant went over its limit (${code}); this run ended with their isolate`)
 }
 
 /** V8 heap in use plus ArrayBuffer memory: what memoryLimit bounds. */
