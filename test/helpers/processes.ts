@@ -1,13 +1,18 @@
 import { readdirSync, readFileSync } from 'node:fs'
 
-/** Pids of a process's children (by default this one's: the runner processes), read from /proc (Linux). */
+/**
+ * Pids of a process's Node children (by default this one's: the runner processes), read from /proc
+ * (Linux). Other children are left out: under tsx each Node process has an esbuild service child.
+ */
 export function childPids(parent: number = process.pid): number[] {
   const pids: number[] = []
   for (const entry of readdirSync('/proc')) {
     if (!/^\d+$/.test(entry)) continue
     try {
       const stat = readFileSync(`/proc/${entry}/stat`, 'utf8')
-      if (Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]) === parent) pids.push(Number(entry))
+      if (Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]) !== parent) continue
+      if (stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')')) === 'esbuild') continue
+      pids.push(Number(entry))
     } catch {
       // The process ended between readdir and read: it is not a child any more.
     }
