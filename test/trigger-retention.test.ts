@@ -5,11 +5,13 @@ import { pino } from 'pino'
 import t from 'tap'
 import { TEST_EMBEDDED_TEMPLATE } from '../config/test.js'
 import { Database } from '../src/db/index.js'
+import { ExecutionRollupRepository } from '../src/db/execution-rollup.repository.js'
+import { RollupRetention } from '../src/services/rollup-retention.js'
 import { TriggerRetention } from '../src/services/trigger-retention.js'
 import { databaseTargets } from './helpers/databases.js'
 
 for (const target of databaseTargets()) {
-  t.test(`old events, deliveries, idempotency keys, cron fires and dead letters are purged in batches on the ${target.name} database`, async (t) => {
+  t.test(`old events, deliveries, idempotency keys, cron fires, dead letters and rollup minutes are purged in batches on the ${target.name} database`, async (t) => {
     const url = await target.createUrl()
     t.teardown(() => target.cleanup())
     const db = await Database.open({ url, dataDir: mkdtempSync(path.join(os.tmpdir(), 'isogate-retention-')), embeddedTemplate: TEST_EMBEDDED_TEMPLATE })
@@ -63,5 +65,20 @@ for (const target of databaseTargets()) {
     t.same(await retention.purge(), { event_deliveries: 0, events: 0, event_idempotency: 0, cron_fires: 0, dead_letters: 0 }, 'a second purge finds nothing')
 
     t.throws(() => new TriggerRetention({ db, logger: pino({ level: 'silent' }), eventDays: 0, cronFireDays: 1, deadLetterDays: 1 }), { name: 'RangeError', message: /eventDays/ })
+
+    // Per-minute rollups: 25 minutes of 31 and 32 days ago go (batches of 10), the day-old ones stay.
+    await db.system(async (tx) => {
+      const [tenant] = await tx<Array<{ id: string }>>`SELECT id FROM tenants WHERE slug = 'keep'`
+      await tx`
+        INSERT INTO execution_rollups (tenant_id, script_id, minute, node_id, runs, completed, failed, duration_hist, cpu_hist)
+        SELECT ${tenant!.id}, gen_random_uuid(), date_trunc('minute', now()) - (CASE WHEN g <= 25 THEN 31 + g % 2 ELSE 1 END) * interval '1 day' - g * interval '1 minute',
+          gen_random_uuid(), 1, 1, 0, '{}', '{}'
+        FROM generate_series(1, 30) g`
+    })
+    const rollups = new RollupRetention({ db, rollups: new ExecutionRollupRepository(), logger: pino({ level: 'silent' }), retentionDays: 30, batchSize: 10 })
+    t.equal(await rollups.purge(), 25, 'rollup minutes past 30 days went')
+    t.equal(await count(`SELECT count(*) AS n FROM execution_rollups`), 5, 'newer minutes stay')
+    t.equal(await rollups.purge(), 0, 'a second purge finds nothing')
+    t.throws(() => new RollupRetention({ db, rollups: new ExecutionRollupRepository(), logger: pino({ level: 'silent' }), retentionDays: 1, intervalMs: 0.5 }), { name: 'RangeError', message: /intervalMs/ })
   })
 }

@@ -1,5 +1,6 @@
 import type { Logger } from 'pino'
-import type { Database, Tx } from '../db/database.js'
+import type { Database } from '../db/database.js'
+import { BatchedPurge, checkPositiveIntegers, type PurgeBatch } from './batched-purge.js'
 
 export interface TriggerRetentionOptions {
   db: Database
@@ -19,10 +20,6 @@ export interface TriggerRetentionOptions {
 }
 
 const DEFAULTS = { batchSize: 1000, intervalMs: 60 * 60 * 1000 }
-const DAY_MS = 24 * 60 * 60 * 1000
-
-/** One purge: a batch of rows older than `cutoff`, walking an index oldest first. */
-type Purge = (tx: Tx, cutoff: Date, limit: number) => Promise<number>
 
 /**
  * What each trigger table keeps, and how a batch of what it no longer keeps goes. Every batch
@@ -30,7 +27,7 @@ type Purge = (tx: Tx, cutoff: Date, limit: number) => Promise<number>
  * An event goes only once no delivery of it is pending or running (a delivery of a deleted event
  * would go with it); an event's finished deliveries go with it by the foreign key or by age.
  */
-const PURGES: Record<'events' | 'event_deliveries' | 'event_idempotency' | 'cron_fires' | 'dead_letters', { days: 'eventDays' | 'cronFireDays' | 'deadLetterDays'; purge: Purge }> = {
+const PURGES: Record<'events' | 'event_deliveries' | 'event_idempotency' | 'cron_fires' | 'dead_letters', { days: 'eventDays' | 'cronFireDays' | 'deadLetterDays'; purge: PurgeBatch }> = {
   event_deliveries: {
     days: 'eventDays',
     purge: async (tx, cutoff, limit) =>
@@ -81,77 +78,42 @@ const PURGES: Record<'events' | 'event_deliveries' | 'event_idempotency' | 'cron
 
 /**
  * Purges the trigger tables (events, event deliveries, idempotency keys, cron fires, dead
- * letters) past their retention, as ExecutionRetention does for executions: small batches, each
- * a short transaction on an index, hourly. Safe on N processes (two batches racing for the same
- * rows delete each row once).
+ * letters) past their retention, hourly, in batches on an index; see BatchedPurge.
  *
  * @example
  * const retention = new TriggerRetention({ db, logger, eventDays: 30, cronFireDays: 30, deadLetterDays: 90 })
  * retention.start()
  */
 export class TriggerRetention {
-  readonly #db: Database
-  readonly #logger: Logger
-  readonly #days: Record<'eventDays' | 'cronFireDays' | 'deadLetterDays', number>
-  readonly #batchSize: number
-  readonly #intervalMs: number
-  readonly #now: () => Date
-  #timer: NodeJS.Timeout | null = null
-  #running: Promise<Record<string, number>> | null = null
+  readonly #purge: BatchedPurge
 
   constructor(options: TriggerRetentionOptions) {
-    const values = { eventDays: options.eventDays, cronFireDays: options.cronFireDays, deadLetterDays: options.deadLetterDays, batchSize: options.batchSize ?? DEFAULTS.batchSize, intervalMs: options.intervalMs ?? DEFAULTS.intervalMs }
-    for (const [key, value] of Object.entries(values)) {
-      if (typeof value !== 'number') throw new TypeError(`options.${key} must be a number`)
-      if (!Number.isInteger(value) || value < 1) throw new RangeError(`options.${key} must be a positive integer`)
-    }
-    this.#db = options.db
-    this.#logger = options.logger
-    this.#days = { eventDays: values.eventDays, cronFireDays: values.cronFireDays, deadLetterDays: values.deadLetterDays }
-    this.#batchSize = values.batchSize
-    this.#intervalMs = values.intervalMs
-    this.#now = options.now ?? (() => new Date())
+    const days = { eventDays: options.eventDays, cronFireDays: options.cronFireDays, deadLetterDays: options.deadLetterDays }
+    const batchSize = options.batchSize ?? DEFAULTS.batchSize
+    const intervalMs = options.intervalMs ?? DEFAULTS.intervalMs
+    checkPositiveIntegers({ ...days, batchSize, intervalMs })
+    this.#purge = new BatchedPurge({
+      db: options.db,
+      logger: options.logger,
+      what: 'old trigger rows',
+      targets: Object.entries(PURGES).map(([name, target]) => ({ name, days: days[target.days], purge: target.purge })),
+      batchSize,
+      intervalMs,
+      now: options.now,
+    })
   }
 
   /** Purges now, then every intervalMs; the timer never keeps the process alive. */
   start(): void {
-    if (this.#timer !== null) return
-    const tick = (): void => {
-      void this.purge().catch((error: unknown) => this.#logger.error({ err: error }, 'could not purge old trigger rows; will retry'))
-    }
-    this.#timer = setInterval(tick, this.#intervalMs)
-    this.#timer.unref()
-    tick()
+    this.#purge.start()
   }
 
-  async stop(): Promise<void> {
-    if (this.#timer !== null) clearInterval(this.#timer)
-    this.#timer = null
-    await this.#running?.catch(() => ({})) // already logged by start(); stopping must not throw for it
+  stop(): Promise<void> {
+    return this.#purge.stop()
   }
 
   /** Deletes every row past retention, table by table, batch by batch; answers how many went per table. */
   purge(): Promise<Record<string, number>> {
-    this.#running ??= this.#purgeAll().finally(() => {
-      this.#running = null
-    })
-    return this.#running
-  }
-
-  async #purgeAll(): Promise<Record<string, number>> {
-    const now = this.#now().getTime()
-    const counts: Record<string, number> = {}
-    for (const [table, { days, purge }] of Object.entries(PURGES)) {
-      const cutoff = new Date(now - this.#days[days] * DAY_MS)
-      let total = 0
-      for (;;) {
-        const deleted = await this.#db.system((tx) => purge(tx, cutoff, this.#batchSize))
-        total += deleted
-        if (deleted < this.#batchSize) break
-      }
-      counts[table] = total
-    }
-    if (Object.values(counts).some((count) => count > 0)) this.#logger.info({ deleted: counts }, 'purged old trigger rows')
-    return counts
+    return this.#purge.purge()
   }
 }
