@@ -8,34 +8,48 @@ t.teardown(() => pool.close())
 
 /**
  * One program, two behaviours: `?spin` burns the CPU in bursts of a few ms between timers until
- * it is stopped; `?modest` spends ~1 ms at a time across 20 timers of 10 ms and answers.
+ * it is stopped; `?modest` does a little work (a fraction of a ms) at a time across 20 timers of
+ * 10 ms and answers. isolated-vm reads a running segment's CPU by the wall clock, so on a busy
+ * machine (tap runs two files at once) a segment counts its preemption too: the modest run's own
+ * figure is kept small, far below the spinner's 50 ms, so that only a charge of the spinner's CPU
+ * to it can bring it near.
  */
 const SOURCE = `
 const burn = (ms) => { const end = Date.now() + ms; while (Date.now() < end) {} }
+const work = () => { let x = 0; for (let i = 0; i < 100000; i++) x += i % 7; return x }
 const tick = (ms) => new Promise((resolve) => setTimeout(resolve, ms))
 export default {
   async fetch(request) {
     if (request.url.endsWith('?spin')) for (;;) { burn(3); await tick(0) }
-    for (let i = 0; i < 20; i++) { burn(1); await tick(10) }
+    for (let i = 0; i < 20; i++) { work(); await tick(10) }
     return new Response('modest done')
   },
 }`
 
 t.test('CPU is charged to the run whose code ran: a sibling spinning in bursts ends alone with SCRIPT_CPU_LIMIT, the modest run completes with its own figure', async (t) => {
-  // Charged isolate-wide (as before), the modest run would be billed the spinner's 50 ms on top of its own ~20 ms.
-  const modest = pool.run(fetchTask('cpu-shared', SOURCE, { url: 'http://example.test/?modest' }, { cpuMs: 60, timeoutMs: 10_000 }))
-  const spinner = pool.run(fetchTask('cpu-shared', SOURCE, { url: 'http://example.test/?spin' }, { cpuMs: 50, timeoutMs: 10_000 }))
-  const [spun, done] = await Promise.all([spinner, modest])
-  t.match(spun, { ok: false, error: { code: 'SCRIPT_CPU_LIMIT' } })
-  t.ok(spun.metrics.cpuMs >= 50, `the spinner used ${spun.metrics.cpuMs} ms, over its 50`)
-  t.equal(done.ok, true, JSON.stringify(done.error))
-  t.equal(bodyText(done.response?.body), 'modest done')
-  t.ok(done.metrics.cpuMs < 60, `the modest run is charged ${done.metrics.cpuMs} ms: its own, not the spinner's`)
-  t.ok(done.metrics.wallMs > spun.metrics.wallMs, 'the modest run was in flight all the while the spinner ran')
-  // The isolate was not condemned: the tenant's next run is warm in it.
-  const next = await pool.run(fetchTask('cpu-shared', `export default { fetch() { return new Response('next') } }`))
-  t.equal(bodyText(next.response?.body), 'next')
-  t.equal(next.metrics.start, 'warm', 'the same isolate serves the next run')
+  // Charged isolate-wide (as before), the modest run would be billed the spinner's 50 ms on top of
+  // its own few, every time. Charged per run it is billed its own, which preemption on a busy
+  // machine can inflate (see SOURCE): up to three pairs, each in a fresh isolate; one that shows
+  // the run's own figure settles it.
+  let shown = false
+  for (let attempt = 1; attempt <= 3 && !shown; attempt++) {
+    const tenant = `cpu-shared-${attempt}`
+    const modest = pool.run(fetchTask(tenant, SOURCE, { url: 'http://example.test/?modest' }, { cpuMs: 60, timeoutMs: 10_000 }))
+    const spinner = pool.run(fetchTask(tenant, SOURCE, { url: 'http://example.test/?spin' }, { cpuMs: 50, timeoutMs: 10_000 }))
+    const [spun, done] = await Promise.all([spinner, modest])
+    t.match(spun, { ok: false, error: { code: 'SCRIPT_CPU_LIMIT' } }, 'the spinner ends over its limit')
+    t.ok(spun.metrics.cpuMs >= 50, `the spinner used ${spun.metrics.cpuMs} ms, over its 50`)
+    t.ok(done.metrics.wallMs > spun.metrics.wallMs, 'the modest run was in flight all the while the spinner ran')
+    shown = done.ok && done.metrics.cpuMs > 0 && done.metrics.cpuMs < 40
+    t.comment(`attempt ${attempt}: the modest run ${done.ok ? 'completed' : `ended ${done.error?.code}`}, charged ${done.metrics.cpuMs} ms`)
+    if (!shown) continue
+    t.equal(bodyText(done.response?.body), 'modest done')
+    // The isolate was not condemned: the tenant's next run is warm in it.
+    const next = await pool.run(fetchTask(tenant, `export default { fetch() { return new Response('next') } }`))
+    t.equal(bodyText(next.response?.body), 'next')
+    t.equal(next.metrics.start, 'warm', 'the same isolate serves the next run')
+  }
+  t.ok(shown, 'the modest run completed, charged its own CPU (under 40 ms), not the spinner\'s')
 })
 
 t.test('a run in a synchronous loop is stopped with its isolate: it ends SCRIPT_CPU_LIMIT, the sibling in flight SCRIPT_SIBLING_LIMIT', async (t) => {
