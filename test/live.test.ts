@@ -149,7 +149,7 @@ for (const target of databaseTargets()) {
       const ws = await socket(isogate, '/execute')
       t.teardown(() => ws.close())
       const inbox = messages(ws)
-      ws.send(JSON.stringify({ id: 'slow', code: 'await new Promise((r) => setTimeout(r, 200))\nreturn "slow"' }))
+      ws.send(JSON.stringify({ id: 'slow', code: 'await new Promise((r) => setTimeout(r, 1500))\nreturn "slow"' }))
       ws.send(JSON.stringify({ id: 2, code: 'return input + 1', input: 1 }))
       ws.send(JSON.stringify({ id: 'bad', code: 'return 1', extra: true }))
       ws.send('not json')

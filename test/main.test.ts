@@ -31,7 +31,8 @@ function startMain(env: Record<string, string>): Running {
 }
 
 async function banner(running: Running): Promise<{ dataPort: number }> {
-  for (let i = 0; i < 600; i++) {
+  // Bounded at 2 minutes: a first boot on a busy machine (two test files at once) can take 30 s.
+  for (let i = 0; i < 2400; i++) {
     const match = /data plane\s+http:\/\/127\.0\.0\.1:(\d+)/.exec(running.output())
     if (match && /try\s+curl/.test(running.output())) return { dataPort: Number(match[1]) }
     await new Promise((resolve) => setTimeout(resolve, 50))
