@@ -39,10 +39,10 @@ t.test('CPU is charged to the run whose code ran: a sibling spinning in bursts e
     const [spun, done] = await Promise.all([spinner, modest])
     t.match(spun, { ok: false, error: { code: 'SCRIPT_CPU_LIMIT' } }, 'the spinner ends over its limit')
     t.ok(spun.metrics.cpuMs >= 50, `the spinner used ${spun.metrics.cpuMs} ms, over its 50`)
-    t.ok(done.metrics.wallMs > spun.metrics.wallMs, 'the modest run was in flight all the while the spinner ran')
     shown = done.ok && done.metrics.cpuMs > 0 && done.metrics.cpuMs < 40
     t.comment(`attempt ${attempt}: the modest run ${done.ok ? 'completed' : `ended ${done.error?.code}`}, charged ${done.metrics.cpuMs} ms`)
     if (!shown) continue
+    t.ok(done.metrics.wallMs > spun.metrics.wallMs, 'the modest run was in flight all the while the spinner ran')
     t.equal(bodyText(done.response?.body), 'modest done')
     // The isolate was not condemned: the tenant's next run is warm in it.
     const next = await pool.run(fetchTask(tenant, `export default { fetch() { return new Response('next') } }`))
