@@ -9,6 +9,10 @@
  * thread on its own, and a replacement finds the channel by name with no handshake. Requests go
  * on one channel the pool side listens to; each thread listens for its answers on a channel of
  * its own (`{name}:{threadId}`), so an answer is delivered to one thread only.
+ *
+ * A runner process whose gateway answers host calls skips this relay: its worker threads reach
+ * the gateway over sockets of their own (thread/host-call-socket.ts). The relay serves pools that
+ * answer host calls in their own process.
  */
 import { BroadcastChannel, threadId } from 'node:worker_threads'
 import { randomBytes } from 'node:crypto'

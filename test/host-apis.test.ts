@@ -38,6 +38,29 @@ t.test('host APIs through the runner processes', async (t) => {
     t.same((await json('/cache-a/c', isogate)).body, { value: null })
   })
 
+  t.test("a host call the run never awaits still takes effect, from a run that finished in its synchronous first step too (the call reaches the host before the run ends)", async (t) => {
+    await deploy(isogate, 'cache-unawaited', '/u', `export default {
+      async fetch(request, env, ctx) {
+        const n = new URL(request.url).searchParams.get('n')
+        if (n !== null) {
+          ctx.cache.set('last', Number(n))
+          return new Response('set')
+        }
+        return Response.json({ last: await ctx.cache.get('last') })
+      },
+    }`)
+    for (let n = 1; n <= 10; n++) {
+      t.equal(await (await call(isogate, `/cache-unawaited/u?n=${n}`)).text(), 'set')
+      let last: unknown = null
+      // The set is on its way when the answer is: wait for it a little, no more.
+      for (let i = 0; i < 50 && last !== n; i++) {
+        last = (await json('/cache-unawaited/u', isogate)).body.last
+        if (last !== n) await new Promise((resolve) => setTimeout(resolve, 10))
+      }
+      t.equal(last, n, `the unawaited set of ${n} was answered, not refused`)
+    }
+  })
+
   t.test('a host API refusal is an Error inside the script with its code; the run goes on', async (t) => {
     await deploy(isogate, 'cache-big', '/big', `export default {
       async fetch(request, env, ctx) {

@@ -299,10 +299,14 @@ const syncResults = new Map()
 function finish(run, result) {
   run.done = true
   leave(run)
+  // Host calls the run made and did not await are queued to the host behind this synchronous
+  // step: the result goes through `complete`, queued behind them, so they are made before the
+  // run ends (a result taken at once would end the run first, and the host would refuse them).
+  const callsLeft = run.pendingCalls.size > 0
   settleLeftovers(run)
   // Built field by field: an object spread of the result costs more than the rest of a hello run's end.
   const payload = { response: result.response, output: result.output, error: result.error, failure: result.failure, respondedEarly: result.respondedEarly, logs: run.logs, logBytes: run.logBytes, outputExceeded: run.outputExceeded }
-  if (syncRuns.has(run.id)) syncResults.set(run.id, payload)
+  if (syncRuns.has(run.id) && !callsLeft) syncResults.set(run.id, payload)
   else complete(run.id, payload)
 }
 

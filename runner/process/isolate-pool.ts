@@ -32,6 +32,11 @@ export interface IsolatePoolOptions {
   remoteHostApis?: RemoteHostApi[]
   /** Answers the calls to `remoteHostApis`; without it they are not offered. Not serializable. */
   hostCalls?: HostCallHandler
+  /**
+   * The gateway's host-call socket for this runner process (runner/supervisor/host-call-listener.ts):
+   * each worker thread sends its calls to `remoteHostApis` there itself, and `hostCalls` is not used.
+   */
+  hostSocket?: string
 }
 
 /** A runner process's counters: its threads' summed, and the threads that died under it. */
@@ -48,7 +53,7 @@ const DEFAULTS = {
   isolateIdleMs: 5 * 60_000,
   maxProgramsPerTenant: 1000,
   hostApiModules: [],
-} satisfies Omit<Required<IsolatePoolOptions>, 'remoteHostApis' | 'hostCalls'>
+} satisfies Omit<Required<IsolatePoolOptions>, 'remoteHostApis' | 'hostCalls' | 'hostSocket'>
 
 function positiveInteger(options: IsolatePoolOptions, key: keyof typeof DEFAULTS): number {
   const value = options[key] ?? DEFAULTS[key]
@@ -91,7 +96,9 @@ export class IsolatePool implements Executor, TenantEvictor {
     this.#spillThreshold = positiveInteger(options, 'spillThreshold')
     const apis = remoteHostApis(options.remoteHostApis)
     if (options.hostCalls !== undefined && typeof options.hostCalls !== 'function') throw new TypeError('options.hostCalls must be a function')
-    this.#relay = options.hostCalls !== undefined && apis.length > 0 ? new HostRelay(options.hostCalls, apis) : null
+    if (options.hostSocket !== undefined && (typeof options.hostSocket !== 'string' || options.hostSocket.length === 0)) throw new TypeError('options.hostSocket must be a socket path')
+    const hostSocket = options.hostSocket !== undefined && apis.length > 0 ? { path: options.hostSocket, apis } : undefined
+    this.#relay = options.hostCalls !== undefined && apis.length > 0 && hostSocket === undefined ? new HostRelay(options.hostCalls, apis) : null
     const settings = {
       platformSource: readPlatformSource(),
       maxIsolates: positiveInteger(options, 'maxIsolatesPerThread'),
@@ -99,6 +106,7 @@ export class IsolatePool implements Executor, TenantEvictor {
       maxProgramsPerTenant: positiveInteger(options, 'maxProgramsPerTenant'),
       hostApiModules: hostApiModules(options.hostApiModules),
       hostRelay: this.#relay?.settings,
+      hostSocket,
     }
     const workerUrl = siblingModule('../thread/worker', import.meta.url)
     const concurrentTasksPerWorker = positiveInteger(options, 'concurrentTasksPerWorker')

@@ -4,7 +4,8 @@ import { createConnection, type Socket } from 'node:net'
 import { fileURLToPath } from 'node:url'
 import { RunnerError, fromErrorData } from '../errors.js'
 import { FrameChannel, type Frame, type MissingProgram, type RunnerMessage, type RunnerResponse } from '../framing.js'
-import { HostAnswerer, type HostCallHandler, type RelayedHostCall } from '../host-call-channel.js'
+import type { HostCallHandler, RelayedHostCall } from '../host-call-channel.js'
+import { HostCallListener } from './host-call-listener.js'
 import type { IsolatePoolOptions } from '../process/isolate-pool.js'
 import type { RunnerProcessNotice, RunnerProcessSettings } from '../process/runner-process.js'
 import { programKey } from '../protocol.js'
@@ -64,6 +65,9 @@ interface Call {
   reject(error: Error): void
 }
 
+/** How long after a tenant's last run here its late host calls are still answered (see #lately). */
+const LATE_CALL_GRACE_MS = 1000
+
 /** Program keys remembered as sent before the memo starts over (a source is sent again: no harm). */
 const MAX_SENT_PROGRAMS = 10_000
 
@@ -78,7 +82,9 @@ export class RunnerClient {
   readonly #calls = new Map<number, Call>()
   /** Runs in flight per tenant: a host call is answered only for a tenant with a run here. */
   readonly #tenantRuns = new Map<string, number>()
-  readonly #hostCalls: HostAnswerer
+  readonly #hostCalls: HostCallListener
+  /** Tenants whose last run here ended lately, by when: their calls may still be on a thread's socket (admitHostCall). */
+  readonly #recentTenants = new Map<string, number>()
   readonly #exited: Promise<void>
   #socket: Socket | null = null
   #channel: FrameChannel | null = null
@@ -92,8 +98,10 @@ export class RunnerClient {
   constructor(options: RunnerClientOptions) {
     this.#options = options
     // Fair lanes (issue 20 item 4): one tenant's flood of host calls waits in its own lane, never ahead of another tenant's call.
-    this.#hostCalls = new HostAnswerer(options.hostCalls, (message, fallback) => this.#channel?.send(message, fallback), (call) => this.#admitHostCall(call), { maxPerTenant: HOST_CALLS_PER_TENANT })
-    const settings: RunnerProcessSettings = { socketPath: options.socketPath, pool: options.pool }
+    // Its worker threads send their host calls straight here (host-call-listener.ts), not through its main thread.
+    this.#hostCalls = new HostCallListener({ path: `${options.socketPath}.host`, handler: options.hostCalls, admit: (call) => this.#admitHostCall(call), lanes: { maxPerTenant: HOST_CALLS_PER_TENANT } })
+    const pool = options.hostCalls === undefined ? options.pool : { ...options.pool, hostSocket: this.#hostCalls.path }
+    const settings: RunnerProcessSettings = { socketPath: options.socketPath, pool }
     this.#child = fork(fileURLToPath(options.entry), [JSON.stringify(settings)], {
       execArgv: options.execArgv,
       stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
@@ -209,8 +217,9 @@ export class RunnerClient {
   }
 
   #receive(frame: Frame): void {
-    if ('hostCall' in frame || 'hostCancel' in frame) this.#hostCalls.receive(frame)
-    else if ('missing' in frame) this.#resend(frame)
+    if ('hostCall' in frame || 'hostCancel' in frame) {
+      if (this.#channel !== null) this.#hostCalls.receive(this.#channel, frame)
+    } else if ('missing' in frame) this.#resend(frame)
     else this.#answer(frame as RunnerResponse)
   }
 
@@ -219,7 +228,7 @@ export class RunnerClient {
    * run in flight here means a runner can only act for tenants the gateway sent it.
    */
   #admitHostCall(call: RelayedHostCall): Error | null {
-    if (!this.#tenantRuns.has(call.tenantId)) return Object.assign(new Error('host APIs can only be called while a run is in progress'), { code: 'HOST_CALL_FAILED' })
+    if (!this.#tenantRuns.has(call.tenantId) && !this.#lately(call.tenantId)) return Object.assign(new Error('host APIs can only be called while a run is in progress'), { code: 'HOST_CALL_FAILED' })
     if (hasEffect(call.name)) markEffects(this.#calls.values(), call.tenantId)
     return null
   }
@@ -246,6 +255,7 @@ export class RunnerClient {
     }
     this.#calls.clear()
     this.#tenantRuns.clear()
+    this.#recentTenants.clear()
     this.#hostCalls.close()
     this.#options.onLost({ wasReady: this.#ready, requested: this.#closing, tenants, lostCalls })
   }
@@ -253,8 +263,31 @@ export class RunnerClient {
   #forgetRun(tenantId: string | null): void {
     if (tenantId === null) return
     const runs = (this.#tenantRuns.get(tenantId) ?? 1) - 1
-    if (runs === 0) this.#tenantRuns.delete(tenantId)
-    else this.#tenantRuns.set(tenantId, runs)
+    if (runs > 0) {
+      this.#tenantRuns.set(tenantId, runs)
+      return
+    }
+    this.#tenantRuns.delete(tenantId)
+    const now = performance.now()
+    this.#recentTenants.delete(tenantId)
+    this.#recentTenants.set(tenantId, now)
+    // Oldest first: drop those past the grace.
+    for (const [tenant, ended] of this.#recentTenants) {
+      if (now - ended <= LATE_CALL_GRACE_MS) break
+      this.#recentTenants.delete(tenant)
+    }
+  }
+
+  /**
+   * Whether the tenant's last run here ended within LATE_CALL_GRACE_MS. A call its run made and
+   * did not await left the thread before the run's answer did, but on the thread's own socket,
+   * while the answer goes through the runner's main thread: the two may reach the gateway in
+   * either order. The runner's bridge refuses calls of runs that ended, so a runner in order
+   * sends none later than that.
+   */
+  #lately(tenantId: string): boolean {
+    const ended = this.#recentTenants.get(tenantId)
+    return ended !== undefined && performance.now() - ended <= LATE_CALL_GRACE_MS
   }
 
   #onExit(code: number | null, signal: NodeJS.Signals | null): void {

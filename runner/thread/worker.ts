@@ -11,6 +11,7 @@ import { BroadcastChannel, workerData } from 'node:worker_threads'
 import { failedRun, programKey, type CheckResult, type Evicted, type NamedTask, type RunResult } from '../protocol.js'
 import { HostRegistry } from './host-bridge.js'
 import { registerRemoteHostApis, type HostRelaySettings } from '../host-relay.js'
+import { registerSocketHostApis, type HostSocketSettings } from './host-call-socket.js'
 import { IsolateHost, type WorkerStats } from './isolate-host.js'
 import { platformCode } from './platform-cache.js'
 import type { PlatformSource } from '../process/platform-source.js'
@@ -29,6 +30,8 @@ export interface WorkerSettings {
   hostApiModules?: string[] | undefined
   /** Host APIs answered by the pool's owner (the gateway's db, cache, events, fetch): see host-relay.ts. */
   hostRelay?: HostRelaySettings | undefined
+  /** Host APIs answered by the gateway, which this thread reaches over a socket of its own (host-call-socket.ts). */
+  hostSocket?: HostSocketSettings | undefined
   /** The BroadcastChannel the thread answers its runs on (its WorkerShard listens). */
   runAnswers: string
 }
@@ -55,6 +58,7 @@ for (const url of settings.hostApiModules ?? []) {
   module.default(registry)
 }
 if (settings.hostRelay !== undefined) registerRemoteHostApis(registry, settings.hostRelay)
+if (settings.hostSocket !== undefined) registerSocketHostApis(registry, settings.hostSocket)
 const host = new IsolateHost({
   platform: await platformCode(settings.platformSource),
   maxIsolates: settings.maxIsolates,

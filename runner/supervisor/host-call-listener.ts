@@ -1,0 +1,150 @@
+import { createServer, type Server, type Socket } from 'node:net'
+import { rmSync } from 'node:fs'
+import { FrameChannel, type Frame } from '../framing.js'
+import {
+  HostAnswerer,
+  type HostAnswererOptions,
+  type HostCallHandler,
+  type HostCallMessage,
+  type HostCancelMessage,
+  type HostReplyMessage,
+  type RelayedHostCall,
+} from '../host-call-channel.js'
+
+/** Where one call came from: the channel to answer on and the number its caller gave it. */
+interface Route {
+  channel: FrameChannel
+  id: number
+}
+
+export interface HostCallListenerOptions {
+  /** The socket to listen on; removed first if a stale one is there. */
+  path: string
+  /** Answers the calls; without it every call fails (HOST_CALL_FAILED). */
+  handler: HostCallHandler | undefined
+  /** Refuses a call before the handler sees it (the gateway answers only for tenants with a run on the runner). */
+  admit: (call: RelayedHostCall) => Error | null
+  lanes?: HostAnswererOptions
+}
+
+/**
+ * The gateway's end of one runner process's host calls (issue 22): its worker threads each
+ * connect to this socket (runner/thread/host-call-socket.ts), so a call skips the runner's main
+ * thread; calls that arrive on the runner's own socket are answered here too. One HostAnswerer
+ * answers them all, so a tenant's lane (at most `maxPerTenant` calls at once) spans every thread
+ * of the runner, as it did when every call came through the runner's main thread.
+ *
+ * Each caller numbers its own calls; the listener gives each call a number of its own for the
+ * answerer and answers on the channel the call came on, under the caller's number. A channel that
+ * closes (a thread died, the runner aborted) cancels its calls in flight: their handlers see the
+ * abort and their answers are dropped.
+ *
+ * The socket sits in the gateway's private runner folder (socket-folder.ts), as the runner's own
+ * socket does; a call is admitted only for a tenant with a run on this runner (`admit`).
+ *
+ * @example
+ * const listener = new HostCallListener({ path: `${socketPath}.host`, handler, admit, lanes: { maxPerTenant: 64 } })
+ * runnerChannel.onFrame = (frame) => listener.receive(runnerChannel, frame)
+ * listener.close()
+ */
+export class HostCallListener {
+  readonly path: string
+  readonly #answerer: HostAnswerer
+  readonly #server: Server
+  readonly #routes = new Map<number, Route>()
+  /** Per channel: the caller's number of each call in flight -> the listener's. */
+  readonly #ids = new Map<FrameChannel, Map<number, number>>()
+  readonly #sockets = new Set<Socket>()
+  #nextId = 1
+  #closed = false
+
+  constructor(options: HostCallListenerOptions) {
+    if (typeof options.path !== 'string' || options.path.length === 0) throw new TypeError('options.path must be a socket path')
+    if (typeof options.admit !== 'function') throw new TypeError('options.admit must be a function')
+    this.path = options.path
+    this.#answerer = new HostAnswerer(options.handler, (message, fallback) => this.#reply(message, fallback), options.admit, options.lanes)
+    rmSync(this.path, { force: true })
+    this.#server = createServer((socket) => this.#accept(socket))
+    this.#server.on('error', (error) => process.emitWarning(new Error('the host-call socket of a runner failed', { cause: error })))
+    this.#server.listen(this.path)
+    // A runner's host-call socket must not keep the gateway alive.
+    this.#server.unref()
+  }
+
+  /** Calls being answered or waiting in their tenant's lane. */
+  get inFlight(): number {
+    return this.#answerer.inFlight
+  }
+
+  /** A call or cancel that arrived on `channel`; its answer goes back there. */
+  receive(channel: FrameChannel, frame: HostCallMessage | HostCancelMessage): void {
+    if (this.#closed) return
+    let ids = this.#ids.get(channel)
+    if (ids === undefined) {
+      ids = new Map()
+      this.#ids.set(channel, ids)
+    }
+    if ('hostCancel' in frame) {
+      const id = ids.get(frame.hostCancel)
+      if (id !== undefined) this.#answerer.receive({ hostCancel: id })
+      return
+    }
+    const id = this.#nextId++
+    this.#routes.set(id, { channel, id: frame.hostCall })
+    ids.set(frame.hostCall, id)
+    this.#answerer.receive({ hostCall: id, call: frame.call })
+  }
+
+  /** The channel closed: its calls in flight are cancelled, and their answers dropped. */
+  drop(channel: FrameChannel): void {
+    const ids = this.#ids.get(channel)
+    this.#ids.delete(channel)
+    if (ids === undefined) return
+    for (const id of ids.values()) {
+      this.#routes.delete(id)
+      this.#answerer.receive({ hostCancel: id })
+    }
+  }
+
+  /** Stops listening, closes the threads' sockets and aborts every call in flight. */
+  close(): void {
+    if (this.#closed) return
+    this.#closed = true
+    this.#server.close()
+    for (const socket of this.#sockets) socket.destroy()
+    this.#sockets.clear()
+    this.#answerer.close()
+    this.#routes.clear()
+    this.#ids.clear()
+    rmSync(this.path, { force: true })
+  }
+
+  #accept(socket: Socket): void {
+    if (this.#closed) {
+      socket.destroy()
+      return
+    }
+    this.#sockets.add(socket)
+    const channel: FrameChannel = new FrameChannel(
+      socket,
+      (value) => {
+        const frame = value as Frame
+        if ('hostCall' in frame || 'hostCancel' in frame) this.receive(channel, frame)
+        else socket.destroy() // a thread sends nothing else: one that does is as good as broken
+      },
+    )
+    socket.on('error', () => socket.destroy())
+    socket.once('close', () => {
+      this.#sockets.delete(socket)
+      this.drop(channel)
+    })
+  }
+
+  #reply(message: HostReplyMessage, fallback: HostReplyMessage): void {
+    const route = this.#routes.get(message.hostReply)
+    if (route === undefined) return
+    this.#routes.delete(message.hostReply)
+    this.#ids.get(route.channel)?.delete(route.id)
+    route.channel.send({ hostReply: route.id, answer: message.answer }, { hostReply: route.id, answer: fallback.answer })
+  }
+}
