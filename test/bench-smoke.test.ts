@@ -24,9 +24,6 @@ interface Start {
 }
 
 t.test('the bench harness runs every scenario against isogate and the uWS baseline and writes a report', async (t) => {
-  // About a minute alone; beside another test file on a 2-core machine it has taken past the
-  // default 120 s (its servers and their runner processes all start from TypeScript).
-  t.setTimeout(300_000)
   // A report left by an earlier run must not pass for this one's.
   for (const file of ['latest.md', 'latest.json']) rmSync(new URL(`../bench/results/${file}`, import.meta.url), { force: true })
   const child = spawn(process.execPath, ['--no-node-snapshot', '--import', 'tsx', 'bench/run.ts', '--smoke'], { cwd: root, stdio: ['ignore', 'pipe', 'pipe'] })
