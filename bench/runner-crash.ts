@@ -61,7 +61,9 @@ async function crashLoop(url: string, forMs: number, everyMs: number): Promise<n
   let crashes = 0
   for (let at = 500; at < forMs; at += everyMs) {
     await sleep(Math.max(0, start + at - performance.now()))
-    const response = await fetch(url, { signal: AbortSignal.timeout(10_000) })
+    // 30 s, as crash-containment.ts: the answer comes after the retry crashed the probation runner
+    // too, which on a loaded 2-core machine (CI runs two test files at once) took over 10 s.
+    const response = await fetch(url, { signal: AbortSignal.timeout(30_000) })
     // A body that is not JSON is not the gateway's crash answer: it counts as no crash.
     const body = (await response.json().catch(() => null)) as { error?: { code?: string } } | null
     if (response.status === 503 && body?.error?.code === 'RUNNER_CRASHED') crashes++

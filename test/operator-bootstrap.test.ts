@@ -21,7 +21,8 @@ for (const target of databaseTargets()) {
     t.teardown(() => running?.close())
     const start = async (overrides: ConfigOverrides): Promise<Isogate> => {
       await running?.close()
-      running = await startIsogate(testConfig({ databaseUrl, dataDir, ...overrides }))
+      // One worker thread: four starts per database, and only the first start runs a script.
+      running = await startIsogate(testConfig({ databaseUrl, dataDir, workers: 1, ...overrides }))
       return running
     }
     const whoami = async (isogate: Isogate, token: string) => (await api(isogate, 'GET', '/api/v1/whoami', { token })).status

@@ -1,4 +1,6 @@
 import t from 'tap'
+import { testConfig } from '../config/test.js'
+import { startIsogate, type Isogate } from '../src/app.js'
 import { childPids } from './helpers/processes.js'
 import { call, deploy, startTestIsogate } from './helpers/isogate.js'
 
@@ -14,8 +16,16 @@ function total(text: string, name: string): number {
   return sum
 }
 
+// One two-runner gateway for the first test and the last (which stops its runners, so it comes
+// last): a gateway's start is most of what each of them costs.
+let twoRunners: Isogate
+t.before(async () => {
+  twoRunners = await startIsogate(testConfig({ runners: 2 }))
+})
+t.teardown(() => twoRunners?.close())
+
 t.test('after runs of two tenants, /metrics shows isolate and compile-cache misses then hits, and the live isolates', async (t) => {
-  const isogate = await startTestIsogate(t, { runners: 2 })
+  const isogate = twoRunners
   await deploy(isogate, 'metrics-a', '/hello', HELLO)
   await deploy(isogate, 'metrics-b', '/hello', HELLO)
   const metrics = async (): Promise<string> => {
@@ -64,7 +74,7 @@ t.test('ISOGATE_ISOLATES_PER_WORKER and ISOGATE_ISOLATE_IDLE_MS reach the runner
 })
 
 t.test('a runner that does not answer cannot hang /metrics: it is reported down within the scrape timeout', async (t) => {
-  const isogate = await startTestIsogate(t, { runners: 2 })
+  const isogate = twoRunners
   const runners = childPids()
   t.ok(runners.length >= 2, `runner processes: ${runners.join(', ')}`)
   // A stopped process holds its socket open and answers nothing: the worst case for a scrape.

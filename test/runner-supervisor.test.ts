@@ -31,9 +31,10 @@ function hello(tenantId: string): ReturnType<typeof fetchTask> {
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms))
 
 const events: RunnerEvent[] = []
+const seenAt = new Map<RunnerEvent, number>()
 // A suspect has the probation runner alone until its runs are answered (the default lets the next one
 // in after 50 ms, which with this 20 s neighbour would put the culprit beside it: blame by chance).
-const supervisor = new RunnerSupervisor({ runners: 2, pool: { threads: 2 }, probationAloneMs: 60_000, onEvent: (event) => events.push(event) })
+const supervisor = new RunnerSupervisor({ runners: 2, pool: { threads: 2 }, probationAloneMs: 60_000, onEvent: (event) => { events.push(event); seenAt.set(event, Date.now()) } })
 t.teardown(() => supervisor.close())
 
 // The culprit and its neighbour share runner 0; the bystander is served by runner 1.
@@ -71,7 +72,11 @@ t.test('a script that aborts its runner fails only its own run: the neighbour in
   t.ok(alive(crashedPid))
 
   const slowTask = fetchTask(neighbour, SLOW, {}, GENEROUS)
-  slowTask.env = { UNTIL: String(Date.now() + 20_000) }
+  // In flight until the bomb has crashed the runner (within about 2 s on a loaded 2-core machine),
+  // then run again on probation, alone (probationAloneMs), to this same instant; the culprit's
+  // retry waits for it there, so this test lasts about this long.
+  const started = Date.now()
+  slowTask.env = { UNTIL: String(started + 10_000) }
   const slow = supervisor.run(slowTask)
   const bomb = supervisor.run(fetchTask(culprit, BOMB, {}, GENEROUS))
   let bombAnswered = false
@@ -95,6 +100,7 @@ t.test('a script that aborts its runner fails only its own run: the neighbour in
   t.ok(served.every((result) => result.ok && bodyText(result.response?.body) === `hello ${bystander}`), 'every bystander run succeeded')
   const crash = events.find((event) => event.type === 'crash' && event.pid === crashedPid)
   t.match(crash, { runner: 0, lostRuns: 2 })
+  t.comment(`runner 0 crashed ${crash === undefined ? '?' : (seenAt.get(crash) ?? 0) - started} ms after the runs were sent (the neighbour runs until 10,000 ms)`)
   t.same(crash?.type === 'crash' ? crash.tenants.sort() : [], [culprit, neighbour].sort(), 'the tenants in flight are reported')
   t.match(events.find((event) => event.type === 'suspects'), { runner: 0, pid: crashedPid }, 'they are suspects, not culprits')
   const probationCrash = events.find((event) => event.type === 'crash' && event.runner === 2)

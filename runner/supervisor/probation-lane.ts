@@ -74,6 +74,7 @@ export class ProbationLane {
       else staying.push(waiting)
     }
     this.#waiting = staying
+    if (staying.length === 0) this.#disarm()
   }
 
   get waiting(): number {
@@ -89,6 +90,8 @@ export class ProbationLane {
 
   /** The next waiting tenant goes in, with all of its runs that are waiting. */
   #admitNext(): void {
+    // Armed again below for whoever still waits, from the new tenant's entry.
+    this.#disarm()
     const first = this.#waiting[0]
     if (first === undefined) return
     const admitted: Waiting[] = []
@@ -98,6 +101,13 @@ export class ProbationLane {
     this.#enter(first.tenantId, admitted.length)
     for (const waiting of admitted) waiting.resolve(true)
     this.#arm()
+  }
+
+  /** A lane with nobody waiting holds no timer (it would keep a closing process up for aloneMs). */
+  #disarm(): void {
+    if (this.#timer === null) return
+    clearTimeout(this.#timer)
+    this.#timer = null
   }
 
   /** While tenants wait, the one inside longest gets `aloneMs` to itself, then the next goes in beside it. */
