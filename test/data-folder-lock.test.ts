@@ -106,3 +106,15 @@ t.test('runner socket folders of a killed gateway are swept when a new folder is
   folder.remove()
   t.notOk(existsSync(folder.path))
 })
+
+t.test('two gateways making their runner socket folders at once never sweep each other\'s half-made one', async (t) => {
+  const parent = mkdtempSync(path.join(os.tmpdir(), 'isogate-sockets-'))
+  const churn = (): Promise<{ code: number | null; stderr: string }> => new Promise((resolve) => {
+    const child = spawn(process.execPath, [...process.execArgv, 'test/fixtures/socket-folder-churn.ts', parent, '40'], { cwd: root, stdio: ['ignore', 'ignore', 'pipe'] })
+    let stderr = ''
+    child.stderr!.on('data', (chunk: Buffer) => (stderr += chunk.toString()))
+    child.once('exit', (code) => resolve({ code, stderr }))
+  })
+  const results = await Promise.all([churn(), churn()])
+  for (const [i, result] of results.entries()) t.equal(result.code, 0, `gateway ${i + 1} made and removed 40 folders: ${result.stderr.trim()}`)
+})

@@ -20,12 +20,21 @@ import { closeSync, fstatSync, openSync, readFileSync, statSync, unlinkSync, wri
  * lock.release()
  */
 export class FileLock {
-  readonly path: string
+  #path: string
   #fd: number | null
 
   private constructor(path: string, fd: number) {
-    this.path = path
+    this.#path = path
     this.#fd = fd
+  }
+
+  get path(): string {
+    return this.#path
+  }
+
+  /** The locked file is now at `path` (its folder was renamed): the lock goes with the file. */
+  movedTo(path: string): void {
+    this.#path = path
   }
 
   /**

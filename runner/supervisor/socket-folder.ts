@@ -1,9 +1,11 @@
-import { mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs'
+import { mkdtempSync, readdirSync, renameSync, rmSync, statSync } from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
 import { FileLock } from './file-lock.js'
 
 const PREFIX = 'isogate-runners-'
+/** A folder being made: it takes PREFIX's name once its lock is held. */
+const MAKING_PREFIX = 'isogate-runners.making-'
 const OWNER = 'owner.lock'
 /** A folder without an owner lock this old was left half-made (or by an older isogate). */
 const UNOWNED_AFTER_MS = 60_000
@@ -33,9 +35,18 @@ export class RunnerSocketFolder {
 
   static create(parent: string = os.tmpdir()): RunnerSocketFolder {
     const swept = sweep(parent)
-    const folder = mkdtempSync(path.join(parent, PREFIX))
-    const lock = FileLock.acquire(path.join(folder, OWNER))
-    if (lock === null) throw new Error(`the new runner socket folder ${folder} is locked by another process`)
+    // Made under a name the sweep leaves alone and renamed once its lock is held: between the
+    // lock file's creation and its lock, another gateway's sweep would find it free and take
+    // the folder for a gone gateway's (it did, with two gateways starting at once).
+    const making = mkdtempSync(path.join(parent, MAKING_PREFIX))
+    const lock = FileLock.acquire(path.join(making, OWNER))
+    if (lock === null) {
+      rmSync(making, { recursive: true, force: true })
+      throw new Error(`the new runner socket folder ${making} is locked by another process`)
+    }
+    const folder = path.join(parent, PREFIX + path.basename(making).slice(MAKING_PREFIX.length))
+    renameSync(making, folder)
+    lock.movedTo(path.join(folder, OWNER))
     return new RunnerSocketFolder(folder, lock, swept)
   }
 
@@ -53,10 +64,12 @@ export class RunnerSocketFolder {
 function sweep(parent: string): number {
   let swept = 0
   for (const name of readdirSync(parent)) {
-    if (!name.startsWith(PREFIX)) continue
+    const making = name.startsWith(MAKING_PREFIX)
+    if (!making && !name.startsWith(PREFIX)) continue
     const folder = path.join(parent, name)
     try {
-      if (!isStale(folder)) continue
+      // One being made is another gateway's until it is old enough to have been left half-made.
+      if (making ? Date.now() - statSync(folder).mtimeMs <= UNOWNED_AFTER_MS : !isStale(folder)) continue
       rmSync(folder, { recursive: true, force: true })
       swept++
     } catch {
