@@ -1,6 +1,6 @@
 import t from 'tap'
 import { setTimeout as delay } from 'node:timers/promises'
-import { IsolatePool, rank } from '../runner/index.js'
+import { IsolatePool, threadRank } from '../runner/index.js'
 import { SlotShares } from '../runner/process/slot-shares.js'
 import { bodyText, fetchTask } from './helpers/programs.js'
 
@@ -47,7 +47,7 @@ t.test('a tenant with runs waiting starts no new run ahead of them; a free slot 
 
 /** The first tenant id with this prefix whose home among two threads is `thread`. */
 function tenantOn(thread: number, prefix: string): string {
-  for (let i = 0; i < 1000; i++) if (rank(`${prefix}-${i}`, 2)[0] === thread) return `${prefix}-${i}`
+  for (let i = 0; i < 1000; i++) if (threadRank(`${prefix}-${i}`, 2)[0] === thread) return `${prefix}-${i}`
   throw new Error('no tenant id found')
 }
 

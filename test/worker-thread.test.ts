@@ -1,5 +1,5 @@
 import t from 'tap'
-import { IsolatePool, RunnerSupervisor, rank } from '../runner/index.js'
+import { IsolatePool, RunnerSupervisor, threadRank } from '../runner/index.js'
 import { bodyText, fetchTask } from './helpers/programs.js'
 
 const pool = new IsolatePool({ threads: 2, hostApiModules: [new URL('./fixtures/thread-crash.ts', import.meta.url).href] })
@@ -7,7 +7,7 @@ t.teardown(() => pool.close())
 
 /** The first tenant id with this prefix whose home thread among two is `thread`. */
 function tenantOn(thread: number, prefix: string): string {
-  for (let i = 0; i < 1000; i++) if (rank(`${prefix}-${i}`, 2)[0] === thread) return `${prefix}-${i}`
+  for (let i = 0; i < 1000; i++) if (threadRank(`${prefix}-${i}`, 2)[0] === thread) return `${prefix}-${i}`
   throw new Error('no tenant id found')
 }
 
