@@ -1,5 +1,6 @@
+import os from 'node:os'
 import { setTimeout as delay } from 'node:timers/promises'
-import { rank } from '../runner/index.js'
+import { rank, threadRank } from '../runner/index.js'
 import { load, type Measurement } from './load.js'
 import { SCRIPTS, type Deployer } from './scenarios.js'
 import type { BenchServer } from './servers.js'
@@ -34,15 +35,18 @@ export type NoisyRow = Measurement & { victimP99Ratio?: number }
  * and `victim-beside-cpu`, the last two with the victim's p99 over its p99 alone (target <= 2x).
  */
 export async function noisyNeighbour(server: BenchServer, deploy: Deployer, options: NoisyNeighbourOptions): Promise<NoisyRow[]> {
-  const home = (tenantId: string): number => rank(tenantId, options.runners)[0] ?? 0
+  // Co-located: the same runner, and the same worker thread in it (the server runs the default
+  // ISOGATE_WORKERS, one thread per core of this machine).
+  const threads = os.availableParallelism()
+  const home = (tenantId: string): string => `${rank(tenantId, options.runners)[0] ?? 0}/${threadRank(tenantId, threads)[0] ?? 0}`
   const victim = await deploy.deploy('noisy-victim', SCRIPTS.hello)
   const beside = async (prefix: string, source: string, fields: Record<string, unknown> = {}): Promise<string> => {
-    for (let i = 0; i < 40; i++) {
+    for (let i = 0; i < 80; i++) {
       const slug = `${prefix}-${i}`
       const { tenantId } = await deploy.deploy(slug, source, fields)
       if (home(tenantId) === home(victim.tenantId)) return slug
     }
-    throw new Error(`no ${prefix} tenant on the victim's runner`)
+    throw new Error(`no ${prefix} tenant on the victim's runner and thread`)
   }
   const hostCalls = await beside('noisy-cache', HOST_CALLS)
   const spin = await beside('noisy-spin', SPIN, { limits: { cpuMs: options.spinCpuMs, timeoutMs: options.spinCpuMs * 10 } })

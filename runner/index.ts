@@ -15,7 +15,7 @@ export {
 } from './supervisor/runner-supervisor.js'
 export { Quarantine, type QuarantineOptions } from './supervisor/quarantine.js'
 export { FileLock } from './supervisor/file-lock.js'
-export { Rendezvous, rank } from './rendezvous.js'
+export { Rendezvous, rank, threadRank } from './rendezvous.js'
 export { RunnerError, RUNNER_ERROR_CODES, fromErrorData, runFailureStatus, toErrorData, type ErrorData, type RunnerErrorCode } from './errors.js'
 export { errorCatalogue, HTTP_ERROR_CODES, IsogateError, type ErrorCatalogue, type ErrorEntry, type HttpErrorCode } from './isogate-error.js'
 export {

@@ -1,5 +1,5 @@
 import t from 'tap'
-import { IsolatePool, RunnerSupervisor, rank } from '../runner/index.js'
+import { IsolatePool, RunnerSupervisor, rank, threadRank } from '../runner/index.js'
 import { bodyText, fetchTask } from './helpers/programs.js'
 
 const pool = new IsolatePool({ threads: 2, hostApiModules: [new URL('./fixtures/thread-crash.ts', import.meta.url).href] })
@@ -7,7 +7,7 @@ t.teardown(() => pool.close())
 
 /** The first tenant id with this prefix whose home thread among two is `thread`. */
 function tenantOn(thread: number, prefix: string): string {
-  for (let i = 0; i < 1000; i++) if (rank(`${prefix}-${i}`, 2)[0] === thread) return `${prefix}-${i}`
+  for (let i = 0; i < 1000; i++) if (threadRank(`${prefix}-${i}`, 2)[0] === thread) return `${prefix}-${i}`
   throw new Error('no tenant id found')
 }
 
@@ -21,6 +21,12 @@ const CRASH_LATER = `export default { async fetch(request, env, ctx) { await ctx
 const culprit = tenantOn(0, 'culprit')
 const neighbour = tenantOn(0, 'neighbour')
 const bystander = tenantOn(1, 'bystander')
+
+t.test("a runner's tenants have their homes on every thread of it: the thread is not the runner's index again", async (t) => {
+  const homes = [new Set<number>(), new Set<number>()]
+  for (let i = 0; i < 200; i++) homes[rank(`tenant-${i}`, 2)[0] as number]?.add(threadRank(`tenant-${i}`, 2)[0] as number)
+  t.same(homes.map((threads) => [...threads].sort()), [[0, 1], [0, 1]])
+})
 
 t.test('a worker thread that dies under a run answers RUNNER_CRASHED to the runs on it; the other thread keeps serving; the thread is replaced', async (t) => {
   t.equal(bodyText((await pool.run(fetchTask(neighbour, HELLO))).response?.body), 'hello')

@@ -67,6 +67,22 @@ export class FairTaskQueue implements TaskQueue {
     return task
   }
 
+  /**
+   * The oldest task of one lane, out of turn (a tenant under its share of a thread's slots,
+   * slot-shares.ts), or null; the lane keeps its place in the round-robin order.
+   */
+  shiftLane(lane: string): Task | null {
+    const tasks = this.#lanes.get(lane)
+    if (tasks === undefined) return null
+    const task = tasks.shift() as Task
+    this.#size--
+    if (tasks.length === 0) {
+      this.#lanes.delete(lane)
+      this.#ready.delete(lane)
+    }
+    return task
+  }
+
   remove(task: Task): void {
     const returned = this.#front.indexOf(task)
     if (returned !== -1) {

@@ -3,7 +3,7 @@ import { HostRelay, type HostCallHandler, type RemoteHostApi } from '../host-rel
 import { sumEvicted, type CheckResult, type Evicted, type Executor, type NamedTask, type RunResult, type TenantEvictor } from '../protocol.js'
 import { ProgramSources } from './program-sources.js'
 import { readPlatformSource, siblingModule } from './platform-source.js'
-import { Rendezvous } from '../rendezvous.js'
+import { Rendezvous, THREAD_SALT } from '../rendezvous.js'
 import type { WorkerStats } from '../thread/worker.js'
 import { WorkerShard } from './worker-shard.js'
 
@@ -88,7 +88,7 @@ export class IsolatePool implements Executor, TenantEvictor {
   /** Sources of the programs this pool was sent: runs may name their program without it. */
   readonly #sources = new ProgramSources()
   readonly #relay: HostRelay | null
-  /** Each tenant's threads in rendezvous order. */
+  /** Each tenant's threads in rendezvous order (salted: independent of its runner, see THREAD_SALT). */
   readonly #homes: Rendezvous
 
   constructor(options: IsolatePoolOptions = {}) {
@@ -111,7 +111,7 @@ export class IsolatePool implements Executor, TenantEvictor {
     const workerUrl = siblingModule('../thread/worker', import.meta.url)
     const concurrentTasksPerWorker = positiveInteger(options, 'concurrentTasksPerWorker')
     this.#shards = Array.from({ length: threads }, () => new WorkerShard({ workerUrl, settings, concurrentTasksPerWorker, sources: this.#sources }))
-    this.#homes = new Rendezvous(threads)
+    this.#homes = new Rendezvous(threads, THREAD_SALT)
   }
 
   get threads(): number {

@@ -5,6 +5,7 @@ import { RunnerError } from '../errors.js'
 import { programKey, type NamedTask, type RunResult } from '../protocol.js'
 import { FairTaskQueue, inLane } from './fair-task-queue.js'
 import { ProgramMissing, type ProgramSources } from './program-sources.js'
+import { SlotShares } from './slot-shares.js'
 import type { ThreadAnswer, ThreadRun, WorkerMessage, WorkerSettings } from '../thread/worker.js'
 
 export interface WorkerShardOptions {
@@ -37,7 +38,9 @@ const MAX_SENT = 10_000
  * across tenants, fair-task-queue.ts), and many tasks in flight per thread.
  *
  * Runs reach the thread in batches: at most `concurrentTasksPerWorker` runs are on the thread at
- * once; the rest wait in the fair queue (one lane per tenant, round-robin, fair-task-queue.ts),
+ * once, shared fairly across its tenants (a tenant under its share may borrow a slot that one over
+ * its share holds, slot-shares.ts); the rest wait in the fair queue (one lane per tenant,
+ * round-robin, fair-task-queue.ts),
  * and the runs that can start in one turn (a socket read's worth of frames, or the slots freed by
  * one message of answers) go as one piscina task per tenant: one postMessage and one wake-up.
  * Each run's answer comes back on its own, as soon as it is done, on the shard's answer channel
@@ -55,9 +58,8 @@ export class WorkerShard {
   readonly #pending = new Map<number, PendingRun>()
   /** Runs waiting for a slot on the thread, fair across tenants. */
   readonly #waiting = new FairTaskQueue()
-  /** Runs on the thread (sent, not answered): at most #slots. */
-  #onThread = 0
-  readonly #slots: number
+  /** Runs on the thread (sent, not answered), per tenant: slots shared fairly (slot-shares.ts). */
+  readonly #shares: SlotShares
   /** Runs to send this turn, by lane (tenant), with their sources decided. */
   readonly #queued = new Map<string, ThreadRun[]>()
   /** Programs whose source the thread has been sent. */
@@ -69,7 +71,7 @@ export class WorkerShard {
 
   constructor(options: WorkerShardOptions) {
     this.#sources = options.sources
-    this.#slots = options.concurrentTasksPerWorker
+    this.#shares = new SlotShares(options.concurrentTasksPerWorker)
     const runAnswers = `isogate-runs-${randomBytes(8).toString('hex')}`
     this.#answers = new BroadcastChannel(runAnswers)
     this.#answers.onmessage = (event) => this.#onAnswers((event as { data: ThreadAnswer[] }).data)
@@ -82,8 +84,9 @@ export class WorkerShard {
       maxThreads: 1,
       idleTimeout: Number.POSITIVE_INFINITY,
       // Every batch holds at least one run, so batches never outnumber the runs allowed on the thread
-      // (the shard's own fair queue holds the rest); one more for a check or a stats request.
-      concurrentTasksPerWorker: options.concurrentTasksPerWorker + 1,
+      // (twice the slots, with borrowing: slot-shares.ts; the shard's own fair queue holds the
+      // rest); one more for a check or a stats request.
+      concurrentTasksPerWorker: 2 * options.concurrentTasksPerWorker + 1,
       // What waits here (a check or stats request behind the runs) waits in one lane per tenant,
       // round-robin; stricterFIFO makes piscina hand a task it could not place back to the head.
       taskQueue: new FairTaskQueue(),
@@ -124,30 +127,48 @@ export class WorkerShard {
     if (this.#pending.size === 0) this.#answers.ref()
     return new Promise<RunResult>((resolve, reject) => {
       this.#pending.set(seq, { task, resolve, reject })
-      if (this.#onThread < this.#slots && this.#waiting.size === 0) {
-        this.#onThread++
+      const lane = task.program.tenantId
+      if (this.#shares.mayStart(lane, this.#waiting.size === 0)) {
+        this.#shares.start(lane)
         this.#queue(seq, task, false)
       } else {
-        this.#waiting.push(inLane({ seq, lane: task.program.tenantId } satisfies Waiting, task.program.tenantId) as never)
+        this.#shares.wait(lane)
+        this.#waiting.push(inLane({ seq, lane } satisfies Waiting, lane) as never)
       }
     })
   }
 
-  /** Fills the thread's free slots from the fair queue, round-robin across tenants. */
+  /**
+   * Fills the thread's free slots from the fair queue, round-robin across tenants; then lets the
+   * tenants under their share of the slots borrow one each for their waiting runs (slot-shares.ts).
+   */
   #fill(): void {
-    while (this.#onThread < this.#slots) {
+    while (this.#shares.free) {
       const next = this.#waiting.shift() as unknown as Waiting | null
       if (next === null) return
-      const pending = this.#pending.get(next.seq)
-      if (pending === undefined) continue
-      this.#onThread++
-      this.#queue(next.seq, pending.task, false)
+      this.#startWaiting(next)
+    }
+    if (this.#waiting.size === 0) return
+    for (const lane of this.#shares.borrowers()) {
+      while (this.#shares.mayBorrow(lane)) {
+        const next = this.#waiting.shiftLane(lane) as unknown as Waiting | null
+        if (next === null) break
+        this.#startWaiting(next)
+      }
     }
   }
 
+  #startWaiting(next: Waiting): void {
+    this.#shares.start(next.lane, true)
+    const pending = this.#pending.get(next.seq)
+    // Gone already (the pool closed): its place is given back at once.
+    if (pending === undefined) this.#shares.leave(next.lane)
+    else this.#queue(next.seq, pending.task, false)
+  }
+
   /** A run left the thread (answered, or lost with it). */
-  #settled(): void {
-    this.#onThread--
+  #settled(pending: PendingRun): void {
+    this.#shares.leave(pending.task.program.tenantId)
     if (this.#pending.size === 0) this.#answers.unref()
   }
 
@@ -214,7 +235,7 @@ export class WorkerShard {
           const pending = this.#pending.get(seq)
           if (pending === undefined) continue
           this.#pending.delete(seq)
-          this.#settled()
+          this.#settled(pending)
           pending.reject(failure)
         }
         this.#fill()
@@ -233,12 +254,12 @@ export class WorkerShard {
           continue
         }
         this.#pending.delete(answer.seq)
-        this.#settled()
+        this.#settled(pending)
         pending.reject(new ProgramMissing(answer.missing))
         continue
       }
       this.#pending.delete(answer.seq)
-      this.#settled()
+      this.#settled(pending)
       pending.resolve(answer.result)
     }
     this.#fill()
