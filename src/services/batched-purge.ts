@@ -95,6 +95,36 @@ export class BatchedPurge {
   }
 }
 
+/** What a retention service of one table is given. */
+export interface TableRetentionOptions {
+  db: Database
+  logger: Logger
+  /** Rows older than this many days are purged. */
+  retentionDays: number
+  /** Rows deleted per transaction. */
+  batchSize?: number
+  /** Time between purges. */
+  intervalMs?: number
+  /** The clock, for tests. */
+  now?: () => Date
+}
+
+/** The BatchedPurge of one table: its options checked, its defaults filled in. */
+export function tableRetention(table: { name: string; what: string; purge: PurgeBatch; defaults: { batchSize: number; intervalMs: number } }, options: TableRetentionOptions): BatchedPurge {
+  const batchSize = options.batchSize ?? table.defaults.batchSize
+  const intervalMs = options.intervalMs ?? table.defaults.intervalMs
+  checkPositiveIntegers({ retentionDays: options.retentionDays, batchSize, intervalMs })
+  return new BatchedPurge({
+    db: options.db,
+    logger: options.logger,
+    what: table.what,
+    targets: [{ name: table.name, days: options.retentionDays, purge: table.purge }],
+    batchSize,
+    intervalMs,
+    now: options.now,
+  })
+}
+
 /** Throws a TypeError or RangeError naming `options.<key>` for a value that is not a positive integer. */
 export function checkPositiveIntegers(values: Record<string, unknown>): void {
   for (const [key, value] of Object.entries(values)) {

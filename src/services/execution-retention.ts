@@ -1,20 +1,8 @@
-import type { Logger } from 'pino'
-import type { Database } from '../db/database.js'
 import type { ExecutionRepository } from '../db/execution.repository.js'
-import { BatchedPurge, checkPositiveIntegers } from './batched-purge.js'
+import { tableRetention, type BatchedPurge, type TableRetentionOptions } from './batched-purge.js'
 
-export interface ExecutionRetentionOptions {
-  db: Database
+export interface ExecutionRetentionOptions extends TableRetentionOptions {
   executions: ExecutionRepository
-  logger: Logger
-  /** Records older than this many days are purged. */
-  retentionDays: number
-  /** Rows deleted per transaction. */
-  batchSize?: number
-  /** Time between purges. */
-  intervalMs?: number
-  /** The clock, for tests. */
-  now?: () => Date
 }
 
 const DEFAULTS = { batchSize: 1000, intervalMs: 60 * 60 * 1000 }
@@ -27,19 +15,8 @@ export class ExecutionRetention {
   readonly #purge: BatchedPurge
 
   constructor(options: ExecutionRetentionOptions) {
-    const batchSize = options.batchSize ?? DEFAULTS.batchSize
-    const intervalMs = options.intervalMs ?? DEFAULTS.intervalMs
-    checkPositiveIntegers({ retentionDays: options.retentionDays, batchSize, intervalMs })
     const { executions } = options
-    this.#purge = new BatchedPurge({
-      db: options.db,
-      logger: options.logger,
-      what: 'old executions',
-      targets: [{ name: 'executions', days: options.retentionDays, purge: (tx, cutoff, limit) => executions.purgeBefore(tx, cutoff, limit) }],
-      batchSize,
-      intervalMs,
-      now: options.now,
-    })
+    this.#purge = tableRetention({ name: 'executions', what: 'old executions', purge: (tx, cutoff, limit) => executions.purgeBefore(tx, cutoff, limit), defaults: DEFAULTS }, options)
   }
 
   /** Purges now, then every intervalMs; the timer never keeps the process alive. */
@@ -51,7 +28,7 @@ export class ExecutionRetention {
     return this.#purge.stop()
   }
 
-  /** Deletes every record past retention, batch by batch; answers how many went. */
+  /** Deletes every row past retention, batch by batch; answers how many went. */
   async purge(): Promise<number> {
     return (await this.#purge.purge()).executions ?? 0
   }

@@ -1,20 +1,8 @@
-import type { Logger } from 'pino'
-import type { Database } from '../db/database.js'
 import type { ExecutionRollupRepository } from '../db/execution-rollup.repository.js'
-import { BatchedPurge, checkPositiveIntegers } from './batched-purge.js'
+import { tableRetention, type BatchedPurge, type TableRetentionOptions } from './batched-purge.js'
 
-export interface RollupRetentionOptions {
-  db: Database
+export interface RollupRetentionOptions extends TableRetentionOptions {
   rollups: ExecutionRollupRepository
-  logger: Logger
-  /** Minutes older than this many days are purged. */
-  retentionDays: number
-  /** Rows deleted per transaction. */
-  batchSize?: number
-  /** Time between purges. */
-  intervalMs?: number
-  /** The clock, for tests. */
-  now?: () => Date
 }
 
 const DEFAULTS = { batchSize: 5000, intervalMs: 60 * 60 * 1000 }
@@ -27,19 +15,8 @@ export class RollupRetention {
   readonly #purge: BatchedPurge
 
   constructor(options: RollupRetentionOptions) {
-    const batchSize = options.batchSize ?? DEFAULTS.batchSize
-    const intervalMs = options.intervalMs ?? DEFAULTS.intervalMs
-    checkPositiveIntegers({ retentionDays: options.retentionDays, batchSize, intervalMs })
     const { rollups } = options
-    this.#purge = new BatchedPurge({
-      db: options.db,
-      logger: options.logger,
-      what: 'old run rollups',
-      targets: [{ name: 'execution_rollups', days: options.retentionDays, purge: (tx, cutoff, limit) => rollups.purgeBefore(tx, cutoff, limit) }],
-      batchSize,
-      intervalMs,
-      now: options.now,
-    })
+    this.#purge = tableRetention({ name: 'execution_rollups', what: 'old run rollups', purge: (tx, cutoff, limit) => rollups.purgeBefore(tx, cutoff, limit), defaults: DEFAULTS }, options)
   }
 
   /** Purges now, then every intervalMs; the timer never keeps the process alive. */
@@ -51,7 +28,7 @@ export class RollupRetention {
     return this.#purge.stop()
   }
 
-  /** Deletes every rollup row past retention; answers how many went. */
+  /** Deletes every row past retention, batch by batch; answers how many went. */
   async purge(): Promise<number> {
     return (await this.#purge.purge()).execution_rollups ?? 0
   }
