@@ -8,6 +8,7 @@
  * answers, as a failure).
  */
 import type { ErrorData } from './errors.js'
+import type { HostCall, HostRegistry } from './thread/host-bridge.js'
 
 /** A host API answered outside the worker: its name ('db.get') and whether scripts see it on ctx. */
 export interface RemoteHostApi {
@@ -293,5 +294,18 @@ class RemoteHostError extends Error {
     super(data.message)
     this.name = data.name ?? 'Error'
     this.code = data.code
+  }
+}
+
+/**
+ * The worker side of either transport (host-relay.ts's channel, thread/host-call-socket.ts's
+ * socket): registers every relayed API in `registry`, each call sent by `send` for the run's
+ * tenant, with the run's trace.
+ */
+export function registerRelayedApis(registry: HostRegistry, apis: readonly RemoteHostApi[], send: (call: RelayedHostCall, signal: AbortSignal) => Promise<unknown>): void {
+  for (const api of apis) {
+    registry.register(api.name, (tenantId: string, args: unknown[], call: HostCall) => {
+      return send({ tenantId, name: api.name, args, executionId: call.executionId, eventDepth: call.eventDepth, scriptId: call.scriptId }, call.signal)
+    }, { expose: api.expose, counted: api.counted !== false })
   }
 }

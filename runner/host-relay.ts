@@ -23,8 +23,9 @@ import {
   type HostCallHandler,
   type HostReplyMessage,
   type RemoteHostApi,
+  registerRelayedApis,
 } from './host-call-channel.js'
-import type { HostCall, HostRegistry } from './thread/host-bridge.js'
+import type { HostRegistry } from './thread/host-bridge.js'
 
 export type { HostAnswer, HostCallHandler, RelayedHostCall, RemoteHostApi } from './host-call-channel.js'
 export { hostErrorData } from './host-call-channel.js'
@@ -109,12 +110,10 @@ export function registerRemoteHostApis(registry: HostRegistry, settings: HostRel
   requests.unref()
   replies.unref()
 
-  for (const api of settings.apis) {
-    registry.register(api.name, (tenantId: string, args: unknown[], call: HostCall) => {
-      if (caller.waiting === 0) replies.ref()
-      return caller.call({ tenantId, name: api.name, args, executionId: call.executionId, eventDepth: call.eventDepth, scriptId: call.scriptId }, call.signal)
-    }, { expose: api.expose, counted: api.counted !== false })
-  }
+  registerRelayedApis(registry, settings.apis, (call, signal) => {
+    if (caller.waiting === 0) replies.ref()
+    return caller.call(call, signal)
+  })
   return () => {
     requests.close()
     replies.close()

@@ -14,9 +14,9 @@
  */
 import { createConnection, type Socket } from 'node:net'
 import { FrameChannel } from '../framing.js'
-import { HostCaller, type HostReplyMessage, type RelayedHostCall, type RemoteHostApi } from '../host-call-channel.js'
+import { HostCaller, registerRelayedApis, type HostReplyMessage, type RelayedHostCall, type RemoteHostApi } from '../host-call-channel.js'
 import type { ErrorData } from '../errors.js'
-import type { HostCall, HostRegistry } from './host-bridge.js'
+import type { HostRegistry } from './host-bridge.js'
 
 /** Where a worker thread sends its host calls, and which calls those are (worker.ts settings). */
 export interface HostSocketSettings {
@@ -84,10 +84,6 @@ export class HostCallSocket {
  */
 export function registerSocketHostApis(registry: HostRegistry, settings: HostSocketSettings): () => void {
   const socket = new HostCallSocket(settings.path)
-  for (const api of settings.apis) {
-    registry.register(api.name, (tenantId: string, args: unknown[], call: HostCall) => {
-      return socket.call({ tenantId, name: api.name, args, executionId: call.executionId, eventDepth: call.eventDepth, scriptId: call.scriptId }, call.signal)
-    }, { expose: api.expose, counted: api.counted !== false })
-  }
+  registerRelayedApis(registry, settings.apis, (call, signal) => socket.call(call, signal))
   return () => socket.close()
 }
