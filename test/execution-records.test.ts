@@ -11,6 +11,7 @@ import type { Isogate } from '../src/app.js'
 import { databaseTargets } from './helpers/databases.js'
 import { consolePage, consoleSession } from './helpers/console.js'
 import { api, ADMIN_TOKEN, deploy, startTestIsogate } from './helpers/isogate.js'
+import { until } from './helpers/until.js'
 
 // Issue 15: tail-sampled execution records, exact rollups, bounded buffers, the failure journal.
 // Request counts are the issue's where it names them (1,000 at 0.01, 200 failing) and small
@@ -44,16 +45,6 @@ async function load(url: string, n: number, concurrency = 20): Promise<{ statuse
     }),
   )
   return { statuses, errors }
-}
-
-async function until<T>(what: string, read: () => Promise<T>, done: (value: T) => boolean, timeoutMs = 15_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs
-  for (;;) {
-    const value = await read()
-    if (done(value)) return value
-    if (Date.now() > deadline) throw new Error(`${what}: still ${JSON.stringify(value)} after ${timeoutMs} ms`)
-    await sleep(50)
-  }
 }
 
 async function stats(at: Ports, tenant: string, scriptId: string): Promise<any> {

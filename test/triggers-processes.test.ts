@@ -6,6 +6,7 @@ import postgres from 'postgres'
 import t from 'tap'
 import { ADMIN_TOKEN } from './helpers/isogate.js'
 import { databaseTargets } from './helpers/databases.js'
+import { until } from './helpers/until.js'
 
 const root = fileURLToPath(new URL('..', import.meta.url))
 const server = databaseTargets().find((target) => target.name === 'server')
@@ -40,17 +41,6 @@ async function startProcess(url: string): Promise<Child> {
       reject(new Error(`process exited ${code}: ${err}`))
     })
   })
-}
-
-/** Reads until `done` holds, every 100 ms; fails with what it last read after `timeoutMs`. */
-async function until<T>(what: string, read: () => Promise<T>, done: (value: T) => boolean, timeoutMs: number): Promise<T> {
-  const deadline = Date.now() + timeoutMs
-  for (;;) {
-    const value = await read()
-    if (done(value)) return value
-    if (Date.now() > deadline) throw new Error(`${what}: still ${JSON.stringify(value)} after ${timeoutMs} ms`)
-    await sleep(100)
-  }
 }
 
 async function call(child: Child, method: string, path: string, body?: unknown, tenant?: string): Promise<{ status: number; body: any }> {
@@ -98,19 +88,19 @@ t.test('three processes on one database run each per-second slot exactly once, a
   // kill can cost a slot), and a few slots have run. claimed_by is `host:pid:random`.
   const victim = others[0]!
   const victimClaims = (): Promise<number> => count(sql<Array<{ n: number }>>`SELECT count(*)::int AS n FROM cron_fires WHERE script_id = ${id} AND claimed_by LIKE ${`%:${victim.process.pid}:%`}`)
-  await until('a slot claimed by the victim and four slots in all', async () => [await victimClaims(), await fireCount()], ([mine, all]) => mine! >= 1 && all! >= 4, 30_000)
+  await until('a slot claimed by the victim and four slots in all', async () => [await victimClaims(), await fireCount()], ([mine, all]) => mine! >= 1 && all! >= 4, 30_000, 100)
   victim.process.kill('SIGKILL')
   await once(victim.process, 'exit')
   // A fire the victim held is taken care of (failed as abandoned) once its lease has passed
   // (timeoutMs 1 s + the fixture's lease margin 1 s) and a survivor polled; then three more slots run.
   await sleep(2_500)
-  await until('no expired lease left running', () => count(sql<Array<{ n: number }>>`SELECT count(*)::int AS n FROM cron_fires WHERE script_id = ${id} AND status = 'running' AND lease_until <= now()`), (n) => n === 0, 20_000)
+  await until('no expired lease left running', () => count(sql<Array<{ n: number }>>`SELECT count(*)::int AS n FROM cron_fires WHERE script_id = ${id} AND status = 'running' AND lease_until <= now()`), (n) => n === 0, 20_000, 100)
   const afterRecovery = await fireCount()
-  await until('three slots after the recovery', fireCount, (n) => n >= afterRecovery + 3, 20_000)
+  await until('three slots after the recovery', fireCount, (n) => n >= afterRecovery + 3, 20_000, 100)
   t.equal((await call(first, 'PATCH', `/api/v1/scripts/${id}`, { status: 'paused' }, 'multi')).status, 200)
   const stoppedAt = Date.now()
   // The fire in flight at the pause ends (timeoutMs 1 s) and its record reaches the table.
-  await until('no fire running after the pause', () => count(sql<Array<{ n: number }>>`SELECT count(*)::int AS n FROM cron_fires WHERE script_id = ${id} AND status = 'running'`), (n) => n === 0, 20_000)
+  await until('no fire running after the pause', () => count(sql<Array<{ n: number }>>`SELECT count(*)::int AS n FROM cron_fires WHERE script_id = ${id} AND status = 'running'`), (n) => n === 0, 20_000, 100)
   await sleep(1_000)
   const executions = await sql<Array<{ slot: string; n: number; statuses: string[] }>>`
     SELECT input->>'scheduledTime' AS slot, count(*)::int AS n, array_agg(status) AS statuses
