@@ -188,9 +188,15 @@ export class TenantIsolate {
   sampledHeapBytes(force: boolean, noWait = false): number {
     if (this.#isolate.isDisposed) return 0
     this.#runsSinceHeap++
-    // A synchronous read waits for the isolate's lock: never behind a sibling run that may be executing (see quiet).
-    if (noWait || this.#runs.size > 0 || this.#compiling > 0) return this.#readHeapLater()
-    if (force || this.#lastHeapBytes * 2 >= this.memoryLimitBytes) {
+    const due = force || this.#lastHeapBytes * 2 >= this.memoryLimitBytes
+    // A synchronous read waits for the isolate's lock: never behind a sibling run that may be
+    // executing (see quiet). Behind siblings a routine reading still waits its HEAP_SAMPLE_RUNS:
+    // under load nearly every run ends beside a sibling, and one asynchronous reading per run
+    // (a task on isolated-vm's pool each) cost more of the worker than the runs' own entries.
+    if (noWait || this.#runs.size > 0 || this.#compiling > 0) {
+      return noWait || due || this.#runsSinceHeap >= HEAP_SAMPLE_RUNS ? this.#readHeapLater() : this.#lastHeapBytes
+    }
+    if (due) {
       this.#runsSinceHeap = 0
       this.#lastHeapBytes = this.heapBytes()
     } else if (this.#runsSinceHeap >= HEAP_SAMPLE_RUNS && !this.#heapReading) {
