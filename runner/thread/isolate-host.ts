@@ -44,6 +44,7 @@ export class IsolateHost {
   readonly #isolates: LRUCache<string, TenantIsolate>
   readonly #stepCosts = new StepCosts()
   #checker: ivm.Isolate | null = null
+  readonly #idleSweep: NodeJS.Timeout
 
   constructor(options: IsolateHostOptions) {
     this.#options = options
@@ -51,10 +52,13 @@ export class IsolateHost {
     this.#isolates = new LRUCache<string, TenantIsolate>({
       max: options.maxIsolates,
       ttl: options.isolateIdleMs,
-      ttlAutopurge: true,
       updateAgeOnGet: true,
       dispose: (tenant) => tenant.retire(),
     })
+    // Idle isolates go on one timer per thread. lru-cache's ttlAutopurge keeps a timer per entry
+    // and, with updateAgeOnGet, clears and sets it again on every get: a timer per run.
+    this.#idleSweep = setInterval(() => this.#isolates.purgeStale(), idleSweepMs(options.isolateIdleMs))
+    this.#idleSweep.unref()
   }
 
   stats(): WorkerStats {
@@ -73,6 +77,7 @@ export class IsolateHost {
 
   /** Retires every isolate (each is disposed once its runs are done). */
   close(): void {
+    clearInterval(this.#idleSweep)
     this.#isolates.clear()
     this.#checker?.dispose()
     this.#checker = null
@@ -203,6 +208,11 @@ export class IsolateHost {
     this.#isolates.set(task.program.tenantId, tenant)
     return { tenant, start: 'cold' }
   }
+}
+
+/** How often idle isolates are looked for: an isolate goes between `idleMs` and 1.25x `idleMs` after its last run. */
+function idleSweepMs(idleMs: number): number {
+  return Math.min(30_000, Math.max(10, Math.floor(idleMs / 4)))
 }
 
 /**

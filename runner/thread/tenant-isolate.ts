@@ -125,6 +125,10 @@ export class TenantIsolate {
   #lastHeapBytes = 0
   #runsSinceHeap = 0
   #heapReading = false
+  /** A heap reading started behind a run the watchdog ended early: done only once that run's code is (see quiet). */
+  #heapSentinel = false
+  /** Asynchronous first steps not returned yet: each may be executing the tenant's code on isolated-vm's pool. */
+  #asyncSteps = 0
   /** Programs being compiled: their top-level code runs asynchronously, on isolated-vm's pool. */
   #compiling = 0
 
@@ -150,14 +154,22 @@ export class TenantIsolate {
   }
 
   /**
-   * Nothing of the isolate may be executing on isolated-vm's pool: no run in flight (a host call's
-   * answer resumes one there), no program compiling, no heap reading. Only then may a run's first
-   * step enter it synchronously (isolate-host.ts): a synchronous call waits for the isolate's lock,
-   * and behind a tenant's asynchronous loop it would hold the worker thread, and the watchdog's
-   * timer on it, for good (issue 20).
+   * Nothing of the isolate may be executing on isolated-vm's pool: no asynchronous step of ours
+   * pending (a first step entered asynchronously, a program compiling), no run that a host call's
+   * answer may have resumed there, no heap reading behind a run the watchdog ended early. Only then
+   * may a run's first step enter it synchronously (isolate-host.ts): a synchronous call waits for
+   * the isolate's lock, and behind a tenant's asynchronous loop it would hold the worker thread,
+   * and the watchdog's timer on it, for good (issue 20).
+   *
+   * A run in flight that made no host call is not executing: an isolate has no event loop of its
+   * own, so between its entries (which are ours to count) nothing of it runs. Counting every run
+   * in flight instead made one asynchronous entry beget the next under load: 40% of hello runs
+   * took the asynchronous path, a task on isolated-vm's pool each.
    */
   get quiet(): boolean {
-    return this.#runs.size === 0 && this.#compiling === 0 && !this.#heapReading
+    if (this.#asyncSteps > 0 || this.#compiling > 0 || this.#heapSentinel) return false
+    for (const run of this.#runs) if (run.hostCalls > 0) return false
+    return true
   }
 
   /** Retired or disposed: no new run may start here. */
@@ -176,48 +188,46 @@ export class TenantIsolate {
   }
 
   /**
-   * The isolate's heap after a run, read only when it can matter. A synchronous read waits for the
-   * isolate's lock, so behind the tenant's other runs in flight it stalls the whole worker thread
-   * (measured: 13-18% of a worker's busy time under hello load, with one read in 16 runs). So the
-   * routine reading, every HEAP_SAMPLE_RUNS runs, is asynchronous and lands for a later run; the
-   * synchronous read is kept for when the caller says so (a new program, a failed run) and when
-   * the last reading was at half the limit or more. The limit does not rest on this reading: V8
+   * The isolate's heap after a run, read every HEAP_SAMPLE_RUNS runs and whenever it can matter:
+   * when the caller says so (a new program, a failed run) and when the last reading was at half
+   * the limit or more. A reading is synchronous (~3 us) when the isolate is quiet, and otherwise
+   * asynchronous, landing for a later run: a synchronous read waits for the isolate's lock, so
+   * behind code executing on isolated-vm's pool it would stall the whole worker thread (measured:
+   * 13-18% of a worker's busy time). An asynchronous reading costs ~40 us of CPU, so it is never the
+   * routine one when a synchronous read can be had. The limit does not rest on this reading: V8
    * disposes an isolate whose heap reaches memoryLimit, and isolated-vm's allocator refuses
    * ArrayBuffers past it; this catches what got close without either firing.
    */
   sampledHeapBytes(force: boolean, noWait = false): number {
     if (this.#isolate.isDisposed) return 0
     this.#runsSinceHeap++
-    const due = force || this.#lastHeapBytes * 2 >= this.memoryLimitBytes
-    // A synchronous read waits for the isolate's lock: never behind a sibling run that may be
-    // executing (see quiet). Behind siblings a routine reading still waits its HEAP_SAMPLE_RUNS:
-    // under load nearly every run ends beside a sibling, and one asynchronous reading per run
-    // (a task on isolated-vm's pool each) cost more of the worker than the runs' own entries.
-    if (noWait || this.#runs.size > 0 || this.#compiling > 0) {
-      return noWait || due || this.#runsSinceHeap >= HEAP_SAMPLE_RUNS ? this.#readHeapLater() : this.#lastHeapBytes
-    }
-    if (due) {
-      this.#runsSinceHeap = 0
-      this.#lastHeapBytes = this.heapBytes()
-    } else if (this.#runsSinceHeap >= HEAP_SAMPLE_RUNS && !this.#heapReading) {
-      this.#readHeapLater()
-    }
+    const due = force || this.#lastHeapBytes * 2 >= this.memoryLimitBytes || this.#runsSinceHeap >= HEAP_SAMPLE_RUNS
+    if (!due && !noWait) return this.#lastHeapBytes
+    if (noWait || !this.quiet) return this.#readHeapLater(noWait)
+    this.#runsSinceHeap = 0
+    this.#lastHeapBytes = this.heapBytes()
     return this.#lastHeapBytes
   }
 
   /** Starts an asynchronous heap reading (one at a time) that lands for a later run; answers the last one. */
-  #readHeapLater(): number {
-    if (this.#heapReading) return this.#lastHeapBytes
+  #readHeapLater(sentinel = false): number {
+    // A sentinel waits for no routine reading already queued: it must queue behind the ended run's code.
+    if (this.#heapReading && !(sentinel && !this.#heapSentinel)) return this.#lastHeapBytes
     this.#runsSinceHeap = 0
     this.#heapReading = true
+    if (sentinel) this.#heapSentinel = true
+    const done = (): void => {
+      this.#heapReading = false
+      if (sentinel) this.#heapSentinel = false
+    }
     this.#isolate.getHeapStatistics().then(
       (stats) => {
-        this.#heapReading = false
+        done()
         if (!this.#isolate.isDisposed) this.#lastHeapBytes = limitedBytes(stats)
       },
       () => {
         // Disposed meanwhile, or it took a tenant's stale rejection: the next sample reads again.
-        this.#heapReading = false
+        done()
       },
     )
     return this.#lastHeapBytes
@@ -507,7 +517,17 @@ export class TenantIsolate {
             else if (this.#wantSpare) this.#prepareSpare()
           })
           if (step === undefined) {
-            return dispatch.apply(undefined, [run.id, programId, kind, input, env, outputLimit, false], options).then(() => null, (error: unknown) => this.#rejectionOf(error))
+            this.#asyncSteps++
+            return dispatch.apply(undefined, [run.id, programId, kind, input, env, outputLimit, false], options).then(
+              () => {
+                this.#asyncSteps--
+                return null
+              },
+              (error: unknown) => {
+                this.#asyncSteps--
+                return this.#rejectionOf(error)
+              },
+            )
           }
           const wallBefore = performance.now()
           let rejection: unknown = null
