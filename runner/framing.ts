@@ -9,8 +9,10 @@
  *
  * Frames say what they are by their one distinguishing field, so new kinds can join without
  * touching the old ones (a streamed response body would be `{ bodyChunk: id, bytes, last }`):
- * - `{ id, message }` a request (RunnerMessage): a run names its program by key (programKey());
- *   its source rides along only when the runner is not known to hold it;
+ * - `{ id, message }` a request (WireMessage): a run names its program by key (programKey());
+ *   its source rides along only when the runner is not known to hold it. A run's task and its
+ *   answer travel as JSON text with any binary body beside it (protocol.ts WireTask,
+ *   WireResult), which the runner's main thread hands to and from its worker threads unread;
  * - `{ id, value } | { id, error }` its answer, in any order;
  * - `{ id, missing: key }` the runner lacks the program's source (it evicted it, or restarted):
  *   the gateway sends the same request again, source attached. The gateway keeps every request
@@ -22,7 +24,7 @@ import type { Socket } from 'node:net'
 import { deserialize, serialize } from 'node:v8'
 import type { ErrorData } from './errors.js'
 import type { HostCallMessage, HostCancelMessage, HostReplyMessage } from './host-call-channel.js'
-import type { NamedTask } from './protocol.js'
+import type { NamedTask, WireTask } from './protocol.js'
 
 /** What the gateway asks of a runner process. */
 export type RunnerMessage =
@@ -32,10 +34,13 @@ export type RunnerMessage =
   /** Let go of a tenant's isolates and programs now (a deleted or suspended tenant); answers `Evicted`. */
   | { type: 'evict'; tenantId: string }
 
+/** A request as it goes on the wire: a run's task encoded (protocol.ts WireTask), the rest as they are. */
+export type WireMessage = { type: 'run'; task: WireTask } | Exclude<RunnerMessage, { type: 'run' }>
+
 /** A request to a runner process. */
 export interface RunnerRequest {
   id: number
-  message: RunnerMessage
+  message: WireMessage
 }
 
 /** The answer to `RunnerRequest` `id`: its value, or the error it ended with, as plain data. */

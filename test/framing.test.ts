@@ -4,6 +4,7 @@ import os from 'node:os'
 import path from 'node:path'
 import t, { type Test } from 'tap'
 import { FrameChannel, type RunnerResponse } from '../runner/framing.js'
+import { decodeResult, decodeTask, encodeResult, encodeTask, programKey, type WireResult, type WireTask } from '../runner/protocol.js'
 
 /** A connected pair of real Unix domain sockets. */
 async function socketPair(t: Test): Promise<{ client: Socket; server: Socket }> {
@@ -113,4 +114,41 @@ t.test('a frame over the size limit is refused as a protocol error', async (t) =
   header.writeUInt32BE(0xffff_fff0, 0)
   client.write(header)
   t.match((await failed).message, /over the .* byte limit/)
+})
+
+t.test('a run crosses as JSON with its binary body beside it as bytes: tasks and results come back whole', async (t) => {
+  const program = { tenantId: 'acme', scriptId: 's1', version: 3, sourceHash: 'abc', source: 'export default {}' }
+  const limits = { timeoutMs: 1000, cpuMs: 50, memoryMb: 128, apiCalls: 10, outputBytes: 1024 }
+  const bytes = new Uint8Array([0, 255, 10, 13])
+  const binary = { kind: 'fetch' as const, program, input: { method: 'POST', url: 'http://x/', headers: [['a', 'b'] as [string, string]], body: bytes, params: { id: '7' } }, env: { K: 'v' }, limits, trace: { executionId: 'e1', eventDepth: null }, isolateMemoryMb: 64 }
+  const wire = encodeTask(binary)
+  t.equal(wire.key, programKey(program))
+  t.equal(wire.tenantId, 'acme')
+  t.equal(wire.body, bytes, 'the body goes beside the JSON, not re-encoded in it')
+  t.notMatch(wire.json, /export default/, 'the source is never in the JSON: it travels only when the runner lacks it')
+  t.same(decodeTask(wire), binary, 'the task comes back whole, source and body included')
+  t.same(decodeTask({ ...wire, source: undefined }).program, { tenantId: 'acme', scriptId: 's1', version: 3, sourceHash: 'abc' })
+  const text = { ...binary, input: { ...binary.input, body: 'héllo \ud800' } }
+  t.same(decodeTask(encodeTask(text)), text, 'a text body (lone surrogate and all) stays in the JSON')
+  const scheduled = { kind: 'scheduled' as const, program, input: { cron: '* * * * *', when: 1 }, env: {}, limits }
+  t.same(decodeTask(encodeTask(scheduled)), scheduled)
+
+  const buffer = new Uint8Array([1, 2, 3]).buffer
+  const metrics = { wallMs: 1.5, cpuMs: 0.25, heapBytes: 1000, apiCalls: 0, outputBytes: 0, start: 'hot' as const }
+  const answered = { ok: true, response: { status: 200, headers: [['content-type', 'application/octet-stream'] as [string, string]], body: buffer }, logs: [{ level: 'info' as const, message: 'hi', time: 5 }], metrics }
+  const back = decodeResult(encodeResult(answered))
+  t.equal(back.response?.body, buffer, 'a binary response body stays bytes')
+  t.same(back, answered)
+  const failed = { ok: false, error: { code: 'SCRIPT_ERROR', message: 'boom', line: 2, column: 9 }, logs: [], metrics }
+  t.same(decodeResult(encodeResult(failed)), failed)
+
+  // Both cross a real framed socket as they would between the gateway and a runner.
+  const { client, server } = await socketPair(t)
+  const received = collect(server, 2)
+  const sender = new FrameChannel(client, () => {})
+  sender.send({ id: 1, message: { type: 'run', task: wire } })
+  sender.send({ id: 1, value: encodeResult(answered) })
+  const [request, response] = (await received.done) as [{ message: { task: WireTask } }, { value: WireResult }]
+  t.same(decodeTask(request.message.task), binary)
+  t.same(new Uint8Array(decodeResult(response.value).response?.body as ArrayBuffer), new Uint8Array([1, 2, 3]))
 })

@@ -1,6 +1,6 @@
 import os from 'node:os'
 import { HostRelay, type HostCallHandler, type RemoteHostApi } from '../host-relay.js'
-import { sumEvicted, type CheckResult, type Evicted, type Executor, type NamedTask, type RunResult, type TenantEvictor } from '../protocol.js'
+import { decodeResult, encodeTask, sumEvicted, type CheckResult, type Evicted, type Executor, type NamedTask, type RunResult, type TenantEvictor, type WireResult, type WireTask } from '../protocol.js'
 import { ProgramSources } from './program-sources.js'
 import { readPlatformSource, siblingModule } from './platform-source.js'
 import { Rendezvous, THREAD_SALT } from '../rendezvous.js'
@@ -124,8 +124,16 @@ export class IsolatePool implements Executor, TenantEvictor {
    * ProgramMissing (program-sources.ts) and the caller sends it again with the source.
    */
   run(task: NamedTask): Promise<RunResult> {
-    this.#sources.learn(task.program)
-    return this.#shardFor(task.program.tenantId).run(task)
+    return this.runWire(encodeTask(task)).then(decodeResult)
+  }
+
+  /**
+   * `run` for a task already encoded (protocol.ts WireTask), answering its result encoded: what a
+   * runner process does with the gateway's runs, which its main thread passes on unread.
+   */
+  runWire(task: WireTask): Promise<WireResult> {
+    if (task.source !== undefined) this.#sources.remember(task.key, task.source, task.tenantId)
+    return this.#shardFor(task.tenantId).run(task)
   }
 
   /** Compiles a source in a scratch isolate: syntax errors with line and column, no imports. */

@@ -1,5 +1,4 @@
 import { LRUCache } from 'lru-cache'
-import { programKey, type NamedProgram } from '../protocol.js'
 
 /** Source text a runner process keeps by default: far more programs than its threads hold compiled. */
 const DEFAULT_MAX_BYTES = 64 * 1024 * 1024
@@ -25,13 +24,6 @@ export class ProgramSources {
         if (keys?.size === 0) this.#byTenant.delete(kept.tenantId)
       },
     })
-  }
-
-  /** Keeps the program's source when it carries one; answers its key. */
-  learn(program: NamedProgram): string {
-    const key = programKey(program)
-    if (program.source !== undefined) this.remember(key, program.source, program.tenantId)
-    return key
   }
 
   /** Keeps `source` as program `key`'s, a program of `tenantId`. */

@@ -95,7 +95,7 @@ function serve(channel: FrameChannel, request: RunnerRequest): void {
 async function answer({ message }: RunnerRequest): Promise<unknown> {
   switch (message.type) {
     case 'run':
-      return pool.run(message.task)
+      return pool.runWire(message.task)
     case 'check':
       return pool.check(message.source)
     case 'stats':

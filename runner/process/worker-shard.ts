@@ -2,7 +2,7 @@ import { BroadcastChannel } from 'node:worker_threads'
 import { randomBytes } from 'node:crypto'
 import { Piscina } from 'piscina'
 import { RunnerError } from '../errors.js'
-import { programKey, type NamedTask, type RunResult } from '../protocol.js'
+import type { WireResult, WireTask } from '../protocol.js'
 import { FairTaskQueue, inLane } from './fair-task-queue.js'
 import { ProgramMissing, type ProgramSources } from './program-sources.js'
 import { SlotShares } from './slot-shares.js'
@@ -17,8 +17,8 @@ export interface WorkerShardOptions {
 }
 
 interface PendingRun {
-  task: NamedTask
-  resolve(result: RunResult): void
+  task: WireTask
+  resolve(result: WireResult): void
   reject(error: Error): void
 }
 
@@ -122,12 +122,13 @@ export class WorkerShard {
     return this.#pending.size
   }
 
-  run(task: NamedTask): Promise<RunResult> {
+  /** Runs an encoded task (protocol.ts WireTask); its result comes back encoded, as the gateway gets it. */
+  run(task: WireTask): Promise<WireResult> {
     const seq = this.#nextSeq++
     if (this.#pending.size === 0) this.#answers.ref()
-    return new Promise<RunResult>((resolve, reject) => {
+    return new Promise<WireResult>((resolve, reject) => {
       this.#pending.set(seq, { task, resolve, reject })
-      const lane = task.program.tenantId
+      const lane = task.tenantId
       if (this.#shares.mayStart(lane, this.#waiting.size === 0)) {
         this.#shares.start(lane)
         this.#queue(seq, task, false)
@@ -168,7 +169,7 @@ export class WorkerShard {
 
   /** A run left the thread (answered, or lost with it). */
   #settled(pending: PendingRun): void {
-    this.#shares.leave(pending.task.program.tenantId)
+    this.#shares.leave(pending.task.tenantId)
     if (this.#pending.size === 0) this.#answers.unref()
   }
 
@@ -191,19 +192,19 @@ export class WorkerShard {
     for (const pending of left) pending.reject(crashed(new Error('the pool was closed')))
   }
 
-  #queue(seq: number, task: NamedTask, resend: boolean): void {
-    const key = programKey(task.program)
+  #queue(seq: number, task: WireTask, resend: boolean): void {
+    const key = task.key
     let source: string | undefined
     if (resend || !this.#sent.has(key)) {
-      source = task.program.source ?? this.#sources.get(key)
+      source = task.source ?? this.#sources.get(key)
       if (source !== undefined) {
         if (this.#sent.size >= MAX_SENT) this.#sent.clear()
         this.#sent.add(key)
       }
     }
     // The source is copied to the thread only when it goes; otherwise the run names the program.
-    const sent = source === task.program.source ? task : { ...task, program: { ...task.program, source } }
-    const lane = task.program.tenantId
+    const sent = source === task.source ? task : { ...task, source }
+    const lane = task.tenantId
     let runs = this.#queued.get(lane)
     if (runs === undefined) {
       runs = []
@@ -249,7 +250,7 @@ export class WorkerShard {
       if (pending === undefined) continue
       if ('missing' in answer) {
         this.#sent.delete(answer.missing)
-        if (pending.task.program.source !== undefined || this.#sources.get(answer.missing) !== undefined) {
+        if (pending.task.source !== undefined || this.#sources.get(answer.missing) !== undefined) {
           this.#queue(answer.seq, pending.task, true)
           continue
         }

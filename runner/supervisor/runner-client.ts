@@ -3,12 +3,12 @@ import { rmSync } from 'node:fs'
 import { createConnection, type Socket } from 'node:net'
 import { fileURLToPath } from 'node:url'
 import { RunnerError, fromErrorData } from '../errors.js'
-import { FrameChannel, type Frame, type MissingProgram, type RunnerMessage, type RunnerResponse } from '../framing.js'
+import { FrameChannel, type Frame, type MissingProgram, type RunnerMessage, type RunnerResponse, type WireMessage } from '../framing.js'
 import type { HostCallHandler, RelayedHostCall } from '../host-call-channel.js'
 import { HostCallListener } from './host-call-listener.js'
 import type { IsolatePoolOptions } from '../process/isolate-pool.js'
 import type { RunnerProcessNotice, RunnerProcessSettings } from '../process/runner-process.js'
-import { programKey } from '../protocol.js'
+import { decodeResult, encodeTask, type WireResult } from '../protocol.js'
 import { hasEffect, markEffects, markRetryable } from './run-effects.js'
 
 /**
@@ -150,17 +150,16 @@ export class RunnerClient {
   }
 
   /** A run names its program; the source goes along only the first time (or when asked again). */
-  #wire(message: RunnerMessage, withSource: boolean): RunnerMessage {
+  #wire(message: RunnerMessage, withSource: boolean): WireMessage {
     if (message.type !== 'run') return message
-    const { task } = message
-    const key = programKey(task.program)
-    if (withSource || !this.#sentPrograms.has(key)) {
+    const task = encodeTask(message.task)
+    if (withSource || !this.#sentPrograms.has(task.key)) {
       if (this.#sentPrograms.size >= MAX_SENT_PROGRAMS) this.#sentPrograms.clear()
-      this.#sentPrograms.add(key)
-      return message
+      this.#sentPrograms.add(task.key)
+    } else {
+      task.source = undefined
     }
-    const { source: _left, ...named } = task.program
-    return { type: 'run', task: { ...task, program: named } }
+    return { type: 'run', task }
   }
 
   /** The runner lacks the program's source after all: the same request again, with it. */
@@ -238,7 +237,7 @@ export class RunnerClient {
     if (call === undefined) return
     this.#calls.delete(response.id)
     this.#forgetRun(call.tenantId)
-    if (response.error === undefined) call.resolve(markRetryable(response.value, call.effects))
+    if (response.error === undefined) call.resolve(markRetryable(call.message.type === 'run' ? decodeResult(response.value as WireResult) : response.value, call.effects))
     else call.reject(fromErrorData(response.error))
   }
 

@@ -8,7 +8,7 @@
  * one turn in one message (the first after an idle turn at once).
  */
 import { BroadcastChannel, workerData } from 'node:worker_threads'
-import { failedRun, programKey, type CheckResult, type Evicted, type NamedTask, type RunResult } from '../protocol.js'
+import { decodeTask, encodeResult, failedRun, type CheckResult, type Evicted, type RunResult, type WireResult, type WireTask } from '../protocol.js'
 import { HostRegistry } from './host-bridge.js'
 import { registerRemoteHostApis, type HostRelaySettings } from '../host-relay.js'
 import { registerSocketHostApis, type HostSocketSettings } from './host-call-socket.js'
@@ -39,11 +39,11 @@ export interface WorkerSettings {
 /** One run of a batch: `seq` is the shard's number for it. */
 export interface ThreadRun {
   seq: number
-  task: NamedTask
+  task: WireTask
 }
 
 /** A run's answer: its result, or the key of a program the thread lacks and the run did not carry. */
-export type ThreadAnswer = { seq: number; result: RunResult } | { seq: number; missing: string }
+export type ThreadAnswer = { seq: number; result: WireResult } | { seq: number; missing: string }
 
 export type WorkerMessage =
   | { type: 'runs'; runs: ThreadRun[] }
@@ -108,21 +108,21 @@ function runBatch(runs: ThreadRun[]): Promise<number> {
       resolve(runs.length)
     }
     for (const run of runs) {
-      const task = run.task
+      const task = decodeTask(run.task)
       // No await between this check and the run's compile lookup: what is held now is used.
-      if (task.program.source === undefined && host.lacks(task)) {
-        answer({ seq: run.seq, missing: programKey(task.program) })
+      if (run.task.source === undefined && host.lacks(task)) {
+        answer({ seq: run.seq, missing: run.task.key })
         done()
         continue
       }
       host.run(task).then(
         (result) => {
-          answer({ seq: run.seq, result })
+          answer({ seq: run.seq, result: encodeResult(result) })
           done()
         },
         (error: unknown) => {
           // IsolateHost answers every failure as a result; a throw is a bug of the host's own.
-          answer({ seq: run.seq, result: hostFault(error) })
+          answer({ seq: run.seq, result: encodeResult(hostFault(error)) })
           done()
         },
       )
