@@ -10,6 +10,8 @@ export interface RunnerCounters {
     isolateMisses: number
     programHits: number
     programMisses: number
+    threadSteps: number
+    poolSteps: number
     threadCrashes: number
   } | null
 }
@@ -36,7 +38,7 @@ export interface RunnerMetricsOptions {
 
 const DEFAULTS = { timeoutMs: 500 }
 
-type CounterKey = 'isolateHits' | 'isolateMisses' | 'programHits' | 'programMisses' | 'threadCrashes'
+type CounterKey = 'isolateHits' | 'isolateMisses' | 'programHits' | 'programMisses' | 'threadSteps' | 'poolSteps' | 'threadCrashes'
 
 /**
  * The runners' isolate and compile-cache counters on /metrics, labelled by runner slot. They live
@@ -81,6 +83,8 @@ export class RunnerMetrics {
     counter('isogate_runner_isolate_misses_total', 'Runs that created their tenant isolate (cold starts)', 'isolateMisses')
     counter('isogate_runner_compile_cache_hits_total', 'Runs whose compiled program was cached in the isolate', 'programHits')
     counter('isogate_runner_compile_cache_misses_total', 'Runs that compiled their program', 'programMisses')
+    counter('isogate_runner_thread_steps_total', "Runs whose first step entered their isolate synchronously on the worker thread (the fast path)", 'threadSteps')
+    counter('isogate_runner_pool_steps_total', "Runs whose first step went to isolated-vm's pool (a new or long-running program, or an isolate that may be executing)", 'poolSteps')
     counter('isogate_runner_thread_crashes_total', 'Worker threads that died inside a runner process (each replaced)', 'threadCrashes')
     new Gauge({
       name: 'isogate_runner_isolates',

@@ -130,3 +130,31 @@ t.test('a run ended while it waits never resumes: code that would catch the end 
   t.equal(bodyText(next.response?.body), 'next')
   t.equal(next.metrics.start, 'hot', 'the same isolate, never killed: the loop after the wait did not run')
 })
+
+t.test('a sibling that waits without a host call leaves the fast path open: the next runs still enter synchronously; one resumed by a host call closes it', async (t) => {
+  const source = `export default { async fetch(request) {
+    if (request.url.endsWith('?hang')) await new Promise(() => {})
+    if (request.url.endsWith('?sleep')) await new Promise((resolve) => setTimeout(resolve, 300))
+    return new Response('ok')
+  } }`
+  const limits = { cpuMs: 100, timeoutMs: 1_500 }
+  const run = (url?: string) => pool.run(fetchTask('fast-path', source, url === undefined ? {} : { url }, limits))
+  // Short hot runs earn the program synchronous first steps (step-costs.ts).
+  for (let i = 0; i < 12; i++) t.equal(bodyText((await run()).response?.body), 'ok', 'warm')
+  const steps = async () => {
+    const stats = await pool.stats()
+    return { thread: stats.threadSteps, pool: stats.poolSteps }
+  }
+  const hanging = run('http://example.test/?hang')
+  await new Promise((resolve) => setTimeout(resolve, 50))
+  const before = await steps()
+  for (let i = 0; i < 5; i++) t.equal(bodyText((await run()).response?.body), 'ok')
+  t.same(await steps(), { thread: before.thread + 5, pool: before.pool }, 'beside a run awaiting nothing the host holds, every run entered on the thread')
+  const sleeping = run('http://example.test/?sleep')
+  await new Promise((resolve) => setTimeout(resolve, 50))
+  const mid = await steps()
+  t.equal(bodyText((await run()).response?.body), 'ok')
+  t.same(await steps(), { thread: mid.thread, pool: mid.pool + 1 }, 'beside a run with a host call in flight (its timer), the next run went to the pool')
+  t.equal(bodyText((await sleeping).response?.body), 'ok')
+  t.match(await hanging, { ok: false, error: { code: 'SCRIPT_TIMEOUT' } })
+})

@@ -45,6 +45,9 @@ export interface PoolStats extends WorkerStats {
   threadCrashes: number
 }
 
+/** Every counter of a pool at zero: what sums of its stats start from. */
+export const NO_STATS: Readonly<PoolStats> = Object.freeze({ isolates: 0, isolateHits: 0, isolateMisses: 0, programHits: 0, programMisses: 0, threadSteps: 0, poolSteps: 0, threadCrashes: 0 })
+
 const DEFAULTS = {
   threads: Math.max(1, os.availableParallelism()),
   concurrentTasksPerWorker: 16,
@@ -144,14 +147,8 @@ export class IsolatePool implements Executor, TenantEvictor {
 
   async stats(): Promise<PoolStats> {
     const all = await Promise.all(this.#shards.map((shard) => shard.call<WorkerStats>({ type: 'stats' })))
-    const sum: PoolStats = { isolates: 0, isolateHits: 0, isolateMisses: 0, programHits: 0, programMisses: 0, threadCrashes: 0 }
-    for (const stats of all) {
-      sum.isolates += stats.isolates
-      sum.isolateHits += stats.isolateHits
-      sum.isolateMisses += stats.isolateMisses
-      sum.programHits += stats.programHits
-      sum.programMisses += stats.programMisses
-    }
+    const sum: PoolStats = { ...NO_STATS }
+    for (const stats of all) for (const key of Object.keys(stats) as Array<keyof WorkerStats>) sum[key] += stats[key]
     for (const shard of this.#shards) sum.threadCrashes += shard.crashes
     return sum
   }

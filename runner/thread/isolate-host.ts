@@ -25,6 +25,10 @@ export interface WorkerStats {
   isolateMisses: number
   programHits: number
   programMisses: number
+  /** Runs whose first step entered their isolate synchronously on the worker thread (step-costs.ts, TenantIsolate.quiet). */
+  threadSteps: number
+  /** Runs whose first step went to isolated-vm's pool: a new or long-running program, or code of the isolate maybe executing. */
+  poolSteps: number
 }
 
 /**
@@ -40,7 +44,7 @@ export class IsolateHost {
   readonly #options: IsolateHostOptions
   readonly #watchdog = new Watchdog()
   readonly #bridge: HostBridge
-  readonly #stats: WorkerStats = { isolates: 0, isolateHits: 0, isolateMisses: 0, programHits: 0, programMisses: 0 }
+  readonly #stats: WorkerStats = { isolates: 0, isolateHits: 0, isolateMisses: 0, programHits: 0, programMisses: 0, threadSteps: 0, poolSteps: 0 }
   readonly #isolates: LRUCache<string, TenantIsolate>
   readonly #stepCosts = new StepCosts()
   #checker: ivm.Isolate | null = null
@@ -106,7 +110,10 @@ export class IsolateHost {
     try {
       const program = await tenant.program(task.program)
       // Synchronously only into a quiet isolate: behind a sibling's asynchronous step the call would wait holding the thread (tenant-isolate.ts quiet).
-      const dispatched = program.dispatch(run, task.kind, task.input, task.env, task.limits.outputBytes, tenant.quiet ? this.#firstStep(task, started) : undefined)
+      const step = tenant.quiet ? this.#firstStep(task, started) : undefined
+      if (step === undefined) this.#stats.poolSteps++
+      else this.#stats.threadSteps++
+      const dispatched = program.dispatch(run, task.kind, task.input, task.env, task.limits.outputBytes, step)
       raw = await run.result
       // Unhandled rejections are logged into the run, as Workers does: one left in the run's
       // first step is reported by that step, one left later by the next call into the isolate.
