@@ -45,8 +45,15 @@ export interface PoolStats extends WorkerStats {
   threadCrashes: number
 }
 
-/** Every counter of a pool at zero: what sums of its stats start from. */
-export const NO_STATS: Readonly<PoolStats> = Object.freeze({ isolates: 0, isolateHits: 0, isolateMisses: 0, programHits: 0, programMisses: 0, threadSteps: 0, poolSteps: 0, threadCrashes: 0 })
+/** Adds up the counters of several threads or runners (a counter one of them lacks counts 0); null ones are skipped. */
+export function sumStats(all: Iterable<Partial<PoolStats> | null>): PoolStats {
+  const sum: PoolStats = { isolates: 0, isolateHits: 0, isolateMisses: 0, programHits: 0, programMisses: 0, threadSteps: 0, poolSteps: 0, threadCrashes: 0 }
+  for (const stats of all) {
+    if (stats === null) continue
+    for (const key of Object.keys(sum) as Array<keyof PoolStats>) sum[key] += stats[key] ?? 0
+  }
+  return sum
+}
 
 const DEFAULTS = {
   threads: Math.max(1, os.availableParallelism()),
@@ -147,8 +154,7 @@ export class IsolatePool implements Executor, TenantEvictor {
 
   async stats(): Promise<PoolStats> {
     const all = await Promise.all(this.#shards.map((shard) => shard.call<WorkerStats>({ type: 'stats' })))
-    const sum: PoolStats = { ...NO_STATS }
-    for (const stats of all) for (const key of Object.keys(stats) as Array<keyof WorkerStats>) sum[key] += stats[key]
+    const sum = sumStats(all)
     for (const shard of this.#shards) sum.threadCrashes += shard.crashes
     return sum
   }

@@ -1,6 +1,6 @@
 import { RunnerError } from '../errors.js'
 import type { HostCallHandler } from '../host-relay.js'
-import { NO_STATS, type IsolatePoolOptions, type PoolStats } from '../process/isolate-pool.js'
+import { sumStats, type IsolatePoolOptions, type PoolStats } from '../process/isolate-pool.js'
 import { failedRun, type CheckResult, type Executor, type RunResult, type RunTask, type TenantEvictor } from '../protocol.js'
 import { CrashBlame, type BlameDecision } from './crash-blame.js'
 import { ProbationLane } from './probation-lane.js'
@@ -293,11 +293,7 @@ export class RunnerSupervisor implements Executor, TenantEvictor {
   async stats(timeoutMs?: number): Promise<RunnerSupervisorStats> {
     // The probation runner's counters too: a suspect's thread crash there is a thread crash.
     const entries = [...(await this.runnerStats(timeoutMs)), await this.#askStats(this.#fleet.probation, timeoutMs ?? 1000)]
-    const sum: PoolStats = { ...NO_STATS }
-    for (const { stats } of entries) {
-      if (stats === null) continue
-      for (const key of Object.keys(sum) as Array<keyof PoolStats>) sum[key] += stats[key] ?? 0
-    }
+    const sum = sumStats(entries.map((entry) => entry.stats))
     return {
       ...sum,
       runners: this.#fleet.slots.length,

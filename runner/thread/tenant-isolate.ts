@@ -212,7 +212,7 @@ export class TenantIsolate {
   /** Starts an asynchronous heap reading (one at a time) that lands for a later run; answers the last one. */
   #readHeapLater(sentinel = false): number {
     // A sentinel starts even while a routine reading is in flight: it must be queued after the ended run's code.
-    if (this.#heapReading && !(sentinel && !this.#heapSentinel)) return this.#lastHeapBytes
+    if (this.#heapReading && (!sentinel || this.#heapSentinel)) return this.#lastHeapBytes
     this.#runsSinceHeap = 0
     this.#heapReading = true
     if (sentinel) this.#heapSentinel = true
