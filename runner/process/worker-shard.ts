@@ -42,11 +42,12 @@ interface Waiting {
 /** Program keys remembered as held by the thread before the memo starts over (a source is re-sent, no harm). */
 const MAX_SENT = 10_000
 /**
- * A run its thread has not read for this long (ms) means the thread is held (issue 20 item 4: a
- * tenant may hold a co-located tenant's run for 50 ms at most): a batch waits in a busy thread's
- * inbox for a turn (well under a millisecond a run), not for this.
+ * A thread that has read nothing for this long (ms) while a run waits unread is held (issue 20
+ * item 4: a tenant may hold a co-located tenant's run for 50 ms at most). A busy thread reads a
+ * batch every turn (well under a millisecond a run); on an overloaded machine the scheduler may
+ * leave a thread off its core for a timeslice or two, so the bound is not tighter.
  */
-const HOLD_MS = 20
+const HOLD_MS = 25
 /** How often (ms) the shard looks for unread runs while some are on offer. */
 const CHECK_MS = 10
 
@@ -93,6 +94,9 @@ export class WorkerShard {
   #stalledAt: number | null = null
   /** The thread's readiness at the last check (run-claims.ts): a thread just up is not judged yet. */
   #readySeen = 0
+  /** The thread's pickup count at the last check, and when the checks last saw it move. */
+  #pickupsSeen = 0
+  #pickupsMovedAt = 0
   readonly #onStall: ((shard: WorkerShard) => void) | undefined
   #flushQueued = false
   #nextSeq = 1
@@ -259,7 +263,14 @@ export class WorkerShard {
     const readiness = this.#claims.readiness
     const judged = readiness !== 0 && readiness === this.#readySeen
     this.#readySeen = readiness
-    if (judged && oldest !== undefined && performance.now() - oldest.sentAt > HOLD_MS) {
+    const now = performance.now()
+    const pickups = this.#claims.pickups
+    if (pickups !== this.#pickupsSeen) {
+      this.#pickupsSeen = pickups
+      this.#pickupsMovedAt = now
+    }
+    // Held: a run waits unread, and the thread has read nothing at all, for HOLD_MS.
+    if (judged && oldest !== undefined && now - oldest.sentAt > HOLD_MS && now - this.#pickupsMovedAt > HOLD_MS) {
       this.#stalledAt ??= this.#claims.pickups
       // Again at each check while runs wait unread: one sent here while every thread was held
       // moves once another reads again.
