@@ -1,19 +1,20 @@
 /**
- * Which runs sent to a worker thread the thread has picked up, in memory both sides share (issue
- * 20 item 4: a tenant holding its thread must not hold a co-located tenant's run past a target).
+ * Which runs sent to a worker thread the thread has started, and whether a synchronous step holds
+ * it, in memory both sides share (issue 20 item 4: a tenant holding its thread must not hold a
+ * co-located tenant's run past a target).
  *
  * A run sent to a thread waits in the thread's inbox until the thread's event loop reads it. A
  * tenant whose synchronous first step spins (a program that earned synchronous steps, then loops
  * until its CPU limit, 10 s by default) holds the loop, and every run in the inbox, its
- * neighbours' too, would wait that long. The shard (runner/process/worker-shard.ts) offers each
- * run it sends in a cell of its own; the thread claims the cell as it starts the run
- * (runner/thread/worker.ts). A run still unclaimed after a while tells the shard the thread is
- * held; the shard withdraws the unclaimed runs and they run on another thread. A withdrawn run's
- * claim fails when the thread gets to it, so it is never run twice. Cell 0 counts the batches the
- * thread picked up: once it moves, the thread is live again. Cell 1 counts the threads that came
- * up (0 while one starts): a thread starting, or replacing one that died, is not held, and its
- * tenants' runs wait for it as they always did (moving them would spread a tenant that breaks
- * threads to the next one).
+ * neighbours' too, would wait that long. The thread marks each synchronous step in cell 0 (its
+ * number while it runs, 0 between steps; cell 1 numbers them), so the shard
+ * (runner/process/worker-shard.ts) sees one step that lasts. The shard offers each run it sends in
+ * a cell of its own, and the thread claims the cell as it starts the run (runner/thread/worker.ts).
+ * While a step lasts, the shard withdraws the runs still unclaimed and they run on another
+ * thread; a withdrawn run's claim fails when the thread gets to it, so it is never run twice.
+ * Only a step counts as a hold: a thread starting, or replacing one that died, or compiling, is
+ * waited for as before (moving its runs would spread a tenant that breaks threads to the next one,
+ * and cost every moved tenant a cold start).
  *
  * A cell holds the run's tag (its sequence number, kept positive) while it is on offer, 0 once
  * claimed or withdrawn: each side takes it with one compare-and-exchange, so exactly one wins.
@@ -40,19 +41,14 @@ export class RunClaims {
     for (let cell = cells - 1; cell >= FIRST_CELL; cell--) this.#free.push(cell)
   }
 
-  /** Batches the thread has picked up so far: while it does not move, the thread reads nothing. */
-  get pickups(): number {
+  /** The synchronous step the thread is in (a number that differs from step to step), or 0. */
+  get step(): number {
     return Atomics.load(this.#cells, 0)
   }
 
-  /** Threads that came up, counting from the last `starting()`; 0 while the thread starts. */
-  get readiness(): number {
-    return Atomics.load(this.#cells, 1)
-  }
-
-  /** The thread died: its replacement starts. */
-  starting(): void {
-    Atomics.store(this.#cells, 1, 0)
+  /** The thread died, perhaps in a step: its replacement starts in none. */
+  threadGone(): void {
+    Atomics.store(this.#cells, 0, 0)
   }
 
   /** Puts run `seq` on offer; its cell, or 0 when every cell is taken (the run cannot be withdrawn then). */
@@ -78,14 +74,14 @@ export class RunClaims {
   }
 }
 
-/** Thread side: the thread is up and reads its runs. */
-export function noteReady(cells: Int32Array): void {
-  Atomics.add(cells, 1, 1)
+/** Thread side: a synchronous step begins; it holds the thread until `endStep`. */
+export function beginStep(cells: Int32Array): void {
+  Atomics.store(cells, 0, ((Atomics.add(cells, 1, 1) + 1) & 0x7fffffff) || 1)
 }
 
-/** Thread side: a batch of runs was picked up (the thread is live). */
-export function notePickup(cells: Int32Array): void {
-  Atomics.add(cells, 0, 1)
+/** Thread side: the synchronous step is over. */
+export function endStep(cells: Int32Array): void {
+  Atomics.store(cells, 0, 0)
 }
 
 /** Thread side: whether run `seq` in `cell` is this thread's to start (false: the shard withdrew it). */

@@ -16,9 +16,9 @@ export interface WorkerShardOptions {
   /** Where a source comes from when the thread lacks a program and the run does not carry it. */
   sources: ProgramSources
   /**
-   * The thread has left a run unread past HOLD_MS: something holds its event loop (a synchronous
-   * step spinning, a long compile, its start). The pool may take the shard's unstarted runs
-   * (`withdraw`) to another thread.
+   * One synchronous step has held the thread for HOLD_MS while a run waits unread (a program that
+   * earned synchronous steps spins). The pool may take the shard's unstarted runs (`withdraw`) to
+   * another thread.
    */
   onStall?: (shard: WorkerShard) => void
 }
@@ -42,12 +42,11 @@ interface Waiting {
 /** Program keys remembered as held by the thread before the memo starts over (a source is re-sent, no harm). */
 const MAX_SENT = 10_000
 /**
- * A thread that has read nothing for this long (ms) while a run waits unread is held (issue 20
- * item 4: a tenant may hold a co-located tenant's run for 50 ms at most). A busy thread reads a
- * batch every turn (well under a millisecond a run); on an overloaded machine the scheduler may
- * leave a thread off its core for a timeslice or two, so the bound is not tighter.
+ * A synchronous step this long (ms), with a run waiting unread, holds the thread (issue 20 item 4:
+ * a tenant may hold a co-located tenant's run for 50 ms at most). Steps of programs that earned
+ * them average under 2 ms (runner/thread/step-costs.ts).
  */
-const HOLD_MS = 25
+const HOLD_MS = 20
 /** How often (ms) the shard looks for unread runs while some are on offer. */
 const CHECK_MS = 10
 
@@ -90,13 +89,11 @@ export class WorkerShard {
   /** Runs sent, oldest first, not yet seen started: the stall check's worklist. */
   #offered: number[] = []
   #checkTimer: NodeJS.Timeout | null = null
-  /** The thread's pickup count when it was seen held; null while it reads its runs. */
-  #stalledAt: number | null = null
-  /** The thread's readiness at the last check (run-claims.ts): a thread just up is not judged yet. */
-  #readySeen = 0
-  /** The thread's pickup count at the last check, and when the checks last saw it move. */
-  #pickupsSeen = 0
-  #pickupsMovedAt = 0
+  /** The step seen at the last check (run-claims.ts), and when a check first saw it. */
+  #stepSeen = 0
+  #stepSeenAt = 0
+  /** The step judged to hold the thread; the thread is held while it lasts. */
+  #heldStep = 0
   readonly #onStall: ((shard: WorkerShard) => void) | undefined
   #flushQueued = false
   #nextSeq = 1
@@ -139,7 +136,7 @@ export class WorkerShard {
     this.#pool.on('workerDestroy', () => {
       // The replacement holds no program, and is not held while it starts.
       this.#sent.clear()
-      this.#claims.starting()
+      this.#claims.threadGone()
       if (!this.#closing) this.#crashes++
     })
     // A thread that dies with no task in flight (a timer of a host API threw after its run ended)
@@ -160,9 +157,9 @@ export class WorkerShard {
     return this.#pending.size
   }
 
-  /** The thread has left a run unread past HOLD_MS and read nothing since. */
+  /** A synchronous step has held the thread past HOLD_MS and still does. */
   get stalled(): boolean {
-    return this.#stalledAt !== null
+    return this.#heldStep !== 0 && this.#claims.step === this.#heldStep
   }
 
   /** Runs an encoded task (protocol.ts WireTask); its result comes back encoded, as the gateway gets it. */
@@ -243,11 +240,15 @@ export class WorkerShard {
     return moved
   }
 
-  /** Watches the runs on offer while there are any: one the thread leaves unread past HOLD_MS means it is held. */
+  /** Watches the runs on offer while there are any: a synchronous step lasting HOLD_MS while one waits unread holds the thread. */
   #check(): void {
     this.#checkTimer = null
-    // Any batch read since (a withdrawn one counts) means the thread's loop turns again.
-    if (this.#stalledAt !== null && this.#claims.pickups !== this.#stalledAt) this.#stalledAt = null
+    const now = performance.now()
+    const step = this.#claims.step
+    if (step !== this.#stepSeen) {
+      this.#stepSeen = step
+      this.#stepSeenAt = now
+    }
     let started = 0
     let oldest: PendingRun | undefined
     for (const seq of this.#offered) {
@@ -259,24 +260,13 @@ export class WorkerShard {
       started++
     }
     if (started > 0) this.#offered.splice(0, started)
-    // A thread starting is not held; one that just came up gets a check's time to read its inbox.
-    const readiness = this.#claims.readiness
-    const judged = readiness !== 0 && readiness === this.#readySeen
-    this.#readySeen = readiness
-    const now = performance.now()
-    const pickups = this.#claims.pickups
-    if (pickups !== this.#pickupsSeen) {
-      this.#pickupsSeen = pickups
-      this.#pickupsMovedAt = now
-    }
-    // Held: a run waits unread, and the thread has read nothing at all, for HOLD_MS.
-    if (judged && oldest !== undefined && now - oldest.sentAt > HOLD_MS && now - this.#pickupsMovedAt > HOLD_MS) {
-      this.#stalledAt ??= this.#claims.pickups
+    if (step !== 0 && oldest !== undefined && now - this.#stepSeenAt >= HOLD_MS && now - oldest.sentAt >= HOLD_MS) {
+      this.#heldStep = step
       // Again at each check while runs wait unread: one sent here while every thread was held
-      // moves once another reads again.
+      // moves once another is free.
       this.#onStall?.(this)
     }
-    if (this.#offered.length > 0 || this.#stalledAt !== null) this.#watch()
+    if (this.#offered.length > 0) this.#watch()
   }
 
   #watch(): void {

@@ -1,11 +1,12 @@
 import ivm from 'isolated-vm'
 import { LRUCache } from 'lru-cache'
 import { RunnerError, toErrorData, type ErrorData } from '../errors.js'
-import { HostBridge, HostRegistry, type DispatchResult } from './host-bridge.js'
+import { HostBridge, HostRegistry, type BridgeRun, type DispatchResult } from './host-bridge.js'
 import { importError, isNodeModule } from './imports.js'
+import { beginStep, endStep } from '../run-claims.js'
 import { failedRun, programKey, type CheckResult, type Evicted, type HttpResponseData, type NamedTask, type RunMetrics, type RunResult, type RunTask } from '../protocol.js'
 import { SCRIPT_FILENAME, stackLocation, tenantStack } from './source-location.js'
-import { StepTimeout, TenantIsolate, syntaxError, type PlatformCode, type SyncStep } from './tenant-isolate.js'
+import { StepTimeout, TenantIsolate, syntaxError, type PlatformCode, type Program, type SyncStep } from './tenant-isolate.js'
 import { LimitEnforcer } from './limit-enforcer.js'
 import { StepCosts } from './step-costs.js'
 import { Watchdog } from './watchdog.js'
@@ -17,6 +18,8 @@ export interface IsolateHostOptions {
   maxProgramsPerTenant: number
   /** Host APIs offered to isolates; timers only by default. */
   registry?: HostRegistry
+  /** Where the thread marks its synchronous steps for its shard to see (run-claims.ts); none without. */
+  steps?: Int32Array
 }
 
 export interface WorkerStats {
@@ -113,7 +116,7 @@ export class IsolateHost {
       const step = tenant.quiet ? this.#firstStep(task, started) : undefined
       if (step === undefined) this.#stats.poolSteps++
       else this.#stats.threadSteps++
-      const dispatched = program.dispatch(run, task.kind, task.input, task.env, task.limits.outputBytes, step)
+      const dispatched = this.#dispatch(program, run, task, step)
       raw = await run.result
       // Unhandled rejections are logged into the run, as Workers does: one left in the run's
       // first step is reported by that step, one left later by the next call into the isolate.
@@ -157,6 +160,18 @@ export class IsolateHost {
       return failedRun(failure ?? toErrorData(new RunnerError('SCRIPT_ERROR')), metrics, logs)
     }
     return settle(raw, task.kind, limits, metrics)
+  }
+
+  /** Dispatches a run; a synchronous first step is marked for the shard while it holds the thread (run-claims.ts). */
+  #dispatch(program: Program, run: BridgeRun, task: NamedTask, step: SyncStep | undefined): Promise<unknown> {
+    const steps = this.#options.steps
+    if (step === undefined || steps === undefined) return program.dispatch(run, task.kind, task.input, task.env, task.limits.outputBytes, step)
+    beginStep(steps)
+    try {
+      return program.dispatch(run, task.kind, task.input, task.env, task.limits.outputBytes, step)
+    } finally {
+      endStep(steps)
+    }
   }
 
   /**

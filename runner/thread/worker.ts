@@ -8,7 +8,7 @@
  * one turn in one message (the first after an idle turn at once).
  */
 import { BroadcastChannel, workerData } from 'node:worker_threads'
-import { claimRun, notePickup, noteReady } from '../run-claims.js'
+import { claimRun } from '../run-claims.js'
 import { decodeTask, encodeResult, failedRun, type CheckResult, type Evicted, type RunResult, type WireResult, type WireTask } from '../protocol.js'
 import { HostRegistry } from './host-bridge.js'
 import { registerRemoteHostApis, type HostRelaySettings } from '../host-relay.js'
@@ -63,18 +63,18 @@ for (const url of settings.hostApiModules ?? []) {
 }
 if (settings.hostRelay !== undefined) registerRemoteHostApis(registry, settings.hostRelay)
 if (settings.hostSocket !== undefined) registerSocketHostApis(registry, settings.hostSocket)
+const claims = new Int32Array(settings.claims)
 const host = new IsolateHost({
   platform: await platformCode(settings.platformSource),
   maxIsolates: settings.maxIsolates,
   isolateIdleMs: settings.isolateIdleMs,
   maxProgramsPerTenant: settings.maxProgramsPerTenant,
   registry,
+  steps: claims,
 })
 
-const claims = new Int32Array(settings.claims)
 const answers = new BroadcastChannel(settings.runAnswers)
 answers.unref()
-noteReady(claims)
 let outgoing: ThreadAnswer[] = []
 /** A turn is open: answers wait for its end. It closes after a turn that answered nothing. */
 let turnOpen = false
@@ -142,7 +142,6 @@ function runBatch(runs: ThreadRun[]): Promise<number> {
 }
 
 export default async function handle(message: WorkerMessage): Promise<number | CheckResult | WorkerStats | Evicted> {
-  notePickup(claims)
   switch (message.type) {
     case 'runs':
       return runBatch(message.runs)
