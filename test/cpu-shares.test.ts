@@ -1,6 +1,8 @@
 import t from 'tap'
+import { IsolatePool, threadRank } from '../runner/index.js'
 import { CpuShares } from '../runner/process/cpu-shares.js'
 import { SlotShares } from '../runner/process/slot-shares.js'
+import { bodyText, fetchTask } from './helpers/programs.js'
 
 t.test('a tenant\'s CPU rate is its charged CPU per wall time, decayed with the time constant; over the cap counts its runs in flight', async (t) => {
   const cpu = new CpuShares(0.5, 200)
@@ -60,4 +62,93 @@ t.test('the cap must be above 0 and at most one core', async (t) => {
   t.throws(() => new CpuShares(0), RangeError)
   t.throws(() => new CpuShares(1.5), RangeError)
   t.throws(() => new CpuShares(Number.NaN), RangeError)
+  t.throws(() => new IsolatePool({ threads: 1, tenantCpuShare: 0 }), { name: 'RangeError', message: 'options.tenantCpuShare must be above 0 and at most 1' })
+  t.throws(() => new IsolatePool({ threads: 1, tenantCpuShare: '0.5' as never }), { name: 'TypeError', message: 'options.tenantCpuShare must be a number' })
+})
+
+/** The first tenant id with this prefix whose home among two threads is `thread`. */
+function tenantOn(thread: number, prefix: string): string {
+  for (let i = 0; i < 1000; i++) if (threadRank(`${prefix}-${i}`, 2)[0] === thread) return `${prefix}-${i}`
+  throw new Error('no tenant id found')
+}
+
+const HELLO = `export default { fetch() { return new Response('hello') } }`
+const SPIN = `export default { fetch() { for (;;) {} } }`
+/** 40 ms of CPU, then an answer: under the limit, so its isolate lives on and its runs queue in it. */
+const BUSY = `export default { fetch() { const end = Date.now() + 40; while (Date.now() < end); return new Response('done') } }`
+const SPIN_LIMITS = { cpuMs: 50, timeoutMs: 2000 }
+/** The pool's default tenantCpuShare, and how far over it a measurement may land (runs are charged in 50 ms steps). */
+const CAP = 0.5
+const MARGIN = 0.15
+/** Runs of the spinner kept in flight, as a flooding client would. */
+const SPINNERS = 8
+const SETTLE_MS = 500
+const WINDOW_MS = 2000
+
+interface Measured {
+  /** The spinner's charged CPU over the window's wall time (1 is one core). */
+  spinnerShare: number
+  victimRuns: number
+  victimP99: number
+}
+
+/**
+ * Keeps SPINNERS runs of `spinner` running `source` in flight (and, given a victim, hello runs of it one
+ * after another) for SETTLE_MS + WINDOW_MS; sums the CPU charged to the spinner's runs answered
+ * within the window.
+ */
+async function measure(spinner: string, source: string, victim?: string): Promise<Measured> {
+  const started = performance.now()
+  const from = started + SETTLE_MS
+  const until = from + WINDOW_MS
+  let charged = 0
+  const spin = async (): Promise<void> => {
+    while (performance.now() < until) {
+      const result = await pool.run(fetchTask(spinner, source, {}, SPIN_LIMITS))
+      const now = performance.now()
+      if (now >= from && now < until) charged += result.metrics.cpuMs
+    }
+  }
+  const waits: number[] = []
+  const hello = async (tenant: string): Promise<void> => {
+    while (performance.now() < until) {
+      const sent = performance.now()
+      const result = await pool.run(fetchTask(tenant, HELLO))
+      if (bodyText(result.response?.body) !== 'hello') throw new Error(`the victim was not answered: ${JSON.stringify(result.error)}`)
+      if (sent >= from) waits.push(performance.now() - sent)
+    }
+  }
+  await Promise.all([...Array.from({ length: SPINNERS }, spin), ...(victim === undefined ? [] : [hello(victim), hello(victim)])])
+  waits.sort((a, b) => a - b)
+  return { spinnerShare: charged / WINDOW_MS, victimRuns: waits.length, victimP99: waits[Math.floor(waits.length * 0.99)] ?? 0 }
+}
+
+/** Real worker threads, shared by the tests below (a thread takes seconds to start under tsx). */
+const pool = new IsolatePool({ threads: 2 })
+t.teardown(() => pool.close())
+
+t.test('a tenant spinning its CPU limit on every run gets at most its CPU share while a co-located tenant runs, and a whole core alone', async (t) => {
+  const victim = tenantOn(0, 'victim')
+  const spinner = tenantOn(0, 'spinner')
+  const alone = tenantOn(1, 'alone')
+  // Compiled and warm before the clock starts.
+  for (const tenant of [victim, spinner, alone]) await pool.run(fetchTask(tenant, tenant === victim ? HELLO : SPIN, {}, SPIN_LIMITS))
+
+  const beside = await measure(spinner, SPIN, victim)
+  t.ok(beside.victimRuns > 100, `the victim kept running beside it (${beside.victimRuns} runs in ${WINDOW_MS} ms, p99 ${beside.victimP99.toFixed(1)} ms)`)
+  t.ok(beside.spinnerShare <= CAP + MARGIN, `beside the victim the spinner was charged ${beside.spinnerShare.toFixed(2)} of a core, at most ${CAP} + ${MARGIN}`)
+
+  const solo = await measure(alone, SPIN)
+  t.ok(solo.spinnerShare >= 0.8, `alone on its thread the same spinner was charged ${solo.spinnerShare.toFixed(2)} of a core: nobody else wanted it, so it was not held back`)
+})
+
+t.test('a tenant whose runs each spend 40 ms of CPU and end well (nothing kills its isolate) gets at most its CPU share beside a co-located tenant: its runs in flight count', async (t) => {
+  const victim = tenantOn(0, 'victim')
+  const busy = tenantOn(0, 'busy')
+  await pool.run(fetchTask(busy, BUSY, {}, SPIN_LIMITS))
+  // Released the moment its charged rate decayed to the share, it would send all its waiting runs
+  // at once and spend 8 x 40 ms before the first is charged (measured without: 0.74 of a core).
+  const beside = await measure(busy, BUSY, victim)
+  t.ok(beside.victimRuns > 100, `the victim kept running beside it (${beside.victimRuns} runs, p99 ${beside.victimP99.toFixed(1)} ms)`)
+  t.ok(beside.spinnerShare <= CAP + MARGIN, `beside the victim the busy tenant was charged ${beside.spinnerShare.toFixed(2)} of a core, at most ${CAP} + ${MARGIN}`)
 })

@@ -14,6 +14,13 @@ export interface IsolatePoolOptions {
   concurrentTasksPerWorker?: number
   /** In-flight runs on a tenant's home thread before it may spill to its second thread. */
   spillThreshold?: number
+  /**
+   * Share of one core (above 0, at most 1) a tenant's runs may use on a worker thread while other
+   * tenants use the thread too: past it, measured over the last ~200 ms of the CPU its runs were
+   * charged, its next runs wait until it is back under (runner/process/cpu-shares.ts). A tenant
+   * alone on its thread, or beside tenants over their share too, is not held back.
+   */
+  tenantCpuShare?: number
   /** Isolates kept per thread (LRU); each costs ~1 MB RSS and ~9 memory mappings. */
   maxIsolatesPerThread?: number
   /** An isolate unused this long is disposed. */
@@ -59,6 +66,7 @@ const DEFAULTS = {
   threads: Math.max(1, os.availableParallelism()),
   concurrentTasksPerWorker: 16,
   spillThreshold: 32,
+  tenantCpuShare: 0.5,
   maxIsolatesPerThread: 500,
   isolateIdleMs: 5 * 60_000,
   maxProgramsPerTenant: 1000,
@@ -69,6 +77,12 @@ function positiveInteger(options: IsolatePoolOptions, key: keyof typeof DEFAULTS
   const value = options[key] ?? DEFAULTS[key]
   if (typeof value !== 'number' || !Number.isInteger(value)) throw new TypeError(`options.${key} must be an integer`)
   if (value < 1) throw new RangeError(`options.${key} must be a positive integer`)
+  return value
+}
+
+function tenantCpuShare(value: unknown = DEFAULTS.tenantCpuShare): number {
+  if (typeof value !== 'number' || Number.isNaN(value)) throw new TypeError('options.tenantCpuShare must be a number')
+  if (!(value > 0 && value <= 1)) throw new RangeError('options.tenantCpuShare must be above 0 and at most 1')
   return value
 }
 
@@ -104,6 +118,7 @@ export class IsolatePool implements Executor, TenantEvictor {
   constructor(options: IsolatePoolOptions = {}) {
     const threads = positiveInteger(options, 'threads')
     this.#spillThreshold = positiveInteger(options, 'spillThreshold')
+    const cpuShare = tenantCpuShare(options.tenantCpuShare)
     const apis = remoteHostApis(options.remoteHostApis)
     if (options.hostCalls !== undefined && typeof options.hostCalls !== 'function') throw new TypeError('options.hostCalls must be a function')
     if (options.hostSocket !== undefined && (typeof options.hostSocket !== 'string' || options.hostSocket.length === 0)) throw new TypeError('options.hostSocket must be a socket path')
@@ -120,7 +135,7 @@ export class IsolatePool implements Executor, TenantEvictor {
     }
     const workerUrl = siblingModule('../thread/worker', import.meta.url)
     const concurrentTasksPerWorker = positiveInteger(options, 'concurrentTasksPerWorker')
-    this.#shards = Array.from({ length: threads }, () => new WorkerShard({ workerUrl, settings, concurrentTasksPerWorker, sources: this.#sources }))
+    this.#shards = Array.from({ length: threads }, () => new WorkerShard({ workerUrl, settings, concurrentTasksPerWorker, tenantCpuShare: cpuShare, sources: this.#sources }))
     this.#homes = new Rendezvous(threads, THREAD_SALT)
   }
 
