@@ -1,5 +1,5 @@
 import t from 'tap'
-import { IsolatePool, threadRank } from '../runner/index.js'
+import { IsolatePool, threadRank, type RunLimits } from '../runner/index.js'
 import { CpuShares } from '../runner/process/cpu-shares.js'
 import { SlotShares } from '../runner/process/slot-shares.js'
 import { bodyText, fetchTask } from './helpers/programs.js'
@@ -77,6 +77,7 @@ const SPIN = `export default { fetch() { for (;;) {} } }`
 /** 40 ms of CPU, then an answer: under the limit, so its isolate lives on and its runs queue in it. */
 const BUSY = `export default { fetch() { const end = Date.now() + 40; while (Date.now() < end); return new Response('done') } }`
 const SPIN_LIMITS = { cpuMs: 50, timeoutMs: 2000 }
+const BUSY_LIMITS = { cpuMs: 1000, timeoutMs: 2000 }
 /** The pool's default tenantCpuShare, and how far over it a measurement may land (runs are charged in 50 ms steps). */
 const CAP = 0.5
 const MARGIN = 0.15
@@ -88,6 +89,8 @@ const WINDOW_MS = 2000
 interface Measured {
   /** The spinner's charged CPU over the window's wall time (1 is one core). */
   spinnerShare: number
+  /** The spinner's runs that ended with an error (a limit). */
+  spinnerErrors: number
   victimRuns: number
   victimP99: number
 }
@@ -97,14 +100,16 @@ interface Measured {
  * after another) for SETTLE_MS + WINDOW_MS; sums the CPU charged to the spinner's runs answered
  * within the window.
  */
-async function measure(spinner: string, source: string, victim?: string): Promise<Measured> {
+async function measure(spinner: string, source: string, limits: Partial<RunLimits>, victim?: string): Promise<Measured> {
   const started = performance.now()
   const from = started + SETTLE_MS
   const until = from + WINDOW_MS
   let charged = 0
+  let spinnerErrors = 0
   const spin = async (): Promise<void> => {
     while (performance.now() < until) {
-      const result = await pool.run(fetchTask(spinner, source, {}, SPIN_LIMITS))
+      const result = await pool.run(fetchTask(spinner, source, {}, limits))
+      if (result.error !== undefined) spinnerErrors++
       const now = performance.now()
       if (now >= from && now < until) charged += result.metrics.cpuMs
     }
@@ -120,7 +125,7 @@ async function measure(spinner: string, source: string, victim?: string): Promis
   }
   await Promise.all([...Array.from({ length: SPINNERS }, spin), ...(victim === undefined ? [] : [hello(victim), hello(victim)])])
   waits.sort((a, b) => a - b)
-  return { spinnerShare: charged / WINDOW_MS, victimRuns: waits.length, victimP99: waits[Math.floor(waits.length * 0.99)] ?? 0 }
+  return { spinnerShare: charged / WINDOW_MS, spinnerErrors, victimRuns: waits.length, victimP99: waits[Math.floor(waits.length * 0.99)] ?? 0 }
 }
 
 /** Real worker threads, shared by the tests below (a thread takes seconds to start under tsx). */
@@ -134,21 +139,22 @@ t.test('a tenant spinning its CPU limit on every run gets at most its CPU share 
   // Compiled and warm before the clock starts.
   for (const tenant of [victim, spinner, alone]) await pool.run(fetchTask(tenant, tenant === victim ? HELLO : SPIN, {}, SPIN_LIMITS))
 
-  const beside = await measure(spinner, SPIN, victim)
+  const beside = await measure(spinner, SPIN, SPIN_LIMITS, victim)
   t.ok(beside.victimRuns > 100, `the victim kept running beside it (${beside.victimRuns} runs in ${WINDOW_MS} ms, p99 ${beside.victimP99.toFixed(1)} ms)`)
   t.ok(beside.spinnerShare <= CAP + MARGIN, `beside the victim the spinner was charged ${beside.spinnerShare.toFixed(2)} of a core, at most ${CAP} + ${MARGIN}`)
 
-  const solo = await measure(alone, SPIN)
+  const solo = await measure(alone, SPIN, SPIN_LIMITS)
   t.ok(solo.spinnerShare >= 0.8, `alone on its thread the same spinner was charged ${solo.spinnerShare.toFixed(2)} of a core: nobody else wanted it, so it was not held back`)
 })
 
 t.test('a tenant whose runs each spend 40 ms of CPU and end well (nothing kills its isolate) gets at most its CPU share beside a co-located tenant: its runs in flight count', async (t) => {
   const victim = tenantOn(0, 'victim')
   const busy = tenantOn(0, 'busy')
-  await pool.run(fetchTask(busy, BUSY, {}, SPIN_LIMITS))
+  await pool.run(fetchTask(busy, BUSY, {}, BUSY_LIMITS))
   // Released the moment its charged rate decayed to the share, it would send all its waiting runs
   // at once and spend 8 x 40 ms before the first is charged (measured without: 0.74 of a core).
-  const beside = await measure(busy, BUSY, victim)
+  const beside = await measure(busy, BUSY, BUSY_LIMITS, victim)
   t.ok(beside.victimRuns > 100, `the victim kept running beside it (${beside.victimRuns} runs, p99 ${beside.victimP99.toFixed(1)} ms)`)
+  t.equal(beside.spinnerErrors, 0, 'every run of the busy tenant ended well')
   t.ok(beside.spinnerShare <= CAP + MARGIN, `beside the victim the busy tenant was charged ${beside.spinnerShare.toFixed(2)} of a core, at most ${CAP} + ${MARGIN}`)
 })
