@@ -243,6 +243,7 @@ export class WorkerShard {
   async close(): Promise<void> {
     this.#closing = true
     if (this.#wake !== null) clearTimeout(this.#wake)
+    this.#wake = null
     this.#answers.close()
     await this.#pool.close({ force: true })
     // Runs still waiting for a slot never reached the thread: they end as the ones on it did.
