@@ -9,6 +9,8 @@ export interface Measurement {
   p50: number
   p97_5: number
   p99: number
+  /** The slowest request (ms). */
+  max: number
   errors: number
   non2xx: number
   requests: number
@@ -60,6 +62,7 @@ export async function load(server: BenchServer, options: LoadOptions): Promise<O
     p50: result.latency.p50,
     p97_5: result.latency.p97_5,
     p99: result.latency.p99,
+    max: result.latency.max,
     errors: result.errors + result.timeouts,
     non2xx: result.non2xx,
     requests,

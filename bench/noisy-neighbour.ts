@@ -15,6 +15,15 @@ const HOST_CALLS = `export default {
 }`
 /** A noisy tenant spinning until its CPU limit ends the run. */
 const SPIN = `export default { fetch() { for (;;) {} } }`
+/**
+ * A noisy tenant whose runs are short (they earn synchronous first steps on the worker thread)
+ * until a request asks it to spin for `SUDDEN_SPIN_MS`: that step holds the thread.
+ */
+const SUDDEN_SPIN_MS = 1000
+const SUDDEN = `export default { fetch(request) {
+  if (new URL(request.url).searchParams.has('spin')) { const end = Date.now() + ${SUDDEN_SPIN_MS}; while (Date.now() < end); }
+  return new Response('done')
+} }`
 
 export interface NoisyNeighbourOptions {
   /** The server's ISOGATE_RUNNERS: the noisy tenants are placed on the victim's runner. */
@@ -27,12 +36,15 @@ export interface NoisyNeighbourOptions {
   spinCpuMs: number
 }
 
-export type NoisyRow = Measurement & { victimP99Ratio?: number }
+export type NoisyRow = Measurement & { victimP99Ratio?: number; victimMaxMs?: number }
 
 /**
  * A victim tenant (hello) alone, then beside a co-located noisy tenant on its runner: one making
  * 100 host calls a run, one spinning its CPU limit. Rows `victim-alone`, `victim-beside-host-calls`
  * and `victim-beside-cpu`, the last two with the victim's p99 over its p99 alone (target <= 2x).
+ * Then `victim-beside-sudden-spin`: a neighbour on the victim's thread whose short runs earned
+ * synchronous steps spins 1 s in one, holding the thread; the row's `victimMaxMs` is the victim's
+ * slowest request (issue 20: held no longer than about 50 ms, not for the spin).
  */
 export async function noisyNeighbour(server: BenchServer, deploy: Deployer, options: NoisyNeighbourOptions): Promise<NoisyRow[]> {
   // Co-located: the same runner, and the same worker thread in it (the server runs the default
@@ -65,5 +77,13 @@ export async function noisyNeighbour(server: BenchServer, deploy: Deployer, opti
     ])
     rows.push({ scenario: `victim-beside-${name}`, ...measured, victimP99Ratio: measured.p99 / Math.max(alone.p99, 1) })
   }
+  const sudden = await beside('noisy-sudden', SUDDEN, { limits: { cpuMs: 4 * SUDDEN_SPIN_MS, timeoutMs: 5 * SUDDEN_SPIN_MS } })
+  // A cold run, then enough hot ones to earn synchronous first steps (runner/thread/step-costs.ts).
+  for (let i = 0; i < 12; i++) await fetch(`http://127.0.0.1:${port}/${sudden}/run`).then((r) => r.text())
+  const [measured] = await Promise.all([
+    victimLoad(),
+    delay(Math.min(500, (seconds * 1000) / 4)).then(() => fetch(`http://127.0.0.1:${port}/${sudden}/run?spin`).then((r) => r.text())),
+  ])
+  rows.push({ scenario: 'victim-beside-sudden-spin', ...measured, victimP99Ratio: measured.p99 / Math.max(alone.p99, 1), victimMaxMs: measured.max })
   return rows
 }

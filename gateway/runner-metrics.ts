@@ -13,6 +13,7 @@ export interface RunnerCounters {
     threadSteps: number
     poolSteps: number
     threadCrashes: number
+    movedRuns: number
   } | null
 }
 
@@ -38,7 +39,7 @@ export interface RunnerMetricsOptions {
 
 const DEFAULTS = { timeoutMs: 500 }
 
-type CounterKey = 'isolateHits' | 'isolateMisses' | 'programHits' | 'programMisses' | 'threadSteps' | 'poolSteps' | 'threadCrashes'
+type CounterKey = 'isolateHits' | 'isolateMisses' | 'programHits' | 'programMisses' | 'threadSteps' | 'poolSteps' | 'threadCrashes' | 'movedRuns'
 
 /**
  * The runners' isolate and compile-cache counters on /metrics, labelled by runner slot. They live
@@ -86,6 +87,7 @@ export class RunnerMetrics {
     counter('isogate_runner_thread_steps_total', "Runs whose first step entered their isolate synchronously on the worker thread (the fast path)", 'threadSteps')
     counter('isogate_runner_pool_steps_total', "Runs whose first step went to isolated-vm's pool (a new or long-running program, or an isolate that may be executing)", 'poolSteps')
     counter('isogate_runner_thread_crashes_total', 'Worker threads that died inside a runner process (each replaced)', 'threadCrashes')
+    counter('isogate_runner_moved_runs_total', 'Runs taken from a worker thread held by a long synchronous step before it started them, and run on another thread', 'movedRuns')
     new Gauge({
       name: 'isogate_runner_isolates',
       help: 'Live tenant isolates',

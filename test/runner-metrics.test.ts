@@ -56,6 +56,8 @@ t.test('after runs of two tenants, /metrics shows isolate and compile-cache miss
   t.equal(total(hot, 'isogate_runner_compile_cache_hits_total'), 6)
   t.equal(total(hot, 'isogate_runner_isolates'), 2)
   t.equal(total(hot, 'isogate_runner_thread_crashes_total'), 0)
+  t.equal(total(hot, 'isogate_runner_moved_runs_total'), 0, 'no thread was held: no run moved')
+  t.match(hot, /^isogate_runner_moved_runs_total\{runner="[01]"\} 0$/m)
   // A new program's first runs go to the pool until they have earned the thread (step-costs.ts).
   t.equal(total(hot, 'isogate_runner_thread_steps_total') + total(hot, 'isogate_runner_pool_steps_total'), 8, 'every run counted once, on the thread or on the pool')
   t.match(hot, /^isogate_runner_isolate_hits_total\{runner="[01]"\} \d+$/m, 'labelled by runner')

@@ -50,11 +50,13 @@ export interface IsolatePoolOptions {
 export interface PoolStats extends WorkerStats {
   /** Worker threads that died (and were replaced) since the pool started. */
   threadCrashes: number
+  /** Runs taken from a held thread before it started them, and run on another (worker-shard.ts `withdraw`). */
+  movedRuns: number
 }
 
 /** Adds up the counters of several threads or runners (a counter one of them lacks counts 0); null ones are skipped. */
 export function sumStats(all: Iterable<Partial<PoolStats> | null>): PoolStats {
-  const sum: PoolStats = { isolates: 0, isolateHits: 0, isolateMisses: 0, programHits: 0, programMisses: 0, threadSteps: 0, poolSteps: 0, threadCrashes: 0 }
+  const sum: PoolStats = { isolates: 0, isolateHits: 0, isolateMisses: 0, programHits: 0, programMisses: 0, threadSteps: 0, poolSteps: 0, threadCrashes: 0, movedRuns: 0 }
   for (const stats of all) {
     if (stats === null) continue
     for (const key of Object.keys(sum) as Array<keyof PoolStats>) sum[key] += stats[key] ?? 0
@@ -114,6 +116,7 @@ export class IsolatePool implements Executor, TenantEvictor {
   readonly #relay: HostRelay | null
   /** Each tenant's threads in rendezvous order (salted: independent of its runner, see THREAD_SALT). */
   readonly #homes: Rendezvous
+  #movedRuns = 0
 
   constructor(options: IsolatePoolOptions = {}) {
     const threads = positiveInteger(options, 'threads')
@@ -135,7 +138,8 @@ export class IsolatePool implements Executor, TenantEvictor {
     }
     const workerUrl = siblingModule('../thread/worker', import.meta.url)
     const concurrentTasksPerWorker = positiveInteger(options, 'concurrentTasksPerWorker')
-    this.#shards = Array.from({ length: threads }, () => new WorkerShard({ workerUrl, settings, concurrentTasksPerWorker, tenantCpuShare: cpuShare, sources: this.#sources }))
+    const onStall = (shard: WorkerShard): void => this.#rehome(shard)
+    this.#shards = Array.from({ length: threads }, () => new WorkerShard({ workerUrl, settings, concurrentTasksPerWorker, tenantCpuShare: cpuShare, sources: this.#sources, onStall }))
     this.#homes = new Rendezvous(threads, THREAD_SALT)
   }
 
@@ -171,6 +175,7 @@ export class IsolatePool implements Executor, TenantEvictor {
     const all = await Promise.all(this.#shards.map((shard) => shard.call<WorkerStats>({ type: 'stats' })))
     const sum = sumStats(all)
     for (const shard of this.#shards) sum.threadCrashes += shard.crashes
+    sum.movedRuns += this.#movedRuns
     return sum
   }
 
@@ -188,9 +193,23 @@ export class IsolatePool implements Executor, TenantEvictor {
     this.#relay?.close()
   }
 
+  /**
+   * A thread is held (worker-shard.ts onStall): the runs it has not started go to their tenants'
+   * next threads that are not held, as do their next runs until it reads again. A tenant spinning
+   * in a synchronous step then holds a co-located tenant's run for about HOLD_MS, not for the
+   * spinner's CPU limit. With every thread held they stay where they are.
+   */
+  #rehome(stalled: WorkerShard): void {
+    if (this.#shards.every((shard) => shard.stalled)) return
+    const moved = stalled.withdraw()
+    this.#movedRuns += moved.length
+    for (const run of moved) this.#shardFor(run.task.tenantId).run(run.task).then(run.resolve, run.reject)
+  }
+
   #shardFor(tenantId: string): WorkerShard {
     const order = this.#homes.order(tenantId)
     const home = this.#shards[order[0] ?? 0] as WorkerShard
+    if (home.stalled) return this.#shards[order.find((index) => !(this.#shards[index] as WorkerShard).stalled) ?? order[0] ?? 0] as WorkerShard
     if (home.inFlight < this.#spillThreshold || order.length < 2) return home
     const second = this.#shards[order[1] as number] as WorkerShard
     return second.inFlight < home.inFlight ? second : home

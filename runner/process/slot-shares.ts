@@ -94,6 +94,14 @@ export class SlotShares {
     this.#holding(tenant).waiting++
   }
 
+  /** A waiting run of `tenant` was taken away before it started (it runs on another thread). */
+  withdraw(tenant: string): void {
+    const holding = this.#tenants.get(tenant)
+    if (holding === undefined) return
+    holding.waiting--
+    this.#forgetIdle(tenant, holding)
+  }
+
   /** A run of `tenant` left the thread: answered, or lost with it. */
   leave(tenant: string): void {
     this.#onThread--

@@ -8,6 +8,7 @@
  * one turn in one message (the first after an idle turn at once).
  */
 import { BroadcastChannel, workerData } from 'node:worker_threads'
+import { claimRun, notePickup, noteReady } from '../run-claims.js'
 import { decodeTask, encodeResult, failedRun, type CheckResult, type Evicted, type RunResult, type WireResult, type WireTask } from '../protocol.js'
 import { HostRegistry } from './host-bridge.js'
 import { registerRemoteHostApis, type HostRelaySettings } from '../host-relay.js'
@@ -34,11 +35,14 @@ export interface WorkerSettings {
   hostSocket?: HostSocketSettings | undefined
   /** The BroadcastChannel the thread answers its runs on (its WorkerShard listens). */
   runAnswers: string
+  /** The cells in which the thread claims each run before starting it (run-claims.ts). */
+  claims: SharedArrayBuffer
 }
 
-/** One run of a batch: `seq` is the shard's number for it. */
+/** One run of a batch: `seq` is the shard's number for it, `claim` its cell (run-claims.ts). */
 export interface ThreadRun {
   seq: number
+  claim: number
   task: WireTask
 }
 
@@ -71,8 +75,10 @@ const host = new IsolateHost({
   registry,
 })
 
+const claims = new Int32Array(settings.claims)
 const answers = new BroadcastChannel(settings.runAnswers)
 answers.unref()
+noteReady(claims)
 let outgoing: ThreadAnswer[] = []
 /** A turn is open: answers wait for its end. It closes after a turn that answered nothing. */
 let turnOpen = false
@@ -112,6 +118,11 @@ function runBatch(runs: ThreadRun[]): Promise<number> {
       resolve(runs.length)
     }
     for (const run of runs) {
+      // Withdrawn while this thread was held: it ran on another thread.
+      if (!claimRun(claims, run.claim, run.seq)) {
+        done()
+        continue
+      }
       const task = decodeTask(run.task)
       // No await between this check and the run's compile lookup: what is held now is used.
       if (run.task.source === undefined && host.lacks(task)) {
@@ -135,6 +146,7 @@ function runBatch(runs: ThreadRun[]): Promise<number> {
 }
 
 export default async function handle(message: WorkerMessage): Promise<number | CheckResult | WorkerStats | Evicted> {
+  notePickup(claims)
   switch (message.type) {
     case 'runs':
       return runBatch(message.runs)
