@@ -1,6 +1,6 @@
 import type { SlotShares } from './slot-shares.js'
 
-/** One tenant's CPU on a worker thread. */
+/** One tenant's CPU. */
 interface TenantCpu {
   /** CPU per wall time (1 is one core), decayed to `at`. */
   rate: number
@@ -16,7 +16,7 @@ const PER_RUN_WEIGHT = 0.25
 const FORGOTTEN = 0.01
 
 /**
- * Each tenant's CPU rate on one worker thread (issue 20, item 4): CPU charged per wall time,
+ * Each tenant's CPU rate in a runner process's pool (issue 20, item 4): CPU charged per wall time,
  * exponentially decayed with time constant `tauMs` (a window of about that long), so a tenant
  * keeping one core busy has rate 1 and one using a tenth of it 0.1.
  *
@@ -26,7 +26,9 @@ const FORGOTTEN = 0.01
  * back while other tenants use the thread (worker-shard.ts). Over the cap means the rate it will
  * have once its runs already on the thread are charged too, each at its average CPU per run:
  * a tenant released the moment its rate decayed to the cap would otherwise send every waiting run
- * at once and spin through all of them before the first is charged.
+ * at once and spin through all of them before the first is charged. One instance serves all of a
+ * pool's threads: a tenant whose runs move to another thread (a held thread's, or a spill) brings
+ * its rate along.
  *
  * Times are the caller's clock in milliseconds (`performance.now()`); nothing here reads it.
  *
@@ -65,7 +67,8 @@ export class CpuShares {
       return
     }
     cpu.rate = this.#decayed(cpu, now) + cpuMs / this.tauMs
-    cpu.at = now
+    // Shards charge with their own reading of the clock: a slightly older one must not rewind it.
+    if (now > cpu.at) cpu.at = now
     cpu.perRunMs += (cpuMs - cpu.perRunMs) * PER_RUN_WEIGHT
   }
 

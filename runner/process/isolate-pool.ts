@@ -6,6 +6,7 @@ import { readPlatformSource, siblingModule } from './platform-source.js'
 import { Rendezvous, THREAD_SALT } from '../rendezvous.js'
 import type { WorkerStats } from '../thread/worker.js'
 import { WorkerShard } from './worker-shard.js'
+import { CpuShares } from './cpu-shares.js'
 
 export interface IsolatePoolOptions {
   /** Worker threads. */
@@ -15,10 +16,11 @@ export interface IsolatePoolOptions {
   /** In-flight runs on a tenant's home thread before it may spill to its second thread. */
   spillThreshold?: number
   /**
-   * Share of one core (above 0, at most 1) a tenant's runs may use on a worker thread while other
-   * tenants use the thread too: past it, measured over the last ~200 ms of the CPU its runs were
-   * charged, its next runs wait until it is back under (runner/process/cpu-shares.ts). A tenant
-   * alone on its thread, or beside tenants over their share too, is not held back.
+   * Share of one core (above 0, at most 1) a tenant's runs may use while other tenants use its
+   * thread too: past it, measured over the last ~200 ms of the CPU its runs were charged (on all
+   * of this pool's threads), its next runs wait until it is back under
+   * (runner/process/cpu-shares.ts). A tenant alone on its thread, or beside tenants over their
+   * share too, is not held back.
    */
   tenantCpuShare?: number
   /** Isolates kept per thread (LRU); each costs ~1 MB RSS and ~9 memory mappings. */
@@ -139,7 +141,9 @@ export class IsolatePool implements Executor, TenantEvictor {
     const workerUrl = siblingModule('../thread/worker', import.meta.url)
     const concurrentTasksPerWorker = positiveInteger(options, 'concurrentTasksPerWorker')
     const onStall = (shard: WorkerShard): void => this.#rehome(shard)
-    this.#shards = Array.from({ length: threads }, () => new WorkerShard({ workerUrl, settings, concurrentTasksPerWorker, tenantCpuShare: cpuShare, sources: this.#sources, onStall }))
+    // One rate per tenant across the threads: runs moved off a held thread, or spilled, bring it along.
+    const cpu = new CpuShares(cpuShare)
+    this.#shards = Array.from({ length: threads }, () => new WorkerShard({ workerUrl, settings, concurrentTasksPerWorker, cpu, sources: this.#sources, onStall }))
     this.#homes = new Rendezvous(threads, THREAD_SALT)
   }
 

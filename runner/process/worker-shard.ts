@@ -7,15 +7,19 @@ import { RunClaims } from '../run-claims.js'
 import { FairTaskQueue, inLane } from './fair-task-queue.js'
 import { ProgramMissing, type ProgramSources } from './program-sources.js'
 import { SlotShares } from './slot-shares.js'
-import { CpuShares } from './cpu-shares.js'
+import type { CpuShares } from './cpu-shares.js'
 import type { ThreadAnswer, ThreadRun, WorkerMessage, WorkerSettings } from '../thread/worker.js'
 
 export interface WorkerShardOptions {
   workerUrl: URL
   settings: Omit<WorkerSettings, 'runAnswers' | 'claims'>
   concurrentTasksPerWorker: number
-  /** Share of one core a tenant may use while other tenants use the thread too (IsolatePoolOptions.tenantCpuShare). */
-  tenantCpuShare: number
+  /**
+   * Each tenant's CPU rate, shared by the pool's shards (a tenant whose runs move or spill to
+   * another thread brings its rate along): over IsolatePoolOptions.tenantCpuShare it waits while
+   * other tenants use the thread.
+   */
+  cpu: CpuShares
   /** Where a source comes from when the thread lacks a program and the run does not carry it. */
   sources: ProgramSources
   /**
@@ -93,7 +97,7 @@ export class WorkerShard {
   readonly #waiting = new FairTaskQueue()
   /** Runs on the thread (sent, not answered), per tenant: slots shared fairly (slot-shares.ts). */
   readonly #shares: SlotShares
-  /** Each tenant's CPU rate on the thread: one over its share waits while others use the thread. */
+  /** Each tenant's CPU rate (the pool's): one over its share waits while others use the thread. */
   readonly #cpu: CpuShares
   /** Fills the thread again when the first tenant held back for its CPU is under its share. */
   #wake: NodeJS.Timeout | null = null
@@ -129,7 +133,7 @@ export class WorkerShard {
     // A cell per run the thread may hold unstarted (twice its slots, with borrowing), and spare.
     this.#claims = new RunClaims(4 * options.concurrentTasksPerWorker + 2)
     this.#onStall = options.onStall
-    this.#cpu = new CpuShares(options.tenantCpuShare)
+    this.#cpu = options.cpu
     const runAnswers = `isogate-runs-${randomBytes(8).toString('hex')}`
     this.#answers = new BroadcastChannel(runAnswers)
     this.#answers.onmessage = (event) => this.#onAnswers((event as { data: ThreadAnswer[] }).data)
@@ -290,7 +294,8 @@ export class WorkerShard {
       moved.push(pending)
     }
     this.#offered = []
-    for (let next = this.#waiting.shift() as unknown as Waiting | null; next !== null; next = this.#waiting.shift() as unknown as Waiting | null) {
+    // Runs held back for their tenant's CPU stay: they wait for the tenant's rate, not for this thread.
+    for (let next = this.#waiting.shift(this.#isCpuHeld) as unknown as Waiting | null; next !== null; next = this.#waiting.shift(this.#isCpuHeld) as unknown as Waiting | null) {
       this.#shares.withdraw(next.lane)
       const pending = this.#pending.get(next.seq)
       if (pending === undefined) continue
