@@ -128,6 +128,12 @@ export const settings = {
     500,
   ),
   isolateIdleMs: setting('ISOGATE_ISOLATE_IDLE_MS', 'A tenant isolate that ran nothing for this long is disposed', positiveInt, 300_000),
+  tenantCpuShare: setting(
+    'ISOGATE_TENANT_CPU_SHARE',
+    'Share of one core (above 0, at most 1) a tenant\'s runs may use on a worker thread while other tenants use it too (over the last ~200 ms); past it its next runs wait until it is under. Alone on its thread a tenant is not held back',
+    z.coerce.number().gt(0).max(1),
+    0.5,
+  ),
   runners: setting('ISOGATE_RUNNERS', 'Runner processes; tenants are sharded across them, so a crash takes down one runner', positiveInt.max(64), 2),
   runnerStandby: setting(
     'ISOGATE_RUNNER_STANDBY',

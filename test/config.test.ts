@@ -84,3 +84,10 @@ t.test('egress name mappings and the extra CA file are checked at boot', async (
   t.throws(attempt({ ISOGATE_EGRESS_CA_FILE: '/nonexistent/ca.pem' }), { setting: 'egressCaFile', message: /cannot read \/nonexistent\/ca\.pem: ENOENT/ })
   t.throws(attempt({ ISOGATE_EGRESS_CA_FILE: new URL('../package.json', import.meta.url).pathname }), { setting: 'egressCaFile', message: /holds no PEM certificate/ })
 })
+
+t.test("a tenant's CPU share of a worker thread is half a core unless set, and must be above 0 and at most 1", async (t) => {
+  t.equal(loadConfig({}, {}).tenantCpuShare, 0.5)
+  t.equal(loadConfig({}, { ISOGATE_TENANT_CPU_SHARE: '0.25' }).tenantCpuShare, 0.25)
+  t.throws(() => loadConfig({}, { ISOGATE_TENANT_CPU_SHARE: '0' }), { setting: 'tenantCpuShare', message: /ISOGATE_TENANT_CPU_SHARE/ })
+  t.throws(() => loadConfig({}, { ISOGATE_TENANT_CPU_SHARE: '1.5' }), { setting: 'tenantCpuShare', message: /ISOGATE_TENANT_CPU_SHARE/ })
+})

@@ -49,22 +49,28 @@ export class FairTaskQueue implements TaskQueue {
     this.#size++
   }
 
-  shift(): Task | null {
+  /**
+   * The next task, round-robin across lanes; `held` lanes (a tenant over its CPU share,
+   * cpu-shares.ts) are passed over and keep their place in the order.
+   */
+  shift(held?: (lane: string) => boolean): Task | null {
     const returned = this.#front.shift()
     if (returned !== undefined) {
       this.#size--
       return returned
     }
-    const lane = this.#ready.values().next().value as string | undefined
-    if (lane === undefined) return null
-    const tasks = this.#lanes.get(lane) as Task[]
-    const task = tasks.shift() as Task
-    this.#size--
-    // To the back of the line, or gone when empty.
-    this.#ready.delete(lane)
-    if (tasks.length > 0) this.#ready.add(lane)
-    else this.#lanes.delete(lane)
-    return task
+    for (const lane of this.#ready) {
+      if (held?.(lane) === true) continue
+      const tasks = this.#lanes.get(lane) as Task[]
+      const task = tasks.shift() as Task
+      this.#size--
+      // To the back of the line, or gone when empty.
+      this.#ready.delete(lane)
+      if (tasks.length > 0) this.#ready.add(lane)
+      else this.#lanes.delete(lane)
+      return task
+    }
+    return null
   }
 
   /**

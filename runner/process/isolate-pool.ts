@@ -6,6 +6,7 @@ import { readPlatformSource, siblingModule } from './platform-source.js'
 import { Rendezvous, THREAD_SALT } from '../rendezvous.js'
 import type { WorkerStats } from '../thread/worker.js'
 import { WorkerShard } from './worker-shard.js'
+import { CpuShares } from './cpu-shares.js'
 
 export interface IsolatePoolOptions {
   /** Worker threads. */
@@ -14,6 +15,14 @@ export interface IsolatePoolOptions {
   concurrentTasksPerWorker?: number
   /** In-flight runs on a tenant's home thread before it may spill to its second thread. */
   spillThreshold?: number
+  /**
+   * Share of one core (above 0, at most 1) a tenant's runs may use while other tenants use its
+   * thread too: past it, measured over the last ~200 ms of the CPU its runs were charged (on all
+   * of this pool's threads), its next runs wait until it is back under
+   * (runner/process/cpu-shares.ts). A tenant alone on its thread, or beside tenants over their
+   * share too, is not held back.
+   */
+  tenantCpuShare?: number
   /** Isolates kept per thread (LRU); each costs ~1 MB RSS and ~9 memory mappings. */
   maxIsolatesPerThread?: number
   /** An isolate unused this long is disposed. */
@@ -61,6 +70,7 @@ const DEFAULTS = {
   threads: Math.max(1, os.availableParallelism()),
   concurrentTasksPerWorker: 16,
   spillThreshold: 32,
+  tenantCpuShare: 0.5,
   maxIsolatesPerThread: 500,
   isolateIdleMs: 5 * 60_000,
   maxProgramsPerTenant: 1000,
@@ -71,6 +81,12 @@ function positiveInteger(options: IsolatePoolOptions, key: keyof typeof DEFAULTS
   const value = options[key] ?? DEFAULTS[key]
   if (typeof value !== 'number' || !Number.isInteger(value)) throw new TypeError(`options.${key} must be an integer`)
   if (value < 1) throw new RangeError(`options.${key} must be a positive integer`)
+  return value
+}
+
+function tenantCpuShare(value: unknown = DEFAULTS.tenantCpuShare): number {
+  if (typeof value !== 'number' || Number.isNaN(value)) throw new TypeError('options.tenantCpuShare must be a number')
+  if (!(value > 0 && value <= 1)) throw new RangeError('options.tenantCpuShare must be above 0 and at most 1')
   return value
 }
 
@@ -107,6 +123,7 @@ export class IsolatePool implements Executor, TenantEvictor {
   constructor(options: IsolatePoolOptions = {}) {
     const threads = positiveInteger(options, 'threads')
     this.#spillThreshold = positiveInteger(options, 'spillThreshold')
+    const cpuShare = tenantCpuShare(options.tenantCpuShare)
     const apis = remoteHostApis(options.remoteHostApis)
     if (options.hostCalls !== undefined && typeof options.hostCalls !== 'function') throw new TypeError('options.hostCalls must be a function')
     if (options.hostSocket !== undefined && (typeof options.hostSocket !== 'string' || options.hostSocket.length === 0)) throw new TypeError('options.hostSocket must be a socket path')
@@ -124,7 +141,9 @@ export class IsolatePool implements Executor, TenantEvictor {
     const workerUrl = siblingModule('../thread/worker', import.meta.url)
     const concurrentTasksPerWorker = positiveInteger(options, 'concurrentTasksPerWorker')
     const onStall = (shard: WorkerShard): void => this.#rehome(shard)
-    this.#shards = Array.from({ length: threads }, () => new WorkerShard({ workerUrl, settings, concurrentTasksPerWorker, sources: this.#sources, onStall }))
+    // One rate per tenant across the threads: runs moved off a held thread, or spilled, bring it along.
+    const cpu = new CpuShares(cpuShare)
+    this.#shards = Array.from({ length: threads }, () => new WorkerShard({ workerUrl, settings, concurrentTasksPerWorker, cpu, sources: this.#sources, onStall }))
     this.#homes = new Rendezvous(threads, THREAD_SALT)
   }
 

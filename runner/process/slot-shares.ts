@@ -66,6 +66,16 @@ export class SlotShares {
     return (holding === undefined || holding.waiting === 0) && this.#under(tenant, holding)
   }
 
+  /** Runs of `tenant` on the thread. */
+  onThreadOf(tenant: string): number {
+    return this.#tenants.get(tenant)?.onThread ?? 0
+  }
+
+  /** Tenants with runs on the thread or waiting for it. */
+  tenants(): IterableIterator<string> {
+    return this.#tenants.keys()
+  }
+
   /** Whether `tenant`'s next waiting run may borrow a slot (see borrowers). */
   mayBorrow(tenant: string): boolean {
     return this.#under(tenant, this.#tenants.get(tenant))

@@ -7,12 +7,19 @@ import { RunClaims } from '../run-claims.js'
 import { FairTaskQueue, inLane } from './fair-task-queue.js'
 import { ProgramMissing, type ProgramSources } from './program-sources.js'
 import { SlotShares } from './slot-shares.js'
+import type { CpuShares } from './cpu-shares.js'
 import type { ThreadAnswer, ThreadRun, WorkerMessage, WorkerSettings } from '../thread/worker.js'
 
 export interface WorkerShardOptions {
   workerUrl: URL
   settings: Omit<WorkerSettings, 'runAnswers' | 'claims'>
   concurrentTasksPerWorker: number
+  /**
+   * Each tenant's CPU rate, shared by the pool's shards (a tenant whose runs move or spill to
+   * another thread brings its rate along): over IsolatePoolOptions.tenantCpuShare it waits while
+   * other tenants use the thread.
+   */
+  cpu: CpuShares
   /** Where a source comes from when the thread lacks a program and the run does not carry it. */
   sources: ProgramSources
   /**
@@ -49,6 +56,8 @@ const MAX_SENT = 10_000
 const HOLD_MS = 20
 /** How often (ms) the shard looks for unread runs while some are on offer. */
 const CHECK_MS = 10
+/** How often the CPU records of tenants gone quiet are swept away (ms). */
+const CPU_SWEEP_MS = 10_000
 
 /**
  * One worker thread, as a single-thread piscina pool. isogate pins each tenant to a home
@@ -67,6 +76,13 @@ const CHECK_MS = 10
  * (batched per turn by the thread, see worker.ts); the batch's task settles once all its runs are
  * done, and if it fails the thread died under it: its unanswered runs answer RUNNER_CRASHED.
  *
+ * A tenant's runs execute in its isolate on isolated-vm's pool, one at a time, so a slot says
+ * nothing of CPU: a tenant spinning its CPU limit run after run keeps a core busy with a few slots.
+ * So the shard also weighs each tenant's CPU rate from its runs' charged CPU, which each answer
+ * carries (cpu-shares.ts): a tenant over its CPU share starts no run, not even a borrowed one,
+ * while a tenant under the share has runs on the thread or waiting for it; its runs wait in the
+ * fair queue until its rate has decayed (a timer fills the thread then) or the others are gone.
+ *
  * A run names its program; its source goes to the thread only while the thread is not known to
  * hold it. A thread that lacks it after all (it let the program go) answers `missing`, and the
  * run is sent again with the source.
@@ -80,6 +96,14 @@ export class WorkerShard {
   readonly #waiting = new FairTaskQueue()
   /** Runs on the thread (sent, not answered), per tenant: slots shared fairly (slot-shares.ts). */
   readonly #shares: SlotShares
+  /** Each tenant's CPU rate (the pool's): one over its share waits while others use the thread. */
+  readonly #cpu: CpuShares
+  /** Fills the thread again when the first tenant held back for its CPU is under its share. */
+  #wake: NodeJS.Timeout | null = null
+  #wakeAt = 0
+  /** The clock (ms) at the last answers or wake-up: read once per batch, not per run. */
+  #now = 0
+  #cpuSweptAt = 0
   /** Runs to send this turn, by lane (tenant), with their sources decided. */
   readonly #queued = new Map<string, ThreadRun[]>()
   /** Programs whose source the thread has been sent. */
@@ -106,6 +130,7 @@ export class WorkerShard {
     // A cell per run the thread may hold unstarted (twice its slots, with borrowing), and spare.
     this.#claims = new RunClaims(4 * options.concurrentTasksPerWorker + 2)
     this.#onStall = options.onStall
+    this.#cpu = options.cpu
     const runAnswers = `isogate-runs-${randomBytes(8).toString('hex')}`
     this.#answers = new BroadcastChannel(runAnswers)
     this.#answers.onmessage = (event) => this.#onAnswers((event as { data: ThreadAnswer[] }).data)
@@ -169,12 +194,14 @@ export class WorkerShard {
     return new Promise<WireResult>((resolve, reject) => {
       this.#pending.set(seq, { task, resolve, reject, claim: 0, sentAt: 0 })
       const lane = task.tenantId
-      if (this.#shares.mayStart(lane, this.#waiting.size === 0)) {
+      if (this.#shares.mayStart(lane, this.#waiting.size === 0) && !this.#cpuHeld(lane)) {
         this.#shares.start(lane)
         this.#queue(seq, task, false)
       } else {
         this.#shares.wait(lane)
         this.#waiting.push(inLane({ seq, lane } satisfies Waiting, lane) as never)
+        // A free slot with runs waiting: they are held back for their CPU; this run may not be.
+        if (this.#shares.free) this.#fill()
       }
     })
   }
@@ -182,15 +209,17 @@ export class WorkerShard {
   /**
    * Fills the thread's free slots from the fair queue, round-robin across tenants; then lets the
    * tenants under their share of the slots borrow one each for their waiting runs (slot-shares.ts).
+   * Tenants held back for their CPU are passed over.
    */
   #fill(): void {
     while (this.#shares.free) {
-      const next = this.#waiting.shift() as unknown as Waiting | null
+      const next = this.#waiting.shift(this.#isCpuHeld) as unknown as Waiting | null
       if (next === null) return
       this.#startWaiting(next)
     }
     if (this.#waiting.size === 0) return
     for (const lane of this.#shares.borrowers()) {
+      if (this.#cpuHeld(lane)) continue
       while (this.#shares.mayBorrow(lane)) {
         const next = this.#waiting.shiftLane(lane) as unknown as Waiting | null
         if (next === null) break
@@ -205,6 +234,39 @@ export class WorkerShard {
     // Gone already (the pool closed): its place is given back at once.
     if (pending === undefined) this.#shares.leave(next.lane)
     else this.#queue(next.seq, pending.task, false)
+  }
+
+  /**
+   * Whether `tenant` may start no run now for its CPU (cpu-shares.ts `held`); if so, the thread is
+   * filled again when its rate will have decayed to its share.
+   */
+  #cpuHeld(tenant: string): boolean {
+    if (!this.#cpu.held(tenant, this.#shares, this.#now)) return false
+    // The clock read at the last answers may be stale, and decay only lowers a rate: look again now.
+    this.#now = performance.now()
+    if (!this.#cpu.held(tenant, this.#shares, this.#now)) return false
+    this.#wakeIn(this.#cpu.msUntilUnder(tenant, this.#shares.onThreadOf(tenant), this.#now))
+    return true
+  }
+
+  readonly #isCpuHeld = (tenant: string): boolean => this.#cpuHeld(tenant)
+
+  /** Fills the thread again in `ms` (Infinity: the runs on the thread must be answered first, which fills it). */
+  #wakeIn(ms: number): void {
+    if (ms === Number.POSITIVE_INFINITY) return
+    const at = this.#now + ms
+    if (this.#wake !== null) {
+      if (this.#wakeAt <= at) return
+      clearTimeout(this.#wake)
+    }
+    this.#wakeAt = at
+    this.#wake = setTimeout(this.#onWake, Math.max(1, Math.ceil(ms))).unref()
+  }
+
+  readonly #onWake = (): void => {
+    this.#wake = null
+    this.#now = performance.now()
+    this.#fill()
   }
 
   /** A run left the thread (answered, or lost with it). */
@@ -229,7 +291,8 @@ export class WorkerShard {
       moved.push(pending)
     }
     this.#offered = []
-    for (let next = this.#waiting.shift() as unknown as Waiting | null; next !== null; next = this.#waiting.shift() as unknown as Waiting | null) {
+    // Runs held back for their tenant's CPU stay: they wait for the tenant's rate, not for this thread.
+    for (let next = this.#waiting.shift(this.#isCpuHeld) as unknown as Waiting | null; next !== null; next = this.#waiting.shift(this.#isCpuHeld) as unknown as Waiting | null) {
       this.#shares.withdraw(next.lane)
       const pending = this.#pending.get(next.seq)
       if (pending === undefined) continue
@@ -287,6 +350,8 @@ export class WorkerShard {
   async close(): Promise<void> {
     this.#closing = true
     if (this.#checkTimer !== null) clearTimeout(this.#checkTimer)
+    if (this.#wake !== null) clearTimeout(this.#wake)
+    this.#wake = null
     this.#answers.close()
     await this.#pool.close({ force: true })
     // Runs still waiting for a slot never reached the thread: they end as the ones on it did.
@@ -354,6 +419,12 @@ export class WorkerShard {
   }
 
   #onAnswers(answers: ThreadAnswer[]): void {
+    const now = performance.now()
+    this.#now = now
+    if (now - this.#cpuSweptAt > CPU_SWEEP_MS) {
+      this.#cpu.sweep(now)
+      this.#cpuSweptAt = now
+    }
     for (const answer of answers) {
       const pending = this.#pending.get(answer.seq)
       if (pending === undefined) continue
@@ -369,6 +440,7 @@ export class WorkerShard {
         continue
       }
       this.#pending.delete(answer.seq)
+      this.#cpu.charge(pending.task.tenantId, answer.cpuMs, now)
       this.#settled(pending)
       pending.resolve(answer.result)
     }

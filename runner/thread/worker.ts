@@ -46,8 +46,12 @@ export interface ThreadRun {
   task: WireTask
 }
 
-/** A run's answer: its result, or the key of a program the thread lacks and the run did not carry. */
-export type ThreadAnswer = { seq: number; result: WireResult } | { seq: number; missing: string }
+/**
+ * A run's answer: its result and the CPU it was charged (ms, its `metrics.cpuMs`, so the shard
+ * weighs its tenant's CPU share without decoding the result), or the key of a program the thread
+ * lacks and the run did not carry.
+ */
+export type ThreadAnswer = { seq: number; result: WireResult; cpuMs: number } | { seq: number; missing: string }
 
 export type WorkerMessage =
   | { type: 'runs'; runs: ThreadRun[] }
@@ -128,12 +132,12 @@ function runBatch(runs: ThreadRun[]): Promise<number> {
       }
       host.run(task).then(
         (result) => {
-          answer({ seq: run.seq, result: encodeResult(result) })
+          answer({ seq: run.seq, result: encodeResult(result), cpuMs: result.metrics.cpuMs })
           done()
         },
         (error: unknown) => {
           // IsolateHost answers every failure as a result; a throw is a bug of the host's own.
-          answer({ seq: run.seq, result: encodeResult(hostFault(error)) })
+          answer({ seq: run.seq, result: encodeResult(hostFault(error)), cpuMs: 0 })
           done()
         },
       )
