@@ -13,8 +13,14 @@ const HOST_CALLS = `export default {
     return new Response(String(hits))
   },
 }`
-/** A noisy tenant spinning until its CPU limit ends the run. */
+/**
+ * A noisy tenant spinning until its CPU limit ends the run. Its failures soon open its circuit
+ * breaker, and from then on most of its requests are answered 503 at once: beside it, the victim
+ * shares the machine with a flood of cheap rejections more than with the spinning.
+ */
 const SPIN = `export default { fetch() { for (;;) {} } }`
+/** A noisy tenant whose every run spends most of its CPU limit and succeeds: CPU, and no breaker. */
+const CPU_HEAVY = (ms: number): string => `export default { fetch() { const end = Date.now() + ${ms}; while (Date.now() < end); return new Response('spun') } }`
 /**
  * A noisy tenant whose runs are short (they earn synchronous first steps on the worker thread)
  * until a request asks it to spin for `SUDDEN_SPIN_MS`: that step holds the thread.
@@ -41,7 +47,9 @@ export type NoisyRow = Measurement & { victimP99Ratio?: number; victimMaxMs?: nu
 /**
  * A victim tenant (hello) alone, then beside a co-located noisy tenant on its runner: one making
  * 100 host calls a run, one spinning its CPU limit. Rows `victim-alone`, `victim-beside-host-calls`
- * and `victim-beside-cpu`, the last two with the victim's p99 over its p99 alone (target <= 2x).
+ * and `victim-beside-cpu`, the last two with the victim's p99 over its p99 alone (target <= 2x);
+ * `victim-beside-cpu-heavy` the same beside a tenant whose runs each spin 80% of their CPU limit
+ * and succeed (its CPU share of the thread is bounded: runner/process/cpu-shares.ts).
  * Then `victim-beside-sudden-spin`: a neighbour on the victim's thread whose short runs earned
  * synchronous steps spins 1 s in one, holding the thread; the row's `victimMaxMs` is the victim's
  * slowest request (issue 20: held no longer than about 50 ms, not for the spin).
@@ -62,6 +70,7 @@ export async function noisyNeighbour(server: BenchServer, deploy: Deployer, opti
   }
   const hostCalls = await beside('noisy-cache', HOST_CALLS)
   const spin = await beside('noisy-spin', SPIN, { limits: { cpuMs: options.spinCpuMs, timeoutMs: options.spinCpuMs * 10 } })
+  const heavy = await beside('noisy-heavy', CPU_HEAVY(Math.round(options.spinCpuMs * 0.8)), { limits: { cpuMs: options.spinCpuMs, timeoutMs: options.spinCpuMs * 10 } })
   const port = server.port
   for (const tenant of ['noisy-victim', hostCalls]) await fetch(`http://127.0.0.1:${port}/${tenant}/run`).then((r) => r.text())
 
@@ -69,7 +78,7 @@ export async function noisyNeighbour(server: BenchServer, deploy: Deployer, opti
   const victimLoad = (): ReturnType<typeof load> => load(server, { port, paths: ['/noisy-victim/run'], connections, seconds })
   const alone = await victimLoad()
   const rows: NoisyRow[] = [{ scenario: 'victim-alone', ...alone }]
-  for (const [name, noisy] of [['host-calls', hostCalls], ['cpu', spin]] as const) {
+  for (const [name, noisy] of [['host-calls', hostCalls], ['cpu', spin], ['cpu-heavy', heavy]] as const) {
     // The noisy load starts first and outlasts the victim's: the steady state, not the ramp.
     const [measured] = await Promise.all([
       delay(500).then(victimLoad),

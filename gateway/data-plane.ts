@@ -270,6 +270,7 @@ export class DataPlane {
   }
 
   /** A request refused on its script's route did not run: handed on as a failed run (it is recorded). */
+  /** A refusal on a script's route (errors.ts ROUTE_REFUSALS) goes to onRun as a failed run. */
   #refused(route: Route, request: HttpRequestData, code: GatewayErrorCode): void {
     const error = { code, message: DATA_PLANE_ERRORS[code].message }
     const metrics = { wallMs: 0, cpuMs: 0, heapBytes: 0, apiCalls: 0, outputBytes: 0, start: 'hot' as const }

@@ -21,6 +21,12 @@ export const DATA_PLANE_ERRORS = { ...HTTP_ERROR_CODES, ...GATEWAY_ERROR_CODES }
 
 export type GatewayErrorCode = keyof typeof GATEWAY_ERROR_CODES | HttpErrorCode
 
+/**
+ * Refusals on a script's route, answered before any run: reported to `onRun` as failed runs (the
+ * tenant sees them), though no script ran.
+ */
+export const ROUTE_REFUSALS: ReadonlySet<string> = new Set<GatewayErrorCode>(['TENANT_BUSY', 'OVERLOADED', 'SCRIPT_UNAVAILABLE'])
+
 export class GatewayError extends IsogateError<GatewayErrorCode> {
   override readonly name = 'GatewayError'
 

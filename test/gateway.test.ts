@@ -1,6 +1,7 @@
 import t from 'tap'
 import { AdmissionController } from '../gateway/index.js'
 import { api, call, deploy, rawRequest, startTestIsogate } from './helpers/isogate.js'
+import { until } from './helpers/until.js'
 
 const BUSY = (ms: number) => `export default { fetch() { const end = Date.now() + ${ms}; while (Date.now() < end) {} return new Response('done') } }`
 
@@ -142,6 +143,32 @@ t.test('a script that keeps failing opens its circuit, then a trial run after th
   t.equal(trial.status, 200)
   t.equal(await trial.text(), 'recovered')
   t.equal((await call(isogate, '/flaky/f')).status, 200, 'closed again')
+})
+
+t.test('a flood at an open circuit: every refusal is counted, the first of each second is recorded in full, not each 503', async (t) => {
+  const isogate = await startTestIsogate(t, { breakerFailures: 2, breakerCoolDownMs: 60_000, rollupFlushMs: 100, recordFlushMs: 20 })
+  const script = await deploy(isogate, 'broken', '/b', `export default { fetch() { throw new Error('no') } }`)
+  for (let i = 0; i < 2; i++) t.equal((await call(isogate, '/broken/b')).status, 500)
+  const started = Date.now()
+  const statuses: number[] = []
+  await Promise.all(Array.from({ length: 10 }, async () => {
+    for (let i = 0; i < 20; i++) {
+      const response = await call(isogate, '/broken/b')
+      statuses.push(response.status)
+      await response.arrayBuffer()
+    }
+  }))
+  const seconds = Math.floor(Date.now() / 1000) - Math.floor(started / 1000) + 1
+  t.equal(statuses.filter((status) => status === 503).length, 200, 'the open circuit refused all 200')
+  const counted = await until('rollups', async () => (await api(isogate, 'GET', `/api/v1/scripts/${script.id}/stats`, { tenant: 'broken' })).body, (body) => body?.totals?.runs === 202)
+  t.match(counted.totals, { runs: 202, failed: 202, byCode: { SCRIPT_ERROR: 2, SCRIPT_UNAVAILABLE: 200 } }, 'every refusal is counted')
+  await new Promise((resolve) => setTimeout(resolve, 300)) // the last records' batch
+  const rows = await isogate.db.system((tx) => tx<{ code: string; n: number }[]>`
+    SELECT error->>'code' AS code, count(*)::int AS n FROM executions WHERE script_id = ${script.id} GROUP BY 1 ORDER BY 1`)
+  const recorded = new Map(rows.map((row) => [row.code, row.n]))
+  t.equal(recorded.get('SCRIPT_ERROR'), 2, 'both failed runs are recorded in full')
+  const refusals = recorded.get('SCRIPT_UNAVAILABLE') ?? 0
+  t.ok(refusals >= 1 && refusals <= seconds, `refusals recorded: ${refusals}, one per second at most (${seconds} s), not 200`)
 })
 
 t.test('fair scheduling: a freed slot goes round-robin across tenants, not to the longest queue', async (t) => {

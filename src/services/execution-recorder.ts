@@ -1,6 +1,6 @@
 import type { Logger } from 'pino'
 import { Counter, Gauge, type Registry } from 'prom-client'
-import { DATA_PLANE_ERRORS, type HttpRun } from '../../gateway/index.js'
+import { DATA_PLANE_ERRORS, ROUTE_REFUSALS, type HttpRun } from '../../gateway/index.js'
 import { runFailureStatus } from '../../runner/index.js'
 import { ERROR_CODES } from '../errors.js'
 import type { LogEntry } from '../../runner/index.js'
@@ -176,6 +176,8 @@ export class ExecutionRecorder {
     // succeeded says why it counts as cancelled (a failed run keeps its own error).
     const failure = !answered || status >= 500 || run.clientAborted
     if (!failure && !this.#sampler.keep(route.scriptId, route.version, route.sampleRate)) return
+    // A refusal (no script ran) is counted above; kept in full the first of its code per script per second.
+    if (code !== null && ROUTE_REFUSALS.has(code) && !this.#sampler.keepRefusal(route.scriptId, code, Date.now())) return
 
     const record = recordOf(
       {
