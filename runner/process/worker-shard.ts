@@ -3,7 +3,8 @@ import { randomBytes } from 'node:crypto'
 import { Piscina } from 'piscina'
 import { RunnerError } from '../errors.js'
 import type { WireResult, WireTask } from '../protocol.js'
-import { RunClaims } from '../run-claims.js'
+import { CpuGate } from './cpu-gate.js'
+import { HoldWatch, type OfferedRun } from './hold-watch.js'
 import { FairTaskQueue, inLane } from './fair-task-queue.js'
 import { ProgramMissing, type ProgramSources } from './program-sources.js'
 import { SlotShares } from './slot-shares.js'
@@ -30,15 +31,11 @@ export interface WorkerShardOptions {
   onStall?: (shard: WorkerShard) => void
 }
 
-/** A run given to the shard and not answered yet. */
-export interface PendingRun {
+/** A run given to the shard and not answered yet (and, once sent, watched: hold-watch.ts). */
+export interface PendingRun extends OfferedRun {
   task: WireTask
   resolve(result: WireResult): void
   reject(error: Error): void
-  /** Its cell while on offer to the thread (run-claims.ts); 0 when not sent or not withdrawable. */
-  claim: number
-  /** When it was last sent to the thread (performance.now()). */
-  sentAt: number
 }
 
 /** A run waiting for a slot on the thread, in its tenant's lane of the fair queue. */
@@ -48,16 +45,6 @@ interface Waiting {
 }
 /** Program keys remembered as held by the thread before the memo starts over (a source is re-sent, no harm). */
 const MAX_SENT = 10_000
-/**
- * A synchronous step this long (ms), with a run waiting unread, holds the thread (issue 20 item 4:
- * a tenant may hold a co-located tenant's run for 50 ms at most). Steps of programs that earned
- * them average under 2 ms (runner/thread/step-costs.ts).
- */
-const HOLD_MS = 20
-/** How often (ms) the shard looks for unread runs while some are on offer. */
-const CHECK_MS = 10
-/** How often the CPU records of tenants gone quiet are swept away (ms). */
-const CPU_SWEEP_MS = 10_000
 
 /**
  * One worker thread, as a single-thread piscina pool. isogate pins each tenant to a home
@@ -83,6 +70,10 @@ const CPU_SWEEP_MS = 10_000
  * while a tenant under the share has runs on the thread or waiting for it; its runs wait in the
  * fair queue until its rate has decayed (a timer fills the thread then) or the others are gone.
  *
+ * A synchronous step that holds the thread (a program that earned synchronous first steps, then
+ * spins) would hold every run in its inbox too: the shard's HoldWatch sees it (hold-watch.ts) and
+ * the pool takes the runs the thread has not started to another thread (`withdraw`).
+ *
  * A run names its program; its source goes to the thread only while the thread is not known to
  * hold it. A thread that lacks it after all (it let the program go) answers `missing`, and the
  * run is sent again with the source.
@@ -96,29 +87,14 @@ export class WorkerShard {
   readonly #waiting = new FairTaskQueue()
   /** Runs on the thread (sent, not answered), per tenant: slots shared fairly (slot-shares.ts). */
   readonly #shares: SlotShares
-  /** Each tenant's CPU rate (the pool's): one over its share waits while others use the thread. */
-  readonly #cpu: CpuShares
-  /** Fills the thread again when the first tenant held back for its CPU is under its share. */
-  #wake: NodeJS.Timeout | null = null
-  #wakeAt = 0
-  /** The clock (ms) at the last answers or wake-up: read once per batch, not per run. */
-  #now = 0
-  #cpuSweptAt = 0
+  /** Tenants over their CPU share wait while others use the thread (cpu-gate.ts). */
+  readonly #cpu: CpuGate
   /** Runs to send this turn, by lane (tenant), with their sources decided. */
   readonly #queued = new Map<string, ThreadRun[]>()
   /** Programs whose source the thread has been sent. */
   readonly #sent = new Set<string>()
-  /** Which sent runs the thread has started (run-claims.ts). */
-  readonly #claims: RunClaims
-  /** Runs sent, oldest first, not yet seen started: the stall check's worklist. */
-  #offered: number[] = []
-  #checkTimer: NodeJS.Timeout | null = null
-  /** The step seen at the last check (run-claims.ts), and when a check first saw it. */
-  #stepSeen = 0
-  #stepSeenAt = 0
-  /** The step judged to hold the thread; the thread is held while it lasts. */
-  #heldStep = 0
-  readonly #onStall: ((shard: WorkerShard) => void) | undefined
+  /** Which sent runs the thread has started, and whether a synchronous step holds it (hold-watch.ts). */
+  readonly #hold: HoldWatch
   #flushQueued = false
   #nextSeq = 1
   #crashes = 0
@@ -128,9 +104,8 @@ export class WorkerShard {
     this.#sources = options.sources
     this.#shares = new SlotShares(options.concurrentTasksPerWorker)
     // A cell per run the thread may hold unstarted (twice its slots, with borrowing), and spare.
-    this.#claims = new RunClaims(4 * options.concurrentTasksPerWorker + 2)
-    this.#onStall = options.onStall
-    this.#cpu = options.cpu
+    this.#hold = new HoldWatch(4 * options.concurrentTasksPerWorker + 2, (seq) => this.#pending.get(seq), () => options.onStall?.(this))
+    this.#cpu = new CpuGate(options.cpu, this.#shares, () => this.#fill())
     const runAnswers = `isogate-runs-${randomBytes(8).toString('hex')}`
     this.#answers = new BroadcastChannel(runAnswers)
     this.#answers.onmessage = (event) => this.#onAnswers((event as { data: ThreadAnswer[] }).data)
@@ -155,13 +130,13 @@ export class WorkerShard {
       // callbacks would wait for the next task. 'async' waits with Atomics.waitAsync instead.
       atomics: 'async',
       // Under tsx the entry is tsx-worker.mjs; it finds the real worker module here.
-      workerData: { ...options.settings, runAnswers, claims: this.#claims.buffer, tsxWorkerModule: options.workerUrl.href } satisfies WorkerSettings & { tsxWorkerModule: string },
+      workerData: { ...options.settings, runAnswers, claims: this.#hold.buffer, tsxWorkerModule: options.workerUrl.href } satisfies WorkerSettings & { tsxWorkerModule: string },
     })
     // Piscina destroys a worker only when it died or the pool closes: the rest are crashes.
     this.#pool.on('workerDestroy', () => {
       // The replacement holds no program, and is not held while it starts.
       this.#sent.clear()
-      this.#claims.threadGone()
+      this.#hold.threadGone()
       if (!this.#closing) this.#crashes++
     })
     // A thread that dies with no task in flight (a timer of a host API threw after its run ended)
@@ -182,9 +157,9 @@ export class WorkerShard {
     return this.#pending.size
   }
 
-  /** A synchronous step has held the thread past HOLD_MS and still does. */
+  /** A synchronous step holds the thread while runs wait unread (hold-watch.ts). */
   get stalled(): boolean {
-    return this.#heldStep !== 0 && this.#claims.step === this.#heldStep
+    return this.#hold.held
   }
 
   /** Runs an encoded task (protocol.ts WireTask); its result comes back encoded, as the gateway gets it. */
@@ -194,7 +169,7 @@ export class WorkerShard {
     return new Promise<WireResult>((resolve, reject) => {
       this.#pending.set(seq, { task, resolve, reject, claim: 0, sentAt: 0 })
       const lane = task.tenantId
-      if (this.#shares.mayStart(lane, this.#waiting.size === 0) && !this.#cpuHeld(lane)) {
+      if (this.#shares.mayStart(lane, this.#waiting.size === 0) && !this.#cpu.held(lane)) {
         this.#shares.start(lane)
         this.#queue(seq, task, false)
       } else {
@@ -213,13 +188,13 @@ export class WorkerShard {
    */
   #fill(): void {
     while (this.#shares.free) {
-      const next = this.#waiting.shift(this.#isCpuHeld) as unknown as Waiting | null
+      const next = this.#waiting.shift(this.#cpu.isHeld) as unknown as Waiting | null
       if (next === null) return
       this.#startWaiting(next)
     }
     if (this.#waiting.size === 0) return
     for (const lane of this.#shares.borrowers()) {
-      if (this.#cpuHeld(lane)) continue
+      if (this.#cpu.held(lane)) continue
       while (this.#shares.mayBorrow(lane)) {
         const next = this.#waiting.shiftLane(lane) as unknown as Waiting | null
         if (next === null) break
@@ -236,43 +211,9 @@ export class WorkerShard {
     else this.#queue(next.seq, pending.task, false)
   }
 
-  /**
-   * Whether `tenant` may start no run now for its CPU (cpu-shares.ts `held`); if so, the thread is
-   * filled again when its rate will have decayed to its share.
-   */
-  #cpuHeld(tenant: string): boolean {
-    if (!this.#cpu.held(tenant, this.#shares, this.#now)) return false
-    // The clock read at the last answers may be stale, and decay only lowers a rate: look again now.
-    this.#now = performance.now()
-    if (!this.#cpu.held(tenant, this.#shares, this.#now)) return false
-    this.#wakeIn(this.#cpu.msUntilUnder(tenant, this.#shares.onThreadOf(tenant), this.#now))
-    return true
-  }
-
-  readonly #isCpuHeld = (tenant: string): boolean => this.#cpuHeld(tenant)
-
-  /** Fills the thread again in `ms` (Infinity: the runs on the thread must be answered first, which fills it). */
-  #wakeIn(ms: number): void {
-    if (ms === Number.POSITIVE_INFINITY) return
-    const at = this.#now + ms
-    if (this.#wake !== null) {
-      if (this.#wakeAt <= at) return
-      clearTimeout(this.#wake)
-    }
-    this.#wakeAt = at
-    this.#wake = setTimeout(this.#onWake, Math.max(1, Math.ceil(ms))).unref()
-  }
-
-  readonly #onWake = (): void => {
-    this.#wake = null
-    this.#now = performance.now()
-    this.#fill()
-  }
-
   /** A run left the thread (answered, or lost with it). */
   #settled(pending: PendingRun): void {
-    this.#claims.release(pending.claim)
-    pending.claim = 0
+    this.#hold.release(pending)
     this.#shares.leave(pending.task.tenantId)
     if (this.#pending.size === 0) this.#answers.unref()
   }
@@ -283,16 +224,15 @@ export class WorkerShard {
    */
   withdraw(): PendingRun[] {
     const moved: PendingRun[] = []
-    for (const seq of this.#offered) {
+    for (const seq of this.#hold.takeOffered()) {
       const pending = this.#pending.get(seq)
-      if (pending === undefined || !this.#claims.withdraw(pending.claim, seq)) continue
+      if (pending === undefined || !this.#hold.withdraw(seq, pending)) continue
       this.#pending.delete(seq)
       this.#settled(pending)
       moved.push(pending)
     }
-    this.#offered = []
     // Runs held back for their tenant's CPU stay: they wait for the tenant's rate, not for this thread.
-    for (let next = this.#waiting.shift(this.#isCpuHeld) as unknown as Waiting | null; next !== null; next = this.#waiting.shift(this.#isCpuHeld) as unknown as Waiting | null) {
+    for (let next = this.#waiting.shift(this.#cpu.isHeld) as unknown as Waiting | null; next !== null; next = this.#waiting.shift(this.#cpu.isHeld) as unknown as Waiting | null) {
       this.#shares.withdraw(next.lane)
       const pending = this.#pending.get(next.seq)
       if (pending === undefined) continue
@@ -301,41 +241,6 @@ export class WorkerShard {
     }
     if (this.#pending.size === 0) this.#answers.unref()
     return moved
-  }
-
-  /** Watches the runs on offer while there are any: a synchronous step lasting HOLD_MS while one waits unread holds the thread. */
-  #check(): void {
-    this.#checkTimer = null
-    const now = performance.now()
-    const step = this.#claims.step
-    if (step !== this.#stepSeen) {
-      this.#stepSeen = step
-      this.#stepSeenAt = now
-    }
-    let started = 0
-    let oldest: PendingRun | undefined
-    for (const seq of this.#offered) {
-      const pending = this.#pending.get(seq)
-      if (pending !== undefined && !this.#claims.taken(pending.claim, seq)) {
-        oldest = pending
-        break
-      }
-      started++
-    }
-    if (started > 0) this.#offered.splice(0, started)
-    if (step !== 0 && oldest !== undefined && now - this.#stepSeenAt >= HOLD_MS && now - oldest.sentAt >= HOLD_MS) {
-      this.#heldStep = step
-      // Again at each check while runs wait unread: one sent here while every thread was held
-      // moves once another is free.
-      this.#onStall?.(this)
-    }
-    if (this.#offered.length > 0) this.#watch()
-  }
-
-  #watch(): void {
-    if (this.#checkTimer !== null || this.#closing) return
-    this.#checkTimer = setTimeout(() => this.#check(), CHECK_MS)
-    this.#checkTimer.unref()
   }
 
   /** A request that is not a run (check, stats): one task of its own, outside the tenants' lanes. */
@@ -349,9 +254,8 @@ export class WorkerShard {
 
   async close(): Promise<void> {
     this.#closing = true
-    if (this.#checkTimer !== null) clearTimeout(this.#checkTimer)
-    if (this.#wake !== null) clearTimeout(this.#wake)
-    this.#wake = null
+    this.#hold.close()
+    this.#cpu.close()
     this.#answers.close()
     await this.#pool.close({ force: true })
     // Runs still waiting for a slot never reached the thread: they end as the ones on it did.
@@ -379,11 +283,7 @@ export class WorkerShard {
       this.#queued.set(lane, runs)
     }
     const pending = this.#pending.get(seq) as PendingRun
-    this.#claims.release(pending.claim)
-    pending.claim = this.#claims.offer(seq)
-    pending.sentAt = performance.now()
-    this.#offered.push(seq)
-    this.#watch()
+    this.#hold.offer(seq, pending)
     runs.push({ seq, claim: pending.claim, task: sent })
     if (!this.#flushQueued) {
       this.#flushQueued = true
@@ -419,12 +319,7 @@ export class WorkerShard {
   }
 
   #onAnswers(answers: ThreadAnswer[]): void {
-    const now = performance.now()
-    this.#now = now
-    if (now - this.#cpuSweptAt > CPU_SWEEP_MS) {
-      this.#cpu.sweep(now)
-      this.#cpuSweptAt = now
-    }
+    this.#cpu.answered(performance.now())
     for (const answer of answers) {
       const pending = this.#pending.get(answer.seq)
       if (pending === undefined) continue
@@ -440,7 +335,7 @@ export class WorkerShard {
         continue
       }
       this.#pending.delete(answer.seq)
-      this.#cpu.charge(pending.task.tenantId, answer.cpuMs, now)
+      this.#cpu.charge(pending.task.tenantId, answer.cpuMs)
       this.#settled(pending)
       pending.resolve(answer.result)
     }
