@@ -1,8 +1,8 @@
 import t from 'tap'
 import { setTimeout as delay } from 'node:timers/promises'
-import { IsolatePool, threadRank } from '../runner/index.js'
+import { IsolatePool } from '../runner/index.js'
 import { claimRun, RunClaims } from '../runner/run-claims.js'
-import { bodyText, fetchTask } from './helpers/programs.js'
+import { bodyText, fetchTask, tenantOnThread } from './helpers/programs.js'
 
 t.test('a run on offer is started by the thread or withdrawn by the shard, never both; a stale claim on a reused cell fails', async (t) => {
   const claims = new RunClaims(5)
@@ -30,11 +30,6 @@ t.test('a run on offer is started by the thread or withdrawn by the shard, never
   t.ok(claimRun(cells, 0, 6), 'and the thread always starts it')
 })
 
-/** The first tenant id with this prefix whose home among two threads is `thread`. */
-function tenantOn(thread: number, prefix: string): string {
-  for (let i = 0; i < 1000; i++) if (threadRank(`${prefix}-${i}`, 2)[0] === thread) return `${prefix}-${i}`
-  throw new Error('no tenant id found')
-}
 
 const HELLO = `export default { fetch() { return new Response('hello') } }`
 /** Short runs (they earn synchronous first steps), until a request asks it to spin 3 s on the thread. */
@@ -49,8 +44,8 @@ const pool = new IsolatePool({ threads: 2 })
 t.teardown(() => pool.close())
 
 t.test("a tenant spinning in a synchronous step does not hold its thread's other runs: they run on the other thread, each within a few times the target", async (t) => {
-  const victim = tenantOn(0, 'victim')
-  const spinner = tenantOn(0, 'spinner')
+  const victim = tenantOnThread(0, 'victim')
+  const spinner = tenantOnThread(0, 'spinner')
   for (let i = 0; i < 3; i++) t.equal(bodyText((await pool.run(fetchTask(victim, HELLO))).response?.body), 'hello')
   // A cold run, then enough hot ones for the program to earn synchronous first steps (step-costs.ts).
   for (let i = 0; i < 12; i++) await pool.run(fetchTask(spinner, SUDDEN_SPIN))

@@ -1,8 +1,8 @@
 import t from 'tap'
 import { setTimeout as delay } from 'node:timers/promises'
-import { IsolatePool, threadRank } from '../runner/index.js'
+import { IsolatePool } from '../runner/index.js'
 import { SlotShares } from '../runner/process/slot-shares.js'
-import { bodyText, fetchTask } from './helpers/programs.js'
+import { bodyText, fetchTask, tenantOnThread } from './helpers/programs.js'
 
 t.test('a tenant under its share of the slots starts at once though every slot is taken; borrowing stops at twice the slots', async (t) => {
   const shares = new SlotShares(4)
@@ -45,11 +45,6 @@ t.test('a tenant with runs waiting starts no new run ahead of them; a free slot 
   t.equal(shares.share, 2, 'nobody left on the thread: the next tenant may take every slot')
 })
 
-/** The first tenant id with this prefix whose home among two threads is `thread`. */
-function tenantOn(thread: number, prefix: string): string {
-  for (let i = 0; i < 1000; i++) if (threadRank(`${prefix}-${i}`, 2)[0] === thread) return `${prefix}-${i}`
-  throw new Error('no tenant id found')
-}
 
 const HELLO = `export default { fetch() { return new Response('hello') } }`
 /** Spins in 3 ms bursts between timers until a limit ends the run: its slot is held all that while. */
@@ -64,8 +59,8 @@ const pool = new IsolatePool({ threads: 2 })
 t.teardown(() => pool.close())
 
 t.test("a tenant spinning on every slot of its thread does not hold a co-located tenant's run: the victim is answered within the target while every spinning run is in flight", async (t) => {
-  const victim = tenantOn(0, 'victim')
-  const spinner = tenantOn(0, 'spinner')
+  const victim = tenantOnThread(0, 'victim')
+  const spinner = tenantOnThread(0, 'spinner')
   for (let i = 0; i < 3; i++) t.equal(bodyText((await pool.run(fetchTask(victim, HELLO))).response?.body), 'hello')
   // Every one of the thread's 16 slots, each run in flight until its wall limit ends it.
   let spinnerAnswers = 0
@@ -94,7 +89,7 @@ t.test("a tenant spinning on every slot of its thread does not hold a co-located
 })
 
 t.test('a tenant alone on its thread still has every slot: its runs are all in flight at once', async (t) => {
-  const alone = tenantOn(1, 'alone')
+  const alone = tenantOnThread(1, 'alone')
   const WAIT = `export default { async fetch() { const started = Date.now(); await new Promise((resolve) => setTimeout(resolve, 300)); return new Response(String(started)) } }`
   await pool.run(fetchTask(alone, HELLO))
   const starts = (await Promise.all(Array.from({ length: 16 }, () => pool.run(fetchTask(alone, WAIT))))).map((result) => Number(bodyText(result.response?.body)))

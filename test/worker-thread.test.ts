@@ -1,15 +1,10 @@
 import t from 'tap'
 import { IsolatePool, RunnerSupervisor, rank, threadRank } from '../runner/index.js'
-import { bodyText, fetchTask } from './helpers/programs.js'
+import { bodyText, fetchTask, tenantOnThread } from './helpers/programs.js'
 
 const pool = new IsolatePool({ threads: 2, hostApiModules: [new URL('./fixtures/thread-crash.ts', import.meta.url).href] })
 t.teardown(() => pool.close())
 
-/** The first tenant id with this prefix whose home thread among two is `thread`. */
-function tenantOn(thread: number, prefix: string): string {
-  for (let i = 0; i < 1000; i++) if (threadRank(`${prefix}-${i}`, 2)[0] === thread) return `${prefix}-${i}`
-  throw new Error('no tenant id found')
-}
 
 const HELLO = `export default { fetch() { return new Response('hello') } }`
 const SLOW = `export default { async fetch() { await new Promise((resolve) => setTimeout(resolve, 300)); return new Response('slow') } }`
@@ -18,9 +13,9 @@ const CRASH_NOW = `export default { async fetch(request, env, ctx) { await ctx.c
 /** Ends its thread 50 ms after the run answered: no run of that thread is in flight then. */
 const CRASH_LATER = `export default { async fetch(request, env, ctx) { await ctx.crash.thread(50); return new Response('answered') } }`
 
-const culprit = tenantOn(0, 'culprit')
-const neighbour = tenantOn(0, 'neighbour')
-const bystander = tenantOn(1, 'bystander')
+const culprit = tenantOnThread(0, 'culprit')
+const neighbour = tenantOnThread(0, 'neighbour')
+const bystander = tenantOnThread(1, 'bystander')
 
 t.test("a runner's tenants have their homes on every thread of it: the thread is not the runner's index again", async (t) => {
   const homes = [new Set<number>(), new Set<number>()]

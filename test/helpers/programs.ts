@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto'
-import type { HttpRequestData, ProgramRef, RunLimits, RunTask } from '../../runner/index.js'
+import { threadRank, type HttpRequestData, type ProgramRef, type RunLimits, type RunTask } from '../../runner/index.js'
 
 export const LIMITS: RunLimits = { timeoutMs: 2000, cpuMs: 500, memoryMb: 64, apiCalls: 100, outputBytes: 1024 * 1024 }
 
@@ -18,4 +18,10 @@ export function fetchTask(tenantId: string, source: string, input: Partial<HttpR
 export function bodyText(body: string | ArrayBuffer | null | undefined): string {
   if (body === null || body === undefined) return ''
   return typeof body === 'string' ? body : Buffer.from(body).toString('utf8')
+}
+
+/** The first tenant id with this prefix whose home among two worker threads is `thread`. */
+export function tenantOnThread(thread: number, prefix: string): string {
+  for (let i = 0; i < 1000; i++) if (threadRank(`${prefix}-${i}`, 2)[0] === thread) return `${prefix}-${i}`
+  throw new Error('no tenant id found')
 }
