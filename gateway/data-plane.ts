@@ -269,8 +269,10 @@ export class DataPlane {
     this.#options.metrics.observe(slug, 204, (performance.now() - started) / 1000)
   }
 
-  /** A request refused on its script's route did not run: handed on as a failed run (it is recorded). */
-  /** A refusal on a script's route (errors.ts ROUTE_REFUSALS) goes to onRun as a failed run. */
+  /**
+   * A request refused on its script's route (errors.ts ROUTE_REFUSALS) did not run: handed on as a
+   * failed run, counted always and recorded once a second per code (run-sampler.ts keepRefusal).
+   */
   #refused(route: Route, request: HttpRequestData, code: GatewayErrorCode): void {
     const error = { code, message: DATA_PLANE_ERRORS[code].message }
     const metrics = { wallMs: 0, cpuMs: 0, heapBytes: 0, apiCalls: 0, outputBytes: 0, start: 'hot' as const }

@@ -1,3 +1,6 @@
+/** Cells 0 and 1 are the thread's counters; runs are offered from here on. */
+const FIRST_CELL = 2
+
 /**
  * Which runs sent to a worker thread the thread has started, and whether a synchronous step holds
  * it, in memory both sides share (issue 20 item 4: a tenant holding its thread must not hold a
@@ -26,9 +29,6 @@
  * if (!claims.taken(cell, seq) && claims.withdraw(cell, seq)) runElsewhere()
  * claims.release(cell)                              // answered, or withdrawn
  */
-/** Cells 0 and 1 are the thread's counters; runs are offered from here on. */
-const FIRST_CELL = 2
-
 export class RunClaims {
   readonly buffer: SharedArrayBuffer
   readonly #cells: Int32Array

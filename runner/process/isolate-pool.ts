@@ -199,7 +199,7 @@ export class IsolatePool implements Executor, TenantEvictor {
 
   /**
    * A thread is held (worker-shard.ts onStall): the runs it has not started go to their tenants'
-   * next threads that are not held, as do their next runs until it reads again. A tenant spinning
+   * next threads that are not held, as do their next runs while the holding step lasts. A tenant spinning
    * in a synchronous step then holds a co-located tenant's run for about HOLD_MS, not for the
    * spinner's CPU limit. With every thread held they stay where they are.
    */

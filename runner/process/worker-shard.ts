@@ -134,7 +134,7 @@ export class WorkerShard {
     })
     // Piscina destroys a worker only when it died or the pool closes: the rest are crashes.
     this.#pool.on('workerDestroy', () => {
-      // The replacement holds no program, and is not held while it starts.
+      // The replacement holds no program, and is in no synchronous step.
       this.#sent.clear()
       this.#hold.threadGone()
       if (!this.#closing) this.#crashes++
@@ -167,11 +167,12 @@ export class WorkerShard {
     const seq = this.#nextSeq++
     if (this.#pending.size === 0) this.#answers.ref()
     return new Promise<WireResult>((resolve, reject) => {
-      this.#pending.set(seq, { task, resolve, reject, claim: 0, sentAt: 0 })
+      const pending: PendingRun = { task, resolve, reject, claim: 0, sentAt: 0 }
+      this.#pending.set(seq, pending)
       const lane = task.tenantId
       if (this.#shares.mayStart(lane, this.#waiting.size === 0) && !this.#cpu.held(lane)) {
         this.#shares.start(lane)
-        this.#queue(seq, task, false)
+        this.#queue(seq, pending, false)
       } else {
         this.#shares.wait(lane)
         this.#waiting.push(inLane({ seq, lane } satisfies Waiting, lane) as never)
@@ -208,7 +209,7 @@ export class WorkerShard {
     const pending = this.#pending.get(next.seq)
     // Gone already (the pool closed): its place is given back at once.
     if (pending === undefined) this.#shares.leave(next.lane)
-    else this.#queue(next.seq, pending.task, false)
+    else this.#queue(next.seq, pending, false)
   }
 
   /** A run left the thread (answered, or lost with it). */
@@ -264,7 +265,8 @@ export class WorkerShard {
     for (const pending of left) pending.reject(crashed(new Error('the pool was closed')))
   }
 
-  #queue(seq: number, task: WireTask, resend: boolean): void {
+  #queue(seq: number, pending: PendingRun, resend: boolean): void {
+    const { task } = pending
     const key = task.key
     let source: string | undefined
     if (resend || !this.#sent.has(key)) {
@@ -282,7 +284,6 @@ export class WorkerShard {
       runs = []
       this.#queued.set(lane, runs)
     }
-    const pending = this.#pending.get(seq) as PendingRun
     this.#hold.offer(seq, pending)
     runs.push({ seq, claim: pending.claim, task: sent })
     if (!this.#flushQueued) {
@@ -326,7 +327,7 @@ export class WorkerShard {
       if ('missing' in answer) {
         this.#sent.delete(answer.missing)
         if (pending.task.source !== undefined || this.#sources.get(answer.missing) !== undefined) {
-          this.#queue(answer.seq, pending.task, true)
+          this.#queue(answer.seq, pending, true)
           continue
         }
         this.#pending.delete(answer.seq)
