@@ -117,6 +117,61 @@ t.test('a tenant inside the probation lane for aloneMs lets the next one in besi
   t.equal(lane.waiting, 0)
 })
 
+t.test("a crash's prime suspect (its oldest run in flight) goes onto probation alone; the other suspects go in together, first; a group that crashes again has a prime of its own", async (t) => {
+  const { blame, quarantine } = setup()
+  blame.crashed(0, 300, ['bomb', 'a', 'b'])
+  blame.exited(300, 'SIGABRT')
+  t.ok(blame.mustBeAlone('bomb'), 'the tenant listed first had the oldest run in flight')
+  t.notOk(blame.mustBeAlone('a'))
+  t.notOk(blame.mustBeAlone('b'))
+  const lane = new ProbationLane({ aloneMs: 60_000, mustBeAlone: (tenantId) => blame.mustBeAlone(tenantId) })
+  // The runs a crash sends back arrive in one turn, the prime suspect's first.
+  let bombIn = false
+  const bomb = lane.turn('bomb').then((turn) => (bombIn = turn))
+  const [a, b1, b2] = await Promise.all([lane.turn('a'), lane.turn('b'), lane.turn('b')])
+  t.same([a, b1, b2], [true, true, true], 'a and b went in together')
+  t.notOk(lane.alone('a'))
+  t.equal(lane.waiting, 1)
+  t.notOk(bombIn, 'the prime suspect waits for the group to leave')
+  blame.ranClean('a')
+  lane.done('a')
+  t.notOk(bombIn)
+  blame.ranClean('b')
+  for (let i = 0; i < 2; i++) lane.done('b')
+  t.equal(await bomb, true)
+  t.ok(lane.alone('bomb'), 'the prime suspect is alone on the probation runner')
+  t.equal(lane.admitted, 4)
+
+  // A group of lesser suspects that crashes the probation runner: a new crash, its own prime goes alone.
+  blame.crashed(2, 301, ['c', 'd', 'e'])
+  t.ok(blame.mustBeAlone('c'))
+  t.notOk(blame.mustBeAlone('d'))
+  blame.exited(301, 'SIGABRT')
+  t.equal(quarantine.crashesOf('c'), 0, 'nobody is convicted by a crash in a group')
+  lane.done('bomb')
+  blame.crashed(2, 302, ['bomb'])
+  blame.exited(302, 'SIGABRT')
+  t.equal(quarantine.crashesOf('bomb'), 2, 'alone, the prime suspect is convicted of both crashes')
+  t.ok(blame.mustBeAlone('bomb'), 'with crashes held against it, it stays alone')
+  t.notOk(blame.mustBeAlone('a'), 'cleared')
+})
+
+t.test('the probation lane alone: every tenant goes in alone when no one says otherwise', async (t) => {
+  const lane = new ProbationLane({ aloneMs: 60_000 })
+  const a = lane.turn('a')
+  const b = lane.turn('b')
+  t.equal(await a, true)
+  t.ok(lane.alone('a'))
+  let bIn = false
+  void b.then(() => (bIn = true))
+  await new Promise((resolve) => setImmediate(resolve))
+  t.notOk(bIn, 'b waits while a is inside')
+  lane.done('a')
+  t.equal(await b, true)
+  t.ok(lane.alone('b'))
+  t.throws(() => new ProbationLane({ mustBeAlone: 'yes' as never }), { name: 'TypeError', message: /options\.mustBeAlone/ })
+})
+
 t.test('a crash, a runner that is not there or a quarantine never counts toward a circuit; a script error does', async (t) => {
   for (const code of ['RUNNER_CRASHED', 'RUNNER_UNAVAILABLE', 'TENANT_QUARANTINED', 'SCRIPT_SIBLING_LIMIT']) t.notOk(countsAgainstScript(code), code)
   for (const code of ['SCRIPT_ERROR', 'SCRIPT_TIMEOUT', 'SCRIPT_CPU_LIMIT', undefined]) t.ok(countsAgainstScript(code), String(code))

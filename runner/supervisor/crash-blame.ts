@@ -40,8 +40,8 @@ interface Case {
 /**
  * Who crashed a runner. A runner process dies too fast to say which run did it, so a crash with
  * several tenants in flight makes them suspects, not culprits: their next runs go to the
- * probation runner one tenant at a time (ProbationLane), where a tenant crashes a runner, or not,
- * on its own. Only a tenant that crashes a runner alone is convicted, and then the shared crashes
+ * probation runner (ProbationLane), the prime suspect alone and the others together, until a
+ * tenant crashes a runner, or not, on its own. Only a tenant that crashes a runner alone is convicted, and then the shared crashes
  * it was a suspect in are held against it too and its fellow suspects are cleared; a suspect
  * that runs alone without a crash is cleared. A runner ended by an outside signal (SIGKILL,
  * SIGTERM: an operator, the OOM killer) implicates nobody. Convicted crashes count toward the
@@ -73,7 +73,10 @@ export class CrashBlame {
     this.#now = options.now ?? Date.now
   }
 
-  /** A serving runner was lost with these tenants in flight (its exit comes later: `exited`). */
+  /**
+   * A serving runner was lost with these tenants in flight (its exit comes later: `exited`),
+   * listed by their oldest run in flight, oldest first: the first is the prime suspect.
+   */
   crashed(runner: number, pid: number | undefined, tenants: readonly string[]): void {
     this.#forgetOld()
     if (tenants.length === 0) {
@@ -143,7 +146,19 @@ export class CrashBlame {
     return this.#inCase(tenantId) || this.#quarantine.crashesOf(tenantId) > 0
   }
 
-  /** The tenant ran alone on probation and its runner lived: it is no suspect of any crash. */
+  /**
+   * Whether the tenant goes onto the probation runner only alone (ProbationLane): crashes are
+   * held against it, or it is the prime suspect of an open crash, the one whose run in flight
+   * there was the oldest (a bomb that took its time; a crash's tenants come oldest run first).
+   * Its fellow suspects go in together, and are cleared together when they run clean.
+   */
+  mustBeAlone(tenantId: string): boolean {
+    if (this.#quarantine.crashesOf(tenantId) > 0) return true
+    for (const crash of this.#cases.values()) if (crash.suspects.values().next().value === tenantId) return true
+    return false
+  }
+
+  /** The tenant ran on probation and its runner lived: it is no suspect of any crash. */
   ranClean(tenantId: string): void {
     let wasSuspect = false
     for (const [key, crash] of this.#cases) {

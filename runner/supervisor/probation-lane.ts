@@ -10,16 +10,27 @@ export interface ProbationLaneOptions {
    * must not hold an innocent one's requests for long.
    */
   aloneMs?: number
+  /**
+   * Whether a tenant goes onto the probation runner only alone (CrashBlame.mustBeAlone: the
+   * prime suspect of a crash, or a tenant with crashes held against it). Tenants for which this
+   * is false go in together. Without it every tenant goes alone.
+   */
+  mustBeAlone?: (tenantId: string) => boolean
 }
 
 const DEFAULTS = { aloneMs: 50 }
 
 /**
- * The probation runner's door: one tenant at a time, as far as it can. Every run of the tenant
- * whose turn it is goes in at once; other tenants wait in arrival order and go in when the runs
- * inside are all answered, or when the tenant inside has had the runner alone for `aloneMs`. A
- * crash of the probation runner with one tenant inside convicts it (CrashBlame); a run answered
- * without a crash clears its tenant.
+ * The probation runner's door. A tenant that must be alone goes in alone; the other suspects go
+ * in together, as one group, and before it: a crash's lesser suspects are cleared in one turn
+ * instead of one after another (each entering cold), and a group that crashes the probation
+ * runner again is a new crash whose own prime suspect goes alone next, so blame still narrows
+ * to one tenant. Every waiting run of a tenant let in goes in at once; the waiting go in when the
+ * runs inside are all answered, or when every tenant inside has been there for `aloneMs` (a slow
+ * suspect holds the door for `aloneMs` once, not once for each quick one let in beside it). The
+ * decision waits for the end of the turn, so the runs a crash sends back together are seen
+ * together. A crash of the probation runner with one tenant inside convicts it (CrashBlame); a
+ * run answered without a crash clears its tenant.
  *
  * A waiting tenant that blame clears meanwhile (the culprit was found elsewhere) leaves the line
  * with `false` and runs on its own runner again.
@@ -31,29 +42,40 @@ const DEFAULTS = { aloneMs: 50 }
  */
 export class ProbationLane {
   readonly #aloneMs: number
+  readonly #mustBeAlone: (tenantId: string) => boolean
   /** Tenants inside: their runs in flight on the probation runner, and since when the latest went in. */
   readonly #inside = new Map<string, { running: number; since: number }>()
+  /** Whether those inside went in as a group (none of them must be alone). */
+  #group = false
   #waiting: Waiting[] = []
   #timer: NodeJS.Timeout | null = null
+  #opening: NodeJS.Immediate | null = null
   /** Runs let onto the probation runner. */
   admitted = 0
 
   constructor(options: ProbationLaneOptions = {}) {
     const aloneMs = options.aloneMs ?? DEFAULTS.aloneMs
     if (!Number.isInteger(aloneMs) || aloneMs < 0) throw new RangeError('options.aloneMs must be a non-negative integer')
+    if (options.mustBeAlone !== undefined && typeof options.mustBeAlone !== 'function') throw new TypeError('options.mustBeAlone must be a function')
     this.#aloneMs = aloneMs
+    this.#mustBeAlone = options.mustBeAlone ?? (() => true)
   }
 
   /** Resolves true on the tenant's turn; false when `leave` took it out of the line first. */
   turn(tenantId: string): Promise<boolean> {
-    const inside = this.#inside.get(tenantId)
-    if ((inside !== undefined && this.#waiting.length === 0) || this.#inside.size === 0) {
+    if (this.#waiting.length === 0 && (this.#inside.has(tenantId) || (this.#group && this.#inside.size > 0 && !this.#mustBeAlone(tenantId)))) {
       this.#enter(tenantId, 1)
       return Promise.resolve(true)
     }
     const turn = new Promise<boolean>((resolve) => this.#waiting.push({ tenantId, resolve }))
-    this.#arm()
+    if (this.#inside.size === 0) this.#open()
+    else this.#arm()
     return turn
+  }
+
+  /** Whether the tenant is inside with nobody beside it. */
+  alone(tenantId: string): boolean {
+    return this.#inside.size === 1 && this.#inside.has(tenantId)
   }
 
   /** One run of a tenant inside was answered. */
@@ -63,7 +85,14 @@ export class ProbationLane {
     inside.running--
     if (inside.running > 0) return
     this.#inside.delete(tenantId)
-    if (this.#inside.size === 0) this.#admitNext()
+    if (this.#inside.size === 0) {
+      this.#admitNext()
+      return
+    }
+    // The clock ran from this tenant's entry. The ones still inside may have had their time alone
+    // long ago (a slow suspect beside a quick one that just left): the next need not wait for it.
+    this.#disarm()
+    this.#arm()
   }
 
   /** The tenant needs no probation any more: its waiting runs go back to their own runner. */
@@ -88,17 +117,40 @@ export class ProbationLane {
     this.admitted += runs
   }
 
-  /** The next waiting tenant goes in, with all of its runs that are waiting. */
+  /** At the end of this turn, the waiting go in (an empty lane: the door opens once). */
+  #open(): void {
+    if (this.#opening !== null) return
+    this.#opening = setImmediate(() => {
+      this.#opening = null
+      if (this.#inside.size === 0) this.#admitNext()
+    })
+  }
+
+  /**
+   * The waiting that need not be alone go in together, with all of their waiting runs; when
+   * there are none, the first waiting tenant goes in with its own.
+   */
   #admitNext(): void {
-    // Armed again below for whoever still waits, from the new tenant's entry.
+    // Armed again below for whoever still waits, from the new entry.
     this.#disarm()
     const first = this.#waiting[0]
     if (first === undefined) return
+    const groupable = new Map<string, boolean>()
+    const together = (tenantId: string): boolean => {
+      let may = groupable.get(tenantId)
+      if (may === undefined) groupable.set(tenantId, (may = !this.#mustBeAlone(tenantId)))
+      return may
+    }
+    const group = this.#waiting.some((waiting) => together(waiting.tenantId))
     const admitted: Waiting[] = []
     const staying: Waiting[] = []
-    for (const waiting of this.#waiting) (waiting.tenantId === first.tenantId ? admitted : staying).push(waiting)
+    for (const waiting of this.#waiting) (group ? together(waiting.tenantId) : waiting.tenantId === first.tenantId) ? admitted.push(waiting) : staying.push(waiting)
     this.#waiting = staying
-    this.#enter(first.tenantId, admitted.length)
+    if (this.#inside.size === 0) this.#group = group
+    else this.#group &&= group
+    const runs = new Map<string, number>()
+    for (const { tenantId } of admitted) runs.set(tenantId, (runs.get(tenantId) ?? 0) + 1)
+    for (const [tenantId, count] of runs) this.#enter(tenantId, count)
     for (const waiting of admitted) waiting.resolve(true)
     this.#arm()
   }

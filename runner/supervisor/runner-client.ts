@@ -44,7 +44,7 @@ export interface RunnerLoss {
   wasReady: boolean
   /** Ended by `close()`, not by a crash. */
   requested: boolean
-  /** Tenants with runs in flight when the runner was lost. */
+  /** Tenants with runs in flight when the runner was lost, by their oldest run in flight, oldest first. */
   tenants: Set<string>
   lostCalls: number
 }

@@ -40,7 +40,7 @@ const STANDBY = 'standby'
  */
 export class RunnerFleet {
   readonly slots: readonly RunnerSlot[]
-  /** The runner where suspects of a crash run one tenant at a time (CrashBlame, ProbationLane). */
+  /** The runner where suspects of a crash run, the prime suspect alone (CrashBlame, ProbationLane). */
   readonly probation: RunnerSlot
   /** The slots and the probation slot. */
   #all: readonly RunnerSlot[]

@@ -35,7 +35,7 @@ export interface RunnerSupervisorOptions {
   /** K crashes held against a tenant in a window quarantine it for a cool-down. */
   quarantine?: QuarantineOptions
   /**
-   * The probation runner, where the suspects of a crash run one tenant at a time: started with
+   * The probation runner, where the suspects of a crash run (the prime suspect alone): started with
    * the others ('ready', so suspects run again at once), or at the first crash ('on-demand').
    */
   probation?: 'ready' | 'on-demand'
@@ -150,7 +150,7 @@ export class RunnerSupervisor implements Executor, TenantEvictor {
       suspicionMs: options.quarantine?.windowMs ?? QUARANTINE_DEFAULTS.windowMs,
       onDecision: (decision) => this.#onDecision(decision),
     })
-    this.#probation = new ProbationLane({ aloneMs: options.probationAloneMs })
+    this.#probation = new ProbationLane({ aloneMs: options.probationAloneMs, mustBeAlone: (tenantId) => this.#blame.mustBeAlone(tenantId) })
     const probation = options.probation ?? 'ready'
     if (probation !== 'ready' && probation !== 'on-demand') throw new TypeError("options.probation must be 'ready' or 'on-demand'")
     if (options.hostCalls !== undefined && typeof options.hostCalls !== 'function') throw new TypeError('options.hostCalls must be a function')
@@ -225,7 +225,7 @@ export class RunnerSupervisor implements Executor, TenantEvictor {
       if (!(error instanceof RunnerError)) throw error
       // A worker thread that died under the run while its runner process lived on (the fleet
       // reports process crashes, not this): alone on probation that convicts, elsewhere it suspects.
-      if (error.code === 'RUNNER_CRASHED' && error.data.threadOnly === true) this.#blame.threadCrashed(slot.index, tenantId, probation)
+      if (error.code === 'RUNNER_CRASHED' && error.data.threadOnly === true) this.#blame.threadCrashed(slot.index, tenantId, probation && this.#probation.alone(tenantId))
       return failedRun(error.data.retryable === undefined ? { code: error.code, message: error.message } : { code: error.code, message: error.message, retryable: error.data.retryable })
     }
   }
