@@ -244,8 +244,14 @@ export class WorkerShard {
     return moved
   }
 
-  /** A request that is not a run (check, stats): one task of its own, outside the tenants' lanes. */
+  /**
+   * A request that is not a run (check, stats, evict): one task of its own, outside the tenants'
+   * lanes. Runs handed to this shard before it go to the thread first: an eviction must not
+   * overtake a run of the tenant that the same socket read brought just before it (the run
+   * would make the isolate again, after the eviction).
+   */
   async call<T>(message: Exclude<WorkerMessage, { type: 'runs' }>): Promise<T> {
+    if (this.#flushQueued) this.#flush()
     try {
       return (await this.#pool.run(inLane(message, ''))) as T
     } catch (error) {

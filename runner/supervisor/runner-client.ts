@@ -137,6 +137,11 @@ export class RunnerClient {
     return this.#calls.size
   }
 
+  /** Runs of the tenant in flight here now. */
+  runsOf(tenantId: string): number {
+    return this.#tenantRuns.get(tenantId) ?? 0
+  }
+
   /** Sends one request; `tenantId` marks whose run it is, for crash attribution. */
   call(message: RunnerMessage, tenantId: string | null): Promise<unknown> {
     const channel = this.#channel

@@ -1,4 +1,6 @@
+import { setTimeout as sleep } from 'node:timers/promises'
 import type { Evicted } from '../protocol.js'
+import type { RunnerClient } from './runner-client.js'
 import type { RunnerSlot } from './runner-slot.js'
 
 /** What the runners let go of a tenant, and how many did not answer in time. */
@@ -35,6 +37,20 @@ export async function evictTenant(slots: readonly RunnerSlot[], tenantId: string
 async function askOne(slot: RunnerSlot, tenantId: string, timeoutMs: number): Promise<Evicted | null | 'late'> {
   const client = slot.serving ? slot.client : null
   if (client === null) return null
+  const deadline = performance.now() + timeoutMs
+  const first = await ask(client, tenantId, timeoutMs)
+  if (first === null || first === 'late' || client.runsOf(tenantId) === 0) return first
+  // Runs of the tenant sent before the eviction that had not reached their thread (waiting for a
+  // slot there) make its isolate again: once the runs in flight now have ended, ask again.
+  while (client.runsOf(tenantId) > 0 && performance.now() < deadline) await sleep(10)
+  const left = Math.floor(deadline - performance.now())
+  if (client.runsOf(tenantId) > 0 || left < 1) return first
+  const again = await ask(client, tenantId, left)
+  if (again === null || again === 'late') return first
+  return { isolates: first.isolates + again.isolates, programs: first.programs + again.programs }
+}
+
+async function ask(client: RunnerClient, tenantId: string, timeoutMs: number): Promise<Evicted | null | 'late'> {
   let timer: NodeJS.Timeout | undefined
   const late = new Promise<'late'>((resolve) => {
     timer = setTimeout(resolve, timeoutMs, 'late')

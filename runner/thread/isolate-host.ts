@@ -103,6 +103,7 @@ export class IsolateHost {
   async run(task: NamedTask): Promise<RunResult> {
     const started = performance.now()
     const { tenant, start } = this.#tenantIsolate(task)
+    const dispatched = tenant.starting()
     const limits = new LimitEnforcer(task.limits)
     // The run's CPU is its own code's (cpu-ledger.ts): the isolate's account names its entries.
     const run = this.#bridge.begin(task.program.tenantId, limits, task.trace && { ...task.trace, scriptId: task.program.scriptId }, tenant.cpuAccount)
@@ -116,14 +117,16 @@ export class IsolateHost {
       const step = tenant.quiet ? this.#firstStep(task, started) : undefined
       if (step === undefined) this.#stats.poolSteps++
       else this.#stats.threadSteps++
-      const dispatched = this.#dispatch(program, run, task, step)
+      const firstStep = this.#dispatch(program, run, task, step)
+      dispatched()
       raw = await run.result
       // Unhandled rejections are logged into the run, as Workers does: one left in the run's
       // first step is reported by that step, one left later by the next call into the isolate.
-      const rejections = [await dispatched]
+      const rejections = [await firstStep]
       if (run.hostCalls > 0 && !tenant.disposed) rejections.push(await program.unhandledRejection())
       for (const rejection of rejections) if (rejection !== null) logUnhandledRejection(raw, rejection)
     } catch (error) {
+      dispatched()
       if (error instanceof StepTimeout) {
         this.#stepCosts.ban(programKey(task.program))
         limits.exceed(error.code)

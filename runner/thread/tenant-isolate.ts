@@ -131,6 +131,8 @@ export class TenantIsolate {
   #asyncSteps = 0
   /** Programs being compiled: their top-level code runs asynchronously, on isolated-vm's pool. */
   #compiling = 0
+  /** Runs that took this isolate and are not dispatched yet (their program compiling): retiring waits for them too. */
+  #starting = 0
 
   constructor(options: TenantIsolateOptions) {
     this.tenantId = options.tenantId
@@ -268,7 +270,23 @@ export class TenantIsolate {
    */
   retire(): void {
     this.#retired = true
-    if (this.#runs.size === 0) this.#dispose()
+    if (this.#runs.size === 0 && this.#starting === 0) this.#dispose()
+  }
+
+  /**
+   * A run took this isolate and will dispatch into it: until it calls the function returned (once
+   * dispatched, or failed before), a retired isolate is not disposed under it. An evicted
+   * isolate whose run was still compiling its program failed that run as over its memory limit.
+   */
+  starting(): () => void {
+    this.#starting++
+    let done = false
+    return () => {
+      if (done) return
+      done = true
+      this.#starting--
+      if (this.#retired && this.#runs.size === 0 && this.#starting === 0) this.#dispose()
+    }
   }
 
   #dispose(): void {
@@ -512,7 +530,7 @@ export class TenantIsolate {
           this.#runs.add(run)
           run.onEnd(() => {
             this.#runs.delete(run)
-            if (this.#runs.size > 0) return
+            if (this.#runs.size > 0 || this.#starting > 0) return
             if (this.#retired) this.#dispose()
             else if (this.#wantSpare) this.#prepareSpare()
           })
