@@ -41,9 +41,9 @@ interface Case {
  * Who crashed a runner. A runner process dies too fast to say which run did it, so a crash with
  * several tenants in flight makes them suspects, not culprits: their next runs go to the
  * probation runner (ProbationLane), the prime suspect alone and the others together, until a
- * tenant crashes a runner, or not, on its own. Only a tenant that crashes a runner alone is convicted, and then the shared crashes
- * it was a suspect in are held against it too and its fellow suspects are cleared; a suspect
- * that runs alone without a crash is cleared. A runner ended by an outside signal (SIGKILL,
+ * tenant crashes a runner, or not, on its own. Only a tenant that crashes a runner alone is
+ * convicted, and then the shared crashes it was a suspect in are held against it too and its
+ * fellow suspects are cleared; a suspect whose run there ends without a crash is cleared. A runner ended by an outside signal (SIGKILL,
  * SIGTERM: an operator, the OOM killer) implicates nobody. Convicted crashes count toward the
  * Quarantine, and a tenant with crashes held against it stays on probation while they count.
  *

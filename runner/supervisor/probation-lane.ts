@@ -144,7 +144,10 @@ export class ProbationLane {
     const group = this.#waiting.some((waiting) => together(waiting.tenantId))
     const admitted: Waiting[] = []
     const staying: Waiting[] = []
-    for (const waiting of this.#waiting) (group ? together(waiting.tenantId) : waiting.tenantId === first.tenantId) ? admitted.push(waiting) : staying.push(waiting)
+    for (const waiting of this.#waiting) {
+      const goesIn = group ? together(waiting.tenantId) : waiting.tenantId === first.tenantId
+      ;(goesIn ? admitted : staying).push(waiting)
+    }
     this.#waiting = staying
     if (this.#inside.size === 0) this.#group = group
     else this.#group &&= group
