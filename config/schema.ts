@@ -143,7 +143,7 @@ export const settings = {
   ),
   runnerProbation: setting(
     'ISOGATE_RUNNER_PROBATION',
-    'The probation runner, where the tenants in flight at a crash run one at a time until the culprit crashes it alone: ready (kept started) or on-demand (started at the first crash)',
+    'The probation runner, where the tenants in flight at a crash run (the prime suspect alone, the others together) until the culprit crashes it alone: ready (kept started) or on-demand (started at the first crash)',
     z.enum(['ready', 'on-demand']),
     'ready',
   ),

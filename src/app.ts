@@ -339,7 +339,7 @@ function policyOf(state: TenantState): TenantPolicy {
 function logRunnerEvent(logger: Logger, event: RunnerEvent): void {
   if (event.type === 'crash') logger.error(event, 'a runner process crashed; its runs in flight that had no effect yet run again, the others answered RUNNER_CRASHED')
   else if (event.type === 'quarantine') logger.warn(event, 'tenant quarantined after crashing runners on its own repeatedly')
-  else if (event.type === 'suspects') logger.warn(event, 'tenants in flight at a runner crash are suspects: their next runs go to the probation runner, one tenant at a time')
+  else if (event.type === 'suspects') logger.warn(event, 'tenants in flight at a runner crash are suspects: their next runs go to the probation runner, the prime suspect alone, the others together')
   else if (event.type === 'convicted') logger.warn(event, 'a tenant crashed a runner on its own: the crashes it was a suspect in are held against it')
   else if (event.type === 'cleared') logger.info(event, 'a suspect of a runner crash is cleared and runs on its own runner again')
   else if (event.type === 'unattributed') logger.info(event, 'a runner crash is held against no tenant')
