@@ -1,5 +1,6 @@
 import t from 'tap'
 import { IsolatePool, type RunLimits } from '../runner/index.js'
+import { CpuGate } from '../runner/process/cpu-gate.js'
 import { CpuShares } from '../runner/process/cpu-shares.js'
 import { SlotShares } from '../runner/process/slot-shares.js'
 import { bodyText, fetchTask } from './helpers/programs.js'
@@ -56,6 +57,23 @@ t.test('a tenant over the cap is held only while a tenant under the cap uses the
   slots.start('victim')
   const wait = cpu.msUntilUnder('spinner', slots.onThreadOf('spinner'), 100)
   t.ok(cpu.held('spinner', slots, 100 + wait - 1) && !cpu.held('spinner', slots, 100 + wait + 1), `held until its rate (its run in flight counted) decays to the cap: ${wait.toFixed(1)} ms`)
+})
+
+t.test('a tenant under the cap answered a moment ago still counts as using the thread: its next request is on its way', async (t) => {
+  const cpu = new CpuShares(0.5, 200)
+  const slots = new SlotShares(16)
+  const gate = new CpuGate(cpu, slots, () => {})
+  t.teardown(() => gate.close())
+  gate.answered(performance.now())
+  for (let i = 0; i < 3; i++) gate.charge('spinner', 50)
+  t.notOk(gate.held('spinner'), 'alone, over the cap or not, it is not held')
+  // The victim's runs were all answered in this batch: nothing of it is on the thread or waiting.
+  gate.charge('victim', 0.2)
+  t.equal(slots.onThreadOf('victim'), 0)
+  t.ok(gate.held('spinner'), 'the victim answered just now: the spinner is held')
+  await new Promise((resolve) => setTimeout(resolve, 30))
+  t.ok(cpu.over('spinner', 0, performance.now()), 'the spinner is still over the cap')
+  t.notOk(gate.held('spinner'), 'the victim gone for longer: the spinner is alone again')
 })
 
 t.test('the cap must be above 0 and at most one core', async (t) => {

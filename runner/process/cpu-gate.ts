@@ -3,6 +3,13 @@ import type { SlotShares } from './slot-shares.js'
 
 /** How often the CPU records of tenants gone quiet are swept away (ms). */
 const CPU_SWEEP_MS = 10_000
+/**
+ * How long after its last answer a tenant under the cap still counts as using the thread (ms):
+ * its client's next request is on its way. Whether a tenant is held is asked when the thread is
+ * filled, right after answers; a tenant whose runs were all answered in that batch would
+ * otherwise look gone at the one moment that decides.
+ */
+const PRESENT_MS = 10
 
 /**
  * One worker thread's door for the CPU share (cpu-shares.ts): whether a tenant may start a run on
@@ -25,6 +32,8 @@ export class CpuGate {
   /** The clock (ms) at the last answers or wake-up. */
   #now = 0
   #sweptAt = 0
+  /** Tenants answered on this thread lately, by when (the clock of their answers). */
+  readonly #answered = new Map<string, number>()
 
   constructor(cpu: CpuShares, shares: SlotShares, fill: () => void) {
     this.#cpu = cpu
@@ -34,12 +43,24 @@ export class CpuGate {
 
   /** Whether `tenant` may start no run now for its CPU; if so, the thread is filled again when its rate will have decayed to its share. */
   held(tenant: string): boolean {
-    if (!this.#cpu.held(tenant, this.#shares, this.#now)) return false
+    if (!this.#heldAt(tenant, this.#now)) return false
     // The clock read at the last answers may be stale, and decay only lowers a rate: look again now.
     this.#now = performance.now()
-    if (!this.#cpu.held(tenant, this.#shares, this.#now)) return false
+    if (!this.#heldAt(tenant, this.#now)) return false
     this.#wakeIn(this.#cpu.msUntilUnder(tenant, this.#shares.onThreadOf(tenant), this.#now))
     return true
+  }
+
+  /** Held beside a tenant under the cap on the thread now (cpu-shares.ts), or answered on it within PRESENT_MS. */
+  #heldAt(tenant: string, now: number): boolean {
+    // Most tenants are under the cap: one lookup.
+    if (!this.#cpu.over(tenant, this.#shares.onThreadOf(tenant), now)) return false
+    if (this.#cpu.held(tenant, this.#shares, now)) return true
+    for (const [other, at] of this.#answered) {
+      if (now - at > PRESENT_MS) this.#answered.delete(other)
+      else if (other !== tenant && !this.#cpu.over(other, this.#shares.onThreadOf(other), now)) return true
+    }
+    return false
   }
 
   /** `held` as a function value, for the fair queue to pass over held lanes. */
@@ -50,6 +71,7 @@ export class CpuGate {
     this.#now = now
     if (now - this.#sweptAt > CPU_SWEEP_MS) {
       this.#cpu.sweep(now)
+      for (const [tenant, at] of this.#answered) if (now - at > PRESENT_MS) this.#answered.delete(tenant)
       this.#sweptAt = now
     }
   }
@@ -57,6 +79,7 @@ export class CpuGate {
   /** A run of `tenant` was charged `cpuMs` (in the batch `answered` announced). */
   charge(tenant: string, cpuMs: number): void {
     this.#cpu.charge(tenant, cpuMs, this.#now)
+    this.#answered.set(tenant, this.#now)
   }
 
   close(): void {

@@ -307,8 +307,11 @@ export class WorkerShard {
 
   #send(lane: string, runs: ThreadRun[]): void {
     this.#pool.run(inLane({ type: 'runs', runs } satisfies WorkerMessage, lane)).then(
-      // Each run was answered on the answer channel (possibly still on its way): nothing to do.
-      () => undefined,
+      // The answers of runs done within the batch's turn; the others came (or are on their way)
+      // on the answer channel.
+      (answers: ThreadAnswer[]) => {
+        if (answers.length > 0) this.#onAnswers(answers)
+      },
       (error: unknown) => {
         // The thread died under the batch (uncaught error, worker out of memory): piscina has
         // already started a replacement; the runs not answered yet are lost.

@@ -3,9 +3,10 @@
  * thread is. At start it compiles the platform once and keeps V8 code cache of it (made here, in
  * this process), and loads the host API modules named in its settings.
  *
- * Runs arrive in batches (one piscina task per tenant per turn, see worker-shard.ts); each run is
- * answered on its own as soon as it is done, on the shard's answer channel, with the answers of
- * one turn in one message (the first after an idle turn at once).
+ * Runs arrive in batches (one piscina task per tenant per turn, see worker-shard.ts). A batch
+ * done within its turn answers with the task; a run still going after that turn is answered on
+ * its own as soon as it is done, on the shard's answer channel, with the answers of one turn in
+ * one message (the first after an idle turn at once).
  */
 import { BroadcastChannel, workerData } from 'node:worker_threads'
 import { claimRun } from '../run-claims.js'
@@ -107,15 +108,48 @@ function flushAnswers(): void {
   answers.postMessage(batch)
 }
 
-/** Starts every run of the batch; settles when all are answered (and their answers posted). */
-function runBatch(runs: ThreadRun[]): Promise<number> {
+/**
+ * How long a batch keeps its runs' answers to send them with the task's own answer. Past it they
+ * go on the channel: the shard weighs each tenant's CPU share by its answers (cpu-gate.ts), so a
+ * batch of slow synchronous runs must not hold the first ones' answers until the last is done.
+ */
+const KEEP_ANSWERS_MS = 1
+
+/**
+ * Starts every run of the batch. A batch whose runs all end within the turn it arrived in and
+ * within KEEP_ANSWERS_MS (most: no host call, no timer, short) settles with their answers, which
+ * go back in piscina's answer to the task: no message of their own. Past either, its runs answer
+ * on the channel, the ones that ended meanwhile first; the batch then settles with none, after
+ * the last.
+ */
+function runBatch(runs: ThreadRun[]): Promise<ThreadAnswer[]> {
   let left = runs.length
+  let kept: ThreadAnswer[] | null = []
+  const began = performance.now()
+  /** From now on the batch's runs answer on the channel, the ones kept so far first. */
+  const release = (): void => {
+    for (const reply of kept ?? []) answer(reply)
+    kept = null
+  }
   return new Promise((resolve) => {
+    // At the end of the turn: a slow run of the batch holds no other run's answer.
+    const turnOver = setImmediate(release)
     const done = (): void => {
       if (--left > 0) return
+      clearImmediate(turnOver)
+      if (kept !== null) {
+        resolve(kept)
+        return
+      }
       // Posted before the batch's task settles: a thread that dies after the task is done has lost no answer.
       flushAnswers()
-      resolve(runs.length)
+      resolve([])
+    }
+    const reply = (message: ThreadAnswer): void => {
+      if (kept !== null && performance.now() - began > KEEP_ANSWERS_MS) release()
+      if (kept === null) answer(message)
+      else kept.push(message)
+      done()
     }
     for (const run of runs) {
       // Withdrawn while this thread was held: it ran on another thread.
@@ -126,26 +160,19 @@ function runBatch(runs: ThreadRun[]): Promise<number> {
       const task = decodeTask(run.task)
       // No await between this check and the run's compile lookup: what is held now is used.
       if (run.task.source === undefined && host.lacks(task)) {
-        answer({ seq: run.seq, missing: run.task.key })
-        done()
+        reply({ seq: run.seq, missing: run.task.key })
         continue
       }
       host.run(task).then(
-        (result) => {
-          answer({ seq: run.seq, result: encodeResult(result), cpuMs: result.metrics.cpuMs })
-          done()
-        },
-        (error: unknown) => {
-          // IsolateHost answers every failure as a result; a throw is a bug of the host's own.
-          answer({ seq: run.seq, result: encodeResult(hostFault(error)), cpuMs: 0 })
-          done()
-        },
+        (result) => reply({ seq: run.seq, result: encodeResult(result), cpuMs: result.metrics.cpuMs }),
+        // IsolateHost answers every failure as a result; a throw is a bug of the host's own.
+        (error: unknown) => reply({ seq: run.seq, result: encodeResult(hostFault(error)), cpuMs: 0 }),
       )
     }
   })
 }
 
-export default async function handle(message: WorkerMessage): Promise<number | CheckResult | WorkerStats | Evicted> {
+export default async function handle(message: WorkerMessage): Promise<ThreadAnswer[] | CheckResult | WorkerStats | Evicted> {
   switch (message.type) {
     case 'runs':
       return runBatch(message.runs)
