@@ -68,7 +68,7 @@ t.test('tenants are sharded across runner processes by rendezvous hashing', asyn
   t.ok(stats.isolates >= 3, `isolates summed over the runners: ${stats.isolates}`)
 })
 
-t.test('a script that aborts its runner fails only its own run: the neighbour in flight runs again on probation and is cleared, the culprit crashes probation alone and is convicted; other runners keep serving', async (t) => {
+t.test('a script that aborts its runner fails only its own run: the neighbour in flight runs again and is cleared, the culprit crashes probation alone and is convicted; other runners keep serving', async (t) => {
   const before = supervisor.runners
   const crashedPid = before[0]?.pid as number
   const otherPid = before[1]?.pid
