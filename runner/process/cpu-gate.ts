@@ -56,11 +56,14 @@ export class CpuGate {
     // Most tenants are under the cap: one lookup.
     if (!this.#cpu.over(tenant, this.#shares.onThreadOf(tenant), now)) return false
     if (this.#cpu.held(tenant, this.#shares, now)) return true
-    for (const [other, at] of this.#answered) {
-      if (now - at > PRESENT_MS) this.#answered.delete(other)
-      else if (other !== tenant && !this.#cpu.over(other, this.#shares.onThreadOf(other), now)) return true
-    }
+    this.#forgetGone(now)
+    for (const other of this.#answered.keys()) if (other !== tenant && !this.#cpu.over(other, this.#shares.onThreadOf(other), now)) return true
     return false
+  }
+
+  /** Drops the tenants answered longer than PRESENT_MS ago. */
+  #forgetGone(now: number): void {
+    for (const [tenant, at] of this.#answered) if (now - at > PRESENT_MS) this.#answered.delete(tenant)
   }
 
   /** `held` as a function value, for the fair queue to pass over held lanes. */
@@ -71,7 +74,7 @@ export class CpuGate {
     this.#now = now
     if (now - this.#sweptAt > CPU_SWEEP_MS) {
       this.#cpu.sweep(now)
-      for (const [tenant, at] of this.#answered) if (now - at > PRESENT_MS) this.#answered.delete(tenant)
+      this.#forgetGone(now)
       this.#sweptAt = now
     }
   }

@@ -43,9 +43,10 @@ interface Case {
  * probation runner (ProbationLane), the prime suspect alone and the others together, until a
  * tenant crashes a runner, or not, on its own. Only a tenant that crashes a runner alone is
  * convicted, and then the shared crashes it was a suspect in are held against it too and its
- * fellow suspects are cleared; a suspect whose run there ends without a crash is cleared. A runner ended by an outside signal (SIGKILL,
- * SIGTERM: an operator, the OOM killer) implicates nobody. Convicted crashes count toward the
- * Quarantine, and a tenant with crashes held against it stays on probation while they count.
+ * fellow suspects are cleared; a suspect whose run there ends without a crash is cleared. A
+ * runner ended by an outside signal (SIGKILL, SIGTERM: an operator, the OOM killer) implicates
+ * nobody. Convicted crashes count toward the Quarantine, and a tenant with crashes held against
+ * it stays on probation while they count.
  *
  * @example
  * const blame = new CrashBlame({ quarantine, suspicionMs: 60_000, onDecision: (d) => log(d) })

@@ -135,25 +135,19 @@ export class ProbationLane {
     this.#disarm()
     const first = this.#waiting[0]
     if (first === undefined) return
-    const groupable = new Map<string, boolean>()
-    const together = (tenantId: string): boolean => {
-      let may = groupable.get(tenantId)
-      if (may === undefined) groupable.set(tenantId, (may = !this.#mustBeAlone(tenantId)))
-      return may
-    }
-    const group = this.#waiting.some((waiting) => together(waiting.tenantId))
+    // Asked once per tenant, however many of its runs wait.
+    const together = new Set([...new Set(this.#waiting.map((waiting) => waiting.tenantId))].filter((tenantId) => !this.#mustBeAlone(tenantId)))
+    const group = together.size > 0
     const admitted: Waiting[] = []
     const staying: Waiting[] = []
     for (const waiting of this.#waiting) {
-      const goesIn = group ? together(waiting.tenantId) : waiting.tenantId === first.tenantId
+      const goesIn = group ? together.has(waiting.tenantId) : waiting.tenantId === first.tenantId
       ;(goesIn ? admitted : staying).push(waiting)
     }
     this.#waiting = staying
     if (this.#inside.size === 0) this.#group = group
     else this.#group &&= group
-    const runs = new Map<string, number>()
-    for (const { tenantId } of admitted) runs.set(tenantId, (runs.get(tenantId) ?? 0) + 1)
-    for (const [tenantId, count] of runs) this.#enter(tenantId, count)
+    for (const waiting of admitted) this.#enter(waiting.tenantId, 1)
     for (const waiting of admitted) waiting.resolve(true)
     this.#arm()
   }

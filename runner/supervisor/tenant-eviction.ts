@@ -1,5 +1,5 @@
 import { setTimeout as sleep } from 'node:timers/promises'
-import type { Evicted } from '../protocol.js'
+import { sumEvicted, type Evicted } from '../protocol.js'
 import type { RunnerClient } from './runner-client.js'
 import type { RunnerSlot } from './runner-slot.js'
 
@@ -47,7 +47,7 @@ async function askOne(slot: RunnerSlot, tenantId: string, timeoutMs: number): Pr
   if (client.runsOf(tenantId) > 0 || left < 1) return first
   const again = await ask(client, tenantId, left)
   if (again === null || again === 'late') return first
-  return { isolates: first.isolates + again.isolates, programs: first.programs + again.programs }
+  return sumEvicted([first, again])
 }
 
 async function ask(client: RunnerClient, tenantId: string, timeoutMs: number): Promise<Evicted | null | 'late'> {
