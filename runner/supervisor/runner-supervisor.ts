@@ -200,8 +200,12 @@ export class RunnerSupervisor implements Executor, TenantEvictor {
   async #attempt(task: RunTask, tenantId: string): Promise<{ result: RunResult; probation: boolean }> {
     const refused = this.#refuseQuarantined(tenantId)
     if (refused !== null) return { result: refused, probation: false }
-    const onProbation = this.#blame.suspected(tenantId) && (await this.#probation.turn(tenantId))
-    if (!onProbation) return { result: await this.#runOn(this.#home(tenantId), task, tenantId, false), probation: false }
+    if (!this.#blame.suspected(tenantId)) return { result: await this.#runOn(this.#home(tenantId), task, tenantId, false), probation: false }
+    if (!(await this.#probation.turn(tenantId))) {
+      // Taken out of the line by a verdict while it waited: quarantined, it is refused; cleared, it
+      // runs at home. (A quarantined bomb sent home crashed its home runner.)
+      return { result: this.#refuseQuarantined(tenantId) ?? (await this.#runOn(this.#home(tenantId), task, tenantId, false)), probation: false }
+    }
     let result: RunResult | null = null
     try {
       // The verdicts of crashes still dying come first: convicted enough, it is refused, not let
