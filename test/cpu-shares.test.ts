@@ -60,12 +60,13 @@ t.test('a tenant over the cap is held only while a tenant under the cap uses the
 })
 
 t.test('a tenant under the cap answered a moment ago still counts as using the thread: its next request is on its way', async (t) => {
-  const cpu = new CpuShares(0.5, 200)
+  // A slow decay (tau 2 s) and a big charge keep the spinner over the cap for seconds, however late the timer below fires.
+  const cpu = new CpuShares(0.5, 2000)
   const slots = new SlotShares(16)
   const gate = new CpuGate(cpu, slots, () => {})
   t.teardown(() => gate.close())
   gate.answered(performance.now())
-  for (let i = 0; i < 3; i++) gate.charge('spinner', 50)
+  for (let i = 0; i < 3; i++) gate.charge('spinner', 2000)
   t.notOk(gate.held('spinner'), 'alone, over the cap or not, it is not held')
   // The victim's runs were all answered in this batch: nothing of it is on the thread or waiting.
   gate.charge('victim', 0.2)
