@@ -1,9 +1,8 @@
 import { spawn } from 'node:child_process'
 import { readFileSync, rmSync } from 'node:fs'
-import { fileURLToPath } from 'node:url'
 import t from 'tap'
+import { ROOT, rootPath, userNodeArgs } from './helpers/paths.js'
 
-const root = fileURLToPath(new URL('..', import.meta.url))
 
 interface Row {
   scenario: string
@@ -25,14 +24,14 @@ interface Start {
 
 t.test('the bench harness runs every scenario against isogate and the uWS baseline and writes a report', async (t) => {
   // A report left by an earlier run must not pass for this one's.
-  for (const file of ['latest.md', 'latest.json']) rmSync(new URL(`../bench/results/${file}`, import.meta.url), { force: true })
-  const child = spawn(process.execPath, ['--no-node-snapshot', '--import', 'tsx', 'bench/run.ts', '--smoke'], { cwd: root, stdio: ['ignore', 'pipe', 'pipe'] })
+  for (const file of ['latest.md', 'latest.json']) rmSync(rootPath(`bench/results/${file}`), { force: true })
+  const child = spawn(process.execPath, [...userNodeArgs('bench/run.ts'), '--smoke'], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] })
   let output = ''
   child.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()))
   child.stderr.on('data', (chunk: Buffer) => (output += chunk.toString()))
   const code = await new Promise<number | null>((resolve) => child.on('exit', resolve))
   t.equal(code, 0, output.slice(-2000))
-  const report = readFileSync(new URL('../bench/results/latest.md', import.meta.url), 'utf8')
+  const report = readFileSync(rootPath('bench/results/latest.md'), 'utf8')
   const scenarios = ['baseline@10', 'workerd@10', 'hello@10', 'echo@10', 'cpu@10', 'tenants@10', 'cache@10', 'quiet-alone', 'flood', 'fairness', 'bystanders@10', 'bystanders-crashing@10']
   for (const scenario of scenarios) {
     t.match(report, new RegExp(`\\| ${scenario} \\| \\d+ \\| \\d+ \\|`), `${scenario} was measured`)
@@ -47,7 +46,7 @@ t.test('the bench harness runs every scenario against isogate and the uWS baseli
   t.match(report, /\| hello@10 \| \d+ \| \d+ \| [\d.]+ \| [\d.]+ \| [\d.]+ \| [\d.]+ \|/, 'the isogate vs workerd table has the hello row')
   t.match(report, /cache-get-round-trip \(sequential ctx\.cache\.get, through the whole stack\): median \d+ us/)
 
-  const json = JSON.parse(readFileSync(new URL('../bench/results/latest.json', import.meta.url), 'utf8')) as { mode: string; results: Row[]; starts: Start[]; rss?: { tenants: number; totalMiB: number; perTenantKiB: number }; verdicts: Array<{ id: string; verdict: string }> }
+  const json = JSON.parse(readFileSync(rootPath('bench/results/latest.json'), 'utf8')) as { mode: string; results: Row[]; starts: Start[]; rss?: { tenants: number; totalMiB: number; perTenantKiB: number }; verdicts: Array<{ id: string; verdict: string }> }
   t.equal(json.mode, 'smoke')
   const row = (scenario: string): Row | undefined => json.results.find((r) => r.scenario === scenario)
 

@@ -6,6 +6,7 @@ import { startIsogate } from '../src/app.js'
 import { cliEnv, cliInProcess, jsonLines, projectDir, startCli } from './helpers/cli.js'
 import { databaseTargets } from './helpers/databases.js'
 import { ADMIN_TOKEN, api } from './helpers/isogate.js'
+import { rootPath } from './helpers/paths.js'
 
 const ENTRY = `import * as z from 'zod/mini'
 
@@ -165,7 +166,7 @@ for (const [index, target] of databaseTargets().entries()) {
 
 t.test('the isogate bin answers --help from any folder, as npx and a global install run it', async (t) => {
   const { spawnSync } = await import('node:child_process')
-  const bin = new URL('../src/cli/isogate.mjs', import.meta.url).pathname
+  const bin = rootPath('src/cli/isogate.mjs')
   const elsewhere = projectDir({})
   const help = spawnSync(bin, ['--help'], { cwd: elsewhere, env: cliEnv({}), encoding: 'utf8', timeout: 60_000 })
   t.equal(help.status, 0, help.stderr)

@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs'
 import t from 'tap'
 import { ConfigError, loadConfig, settings } from '../config/index.js'
+import { rootPath } from './helpers/paths.js'
 
 t.test('defaults apply when nothing is set', async (t) => {
   const config = loadConfig({}, {})
@@ -45,7 +46,7 @@ t.test('the configuration is frozen', async (t) => {
 })
 
 t.test('every setting is documented in the README configuration table', async (t) => {
-  const readme = readFileSync(new URL('../README.md', import.meta.url), 'utf8')
+  const readme = readFileSync(rootPath('README.md'), 'utf8')
   for (const spec of Object.values(settings)) t.match(readme, `| \`${spec.env}\``, `${spec.env} is in the README`)
 })
 
@@ -72,7 +73,7 @@ t.test('egress settings take a CIDR list and a JSON host allowlist, and a bad on
 })
 
 t.test('egress name mappings and the extra CA file are checked at boot', async (t) => {
-  const ca = new URL('./fixtures/cloudflare-examples/upstream-ca.crt', import.meta.url).pathname
+  const ca = rootPath('test/fixtures/cloudflare-examples/upstream-ca.crt')
   const config = loadConfig({}, { ISOGATE_EGRESS_RESOLVE: ' api.internal:443:10.0.0.7 , legacy.internal:80:[fd12::7]:8080', ISOGATE_EGRESS_CA_FILE: ca })
   t.same(config.egressResolve, ['api.internal:443:10.0.0.7', 'legacy.internal:80:[fd12::7]:8080'])
   t.equal(config.egressCaFile, ca)
@@ -82,7 +83,7 @@ t.test('egress name mappings and the extra CA file are checked at boot', async (
   t.throws(attempt({ ISOGATE_EGRESS_RESOLVE: '*.internal:443:10.0.0.7' }), { setting: 'egressResolve', message: /ISOGATE_EGRESS_RESOLVE/ })
   t.throws(attempt({ ISOGATE_EGRESS_RESOLVE: 'a.internal:443:10.0.0.7,A.internal:443:10.0.0.8' }), { setting: 'egressResolve', message: /a\.internal:443 is mapped twice/ })
   t.throws(attempt({ ISOGATE_EGRESS_CA_FILE: '/nonexistent/ca.pem' }), { setting: 'egressCaFile', message: /cannot read \/nonexistent\/ca\.pem: ENOENT/ })
-  t.throws(attempt({ ISOGATE_EGRESS_CA_FILE: new URL('../package.json', import.meta.url).pathname }), { setting: 'egressCaFile', message: /holds no PEM certificate/ })
+  t.throws(attempt({ ISOGATE_EGRESS_CA_FILE: rootPath('package.json') }), { setting: 'egressCaFile', message: /holds no PEM certificate/ })
 })
 
 t.test("a tenant's CPU share of a worker thread is half a core unless set, and must be above 0 and at most 1", async (t) => {

@@ -1,6 +1,7 @@
 import t from 'tap'
 import { IsolatePool } from '../runner/index.js'
 import { bodyText, fetchTask } from './helpers/programs.js'
+import { moduleUrl } from './helpers/paths.js'
 
 // One worker thread, so both runs of the tenant share its one isolate (issue 20 item 3).
 const pool = new IsolatePool({ threads: 1 })
@@ -114,7 +115,7 @@ t.test("a new program of a tenant whose run spins asynchronously compiles only a
 
 t.test('a run ended while it waits never resumes: code that would catch the end and spin never runs, and its isolate is kept', async (t) => {
   // A host call that fails when its run ends (test.slow follows the run's AbortSignal).
-  const withApis = new IsolatePool({ threads: 1, hostApiModules: [new URL('./fixtures/host-apis.ts', import.meta.url).href] })
+  const withApis = new IsolatePool({ threads: 1, hostApiModules: [moduleUrl('test/fixtures/host-apis.ts')] })
   t.teardown(() => withApis.close())
   const source = `export default { async fetch(request, env, ctx) {
     if (request.url.endsWith('?wait')) {

@@ -7,12 +7,12 @@ import { createInterface } from 'node:readline'
 import { Database } from '../src/db/index.js'
 import { FileLock } from '../runner/index.js'
 import { RunnerSocketFolder } from '../runner/supervisor/socket-folder.js'
+import { nodeArgs, ROOT } from './helpers/paths.js'
 
-const root = path.resolve(import.meta.dirname, '..')
 
 /** Starts the lock-holder fixture; resolves once it holds its lock. */
 async function holder(t: Test, mode: 'database' | 'file', target: string): Promise<ChildProcess> {
-  const child = spawn(process.execPath, [...process.execArgv, 'test/fixtures/lock-holder.ts', mode, target], { cwd: root, stdio: ['ignore', 'pipe', 'inherit'] })
+  const child = spawn(process.execPath, [...nodeArgs('test/fixtures/lock-holder.ts'), mode, target], { cwd: ROOT, stdio: ['ignore', 'pipe', 'inherit'] })
   t.teardown(() => {
     if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL')
   })
@@ -110,7 +110,7 @@ t.test('runner socket folders of a killed gateway are swept when a new folder is
 t.test('two gateways making their runner socket folders at once never sweep each other\'s half-made one', async (t) => {
   const parent = mkdtempSync(path.join(os.tmpdir(), 'isogate-sockets-'))
   const churn = (): Promise<{ code: number | null; stderr: string }> => new Promise((resolve) => {
-    const child = spawn(process.execPath, [...process.execArgv, 'test/fixtures/socket-folder-churn.ts', parent, '40'], { cwd: root, stdio: ['ignore', 'ignore', 'pipe'] })
+    const child = spawn(process.execPath, [...nodeArgs('test/fixtures/socket-folder-churn.ts'), parent, '40'], { cwd: ROOT, stdio: ['ignore', 'ignore', 'pipe'] })
     let stderr = ''
     child.stderr!.on('data', (chunk: Buffer) => (stderr += chunk.toString()))
     child.once('exit', (code) => resolve({ code, stderr }))

@@ -1,3 +1,4 @@
+import { pathToFileURL } from 'node:url'
 import { readFileSync } from 'node:fs'
 import http from 'node:http'
 import https from 'node:https'
@@ -5,6 +6,7 @@ import net from 'node:net'
 import t, { type Test } from 'tap'
 import { EgressPolicy, GuardedFetch, type GuardedFetchOptions, type HostLookup, type OutboundRequest } from '../src/host/index.js'
 import { REFUSED_LITERALS } from './helpers/egress.js'
+import { rootPath } from './helpers/paths.js'
 
 // Every socket here is on loopback. The allowed test server listens on 127.0.0.2 (the operator
 // allows 127.0.0.2/32); canaries listen on 127.0.0.1 and ::1 on the same port and must never see
@@ -391,7 +393,7 @@ t.test('DNS is resolved once per hop and the connection goes to the checked addr
 })
 
 t.test('https connects to the checked address with the real name for SNI and verifies the certificate', async (t) => {
-  const fixtures = new URL('./fixtures/', import.meta.url)
+  const fixtures = pathToFileURL(rootPath('test/fixtures/'))
   const names: string[] = []
   const server = https.createServer({
     key: readFileSync(new URL('egress-tls.key', fixtures)),
@@ -461,7 +463,7 @@ t.test('GuardedFetch checks its options and names the field', async (t) => {
 })
 
 t.test('a host and port the operator mapped reach a server on loopback over verified TLS, with the real name for Host and SNI', async (t) => {
-  const fixtures = new URL('./fixtures/cloudflare-examples/', import.meta.url)
+  const fixtures = pathToFileURL(rootPath('test/fixtures/cloudflare-examples/'))
   const names: string[] = []
   const seen: Seen[] = []
   const server = https.createServer(

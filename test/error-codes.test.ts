@@ -5,6 +5,7 @@ import { GATEWAY_ERROR_CODES, GatewayError } from '../gateway/index.js'
 import { HTTP_ERROR_CODES, IsogateError, RUNNER_ERROR_CODES, RunnerError, type ErrorCatalogue } from '../runner/index.js'
 import { AppError, ERROR_CODES } from '../src/errors.js'
 import { EGRESS_ERROR_CODES, EgressError } from '../src/host/index.js'
+import { rootPath } from './helpers/paths.js'
 
 /** Every part's catalogue: a code is declared in exactly one of them. */
 const CATALOGUES: Record<string, ErrorCatalogue> = {
@@ -16,7 +17,7 @@ const CATALOGUES: Record<string, ErrorCatalogue> = {
   config: CONFIG_ERROR_CODES,
 }
 
-const readme = readFileSync(new URL('../README.md', import.meta.url), 'utf8')
+const readme = readFileSync(rootPath('README.md'), 'utf8')
 
 /** The README's error table: `| \`CODE\` | status or — | where | meaning |`, in order. */
 function documented(): Array<{ code: string; status: number | null }> {

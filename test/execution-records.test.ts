@@ -3,7 +3,6 @@ import { once } from 'node:events'
 import { mkdtempSync } from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
-import { fileURLToPath } from 'node:url'
 import { setTimeout as sleep } from 'node:timers/promises'
 import postgres from 'postgres'
 import t from 'tap'
@@ -12,6 +11,7 @@ import { databaseTargets } from './helpers/databases.js'
 import { consolePage, consoleSession } from './helpers/console.js'
 import { api, ADMIN_TOKEN, deploy, startTestIsogate } from './helpers/isogate.js'
 import { until } from './helpers/until.js'
+import { nodeArgs, ROOT } from './helpers/paths.js'
 
 // Issue 15: tail-sampled execution records, exact rollups, bounded buffers, the failure journal.
 // Request counts are the issue's where it names them (1,000 at 0.01, 200 failing) and small
@@ -21,7 +21,6 @@ import { until } from './helpers/until.js'
 // default per-file timeout on a loaded machine.
 t.setTimeout(600_000)
 
-const root = fileURLToPath(new URL('..', import.meta.url))
 const OK = `export default { fetch() { return new Response('ok') } }`
 const FAILING = `export default {\n  fetch() {\n    throw new Error('broken on purpose')\n  },\n}`
 const HOST = { adminPort: 0, dataPort: 0 }
@@ -297,9 +296,9 @@ interface Started {
   stop(): Promise<void>
 }
 
-/** A gateway in a process of its own (test/fixtures/recording-process.ts), with this test's TypeScript loader. */
+/** A gateway in a process of its own (test/fixtures/recording-process.ts), loaded as this test is. */
 async function startProcess(overrides: Record<string, unknown>): Promise<Started> {
-  const child = spawn(process.execPath, [...process.execArgv, 'test/fixtures/recording-process.ts', JSON.stringify(overrides)], { cwd: root, stdio: ['ignore', 'pipe', 'pipe'] })
+  const child = spawn(process.execPath, [...nodeArgs('test/fixtures/recording-process.ts'), JSON.stringify(overrides)], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] })
   let out = ''
   let err = ''
   child.stderr!.on('data', (chunk: Buffer) => (err += chunk.toString()))

@@ -1,10 +1,11 @@
 import t, { type Test } from 'tap'
 import { IsolatePool, type RunLimits, type RunResult } from '../runner/index.js'
 import { LIMITS, bodyText, fetchTask } from './helpers/programs.js'
+import { moduleUrl } from './helpers/paths.js'
 
 // One worker thread: the culprit and the bystander tenants share it, so "the worker keeps serving"
 // is about the very thread whose isolate was condemned.
-const pool = new IsolatePool({ threads: 1, hostApiModules: [new URL('./fixtures/host-apis.ts', import.meta.url).href] })
+const pool = new IsolatePool({ threads: 1, hostApiModules: [moduleUrl('test/fixtures/host-apis.ts')] })
 t.teardown(() => pool.close())
 
 const HEALTHY = `export default { fetch() { return new Response('alive') } }`

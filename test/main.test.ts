@@ -2,12 +2,11 @@ import { spawn } from 'node:child_process'
 import { mkdtempSync, readFileSync, statSync } from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
-import { fileURLToPath } from 'node:url'
 import t from 'tap'
 import { TEST_EMBEDDED_TEMPLATE } from '../config/test.js'
 import { alive, childPids } from './helpers/processes.js'
+import { ROOT, userNodeArgs } from './helpers/paths.js'
 
-const root = fileURLToPath(new URL('..', import.meta.url))
 
 interface Running {
   output: () => string
@@ -18,8 +17,8 @@ interface Running {
 
 /** Starts `src/main.ts` as `npm start` would, with only the given environment. */
 function startMain(env: Record<string, string>): Running {
-  const child = spawn(process.execPath, ['--no-node-snapshot', '--import', 'tsx', 'src/main.ts'], {
-    cwd: root,
+  const child = spawn(process.execPath, userNodeArgs('src/main.ts'), {
+    cwd: ROOT,
     env: { PATH: process.env.PATH ?? '', PORT: '0', ADMIN_PORT: '0', ISOGATE_LOG_LEVEL: 'warn', ISOGATE_WORKERS: '1', ISOGATE_EMBEDDED_TEMPLATE: TEST_EMBEDDED_TEMPLATE, ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   })

@@ -1,8 +1,9 @@
 import t, { type Test } from 'tap'
 import { IsolatePool, type RunResult, type RunTask } from '../runner/index.js'
 import { LIMITS, bodyText, fetchTask, program } from './helpers/programs.js'
+import { moduleUrl } from './helpers/paths.js'
 
-const pool = new IsolatePool({ threads: 1, hostApiModules: [new URL('./fixtures/host-apis.ts', import.meta.url).href] })
+const pool = new IsolatePool({ threads: 1, hostApiModules: [moduleUrl('test/fixtures/host-apis.ts')] })
 t.teardown(() => pool.close())
 
 /** Runs `body` as the `run` handler (`input`, `env`, `ctx` in scope) and returns the run's result. */

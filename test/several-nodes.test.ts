@@ -1,13 +1,12 @@
 import { spawn, type ChildProcess } from 'node:child_process'
 import { once } from 'node:events'
 import { setTimeout as sleep } from 'node:timers/promises'
-import { fileURLToPath } from 'node:url'
 import t from 'tap'
 import { databaseTargets } from './helpers/databases.js'
 import { liveIsolates } from './helpers/runner-isolates.js'
 import { ADMIN_TOKEN } from './helpers/isogate.js'
+import { nodeArgs, ROOT } from './helpers/paths.js'
 
-const root = fileURLToPath(new URL('..', import.meta.url))
 const server = databaseTargets().find((target) => target.name === 'server')
 
 interface Node {
@@ -17,7 +16,7 @@ interface Node {
 }
 
 async function startNode(url: string): Promise<Node> {
-  const child = spawn(process.execPath, [...process.execArgv, 'test/fixtures/isogate-process.ts', url], { cwd: root, stdio: ['ignore', 'pipe', 'pipe'] })
+  const child = spawn(process.execPath, [...nodeArgs('test/fixtures/isogate-process.ts'), url], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] })
   let out = ''
   let err = ''
   child.stderr!.on('data', (chunk: Buffer) => (err += chunk.toString()))

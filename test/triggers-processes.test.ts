@@ -1,14 +1,13 @@
 import { spawn, type ChildProcess } from 'node:child_process'
 import { once } from 'node:events'
-import { fileURLToPath } from 'node:url'
 import { setTimeout as sleep } from 'node:timers/promises'
 import postgres from 'postgres'
 import t from 'tap'
 import { ADMIN_TOKEN } from './helpers/isogate.js'
 import { databaseTargets } from './helpers/databases.js'
 import { until } from './helpers/until.js'
+import { nodeArgs, ROOT } from './helpers/paths.js'
 
-const root = fileURLToPath(new URL('..', import.meta.url))
 const server = databaseTargets().find((target) => target.name === 'server')
 
 interface Child {
@@ -22,7 +21,7 @@ interface Child {
  * has printed its ports.
  */
 async function startProcess(url: string): Promise<Child> {
-  const child = spawn(process.execPath, [...process.execArgv, 'test/fixtures/isogate-process.ts', url], { cwd: root, stdio: ['ignore', 'pipe', 'pipe'] })
+  const child = spawn(process.execPath, [...nodeArgs('test/fixtures/isogate-process.ts'), url], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] })
   let out = ''
   let err = ''
   child.stderr!.on('data', (chunk: Buffer) => (err += chunk.toString()))

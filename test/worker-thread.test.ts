@@ -1,8 +1,9 @@
 import t from 'tap'
 import { IsolatePool, RunnerSupervisor, rank, threadRank } from '../runner/index.js'
 import { bodyText, fetchTask, tenantOnThread } from './helpers/programs.js'
+import { moduleUrl } from './helpers/paths.js'
 
-const pool = new IsolatePool({ threads: 2, hostApiModules: [new URL('./fixtures/thread-crash.ts', import.meta.url).href] })
+const pool = new IsolatePool({ threads: 2, hostApiModules: [moduleUrl('test/fixtures/thread-crash.ts')] })
 t.teardown(() => pool.close())
 
 
@@ -73,7 +74,7 @@ t.test('in a runner process, a thread crash answers RUNNER_CRASHED, the process 
   const supervisor = new RunnerSupervisor({
     runners: 1,
     standby: 0,
-    pool: { threads: 2, hostApiModules: [new URL('./fixtures/thread-crash.ts', import.meta.url).href] },
+    pool: { threads: 2, hostApiModules: [moduleUrl('test/fixtures/thread-crash.ts')] },
     quarantine: { crashes: 2, windowMs: 60_000, coolDownMs: 60_000 },
   })
   t.teardown(() => supervisor.close())

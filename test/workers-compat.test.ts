@@ -1,3 +1,4 @@
+import { pathToFileURL } from 'node:url'
 import { existsSync, readFileSync } from 'node:fs'
 import http from 'node:http'
 import https from 'node:https'
@@ -5,12 +6,13 @@ import type { AddressInfo } from 'node:net'
 import t from 'tap'
 import { api, call, deploy, rawRequest, startTestIsogate } from './helpers/isogate.js'
 import { databaseTargets } from './helpers/databases.js'
+import { rootPath } from './helpers/paths.js'
 
 // Scripts written for Cloudflare Workers, deployed unchanged at `/*` on a real gateway (uWS on
 // loopback, runner processes, embedded Postgres), and the Workers semantics around them.
 // One gateway for the embedded-database tests (each start costs seconds); the server database gets its own.
 
-const fixtures = new URL('./fixtures/cloudflare-examples/', import.meta.url)
+const fixtures = pathToFileURL(rootPath('test/fixtures/cloudflare-examples/'))
 
 /**
  * The Internet the examples fetch, on 127.0.0.1: one TLS server for the https hosts they name

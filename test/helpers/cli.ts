@@ -3,13 +3,13 @@ import { mkdirSync, mkdtempSync, symlinkSync, writeFileSync } from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
 import { PassThrough } from 'node:stream'
-import { fileURLToPath } from 'node:url'
 import { cliEnvironment } from '../../config/cli.js'
 import { runCli as runCliProgram } from '../../src/cli/program.js'
+import { BUILT, modulePath, ROOT } from './paths.js'
 
-const ROOT = fileURLToPath(new URL('../../', import.meta.url))
-const MAIN = path.join(ROOT, 'src/cli/main.ts')
-const TSX = import.meta.resolve('tsx/esm')
+const MAIN = modulePath('src/cli/main.ts')
+/** Under tsx, tsx's loader by its URL: the CLI runs in a project folder that has no tsx of its own. */
+const LOADER = BUILT ? [] : ['--import', import.meta.resolve('tsx/esm')]
 
 export interface CliResult {
   code: number | null
@@ -22,9 +22,9 @@ export function cliEnv(extra: Record<string, string>): NodeJS.ProcessEnv {
   return { PATH: process.env.PATH, HOME: process.env.HOME, NO_COLOR: '1', ...extra }
 }
 
-/** Starts `isogate <args>` as a user's shell would, from the TypeScript source (what the bin runs in a clone). */
+/** Starts `isogate <args>` as a user's shell would: from the build in dist/ (what the bin runs once built), or from the TypeScript source. */
 export function startCli(args: string[], options: { cwd: string; env: NodeJS.ProcessEnv }): ChildProcess {
-  return spawn(process.execPath, ['--no-node-snapshot', '--import', TSX, MAIN, ...args], { cwd: options.cwd, env: options.env, stdio: ['pipe', 'pipe', 'pipe'] })
+  return spawn(process.execPath, ['--no-node-snapshot', ...LOADER, MAIN, ...args], { cwd: options.cwd, env: options.env, stdio: ['pipe', 'pipe', 'pipe'] })
 }
 
 /** Runs `isogate <args>` to its end; `input` is written to its stdin. */
