@@ -41,9 +41,9 @@ export async function crashContainmentUnderLoad(server: BenchServer, deploy: Dep
   for (let i = 0; crashers.length < options.crashers; i++) {
     if (i >= options.crashers * 20) throw new Error(`no ${options.crashers} crashers on one runner in ${i} tries`)
     const slug = `contain-crasher-${i}`
-    const { tenantId } = await deploy.deploy(slug, SCRIPTS.crash, { limits: { memoryMb: 64 } })
-    // A 64 MB isolate, where the bomb aborts V8 and its runner (the isolate's heap is the tenant's memory quota).
-    await deploy.quota(slug, { memoryMb: 64 })
+    const { tenantId } = await deploy.deploy(slug, SCRIPTS.crash, { limits: { memoryMb: 16 } })
+    // A 16 MB isolate, where the bomb aborts V8 and its runner (the isolate's heap is the tenant's memory quota).
+    await deploy.quota(slug, { memoryMb: 16 })
     if (shared === -1) shared = home(tenantId)
     if (home(tenantId) === shared) crashers.push(slug)
   }

@@ -24,9 +24,9 @@ export interface RunnerCrashOptions {
  */
 export async function runnerCrashUnderLoad(server: BenchServer, deploy: Deployer, options: RunnerCrashOptions): Promise<Measurement[]> {
   const home = (tenantId: string): number => rank(tenantId, options.runners)[0] ?? 0
-  const crasher = await deploy.deploy('crasher', SCRIPTS.crash, { limits: { memoryMb: 64 } })
-  // A 64 MB isolate, where the bomb aborts V8 and its runner (the isolate's heap is the tenant's memory quota).
-  await deploy.quota('crasher', { memoryMb: 64 })
+  const crasher = await deploy.deploy('crasher', SCRIPTS.crash, { limits: { memoryMb: 16 } })
+  // A 16 MB isolate, where the bomb aborts V8 and its runner (the isolate's heap is the tenant's memory quota).
+  await deploy.quota('crasher', { memoryMb: 16 })
   // Tenant ids are generated: deploy tenants until enough live on another runner.
   const bystanders: string[] = []
   for (let i = 0; bystanders.length < options.bystanders; i++) {

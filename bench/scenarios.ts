@@ -24,7 +24,7 @@ export const SCRIPTS = {
       return Response.json({ ms: Date.now() - started, calls })
     },
   }`,
-  /** V8 aborts the whole runner process (in a 64 MB isolate), as test/runner-crash-gateway.test.ts shows. */
+  /** V8 aborts the whole runner process (in a 16 MB isolate), as test/runner-crash-gateway.test.ts shows. */
   crash: `export default { fetch() { new Array(1e9).fill(0); return new Response('survived') } }`,
 } as const
 

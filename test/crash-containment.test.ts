@@ -3,7 +3,7 @@ import { RunnerSupervisor, type RunnerEvent } from '../runner/index.js'
 import { bodyText, fetchTask } from './helpers/programs.js'
 import { api, call, deploy, startTestIsogate } from './helpers/isogate.js'
 
-/** `new Array(1e9).fill(0)` in a 64 MB isolate: V8 aborts the whole runner process (SIGABRT). */
+/** `new Array(1e9).fill(0)` in a 16 MB isolate: V8 aborts the whole runner process (SIGABRT). */
 const BOMB = `export default { fetch() { new Array(1e9).fill(0); return new Response('survived') } }`
 /** Busy without holding its thread: in flight most of the time, as a loaded tenant is. */
 const BUSY = `export default { async fetch() { await new Promise((resolve) => setTimeout(resolve, 20)); return new Response('hi') } }`
@@ -22,11 +22,11 @@ t.test('a hostile tenant crashing its runner three times beside a busy innocent 
   // One runner serves both tenants (with its standby and the probation runner: three processes).
   // A circuit that opens at 2 failures: one crash counted against the innocent twice would show.
   const isogate = await startTestIsogate(t, { runners: 1, runnerStandby: 1, runnerProbation: 'ready', breakerFailures: 2 })
-  // 64 MB: V8 aborts the runner (at 8 MB the isolate's memory limit now catches the bomb: SCRIPT_MEMORY_LIMIT).
-  // The isolate's heap is the tenant's memory quota: 64 MB for this tenant (the default is 256).
+  // 16 MB: V8 aborts the runner, a second or so sooner than at 64 (at 8 MB the isolate's memory limit catches the
+  // bomb: SCRIPT_MEMORY_LIMIT). The isolate's heap is the tenant's memory quota: 16 MB for this tenant (the default is 256).
   await api(isogate, 'POST', '/api/v1/tenants', { body: { slug: 'hostile', name: 'hostile' } })
-  await api(isogate, 'PUT', '/api/v1/tenants/hostile/quota', { body: { memoryMb: 64 } })
-  await deploy(isogate, 'hostile', '/bomb', BOMB, { limits: { memoryMb: 64, timeoutMs: 60_000, cpuMs: 30_000 } })
+  await api(isogate, 'PUT', '/api/v1/tenants/hostile/quota', { body: { memoryMb: 16 } })
+  await deploy(isogate, 'hostile', '/bomb', BOMB, { limits: { memoryMb: 16, timeoutMs: 60_000, cpuMs: 30_000 } })
   const innocent = 'innocent'
   await deploy(isogate, innocent, '/hi', BUSY)
   t.equal((await call(isogate, `/${innocent}/hi`)).status, 200)

@@ -8,11 +8,11 @@ const HELLO = `export default { fetch() { return new Response('hello') } }`
 t.test('a runner crash answers 503 RUNNER_CRASHED to its client; the next request of another tenant is 200', async (t) => {
   // The probation runner kept ready: the culprit's lost run runs again there (and crashes it alone).
   const isogate = await startTestIsogate(t, { runners: 2, runnerStandby: 1, runnerProbation: 'ready' })
-  // A 64 MB isolate: V8 aborts the runner. The isolate's heap is the tenant's memory quota (at the
+  // A 16 MB isolate: V8 aborts the runner. The isolate's heap is the tenant's memory quota (at the
   // default 256 MB the bomb runs into its CPU limit instead).
   await api(isogate, 'POST', '/api/v1/tenants', { body: { slug: 'culprit', name: 'culprit' } })
-  await api(isogate, 'PUT', '/api/v1/tenants/culprit/quota', { body: { memoryMb: 64 } })
-  const culprit = await deploy(isogate, 'culprit', '/bomb', BOMB, { limits: { memoryMb: 64 } })
+  await api(isogate, 'PUT', '/api/v1/tenants/culprit/quota', { body: { memoryMb: 16 } })
+  const culprit = await deploy(isogate, 'culprit', '/bomb', BOMB, { limits: { memoryMb: 16 } })
   const culpritRunner = rank(culprit.tenantId, 2)[0]
   // Tenant ids are generated: deploy bystanders until one is served by the other runner.
   let bystander: string | null = null

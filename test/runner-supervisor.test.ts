@@ -5,7 +5,7 @@ import { RunnerSupervisor, rank, type RunnerEvent, type RunResult } from '../run
 import { bodyText, fetchTask } from './helpers/programs.js'
 import { RUNNER_V8_FLAGS } from '../runner/supervisor/v8-flags.js'
 
-/** `new Array(1e9).fill(0)` in a 64 MB isolate: V8 aborts the whole runner process (SIGABRT). */
+/** `new Array(1e9).fill(0)` in a 16 MB isolate: V8 aborts the whole runner process (SIGABRT). */
 const BOMB = `export default { fetch() { new Array(1e9).fill(0); return new Response('survived') } }`
 const HELLO = `export default { fetch(request, env) { return new Response('hello ' + env.WHO) } }`
 /**
@@ -13,8 +13,8 @@ const HELLO = `export default { fetch(request, env) { return new Response('hello
  * machine: it answers at env.UNTIL (epoch ms), so its retry after the crash finishes then too.
  */
 const SLOW = `export default { async fetch(request, env) { await new Promise((resolve) => setTimeout(resolve, Math.max(0, Number(env.UNTIL) - Date.now()))); return new Response('slow') } }`
-// 64 MB: V8 aborts the runner (at 8 MB the isolate's memory limit now catches the bomb: SCRIPT_MEMORY_LIMIT).
-const GENEROUS = { memoryMb: 64, timeoutMs: 60_000, cpuMs: 60_000 }
+// 16 MB: V8 aborts the runner, a second or so sooner than at 64 (at 8 MB the isolate's memory limit catches the bomb: SCRIPT_MEMORY_LIMIT).
+const GENEROUS = { memoryMb: 16, timeoutMs: 60_000, cpuMs: 60_000 }
 
 /** The first tenant id with this prefix whose rendezvous home among two runners is `runner`. */
 function tenantOn(runner: number, prefix: string): string {
