@@ -1,6 +1,7 @@
 import { spawn } from 'node:child_process'
 import { readFileSync, rmSync } from 'node:fs'
 import t from 'tap'
+import { TEST_EMBEDDED_TEMPLATE } from '../config/test.js'
 import { ROOT, rootPath, userNodeArgs } from './helpers/paths.js'
 
 
@@ -25,7 +26,11 @@ interface Start {
 t.test('the bench harness runs every scenario against isogate and the uWS baseline and writes a report', async (t) => {
   // A report left by an earlier run must not pass for this one's.
   for (const file of ['latest.md', 'latest.json']) rmSync(rootPath(`bench/results/${file}`), { force: true })
-  const child = spawn(process.execPath, [...userNodeArgs('bench/run.ts'), '--smoke'], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] })
+  const child = spawn(process.execPath, [...userNodeArgs('bench/run.ts'), '--smoke'], {
+    cwd: ROOT,
+    env: { ...process.env, ISOGATE_EMBEDDED_TEMPLATE: TEST_EMBEDDED_TEMPLATE },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  })
   let output = ''
   child.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()))
   child.stderr.on('data', (chunk: Buffer) => (output += chunk.toString()))
