@@ -8,15 +8,16 @@ import { ADMIN_TOKEN, api, startTestIsogate } from './helpers/isogate.js'
 
 /**
  * The web console end to end in a real Chromium (Debian's, driven by playwright-core): one
- * browser, one isogate, every page visited in en, ru and uz with a screenshot of each under
- * test-output/console/ for people to look at.
+ * browser, one isogate, every page visited in en, ru and uz. With ISOGATE_SCREENSHOTS=1, a
+ * screenshot of each under test-output/console/ for people to look at (off by default: they cost
+ * a quarter of the test's time, and CI keeps no files).
  */
 // A margin over the suite's 120 s per file for a loaded machine (the test itself aims at ~40 s; every
 // browser step is bounded by the 20 s action timeout below).
 t.setTimeout(240_000)
 
 const CHROMIUM = '/usr/bin/chromium'
-const SHOTS = path.resolve('test-output/console')
+const SHOTS = process.env.ISOGATE_SCREENSHOTS === '1' ? path.resolve('test-output/console') : null
 const ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync']
 
 const BROKEN = `export default {
@@ -51,7 +52,10 @@ t.test('the web console in Chromium: sign in, write, deploy, run, roll back, thr
   const keyOf = async (role: string) => (await api(isogate, 'POST', '/api/v1/tenants/acme/keys', { body: { role, name: `${role} key` } })).body.token as string
   const [viewerToken, developerToken] = await Promise.all([keyOf('viewer'), keyOf('developer')])
 
-  mkdirSync(SHOTS, { recursive: true })
+  if (SHOTS !== null) mkdirSync(SHOTS, { recursive: true })
+  const shoot = async (page: Page, name: string, fullPage = false): Promise<void> => {
+    if (SHOTS !== null) await page.screenshot({ path: path.join(SHOTS, name), fullPage })
+  }
   const browser = await chromium.launch({ executablePath: CHROMIUM, args: ARGS })
   t.teardown(() => browser.close())
   const outside: string[] = []
@@ -72,7 +76,7 @@ t.test('the web console in Chromium: sign in, write, deploy, run, roll back, thr
   const signIn = async (page: Page, token: string, shot?: string) => {
     await page.goto(`${base}/`)
     t.match(page.url(), /\/sign-in\?next=%2F$/, 'a page without a session sends the browser to sign in')
-    if (shot !== undefined) await page.screenshot({ path: path.join(SHOTS, shot) })
+    if (shot !== undefined) await shoot(page, shot)
     await page.getByLabel('API key').fill(token)
     await page.getByLabel('API key').press('Enter') // the keyboard alone signs in
   }
@@ -283,7 +287,7 @@ t.test('the web console in Chromium: sign in, write, deploy, run, roll back, thr
       await page.goto(`${base}${target}`)
       if (name === 'editor') await page.locator('.cm-editor').waitFor()
       if (name === 'script') t.match(await page.locator('main').textContent(), expected[locale].window, `${locale}: the health window's plural`)
-      await page.screenshot({ path: path.join(SHOTS, `${name}.${locale}.png`), fullPage: true })
+      await shoot(page, `${name}.${locale}.png`, true)
     }
   }
   await page.goto(`${base}/language/en?back=/`)
@@ -306,7 +310,7 @@ t.test('the web console in Chromium: sign in, write, deploy, run, roll back, thr
     const fresh = await open(locale)
     await fresh.page.goto(`${base}/sign-in`)
     t.equal(await fresh.page.locator('h1').textContent(), title, `${locale}: the sign-in page follows Accept-Language`)
-    await fresh.page.screenshot({ path: path.join(SHOTS, `sign-in.${locale.slice(0, 2)}.png`) })
+    await shoot(fresh.page, `sign-in.${locale.slice(0, 2)}.png`)
     await fresh.context.close()
   }
 
