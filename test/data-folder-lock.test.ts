@@ -9,7 +9,6 @@ import { FileLock } from '../runner/index.js'
 import { RunnerSocketFolder } from '../runner/supervisor/socket-folder.js'
 import { nodeArgs, ROOT } from './helpers/paths.js'
 
-
 /** Starts the lock-holder fixture; resolves once it holds its lock. */
 async function holder(t: Test, mode: 'database' | 'file', target: string): Promise<ChildProcess> {
   const child = spawn(process.execPath, [...nodeArgs('test/fixtures/lock-holder.ts'), mode, target], { cwd: ROOT, stdio: ['ignore', 'pipe', 'inherit'] })

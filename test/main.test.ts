@@ -7,7 +7,6 @@ import { TEST_EMBEDDED_TEMPLATE } from '../config/test.js'
 import { alive, childPids } from './helpers/processes.js'
 import { ROOT, userNodeArgs } from './helpers/paths.js'
 
-
 interface Running {
   output: () => string
   exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>
@@ -15,7 +14,7 @@ interface Running {
   pid: number
 }
 
-/** Starts `src/main.ts` as `npm start` would, with only the given environment. */
+/** Starts isogate's main module as `npm start` would (its build; its source under tsx), with only the given environment. */
 function startMain(env: Record<string, string>): Running {
   const child = spawn(process.execPath, userNodeArgs('src/main.ts'), {
     cwd: ROOT,
