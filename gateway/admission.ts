@@ -1,3 +1,5 @@
+import { RoundRobin } from '../runner/index.js'
+
 export interface AdmissionOptions {
   /** Runs of one tenant in flight at once. */
   perTenantConcurrency?: number
@@ -123,8 +125,8 @@ export class AdmissionController {
   readonly #now: () => number
   readonly #tenantConcurrency: ((tenantId: string) => number | undefined) | undefined
   readonly #lanes = new Map<string, Lane>()
-  /** Tenants with runs waiting, in round-robin order (a Set keeps insertion order). */
-  readonly #ready = new Set<string>()
+  /** Tenants with runs waiting, in round-robin order (not a Set: see runner/run-table.ts). */
+  readonly #ready = new RoundRobin<string>()
   #running = 0
   #queued = 0
   /** Until when (performance.now()) the tenants count as contended. */
@@ -227,7 +229,7 @@ export class AdmissionController {
   #drain(): void {
     let scanned = 0
     while (this.#running < this.#globalConcurrency && this.#ready.size > 0 && scanned < this.#ready.size) {
-      const tenantId = this.#ready.values().next().value as string
+      const tenantId = this.#ready.first() as string
       const lane = this.#lanes.get(tenantId) as Lane
       // Rotate: this tenant goes to the back of the line whatever happens now.
       this.#ready.delete(tenantId)

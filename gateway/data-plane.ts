@@ -108,12 +108,12 @@ export class DataPlane {
 
   #handle(res: Uws.HttpResponse, req: Uws.HttpRequest): void {
     const started = performance.now()
-    const state: RequestState = { aborted: false, answered: false }
+    const state: RequestState = { aborted: false, answered: false, stream: null }
     let onAbort: (() => void) | null = null
     res.onAborted(() => {
       state.aborted = true
       onAbort?.()
-      state.onAbortStream?.()
+      state.stream?.aborted()
     })
     const method = req.getCaseSensitiveMethod().toUpperCase()
     // Dot segments resolved before routing, as the script's URL parser will resolve them.
@@ -314,7 +314,7 @@ export class DataPlane {
     })
     const early = this.#options.earlyResponses
     const stream = early === undefined ? null : new StreamedResponse(res, state, request.method)
-    if (stream !== null) state.onAbortStream = () => stream.aborted()
+    state.stream = stream
     if (early !== undefined && stream !== null) {
       early.register(executionId, {
         respond: (response, streaming) => {

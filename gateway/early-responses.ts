@@ -1,4 +1,4 @@
-import type { HttpResponseData } from '../runner/index.js'
+import { RunTable, type HttpResponseData } from '../runner/index.js'
 
 /** How the data plane writes one run's response before the run ends. */
 export interface EarlyResponder {
@@ -24,7 +24,8 @@ export interface EarlyResponder {
  * hostApis.add('run.respond', async (call) => early.respond(call.executionId, call.args[0]), true, false)
  */
 export class EarlyResponses {
-  readonly #waiting = new Map<string, EarlyResponder>()
+  /** By execution id; one entry per run, so not a Map (see run-table.ts). */
+  readonly #waiting = new RunTable<string, EarlyResponder>()
 
   /** Registers a run's responder until `release`. */
   register(executionId: string, responder: EarlyResponder): void {

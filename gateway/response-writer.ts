@@ -6,8 +6,13 @@ import type { Uws } from './uws.js'
 export interface RequestState {
   aborted: boolean
   answered: boolean
-  /** Wakes a streamed response's writer waiting for the client when the client goes away. */
-  onAbortStream?: (() => void) | undefined
+  /**
+   * The run's streamed response, told when the client goes away (it wakes a writer waiting for
+   * the client). Set in the object from the start, and an object rather than a new closure over
+   * the run: either way round, measured under load, every request's objects were promoted to the
+   * old generation (see runner/run-table.ts for the same effect).
+   */
+  stream?: { aborted(): void } | null
 }
 
 /** The run's id on every response of a run (success or failure): what `isogate logs <id>` takes. */

@@ -9,6 +9,7 @@
  */
 import type { ErrorData } from './errors.js'
 import type { HostCall, HostRegistry } from './thread/host-bridge.js'
+import { RunTable } from './run-table.js'
 
 /** A host API answered outside the worker: its name ('db.get') and whether scripts see it on ctx. */
 export interface RemoteHostApi {
@@ -66,7 +67,8 @@ const UNCOPYABLE: ErrorData = { code: 'HOST_CALL_FAILED', name: 'Error', message
  */
 export class HostCaller {
   readonly #send: (message: HostCallerMessage) => void
-  readonly #waiting = new Map<number, (answer: HostAnswer) => void>()
+  /** Calls out, by id: one entry per call, so not a Map (see run-table.ts). */
+  readonly #waiting = new RunTable<number, (answer: HostAnswer) => void>()
   #nextId = 1
 
   constructor(send: (message: HostCallerMessage) => void) {
@@ -102,7 +104,7 @@ export class HostCaller {
 
   /** The answerer is gone: every waiting call fails with `error`. */
   failAll(error: ErrorData): void {
-    const waiting = [...this.#waiting.values()]
+    const waiting = this.#waiting.values()
     this.#waiting.clear()
     for (const settle of waiting) settle({ ok: false, error })
   }
@@ -138,7 +140,8 @@ export class HostAnswerer {
   readonly #handler: HostCallHandler | undefined
   readonly #reply: (message: HostReplyMessage, fallback: HostReplyMessage) => void
   readonly #admit: (call: RelayedHostCall) => Error | null
-  readonly #inFlight = new Map<number, AbortController>()
+  /** Calls being answered, by id: one entry per call, so not a Map (see run-table.ts). */
+  readonly #inFlight = new RunTable<number, AbortController>()
   readonly #maxPerTenant: number
   readonly #lanes = new Map<string, Lane>()
   #closed = false

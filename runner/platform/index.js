@@ -291,10 +291,12 @@ async function execute(run, programId, kind, input, envData) {
 
 /**
  * Runs started by a synchronous call whose host has not taken their result yet (see `take`), and
- * the results of those that finished within that call.
+ * the results of those that finished within that call, by run id. Null-prototype objects, not
+ * Maps: a Map that gains and loses an entry per run links each hash table it replaces to the
+ * next, which promotes every run's objects to the isolate's old generation (runner/run-table.ts).
  */
-const syncRuns = new Map()
-const syncResults = new Map()
+const syncRuns = Object.create(null)
+const syncResults = Object.create(null)
 
 function finish(run, result) {
   run.done = true
@@ -306,7 +308,7 @@ function finish(run, result) {
   settleLeftovers(run)
   // Built field by field: an object spread of the result costs more than the rest of a hello run's end.
   const payload = { response: result.response, output: result.output, error: result.error, failure: result.failure, respondedEarly: result.respondedEarly, logs: run.logs, logBytes: run.logBytes, outputExceeded: run.outputExceeded }
-  if (syncRuns.has(run.id) && !callsLeft) syncResults.set(run.id, payload)
+  if (run.id in syncRuns && !callsLeft) syncResults[run.id] = payload
   else complete(run.id, payload)
 }
 
@@ -318,16 +320,16 @@ function finish(run, result) {
 function dispatch(runId, programId, kind, input, envData, outputLimit, sync) {
   const run = new Run(runId, outputLimit)
   run.canRespondEarly = canRespondEarly
-  if (sync === true) syncRuns.set(runId, run)
+  if (sync === true) syncRuns[runId] = run
   enter(run)
   then(execute(run, programId, kind, input, envData), (result) => finish(run, result))
 }
 
 /** The result of a run started synchronously, when it finished in that call; else undefined, and it completes later. */
 function take(runId) {
-  syncRuns.delete(runId)
-  const result = syncResults.get(runId)
-  syncResults.delete(runId)
+  delete syncRuns[runId]
+  const result = syncResults[runId]
+  delete syncResults[runId]
   return result
 }
 

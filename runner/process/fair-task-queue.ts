@@ -1,4 +1,5 @@
 import { Piscina, type TaskQueue } from 'piscina'
+import { RoundRobin, RunTable } from '../run-table.js'
 
 /** What piscina hands a task queue: the task, whose queue options we set in `inLane`. */
 type Task = Parameters<TaskQueue['push']>[0]
@@ -28,9 +29,10 @@ function laneOf(task: Task): string {
  * task is the next one out, so the round-robin turn it had is kept.
  */
 export class FairTaskQueue implements TaskQueue {
-  readonly #lanes = new Map<string, Task[]>()
-  /** Lanes with tasks, in round-robin order (a Set keeps insertion order). */
-  readonly #ready = new Set<string>()
+  /** Tasks by lane; lanes come and go with their tasks, so not a Map (see ../run-table.ts). */
+  readonly #lanes = new RunTable<string, Task[]>()
+  /** Lanes with tasks, in round-robin order. */
+  readonly #ready = new RoundRobin<string>()
   /** Tasks handed back by piscina, next out (last handed back first, as `unshift` means). */
   readonly #front: Task[] = []
   #size = 0
@@ -59,7 +61,7 @@ export class FairTaskQueue implements TaskQueue {
       this.#size--
       return returned
     }
-    for (const lane of this.#ready) {
+    for (const lane of this.#ready.keys()) {
       if (held?.(lane) === true) continue
       const tasks = this.#lanes.get(lane) as Task[]
       const task = tasks.shift() as Task

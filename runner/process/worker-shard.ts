@@ -9,6 +9,7 @@ import { FairTaskQueue, inLane } from './fair-task-queue.js'
 import { ProgramMissing, type ProgramSources } from './program-sources.js'
 import { SlotShares } from './slot-shares.js'
 import type { CpuShares } from './cpu-shares.js'
+import { RunTable } from '../run-table.js'
 import type { ThreadAnswer, ThreadRun, WorkerMessage, WorkerSettings } from '../thread/worker.js'
 
 export interface WorkerShardOptions {
@@ -82,7 +83,8 @@ export class WorkerShard {
   readonly #pool: Piscina
   readonly #sources: ProgramSources
   readonly #answers: BroadcastChannel
-  readonly #pending = new Map<number, PendingRun>()
+  /** By seq: one entry per run, so not a Map (see ../run-table.ts). */
+  readonly #pending = new RunTable<number, PendingRun>()
   /** Runs waiting for a slot on the thread, fair across tenants. */
   readonly #waiting = new FairTaskQueue()
   /** Runs on the thread (sent, not answered), per tenant: slots shared fairly (slot-shares.ts). */
@@ -90,7 +92,7 @@ export class WorkerShard {
   /** Tenants over their CPU share wait while others use the thread (cpu-gate.ts). */
   readonly #cpu: CpuGate
   /** Runs to send this turn, by lane (tenant), with their sources decided. */
-  readonly #queued = new Map<string, ThreadRun[]>()
+  #queued = new Map<string, ThreadRun[]>()
   /** Programs whose source the thread has been sent. */
   readonly #sent = new Set<string>()
   /** Which sent runs the thread has started, and whether a synchronous step holds it (hold-watch.ts). */
@@ -266,7 +268,7 @@ export class WorkerShard {
     this.#answers.close()
     await this.#pool.close({ force: true })
     // Runs still waiting for a slot never reached the thread: they end as the ones on it did.
-    const left = [...this.#pending.values()]
+    const left = this.#pending.values()
     this.#pending.clear()
     for (const pending of left) pending.reject(crashed(new Error('the pool was closed')))
   }
@@ -301,8 +303,10 @@ export class WorkerShard {
 
   #flush(): void {
     this.#flushQueued = false
-    for (const [lane, runs] of this.#queued) this.#send(lane, runs)
-    this.#queued.clear()
+    const queued = this.#queued
+    // A new Map, not clear(): V8 links a cleared table to the next, as it does a replaced one (../run-table.ts).
+    this.#queued = new Map()
+    for (const [lane, runs] of queued) this.#send(lane, runs)
   }
 
   #send(lane: string, runs: ThreadRun[]): void {

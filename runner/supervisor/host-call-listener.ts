@@ -1,6 +1,7 @@
 import { createServer, type Server, type Socket } from 'node:net'
 import { rmSync } from 'node:fs'
 import { FrameChannel, type Frame } from '../framing.js'
+import { RunTable } from '../run-table.js'
 import {
   HostAnswerer,
   type HostAnswererOptions,
@@ -51,9 +52,10 @@ export class HostCallListener {
   readonly path: string
   readonly #answerer: HostAnswerer
   readonly #server: Server
-  readonly #routes = new Map<number, Route>()
+  /** One entry per call, so not a Map (see ../run-table.ts). */
+  readonly #routes = new RunTable<number, Route>()
   /** Per channel: the caller's number of each call in flight -> the listener's. */
-  readonly #ids = new Map<FrameChannel, Map<number, number>>()
+  readonly #ids = new Map<FrameChannel, RunTable<number, number>>()
   readonly #sockets = new Set<Socket>()
   #nextId = 1
   #closed = false
@@ -81,7 +83,7 @@ export class HostCallListener {
     if (this.#closed) return
     let ids = this.#ids.get(channel)
     if (ids === undefined) {
-      ids = new Map()
+      ids = new RunTable()
       this.#ids.set(channel, ids)
     }
     if ('hostCancel' in frame) {

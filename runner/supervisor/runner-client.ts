@@ -10,6 +10,7 @@ import type { IsolatePoolOptions } from '../process/isolate-pool.js'
 import type { RunnerProcessNotice, RunnerProcessSettings } from '../process/runner-process.js'
 import { decodeResult, encodeTask, type WireResult } from '../protocol.js'
 import { hasEffect, markEffects, markRetryable } from './run-effects.js'
+import { RunTable } from '../run-table.js'
 
 /**
  * Host calls of one tenant the gateway answers at once for one runner process; its further calls
@@ -79,7 +80,8 @@ const MAX_SENT_PROGRAMS = 10_000
 export class RunnerClient {
   readonly #options: RunnerClientOptions
   readonly #child: ChildProcess
-  readonly #calls = new Map<number, Call>()
+  /** Requests in flight by id, oldest first (ids grow). Not a Map: see run-table.ts. */
+  readonly #calls = new RunTable<number, Call>()
   /** Runs in flight per tenant: a host call is answered only for a tenant with a run here. */
   readonly #tenantRuns = new Map<string, number>()
   readonly #hostCalls: HostCallListener

@@ -6,6 +6,7 @@ import { registerSubtleCrypto } from './subtle-crypto.js'
 import type { LogEntry, RunTrace } from '../protocol.js'
 import type { LimitEnforcer } from './limit-enforcer.js'
 import { CpuLedger, RunCpu, type IsolateCpuAccount } from './cpu-ledger.js'
+import { RunTable } from '../run-table.js'
 
 /**
  * A host API: called with the tenant (bound by the host, never named by the script), the copied
@@ -285,7 +286,8 @@ export interface ContextBridge {
  */
 export class HostBridge {
   readonly #registry: HostRegistry
-  readonly #runs = new Map<number, BridgeRun>()
+  /** Runs in flight by id: one entry per run, so not a Map (see ../run-table.ts). */
+  readonly #runs = new RunTable<number, BridgeRun>()
   /** The thread's CPU books (cpu-ledger.ts), shared with every isolate's platform. */
   readonly ledger = new CpuLedger()
   #nextRun = 1

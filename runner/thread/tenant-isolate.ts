@@ -6,6 +6,7 @@ import { IsolateCpuAccount } from './cpu-ledger.js'
 import { importError, isNodeModule, nodeModuleSource } from './imports.js'
 import { randomBytes } from 'node:crypto'
 import { programKey, type NamedProgram } from '../protocol.js'
+import { RunTable } from '../run-table.js'
 import { SCRIPT_FILENAME, pointer, splitMessageLocation, stackLocation, tenantStack } from './source-location.js'
 
 /** A script of the platform, and V8 code cache for it that this process produced (platform-cache.ts). */
@@ -106,7 +107,8 @@ export class TenantIsolate {
   #chunks = new Map<string, ivm.Script>()
   #bridge: HostBridge
   #programs: LRUCache<string, Promise<Program>>
-  #runs = new Set<BridgeRun>()
+  /** Runs in flight in this isolate, by id: one entry per run, so not a Set (see ../run-table.ts). */
+  #runs = new RunTable<number, BridgeRun>()
   #retired = false
   #disposedAll = false
   /** Programs compiled so far; a spare context is kept once a further one arrives. */
@@ -170,7 +172,7 @@ export class TenantIsolate {
    */
   get quiet(): boolean {
     if (this.#asyncSteps > 0 || this.#compiling > 0 || this.#heapSentinel) return false
-    for (const run of this.#runs) if (run.hostCalls > 0) return false
+    for (const run of this.#runs.values()) if (run.hostCalls > 0) return false
     return true
   }
 
@@ -302,7 +304,7 @@ export class TenantIsolate {
     // An isolate that isolated-vm disposed itself went over its memory limit.
     const error = new RunnerError(this.#killReason ?? 'SCRIPT_MEMORY_LIMIT')
     const sibling = siblingLimit(error.code)
-    for (const run of this.#runs) run.abort(this.#culprit === null || run === this.#culprit ? error : sibling)
+    for (const run of this.#runs.values()) run.abort(this.#culprit === null || run === this.#culprit ? error : sibling)
     this.#runs.clear()
   }
 
@@ -527,9 +529,9 @@ export class TenantIsolate {
         id: programId,
         release: prepared.release,
         dispatch: (run, kind, input, env, outputLimit, step) => {
-          this.#runs.add(run)
+          this.#runs.set(run.id, run)
           run.onEnd(() => {
-            this.#runs.delete(run)
+            this.#runs.delete(run.id)
             if (this.#runs.size > 0 || this.#starting > 0) return
             if (this.#retired) this.#dispose()
             else if (this.#wantSpare) this.#prepareSpare()

@@ -1,5 +1,6 @@
 import { RunnerError, type RunnerErrorCode } from '../errors.js'
 import type { LimitEnforcer } from './limit-enforcer.js'
+import { RunTable } from '../run-table.js'
 
 /** What the watchdog needs of an isolate: whether it is gone, and a way to stop it. */
 export interface Watched {
@@ -29,6 +30,7 @@ export interface WatchedRun {
 }
 
 interface Entry {
+  key: number
   target: Watched
   limits: LimitEnforcer
   run: WatchedRun
@@ -77,7 +79,9 @@ const DEFAULTS = { intervalMs: 5, endGraceMs: 20, settleMs: 1000 }
  * not a run's, so every run in it ends with SCRIPT_MEMORY_LIMIT.
  */
 export class Watchdog {
-  readonly #entries = new Set<Entry>()
+  /** By a number of the watchdog's: one entry per run, so not a Set (see ../run-table.ts). */
+  readonly #entries = new RunTable<number, Entry>()
+  #nextKey = 1
   readonly #intervalMs: number
   readonly #endGraceNs: number
   readonly #settleMs: number
@@ -101,6 +105,7 @@ export class Watchdog {
    */
   watch(target: Watched, limits: LimitEnforcer, run: WatchedRun): () => bigint {
     const entry: Entry = {
+      key: this.#nextKey++,
       target,
       limits,
       run,
@@ -113,12 +118,12 @@ export class Watchdog {
       lastCpu: 0,
       endedAt: 0,
     }
-    this.#entries.add(entry)
+    this.#entries.set(entry.key, entry)
     if (this.#timer === null) this.#timer = setInterval(() => this.#check(), this.#intervalMs)
     return () => {
       // The timer stops at its next tick with nothing to watch: not here, where a busy worker
       // would stop and start it on every run. An early-ended run stays watched until it settles.
-      if (entry.state !== 'ended') this.#entries.delete(entry)
+      if (entry.state !== 'ended') this.#entries.delete(entry.key)
       return BigInt(Math.round(run.cpuNs()))
     }
   }
@@ -130,10 +135,10 @@ export class Watchdog {
       return
     }
     const now = performance.now()
-    for (const entry of this.#entries) {
+    for (const entry of this.#entries.values()) {
       if (entry.state === 'ended') this.#checkEnded(entry, now)
       else if (entry.target.disposed) {
-        this.#entries.delete(entry)
+        this.#entries.delete(entry.key)
         // Killed for a sibling run's CPU or wall time, this run is not over a limit of its own.
         const reason = entry.target.killReason
         if (reason === null || reason === 'SCRIPT_MEMORY_LIMIT') entry.limits.exceed('SCRIPT_MEMORY_LIMIT')
@@ -150,7 +155,7 @@ export class Watchdog {
     entry.code = code
     if (!entry.run.markEnding()) {
       // No slot of its own (a thread with more runs in flight than slots): stop the isolate.
-      this.#entries.delete(entry)
+      this.#entries.delete(entry.key)
       entry.target.kill(code, entry.run)
       return
     }
@@ -169,12 +174,12 @@ export class Watchdog {
     const run = entry.run
     if (run.ended) {
       // It finished the step it was in, and with it the run; the limit it went over answers it.
-      this.#entries.delete(entry)
+      this.#entries.delete(entry.key)
       return
     }
     const cpu = run.cpuNs()
     if (cpu - entry.overAt > this.#endGraceNs) {
-      this.#entries.delete(entry)
+      this.#entries.delete(entry.key)
       entry.target.kill(entry.code, run)
     } else if (!run.mayBeExecuting() || cpu === entry.lastCpu) {
       entry.state = 'ended'
@@ -188,14 +193,14 @@ export class Watchdog {
   /** An early-ended run: code of it that still runs (an answer already on its way in) must stop within the grace. */
   #checkEnded(entry: Entry, now: number): void {
     if (entry.target.disposed) {
-      this.#entries.delete(entry)
+      this.#entries.delete(entry.key)
       entry.run.settle()
     } else if (entry.run.cpuSinceEnd() > this.#endGraceNs) {
-      this.#entries.delete(entry)
+      this.#entries.delete(entry.key)
       entry.target.kill(entry.code, entry.run)
       entry.run.settle()
     } else if (now - entry.endedAt > this.#settleMs) {
-      this.#entries.delete(entry)
+      this.#entries.delete(entry.key)
       entry.run.settle()
     }
   }
