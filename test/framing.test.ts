@@ -1,10 +1,13 @@
+import { execFile } from 'node:child_process'
 import { mkdtempSync, rmSync } from 'node:fs'
 import { createConnection, createServer, type Server, type Socket } from 'node:net'
 import os from 'node:os'
 import path from 'node:path'
+import { promisify } from 'node:util'
 import t, { type Test } from 'tap'
 import { FrameChannel, type RunnerResponse } from '../runner/framing.js'
 import { decodeResult, decodeTask, encodeResult, encodeTask, programKey, type WireResult, type WireTask } from '../runner/protocol.js'
+import { nodeArgs, ROOT } from './helpers/paths.js'
 
 /** A connected pair of real Unix domain sockets. */
 async function socketPair(t: Test): Promise<{ client: Socket; server: Socket }> {
@@ -151,4 +154,58 @@ t.test('a run crosses as JSON with its binary body beside it as bytes: tasks and
   const [request, response] = (await received.done) as [{ message: { task: WireTask } }, { value: WireResult }]
   t.same(decodeTask(request.message.task), binary)
   t.same(new Uint8Array(decodeResult(response.value).response?.body as ArrayBuffer), new Uint8Array([1, 2, 3]))
+})
+
+t.test('runs and their answers cross as JSON, their bodies beside it as bytes; a batch keeps other frames in its V8 part, in order', async (t) => {
+  const { client, server } = await socketPair(t)
+  const raw: Buffer[] = []
+  server.on('data', (chunk: Buffer) => raw.push(chunk))
+  const received = collect(server, 7)
+  const sender = new FrameChannel(client, () => {})
+  const u8 = new Uint8Array([0, 1, 255])
+  const buf = Buffer.from('buffer body')
+  const ab = new Uint8Array([7, 8]).buffer
+  const task = { tenantId: 'acme', key: 'acme/s1/1/abc', json: '{"kind":"fetch"}', body: u8 }
+  const when = new Date(5)
+  // The first frame after an idle turn leaves alone; the six after it leave in one batch.
+  sender.send({ id: 0, missing: 'acme/s1/1/abc' })
+  sender.send({ id: 1, message: { type: 'run', task } })
+  sender.send({ hostCall: 4, call: { tenantId: 'acme', name: 'cache.set', args: ['k', new Map([['a', 1]]), when] } })
+  sender.send({ id: 2, value: { json: '{"ok":true}', body: buf } })
+  sender.send({ id: 3, value: { json: '{"ok":true}', body: ab } })
+  sender.send({ id: 4, value: { json: '{"ok":true}', body: null } })
+  sender.send({ id: 5, error: { code: 'RUNNER_CRASHED', message: 'lost', retryable: true } })
+  const frames = (await received.done) as Array<Record<string, unknown>>
+  t.same(frames[0], { id: 0, missing: 'acme/s1/1/abc' })
+  const run = frames[1] as { id: number; message: { type: string; task: typeof task } }
+  t.same(run, { id: 1, message: { type: 'run', task: { ...task, body: u8 } } })
+  t.ok(run.message.task.body instanceof Uint8Array && !Buffer.isBuffer(run.message.task.body), 'a Uint8Array body comes back a Uint8Array')
+  const call = frames[2] as { hostCall: number; call: { args: [string, Map<string, number>, Date] } }
+  t.ok(call.call.args[1] instanceof Map && call.call.args[1].get('a') === 1, 'a host call keeps what JSON cannot carry')
+  t.ok(call.call.args[2] instanceof Date && call.call.args[2].getTime() === 5)
+  t.ok(Buffer.isBuffer((frames[3] as { value: { body: unknown } }).value.body), 'a Buffer body comes back a Buffer')
+  t.equal(Buffer.from((frames[3] as { value: { body: Buffer } }).value.body).toString(), 'buffer body')
+  const abBack = (frames[4] as { value: { body: unknown } }).value.body
+  t.ok(abBack instanceof ArrayBuffer, 'an ArrayBuffer body comes back an ArrayBuffer')
+  t.same([...new Uint8Array(abBack as ArrayBuffer)], [7, 8])
+  t.same(frames[5], { id: 4, value: { json: '{"ok":true}', body: null } })
+  t.same(frames[6], { id: 5, error: { code: 'RUNNER_CRASHED', message: 'lost', retryable: true } })
+  t.equal(task.body, u8, "the sender's own frame is left as it was")
+
+  // The second write is the batch of six: version byte 1, its JSON, the bodies as raw bytes.
+  const bytes = Buffer.concat(raw)
+  const first = 4 + bytes.readUInt32BE(0)
+  const batch = bytes.subarray(first + 4)
+  t.equal(batch.readUInt8(0), 1, 'a batch, not a V8 payload')
+  const [entries, v8Bytes] = JSON.parse(batch.toString('utf8', 5, 5 + batch.readUInt32BE(1))) as [unknown[][], number]
+  t.same(entries.map((entry) => entry[0]), [1, 2, 1, 1, 0, 2], 'runs with a body beside them, the host call and the error in the V8 part, a bodiless answer plain')
+  t.ok(v8Bytes > 0)
+  t.ok(batch.includes(Buffer.from('buffer body')), 'a body is in the batch as its own bytes')
+})
+
+t.test('run frames passing through a channel die young: nothing keeps them until a full collection', async (t) => {
+  const { stdout } = await promisify(execFile)(process.execPath, ['--expose-gc', ...nodeArgs('test/fixtures/promotion.ts'), 'frames'], { cwd: ROOT, timeout: 60_000 })
+  const { sentBytes, promotedBytes } = JSON.parse(stdout) as { sentBytes: number; promotedBytes: number }
+  // With a V8 serializer per batch (before): 11 MB of 50 promoted, and 4 full collections.
+  t.ok(promotedBytes < sentBytes * 0.1, `${promotedBytes} of ${sentBytes} bytes of frames promoted to the old generation`)
 })
