@@ -7,10 +7,11 @@
  *
  *     0x01 | JSON length (4 bytes) | JSON [entries, V8 length] | bodies... | V8 payload
  *
- * Runs and their answers (the hot path), and `missing`, cross as JSON, their body beside it
- * (entry `[1, frame, 't' | 'v', type, length]`, the frame's body left null; `[0, frame]` when it
- * has none). Every other frame (host calls carry any structured-clonable value) goes in the V8
- * payload, as before, and its entry is `[2, index]`. Why not V8 for all: a V8 serializer or
+ * Runs and their answers (the hot path) cross as JSON, their body beside it (entry
+ * `[1, frame, 't' | 'v', type, length]`, the frame's body left null; `[0, frame]` when it has
+ * none); so does any other frame that JSON gives back exactly (`[0, frame]`: most host calls and
+ * their answers). The rest (a Date, a Map, bytes or undefined in a host call's values) go in the
+ * V8 payload, and their entry is `[2, index]`. Why not V8 for all: a V8 serializer or
  * deserializer made per batch keeps every object it saw alive until a full collection (its
  * identity map is a strong root, and its wrapper outlives scavenges), so each run's task,
  * answer and body were promoted to the old generation: measured on the gateway at hello@100,
@@ -220,10 +221,31 @@ type Entry = [0, unknown] | [1, unknown, BodyPlace, BodyType, number] | [2, numb
 
 /** Where the body of a frame that crosses as JSON sits; null for a frame that goes in the V8 payload. */
 function jsonPlace(frame: Frame): BodyPlace | 'none' | null {
-  if ('message' in frame) return frame.message.type === 'run' ? 't' : null
-  if ('missing' in frame) return 'none'
+  if ('message' in frame && frame.message.type === 'run') return 't'
   if ('value' in frame && !('error' in frame) && isWireResult(frame.value)) return 'v'
-  return null
+  return jsonSafe(frame, 0) ? 'none' : null
+}
+
+/** Deeper than this, a value goes in the V8 part (which has its own limits) rather than be walked. */
+const MAX_JSON_DEPTH = 32
+
+/**
+ * Whether JSON gives `value` back exactly as the V8 serializer would: null, booleans, strings,
+ * finite numbers other than -0, arrays without holes or extra properties, and plain objects of
+ * those. Anything else (undefined, NaN, a Date, a Map, bytes, a class instance) is not.
+ */
+function jsonSafe(value: unknown, depth: number): boolean {
+  if (value === null || typeof value === 'boolean' || typeof value === 'string') return true
+  if (typeof value === 'number') return Number.isFinite(value) && !Object.is(value, -0)
+  if (typeof value !== 'object' || depth > MAX_JSON_DEPTH) return false
+  if (Array.isArray(value)) {
+    for (let i = 0; i < value.length; i++) if (!(i in value) || !jsonSafe(value[i], depth + 1)) return false
+    return Object.keys(value).length === value.length
+  }
+  const proto = Object.getPrototypeOf(value) as unknown
+  if (proto !== Object.prototype && proto !== null) return false
+  for (const key of Object.keys(value)) if (!jsonSafe((value as Record<string, unknown>)[key], depth + 1)) return false
+  return true
 }
 
 function isWireResult(value: unknown): value is WireResult {

@@ -160,14 +160,14 @@ t.test('runs and their answers cross as JSON, their bodies beside it as bytes; a
   const { client, server } = await socketPair(t)
   const raw: Buffer[] = []
   server.on('data', (chunk: Buffer) => raw.push(chunk))
-  const received = collect(server, 7)
+  const received = collect(server, 9)
   const sender = new FrameChannel(client, () => {})
   const u8 = new Uint8Array([0, 1, 255])
   const buf = Buffer.from('buffer body')
   const ab = new Uint8Array([7, 8]).buffer
   const task = { tenantId: 'acme', key: 'acme/s1/1/abc', json: '{"kind":"fetch"}', body: u8 }
   const when = new Date(5)
-  // The first frame after an idle turn leaves alone; the six after it leave in one batch.
+  // The first frame after an idle turn leaves alone; the eight after it leave in one batch.
   sender.send({ id: 0, missing: 'acme/s1/1/abc' })
   sender.send({ id: 1, message: { type: 'run', task } })
   sender.send({ hostCall: 4, call: { tenantId: 'acme', name: 'cache.set', args: ['k', new Map([['a', 1]]), when] } })
@@ -175,6 +175,9 @@ t.test('runs and their answers cross as JSON, their bodies beside it as bytes; a
   sender.send({ id: 3, value: { json: '{"ok":true}', body: ab } })
   sender.send({ id: 4, value: { json: '{"ok":true}', body: null } })
   sender.send({ id: 5, error: { code: 'RUNNER_CRASHED', message: 'lost', retryable: true } })
+  sender.send({ hostCall: 5, call: { tenantId: 'acme', name: 'cache.get', args: ['k', { deep: [1, 'two', null, true] }] } })
+  // eslint-disable-next-line no-sparse-arrays
+  sender.send({ hostReply: 6, answer: { ok: true, value: { gone: undefined, negative: -0, holes: [1, , 3], nan: Number.NaN } } })
   const frames = (await received.done) as Array<Record<string, unknown>>
   t.same(frames[0], { id: 0, missing: 'acme/s1/1/abc' })
   const run = frames[1] as { id: number; message: { type: string; task: typeof task } }
@@ -190,15 +193,21 @@ t.test('runs and their answers cross as JSON, their bodies beside it as bytes; a
   t.same([...new Uint8Array(abBack as ArrayBuffer)], [7, 8])
   t.same(frames[5], { id: 4, value: { json: '{"ok":true}', body: null } })
   t.same(frames[6], { id: 5, error: { code: 'RUNNER_CRASHED', message: 'lost', retryable: true } })
+  t.same(frames[7], { hostCall: 5, call: { tenantId: 'acme', name: 'cache.get', args: ['k', { deep: [1, 'two', null, true] }] } })
+  const reply = (frames[8] as { answer: { value: { gone?: unknown; negative: number; holes: number[]; nan: number } } }).answer.value
+  t.ok('gone' in reply && reply.gone === undefined, 'what JSON would drop goes the V8 way: an undefined property stays')
+  t.ok(Object.is(reply.negative, -0), '-0 stays -0')
+  t.notOk(1 in reply.holes, 'a hole stays a hole')
+  t.ok(Number.isNaN(reply.nan))
   t.equal(task.body, u8, "the sender's own frame is left as it was")
 
-  // The second write is the batch of six: version byte 1, its JSON, the bodies as raw bytes.
+  // The second write is the batch of the eight after it: version byte 1, its JSON, the bodies as raw bytes.
   const bytes = Buffer.concat(raw)
   const first = 4 + bytes.readUInt32BE(0)
   const batch = bytes.subarray(first + 4)
   t.equal(batch.readUInt8(0), 1, 'a batch, not a V8 payload')
   const [entries, v8Bytes] = JSON.parse(batch.toString('utf8', 5, 5 + batch.readUInt32BE(1))) as [unknown[][], number]
-  t.same(entries.map((entry) => entry[0]), [1, 2, 1, 1, 0, 2], 'runs with a body beside them, the host call and the error in the V8 part, a bodiless answer plain')
+  t.same(entries.map((entry) => entry[0]), [1, 2, 1, 1, 0, 0, 0, 2], 'runs with their bodies beside them; the host call with a Map and a Date, and the reply with undefined, -0, a hole and NaN, in the V8 part; the rest plain JSON')
   t.ok(v8Bytes > 0)
   t.ok(batch.includes(Buffer.from('buffer body')), 'a body is in the batch as its own bytes')
 })
