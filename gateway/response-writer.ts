@@ -8,9 +8,9 @@ export interface RequestState {
   answered: boolean
   /**
    * The run's streamed response, told when the client goes away (it wakes a writer waiting for
-   * the client). Set in the object from the start, and an object rather than a new closure over
-   * the run: either way round, measured under load, every request's objects were promoted to the
-   * old generation (see runner/run-table.ts for the same effect).
+   * the client). A field from the start, holding the stream itself: a closure over the run added
+   * later kept requests' objects alive through scavenges under load (bisected with --trace-gc,
+   * not explained; runner/run-table.ts has a cause of the same kind that is).
    */
   stream?: { aborted(): void } | null
 }

@@ -293,6 +293,7 @@ function encodeBatch(frames: Frame[], fallbacks: Array<Frame | undefined>): Uint
   return v8 === null ? [head, json, ...bodies] : [head, json, ...bodies, v8]
 }
 
+/** The entry of a frame that did not serialize and had no fallback: left out of the batch. */
 const DROPPED = [2, -1] as Entry
 
 /** The V8 payload of a batch's other frames; a frame that does not serialize goes as its fallback, or not at all (its entry dropped). */
