@@ -34,7 +34,7 @@ import type { Socket } from 'node:net'
 import { deserialize, serialize } from 'node:v8'
 import type { ErrorData } from './errors.js'
 import type { HostCallMessage, HostCancelMessage, HostReplyMessage } from './host-call-channel.js'
-import type { NamedTask, WireResult, WireTask } from './protocol.js'
+import { isBinary, type NamedTask, type WireResult, type WireTask } from './protocol.js'
 
 /** What the gateway asks of a runner process. */
 export type RunnerMessage =
@@ -218,6 +218,8 @@ type BodyType = 'u8' | 'buf' | 'ab'
 /** Where a run's body sits in its frame: the task of a request, the value of an answer. */
 type BodyPlace = 't' | 'v'
 type Entry = [0, unknown] | [1, unknown, BodyPlace, BodyType, number] | [2, number]
+/** A run request as it goes on the wire. */
+type RunRequest = RunnerRequest & { message: { type: 'run'; task: WireTask } }
 
 /** Where the body of a frame that crosses as JSON sits; null for a frame that goes in the V8 payload. */
 function jsonPlace(frame: Frame): BodyPlace | 'none' | null {
@@ -251,7 +253,7 @@ function jsonSafe(value: unknown, depth: number): boolean {
 function isWireResult(value: unknown): value is WireResult {
   if (typeof value !== 'object' || value === null) return false
   const { json, body } = value as Partial<WireResult>
-  return typeof json === 'string' && (body === null || body instanceof Uint8Array || body instanceof ArrayBuffer) && Object.keys(value).length === 2
+  return typeof json === 'string' && (body === null || isBinary(body)) && Object.keys(value).length === 2
 }
 
 function bodyType(body: ArrayBuffer | Uint8Array): BodyType {
@@ -271,7 +273,7 @@ function encodeBatch(frames: Frame[], fallbacks: Array<Frame | undefined>): Uint
       entries.push([2, inV8.length - 1])
       continue
     }
-    const body = place === 'none' ? null : place === 't' ? (frame as RunnerRequest & { message: { task: WireTask } }).message.task.body : ((frame as RunnerResponse).value as WireResult).body
+    const body = place === 'none' ? null : place === 't' ? (frame as RunRequest).message.task.body : ((frame as RunnerResponse).value as WireResult).body
     if (body === null || place === 'none') {
       entries.push([0, frame])
       continue
@@ -279,14 +281,15 @@ function encodeBatch(frames: Frame[], fallbacks: Array<Frame | undefined>): Uint
     // The frame as it crosses, its body beside it: the sender's own frame is left as it is.
     const bare =
       place === 't'
-        ? { ...frame, message: { ...(frame as RunnerRequest).message, task: { ...(frame as RunnerRequest & { message: { task: WireTask } }).message.task, body: null } } }
+        ? { ...frame, message: { ...(frame as RunRequest).message, task: { ...(frame as RunRequest).message.task, body: null } } }
         : { ...frame, value: { json: ((frame as RunnerResponse).value as WireResult).json, body: null } }
     const bytes = body instanceof ArrayBuffer ? new Uint8Array(body) : body
     entries.push([1, bare, place, bodyType(body), bytes.byteLength])
     bodies.push(bytes)
   }
   const v8 = inV8.length === 0 ? null : serializeFrames(inV8, entries)
-  const json = Buffer.from(JSON.stringify([entries.filter((entry) => entry !== DROPPED), v8?.byteLength ?? 0]))
+  const kept = entries.includes(DROPPED) ? entries.filter((entry) => entry !== DROPPED) : entries
+  const json = Buffer.from(JSON.stringify([kept, v8?.byteLength ?? 0]))
   const head = Buffer.allocUnsafe(BATCH_HEAD_BYTES)
   head.writeUInt8(BATCH_VERSION, 0)
   head.writeUInt32BE(json.byteLength, 1)

@@ -59,7 +59,8 @@ export interface WireResult {
   body: ArrayBuffer | Uint8Array | null
 }
 
-function isBinary(value: unknown): value is ArrayBuffer | Uint8Array {
+/** A body that crosses as bytes beside the JSON (framing.ts, and the thread hop). */
+export function isBinary(value: unknown): value is ArrayBuffer | Uint8Array {
   return value instanceof ArrayBuffer || value instanceof Uint8Array
 }
 
