@@ -2,16 +2,19 @@
  * The framed protocol between the gateway and its runner processes, over a Unix domain socket.
  *
  * A write is a 4-byte big-endian length and a batch: the frames one side sends in one turn of its
- * event loop leave in one write and are read back together. A batch is JSON text, then the
- * binary bodies of its runs as bytes, then (when it holds any) one `v8.serialize` payload:
+ * event loop leave in one write and are read back together. A batch is JSON text, then the texts
+ * and binary bodies of its runs as bytes, then (when it holds any) one `v8.serialize` payload:
  *
- *     0x01 | JSON length (4 bytes) | JSON [entries, V8 length] | bodies... | V8 payload
+ *     0x01 | JSON length (4 bytes) | JSON [entries, V8 length] | texts and bodies... | V8 payload
  *
- * Runs and their answers (the hot path) cross as JSON, their body beside it (entry
- * `[1, frame, 't' | 'v', type, length]`, the frame's body left null; `[0, frame]` when it has
- * none); so does any other frame that JSON gives back exactly (`[0, frame]`: most host calls and
- * their answers). The rest (a Date, a Map, bytes or undefined in a host call's values) go in the
- * V8 payload, and their entry is `[2, index]`. Why not V8 for all: a V8 serializer or
+ * Runs and their answers (the hot path) cross as JSON with their JSON texts (a task's `json` and
+ * `args`, an answer's `json`) and their body beside it, as UTF-8 bytes (entry
+ * `[1, frame, 't' | 'v', type | null, body length, ...text lengths]`, the frame's texts and body
+ * left null): a JSON text inside the batch's JSON would be escaped on one side and unescaped on
+ * the other, quote by quote (a tenth of the runner's main thread at hello@100). Any other frame
+ * that JSON gives back exactly goes in the JSON (`[0, frame]`: most host calls and their
+ * answers). The rest (a Date, a Map, bytes or undefined in a host call's values) go in the V8
+ * payload, and their entry is `[2, index]`. Why not V8 for all: a V8 serializer or
  * deserializer made per batch keeps every object it saw alive until a full collection (its
  * identity map is a strong root, and its wrapper outlives scavenges), so each run's task,
  * answer and body were promoted to the old generation: measured on the gateway at hello@100,
@@ -217,13 +220,13 @@ const BATCH_HEAD_BYTES = 5
 type BodyType = 'u8' | 'buf' | 'ab'
 /** Where a run's body sits in its frame: the task of a request, the value of an answer. */
 type BodyPlace = 't' | 'v'
-type Entry = [0, unknown] | [1, unknown, BodyPlace, BodyType, number] | [2, number]
+type Entry = [0, unknown] | [1, unknown, BodyPlace, BodyType | null, number, ...number[]] | [2, number]
 /** A run request as it goes on the wire. */
 type RunRequest = RunnerRequest & { message: { type: 'run'; task: WireTask } }
 
 /** Where the body of a frame that crosses as JSON sits; null for a frame that goes in the V8 payload. */
 function jsonPlace(frame: Frame): BodyPlace | 'none' | null {
-  if ('message' in frame && frame.message.type === 'run') return 't'
+  if ('message' in frame && frame.message.type === 'run' && isWireTask(frame.message.task)) return 't'
   if ('value' in frame && !('error' in frame) && isWireResult(frame.value)) return 'v'
   return jsonSafe(frame, 0) ? 'none' : null
 }
@@ -250,6 +253,10 @@ function jsonSafe(value: unknown, depth: number): boolean {
   return true
 }
 
+function isWireTask(task: WireTask): boolean {
+  return typeof task.json === 'string' && typeof task.args === 'string' && (task.body === null || isBinary(task.body))
+}
+
 function isWireResult(value: unknown): value is WireResult {
   if (typeof value !== 'object' || value === null) return false
   const { json, body } = value as Partial<WireResult>
@@ -260,10 +267,11 @@ function bodyType(body: ArrayBuffer | Uint8Array): BodyType {
   return body instanceof ArrayBuffer ? 'ab' : Buffer.isBuffer(body) ? 'buf' : 'u8'
 }
 
-/** A batch's parts, in order: head and JSON, bodies, and the V8 payload if any. */
+/** A batch's parts, in order: head and JSON, texts and bodies, and the V8 payload if any. */
 function encodeBatch(frames: Frame[], fallbacks: Array<Frame | undefined>): Uint8Array[] {
   const entries: Entry[] = []
-  const bodies: Uint8Array[] = []
+  /** The texts and bodies of the JSON entries, in order. */
+  const beside: Uint8Array[] = []
   const inV8: Array<{ frame: Frame; fallback: Frame | undefined; entry: number }> = []
   for (let i = 0; i < frames.length; i++) {
     const frame = frames[i] as Frame
@@ -273,19 +281,40 @@ function encodeBatch(frames: Frame[], fallbacks: Array<Frame | undefined>): Uint
       entries.push([2, inV8.length - 1])
       continue
     }
-    const body = place === 'none' ? null : place === 't' ? (frame as RunRequest).message.task.body : ((frame as RunnerResponse).value as WireResult).body
-    if (body === null || place === 'none') {
+    if (place === 'none') {
       entries.push([0, frame])
       continue
     }
-    // The frame as it crosses, its body beside it: the sender's own frame is left as it is.
-    const bare =
-      place === 't'
-        ? { ...frame, message: { ...(frame as RunRequest).message, task: { ...(frame as RunRequest).message.task, body: null } } }
-        : { ...frame, value: { json: ((frame as RunnerResponse).value as WireResult).json, body: null } }
+    // The frame as it crosses, its texts and body beside it: the sender's own frame is left as it is.
+    let bare: Frame
+    let texts: string[]
+    let body: ArrayBuffer | Uint8Array | null
+    if (place === 't') {
+      const request = frame as RunRequest
+      const task = request.message.task
+      bare = { ...request, message: { ...request.message, task: { ...task, json: null, args: null, body: null } } } as unknown as Frame
+      texts = [task.json, task.args]
+      body = task.body
+    } else {
+      const answer = frame as RunnerResponse
+      const value = answer.value as WireResult
+      bare = { ...answer, value: { json: null, body: null } }
+      texts = [value.json]
+      body = value.body
+    }
+    const lengths: number[] = []
+    for (const text of texts) {
+      const bytes = Buffer.from(text, 'utf8')
+      lengths.push(bytes.byteLength)
+      beside.push(bytes)
+    }
+    if (body === null) {
+      entries.push([1, bare, place, null, 0, ...lengths])
+      continue
+    }
     const bytes = body instanceof ArrayBuffer ? new Uint8Array(body) : body
-    entries.push([1, bare, place, bodyType(body), bytes.byteLength])
-    bodies.push(bytes)
+    entries.push([1, bare, place, bodyType(body), bytes.byteLength, ...lengths])
+    beside.push(bytes)
   }
   const v8 = inV8.length === 0 ? null : serializeFrames(inV8, entries)
   const kept = entries.includes(DROPPED) ? entries.filter((entry) => entry !== DROPPED) : entries
@@ -293,7 +322,7 @@ function encodeBatch(frames: Frame[], fallbacks: Array<Frame | undefined>): Uint
   const head = Buffer.allocUnsafe(BATCH_HEAD_BYTES)
   head.writeUInt8(BATCH_VERSION, 0)
   head.writeUInt32BE(json.byteLength, 1)
-  return v8 === null ? [head, json, ...bodies] : [head, json, ...bodies, v8]
+  return v8 === null ? [head, json, ...beside] : [head, json, ...beside, v8]
 }
 
 /** The entry of a frame that did not serialize and had no fallback: left out of the batch. */
@@ -329,11 +358,17 @@ function decodeBatch(payload: Buffer): unknown[] {
     if (entry[0] === 0) frames.push(entry[1])
     else if (entry[0] === 2) frames.push(v8Frames[entry[1]])
     else {
-      const [, frame, place, type, length] = entry
-      const body = copyBody(payload, offset, length, type)
+      const [, frame, place, type, length, ...lengths] = entry
+      const texts: string[] = []
+      for (const textLength of lengths) {
+        if (offset + textLength > payload.byteLength) throw new Error('a text runs past its batch')
+        texts.push(payload.toString('utf8', offset, offset + textLength))
+        offset += textLength
+      }
+      const body = type === null ? null : copyBody(payload, offset, length, type)
       offset += length
-      if (place === 't') (frame as { message: { task: { body: unknown } } }).message.task.body = body
-      else (frame as { value: { body: unknown } }).value.body = body
+      if (place === 't') Object.assign((frame as { message: { task: object } }).message.task, { json: texts[0], args: texts[1], body })
+      else Object.assign((frame as { value: object }).value, { json: texts[0], body })
       frames.push(frame)
     }
   }

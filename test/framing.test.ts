@@ -165,7 +165,7 @@ t.test('runs and their answers cross as JSON, their bodies beside it as bytes; a
   const u8 = new Uint8Array([0, 1, 255])
   const buf = Buffer.from('buffer body')
   const ab = new Uint8Array([7, 8]).buffer
-  const task = { tenantId: 'acme', key: 'acme/s1/1/abc', json: '{"kind":"fetch"}', body: u8 }
+  const task = { tenantId: 'acme', key: 'acme/s1/1/abc', json: '{"kind":"fetch"}', args: '{"env":{"greeting":"héllo ✓"}}', body: u8 }
   const when = new Date(5)
   // The first frame after an idle turn leaves alone; the eight after it leave in one batch.
   sender.send({ id: 0, missing: 'acme/s1/1/abc' })
@@ -206,10 +206,13 @@ t.test('runs and their answers cross as JSON, their bodies beside it as bytes; a
   const first = 4 + bytes.readUInt32BE(0)
   const batch = bytes.subarray(first + 4)
   t.equal(batch.readUInt8(0), 1, 'a batch, not a V8 payload')
-  const [entries, v8Bytes] = JSON.parse(batch.toString('utf8', 5, 5 + batch.readUInt32BE(1))) as [unknown[][], number]
-  t.same(entries.map((entry) => entry[0]), [1, 2, 1, 1, 0, 0, 0, 2], 'runs with their bodies beside them; the host call with a Map and a Date, and the reply with undefined, -0, a hole and NaN, in the V8 part; the rest plain JSON')
+  const json = batch.toString('utf8', 5, 5 + batch.readUInt32BE(1))
+  const [entries, v8Bytes] = JSON.parse(json) as [unknown[][], number]
+  t.same(entries.map((entry) => entry[0]), [1, 2, 1, 1, 1, 0, 0, 2], 'runs and answers with their texts and bodies beside them; the host call with a Map and a Date, and the reply with undefined, -0, a hole and NaN, in the V8 part; the rest plain JSON')
   t.ok(v8Bytes > 0)
   t.ok(batch.includes(Buffer.from('buffer body')), 'a body is in the batch as its own bytes')
+  t.ok(batch.includes(Buffer.from('{"kind":"fetch"}')) && batch.includes(Buffer.from('{"env":{"greeting":"héllo ✓"}}')), "a task's JSON texts are in the batch as UTF-8 bytes")
+  t.notOk(json.includes('kind') || json.includes('greeting') || json.includes('"ok"'), "and not escaped inside the batch's JSON, nor an answer's")
 })
 
 t.test('run frames passing through a channel die young: nothing keeps them until a full collection', async (t) => {

@@ -6,6 +6,7 @@ import type { DispatchResult } from '../runner/thread/host-bridge.js'
 import { TenantIsolate } from '../runner/thread/tenant-isolate.js'
 import { LimitEnforcer } from '../runner/thread/limit-enforcer.js'
 import { LIMITS, program, request } from './helpers/programs.js'
+import { runArgs } from '../runner/protocol.js'
 
 // The platform's core runs in every context; the chunks (runner/platform-build.mjs) only in the
 // contexts whose code used them. These tests hold the split to that: what a tenant never touches is
@@ -26,7 +27,7 @@ async function fetchIn(tenant: TenantIsolate, body: string, version = 1): Promis
   const ref = program(tenant.tenantId, `export default { async fetch(request, env, ctx) {\n${body}\n} }`, 'script-1', version)
   const compiled = await tenant.program(ref)
   const run = bridge.begin(tenant.tenantId, new LimitEnforcer({ ...LIMITS, apiCalls: 100 }))
-  compiled.dispatch(run, 'fetch', request({ url: 'http://chunks.test/a?b=c' }), {}, 1 << 20)
+  compiled.dispatch(run, 'fetch', runArgs({ kind: 'fetch', input: request({ url: 'http://chunks.test/a?b=c' }), env: {} }), 1 << 20)
   return run.result
 }
 

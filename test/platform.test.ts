@@ -1,6 +1,6 @@
 import t, { type Test } from 'tap'
 import { IsolatePool, type RunResult, type RunTask } from '../runner/index.js'
-import { LIMITS, program } from './helpers/programs.js'
+import { LIMITS, bodyText, fetchTask, program } from './helpers/programs.js'
 
 const pool = new IsolatePool({ threads: 1 })
 t.teardown(() => pool.close())
@@ -390,4 +390,36 @@ t.test('a runtime error after awaits points at the tenant source, not the platfo
     return value.missing`))
   t.match(result, { ok: false, error: { code: 'SCRIPT_ERROR', name: 'TypeError', line: 6, column: 18 } })
   t.match(result.error?.stack, /^TypeError: Cannot read properties of null \(reading 'missing'\)\n {4}at Object\.run \(script\.js:6:18\)$/)
+})
+
+t.test("a run's input and result cross the isolate's edge as JSON text the platform parses with JSON functions taken before the script ran", async (t) => {
+  // The script replaces JSON.parse and JSON.stringify at its top level: its runs still get their
+  // request and env, and their responses still get out, text and binary alike.
+  const sabotage = `JSON.parse = () => ({ input: { url: 'http://forged.test/' }, env: { SECRET: 'forged' } }); JSON.stringify = () => '"forged"'`
+  const echo = `${sabotage}
+    export default { async fetch(request, env) {
+      const text = await request.text()
+      if (request.headers.get('x-binary') === '1') return new Response(new Uint8Array([1, 2, 3]))
+      return new Response(request.method + ' ' + request.url + ' ' + text + ' ' + env.GREETING + ' ' + request.headers.get('x-a'), { headers: { 'x-b': 'b' } })
+    } }`
+  const text = await pool.run({ ...fetchTask('json-edge', echo, { method: 'POST', url: 'http://in.test/p?q=1', headers: [['x-a', 'a"\\\\']], body: new TextEncoder().encode('bytes ✓') }), env: { GREETING: 'héllo' } })
+  t.equal(text.ok, true, text.error?.message ?? '')
+  t.equal(bodyText(text.response?.body), 'POST http://in.test/p?q=1 bytes ✓ héllo a"\\\\')
+  t.same(text.response?.headers.find(([name]) => name === 'x-b'), ['x-b', 'b'])
+  const binary = await pool.run(fetchTask('json-edge', echo, { headers: [['x-binary', '1']] }))
+  t.equal(binary.ok, true, binary.error?.message ?? '')
+  t.same([...new Uint8Array(binary.response?.body as ArrayBuffer)], [1, 2, 3])
+  // A toJSON on Object.prototype or Array.prototype would change the text: such a run's result
+  // leaves as objects. One whose toJSON hides from that check (undefined for its two reads, on
+  // Object.prototype and through Array.prototype) gets its own invalid response, and
+  // the thread serves the next run.
+  const polluted = await pool.run(fetchTask('json-polluted', `export default { fetch() { Array.prototype.toJSON = () => 'x'; return new Response('hi', { headers: { a: 'b' } }) } }`))
+  t.equal(bodyText(polluted.response?.body), 'hi', polluted.error?.message ?? '')
+  t.same(polluted.response?.headers.find(([name]) => name === 'a'), ['a', 'b'])
+  const hidden = await pool.run(fetchTask('json-hidden', `let reads = 0
+    export default { fetch() { Object.defineProperty(Object.prototype, 'toJSON', { get() { return reads++ < 2 ? undefined : () => 'x' }, configurable: true }); return new Response('hi') } }`))
+  t.equal(hidden.ok, false)
+  t.equal(hidden.error?.code, 'SCRIPT_INVALID_RESPONSE')
+  const after = await pool.run(fetchTask('json-after', `export default { fetch() { return new Response('fine') } }`))
+  t.equal(bodyText(after.response?.body), 'fine')
 })

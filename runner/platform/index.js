@@ -21,6 +21,12 @@ import { loadChunk } from './chunks.js'
 const global = globalThis
 const HANDLER_KINDS = ['fetch', 'scheduled', 'event', 'run']
 
+/** Taken before tenant code runs: a script that replaces JSON.parse or JSON.stringify does not get to see its runs' input or results. */
+const parseJson = JSON.parse
+const stringifyJson = JSON.stringify
+const ObjectPrototype = Object.prototype
+const ArrayPrototype = Array.prototype
+
 function define(name, value) {
   Object.defineProperty(global, name, { value, writable: true, configurable: true, enumerable: false })
 }
@@ -308,21 +314,40 @@ function finish(run, result) {
   settleLeftovers(run)
   // Built field by field: an object spread of the result costs more than the rest of a hello run's end.
   const payload = { response: result.response, output: result.output, error: result.error, failure: result.failure, respondedEarly: result.respondedEarly, logs: run.logs, logBytes: run.logBytes, outputExceeded: run.outputExceeded }
-  if (run.id in syncRuns && !callsLeft) syncResults[run.id] = payload
-  else complete(run.id, payload)
+  const forHost = resultForHost(payload)
+  if (run.id in syncRuns && !callsLeft) syncResults[run.id] = forHost
+  else complete(run.id, forHost)
 }
 
 /**
- * Starts a run. `sync`: the host calls synchronously and, right after, `take`s the result of a
- * run that finished within that call (most do: no host call, no timer), which saves the
- * asynchronous hand-back through `complete`.
+ * A run's result as it leaves the isolate: JSON text, which copies out as one memcpy where the
+ * objects went through the V8 serializer here and its deserializer on the host (the host parses
+ * it: host-bridge.ts resultFromIsolate). A binary response body goes as the object, as JSON
+ * cannot carry it.
  */
-function dispatch(runId, programId, kind, input, envData, outputLimit, sync) {
+function resultForHost(payload) {
+  const response = payload.response
+  if (response !== undefined && response !== null && response.body instanceof ArrayBuffer) return payload
+  // A script that gave objects or arrays a toJSON would change the text: its results go as objects.
+  if (ObjectPrototype.toJSON !== undefined || ArrayPrototype.toJSON !== undefined) return payload
+  return stringifyJson(payload)
+}
+
+/**
+ * Starts a run. `args` is the JSON text `{ input, env }` as the run crossed from the gateway, and
+ * `body` a binary request body (or null): a text copies into the isolate as one memcpy where
+ * objects went through the V8 serializer (runner/protocol.ts RunArgs). `sync`: the host calls
+ * synchronously and, right after, `take`s the result of a run that finished within that call
+ * (most do: no host call, no timer), which saves the asynchronous hand-back through `complete`.
+ */
+function dispatch(runId, programId, kind, args, body, outputLimit, sync) {
   const run = new Run(runId, outputLimit)
   run.canRespondEarly = canRespondEarly
   if (sync === true) syncRuns[runId] = run
   enter(run)
-  then(execute(run, programId, kind, input, envData), (result) => finish(run, result))
+  const { input, env } = parseJson(args)
+  if (body !== null && kind === 'fetch') input.body = body
+  then(execute(run, programId, kind, input, env), (result) => finish(run, result))
 }
 
 /** The result of a run started synchronously, when it finished in that call; else undefined, and it completes later. */

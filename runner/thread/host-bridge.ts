@@ -61,6 +61,25 @@ export interface DispatchResult {
   outputExceeded: boolean
 }
 
+/**
+ * What the platform handed back for a run (runner/platform/index.js resultForHost): JSON text, or
+ * the object itself when the response body is binary. Text that does not parse to an object (a
+ * script that gave Object.prototype a toJSON) is the script's invalid response, not the host's
+ * failure.
+ */
+export function resultFromIsolate(value: unknown): DispatchResult {
+  let result = value
+  if (typeof value === 'string') {
+    try {
+      result = JSON.parse(value) as unknown
+    } catch {
+      result = null // not JSON: answered below as an invalid response
+    }
+  }
+  if (typeof result === 'object' && result !== null && !Array.isArray(result)) return result as DispatchResult
+  return { failure: { code: 'SCRIPT_INVALID_RESPONSE', message: 'the run\'s result did not come out of the isolate as an object' }, logs: [], logBytes: 0, outputExceeded: false }
+}
+
 const NAME = /^[a-z][a-zA-Z0-9]*(\.[a-z][a-zA-Z0-9]*)?$/
 const MAX_DELAY_MS = 2 ** 31 - 1
 
@@ -314,9 +333,9 @@ export class HostBridge {
   /** The References for one new context of `tenantId`'s isolate. */
   forContext(tenantId: string): ContextBridge {
     const call = new ivm.Reference((runId: number, name: string, args: unknown) => this.#call(tenantId, runId, name, args))
-    const complete = new ivm.Reference((runId: number, result: DispatchResult) => {
+    const complete = new ivm.Reference((runId: number, result: unknown) => {
       const run = this.#runs.get(runId)
-      if (run !== undefined && run.tenantId === tenantId) run.complete(result)
+      if (run !== undefined && run.tenantId === tenantId) run.complete(resultFromIsolate(result))
     })
     const toASCII = new ivm.Reference(toASCIIEnvelope)
     return {

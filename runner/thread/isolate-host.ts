@@ -4,7 +4,7 @@ import { RunnerError, toErrorData, type ErrorData } from '../errors.js'
 import { HostBridge, HostRegistry, type BridgeRun, type DispatchResult } from './host-bridge.js'
 import { importError, isNodeModule } from './imports.js'
 import { beginStep, endStep } from '../run-claims.js'
-import { failedRun, programKey, type CheckResult, type Evicted, type HttpResponseData, type NamedTask, type RunMetrics, type RunResult, type RunTask } from '../protocol.js'
+import { failedRun, programKey, runArgs, type CheckResult, type Evicted, type HttpResponseData, type NamedTask, type RunMetrics, type RunResult, type RunTask } from '../protocol.js'
 import { SCRIPT_FILENAME, stackLocation, tenantStack } from './source-location.js'
 import { StepTimeout, TenantIsolate, syntaxError, type PlatformCode, type Program, type SyncStep } from './tenant-isolate.js'
 import { LimitEnforcer } from './limit-enforcer.js'
@@ -168,10 +168,11 @@ export class IsolateHost {
   /** Dispatches a run; a synchronous first step is marked for the shard while it holds the thread (run-claims.ts). */
   #dispatch(program: Program, run: BridgeRun, task: NamedTask, step: SyncStep | undefined): Promise<unknown> {
     const steps = this.#options.steps
-    if (step === undefined || steps === undefined) return program.dispatch(run, task.kind, task.input, task.env, task.limits.outputBytes, step)
+    const args = runArgs(task)
+    if (step === undefined || steps === undefined) return program.dispatch(run, task.kind, args, task.limits.outputBytes, step)
     beginStep(steps)
     try {
-      return program.dispatch(run, task.kind, task.input, task.env, task.limits.outputBytes, step)
+      return program.dispatch(run, task.kind, args, task.limits.outputBytes, step)
     } finally {
       endStep(steps)
     }

@@ -2,7 +2,7 @@ import { setTimeout as sleep } from 'node:timers/promises'
 import { HostBridge, HostRegistry } from './host-bridge.js'
 import { LimitEnforcer } from './limit-enforcer.js'
 import type { PlatformSource } from '../process/platform-source.js'
-import type { HttpRequestData, ProgramRef } from '../protocol.js'
+import { runArgs, type HttpRequestData, type ProgramRef } from '../protocol.js'
 import { PLATFORM_FILENAME, TenantIsolate, chunkFilename, type PlatformCode, type PlatformScript } from './tenant-isolate.js'
 
 /**
@@ -33,7 +33,7 @@ async function warmUp(tenant: TenantIsolate, bridge: HostBridge, source: string,
   const ref: ProgramRef = { tenantId: tenant.tenantId, scriptId: 'warm-up', version: 1, sourceHash: 'warm-up', source }
   const program = await tenant.program(ref)
   const run = bridge.begin(ref.tenantId, new LimitEnforcer(WARM_UP_LIMITS))
-  program.dispatch(run, 'fetch', input, {}, 1 << 20)
+  program.dispatch(run, 'fetch', runArgs({ kind: 'fetch', input, env: {} }), 1 << 20)
   const timeout = new AbortController()
   const result = await Promise.race([
     run.result.finally(() => timeout.abort()),

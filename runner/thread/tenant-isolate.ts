@@ -1,11 +1,11 @@
 import ivm from 'isolated-vm'
 import { LRUCache } from 'lru-cache'
 import { RunnerError, type ErrorData, type RunnerErrorCode } from '../errors.js'
-import type { BridgeRun, DispatchResult, HostBridge } from './host-bridge.js'
+import { resultFromIsolate, type BridgeRun, type DispatchResult, type HostBridge } from './host-bridge.js'
 import { IsolateCpuAccount } from './cpu-ledger.js'
 import { importError, isNodeModule, nodeModuleSource } from './imports.js'
 import { randomBytes } from 'node:crypto'
-import { programKey, type NamedProgram } from '../protocol.js'
+import { programKey, type NamedProgram, type RunArgs } from '../protocol.js'
 import { RunTable } from '../run-table.js'
 import { SCRIPT_FILENAME, pointer, splitMessageLocation, stackLocation, tenantStack } from './source-location.js'
 
@@ -43,7 +43,7 @@ export interface Program {
    * isolated-vm reports it), or null. Throws StepTimeout when a synchronous first step went over
    * its bound.
    */
-  readonly dispatch: (run: BridgeRun, kind: string, input: unknown, env: Record<string, string>, outputLimit: number, step?: SyncStep) => Promise<unknown>
+  readonly dispatch: (run: BridgeRun, kind: string, args: RunArgs, outputLimit: number, step?: SyncStep) => Promise<unknown>
   /**
    * The reason of an unhandled rejection left by a later step (a host call's answer, a timer), or
    * null: isolated-vm hands it to the next call into the isolate that is not ignored, so this
@@ -528,7 +528,7 @@ export class TenantIsolate {
       return {
         id: programId,
         release: prepared.release,
-        dispatch: (run, kind, input, env, outputLimit, step) => {
+        dispatch: (run, kind, args, outputLimit, step) => {
           this.#runs.set(run.id, run)
           run.onEnd(() => {
             this.#runs.delete(run.id)
@@ -538,7 +538,7 @@ export class TenantIsolate {
           })
           if (step === undefined) {
             this.#asyncSteps++
-            return dispatch.apply(undefined, [run.id, programId, kind, input, env, outputLimit, false], options).then(
+            return dispatch.apply(undefined, [run.id, programId, kind, args.json, args.body, outputLimit, false], options).then(
               () => {
                 this.#asyncSteps--
                 return null
@@ -552,7 +552,7 @@ export class TenantIsolate {
           const wallBefore = performance.now()
           let rejection: unknown = null
           try {
-            dispatch.applySync(undefined, [run.id, programId, kind, input, env, outputLimit, true], { arguments: { copy: true }, timeout: Math.max(1, Math.ceil(step.timeoutMs)) })
+            dispatch.applySync(undefined, [run.id, programId, kind, args.json, args.body, outputLimit, true], { arguments: { copy: true }, timeout: Math.max(1, Math.ceil(step.timeoutMs)) })
           } catch (error) {
             rejection = error
           }
@@ -562,7 +562,8 @@ export class TenantIsolate {
           }
           let result: DispatchResult | undefined
           try {
-            result = take.applySync(undefined, [run.id], { result: { copy: true } }) as DispatchResult | undefined
+            const taken: unknown = take.applySync(undefined, [run.id], { result: { copy: true } })
+            if (taken !== undefined) result = resultFromIsolate(taken)
           } catch {
             // Disposed meanwhile: the watchdog ends the run.
           }
