@@ -34,6 +34,24 @@ export interface RelayedHostCall {
 /** Answers relayed calls; rejects (or throws) with an Error whose name, message and code reach the script. */
 export type HostCallHandler = (call: RelayedHostCall, signal: AbortSignal) => Promise<unknown>
 
+/**
+ * How a call learns its run ended, so the caller sends a cancel: `onCancel(fn)` runs `fn` once
+ * then, and answers how to take it back (a HostCall is one: runner/thread/host-bridge.ts).
+ */
+export interface Cancellation {
+  onCancel(fn: () => void): () => void
+}
+
+/** A Cancellation of an AbortSignal's. */
+export function signalCancellation(signal: AbortSignal): Cancellation {
+  return {
+    onCancel(fn) {
+      signal.addEventListener('abort', fn, { once: true })
+      return () => signal.removeEventListener('abort', fn)
+    },
+  }
+}
+
 /** The answer to a relayed call, as plain data. */
 export type HostAnswer = { ok: true; value: unknown } | { ok: false; error: ErrorData }
 
@@ -63,7 +81,7 @@ const UNCOPYABLE: ErrorData = { code: 'HOST_CALL_FAILED', name: 'Error', message
  *
  * @example
  * const caller = new HostCaller((message) => channel.send(message))
- * const value = await caller.call({ tenantId, name: 'cache.get', args: ['k'] }, signal)
+ * const value = await caller.call({ tenantId, name: 'cache.get', args: ['k'] }, signalCancellation(signal))
  */
 export class HostCaller {
   readonly #send: (message: HostCallerMessage) => void
@@ -80,13 +98,12 @@ export class HostCaller {
     return this.#waiting.size
   }
 
-  call(call: RelayedHostCall, signal: AbortSignal): Promise<unknown> {
+  call(call: RelayedHostCall, cancellation: Cancellation): Promise<unknown> {
     const id = this.#nextId++
     return new Promise<unknown>((resolve, reject) => {
-      const onAbort = (): void => this.#send({ hostCancel: id })
-      signal.addEventListener('abort', onAbort, { once: true })
+      const forget = cancellation.onCancel(() => this.#send({ hostCancel: id }))
       this.#waiting.set(id, (answer) => {
-        signal.removeEventListener('abort', onAbort)
+        forget()
         if (answer.ok) resolve(answer.value)
         else reject(new RemoteHostError(answer.error))
       })
@@ -305,10 +322,10 @@ class RemoteHostError extends Error {
  * socket): registers every relayed API in `registry`, each call sent by `send` for the run's
  * tenant, with the run's trace.
  */
-export function registerRelayedApis(registry: HostRegistry, apis: readonly RemoteHostApi[], send: (call: RelayedHostCall, signal: AbortSignal) => Promise<unknown>): void {
+export function registerRelayedApis(registry: HostRegistry, apis: readonly RemoteHostApi[], send: (call: RelayedHostCall, cancellation: Cancellation) => Promise<unknown>): void {
   for (const api of apis) {
     registry.register(api.name, (tenantId: string, args: unknown[], call: HostCall) => {
-      return send({ tenantId, name: api.name, args, executionId: call.executionId, eventDepth: call.eventDepth, scriptId: call.scriptId }, call.signal)
+      return send({ tenantId, name: api.name, args, executionId: call.executionId, eventDepth: call.eventDepth, scriptId: call.scriptId }, call)
     }, { expose: api.expose, counted: api.counted !== false })
   }
 }

@@ -132,7 +132,7 @@ t.test('a run ended while it waits never resumes: code that would catch the end 
   t.equal(next.metrics.start, 'hot', 'the same isolate, never killed: the loop after the wait did not run')
 })
 
-t.test('a sibling that waits without a host call leaves the fast path open: the next runs still enter synchronously; one resumed by a host call closes it', async (t) => {
+t.test('a sibling that waits leaves the fast path open: the next runs still enter synchronously, beside a run awaiting nothing and beside one awaiting a host call, whose answer enters on the thread too', async (t) => {
   const source = `export default { async fetch(request) {
     if (request.url.endsWith('?hang')) await new Promise(() => {})
     if (request.url.endsWith('?sleep')) await new Promise((resolve) => setTimeout(resolve, 300))
@@ -144,18 +144,44 @@ t.test('a sibling that waits without a host call leaves the fast path open: the 
   for (let i = 0; i < 12; i++) t.equal(bodyText((await run()).response?.body), 'ok', 'warm')
   const steps = async () => {
     const stats = await pool.stats()
-    return { thread: stats.threadSteps, pool: stats.poolSteps }
+    return { thread: stats.threadSteps, pool: stats.poolSteps, threadAnswers: stats.threadAnswers, poolAnswers: stats.poolAnswers }
   }
   const hanging = run('http://example.test/?hang')
   await new Promise((resolve) => setTimeout(resolve, 50))
   const before = await steps()
   for (let i = 0; i < 5; i++) t.equal(bodyText((await run()).response?.body), 'ok')
-  t.same(await steps(), { thread: before.thread + 5, pool: before.pool }, 'beside a run awaiting nothing the host holds, every run entered on the thread')
+  t.same(await steps(), { ...before, thread: before.thread + 5 }, 'beside a run awaiting nothing the host holds, every run entered on the thread')
   const sleeping = run('http://example.test/?sleep')
   await new Promise((resolve) => setTimeout(resolve, 50))
   const mid = await steps()
   t.equal(bodyText((await run()).response?.body), 'ok')
-  t.same(await steps(), { thread: mid.thread, pool: mid.pool + 1 }, 'beside a run with a host call in flight (its timer), the next run went to the pool')
+  // Before the host handed answers in itself, isolated-vm resumed the sleeper on its pool whenever
+  // the timer fired, so the next run could not enter synchronously: it went to the pool.
+  t.same(await steps(), { ...mid, thread: mid.thread + 1 }, 'beside a run with a host call in flight (its timer), the next run entered on the thread')
   t.equal(bodyText((await sleeping).response?.body), 'ok')
+  t.same(await steps(), { ...mid, thread: mid.thread + 1, threadAnswers: mid.threadAnswers + 1 }, "the timer's answer resumed the sleeper on the thread, not on isolated-vm's pool")
   t.match(await hanging, { ok: false, error: { code: 'SCRIPT_TIMEOUT' } })
+})
+
+t.test("a host call's answer that resumes a loop on the thread is stopped by its step's bound: the run ends SCRIPT_CPU_LIMIT, the thread serves on, and the program's answers go to the pool from then on", async (t) => {
+  const source = `export default { async fetch(request) {
+    await new Promise((resolve) => setTimeout(resolve, 1))
+    if (request.url.endsWith('?spin')) for (;;) {}
+    return new Response('ok')
+  } }`
+  const limits = { cpuMs: 60, timeoutMs: 5_000 }
+  const run = (url?: string) => pool.run(fetchTask('answer-bound', source, url === undefined ? {} : { url }, limits))
+  // Short hot runs earn the program synchronous steps (step-costs.ts), its timers' answers included.
+  for (let i = 0; i < 12; i++) t.equal(bodyText((await run()).response?.body), 'ok', 'warm')
+  const before = await pool.stats()
+  t.equal(bodyText((await run()).response?.body), 'ok')
+  const warm = await pool.stats()
+  t.equal(warm.threadAnswers - before.threadAnswers, 1, "a warm run's timer answer entered on the thread")
+  t.equal(warm.poolAnswers, before.poolAnswers)
+  const spun = await run('http://example.test/?spin')
+  t.match(spun, { ok: false, error: { code: 'SCRIPT_CPU_LIMIT' } }, 'the loop after the answer was stopped at the run\'s CPU bound')
+  const after = await pool.stats()
+  t.equal(after.threadAnswers - warm.threadAnswers, 1, 'the spinning step was the one that entered on the thread')
+  t.equal(bodyText((await run()).response?.body), 'ok', 'the thread serves the next run')
+  t.ok((await pool.stats()).poolAnswers > after.poolAnswers, "the program that went over its bound takes its answers on isolated-vm's pool")
 })

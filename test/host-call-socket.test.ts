@@ -5,7 +5,10 @@ import path from 'node:path'
 import { setTimeout as delay } from 'node:timers/promises'
 import { HostCallListener } from '../runner/supervisor/host-call-listener.js'
 import { HostCallSocket } from '../runner/thread/host-call-socket.js'
-import type { RelayedHostCall } from '../runner/host-call-channel.js'
+import { signalCancellation, type RelayedHostCall } from '../runner/host-call-channel.js'
+import { HostBridge } from '../runner/thread/host-bridge.js'
+import { LimitEnforcer } from '../runner/thread/limit-enforcer.js'
+import { LIMITS } from './helpers/programs.js'
 
 const folder = mkdtempSync(path.join(os.tmpdir(), 'isogate-host-socket-'))
 t.teardown(() => rmSync(folder, { recursive: true, force: true }))
@@ -28,7 +31,7 @@ async function until(condition: () => boolean): Promise<void> {
   if (!condition()) throw new Error('timed out waiting')
 }
 
-const signal = (): AbortSignal => new AbortController().signal
+const signal = (): ReturnType<typeof signalCancellation> => signalCancellation(new AbortController().signal)
 
 t.test("calls from two threads' sockets share their tenant's lane, and each answer reaches the socket and call it belongs to", async (t) => {
   const { server, started } = listener(1)
@@ -94,11 +97,13 @@ t.test("a run that ends cancels its call over the socket; a closed listener fail
   const { server, started } = listener()
   const socket = new HostCallSocket(server.path)
   t.teardown(() => socket.close())
-  const run = new AbortController()
-  const cancelled = socket.call({ tenantId: 'a', name: 'db.query', args: [1] }, run.signal)
+  // The run's own cancellation (HostCall.onCancel), as the thread's relayed APIs pass it.
+  const run = new HostBridge().begin('a', new LimitEnforcer(LIMITS))
+  const cancelled = socket.call({ tenantId: 'a', name: 'db.query', args: [1] }, run)
   cancelled.catch(() => undefined)
   await until(() => started.length === 1)
-  run.abort()
+  run.abort(new Error('the run ended'))
+  run.result.catch(() => undefined)
   await until(() => started[0]?.signal.aborted === true)
   t.pass('the cancel reached the handler')
   const waiting = socket.call({ tenantId: 'a', name: 'db.query', args: [2] }, signal())

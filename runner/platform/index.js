@@ -13,7 +13,7 @@ import { createHttp, fetch } from './fetch.js'
 import { Request, requestFromHost } from './request.js'
 import { Response } from './response.js'
 import { Run } from './run.js'
-import { complete, connect, current, enter, hostCall, leave, newPromise, settleLeftovers, then } from './runtime.js'
+import { answer, complete, connect, current, enter, hostCall, leave, newPromise, settleLeftovers, then } from './runtime.js'
 import { clearInterval, clearTimeout, queueMicrotask, setInterval, setTimeout } from './timers.js'
 import { webUrl } from './url.js'
 import { loadChunk } from './chunks.js'
@@ -421,6 +421,7 @@ export function boot(call, completeReference, toASCII, chunk, seed, exposedNames
   entry.register = register
   entry.dispatch = dispatch
   entry.take = take
+  entry.answer = answer
   entry.warmUp = warmUp
   entry.openNodeModules = openNodeModules
   entry.closeNodeModules = closeNodeModules

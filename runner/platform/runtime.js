@@ -26,7 +26,6 @@ function options(value) {
   return Object.freeze(Object.assign(Object.create(null), value))
 }
 const COPY = options({ copy: true })
-const CALL_OPTIONS = options({ arguments: COPY, result: options({ copy: true, promise: true }) })
 const COMPLETE_OPTIONS = options({ arguments: COPY })
 const SYNC_OPTIONS = options({ arguments: COPY, result: COPY })
 // The result is the chunk's factory, a function of this context (the host hands it back with
@@ -112,31 +111,52 @@ function hostError(data) {
 }
 
 /**
- * Calls a host API for `run`. The host answers an envelope `{ ok, value }` or `{ ok: false, error }`
- * and never rejects (see runner/host-bridge.ts); a failure becomes an Error thrown here, with a
- * stack in the tenant's code. Arguments are copied (structured clone, inside the isolate): a
- * Proxy or a function among them fails here, before anything reaches the host.
+ * Host calls waiting for their answer, by call id: the run, and how to settle the promise the
+ * script holds. A null-prototype object, not a Map (see runner/run-table.ts).
+ */
+const answers = Object.create(null)
+let nextCall = 1
+
+/**
+ * Calls a host API for `run`. The call leaves at once, its answer comes later through `answer`,
+ * which the host enters on its worker thread when it can (runner/thread/tenant-isolate.ts
+ * deliver): the host decides when the script's code resumes, so it knows when code of the isolate
+ * may be executing. The host answers an envelope `{ ok, value }` or `{ ok: false, error }` and
+ * never fails (see runner/host-bridge.ts); a failure becomes an Error thrown here, with a stack in
+ * the tenant's code. Arguments are copied (structured clone, inside the isolate): a Proxy or a
+ * function among them fails here, before anything reaches the host.
  */
 export function hostCall(run, name, args) {
-  let pending
+  const callId = nextCall++
   try {
-    pending = callReference.apply(undefined, [run.id, name, args], CALL_OPTIONS)
+    callReference.applyIgnored(undefined, [run.id, callId, name, args], COMPLETE_OPTIONS)
   } catch (error) {
     return new PromiseCtor((resolve, reject) => reject(error))
   }
-  const result = then(pending, (envelope) => {
+  // The answer settles `answered`; the script's promise is a reaction to it, so an error built
+  // there has the script's await in its async stack trace (its line and column in the log).
+  let settle = null
+  const answered = new PromiseCtor((resolve) => {
+    settle = resolve
+  })
+  answers[callId] = settle
+  const result = then(answered, (envelope) => {
     run.pendingCalls.delete(result)
-    if (envelope.ended === true || (endedFlags !== null && atomicsLoad(endedFlags, slotOf(run)) === 1)) return ended(run)
+    if (envelope === null || typeof envelope !== 'object' || envelope.ended === true || (endedFlags !== null && atomicsLoad(endedFlags, slotOf(run)) === 1)) return ended(run)
     enter(run)
     if (envelope.ok) return envelope.value
     throw hostError(envelope.error)
-  }, (error) => {
-    run.pendingCalls.delete(result)
-    enter(run)
-    throw error
   })
   run.pendingCalls.add(result)
   return result
+}
+
+/** The host's answer to call `callId`: the script's code waiting for it resumes in this entry's microtasks. */
+export function answer(callId, envelope) {
+  const settle = answers[callId]
+  if (settle === undefined) return
+  delete answers[callId]
+  settle(envelope)
 }
 
 /**

@@ -15,8 +15,15 @@ import { RunTable } from '../run-table.js'
 export type HostFunction = (tenantId: string, args: unknown[], call: HostCall) => Promise<unknown>
 
 export interface HostCall {
-  /** Aborted when the run ends: a host API must stop waiting then (timers do). */
+  /** Aborted when the run ends: a host API must stop waiting then (timers do). Made when first read. */
   readonly signal: AbortSignal
+  /**
+   * Runs `fn` once when the run ends, and answers how to take it back: what a relayed call needs
+   * to send its cancel, at the cost of an array entry where an AbortSignal listener cost an
+   * AbortController per run and an event listener added and removed per call (5% of a worker
+   * thread under ctx.cache load).
+   */
+  readonly onCancel: (fn: () => void) => () => void
   /** The execution the run records, when its caller named it (RunTask.trace). */
   readonly executionId?: string | undefined
   /** The causal depth of the event that triggered the run, if one did. */
@@ -47,7 +54,7 @@ interface EndedEnvelope {
   ok: false
   ended: true
 }
-type Envelope = { ok: true; value: unknown } | ErrorEnvelope | EndedEnvelope
+export type Envelope = { ok: true; value: unknown } | ErrorEnvelope | EndedEnvelope
 
 /** What the platform hands back when a run finishes (see runner/platform/index.js). */
 export interface DispatchResult {
@@ -138,6 +145,7 @@ async function timersSleep(_tenantId: string, args: unknown[], call: HostCall): 
  * under ctx.cache load).
  */
 const RUN_ENDED = new DOMException('The run ended', 'AbortError')
+const NOTHING = (): void => undefined
 
 /** The host's record of one run: how it finished; its API calls are counted by its LimitEnforcer. */
 export class BridgeRun {
@@ -147,6 +155,15 @@ export class BridgeRun {
   readonly trace: RunTrace | undefined
   /** Host calls of every kind, counted or not: a run that made none left no later step behind. */
   hostCalls = 0
+  /** When the host began the run (performance.now()): its wall-clock budget counts from here. */
+  readonly started = performance.now()
+  /**
+   * The key of the run's program when its later steps (host calls' answers) may enter the isolate
+   * synchronously (isolate-host.ts, step-costs.ts); null: they go to isolated-vm's pool.
+   */
+  syncKey: string | null = null
+  /** Unhandled rejections later steps of the run reported (tenant-isolate.ts deliver), logged with its result. */
+  rejections: unknown[] | null = null
   /** The CPU charged to this run alone (cpu-ledger.ts); frozen when the run ends. */
   readonly cpu: RunCpu
   /** Charges host CPU spent for the run (crypto.subtle) to its own figure (see HostCall.chargeCpu). */
@@ -154,6 +171,8 @@ export class BridgeRun {
   readonly result: Promise<DispatchResult>
   /** Made on the first host call that needs it: most runs make none. */
   #controller: AbortController | null = null
+  /** What to run when the run ends: its relayed calls' cancels (onCancel). */
+  #cancels: Array<() => void> | null = null
   #resolve!: (result: DispatchResult) => void
   #reject!: (error: unknown) => void
   #ended = false
@@ -191,6 +210,18 @@ export class BridgeRun {
     this.#controller ??= new AbortController()
     if (this.#ended) this.#controller.abort(RUN_ENDED)
     return this.#controller.signal
+  }
+
+  /** HostCall.onCancel for this run's calls. */
+  readonly onCancel = (fn: () => void): (() => void) => {
+    // An ended run's calls are refused before they go out (#call): nothing to cancel.
+    if (this.#ended) return NOTHING
+    const cancels = (this.#cancels ??= [])
+    cancels.push(fn)
+    return () => {
+      const at = cancels.indexOf(fn)
+      if (at >= 0) cancels.splice(at, 1)
+    }
   }
 
   /** Called once when the run ends, however it ends. */
@@ -270,6 +301,9 @@ export class BridgeRun {
     this.#ended = true
     this.cpu.freeze()
     this.#controller?.abort(RUN_ENDED)
+    const cancels = this.#cancels
+    this.#cancels = null
+    if (cancels !== null) for (const cancel of cancels) cancel()
     for (const callback of this.#onEnd) callback()
     this.#onEnd = []
   }
@@ -289,19 +323,30 @@ export interface ContextBridge {
 }
 
 /**
+ * Hands a host call's answer (an envelope) back into the isolate, as the context decides
+ * (tenant-isolate.ts deliver): on the worker thread when no code of the isolate may be executing,
+ * else on isolated-vm's pool. `run` is the run that made the call, when the host still has it.
+ */
+export type AnswerDelivery = (run: BridgeRun | undefined, callId: number, envelope: Envelope) => void
+
+/**
  * The one way host functions enter an isolate. Each context gets three References hidden in the
- * platform's closure (runner/platform/runtime.js): `call(runId, name, args)` for host APIs, called
- * with `{arguments: {copy: true}, result: {promise: true, copy: true}}`, `complete(runId, result)`
- * for a finished run, and `toASCII(domain)`, the platform's one synchronous host function (IDNA for
- * URL hosts, see idna.ts; not a host API: no run, no API-call count). Only copied data crosses;
- * the tenant is bound here, per context.
+ * platform's closure (runner/platform/runtime.js): `call(runId, callId, name, args)` for host APIs,
+ * called with `applyIgnored` and copied arguments, its answer an envelope handed back through the
+ * context's `AnswerDelivery`; `complete(runId, result)` for a finished run, and `toASCII(domain)`,
+ * the platform's one synchronous host function (IDNA for URL hosts, see idna.ts; not a host API:
+ * no run, no API-call count). Only copied data crosses; the tenant is bound here, per context.
+ *
+ * The host, not isolated-vm, decides when an answer enters the isolate: a promise result
+ * (`{result: {promise: true}}`) was settled by a task isolated-vm queued on its own pool, so the
+ * script's code resumed on another thread whenever that task ran; the worker thread could not tell
+ * when code of the isolate might be executing, and sent every later step of the tenant to the pool
+ * too (a thread hand-off and a lock each, the most of a `ctx.cache` run's cost).
  *
  * Every call counts against the run's API-call limit. A host function's failure is answered as
- * data (`{ok: false, error}`) and rebuilt as an Error inside the isolate: measured with isolated-vm
- * 5.0.4, a host function whose promise rejects is reported to Node as an unhandled rejection even
- * when the isolate handles it, which would end the worker thread. So the promise handed to
- * isolated-vm never rejects. Never `ivm.Callback` with `{async: true}`, never `{reference: true}`
- * on a host object.
+ * data (`{ok: false, error}`) and rebuilt as an Error inside the isolate, with no host frames or
+ * host objects in it. Never `ivm.Callback` with `{async: true}`, never `{reference: true}` on a
+ * host object.
  */
 export class HostBridge {
   readonly #registry: HostRegistry
@@ -331,8 +376,16 @@ export class HostBridge {
   }
 
   /** The References for one new context of `tenantId`'s isolate. */
-  forContext(tenantId: string): ContextBridge {
-    const call = new ivm.Reference((runId: number, name: string, args: unknown) => this.#call(tenantId, runId, name, args))
+  forContext(tenantId: string, deliver: AnswerDelivery): ContextBridge {
+    const call = new ivm.Reference((runId: unknown, callId: unknown, name: unknown, args: unknown) => {
+      if (typeof callId !== 'number') return
+      const answer = (envelope: Envelope): void => {
+        const run = typeof runId === 'number' ? this.#runs.get(runId) : undefined
+        deliver(run !== undefined && run.tenantId === tenantId ? run : undefined, callId, envelope)
+      }
+      // Every outcome of #call is an envelope; a throw would be the bridge's own bug, answered all the same.
+      this.#call(tenantId, runId, name, args).then(answer, (error: unknown) => answer(failure('Error', error instanceof Error ? error.message : String(error))))
+    })
     const complete = new ivm.Reference((runId: number, result: unknown) => {
       const run = this.#runs.get(runId)
       if (run !== undefined && run.tenantId === tenantId) run.complete(resultFromIsolate(result))
@@ -367,7 +420,16 @@ export class HostBridge {
       return failure('Error', `the run went over its limit of ${run.limits.limits.apiCalls} host API calls`, 'SCRIPT_API_CALL_LIMIT')
     }
     try {
-      const call: HostCall = { signal: run.signal, executionId: run.trace?.executionId, eventDepth: run.trace?.eventDepth, scriptId: run.trace?.scriptId, chargeCpu: run.chargeCpu }
+      const call: HostCall = {
+        get signal() {
+          return run.signal
+        },
+        onCancel: run.onCancel,
+        executionId: run.trace?.executionId,
+        eventDepth: run.trace?.eventDepth,
+        scriptId: run.trace?.scriptId,
+        chargeCpu: run.chargeCpu,
+      }
       const value = await fn(tenantId, Array.isArray(args) ? args : [], call)
       return run.ended ? ENDED : { ok: true, value }
     } catch (error) {

@@ -14,7 +14,7 @@
  */
 import { createConnection, type Socket } from 'node:net'
 import { FrameChannel } from '../framing.js'
-import { HostCaller, registerRelayedApis, type HostReplyMessage, type RelayedHostCall, type RemoteHostApi } from '../host-call-channel.js'
+import { HostCaller, registerRelayedApis, type Cancellation, type HostReplyMessage, type RelayedHostCall, type RemoteHostApi } from '../host-call-channel.js'
 import type { ErrorData } from '../errors.js'
 import type { HostRegistry } from './host-bridge.js'
 
@@ -32,7 +32,7 @@ const CLOSED: ErrorData = { code: 'HOST_CALL_FAILED', name: 'Error', message: 't
  *
  * @example
  * const socket = new HostCallSocket('/tmp/isogate-runners-x/0.sock.host')
- * const value = await socket.call({ tenantId, name: 'cache.get', args: ['k'] }, run.signal)
+ * const value = await socket.call({ tenantId, name: 'cache.get', args: ['k'] }, run)
  */
 export class HostCallSocket {
   readonly #path: string
@@ -45,13 +45,13 @@ export class HostCallSocket {
     this.#connection = this.#connect()
   }
 
-  call(call: RelayedHostCall, signal: AbortSignal): Promise<unknown> {
+  call(call: RelayedHostCall, cancellation: Cancellation): Promise<unknown> {
     if (this.#closed) return Promise.reject(Object.assign(new Error('the worker thread is closing'), { code: 'HOST_CALL_FAILED' }))
     this.#connection ??= this.#connect()
     const { socket, caller } = this.#connection
     // Only while a call waits for its answer does the socket hold the thread's event loop.
     if (caller.waiting === 0) socket.ref()
-    return caller.call(call, signal)
+    return caller.call(call, cancellation)
   }
 
   close(): void {
@@ -84,6 +84,6 @@ export class HostCallSocket {
  */
 export function registerSocketHostApis(registry: HostRegistry, settings: HostSocketSettings): () => void {
   const socket = new HostCallSocket(settings.path)
-  registerRelayedApis(registry, settings.apis, (call, signal) => socket.call(call, signal))
+  registerRelayedApis(registry, settings.apis, (call, cancellation) => socket.call(call, cancellation))
   return () => socket.close()
 }

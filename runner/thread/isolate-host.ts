@@ -6,7 +6,7 @@ import { importError, isNodeModule } from './imports.js'
 import { beginStep, endStep } from '../run-claims.js'
 import { failedRun, programKey, runArgs, type CheckResult, type Evicted, type HttpResponseData, type NamedTask, type RunMetrics, type RunResult, type RunTask } from '../protocol.js'
 import { SCRIPT_FILENAME, stackLocation, tenantStack } from './source-location.js'
-import { StepTimeout, TenantIsolate, syntaxError, type PlatformCode, type Program, type SyncStep } from './tenant-isolate.js'
+import { StepTimeout, TenantIsolate, syntaxError, type AnswerSteps, type PlatformCode, type Program, type SyncStep } from './tenant-isolate.js'
 import { LimitEnforcer } from './limit-enforcer.js'
 import { StepCosts } from './step-costs.js'
 import { Watchdog } from './watchdog.js'
@@ -32,6 +32,10 @@ export interface WorkerStats {
   threadSteps: number
   /** Runs whose first step went to isolated-vm's pool: a new or long-running program, or code of the isolate maybe executing. */
   poolSteps: number
+  /** Host calls' answers that entered their isolate synchronously on the worker thread (TenantIsolate deliver). */
+  threadAnswers: number
+  /** Host calls' answers that entered on isolated-vm's pool: a long-running program, or code of the isolate maybe executing. */
+  poolAnswers: number
 }
 
 /**
@@ -47,7 +51,7 @@ export class IsolateHost {
   readonly #options: IsolateHostOptions
   readonly #watchdog = new Watchdog()
   readonly #bridge: HostBridge
-  readonly #stats: WorkerStats = { isolates: 0, isolateHits: 0, isolateMisses: 0, programHits: 0, programMisses: 0, threadSteps: 0, poolSteps: 0 }
+  readonly #stats: WorkerStats = { isolates: 0, isolateHits: 0, isolateMisses: 0, programHits: 0, programMisses: 0, threadSteps: 0, poolSteps: 0, threadAnswers: 0, poolAnswers: 0 }
   readonly #isolates: LRUCache<string, TenantIsolate>
   readonly #stepCosts = new StepCosts()
   #checker: ivm.Isolate | null = null
@@ -107,6 +111,8 @@ export class IsolateHost {
     const limits = new LimitEnforcer(task.limits)
     // The run's CPU is its own code's (cpu-ledger.ts): the isolate's account names its entries.
     const run = this.#bridge.begin(task.program.tenantId, limits, task.trace && { ...task.trace, scriptId: task.program.scriptId }, tenant.cpuAccount)
+    // Its later steps (host calls' answers) may enter synchronously on the same terms as its first (#answerSteps).
+    if (this.#stepCosts.sync(programKey(task.program))) run.syncKey = programKey(task.program)
     // A limit the run goes over ends it alone, its siblings spared (watchdog.ts).
     const stop = this.#watchdog.watch(tenant, limits, run)
     let raw: DispatchResult | null = null
@@ -124,6 +130,8 @@ export class IsolateHost {
       // first step is reported by that step, one left later by the next call into the isolate.
       const rejections = [await firstStep]
       if (run.hostCalls > 0 && !tenant.disposed) rejections.push(await program.unhandledRejection())
+      // Those its later steps reported: an asynchronous one's is in by the time the call above returns.
+      if (run.rejections !== null) rejections.push(...run.rejections)
       for (const rejection of rejections) if (rejection !== null) logUnhandledRejection(raw, rejection)
     } catch (error) {
       dispatched()
@@ -179,6 +187,41 @@ export class IsolateHost {
   }
 
   /**
+   * How host calls' answers enter a run's isolate: synchronously on this thread for a run whose
+   * program may step synchronously (its syncKey), bounded by what is left of its CPU or wall time;
+   * one that goes over its bound ends the run as a first step's does, and the program's steps go
+   * to isolated-vm's pool from then on.
+   */
+  readonly #answerSteps: AnswerSteps = {
+    bound: (run) => {
+      if (run.syncKey === null || !this.#stepCosts.sync(run.syncKey)) return undefined
+      const limits = run.limits.limits
+      const cpuLeft = limits.cpuMs - run.cpu.ns() / 1e6
+      const wallLeft = limits.timeoutMs - (performance.now() - run.started)
+      if (cpuLeft <= 0 || wallLeft <= 0) return undefined // the watchdog ends it
+      return cpuLeft < wallLeft ? { timeoutMs: cpuLeft, code: 'SCRIPT_CPU_LIMIT' } : { timeoutMs: wallLeft, code: 'SCRIPT_TIMEOUT' }
+    },
+    timedOut: (run, code) => {
+      if (run.syncKey !== null) this.#stepCosts.ban(run.syncKey)
+      run.limits.exceed(code)
+    },
+    pooled: () => {
+      this.#stats.poolAnswers++
+    },
+    hold: (step) => {
+      this.#stats.threadAnswers++
+      const steps = this.#options.steps
+      if (steps === undefined) return step()
+      beginStep(steps)
+      try {
+        step()
+      } finally {
+        endStep(steps)
+      }
+    },
+  }
+
+  /**
    * How a run's first step enters its isolate: synchronously (see SyncStep), bounded by what is
    * left of its CPU or wall time, whichever is less, for a program whose runs have been short
    * (step-costs.ts); else asynchronously (undefined).
@@ -230,6 +273,7 @@ export class IsolateHost {
       platform: this.#options.platform,
       bridge: this.#bridge,
       maxPrograms: this.#options.maxProgramsPerTenant,
+      answerSteps: this.#answerSteps,
     })
     this.#isolates.set(task.program.tenantId, tenant)
     return { tenant, start: 'cold' }

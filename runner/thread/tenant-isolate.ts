@@ -1,7 +1,7 @@
 import ivm from 'isolated-vm'
 import { LRUCache } from 'lru-cache'
 import { RunnerError, type ErrorData, type RunnerErrorCode } from '../errors.js'
-import { resultFromIsolate, type BridgeRun, type DispatchResult, type HostBridge } from './host-bridge.js'
+import { resultFromIsolate, type BridgeRun, type DispatchResult, type Envelope, type HostBridge } from './host-bridge.js'
 import { IsolateCpuAccount } from './cpu-ledger.js'
 import { importError, isNodeModule, nodeModuleSource } from './imports.js'
 import { randomBytes } from 'node:crypto'
@@ -82,6 +82,20 @@ export interface TenantIsolateOptions {
   bridge: HostBridge
   /** Programs kept per tenant (LRU). */
   maxPrograms: number
+  /** How host calls' answers may enter synchronously; without it, always on isolated-vm's pool. */
+  answerSteps?: AnswerSteps
+}
+
+/** The host's say in how a run's later steps (host calls' answers) enter its isolate (isolate-host.ts). */
+export interface AnswerSteps {
+  /** The bound of a synchronous step for `run`, or undefined: its answer goes to isolated-vm's pool. */
+  bound(run: BridgeRun): SyncStep | undefined
+  /** A synchronous step of `run` went over its bound: the run ends with `code` (the isolate is disposed after this). */
+  timedOut(run: BridgeRun, code: RunnerErrorCode): void
+  /** Runs a synchronous step, the thread marked as held meanwhile (run-claims.ts). */
+  hold(step: () => void): void
+  /** An answer went to isolated-vm's pool (counted). */
+  pooled(): void
 }
 
 export const PLATFORM_FILENAME = 'isogate:platform'
@@ -129,8 +143,9 @@ export class TenantIsolate {
   #heapReading = false
   /** A heap reading started behind a run the watchdog ended early: done only once that run's code is (see quiet). */
   #heapSentinel = false
-  /** Asynchronous first steps not returned yet: each may be executing the tenant's code on isolated-vm's pool. */
+  /** Asynchronous steps (first steps, host calls' answers) not returned yet: each may be executing the tenant's code on isolated-vm's pool. */
   #asyncSteps = 0
+  readonly #answerSteps: AnswerSteps | undefined
   /** Programs being compiled: their top-level code runs asynchronously, on isolated-vm's pool. */
   #compiling = 0
   /** Runs that took this isolate and are not dispatched yet (their program compiling): retiring waits for them too. */
@@ -140,6 +155,7 @@ export class TenantIsolate {
     this.tenantId = options.tenantId
     this.memoryMb = options.memoryMb
     this.#bridge = options.bridge
+    this.#answerSteps = options.answerSteps
     this.#isolate = new ivm.Isolate({ memoryLimit: options.memoryMb })
     this.#platformCode = options.platform
     this.#platform = this.#compileScript(options.platform, PLATFORM_FILENAME)
@@ -165,15 +181,15 @@ export class TenantIsolate {
    * the isolate's lock, and behind a tenant's asynchronous loop it would hold the worker thread,
    * and the watchdog's timer on it, for good (issue 20).
    *
-   * A run in flight that made no host call is not executing: an isolate has no event loop of its
-   * own, so between its entries (which are ours to count) nothing of it runs. Counting every run
-   * in flight instead made one asynchronous entry beget the next under load: 40% of hello runs
-   * took the asynchronous path, a task on isolated-vm's pool each.
+   * A run in flight is not executing between its steps: an isolate has no event loop of its own,
+   * and every entry into it is ours, counted here. That includes a host call's answer: the host
+   * hands it in (deliver), where a promise result of isolated-vm's would have resumed the script
+   * on the pool at a time of isolated-vm's choosing. Counting every run in flight instead made one
+   * asynchronous entry beget the next under load: 40% of hello runs took the asynchronous path,
+   * a task on isolated-vm's pool each, and every step of a tenant making host calls.
    */
   get quiet(): boolean {
-    if (this.#asyncSteps > 0 || this.#compiling > 0 || this.#heapSentinel) return false
-    for (const run of this.#runs.values()) if (run.hostCalls > 0) return false
-    return true
+    return this.#asyncSteps === 0 && this.#compiling === 0 && !this.#heapSentinel
   }
 
   /** Retired or disposed: no new run may start here. */
@@ -429,7 +445,8 @@ export class TenantIsolate {
       this.#absorbRejections(context)
       const boot = this.#platform.runSync(context, { reference: true }) as ivm.Reference
       refs.push(boot)
-      const bridge = this.#bridge.forContext(this.tenantId)
+      let answer: ivm.Reference | null = null
+      const bridge = this.#bridge.forContext(this.tenantId, (run, callId, envelope) => this.#deliver(answer, run, callId, envelope))
       releaseBridge = bridge.release
       // The isolate's own handle is its CPU clock: the platform reads only `cpuTime` of it (runtime.js).
       const books = [this.#isolate, bridge.ledger, new ivm.ExternalCopy(this.cpuAccount.buffer).copyInto({ release: true })]
@@ -439,7 +456,8 @@ export class TenantIsolate {
         context, register: get('register'), dispatch: get('dispatch'), take: get('take'), warmUp: get('warmUp'),
         openNodeModules: get('openNodeModules'), closeNodeModules: get('closeNodeModules'), refs, release,
       }
-      refs.push(entry, prepared.register, prepared.dispatch, prepared.take, prepared.warmUp, prepared.openNodeModules, prepared.closeNodeModules)
+      answer = get('answer')
+      refs.push(entry, prepared.register, prepared.dispatch, prepared.take, prepared.warmUp, prepared.openNodeModules, prepared.closeNodeModules, answer)
       return prepared
     } catch (error) {
       release()
@@ -570,12 +588,72 @@ export class TenantIsolate {
           if (result !== undefined) run.complete(result)
           return Promise.resolve(rejection === null ? null : this.#rejectionOf(rejection))
         },
-        unhandledRejection: () => this.#absorber.run(context).then(() => null, (error: unknown) => this.#rejectionOf(error)),
+        unhandledRejection: () => {
+          if (!this.quiet) return this.#absorber.run(context).then(() => null, (error: unknown) => this.#rejectionOf(error))
+          try {
+            this.#absorber.runSync(context)
+            return Promise.resolve(null)
+          } catch (error) {
+            return Promise.resolve(this.#rejectionOf(error))
+          }
+        },
       }
     } catch (error) {
       prepared?.release()
       throw this.#programError(error, source)
     }
+  }
+
+  /**
+   * Hands a host call's answer into the isolate, where the script's code resumes. On the worker
+   * thread, synchronously, when no code of the isolate may be executing (quiet) and the host allows
+   * it for the run (a program whose runs have been short, bounded by what is left of its CPU or
+   * wall time: the watchdog's timer cannot fire meanwhile); else as an asynchronous step on
+   * isolated-vm's pool, counted until it returns. A rejection nobody handled in the step is the
+   * run's, logged with its result.
+   */
+  #deliver(answer: ivm.Reference | null, run: BridgeRun | undefined, callId: number, envelope: Envelope): void {
+    if (answer === null || this.#isolate.isDisposed) return
+    const steps = this.#answerSteps
+    const step = steps !== undefined && run !== undefined && !run.ended && this.quiet ? steps.bound(run) : undefined
+    const args = [callId, envelope]
+    if (steps === undefined || run === undefined || step === undefined) {
+      steps?.pooled()
+      this.#asyncSteps++
+      answer.apply(undefined, args, { arguments: { copy: true } }).then(
+        () => {
+          this.#asyncSteps--
+        },
+        (error: unknown) => {
+          this.#asyncSteps--
+          this.#stepRejected(run, error)
+        },
+      )
+      return
+    }
+    steps.hold(() => {
+      const wallBefore = performance.now()
+      try {
+        answer.applySync(undefined, args, { arguments: { copy: true }, timeout: Math.max(1, Math.ceil(step.timeoutMs)) })
+      } catch (error) {
+        if (this.#isolate.isDisposed) return // its memory limit: the watchdog ends the run
+        if (error instanceof Error && TIMED_OUT.test(error.message) && performance.now() - wallBefore >= step.timeoutMs * 0.9) {
+          steps.timedOut(run, step.code)
+          this.kill(step.code, run)
+          return
+        }
+        this.#stepRejected(run, error)
+      }
+    })
+  }
+
+  /** A later step of `run` ended with an unhandled rejection: logged with the run's result (isolate-host.ts reads them once the run's last step is done). */
+  #stepRejected(run: BridgeRun | undefined, error: unknown): void {
+    // Its context let go meanwhile (the program was evicted): isolated-vm's word, not the tenant's.
+    if (error instanceof Error && error.message === 'Reference has been released') return
+    const rejection = this.#rejectionOf(error)
+    if (rejection === null || run === undefined) return
+    ;(run.rejections ??= []).push(rejection)
   }
 
   /** What a failed call into the isolate says of an unhandled rejection: the reason, or null when the isolate went away. */
