@@ -383,8 +383,11 @@ export class HostBridge {
         const run = typeof runId === 'number' ? this.#runs.get(runId) : undefined
         deliver(run !== undefined && run.tenantId === tenantId ? run : undefined, callId, envelope)
       }
-      // Every outcome of #call is an envelope; a throw would be the bridge's own bug, answered all the same.
-      this.#call(tenantId, runId, name, args).then(answer, (error: unknown) => answer(failure('Error', error instanceof Error ? error.message : String(error))))
+      // Every outcome of #call is an envelope; a throw would be the bridge's own bug, answered all
+      // the same. A failure to deliver is said, never left to end the thread as an unhandled rejection.
+      this.#call(tenantId, runId, name, args)
+        .then(answer, (error: unknown) => answer(failure('Error', error instanceof Error ? error.message : String(error))))
+        .catch((error: unknown) => process.emitWarning(new Error('a host call\'s answer could not be handed to its isolate', { cause: error })))
     })
     const complete = new ivm.Reference((runId: number, result: unknown) => {
       const run = this.#runs.get(runId)
