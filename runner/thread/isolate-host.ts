@@ -112,7 +112,8 @@ export class IsolateHost {
     // The run's CPU is its own code's (cpu-ledger.ts): the isolate's account names its entries.
     const run = this.#bridge.begin(task.program.tenantId, limits, task.trace && { ...task.trace, scriptId: task.program.scriptId }, tenant.cpuAccount)
     // Its later steps (host calls' answers) may enter synchronously on the same terms as its first (#answerSteps).
-    if (this.#stepCosts.sync(programKey(task.program))) run.syncKey = programKey(task.program)
+    const key = programKey(task.program)
+    if (this.#stepCosts.sync(key)) run.syncKey = key
     // A limit the run goes over ends it alone, its siblings spared (watchdog.ts).
     const stop = this.#watchdog.watch(tenant, limits, run)
     let raw: DispatchResult | null = null
@@ -120,7 +121,7 @@ export class IsolateHost {
     try {
       const program = await tenant.program(task.program)
       // Synchronously only into a quiet isolate: behind a sibling's asynchronous step the call would wait holding the thread (tenant-isolate.ts quiet).
-      const step = tenant.quiet ? this.#firstStep(task, started) : undefined
+      const step = tenant.quiet ? this.#firstStep(key, task, started) : undefined
       if (step === undefined) this.#stats.poolSteps++
       else this.#stats.threadSteps++
       const firstStep = this.#dispatch(program, run, task, step)
@@ -136,7 +137,7 @@ export class IsolateHost {
     } catch (error) {
       dispatched()
       if (error instanceof StepTimeout) {
-        this.#stepCosts.ban(programKey(task.program))
+        this.#stepCosts.ban(key)
         limits.exceed(error.code)
         tenant.kill(error.code, run)
       }
@@ -146,7 +147,7 @@ export class IsolateHost {
     }
     const cpuNs = stop()
     // Hot runs only: a cold or warm run's CPU includes compiling the program.
-    if (start === 'hot' && failure?.code !== 'SCRIPT_SIBLING_LIMIT') this.#stepCosts.record(programKey(task.program), Number(cpuNs))
+    if (start === 'hot' && failure?.code !== 'SCRIPT_SIBLING_LIMIT') this.#stepCosts.record(key, Number(cpuNs))
     // Every hot run that went well may reuse a recent reading; anything else reads it afresh.
     // Never a synchronous read behind a run the watchdog ended early: its code may still hold the isolate.
     const heapBytes = run.endedEarly ? tenant.sampledHeapBytes(false, true) : tenant.sampledHeapBytes(start !== 'hot' || failure !== null || raw === null || raw.error !== undefined)
@@ -175,12 +176,18 @@ export class IsolateHost {
 
   /** Dispatches a run; a synchronous first step is marked for the shard while it holds the thread (run-claims.ts). */
   #dispatch(program: Program, run: BridgeRun, task: NamedTask, step: SyncStep | undefined): Promise<unknown> {
-    const steps = this.#options.steps
     const args = runArgs(task)
-    if (step === undefined || steps === undefined) return program.dispatch(run, task.kind, args, task.limits.outputBytes, step)
+    if (step === undefined) return program.dispatch(run, task.kind, args, task.limits.outputBytes, step)
+    return this.#holding(() => program.dispatch(run, task.kind, args, task.limits.outputBytes, step))
+  }
+
+  /** Runs a synchronous step with the thread marked as held for its shard meanwhile (run-claims.ts). */
+  #holding<T>(step: () => T): T {
+    const steps = this.#options.steps
+    if (steps === undefined) return step()
     beginStep(steps)
     try {
-      return program.dispatch(run, task.kind, args, task.limits.outputBytes, step)
+      return step()
     } finally {
       endStep(steps)
     }
@@ -199,7 +206,7 @@ export class IsolateHost {
       const cpuLeft = limits.cpuMs - run.cpu.ns() / 1e6
       const wallLeft = limits.timeoutMs - (performance.now() - run.started)
       if (cpuLeft <= 0 || wallLeft <= 0) return undefined // the watchdog ends it
-      return cpuLeft < wallLeft ? { timeoutMs: cpuLeft, code: 'SCRIPT_CPU_LIMIT' } : { timeoutMs: wallLeft, code: 'SCRIPT_TIMEOUT' }
+      return stepBound(cpuLeft, wallLeft)
     },
     timedOut: (run, code) => {
       if (run.syncKey !== null) this.#stepCosts.ban(run.syncKey)
@@ -210,14 +217,7 @@ export class IsolateHost {
     },
     hold: (step) => {
       this.#stats.threadAnswers++
-      const steps = this.#options.steps
-      if (steps === undefined) return step()
-      beginStep(steps)
-      try {
-        step()
-      } finally {
-        endStep(steps)
-      }
+      this.#holding(step)
     },
   }
 
@@ -226,10 +226,9 @@ export class IsolateHost {
    * left of its CPU or wall time, whichever is less, for a program whose runs have been short
    * (step-costs.ts); else asynchronously (undefined).
    */
-  #firstStep(task: NamedTask, started: number): SyncStep | undefined {
-    if (!this.#stepCosts.sync(programKey(task.program))) return undefined
-    const wallLeft = task.limits.timeoutMs - (performance.now() - started)
-    return task.limits.cpuMs < wallLeft ? { timeoutMs: task.limits.cpuMs, code: 'SCRIPT_CPU_LIMIT' } : { timeoutMs: Math.max(1, wallLeft), code: 'SCRIPT_TIMEOUT' }
+  #firstStep(key: string, task: NamedTask, started: number): SyncStep | undefined {
+    if (!this.#stepCosts.sync(key)) return undefined
+    return stepBound(task.limits.cpuMs, task.limits.timeoutMs - (performance.now() - started))
   }
 
   /** Compiles a source without running it: syntax errors with line and column, and no imports. */
@@ -278,6 +277,11 @@ export class IsolateHost {
     this.#isolates.set(task.program.tenantId, tenant)
     return { tenant, start: 'cold' }
   }
+}
+
+/** A synchronous step's bound: what is left of the run's CPU or wall time (ms), whichever is less. */
+function stepBound(cpuLeftMs: number, wallLeftMs: number): SyncStep {
+  return cpuLeftMs < wallLeftMs ? { timeoutMs: cpuLeftMs, code: 'SCRIPT_CPU_LIMIT' } : { timeoutMs: Math.max(1, wallLeftMs), code: 'SCRIPT_TIMEOUT' }
 }
 
 /** How often idle isolates are looked for: an isolate goes between `idleMs` and 1.25x `idleMs` after its last run. */

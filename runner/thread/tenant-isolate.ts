@@ -567,17 +567,9 @@ export class TenantIsolate {
               },
             )
           }
-          const wallBefore = performance.now()
-          let rejection: unknown = null
-          try {
-            dispatch.applySync(undefined, [run.id, programId, kind, args.json, args.body, outputLimit, true], { arguments: { copy: true }, timeout: Math.max(1, Math.ceil(step.timeoutMs)) })
-          } catch (error) {
-            rejection = error
-          }
+          const { error: rejection, timedOut } = stepWithin(dispatch, [run.id, programId, kind, args.json, args.body, outputLimit, true], step)
           if (this.#isolate.isDisposed) return Promise.resolve(null) // its memory limit: the watchdog ends the run
-          if (rejection instanceof Error && TIMED_OUT.test(rejection.message) && performance.now() - wallBefore >= step.timeoutMs * 0.9) {
-            throw new StepTimeout(step.code)
-          }
+          if (timedOut) throw new StepTimeout(step.code)
           let result: DispatchResult | undefined
           try {
             const taken: unknown = take.applySync(undefined, [run.id], { result: { copy: true } })
@@ -632,18 +624,14 @@ export class TenantIsolate {
       return
     }
     steps.hold(() => {
-      const wallBefore = performance.now()
-      try {
-        answer.applySync(undefined, args, { arguments: { copy: true }, timeout: Math.max(1, Math.ceil(step.timeoutMs)) })
-      } catch (error) {
-        if (this.#isolate.isDisposed) return // its memory limit: the watchdog ends the run
-        if (error instanceof Error && TIMED_OUT.test(error.message) && performance.now() - wallBefore >= step.timeoutMs * 0.9) {
-          steps.timedOut(run, step.code)
-          this.kill(step.code, run)
-          return
-        }
-        this.#stepRejected(run, error)
+      const { error, timedOut } = stepWithin(answer, args, step)
+      if (error === null || this.#isolate.isDisposed) return // disposed: its memory limit, the watchdog ends the run
+      if (timedOut) {
+        steps.timedOut(run, step.code)
+        this.kill(step.code, run)
+        return
       }
+      this.#stepRejected(run, error)
     })
   }
 
@@ -676,6 +664,21 @@ export class TenantIsolate {
       return new RunnerError('SCRIPT_ERROR', error.message, { name: error.name, stack, ...location })
     }
     return new RunnerError('SCRIPT_ERROR', String(error))
+  }
+}
+
+/**
+ * Calls `reference` synchronously, its arguments copied, within `step`'s bound: what the call
+ * threw (null: nothing; an unhandled rejection of the step, or the bound's own error), and whether
+ * the bound stopped it.
+ */
+function stepWithin(reference: ivm.Reference, args: unknown[], step: SyncStep): { error: unknown; timedOut: boolean } {
+  const wallBefore = performance.now()
+  try {
+    reference.applySync(undefined, args, { arguments: { copy: true }, timeout: Math.max(1, Math.ceil(step.timeoutMs)) })
+    return { error: null, timedOut: false }
+  } catch (error) {
+    return { error, timedOut: error instanceof Error && TIMED_OUT.test(error.message) && performance.now() - wallBefore >= step.timeoutMs * 0.9 }
   }
 }
 
