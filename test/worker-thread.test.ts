@@ -1,7 +1,9 @@
+import { execFile } from 'node:child_process'
+import { promisify } from 'node:util'
 import t from 'tap'
 import { IsolatePool, RunnerSupervisor, rank, threadRank } from '../runner/index.js'
 import { bodyText, fetchTask, tenantOnThread } from './helpers/programs.js'
-import { moduleUrl } from './helpers/paths.js'
+import { moduleUrl, nodeArgs, ROOT } from './helpers/paths.js'
 
 const pool = new IsolatePool({ threads: 2, hostApiModules: [moduleUrl('test/fixtures/thread-crash.ts')] })
 t.teardown(() => pool.close())
@@ -58,6 +60,14 @@ t.test('a worker thread that dies with no run in flight is replaced and the pool
   t.equal((await pool.stats()).threadCrashes, before + 1, 'the thread died, and the death was counted')
   t.equal(bodyText((await pool.run(fetchTask(neighbour, HELLO))).response?.body), 'hello')
   t.equal(bodyText((await pool.run(fetchTask(bystander, HELLO))).response?.body), 'hello')
+})
+
+t.test("closing a pool ends while isolated-vm's pool waits in a synchronous call to the busy worker thread: the thread lets its isolates go before it ends", async (t) => {
+  // The fixture's second program sets off a spare context's warm-up on isolated-vm's pool, which
+  // loads the URL chunk with a synchronous call to the thread, while a host API holds the thread.
+  // Ended under that call, the thread never finished ending, nor did pool.close().
+  const { stdout } = await promisify(execFile)(process.execPath, [...nodeArgs('test/fixtures/close-during-pool-call.ts'), '3'], { cwd: ROOT, timeout: 30_000 })
+  t.equal(stdout.match(/^closed \d+$/gm)?.length, 3, stdout)
 })
 
 t.test('an idle thread still disposes isolates idle for isolateIdleMs: its event loop keeps running between tasks', async (t) => {

@@ -46,6 +46,8 @@ interface Waiting {
 }
 /** Program keys remembered as held by the thread before the memo starts over (a source is re-sent, no harm). */
 const MAX_SENT = 10_000
+/** How long closing waits for the thread to let its isolates go (runs in flight finish first) before ending it. */
+const SHUTDOWN_WAIT_MS = 10_000
 
 /**
  * One worker thread, as a single-thread piscina pool. isogate pins each tenant to a home
@@ -263,6 +265,18 @@ export class WorkerShard {
 
   async close(): Promise<void> {
     this.#closing = true
+    // The thread lets its isolates go before piscina ends it (IsolateHost.shutdown): ending it
+    // while isolated-vm's pool executes an isolate's code in a synchronous call to the thread
+    // would hang the ending thread, and the process with it. Bounded: a thread that does not
+    // answer is ended anyway.
+    let waited: NodeJS.Timeout | undefined
+    await Promise.race([
+      this.call({ type: 'shutdown' }).catch(() => null),
+      new Promise((resolve) => {
+        waited = setTimeout(resolve, SHUTDOWN_WAIT_MS)
+      }),
+    ])
+    clearTimeout(waited)
     this.#hold.close()
     this.#cpu.close()
     this.#answers.close()

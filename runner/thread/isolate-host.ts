@@ -95,6 +95,16 @@ export class IsolateHost {
   }
 
   /**
+   * Retires every isolate and resolves once each is disposed with nothing of it left on
+   * isolated-vm's pool (TenantIsolate.settled): the thread may end then.
+   */
+  async shutdown(): Promise<void> {
+    const tenants = [...this.#isolates.values()]
+    this.close()
+    await Promise.all(tenants.map((tenant) => tenant.settled()))
+  }
+
+  /**
    * Whether a run of `task` would have to compile its program: no usable isolate of the tenant
    * holds it. A task that names its program without its source must not run then.
    */

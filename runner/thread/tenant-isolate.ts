@@ -143,8 +143,10 @@ export class TenantIsolate {
   #heapReading = false
   /** A heap reading started behind a run the watchdog ended early: done only once that run's code is (see quiet). */
   #heapSentinel = false
-  /** Asynchronous steps (first steps, host calls' answers) not returned yet: each may be executing the tenant's code on isolated-vm's pool. */
+  /** Asynchronous steps (first steps, host calls' answers, a spare's warm-up) not returned yet: each may be executing the isolate's code on isolated-vm's pool. */
   #asyncSteps = 0
+  /** Who waits for the isolate to be disposed with nothing of it left on isolated-vm's pool (settled). */
+  #whenSettled: Array<() => void> = []
   readonly #answerSteps: AnswerSteps | undefined
   /** Programs being compiled: their top-level code runs asynchronously, on isolated-vm's pool. */
   #compiling = 0
@@ -322,6 +324,33 @@ export class TenantIsolate {
     const sibling = siblingLimit(error.code)
     for (const run of this.#runs.values()) run.abort(this.#culprit === null || run === this.#culprit ? error : sibling)
     this.#runs.clear()
+    this.#checkSettled()
+  }
+
+  /**
+   * Resolves once the isolate is disposed (retire it first: its runs in flight finish) and nothing
+   * of it executes on isolated-vm's pool any more. A worker thread must not end before: code on the
+   * pool may be in a synchronous call to the thread (the platform loading a chunk, a spare's
+   * warm-up), and isolated-vm's teardown of an ending thread waits for the pool's task, which waits
+   * for the thread, for good.
+   */
+  settled(): Promise<void> {
+    return new Promise((resolve) => {
+      this.#whenSettled.push(resolve)
+      this.#checkSettled()
+    })
+  }
+
+  #stepReturned(): void {
+    this.#asyncSteps--
+    this.#checkSettled()
+  }
+
+  #checkSettled(): void {
+    if (this.#whenSettled.length === 0 || !this.#disposedAll || this.#asyncSteps > 0 || this.#compiling > 0) return
+    const waiting = this.#whenSettled
+    this.#whenSettled = []
+    for (const resolve of waiting) resolve()
   }
 
   /**
@@ -390,7 +419,11 @@ export class TenantIsolate {
       if (source === undefined) return Promise.reject(new Error(`the source of program ${key} did not reach this thread`))
       this.#compiling++
       program = this.#compile(key, source)
-      program.then(() => this.#compiling--, () => this.#compiling--)
+      const compiled = () => {
+        this.#compiling--
+        this.#checkSettled()
+      }
+      program.then(compiled, compiled)
       this.#programs.set(key, program)
       program.catch(() => this.#programs.delete(key))
     }
@@ -479,7 +512,11 @@ export class TenantIsolate {
       if (this.#spare !== null || !this.usable || this.#runs.size > 0) return
       try {
         this.#spare = this.#prepareContext()
-        this.#spare.warmUp.applyIgnored(undefined, [])
+        // A step of its own: it executes on isolated-vm's pool, and loads the URL chunk with a
+        // synchronous call to this thread (quiet, settled).
+        this.#asyncSteps++
+        const warmed = () => this.#stepReturned()
+        this.#spare.warmUp.apply(undefined, []).then(warmed, warmed)
       } catch {
         // The isolate went away meanwhile (disposed, over its limit): no spare, nothing lost.
         this.#spare = null
@@ -558,11 +595,11 @@ export class TenantIsolate {
             this.#asyncSteps++
             return dispatch.apply(undefined, [run.id, programId, kind, args.json, args.body, outputLimit, false], options).then(
               () => {
-                this.#asyncSteps--
+                this.#stepReturned()
                 return null
               },
               (error: unknown) => {
-                this.#asyncSteps--
+                this.#stepReturned()
                 return this.#rejectionOf(error)
               },
             )
@@ -613,11 +650,9 @@ export class TenantIsolate {
       steps?.pooled()
       this.#asyncSteps++
       answer.apply(undefined, args, { arguments: { copy: true } }).then(
-        () => {
-          this.#asyncSteps--
-        },
+        () => this.#stepReturned(),
         (error: unknown) => {
-          this.#asyncSteps--
+          this.#stepReturned()
           this.#stepRejected(run, error)
         },
       )

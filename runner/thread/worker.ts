@@ -59,6 +59,8 @@ export type WorkerMessage =
   | { type: 'check'; source: string }
   | { type: 'stats' }
   | { type: 'evict'; tenantId: string }
+  /** The thread is about to end: its isolates go, and nothing of them is left executing (IsolateHost.shutdown). */
+  | { type: 'shutdown' }
 
 const settings = workerData as WorkerSettings
 const registry = HostRegistry.withDefaults()
@@ -172,7 +174,7 @@ function runBatch(runs: ThreadRun[]): Promise<ThreadAnswer[]> {
   })
 }
 
-export default async function handle(message: WorkerMessage): Promise<ThreadAnswer[] | CheckResult | WorkerStats | Evicted> {
+export default async function handle(message: WorkerMessage): Promise<ThreadAnswer[] | CheckResult | WorkerStats | Evicted | null> {
   switch (message.type) {
     case 'runs':
       return runBatch(message.runs)
@@ -182,6 +184,9 @@ export default async function handle(message: WorkerMessage): Promise<ThreadAnsw
       return host.stats()
     case 'evict':
       return host.evict(message.tenantId)
+    case 'shutdown':
+      await host.shutdown()
+      return null
   }
 }
 
