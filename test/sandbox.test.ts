@@ -207,7 +207,7 @@ t.test('host APIs not exposed to scripts cannot be called, and one tenant\'s glo
   const value = await output(t, 'sandbox-exposed', `
     globalThis.secret = 'tenant one'
     return [Object.keys(ctx).sort(), Object.keys(ctx.test).sort(), typeof ctx.test.hidden]`)
-  t.same(value, [['logger', 'passThroughOnException', 'test', 'waitUntil'], ['echo', 'echoes', 'fail', 'failType', 'probe', 'slow', 'tenant'], 'undefined'])
+  t.same(value, [['logger', 'passThroughOnException', 'test', 'waitUntil'], ['blockSoon', 'echo', 'echoes', 'fail', 'failType', 'probe', 'slow', 'tenant'], 'undefined'])
   const other = await output(t, 'sandbox-other', `return typeof globalThis.secret`)
   t.equal(other, 'undefined')
 })
