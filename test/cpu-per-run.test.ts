@@ -185,3 +185,21 @@ t.test("a host call's answer that resumes a loop on the thread is stopped by its
   t.equal(bodyText((await run()).response?.body), 'ok', 'the thread serves the next run')
   t.ok((await pool.stats()).poolAnswers > after.poolAnswers, "the program that went over its bound takes its answers on isolated-vm's pool")
 })
+
+t.test("an unhandled rejection left by a host call's answer is logged with its run, whether the answer entered on isolated-vm's pool or on the thread", async (t) => {
+  const source = `export default { async fetch() {
+    await new Promise((resolve) => setTimeout(resolve, 1))
+    Promise.reject(new Error('left after an answer'))
+    return new Response('ok')
+  } }`
+  const before = await pool.stats()
+  for (let i = 0; i < 16; i++) {
+    const result = await pool.run(fetchTask('answer-rejection', source, {}, { cpuMs: 100, timeoutMs: 2_000 }))
+    t.equal(bodyText(result.response?.body), 'ok')
+    const logged = result.logs.filter((log) => log.level === 'error' && /^Uncaught \(in promise\) Error: left after an answer/.test(log.message))
+    t.equal(logged.length, 1, `run ${i} logged its rejection once`)
+  }
+  const after = await pool.stats()
+  t.ok(after.poolAnswers > before.poolAnswers, "the first runs' answers entered on isolated-vm's pool")
+  t.ok(after.threadAnswers > before.threadAnswers, 'warm runs\' answers entered on the thread')
+})

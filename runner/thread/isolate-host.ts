@@ -137,11 +137,11 @@ export class IsolateHost {
       const firstStep = this.#dispatch(program, run, task, step)
       dispatched()
       raw = await run.result
-      // Unhandled rejections are logged into the run, as Workers does: one left in the run's
-      // first step is reported by that step, one left later by the next call into the isolate.
+      // Unhandled rejections are logged into the run, as Workers does: each step reports those it
+      // left, the first step here, the later ones (host calls' answers) into run.rejections; an
+      // asynchronous one's is in once unhandledRejection has waited for the steps still out.
       const rejections = [await firstStep]
       if (run.hostCalls > 0 && !tenant.disposed) rejections.push(await program.unhandledRejection())
-      // Those its later steps reported: an asynchronous one's is in by the time the call above returns.
       if (run.rejections !== null) rejections.push(...run.rejections)
       for (const rejection of rejections) if (rejection !== null) logUnhandledRejection(raw, rejection)
     } catch (error) {

@@ -45,9 +45,9 @@ export interface Program {
    */
   readonly dispatch: (run: BridgeRun, kind: string, args: RunArgs, outputLimit: number, step?: SyncStep) => Promise<unknown>
   /**
-   * The reason of an unhandled rejection left by a later step (a host call's answer, a timer), or
-   * null: isolated-vm hands it to the next call into the isolate that is not ignored, so this
-   * makes one.
+   * Resolves once every step of the isolate that may still be out has returned (each reports the
+   * unhandled rejections it left into its run): at once when the isolate is quiet, else behind an
+   * entry queued after them, with the reason of a rejection that entry met (or null).
    */
   readonly unhandledRejection: () => Promise<unknown>
   readonly release: () => void
@@ -618,13 +618,11 @@ export class TenantIsolate {
           return Promise.resolve(rejection === null ? null : this.#rejectionOf(rejection))
         },
         unhandledRejection: () => {
-          if (!this.quiet) return this.#absorber.run(context).then(() => null, (error: unknown) => this.#rejectionOf(error))
-          try {
-            this.#absorber.runSync(context)
-            return Promise.resolve(null)
-          } catch (error) {
-            return Promise.resolve(this.#rejectionOf(error))
-          }
+          // Every entry into the isolate is one of ours, and each step reports the rejections it
+          // left (dispatch, #deliver): quiet, every step has returned and said so. Otherwise an
+          // entry queued behind the steps still out is the barrier that waits for their word.
+          if (this.quiet) return Promise.resolve(null)
+          return this.#absorber.run(context).then(() => null, (error: unknown) => this.#rejectionOf(error))
         },
       }
     } catch (error) {
