@@ -514,9 +514,10 @@ export class TenantIsolate {
         this.#spare = this.#prepareContext()
         // A step of its own: it executes on isolated-vm's pool, and loads the URL chunk with a
         // synchronous call to this thread (quiet, settled).
+        const warming = this.#spare.warmUp.apply(undefined, [])
         this.#asyncSteps++
         const warmed = () => this.#stepReturned()
-        this.#spare.warmUp.apply(undefined, []).then(warmed, warmed)
+        warming.then(warmed, warmed)
       } catch {
         // The isolate went away meanwhile (disposed, over its limit): no spare, nothing lost.
         this.#spare = null
