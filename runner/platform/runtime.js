@@ -111,8 +111,8 @@ function hostError(data) {
 }
 
 /**
- * Host calls waiting for their answer, by call id: the run, and how to settle the promise the
- * script holds. A null-prototype object, not a Map (see runner/run-table.ts).
+ * Host calls waiting for their answer, by call id: how to settle the promise the script's call
+ * reacts to. A null-prototype object, not a Map (see runner/run-table.ts).
  */
 const answers = Object.create(null)
 let nextCall = 1

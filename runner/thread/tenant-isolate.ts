@@ -143,7 +143,7 @@ export class TenantIsolate {
   #heapReading = false
   /** A heap reading started behind a run the watchdog ended early: done only once that run's code is (see quiet). */
   #heapSentinel = false
-  /** Asynchronous steps (first steps, host calls' answers, a spare's warm-up) not returned yet: each may be executing the isolate's code on isolated-vm's pool. */
+  /** Asynchronous steps (first steps, host calls' answers, a spare's warm-up) not returned yet: each may be executing the isolate's code on isolated-vm's pool (#onPool). */
   #asyncSteps = 0
   /** Who waits for the isolate to be disposed with nothing of it left on isolated-vm's pool (settled). */
   #whenSettled: Array<() => void> = []
@@ -341,9 +341,26 @@ export class TenantIsolate {
     })
   }
 
-  #stepReturned(): void {
-    this.#asyncSteps--
-    this.#checkSettled()
+  /**
+   * Counts an asynchronous step (isolated-vm's promise of a call on its pool) until it returns:
+   * the promise settles as the step's did, once the count (quiet, settled) knows it is over.
+   */
+  #onPool<T>(step: Promise<T>): Promise<T> {
+    this.#asyncSteps++
+    const returned = (): void => {
+      this.#asyncSteps--
+      this.#checkSettled()
+    }
+    return step.then(
+      (value) => {
+        returned()
+        return value
+      },
+      (error: unknown) => {
+        returned()
+        throw error
+      },
+    )
   }
 
   #checkSettled(): void {
@@ -514,10 +531,7 @@ export class TenantIsolate {
         this.#spare = this.#prepareContext()
         // A step of its own: it executes on isolated-vm's pool, and loads the URL chunk with a
         // synchronous call to this thread (quiet, settled).
-        const warming = this.#spare.warmUp.apply(undefined, [])
-        this.#asyncSteps++
-        const warmed = () => this.#stepReturned()
-        warming.then(warmed, warmed)
+        this.#onPool(this.#spare.warmUp.apply(undefined, [])).catch(() => undefined)
       } catch {
         // The isolate went away meanwhile (disposed, over its limit): no spare, nothing lost.
         this.#spare = null
@@ -593,16 +607,9 @@ export class TenantIsolate {
             else if (this.#wantSpare) this.#prepareSpare()
           })
           if (step === undefined) {
-            this.#asyncSteps++
-            return dispatch.apply(undefined, [run.id, programId, kind, args.json, args.body, outputLimit, false], options).then(
-              () => {
-                this.#stepReturned()
-                return null
-              },
-              (error: unknown) => {
-                this.#stepReturned()
-                return this.#rejectionOf(error)
-              },
+            return this.#onPool(dispatch.apply(undefined, [run.id, programId, kind, args.json, args.body, outputLimit, false], options)).then(
+              () => null,
+              (error: unknown) => this.#rejectionOf(error),
             )
           }
           const { error: rejection, timedOut } = stepWithin(dispatch, [run.id, programId, kind, args.json, args.body, outputLimit, true], step)
@@ -647,14 +654,7 @@ export class TenantIsolate {
     const args = [callId, envelope]
     if (steps === undefined || run === undefined || step === undefined) {
       steps?.pooled()
-      this.#asyncSteps++
-      answer.apply(undefined, args, { arguments: { copy: true } }).then(
-        () => this.#stepReturned(),
-        (error: unknown) => {
-          this.#stepReturned()
-          this.#stepRejected(run, error)
-        },
-      )
+      this.#onPool(answer.apply(undefined, args, { arguments: { copy: true } })).catch((error: unknown) => this.#stepRejected(run, error))
       return
     }
     steps.hold(() => {
