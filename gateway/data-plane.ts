@@ -1,6 +1,6 @@
 import { createHash, randomUUID, timingSafeEqual } from 'node:crypto'
 import type { Logger } from 'pino'
-import { failedRun, runTask, type Executor, type HttpRequestData, type RunLimits, type RunResult } from '../runner/index.js'
+import { failedRun, runTask, type Executor, type HttpRequestData, type ProgramRef, type RunLimits, type RunResult } from '../runner/index.js'
 import type { AdmissionController } from './admission.js'
 import { countsAgainstScript, type CircuitBreaker } from './circuit-breaker.js'
 import { DATA_PLANE_ERRORS, type GatewayErrorCode } from './errors.js'
@@ -69,6 +69,8 @@ const EARLY_METRICS = { wallMs: 0, cpuMs: 0, heapBytes: 0, apiCalls: 0, outputBy
 export class DataPlane {
   readonly #options: DataPlaneOptions
   readonly #uws: typeof Uws
+  /** Each route's program (#programOf); weak, as routes are replaced when scripts change. */
+  readonly #programs = new WeakMap<Route, ProgramRef>()
   #listenSocket: Uws.us_listen_socket | null = null
   #port = 0
   #draining = false
@@ -300,12 +302,22 @@ export class DataPlane {
     })
   }
 
+  /** The route's program, one object for all its runs: the wire's head of its tasks is written once (runner/protocol.ts encodeTask). */
+  #programOf(route: Route): ProgramRef {
+    let program = this.#programs.get(route)
+    if (program === undefined) {
+      program = Object.freeze({ tenantId: route.tenantId, scriptId: route.scriptId, version: route.version, sourceHash: route.sourceHash, source: route.source })
+      this.#programs.set(route, program)
+    }
+    return program
+  }
+
   #run(res: Uws.HttpResponse, state: RequestState, route: Route, request: HttpRequestData, started: number): void {
     const executionId = randomUUID()
     const startedAt = new Date()
     const task = runTask({
       kind: 'fetch',
-      program: { tenantId: route.tenantId, scriptId: route.scriptId, version: route.version, sourceHash: route.sourceHash, source: route.source },
+      program: this.#programOf(route),
       input: request,
       env: route.env,
       defaults: this.#options.defaultLimits,

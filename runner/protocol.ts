@@ -54,7 +54,14 @@ export interface WireTask {
   tenantId: string
   key: string
   source?: string | undefined
+  /**
+   * The task's fields but its input, env and trace, as JSON (its head): the same text for every
+   * run of one program at one set of limits, so the gateway writes it once per route (taskHead)
+   * and a worker thread parses it once (decodeTask).
+   */
   json: string
+  /** The run's own part of the head (RunTask.trace), or null. */
+  trace: RunTrace | null
   /** JSON `{ input, env }`, a binary request body left null (it is `body`). */
   args: string
   body: Uint8Array | null
@@ -77,18 +84,44 @@ export function isBinary(value: unknown): value is ArrayBuffer | Uint8Array {
   return value instanceof ArrayBuffer || value instanceof Uint8Array
 }
 
-/** A task for the wire; every field of RunTask but the program's source is in `json` and `args`. */
+/** A task for the wire; every field of RunTask but the program's source is in `json`, `trace` and `args`. */
 export function encodeTask(task: NamedTask): WireTask {
-  const { program } = task
+  const head = taskHead(task)
   const { json: args, body } = runArgs(task)
+  return { tenantId: task.program.tenantId, key: head.key, source: task.program.source, json: head.json, trace: task.trace ?? null, args, body }
+}
+
+/** A task's head as `encodeTask` wrote it, with what it was written from. */
+interface TaskHead {
+  kind: HandlerKind
+  limits: RunLimits
+  isolateMemoryMb: number | undefined
+  key: string
+  json: string
+}
+
+/**
+ * Heads by the program object they were written for. The data plane hands every run of a route
+ * the same program and limits objects (and QuotaRunner the same clamped limits), so a route's head
+ * is written once, not per request: it was half of `encodeTask`, about 4 us of the gateway's
+ * thread a hello run. A task whose kind, limits object or isolate limit differ writes its own.
+ * Weak: a program let go (a route replaced) takes its head along.
+ */
+const heads = new WeakMap<object, TaskHead>()
+
+function taskHead(task: NamedTask): TaskHead {
+  const { program, kind, limits, isolateMemoryMb } = task
+  const held = heads.get(program)
+  if (held !== undefined && held.kind === kind && held.limits === limits && held.isolateMemoryMb === isolateMemoryMb) return held
   const fields = {
-    kind: task.kind,
+    kind,
     program: { tenantId: program.tenantId, scriptId: program.scriptId, version: program.version, sourceHash: program.sourceHash },
-    limits: task.limits,
-    trace: task.trace,
-    isolateMemoryMb: task.isolateMemoryMb,
-  } satisfies Record<Exclude<keyof NamedTask, 'input' | 'env'>, unknown>
-  return { tenantId: program.tenantId, key: programKey(program), source: program.source, json: JSON.stringify(fields), args, body }
+    limits,
+    isolateMemoryMb,
+  } satisfies Record<Exclude<keyof NamedTask, 'input' | 'env' | 'trace'>, unknown>
+  const head: TaskHead = { kind, limits, isolateMemoryMb, key: programKey(program), json: JSON.stringify(fields) }
+  heads.set(program, head)
+  return head
 }
 
 /**
@@ -106,12 +139,12 @@ class DecodedTask {
   readonly #args: RunArgs
   #parsed: Pick<RunTask, 'input' | 'env'> | null = null
 
-  constructor(fields: Omit<NamedTask, 'input' | 'env'>, args: RunArgs) {
-    this.kind = fields.kind
-    this.program = fields.program
-    this.limits = fields.limits
-    if (fields.trace !== undefined) this.trace = fields.trace
-    if (fields.isolateMemoryMb !== undefined) this.isolateMemoryMb = fields.isolateMemoryMb
+  constructor(head: DecodedHead, program: NamedProgram, trace: RunTrace | null, args: RunArgs) {
+    this.kind = head.kind
+    this.program = program
+    this.limits = head.limits
+    if (trace !== null) this.trace = trace
+    if (head.isolateMemoryMb !== undefined) this.isolateMemoryMb = head.isolateMemoryMb
     this.#args = args
   }
 
@@ -137,11 +170,30 @@ class DecodedTask {
   }
 }
 
+/** A task's head off the wire, frozen: the runs of a route share it. */
+type DecodedHead = Readonly<Pick<NamedTask, 'kind' | 'program' | 'limits' | 'isolateMemoryMb'>>
+
+/** Heads parsed on this thread, by their text; let go all at once when full (a thread serves at most some hundreds of routes at a time). */
+const parsedHeads = new Map<string, DecodedHead>()
+const MAX_PARSED_HEADS = 1024
+
+function parseHead(json: string): DecodedHead {
+  let head = parsedHeads.get(json)
+  if (head !== undefined) return head
+  const fields = JSON.parse(json) as Pick<NamedTask, 'kind' | 'program' | 'limits' | 'isolateMemoryMb'>
+  Object.freeze(fields.program)
+  Object.freeze(fields.limits)
+  head = Object.freeze(fields)
+  if (parsedHeads.size >= MAX_PARSED_HEADS) parsedHeads.clear()
+  parsedHeads.set(json, head)
+  return head
+}
+
 /** The task `encodeTask` made, its source attached when the wire carries it. */
 export function decodeTask(wire: WireTask): NamedTask {
-  const fields = JSON.parse(wire.json) as Omit<NamedTask, 'input' | 'env'>
-  if (wire.source !== undefined) fields.program.source = wire.source
-  return new DecodedTask(fields, { json: wire.args, body: wire.body })
+  const head = parseHead(wire.json)
+  const program = wire.source === undefined ? head.program : { ...head.program, source: wire.source }
+  return new DecodedTask(head, program, wire.trace, { json: wire.args, body: wire.body })
 }
 
 /** A task's input and env for the isolate: the wire's text when the task came off the wire, else encoded here. */
@@ -289,9 +341,25 @@ export function runTask(fields: TaskFields): RunTask {
     program: fields.program,
     input: fields.input,
     env: fields.env,
-    limits: mergeLimits(fields.defaults, fields.limits),
+    limits: mergedLimits(fields.defaults, fields.limits),
     trace: { executionId: fields.executionId, eventDepth: fields.eventDepth ?? null },
   }
+}
+
+/**
+ * Merged limits by the script's own limits object, frozen: every run of a route (or a cron job)
+ * gets the same object, so its head is written once (encodeTask). Weak: a script's limits let go
+ * (a route replaced) take their merge along.
+ */
+const merges = new WeakMap<object, { defaults: RunLimits; limits: RunLimits }>()
+
+function mergedLimits(defaults: RunLimits, overrides: TaskFields['limits']): RunLimits {
+  const key = overrides ?? defaults
+  const held = merges.get(key)
+  if (held !== undefined && held.defaults === defaults) return held.limits
+  const limits = Object.freeze(mergeLimits(defaults, overrides))
+  merges.set(key, { defaults, limits })
+  return limits
 }
 
 /**

@@ -24,6 +24,8 @@ export class QuotaRunner implements Executor {
   readonly #inner: Executor
   readonly #quotaOf: (tenantId: string) => TenantQuota
   readonly #onResult: ((task: RunTask, result: RunResult) => void) | undefined
+  /** Clamped limits by the limits they were clamped from (#clamped); weak, as those are a route's. */
+  readonly #clamps = new WeakMap<RunLimits, { quota: TenantQuota; limits: RunLimits }>()
 
   constructor(inner: Executor, options: QuotaRunnerOptions) {
     if (typeof options.quotaOf !== 'function') throw new TypeError('options.quotaOf must be a function')
@@ -34,15 +36,29 @@ export class QuotaRunner implements Executor {
 
   async run(task: RunTask): Promise<RunResult> {
     const quota = this.#quotaOf(task.program.tenantId)
-    let limits: RunLimits | null = null
-    for (const name of LIMITS) {
-      if (task.limits[name] <= quota[name]) continue
-      limits ??= { ...task.limits }
-      limits[name] = quota[name]
-    }
     // The tenant's isolate, shared by its scripts, is capped at the tenant's memory quota.
-    const result = await this.#inner.run({ ...task, limits: limits ?? task.limits, isolateMemoryMb: quota.memoryMb })
+    const result = await this.#inner.run({ ...task, limits: this.#clamped(task.limits, quota), isolateMemoryMb: quota.memoryMb })
     this.#onResult?.(task, result)
     return result
+  }
+
+  /**
+   * The limits within the quota: the same object when none is over it, and one clamped object per
+   * limits object and quota, so a route's runs keep sharing theirs (runner/protocol.ts encodeTask
+   * writes a head once per limits object).
+   */
+  #clamped(limits: RunLimits, quota: TenantQuota): RunLimits {
+    const held = this.#clamps.get(limits)
+    if (held !== undefined && held.quota === quota) return held.limits
+    let clamped: RunLimits | null = null
+    for (const name of LIMITS) {
+      if (limits[name] <= quota[name]) continue
+      clamped ??= { ...limits }
+      clamped[name] = quota[name]
+    }
+    if (clamped === null) return limits
+    Object.freeze(clamped)
+    this.#clamps.set(limits, { quota, limits: clamped })
+    return clamped
   }
 }

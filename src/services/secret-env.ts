@@ -20,6 +20,11 @@ export class SecretEnv implements Executor {
   readonly #box: SecretBox
   /** Opened values by sealed value: a script's secrets are opened once, not on every run. */
   readonly #opened = new LRUCache<string, string>({ max: 10_000 })
+  /**
+   * Envs seen to hold no sealed value: a route's runs share its env object, and are not read
+   * through again. Weak: a route replaced takes its env along. An env is not changed once it runs.
+   */
+  readonly #plain = new WeakSet<Record<string, string>>()
 
   constructor(inner: Executor, box: SecretBox) {
     this.#inner = inner
@@ -27,6 +32,7 @@ export class SecretEnv implements Executor {
   }
 
   async run(task: RunTask): Promise<RunResult> {
+    if (this.#plain.has(task.env)) return this.#inner.run(task)
     let secrets: string[] | null = null
     let env = task.env
     for (const [name, value] of Object.entries(task.env)) {
@@ -46,7 +52,10 @@ export class SecretEnv implements Executor {
       env[name] = opened
       if (opened.length > 0) secrets.push(opened)
     }
-    if (secrets === null) return this.#inner.run(task)
+    if (secrets === null) {
+      this.#plain.add(task.env)
+      return this.#inner.run(task)
+    }
     const result = await this.#inner.run({ ...task, env })
     return redact(result, secrets)
   }
