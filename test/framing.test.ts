@@ -6,8 +6,10 @@ import path from 'node:path'
 import { promisify } from 'node:util'
 import t, { type Test } from 'tap'
 import { FrameChannel, type RunnerResponse } from '../runner/framing.js'
-import { decodeResult, decodeTask, encodeResult, encodeTask, programKey, type WireResult, type WireTask } from '../runner/protocol.js'
+import { decodeResult, decodeTask, encodeResult, encodeTask, programKey, runTask, type NamedTask, type RunLimits, type WireResult, type WireTask } from '../runner/protocol.js'
 import { nodeArgs, ROOT } from './helpers/paths.js'
+
+const DEFAULTS: RunLimits = Object.freeze({ timeoutMs: 1000, cpuMs: 50, memoryMb: 128, apiCalls: 10, outputBytes: 1024 })
 
 /** A connected pair of real Unix domain sockets. */
 async function socketPair(t: Test): Promise<{ client: Socket; server: Socket }> {
@@ -154,6 +156,39 @@ t.test('a run crosses as JSON with its binary body beside it as bytes: tasks and
   const [request, response] = (await received.done) as [{ message: { task: WireTask } }, { value: WireResult }]
   t.same(decodeTask(request.message.task), binary)
   t.same(new Uint8Array(decodeResult(response.value).response?.body as ArrayBuffer), new Uint8Array([1, 2, 3]))
+})
+
+t.test("a route's runs share one head on the wire, each with its own trace; other limits or kinds get a head of their own", async (t) => {
+  const program = Object.freeze({ tenantId: 'acme', scriptId: 's1', version: 3, sourceHash: 'abc', source: 'export default {}' })
+  const limits = runTask({ kind: 'fetch', program, input: null, env: {}, defaults: DEFAULTS, limits: { cpuMs: 20 }, executionId: 'x' }).limits
+  const task = (executionId: string, overrides: Partial<NamedTask> = {}): NamedTask => ({ kind: 'fetch', program, input: { n: executionId }, env: {}, limits, trace: { executionId, eventDepth: null }, isolateMemoryMb: 64, ...overrides })
+  const [a, b] = [encodeTask(task('e1')), encodeTask(task('e2'))]
+  t.equal(a.json, b.json, 'one head for both runs')
+  t.same([a.trace, b.trace], [{ executionId: 'e1', eventDepth: null }, { executionId: 'e2', eventDepth: null }], 'each run its own trace')
+  t.notMatch(a.json, /e1/, 'no run of its own in the head')
+  t.not(encodeTask(task('e3', { limits: { ...limits, cpuMs: 30 } })).json, a.json, 'other limits: another head')
+  t.match(JSON.parse(encodeTask(task('e4', { limits: { ...limits, cpuMs: 30 } })).json), { limits: { cpuMs: 30 } })
+  t.match(JSON.parse(encodeTask(task('e5', { kind: 'run' })).json), { kind: 'run' }, 'another kind: another head')
+  t.match(JSON.parse(encodeTask(task('e6', { isolateMemoryMb: 32 })).json), { isolateMemoryMb: 32 })
+
+  // runTask: one frozen merge per script's limits object and defaults.
+  const overrides = { cpuMs: 20 }
+  const first = runTask({ kind: 'fetch', program, input: null, env: {}, defaults: DEFAULTS, limits: overrides, executionId: 'x' })
+  const second = runTask({ kind: 'fetch', program, input: null, env: {}, defaults: DEFAULTS, limits: overrides, executionId: 'y' })
+  t.equal(first.limits, second.limits)
+  t.ok(Object.isFrozen(first.limits))
+  t.same(first.limits, { ...DEFAULTS, cpuMs: 20 })
+  t.same(runTask({ kind: 'fetch', program, input: null, env: {}, defaults: { ...DEFAULTS, apiCalls: 3 }, limits: overrides, executionId: 'z' }).limits, { ...DEFAULTS, apiCalls: 3, cpuMs: 20 }, 'other defaults: merged again')
+
+  // A thread decodes each head once: runs share its frozen program and limits, never each other's trace or source.
+  const named = (wire: WireTask): WireTask => ({ ...wire, source: undefined })
+  const [x, y] = [decodeTask(named(a)), decodeTask(named(b))]
+  t.equal(x.program, y.program)
+  t.ok(Object.isFrozen(x.program) && Object.isFrozen(x.limits))
+  t.same([x.trace, y.trace, x.input], [a.trace, b.trace, { n: 'e1' }])
+  t.equal(decodeTask(a).program.source, 'export default {}')
+  t.equal(decodeTask(named(b)).program.source, undefined, 'the source went with its own task only')
+  t.equal(decodeTask({ ...a, trace: null }).trace, undefined)
 })
 
 t.test('runs and their answers cross as JSON, their bodies beside it as bytes; a batch keeps other frames in its V8 part, in order', async (t) => {

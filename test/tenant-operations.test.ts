@@ -55,6 +55,12 @@ for (const target of databaseTargets()) {
         t.equal(response.status, 504)
         t.equal(((await response.json()) as any).error.code, 'SCRIPT_TIMEOUT')
         t.ok(Date.now() - started < 5000, 'the 300 ms quota, not the 30 s default')
+        // The clamp is kept per quota, not per script: a raised quota holds from the next run.
+        t.equal((await api(isogate, 'PUT', '/api/v1/tenants/clamped/quota', { body: { timeoutMs: 1500 } })).status, 200)
+        const again = Date.now()
+        const raised = await call(isogate, '/clamped/slow')
+        t.equal(raised.status, 504)
+        t.ok(Date.now() - again >= 1400, 'the raised 1,500 ms quota')
       })
     })
 
@@ -223,7 +229,7 @@ for (const target of databaseTargets()) {
       const text = await scraped.text()
       for (const name of ['isogate_cron_fires_total', 'isogate_event_deliveries_total', 'isogate_script_failures_total', 'isogate_admission_queue_delay_seconds_bucket', 'isogate_http_requests_total']) t.match(text, name)
       t.match(text, /isogate_http_requests_total\{tenant="limited",status="429"\} [1-9]/)
-      t.match(text, /isogate_script_failures_total\{tenant="capped"|isogate_script_failures_total\{tenant="clamped",script="[0-9a-f-]{36}",code="SCRIPT_TIMEOUT"\} 1/)
+      t.match(text, /isogate_script_failures_total\{tenant="capped"|isogate_script_failures_total\{tenant="clamped",script="[0-9a-f-]{36}",code="SCRIPT_TIMEOUT"\} 2/)
     })
   })
 }
