@@ -212,6 +212,33 @@ t.test('host APIs not exposed to scripts cannot be called, and one tenant\'s glo
   t.equal(other, 'undefined')
 })
 
+t.test('ctx makes each namespace once a run, its methods work detached, and nothing on it leads to the run behind it', async (t) => {
+  const value = await output(t, 'sandbox-ctx', `
+    ${ATTEMPTS}
+    const { echo } = ctx.test
+    const getter = Object.getOwnPropertyDescriptor(ctx, 'test').get
+    return {
+      same: ctx.test === ctx.test && ctx.logger === ctx.logger,
+      detached: await echo('far'),
+      spread: Object.keys({ ...ctx }).sort(),
+      frozen: Object.isFrozen(ctx) && Object.isFrozen(ctx.test) && Object.isFrozen(Object.getPrototypeOf(ctx)),
+      constructor: ctx.constructor === Object,
+      prototype: Object.getOwnPropertyNames(Object.getPrototypeOf(ctx)),
+      foreign: attempt(() => getter.call({})),
+      borrowed: attempt(() => getter.call(Object.create(ctx))),
+    }`)
+  t.same(value, {
+    same: true,
+    detached: 'far',
+    spread: ['logger', 'passThroughOnException', 'test', 'waitUntil'],
+    frozen: true,
+    constructor: true,
+    prototype: [],
+    foreign: 'TypeError: Illegal invocation: a ctx getter was called on something that is not a ctx',
+    borrowed: 'TypeError: Illegal invocation: a ctx getter was called on something that is not a ctx',
+  })
+})
+
 t.test('each version of a script starts in a fresh context, also when a spare context was prepared for it', async (t) => {
   const version = (n: number): RunTask => ({
     kind: 'run',
