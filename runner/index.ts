@@ -42,4 +42,4 @@ export {
 } from './protocol.js'
 export type { RunnersEvicted } from './supervisor/tenant-eviction.js'
 export type { WorkerStats } from './thread/worker.js'
-export { hostErrorData, type HostAnswer, type HostCallHandler, type RelayedHostCall, type RemoteHostApi } from './host-call-channel.js'
+export { hostErrorData, type CallCancel, type HostAnswer, type HostCallHandler, type RelayedHostCall, type RemoteHostApi } from './host-call-channel.js'

@@ -76,6 +76,29 @@ t.test('a waiting call whose run ended is answered at once and gives up its turn
   t.same(answers.get(3), { ok: true, value: 'a:3' })
 })
 
+t.test("a call's cancel reaches its handler whenever the handler reads its signal, before or after the cancel; closing cancels every call", async (t) => {
+  const seen: Record<string, { cancel: { readonly signal: AbortSignal }; reasons: string[] }> = {}
+  const answerer = new HostAnswerer((call, cancel) => {
+    const name = String(call.args[0])
+    seen[name] = { cancel, reasons: [] }
+    // 'early' listens at once; 'late' reads its signal only after the cancel came.
+    if (name === 'early') cancel.signal.addEventListener('abort', () => seen.early?.reasons.push((cancel.signal.reason as Error).name))
+    return new Promise(() => {})
+  }, () => undefined)
+  answerer.receive({ hostCall: 1, call: { tenantId: 'a', name: 'db.query', args: ['early'] } })
+  answerer.receive({ hostCall: 2, call: { tenantId: 'a', name: 'db.query', args: ['late'] } })
+  answerer.receive({ hostCall: 3, call: { tenantId: 'a', name: 'db.query', args: ['open'] } })
+  answerer.receive({ hostCancel: 1 })
+  answerer.receive({ hostCancel: 2 })
+  answerer.receive({ hostCancel: 2 })
+  t.same(seen.early?.reasons, ['AbortError'], 'a listener hears the cancel once')
+  t.equal(seen.late?.cancel.signal.aborted, true, 'a signal read after the cancel is aborted')
+  t.equal((seen.late?.cancel.signal.reason as Error).name, 'AbortError')
+  t.equal(seen.open?.cancel.signal.aborted, false)
+  answerer.close()
+  t.equal(seen.open?.cancel.signal.aborted, true, 'closing the answerer cancels the calls in flight')
+})
+
 t.test('maxPerTenant is checked', async (t) => {
   t.throws(() => new HostAnswerer(undefined, () => undefined, undefined, { maxPerTenant: 0 }), RangeError)
   t.throws(() => new HostAnswerer(undefined, () => undefined, undefined, { maxPerTenant: 1.5 }), RangeError)

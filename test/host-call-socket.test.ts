@@ -19,7 +19,7 @@ function listener(maxPerTenant = 64, admitted = new Set(['a', 'b'])) {
   const started: Array<{ call: RelayedHostCall; signal: AbortSignal; release: (value: unknown) => void }> = []
   const server = new HostCallListener({
     path: path.join(folder, `${sockets++}.sock.host`),
-    handler: (call, signal) => new Promise((resolve) => started.push({ call, signal, release: resolve })),
+    handler: (call, cancel) => new Promise((resolve) => started.push({ call, signal: cancel.signal, release: resolve })),
     admit: (call) => (admitted.has(call.tenantId) ? null : Object.assign(new Error('host APIs can only be called while a run is in progress'), { code: 'HOST_CALL_FAILED' })),
     lanes: { maxPerTenant },
   })

@@ -16,7 +16,7 @@ import { createServer, type Socket } from 'node:net'
 import { RunnerError, toErrorData } from '../errors.js'
 import { FrameChannel, type Frame, type RunnerRequest } from '../framing.js'
 import { ProgramMissing } from './program-sources.js'
-import { HostCaller, signalCancellation, type RelayedHostCall } from '../host-call-channel.js'
+import { HostCaller, signalCancellation, type CallCancel, type RelayedHostCall } from '../host-call-channel.js'
 import { IsolatePool, type IsolatePoolOptions } from './isolate-pool.js'
 
 export interface RunnerProcessSettings {
@@ -80,9 +80,9 @@ function receive(channel: FrameChannel, frame: Frame): void {
 }
 
 /** Sends a script's host call to the gateway (the pool's HostRelay calls this) and waits for the answer. */
-function relayToGateway(call: RelayedHostCall, signal: AbortSignal): Promise<unknown> {
+function relayToGateway(call: RelayedHostCall, cancel: CallCancel): Promise<unknown> {
   if (channel === null || stopping) return Promise.reject(new RunnerError('RUNNER_UNAVAILABLE', 'the runner is not connected to its gateway'))
-  return hostCalls.call(call, signalCancellation(signal))
+  return hostCalls.call(call, signalCancellation(cancel.signal))
 }
 
 function serve(channel: FrameChannel, request: RunnerRequest): void {

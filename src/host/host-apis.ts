@@ -1,11 +1,11 @@
-import type { HostCallHandler, RelayedHostCall, RemoteHostApi } from '../../runner/index.js'
+import type { CallCancel, HostCallHandler, RelayedHostCall, RemoteHostApi } from '../../runner/index.js'
 import { AppError } from '../errors.js'
 import type { EventService } from '../triggers/event.service.js'
 import type { DocumentStore } from '../services/document-store.js'
 import type { TenantCache } from './tenant-cache.js'
 
 /** What a host API gets: the tenant bound by the runner, the copied arguments, the run's trace. */
-type HostApi = (call: RelayedHostCall, signal: AbortSignal) => Promise<unknown>
+type HostApi = (call: RelayedHostCall, cancel: CallCancel) => Promise<unknown>
 
 export interface HostApisOptions {
   cache: TenantCache
@@ -66,11 +66,11 @@ export class HostApis {
   }
 
   /** `RunnerSupervisorOptions.hostCalls`. */
-  readonly handler: HostCallHandler = async (call, signal) => {
+  readonly handler: HostCallHandler = async (call, cancel) => {
     const api = this.#apis.get(call.name)
     if (api === undefined) throw new AppError('VALIDATION_FAILED', `${call.name} is not a host API`)
     try {
-      return await api.fn(call, signal)
+      return await api.fn(call, cancel)
     } catch (error) {
       if (!(error instanceof AppError) && typeof (error as { code?: unknown })?.code !== 'string') this.#onFault(error, call)
       throw error

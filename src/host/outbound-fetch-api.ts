@@ -1,5 +1,5 @@
 import { LRUCache } from 'lru-cache'
-import type { RelayedHostCall } from '../../runner/index.js'
+import type { CallCancel, RelayedHostCall } from '../../runner/index.js'
 import { EgressPolicy } from './egress-policy.js'
 import { GuardedFetch } from './guarded-fetch.js'
 import type { OutboundRequest } from './outbound-request.js'
@@ -28,7 +28,7 @@ export interface OutboundFetchApiOptions {
  * @example
  * hostApis.add('http.fetch', outboundFetchApi({ allowPrivateRanges: [], connectTimeoutMs: 5000, timeoutMs: 30000, maxResponseBytes: 5 << 20, slugOf }))
  */
-export function outboundFetchApi(options: OutboundFetchApiOptions): (call: RelayedHostCall, signal: AbortSignal) => Promise<unknown> {
+export function outboundFetchApi(options: OutboundFetchApiOptions): (call: RelayedHostCall, cancel: CallCancel) => Promise<unknown> {
   const allowlists = options.allowedHosts
   const slugs = new LRUCache<string, string>({ max: 10_000 })
   const policy = new EgressPolicy({
@@ -50,12 +50,12 @@ export function outboundFetchApi(options: OutboundFetchApiOptions): (call: Relay
     maxResponseBytes: options.maxResponseBytes,
     extraCa: options.extraCa,
   })
-  return async ({ tenantId, args }, signal) => {
+  return async ({ tenantId, args }, cancel) => {
     if (allowlists !== undefined && !slugs.has(tenantId)) {
       const slug = await options.slugOf(tenantId)
       if (slug !== null) slugs.set(tenantId, slug)
     }
     // prepareRequest (inside) checks every field: the request comes from untrusted code.
-    return client.fetch(tenantId, args[0] as OutboundRequest, signal)
+    return client.fetch(tenantId, args[0] as OutboundRequest, cancel.signal)
   }
 }
