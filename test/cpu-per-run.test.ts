@@ -186,6 +186,31 @@ t.test("a host call's answer that resumes a loop on the thread is stopped by its
   t.ok((await pool.stats()).poolAnswers > after.poolAnswers, "the program that went over its bound takes its answers on isolated-vm's pool")
 })
 
+t.test("a program whose runs make many quick host calls earns the thread for its steps: a run's CPU is judged per step, not in all", async (t) => {
+  // 90 timers a run (under the 100 host calls of the default limit), each answer a step of some
+  // tens of microseconds: some ms of CPU a run in all, over the 2 ms a run that once kept every
+  // answer on isolated-vm's pool (a hop there and back each).
+  const source = `export default { async fetch() {
+    let x = 0
+    for (let i = 0; i < 90; i++) { await new Promise((resolve) => setTimeout(resolve, 0)); for (let j = 0; j < 20000; j++) x += j % 3 }
+    return new Response(String(x > 0))
+  } }`
+  const run = () => pool.run(fetchTask('many-steps', source, {}, { cpuMs: 200, timeoutMs: 10_000 }))
+  let cpuMs = 0
+  for (let i = 0; i < 12; i++) {
+    const result = await run()
+    t.equal(bodyText(result.response?.body), 'true', 'warm')
+    cpuMs = result.metrics.cpuMs
+  }
+  t.ok(cpuMs > 2, `a run takes ${cpuMs.toFixed(1)} ms of CPU in all`)
+  const before = await pool.stats()
+  t.equal(bodyText((await run()).response?.body), 'true')
+  const after = await pool.stats()
+  t.equal(after.threadSteps - before.threadSteps, 1, 'its first step entered on the thread')
+  t.equal(after.threadAnswers - before.threadAnswers, 90, 'and every answer')
+  t.equal(after.poolAnswers, before.poolAnswers, "none on isolated-vm's pool")
+})
+
 t.test("an unhandled rejection left by a host call's answer is logged with its run, whether the answer entered on isolated-vm's pool or on the thread", async (t) => {
   const source = `export default { async fetch() {
     await new Promise((resolve) => setTimeout(resolve, 1))

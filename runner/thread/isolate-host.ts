@@ -156,8 +156,11 @@ export class IsolateHost {
       failure = isSibling(error) ? error.data : tenant.killReason !== null ? new RunnerError(tenant.killReason).data : toErrorData(error)
     }
     const cpuNs = stop()
-    // Hot runs only: a cold or warm run's CPU includes compiling the program.
-    if (start === 'hot' && failure?.code !== 'SCRIPT_SIBLING_LIMIT') this.#stepCosts.record(key, Number(cpuNs))
+    // Hot runs only: a cold or warm run's CPU includes compiling the program. Per step (each host
+    // call's answer is one): what decides is how long one step holds the thread, and a run of 90
+    // quick `ctx.cache.get`s over 2 ms in all kept its every answer off the thread (a hop to
+    // isolated-vm's pool and back per call).
+    if (start === 'hot' && failure?.code !== 'SCRIPT_SIBLING_LIMIT') this.#stepCosts.record(key, Number(cpuNs) / (run.hostCalls + 1))
     // Every hot run that went well may reuse a recent reading; anything else reads it afresh.
     // Never a synchronous read behind a run the watchdog ended early: its code may still hold the isolate.
     const heapBytes = run.endedEarly ? tenant.sampledHeapBytes(false, true) : tenant.sampledHeapBytes(start !== 'hot' || failure !== null || raw === null || raw.error !== undefined)

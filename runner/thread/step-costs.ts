@@ -2,11 +2,11 @@ import { LRUCache } from 'lru-cache'
 
 /** Runs of a program seen before its first steps may be taken synchronously. */
 const WARM_RUNS = 8
-/** A program whose runs average more CPU than this (ns) takes its first steps asynchronously. */
+/** A program whose steps average more CPU than this (ns) takes its first steps asynchronously. */
 const MAX_AVERAGE_NS = 2_000_000
-/** A run's CPU counts into the average at most this much (ns): one GC pause does not move it far. */
+/** A step's CPU counts into the average at most this much (ns): one GC pause does not move it far. */
 const CLAMP_NS = 10_000_000
-/** One run over this (ns) ends synchronous first steps for its program. */
+/** Steps of one run averaging over this (ns) end synchronous first steps for its program. */
 const LONG_NS = 50_000_000
 
 interface Cost {
@@ -15,10 +15,11 @@ interface Cost {
 }
 
 /**
- * What each program's runs cost on this thread, to decide how a run's first step enters its
- * isolate (isolate-host.ts). A synchronous step holds the worker thread, and every tenant whose
- * runs wait on it, for as long as it runs: only programs whose runs have been seen to be short
- * earn it. A new program takes its first WARM_RUNS runs asynchronously on isolated-vm's pool, a
+ * What each program's steps cost on this thread, to decide how a run's first step (and the
+ * answers of its host calls) enter its isolate (isolate-host.ts). A synchronous step holds the
+ * worker thread, and every tenant whose runs wait on it, for as long as it runs: only programs
+ * whose steps have been seen to be short earn it. A run's CPU is recorded over its steps (the
+ * first, and one per host call's answer). A new program takes its first WARM_RUNS runs asynchronously on isolated-vm's pool, a
  * program whose runs grow long goes back there, and one that went over its limit in a synchronous
  * step stays there. Kept by program key, so an isolate killed for a long step does not make its
  * successor try again.
@@ -42,8 +43,9 @@ export class StepCosts {
   }
 
   /**
-   * A run of program `key` used `ns` of its isolate's CPU (read over the run's whole life, so a
-   * sibling's CPU in the same isolate may be counted too: an overestimate, which errs the safe way).
+   * A run of program `key` used `ns` of its isolate's CPU a step (read over the run's whole life,
+   * so a sibling's CPU in the same isolate may be counted too: an overestimate, which errs the
+   * safe way).
    */
   record(key: string, ns: number): void {
     const cost = this.#costs.get(key)
