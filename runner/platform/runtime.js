@@ -147,7 +147,7 @@ export function hostCall(run, name, args) {
     if (envelope.ok) return envelope.value
     throw hostError(envelope.error)
   })
-  run.pendingCalls.add(result)
+  run.addPendingCall(result)
   return result
 }
 
@@ -197,8 +197,10 @@ function ended(run) {
  * awaits, and V8 then drops the script's frames from the error's async stack trace.
  */
 export function settleLeftovers(run) {
-  for (const pending of run.pendingCalls) then(pending, undefined, ignoreRejection)
-  run.pendingCalls.clear()
+  const pending = run.pendingCalls
+  if (pending.size === 0) return
+  for (const call of pending) then(call, undefined, ignoreRejection)
+  pending.clear()
 }
 
 /** Hands a finished run's result to the host (fire and forget: the host holds the run open). */
