@@ -122,10 +122,7 @@ brand(Headers)
 
 /** Raw pairs for crossing to the host, duplicates kept (set-cookie). */
 export function headerPairs(headers) {
-  const list = headers[kList]
-  const pairs = new Array(list.length)
-  for (let i = 0; i < list.length; i++) pairs[i] = [list[i][0], list[i][1]]
-  return pairs
+  return headers[kList].map(([n, v]) => [n, v])
 }
 
 export function freezeHeaders(headers) {

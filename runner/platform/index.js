@@ -204,7 +204,7 @@ function createContext(run) {
 function untilFailure(run, value) {
   return newPromise((resolve, reject) => {
     then(Promise.resolve(value), resolve, reject)
-    run.onFailure(reject)
+    then(run.failed, () => reject(run.failure.error))
   })
 }
 
@@ -291,8 +291,7 @@ async function execute(run, programId, kind, input, envData) {
   const handler = program.found[kind]
   if (handler === undefined) return failure('HANDLER_NOT_FOUND', `the script has no ${kind} handler`)
   try {
-    // The run's own object, parsed from its args: frozen as it is, not copied.
-    const env = Object.freeze(envData !== null && typeof envData === 'object' ? envData : {})
+    const env = Object.freeze({ ...envData })
     const ctx = createContext(run)
     let result
     if (kind === 'fetch') {

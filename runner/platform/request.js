@@ -77,17 +77,9 @@ brand(Request)
  * The Request a fetch handler receives. The gateway built and validated its URL already, so it is
  * not parsed again here: that keeps the URL parser from loading in runs that never touch a URL.
  */
-function stringPairs(pairs) {
-  for (let i = 0; i < pairs.length; i++) {
-    const pair = pairs[i]
-    if (!Array.isArray(pair) || pair.length !== 2 || typeof pair[0] !== 'string' || typeof pair[1] !== 'string') return false
-  }
-  return true
-}
-
 export function requestFromHost(data, body) {
   const pairs = data.headers
-  const trusted = Array.isArray(pairs) && stringPairs(pairs)
+  const trusted = Array.isArray(pairs) && pairs.every((pair) => Array.isArray(pair) && pair.length === 2 && typeof pair[0] === 'string' && typeof pair[1] === 'string')
   const input = { [kHostUrl]: String(data.url), [kHostHeaders]: trusted ? headersFromHost(pairs) : null }
   const request = new Request(input, { method: data.method, headers: trusted ? undefined : pairs, params: data.params })
   request[kBody] = body

@@ -2,15 +2,10 @@
 // ctx.waitUntil, and the first error thrown outside the handler's own promise chain (a timer
 // callback, a microtask), which ends the run like an uncaught exception.
 import { byteLength } from './encoding.js'
-import { then } from './runtime.js'
-
-const settledPromise = Promise.resolve()
-const EMPTY = Object.freeze(new Set())
+import { newPromise } from './runtime.js'
 
 export class Run {
-  /** Rejections of the promises waiting on this run's failure (untilFailure in index.js), or null. */
-  #failureWaiters = null
-  #pendingCalls = null
+  #signalFailure
 
   constructor(id, outputLimit) {
     this.id = id
@@ -20,31 +15,12 @@ export class Run {
     this.outputLimit = outputLimit
     this.outputExceeded = false
     this.waitUntil = []
+    /** Host calls of this run not settled yet (see `finish` in index.js). */
+    this.pendingCalls = new Set()
     this.done = false
     /** `{ error }` once something outside the handler's chain threw. */
     this.failure = null
-  }
-
-  /** Host calls of this run not settled yet (see `finish` in index.js); made on the first call, as most runs make none. */
-  get pendingCalls() {
-    return this.#pendingCalls ?? EMPTY
-  }
-
-  addPendingCall(promise) {
-    (this.#pendingCalls ??= new Set()).add(promise)
-  }
-
-  /**
-   * Has `reject(error)` called, a microtask after the run fails (or after now, if it failed
-   * already): a waiter list rather than a promise per run, which every run made and few need.
-   */
-  onFailure(reject) {
-    if (this.failure !== null) {
-      const { error } = this.failure
-      then(settledPromise, () => reject(error))
-      return
-    }
-    (this.#failureWaiters ??= []).push(reject)
+    this.failed = newPromise((resolve) => { this.#signalFailure = resolve })
   }
 
   /** Keeps a log line while the run's logs fit its output limit; lines after the run ended are dropped. */
@@ -61,11 +37,6 @@ export class Run {
   fail(error) {
     if (this.failure !== null || this.done) return
     this.failure = { error }
-    const waiters = this.#failureWaiters
-    if (waiters === null) return
-    this.#failureWaiters = null
-    then(settledPromise, () => {
-      for (let i = 0; i < waiters.length; i++) waiters[i](error)
-    })
+    this.#signalFailure()
   }
 }

@@ -147,7 +147,7 @@ export function hostCall(run, name, args) {
     if (envelope.ok) return envelope.value
     throw hostError(envelope.error)
   })
-  run.addPendingCall(result)
+  run.pendingCalls.add(result)
   return result
 }
 
@@ -197,10 +197,8 @@ function ended(run) {
  * awaits, and V8 then drops the script's frames from the error's async stack trace.
  */
 export function settleLeftovers(run) {
-  const pending = run.pendingCalls
-  if (pending.size === 0) return
-  for (const call of pending) then(call, undefined, ignoreRejection)
-  pending.clear()
+  for (const pending of run.pendingCalls) then(pending, undefined, ignoreRejection)
+  run.pendingCalls.clear()
 }
 
 /** Hands a finished run's result to the host (fire and forget: the host holds the run open). */
