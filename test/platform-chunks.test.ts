@@ -51,7 +51,9 @@ t.test('the core holds none of the chunks: each is a script of its own', async (
     t.ok(source.chunks[chunk]?.includes(marker), `${chunk} has ${marker}`)
     t.notOk(source.source.includes(marker), `the core has no ${marker}`)
   }
-  t.ok(source.source.length < 30_000, `the core is small (${source.source.length} bytes)`)
+  // A loose bound: a chunk pulled into the core adds thousands of bytes. ctx's lazy getters
+  // (RunContext, session 16) took the core from 29.7 to 30.1 KB.
+  t.ok(source.source.length < 31_000, `the core is small (${source.source.length} bytes)`)
 })
 
 t.test('a script loads only the chunks it uses, each compiled once per isolate', async (t) => {

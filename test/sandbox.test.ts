@@ -234,8 +234,8 @@ t.test('ctx makes each namespace once a run, its methods work detached, and noth
     frozen: true,
     constructor: true,
     prototype: [],
-    foreign: 'TypeError: Illegal invocation: a ctx getter was called on something that is not a ctx',
-    borrowed: 'TypeError: Illegal invocation: a ctx getter was called on something that is not a ctx',
+    foreign: 'TypeError: Illegal invocation',
+    borrowed: 'TypeError: Illegal invocation',
   })
 })
 

@@ -162,7 +162,7 @@ class RunContext {
 
   static {
     contextApi = (ctx, name, make) => {
-      if (!(#run in ctx)) throw new TypeError('Illegal invocation: a ctx getter was called on something that is not a ctx')
+      if (!(#run in ctx)) throw new TypeError('Illegal invocation')
       const apis = (ctx.#apis ??= { __proto__: null })
       return (apis[name] ??= make(ctx.#run))
     }
