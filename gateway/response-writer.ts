@@ -23,8 +23,16 @@ const HOP_BY_HOP = new Set(['content-length', 'transfer-encoding', 'connection',
 
 /** uWS writes the status line as given: add the reason phrase clients and proxies expect. */
 export function statusLine(status: number): string {
-  return `${status} ${STATUS_CODES[status] ?? ''}`.trimEnd()
+  let line = STATUS_LINES[status]
+  if (line === undefined) {
+    line = `${status} ${STATUS_CODES[status] ?? ''}`.trimEnd()
+    if (status >= 100 && status <= 999) STATUS_LINES[status] = line
+  }
+  return line
 }
+
+/** Status lines by status, made once each (a status is an integer of 100-999: see the run's response checks). */
+const STATUS_LINES: Array<string | undefined> = []
 
 /** Writes a JSON error `{error: {code, message, executionId?}}`; nothing if already answered or aborted. */
 export function writeError(
@@ -76,18 +84,19 @@ export function writeRunResult(res: Uws.HttpResponse, state: RequestState, metho
       res.end()
       return
     }
-    const bytes = typeof body === 'string' ? Buffer.from(body) : new Uint8Array(body)
-    writeWithBackpressure(res, state, bytes)
+    writeWithBackpressure(res, state, typeof body === 'string' ? body : new Uint8Array(body))
   })
   return status
 }
 
-function writeWithBackpressure(res: Uws.HttpResponse, state: RequestState, bytes: Uint8Array): void {
-  const total = bytes.byteLength
+/** A text body goes to uWS as it is (most bodies are written whole at once); its bytes are made only if the client is slow. */
+function writeWithBackpressure(res: Uws.HttpResponse, state: RequestState, body: string | Uint8Array): void {
+  const total = typeof body === 'string' ? Buffer.byteLength(body) : body.byteLength
   // Body bytes written before this call: onWritable reports offsets on the same scale.
   const start = res.getWriteOffset()
-  const [ok, done] = res.tryEnd(bytes, total)
+  const [ok, done] = res.tryEnd(body, total)
   if (ok || done) return
+  const bytes = typeof body === 'string' ? Buffer.from(body) : body
   res.onWritable((offset) => {
     if (state.aborted) return true
     const [sent, finished] = res.tryEnd(bytes.subarray(offset - start), total)

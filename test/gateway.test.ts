@@ -45,6 +45,14 @@ t.test('gateway behaviour on real sockets', async (t) => {
     const response = await call(isogate, '/bulk/big')
     t.equal(response.headers.get('content-length'), String(6 * 1024 * 1024))
     t.equal((await response.arrayBuffer()).byteLength, 6 * 1024 * 1024)
+    // A text body goes to uWS as a string; past what the socket takes at once, the rest is written
+    // from its UTF-8 bytes at the offset uWS reports: multi-byte characters must not shift it.
+    await deploy(isogate, 'bulk', '/wide', `export default { fetch() { return new Response('é✓'.repeat(1024 * 1024) + '.') } }`, { limits: { outputBytes: 16 * 1024 * 1024 } })
+    const wide = await call(isogate, '/bulk/wide')
+    t.equal(wide.headers.get('content-length'), String(5 * 1024 * 1024 + 1))
+    const text = await wide.text()
+    t.equal(text.length, 2 * 1024 * 1024 + 1)
+    t.ok(text === 'é✓'.repeat(1024 * 1024) + '.', 'every character in place')
   })
 
   t.test('a failed run answers JSON with its execution id, no stack, and is recorded with line and column', async (t) => {

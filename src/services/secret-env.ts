@@ -31,8 +31,13 @@ export class SecretEnv implements Executor {
     this.#box = box
   }
 
-  async run(task: RunTask): Promise<RunResult> {
+  /** Not async: a run whose env holds no sealed value gets the inner run's own promise, not one more that follows it. */
+  run(task: RunTask): Promise<RunResult> {
     if (this.#plain.has(task.env)) return this.#inner.run(task)
+    return this.#runOpened(task)
+  }
+
+  async #runOpened(task: RunTask): Promise<RunResult> {
     let secrets: string[] | null = null
     let env = task.env
     for (const [name, value] of Object.entries(task.env)) {
