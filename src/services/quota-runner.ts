@@ -37,7 +37,9 @@ export class QuotaRunner implements Executor {
   async run(task: RunTask): Promise<RunResult> {
     const quota = this.#quotaOf(task.program.tenantId)
     // The tenant's isolate, shared by its scripts, is capped at the tenant's memory quota.
-    const result = await this.#inner.run({ ...task, limits: this.#clamped(task.limits, quota), isolateMemoryMb: quota.memoryMb })
+    // Field by field, not a spread: one shape for every task that leaves here (and a field added to RunTask must be listed).
+    const bounded = { kind: task.kind, program: task.program, input: task.input, env: task.env, limits: this.#clamped(task.limits, quota), trace: task.trace, isolateMemoryMb: quota.memoryMb } satisfies Record<keyof RunTask, unknown>
+    const result = await this.#inner.run(bounded)
     this.#onResult?.(task, result)
     return result
   }
