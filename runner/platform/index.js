@@ -145,9 +145,9 @@ let contextApi
  * none or one, and making them all was the largest part of a hello run's platform work (18
  * closures and 5 frozen objects a run; in a micro-benchmark 8.5 us a ctx where the platform's
  * code is not optimized yet, as for most tenants of a busy runner, and 2.1 us where it is; 2.8
- * and 1.5 us this way). The getters are the
- * isolate's, defined on each ctx from one frozen set of descriptors (contextDescriptors); a
- * namespace's methods are the run's own closures, so `const { get } = ctx.cache` still works.
+ * and 1.5 us this way). The getters are the isolate's, defined on each ctx from one frozen set of
+ * descriptors (contextDescriptors); a namespace's methods are the run's own closures, so
+ * `const { get } = ctx.cache` still works.
  */
 class RunContext {
   #run

@@ -19,9 +19,9 @@ interface Cost {
  * answers of its host calls) enter its isolate (isolate-host.ts). A synchronous step holds the
  * worker thread, and every tenant whose runs wait on it, for as long as it runs: only programs
  * whose steps have been seen to be short earn it. A run's CPU is recorded over its steps (the
- * first, and one per host call's answer). A new program takes its first WARM_RUNS runs asynchronously on isolated-vm's pool, a
- * program whose runs grow long goes back there, and one that went over its limit in a synchronous
- * step stays there. Kept by program key, so an isolate killed for a long step does not make its
+ * first, and one per host call's answer). A new program takes its first WARM_RUNS runs
+ * asynchronously on isolated-vm's pool, a program whose steps grow long goes back there, and one
+ * that went over its limit in a synchronous step stays there. Kept by program key, so an isolate killed for a long step does not make its
  * successor try again.
  *
  * @example

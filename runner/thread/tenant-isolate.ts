@@ -347,20 +347,10 @@ export class TenantIsolate {
    */
   #onPool<T>(step: Promise<T>): Promise<T> {
     this.#asyncSteps++
-    const returned = (): void => {
+    return step.finally(() => {
       this.#asyncSteps--
       this.#checkSettled()
-    }
-    return step.then(
-      (value) => {
-        returned()
-        return value
-      },
-      (error: unknown) => {
-        returned()
-        throw error
-      },
-    )
+    })
   }
 
   #checkSettled(): void {

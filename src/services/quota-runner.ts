@@ -1,5 +1,5 @@
 import type { Executor, RunLimits, RunResult, RunTask } from '../../runner/index.js'
-import type { TenantQuota } from '../domain/tenant-quota.js'
+import { SCRIPT_LIMIT_QUOTAS, type TenantQuota } from '../domain/tenant-quota.js'
 
 export interface QuotaRunnerOptions {
   /** The tenant's quota now (in memory: the tenant directory). */
@@ -7,8 +7,6 @@ export interface QuotaRunnerOptions {
   /** Told of every finished run (per-script failure metrics). */
   onResult?: (task: RunTask, result: RunResult) => void
 }
-
-const LIMITS = ['timeoutMs', 'cpuMs', 'memoryMb', 'apiCalls', 'outputBytes'] as const
 
 /**
  * Every run (HTTP, cron, events, manual) passes here on its way to the runners: its limits are
@@ -36,9 +34,18 @@ export class QuotaRunner implements Executor {
 
   async run(task: RunTask): Promise<RunResult> {
     const quota = this.#quotaOf(task.program.tenantId)
-    // The tenant's isolate, shared by its scripts, is capped at the tenant's memory quota.
-    // Field by field, not a spread: one shape for every task that leaves here (and a field added to RunTask must be listed).
-    const bounded = { kind: task.kind, program: task.program, input: task.input, env: task.env, limits: this.#clamped(task.limits, quota), trace: task.trace, isolateMemoryMb: quota.memoryMb } satisfies Record<keyof RunTask, unknown>
+    // The tenant's isolate, shared by its scripts, is capped at the tenant's memory quota. Field by
+    // field, not a spread: one shape for every task that leaves here (a field added to RunTask
+    // must be listed).
+    const bounded = {
+      kind: task.kind,
+      program: task.program,
+      input: task.input,
+      env: task.env,
+      limits: this.#clamped(task.limits, quota),
+      trace: task.trace,
+      isolateMemoryMb: quota.memoryMb,
+    } satisfies Record<keyof RunTask, unknown>
     const result = await this.#inner.run(bounded)
     this.#onResult?.(task, result)
     return result
@@ -53,7 +60,7 @@ export class QuotaRunner implements Executor {
     const held = this.#clamps.get(limits)
     if (held !== undefined && held.quota === quota) return held.limits
     let clamped: RunLimits | null = null
-    for (const name of LIMITS) {
+    for (const name of SCRIPT_LIMIT_QUOTAS) {
       if (limits[name] <= quota[name]) continue
       clamped ??= { ...limits }
       clamped[name] = quota[name]
