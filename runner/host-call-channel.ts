@@ -10,6 +10,7 @@
 import type { ErrorData } from './errors.js'
 import type { HostCall, HostRegistry } from './thread/host-bridge.js'
 import { RunTable } from './run-table.js'
+import { NearAnswer, type NearTerms } from './near-copies.js'
 
 /** A host API answered outside the worker: its name ('db.get') and whether scripts see it on ctx. */
 export interface RemoteHostApi {
@@ -17,6 +18,11 @@ export interface RemoteHostApi {
   expose: boolean
   /** Counted against the run's API-call limit; default true (false: the platform's own plumbing). */
   counted?: boolean | undefined
+  /**
+   * Its answers may be kept by the calling thread and answered again from there, keyed by the
+   * call's first argument (near-copies.ts): the handler answers a NearAnswer. Default false.
+   */
+  near?: boolean | undefined
 }
 
 /** One relayed call: the tenant is the one the worker's bridge bound, never the script's say. */
@@ -84,8 +90,8 @@ export function signalCancellation(signal: AbortSignal): Cancellation {
   }
 }
 
-/** The answer to a relayed call, as plain data. */
-export type HostAnswer = { ok: true; value: unknown } | { ok: false; error: ErrorData }
+/** The answer to a relayed call, as plain data; `near` when the caller may keep it (near-copies.ts). */
+export type HostAnswer = { ok: true; value: unknown; near?: NearTerms } | { ok: false; error: ErrorData }
 
 /** A call, from the caller to the answerer. */
 export interface HostCallMessage {
@@ -130,14 +136,19 @@ export class HostCaller {
     return this.#waiting.size
   }
 
-  call(call: RelayedHostCall, cancellation: Cancellation): Promise<unknown> {
+  /** `keep` is given an answer that came with terms to keep it by (near-copies.ts), before the call resolves. */
+  call(call: RelayedHostCall, cancellation: Cancellation, keep?: (value: unknown, terms: NearTerms) => void): Promise<unknown> {
     const id = this.#nextId++
     return new Promise<unknown>((resolve, reject) => {
       const forget = cancellation.onCancel(() => this.#send({ hostCancel: id }))
       this.#waiting.set(id, (answer) => {
         forget()
-        if (answer.ok) resolve(answer.value)
-        else reject(new RemoteHostError(answer.error))
+        if (!answer.ok) {
+          reject(new RemoteHostError(answer.error))
+          return
+        }
+        if (answer.near !== undefined) keep?.(answer.value, answer.near)
+        resolve(answer.value)
       })
       this.#send({ hostCall: id, call })
     })
@@ -187,7 +198,7 @@ interface Lane {
  */
 export class HostAnswerer {
   readonly #handler: HostCallHandler | undefined
-  readonly #reply: (message: HostReplyMessage, fallback: HostReplyMessage) => void
+  readonly #reply: (message: HostReplyMessage, fallback: HostReplyMessage, near?: NearAnswer) => void
   readonly #admit: (call: RelayedHostCall) => Error | null
   /** Calls being answered, by id: one entry per call, so not a Map (see run-table.ts). */
   readonly #inFlight = new RunTable<number, LazyCancel>()
@@ -198,8 +209,10 @@ export class HostAnswerer {
   /**
    * `reply` carries an answer back, or `fallback` in its place when the answer does not copy: it
    * may throw for such an answer (postMessage does) or send the fallback itself (a FrameChannel).
+   * A handler's NearAnswer reaches `reply` as its value, and as `near` for the reply to offer
+   * terms with (the gateway's host-call listener does; elsewhere it is a plain answer).
    */
-  constructor(handler: HostCallHandler | undefined, reply: (message: HostReplyMessage, fallback: HostReplyMessage) => void, admit: (call: RelayedHostCall) => Error | null = () => null, options: HostAnswererOptions = {}) {
+  constructor(handler: HostCallHandler | undefined, reply: (message: HostReplyMessage, fallback: HostReplyMessage, near?: NearAnswer) => void, admit: (call: RelayedHostCall) => Error | null = () => null, options: HostAnswererOptions = {}) {
     const maxPerTenant = options.maxPerTenant ?? Number.POSITIVE_INFINITY
     if (!(maxPerTenant >= 1) || (maxPerTenant !== Number.POSITIVE_INFINITY && !Number.isInteger(maxPerTenant))) {
       throw new RangeError('options.maxPerTenant must be a positive integer')
@@ -280,7 +293,8 @@ export class HostAnswerer {
     pending.then(
       (value) => {
         done?.()
-        this.#answer(id, { ok: true, value })
+        if (value instanceof NearAnswer) this.#answer(id, { ok: true, value: value.value }, value)
+        else this.#answer(id, { ok: true, value })
       },
       (error: unknown) => {
         done?.()
@@ -307,13 +321,13 @@ export class HostAnswerer {
     if (lane !== undefined && lane.running === 0 && lane.waiting.size === 0) this.#lanes.delete(tenantId)
   }
 
-  #answer(id: number, answer: HostAnswer): void {
+  #answer(id: number, answer: HostAnswer, near?: NearAnswer): void {
     this.#inFlight.delete(id)
     if (this.#closed) return
     // A value that does not copy (a function, a symbol) must still answer the call, or the script waits forever.
     const fallback: HostReplyMessage = { hostReply: id, answer: { ok: false, error: UNCOPYABLE } }
     try {
-      this.#reply({ hostReply: id, answer }, fallback)
+      this.#reply({ hostReply: id, answer }, fallback, near)
     } catch {
       this.#reply(fallback, fallback)
     }
@@ -354,10 +368,10 @@ class RemoteHostError extends Error {
  * socket): registers every relayed API in `registry`, each call sent by `send` for the run's
  * tenant, with the run's trace.
  */
-export function registerRelayedApis(registry: HostRegistry, apis: readonly RemoteHostApi[], send: (call: RelayedHostCall, cancellation: Cancellation) => Promise<unknown>): void {
+export function registerRelayedApis(registry: HostRegistry, apis: readonly RemoteHostApi[], send: (call: RelayedHostCall, run: HostCall, api: RemoteHostApi) => Promise<unknown>): void {
   for (const api of apis) {
     registry.register(api.name, (tenantId: string, args: unknown[], call: HostCall) => {
-      return send({ tenantId, name: api.name, args, executionId: call.executionId, eventDepth: call.eventDepth, scriptId: call.scriptId }, call)
+      return send({ tenantId, name: api.name, args, executionId: call.executionId, eventDepth: call.eventDepth, scriptId: call.scriptId }, call, api)
     }, { expose: api.expose, counted: api.counted !== false })
   }
 }

@@ -42,4 +42,5 @@ export {
 } from './protocol.js'
 export type { RunnersEvicted } from './supervisor/tenant-eviction.js'
 export type { WorkerStats } from './thread/worker.js'
+export { NearAnswer, NEAR_MAX_MS, type NearDrop, type NearSource } from './near-copies.js'
 export { hostErrorData, type CallCancel, type HostAnswer, type HostCallHandler, type RelayedHostCall, type RemoteHostApi } from './host-call-channel.js'

@@ -62,6 +62,12 @@ export interface WireTask {
   json: string
   /** The run's own part of the head (RunTask.trace), or null. */
   trace: RunTrace | null
+  /**
+   * The tenant's version when the gateway sent the run (near-copies.ts): its host calls may be
+   * answered from the thread's kept answers once the thread has heard of changes that far. -1:
+   * they may not (nothing keeps versions, as for a pool in this process).
+   */
+  near: number
   /** JSON `{ input, env }`, a binary request body left null (it is `body`). */
   args: string
   body: Uint8Array | null
@@ -88,7 +94,7 @@ export function isBinary(value: unknown): value is ArrayBuffer | Uint8Array {
 export function encodeTask(task: NamedTask): WireTask {
   const head = taskHead(task)
   const { json: args, body } = runArgs(task)
-  return { tenantId: task.program.tenantId, key: head.key, source: task.program.source, json: head.json, trace: task.trace ?? null, args, body }
+  return { tenantId: task.program.tenantId, key: head.key, source: task.program.source, json: head.json, trace: task.trace ?? null, near: -1, args, body }
 }
 
 /** A task's head as `encodeTask` wrote it, with what it was written from. */
@@ -137,15 +143,17 @@ class DecodedTask {
   trace?: RunTrace | undefined
   isolateMemoryMb?: number | undefined
   readonly #args: RunArgs
+  readonly #near: number
   #parsed: Pick<RunTask, 'input' | 'env'> | null = null
 
-  constructor(head: DecodedHead, program: NamedProgram, trace: RunTrace | null, args: RunArgs) {
+  constructor(head: DecodedHead, program: NamedProgram, trace: RunTrace | null, args: RunArgs, near: number) {
     this.kind = head.kind
     this.program = program
     this.limits = head.limits
     if (trace !== null) this.trace = trace
     if (head.isolateMemoryMb !== undefined) this.isolateMemoryMb = head.isolateMemoryMb
     this.#args = args
+    this.#near = near
   }
 
   get input(): unknown {
@@ -154,6 +162,11 @@ class DecodedTask {
 
   get env(): Record<string, string> {
     return this.#read().env
+  }
+
+  /** WireTask.near of a decoded task; -1 for any other task. */
+  static nearOf(task: object): number {
+    return #near in task ? (task as DecodedTask).#near : -1
   }
 
   /** The wire's text of a decoded task's input and env; null for any other task. */
@@ -193,7 +206,12 @@ function parseHead(json: string): DecodedHead {
 export function decodeTask(wire: WireTask): NamedTask {
   const head = parseHead(wire.json)
   const program = wire.source === undefined ? head.program : { ...head.program, source: wire.source }
-  return new DecodedTask(head, program, wire.trace, { json: wire.args, body: wire.body })
+  return new DecodedTask(head, program, wire.trace, { json: wire.args, body: wire.body }, typeof wire.near === 'number' ? wire.near : -1)
+}
+
+/** The tenant's version a task came off the wire with (WireTask.near); -1 for a task that did not. */
+export function nearVersionOf(task: object): number {
+  return DecodedTask.nearOf(task)
 }
 
 /** A task's input and env for the isolate: the wire's text when the task came off the wire, else encoded here. */

@@ -140,6 +140,7 @@ export async function startIsogate(config: Config, logger: Logger = pino({ level
       standby: config.runnerStandby,
       pool: { threads: config.workers, maxIsolatesPerThread: config.isolatesPerWorker, isolateIdleMs: config.isolateIdleMs, tenantCpuShare: config.tenantCpuShare, remoteHostApis: hostApis.remote },
       hostCalls: hostApis.handler,
+      near: hostApis.near,
       quarantine: { crashes: config.quarantineCrashes, windowMs: config.quarantineWindowMs, coolDownMs: config.quarantineMs },
       probation: config.runnerProbation,
       onEvent: (event) => logRunnerEvent(logger, event),

@@ -200,7 +200,7 @@ t.test('runs and their answers cross as JSON, their bodies beside it as bytes; a
   const u8 = new Uint8Array([0, 1, 255])
   const buf = Buffer.from('buffer body')
   const ab = new Uint8Array([7, 8]).buffer
-  const task = { tenantId: 'acme', key: 'acme/s1/1/abc', json: '{"kind":"fetch"}', trace: { executionId: 'e1', eventDepth: null }, args: '{"env":{"greeting":"héllo ✓"}}', body: u8 }
+  const task = { tenantId: 'acme', key: 'acme/s1/1/abc', json: '{"kind":"fetch"}', trace: { executionId: 'e1', eventDepth: null }, near: 7, args: '{"env":{"greeting":"héllo ✓"}}', body: u8 }
   const when = new Date(5)
   // The first frame after an idle turn leaves alone; the eight after it leave in one batch.
   sender.send({ id: 0, missing: 'acme/s1/1/abc' })

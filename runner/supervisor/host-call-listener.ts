@@ -11,11 +11,13 @@ import {
   type HostReplyMessage,
   type RelayedHostCall,
 } from '../host-call-channel.js'
+import type { NearAnswer, NearDrop, NearSource } from '../near-copies.js'
 
-/** Where one call came from: the channel to answer on and the number its caller gave it. */
+/** Where one call came from: the channel to answer on, the number its caller gave it, and whose call it is. */
 interface Route {
   channel: FrameChannel
   id: number
+  tenantId: string
 }
 
 export interface HostCallListenerOptions {
@@ -26,6 +28,8 @@ export interface HostCallListenerOptions {
   /** Refuses a call before the handler sees it (the gateway answers only for tenants with a run on the runner). */
   admit: (call: RelayedHostCall) => Error | null
   lanes?: HostAnswererOptions
+  /** The data whose answers threads may keep (near-copies.ts); without it they keep none. */
+  near?: NearSource | undefined
 }
 
 /**
@@ -43,6 +47,11 @@ export interface HostCallListenerOptions {
  * The socket sits in the gateway's private runner folder (socket-folder.ts), as the runner's own
  * socket does; a call is admitted only for a tenant with a run on this runner (`admit`).
  *
+ * A thread may keep answers (near-copies.ts): a handler's NearAnswer goes to a thread's socket
+ * with terms, when the tenant's data has not changed since it was read, and from then on that
+ * socket hears of every change of the tenant's data (`drop`), until the tenant's data goes or the
+ * socket closes. The runner's own socket keeps nothing: its answers go without terms.
+ *
  * @example
  * const listener = new HostCallListener({ path: `${socketPath}.host`, handler, admit, lanes: { maxPerTenant: 64 } })
  * runnerChannel.onFrame = (frame) => listener.receive(runnerChannel, frame)
@@ -57,6 +66,10 @@ export class HostCallListener {
   /** Per channel: the caller's number of each call in flight -> the listener's. */
   readonly #ids = new Map<FrameChannel, RunTable<number, number>>()
   readonly #sockets = new Set<Socket>()
+  readonly #near: NearSource | undefined
+  /** Threads' channels that may keep answers, by tenant; and what each channel keeps, to forget it when it closes. */
+  readonly #keepers = new Map<string, Set<FrameChannel>>()
+  readonly #kept = new Map<FrameChannel, Set<string>>()
   #nextId = 1
   #closed = false
 
@@ -64,7 +77,8 @@ export class HostCallListener {
     if (typeof options.path !== 'string' || options.path.length === 0) throw new TypeError('options.path must be a socket path')
     if (typeof options.admit !== 'function') throw new TypeError('options.admit must be a function')
     this.path = options.path
-    this.#answerer = new HostAnswerer(options.handler, (message, fallback) => this.#reply(message, fallback), options.admit, options.lanes)
+    this.#near = options.near
+    this.#answerer = new HostAnswerer(options.handler, (message, fallback, near) => this.#reply(message, fallback, near), options.admit, options.lanes)
     rmSync(this.path, { force: true })
     this.#server = createServer((socket) => this.#accept(socket))
     this.#server.on('error', (error) => process.emitWarning(new Error('the host-call socket of a runner failed', { cause: error })))
@@ -92,13 +106,37 @@ export class HostCallListener {
       return
     }
     const id = this.#nextId++
-    this.#routes.set(id, { channel, id: frame.hostCall })
+    this.#routes.set(id, { channel, id: frame.hostCall, tenantId: frame.call.tenantId })
     ids.set(frame.hostCall, id)
     this.#answerer.receive({ hostCall: id, call: frame.call })
   }
 
+  /**
+   * A change of a tenant's data (NearSource.onDrop): every thread that may keep its answers hears
+   * of it now, ahead of any answer sent after it. A tenant whose data went is forgotten.
+   */
+  dropNear(drop: NearDrop): void {
+    if (this.#closed) return
+    const [tenantId, key] = drop
+    const channels = this.#keepers.get(tenantId)
+    if (channels === undefined) return
+    for (const channel of channels) channel.send({ nearDrop: drop })
+    if (key !== null) return
+    this.#keepers.delete(tenantId)
+    for (const channel of channels) this.#kept.get(channel)?.delete(tenantId)
+  }
+
   /** The channel closed: its calls in flight are cancelled, and their answers dropped. */
   drop(channel: FrameChannel): void {
+    const kept = this.#kept.get(channel)
+    this.#kept.delete(channel)
+    if (kept !== undefined) {
+      for (const tenantId of kept) {
+        const channels = this.#keepers.get(tenantId)
+        channels?.delete(channel)
+        if (channels?.size === 0) this.#keepers.delete(tenantId)
+      }
+    }
     const ids = this.#ids.get(channel)
     this.#ids.delete(channel)
     if (ids === undefined) return
@@ -118,6 +156,8 @@ export class HostCallListener {
     this.#answerer.close()
     this.#routes.clear()
     this.#ids.clear()
+    this.#keepers.clear()
+    this.#kept.clear()
     rmSync(this.path, { force: true })
   }
 
@@ -135,6 +175,8 @@ export class HostCallListener {
         else socket.destroy() // a thread sends nothing else: one that does is as good as broken
       },
     )
+    // A thread's socket: it may keep answers (the runner's own channel, received from runner-client.ts, does not).
+    this.#kept.set(channel, new Set())
     socket.on('error', () => socket.destroy())
     socket.once('close', () => {
       this.#sockets.delete(socket)
@@ -142,11 +184,31 @@ export class HostCallListener {
     })
   }
 
-  #reply(message: HostReplyMessage, fallback: HostReplyMessage): void {
+  #reply(message: HostReplyMessage, fallback: HostReplyMessage, near: NearAnswer | undefined): void {
     const route = this.#routes.get(message.hostReply)
     if (route === undefined) return
     this.#routes.delete(message.hostReply)
     this.#ids.get(route.channel)?.delete(route.id)
-    route.channel.send({ hostReply: route.id, answer: message.answer }, { hostReply: route.id, answer: fallback.answer })
+    const answer = near === undefined ? message.answer : this.#nearAnswer(route, message.answer, near)
+    route.channel.send({ hostReply: route.id, answer }, { hostReply: route.id, answer: fallback.answer })
+  }
+
+  /**
+   * A kept answer's terms, when the caller is a thread and the tenant's data is as it was read:
+   * a change between the read and now was told only to the threads that kept its answers then.
+   * The channel hears of the tenant's changes from now on.
+   */
+  #nearAnswer(route: Route, answer: HostReplyMessage['answer'], near: NearAnswer): HostReplyMessage['answer'] {
+    const kept = this.#kept.get(route.channel)
+    const source = this.#near
+    if (!answer.ok || kept === undefined || source === undefined || source.versionOf(route.tenantId) !== near.version) return answer
+    kept.add(route.tenantId)
+    let channels = this.#keepers.get(route.tenantId)
+    if (channels === undefined) {
+      channels = new Set()
+      this.#keepers.set(route.tenantId, channels)
+    }
+    channels.add(route.channel)
+    return { ok: true, value: answer.value, near: { clock: source.clock(), ttlMs: near.ttlMs, bytes: near.bytes } }
   }
 }

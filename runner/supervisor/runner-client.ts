@@ -6,6 +6,7 @@ import { RunnerError, fromErrorData } from '../errors.js'
 import { FrameChannel, type Frame, type MissingProgram, type RunnerMessage, type RunnerResponse, type WireMessage } from '../framing.js'
 import type { HostCallHandler, RelayedHostCall } from '../host-call-channel.js'
 import { HostCallListener } from './host-call-listener.js'
+import type { NearDrop, NearSource } from '../near-copies.js'
 import type { IsolatePoolOptions } from '../process/isolate-pool.js'
 import type { RunnerProcessNotice, RunnerProcessSettings } from '../process/runner-process.js'
 import { decodeResult, encodeTask, type WireResult } from '../protocol.js'
@@ -38,6 +39,8 @@ export interface RunnerClientOptions {
   onExit(exit: RunnerExit): void
   /** Answers the host calls the runner's scripts make (host-relay.ts); without it they fail. */
   hostCalls?: HostCallHandler | undefined
+  /** The data whose answers the runner's threads may keep (near-copies.ts). */
+  near?: NearSource | undefined
 }
 
 export interface RunnerLoss {
@@ -101,7 +104,7 @@ export class RunnerClient {
     this.#options = options
     // Fair lanes (issue 20 item 4): one tenant's flood of host calls waits in its own lane, never ahead of another tenant's call.
     // Its worker threads send their host calls straight here (host-call-listener.ts), not through its main thread.
-    this.#hostCalls = new HostCallListener({ path: `${options.socketPath}.host`, handler: options.hostCalls, admit: (call) => this.#admitHostCall(call), lanes: { maxPerTenant: HOST_CALLS_PER_TENANT } })
+    this.#hostCalls = new HostCallListener({ path: `${options.socketPath}.host`, handler: options.hostCalls, admit: (call) => this.#admitHostCall(call), lanes: { maxPerTenant: HOST_CALLS_PER_TENANT }, near: options.near })
     const pool = options.hostCalls === undefined ? options.pool : { ...options.pool, hostSocket: this.#hostCalls.path }
     const settings: RunnerProcessSettings = { socketPath: options.socketPath, pool }
     this.#child = fork(fileURLToPath(options.entry), [JSON.stringify(settings)], {
@@ -139,6 +142,11 @@ export class RunnerClient {
     return this.#calls.size
   }
 
+  /** A change of a tenant's data whose answers this runner's threads may keep (NearSource.onDrop). */
+  dropNear(drop: NearDrop): void {
+    this.#hostCalls.dropNear(drop)
+  }
+
   /** Runs of the tenant in flight here now. */
   runsOf(tenantId: string): number {
     return this.#tenantRuns.get(tenantId) ?? 0
@@ -160,6 +168,8 @@ export class RunnerClient {
   #wire(message: RunnerMessage, withSource: boolean): WireMessage {
     if (message.type !== 'run') return message
     const task = encodeTask(message.task)
+    // The tenant's version now: a change acknowledged before this run was sent is seen by it (near-copies.ts).
+    if (this.#options.near !== undefined) task.near = this.#options.near.versionOf(task.tenantId)
     if (withSource || !this.#sentPrograms.has(task.key)) {
       if (this.#sentPrograms.size >= MAX_SENT_PROGRAMS) this.#sentPrograms.clear()
       this.#sentPrograms.add(task.key)

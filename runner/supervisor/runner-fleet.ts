@@ -6,6 +6,7 @@ import { RunnerClient, type RunnerExit, type RunnerLoss } from './runner-client.
 import { RunnerSlot } from './runner-slot.js'
 import { RunnerSocketFolder } from './socket-folder.js'
 import { RUNNER_V8_FLAGS } from './v8-flags.js'
+import type { NearSource } from '../near-copies.js'
 
 export interface RunnerFleetOptions {
   runners: number
@@ -20,6 +21,7 @@ export interface RunnerFleetOptions {
   probation: 'ready' | 'on-demand'
   onEvent(event: RunnerFleetEvent): void
   hostCalls?: HostCallHandler | undefined
+  near?: NearSource | undefined
 }
 
 export type RunnerFleetEvent =
@@ -71,6 +73,10 @@ export class RunnerFleet {
     this.slots = Array.from({ length: options.runners }, (_, index) => new RunnerSlot({ index, unavailableAfterMs, maxWaiting }))
     this.probation = new RunnerSlot({ index: options.runners, unavailableAfterMs, maxWaiting })
     this.#all = options.probation === 'ready' ? [...this.slots, this.probation] : this.slots
+    // Every runner's threads hear of a change to what they may keep, at the moment it is made.
+    options.near?.onDrop((drop) => {
+      if (!this.#closed) for (const client of this.#owners.keys()) client.dropNear(drop)
+    })
     for (const slot of this.#all) this.#startSlot(slot)
     this.#topUpStandby()
   }
@@ -122,6 +128,7 @@ export class RunnerFleet {
       onLost: (loss) => this.#onLost(client, loss),
       onExit: (exit) => this.#onExit(client, exit),
       hostCalls: this.#options.hostCalls,
+      near: this.#options.near,
     })
     this.#owners.set(client, owner)
     return client

@@ -1,5 +1,6 @@
 import { RunnerError } from '../errors.js'
 import type { HostCallHandler } from '../host-relay.js'
+import type { NearSource } from '../near-copies.js'
 import { sumStats, type IsolatePoolOptions, type PoolStats } from '../process/isolate-pool.js'
 import { failedRun, type CheckResult, type Executor, type RunResult, type RunTask, type TenantEvictor } from '../protocol.js'
 import { CrashBlame, type BlameDecision } from './crash-blame.js'
@@ -45,6 +46,11 @@ export interface RunnerSupervisorOptions {
   onEvent?: (event: RunnerEvent) => void
   /** Answers the host calls scripts make to `pool.remoteHostApis` (db, cache, events, fetch). */
   hostCalls?: HostCallHandler
+  /**
+   * The data behind the `near` host APIs (the tenant cache), whose answers the runners' threads
+   * may keep and answer again themselves (near-copies.ts). Without it they keep nothing.
+   */
+  near?: NearSource
 }
 
 export type RunnerEvent = RunnerFleetEvent | BlameDecision
@@ -155,7 +161,7 @@ export class RunnerSupervisor implements Executor, TenantEvictor {
     if (probation !== 'ready' && probation !== 'on-demand') throw new TypeError("options.probation must be 'ready' or 'on-demand'")
     if (options.hostCalls !== undefined && typeof options.hostCalls !== 'function') throw new TypeError('options.hostCalls must be a function')
     const { hostCalls: _unserializable, ...pool } = options.pool ?? {}
-    this.#fleet = new RunnerFleet({ ...numeric, pool, probation, hostCalls: options.hostCalls, onEvent: (event) => this.#onFleetEvent(event) })
+    this.#fleet = new RunnerFleet({ ...numeric, pool, probation, hostCalls: options.hostCalls, near: options.near, onEvent: (event) => this.#onFleetEvent(event) })
     this.#homes = new Rendezvous(this.#fleet.slots.length)
   }
 

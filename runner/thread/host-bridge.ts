@@ -32,6 +32,11 @@ export interface HostCall {
   readonly scriptId?: string | undefined
   /** Charges host CPU spent for the run (crypto.subtle) to its `cpuMs`, as if the isolate spent it. */
   readonly chargeCpu?: ((ns: bigint) => void) | undefined
+  /**
+   * The tenant's version when the gateway sent the run (WireTask.near): a kept answer serves the
+   * run only once the thread has heard of changes that far (near-copies.ts). -1: keep nothing.
+   */
+  readonly near?: number | undefined
 }
 
 export interface HostApiOptions {
@@ -153,6 +158,8 @@ export class BridgeRun {
   readonly tenantId: string
   readonly limits: LimitEnforcer
   readonly trace: RunTrace | undefined
+  /** HostCall.near of the run's calls. */
+  readonly near: number
   /** Host calls of every kind, counted or not: a run that made none left no later step behind. */
   hostCalls = 0
   /** When the host began the run (performance.now()): its wall-clock budget counts from here. */
@@ -184,12 +191,13 @@ export class BridgeRun {
   #endedEarly = false
   #ownAtEnd = 0
 
-  constructor(id: number, tenantId: string, limits: LimitEnforcer, trace?: RunTrace, cpu: RunCpu = new RunCpu(null, 0), release: () => void = () => undefined, ledger?: CpuLedger) {
+  constructor(id: number, tenantId: string, limits: LimitEnforcer, trace?: RunTrace, cpu: RunCpu = new RunCpu(null, 0), release: () => void = () => undefined, ledger?: CpuLedger, near = -1) {
     this.#ledger = ledger
     this.id = id
     this.tenantId = tenantId
     this.limits = limits
     this.trace = trace
+    this.near = near
     this.cpu = cpu
     this.#release = release
     this.result = new Promise<DispatchResult>((resolve, reject) => {
@@ -363,14 +371,15 @@ export class HostBridge {
   /**
    * Starts the host's record of a run. With the `account` of the isolate it runs in, the run gets
    * a ledger slot, named by its id (`id % slots`), and its CPU is what its own code spent.
+   * `near`: HostCall.near of its calls.
    */
-  begin(tenantId: string, limits: LimitEnforcer, trace?: RunTrace, account?: IsolateCpuAccount): BridgeRun {
+  begin(tenantId: string, limits: LimitEnforcer, trace?: RunTrace, account?: IsolateCpuAccount, near = -1): BridgeRun {
     const slot = account === undefined ? 0 : this.ledger.take()
     const release = (): void => {
       this.#runs.delete(run.id)
       this.ledger.release(slot)
     }
-    const run = new BridgeRun(this.#nextRun++ * this.ledger.slots + slot, tenantId, limits, trace, new RunCpu(account ?? null, slot), release, this.ledger)
+    const run = new BridgeRun(this.#nextRun++ * this.ledger.slots + slot, tenantId, limits, trace, new RunCpu(account ?? null, slot), release, this.ledger, near)
     this.#runs.set(run.id, run)
     return run
   }
@@ -432,6 +441,7 @@ export class HostBridge {
         eventDepth: run.trace?.eventDepth,
         scriptId: run.trace?.scriptId,
         chargeCpu: run.chargeCpu,
+        near: run.near,
       }
       const value = await fn(tenantId, Array.isArray(args) ? args : [], call)
       return run.ended ? ENDED : { ok: true, value }

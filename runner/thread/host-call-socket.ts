@@ -11,12 +11,17 @@
  * A thread that dies takes its socket with it: the gateway cancels the calls it had out. A
  * socket that closes fails the calls waiting on it (the scripts see HOST_CALL_FAILED), and the
  * next call connects again.
+ *
+ * The answers of APIs marked `near` (ctx.cache.get) may be kept here and answered again without
+ * the trip (near-cache.ts); the gateway tells this socket of every change to what it keeps.
  */
 import { createConnection, type Socket } from 'node:net'
 import { FrameChannel } from '../framing.js'
 import { HostCaller, registerRelayedApis, type Cancellation, type HostReplyMessage, type RelayedHostCall, type RemoteHostApi } from '../host-call-channel.js'
 import type { ErrorData } from '../errors.js'
-import type { HostRegistry } from './host-bridge.js'
+import type { NearDropMessage, NearTerms } from '../near-copies.js'
+import type { HostCall, HostRegistry } from './host-bridge.js'
+import { NearCache } from './near-cache.js'
 
 /** Where a worker thread sends its host calls, and which calls those are (worker.ts settings). */
 export interface HostSocketSettings {
@@ -36,6 +41,8 @@ const CLOSED: ErrorData = { code: 'HOST_CALL_FAILED', name: 'Error', message: 't
  */
 export class HostCallSocket {
   readonly #path: string
+  /** Answers kept from this socket's gateway (near-copies.ts). */
+  readonly near = new NearCache()
   #connection: { socket: Socket; caller: HostCaller } | null = null
   #closed = false
 
@@ -45,13 +52,22 @@ export class HostCallSocket {
     this.#connection = this.#connect()
   }
 
-  call(call: RelayedHostCall, cancellation: Cancellation): Promise<unknown> {
+  call(call: RelayedHostCall, cancellation: Cancellation, keep?: (value: unknown, terms: NearTerms) => void): Promise<unknown> {
     if (this.#closed) return Promise.reject(Object.assign(new Error('the worker thread is closing'), { code: 'HOST_CALL_FAILED' }))
     this.#connection ??= this.#connect()
     const { socket, caller } = this.#connection
     // Only while a call waits for its answer does the socket hold the thread's event loop.
     if (caller.waiting === 0) socket.ref()
-    return caller.call(call, cancellation)
+    return caller.call(call, cancellation, keep)
+  }
+
+  /** A call of an API whose answers may be kept (`near`): answered from a kept answer when the run may use it. */
+  read(call: RelayedHostCall, run: HostCall): Promise<unknown> {
+    const key = call.args[0]
+    if (typeof key !== 'string' || run.near === undefined || run.near < 0) return this.call(call, run)
+    const kept = this.near.get(call.tenantId, key, run.near)
+    if (kept !== undefined) return Promise.resolve(kept.value)
+    return this.near.read(call.tenantId, key, (keep) => this.call(call, run, keep))
   }
 
   close(): void {
@@ -64,6 +80,10 @@ export class HostCallSocket {
     const socket = createConnection(this.#path)
     socket.unref()
     const channel: FrameChannel = new FrameChannel(socket, (frame) => {
+      if ('nearDrop' in (frame as object)) {
+        this.near.drop((frame as NearDropMessage).nearDrop)
+        return
+      }
       caller.reply(frame as HostReplyMessage)
       if (caller.waiting === 0) socket.unref()
     })
@@ -72,6 +92,8 @@ export class HostCallSocket {
     socket.on('error', () => socket.destroy())
     socket.once('close', () => {
       if (this.#connection === connection) this.#connection = null
+      // The gateway tells the next connection nothing of what this one kept.
+      this.near.clear()
       caller.failAll(CLOSED)
     })
     return connection
@@ -84,6 +106,6 @@ export class HostCallSocket {
  */
 export function registerSocketHostApis(registry: HostRegistry, settings: HostSocketSettings): () => void {
   const socket = new HostCallSocket(settings.path)
-  registerRelayedApis(registry, settings.apis, (call, cancellation) => socket.call(call, cancellation))
+  registerRelayedApis(registry, settings.apis, (call, run, api) => (api.near === true ? socket.read(call, run) : socket.call(call, run)))
   return () => socket.close()
 }

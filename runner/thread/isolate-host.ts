@@ -4,7 +4,7 @@ import { RunnerError, toErrorData, type ErrorData } from '../errors.js'
 import { HostBridge, HostRegistry, type BridgeRun, type DispatchResult } from './host-bridge.js'
 import { importError, isNodeModule } from './imports.js'
 import { beginStep, endStep } from '../run-claims.js'
-import { failedRun, programKey, runArgs, type CheckResult, type Evicted, type HttpResponseData, type NamedTask, type RunMetrics, type RunResult, type RunTask } from '../protocol.js'
+import { failedRun, nearVersionOf, programKey, runArgs, type CheckResult, type Evicted, type HttpResponseData, type NamedTask, type RunMetrics, type RunResult, type RunTask } from '../protocol.js'
 import { SCRIPT_FILENAME, stackLocation, tenantStack } from './source-location.js'
 import { StepTimeout, TenantIsolate, syntaxError, type AnswerSteps, type PlatformCode, type Program, type SyncStep } from './tenant-isolate.js'
 import { LimitEnforcer } from './limit-enforcer.js'
@@ -120,7 +120,7 @@ export class IsolateHost {
     const dispatched = tenant.starting()
     const limits = new LimitEnforcer(task.limits)
     // The run's CPU is its own code's (cpu-ledger.ts): the isolate's account names its entries.
-    const run = this.#bridge.begin(task.program.tenantId, limits, task.trace && { ...task.trace, scriptId: task.program.scriptId }, tenant.cpuAccount)
+    const run = this.#bridge.begin(task.program.tenantId, limits, task.trace && { ...task.trace, scriptId: task.program.scriptId }, tenant.cpuAccount, nearVersionOf(task))
     // Its later steps (host calls' answers) may enter synchronously on the same terms as its first (#answerSteps).
     const key = programKey(task.program)
     if (this.#stepCosts.sync(key)) run.syncKey = key

@@ -1,4 +1,4 @@
-import type { CallCancel, HostCallHandler, RelayedHostCall, RemoteHostApi } from '../../runner/index.js'
+import { NearAnswer, type CallCancel, type HostCallHandler, type NearSource, type RelayedHostCall, type RemoteHostApi } from '../../runner/index.js'
 import { AppError } from '../errors.js'
 import type { EventService } from '../triggers/event.service.js'
 import type { DocumentStore } from '../services/document-store.js'
@@ -27,19 +27,28 @@ export interface HostApisOptions {
  * new RunnerSupervisor({ pool: { remoteHostApis: apis.remote }, hostCalls: apis.handler })
  */
 export class HostApis {
-  readonly #apis = new Map<string, { fn: HostApi; expose: boolean; counted: boolean }>()
+  readonly #apis = new Map<string, { fn: HostApi; expose: boolean; counted: boolean; near: boolean }>()
   readonly #onFault: (error: unknown, call: RelayedHostCall) => void
+  /**
+   * `RunnerSupervisorOptions.near`: `ctx.cache.get` answers may be kept by the runners' threads
+   * and answered again there, coherent with every set and delete (runner/near-copies.ts).
+   */
+  readonly near: NearSource
 
   constructor(options: HostApisOptions) {
     this.#onFault = options.onFault ?? (() => {})
     const { cache, events, documents } = options
+    this.near = cache
     const causeOf = ({ executionId, eventDepth }: RelayedHostCall) => (executionId === undefined ? undefined : { depth: eventDepth ?? null, executionId })
     this.#add('db.insert', async (call) => documents.insert(call.tenantId, call.args[0] as string, call.args[1], causeOf(call)))
     this.#add('db.get', async ({ tenantId, args }) => documents.get(tenantId, args[0] as string, args[1] as string))
     this.#add('db.query', async ({ tenantId, args }) => documents.query(tenantId, args[0] as string, args[1] ?? {}))
     this.#add('db.update', async (call) => documents.update(call.tenantId, call.args[0] as string, call.args[1] as string, call.args[2], causeOf(call)))
     this.#add('db.delete', async (call) => documents.delete(call.tenantId, call.args[0] as string, call.args[1] as string, causeOf(call)))
-    this.#add('cache.get', async ({ tenantId, args }) => cache.get(tenantId, args[0]))
+    this.#add('cache.get', async ({ tenantId, args }) => {
+      const read = cache.near(tenantId, args[0])
+      return new NearAnswer(read.value, read.version, read.ttlMs, read.bytes)
+    }, true, true, true)
     this.#add('cache.set', async ({ tenantId, args }) => {
       cache.set(tenantId, args[0], args[1], cacheSetOptions(args[2]))
       return true
@@ -62,7 +71,7 @@ export class HostApis {
 
   /** What the runner pools register: `IsolatePoolOptions.remoteHostApis`. */
   get remote(): RemoteHostApi[] {
-    return [...this.#apis].map(([name, { expose, counted }]) => (counted ? { name, expose } : { name, expose, counted }))
+    return [...this.#apis].map(([name, { expose, counted, near }]) => ({ name, expose, ...(counted ? {} : { counted }), ...(near ? { near } : {}) }))
   }
 
   /** `RunnerSupervisorOptions.hostCalls`. */
@@ -77,9 +86,9 @@ export class HostApis {
     }
   }
 
-  #add(name: string, fn: HostApi, expose = true, counted = true): this {
+  #add(name: string, fn: HostApi, expose = true, counted = true, near = false): this {
     if (this.#apis.has(name)) throw new RangeError(`host API ${name} is added already`)
-    this.#apis.set(name, { fn, expose, counted })
+    this.#apis.set(name, { fn, expose, counted, near })
     return this
   }
 }
