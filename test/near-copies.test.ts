@@ -1,4 +1,9 @@
 import t from 'tap'
+import { mkdtempSync, rmSync } from 'node:fs'
+import os from 'node:os'
+import path from 'node:path'
+import { HostCallListener } from '../runner/supervisor/host-call-listener.js'
+import { HostCallSocket } from '../runner/thread/host-call-socket.js'
 import { NearAnswer, RunnerSupervisor, type HostCallHandler, type NearDrop, type RunResult } from '../runner/index.js'
 import { NearCache } from '../runner/thread/near-cache.js'
 import { TenantCache } from '../src/host/tenant-cache.js'
@@ -207,4 +212,50 @@ t.test('NearCache: a kept answer serves a run only once the socket has brought i
   await near.read('t', 'k', answer(12, 'v12'))
   near.clear()
   t.equal(near.size, 0, 'a closed socket leaves nothing kept')
+})
+
+t.test("kept answers leave the thread's event loop its turns: a run of many reads does not hold a co-located tenant's work until all are answered", async (t) => {
+  const folder = mkdtempSync(path.join(os.tmpdir(), 'isogate-near-'))
+  t.teardown(() => rmSync(folder, { recursive: true, force: true }))
+  const local = new TenantCache()
+  local.set('a', 'k', 'v')
+  const reader: HostCallHandler = async ({ tenantId, args }) => {
+    const near = local.near(tenantId, args[0])
+    return new NearAnswer(near.value, near.version, near.ttlMs, near.bytes)
+  }
+  const server = new HostCallListener({ path: path.join(folder, 'near.sock.host'), handler: reader, admit: () => null, near: local })
+  const socket = new HostCallSocket(server.path)
+  t.teardown(() => {
+    socket.close()
+    server.close()
+  })
+  const handlerOf = (near: number) => ({ signal: new AbortController().signal, onCancel: () => () => undefined, near })
+  const read = () => socket.read({ tenantId: 'a', name: 'cache.get', args: ['k'] }, handlerOf(local.versionOf('a')))
+  t.equal(await read(), 'v')
+  t.equal(socket.near.size, 1, 'kept')
+
+  let answered = 0
+  let answeredWhenTurned = -1
+  setImmediate(() => { answeredWhenTurned = answered })
+  for (let i = 0; i < 100; i++) {
+    t.equal(await read(), 'v')
+    answered++
+  }
+  t.ok(answeredWhenTurned >= 0 && answeredWhenTurned <= 10, `the event loop turned after ${answeredWhenTurned} of 100 kept answers`)
+
+  // A read whose tenant changed between the read and the answer is answered, not offered to be kept.
+  local.set('b', 'k', 'old')
+  const stale: HostCallHandler = async ({ tenantId, args }) => {
+    const near = local.near(tenantId, args[0])
+    local.set(tenantId, 'k', 'new')
+    return new NearAnswer(near.value, near.version, near.ttlMs, near.bytes)
+  }
+  const racing = new HostCallListener({ path: path.join(folder, 'race.sock.host'), handler: stale, admit: () => null, near: local })
+  const raced = new HostCallSocket(racing.path)
+  t.teardown(() => {
+    raced.close()
+    racing.close()
+  })
+  t.equal(await raced.read({ tenantId: 'b', name: 'cache.get', args: ['k'] }, handlerOf(local.versionOf('b'))), 'old')
+  t.equal(raced.near.size, 0, 'nothing kept')
 })
