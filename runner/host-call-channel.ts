@@ -8,7 +8,7 @@
  * answers, as a failure).
  */
 import type { ErrorData } from './errors.js'
-import type { HostCall, HostRegistry } from './thread/host-bridge.js'
+import type { HostCall, HostPeek, HostRegistry } from './thread/host-bridge.js'
 import { RunTable } from './run-table.js'
 import { NearAnswer, type NearTerms } from './near-copies.js'
 
@@ -368,10 +368,10 @@ class RemoteHostError extends Error {
  * socket): registers every relayed API in `registry`, each call sent by `send` for the run's
  * tenant, with the run's trace.
  */
-export function registerRelayedApis(registry: HostRegistry, apis: readonly RemoteHostApi[], send: (call: RelayedHostCall, run: HostCall, api: RemoteHostApi) => Promise<unknown>): void {
+export function registerRelayedApis(registry: HostRegistry, apis: readonly RemoteHostApi[], send: (call: RelayedHostCall, run: HostCall, api: RemoteHostApi) => Promise<unknown>, peekOf?: (api: RemoteHostApi) => HostPeek | undefined): void {
   for (const api of apis) {
     registry.register(api.name, (tenantId: string, args: unknown[], call: HostCall) => {
       return send({ tenantId, name: api.name, args, executionId: call.executionId, eventDepth: call.eventDepth, scriptId: call.scriptId }, call, api)
-    }, { expose: api.expose, counted: api.counted !== false })
+    }, { expose: api.expose, counted: api.counted !== false, peek: peekOf?.(api) })
   }
 }

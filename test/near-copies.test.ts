@@ -85,8 +85,12 @@ t.test("a run's repeated ctx.cache.get of one key reaches the gateway once; the 
   reads.delete('near-a')
   t.same(await kv('near-a', 'op=reads&n=50'), Array(50).fill('one'))
   t.ok((reads.get('near-a') ?? 0) <= 2, `${reads.get('near-a')} of 50 reads reached the gateway`)
+  const before = await supervisor.stats()
   t.same(await kv('near-a', 'op=reads&n=50'), Array(50).fill('one'), 'the next run reads the kept answer too')
   t.ok((reads.get('near-a') ?? 0) <= 3, `${reads.get('near-a')} of 100 reads reached the gateway`)
+  const after = await supervisor.stats()
+  const entries = after.threadAnswers + after.poolAnswers - before.threadAnswers - before.poolAnswers
+  t.ok(entries <= 2, `a kept answer settles within the step that asked: ${entries} answers entered the isolate for 50 reads`)
 })
 
 t.test('a set by a run is read by every run after it, and a missing key is kept as missing until it is set', async (t) => {

@@ -450,8 +450,8 @@ function closeNodeModules(key) {
   delete global[String(key)]
 }
 
-export function boot(call, completeReference, toASCII, chunk, seed, exposedNames, cpuClock, ledger, account) {
-  connect(call, completeReference, toASCII, chunk, cpuClock, ledger, account)
+export function boot(call, completeReference, toASCII, chunk, seed, exposedNames, cpuClock, ledger, account, peekedNames) {
+  connect(call, completeReference, toASCII, chunk, cpuClock, ledger, account, peekedNames === undefined || peekedNames === '' ? [] : String(peekedNames).split(','))
   seedRandom(seed)
   const names = exposedNames === '' ? [] : String(exposedNames).split(',')
   // 'run.respond', 'run.chunk' and 'run.end' are listed when the host offers them (see

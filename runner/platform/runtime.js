@@ -36,6 +36,8 @@ let callReference = null
 let completeReference = null
 let toASCIIReference = null
 let chunkReference = null
+/** Host APIs whose calls go synchronously, to be answered at once when the host has the answer at hand. */
+let peeked = null
 
 // CPU accounting: the isolate's clock (its isolated-vm Isolate handle: only `cpuTime` is ever read;
 // it lives in this closure like the References), the thread's per-slot charges, and the isolate's
@@ -76,9 +78,10 @@ export function enter(run) {
 }
 
 /** Installs the host's References and CPU books; once per context. */
-export function connect(call, complete, toASCII, chunk, cpuClock, ledger, isolateAccount) {
+export function connect(call, complete, toASCII, chunk, cpuClock, ledger, isolateAccount, peekedNames = []) {
   if (callReference !== null) throw new TypeError('isogate: the platform is connected already')
   callReference = call
+  peeked = new Set(peekedNames)
   completeReference = complete
   toASCIIReference = toASCII
   chunkReference = chunk
@@ -128,10 +131,22 @@ let nextCall = 1
  */
 export function hostCall(run, name, args) {
   const callId = nextCall++
-  try {
-    callReference.applyIgnored(undefined, [run.id, callId, name, args], COMPLETE_OPTIONS)
-  } catch (error) {
-    return new PromiseCtor((resolve, reject) => reject(error))
+  if (peeked.has(name)) {
+    // Asked synchronously: the host answers at once when it can (a ctx.cache.get the runner thread
+    // kept, runner/near-copies.ts), and the call settles with no second entry into the isolate.
+    let now
+    try {
+      now = callReference.applySync(undefined, [run.id, callId, name, args, true], SYNC_OPTIONS)
+    } catch (error) {
+      return new PromiseCtor((resolve, reject) => reject(error))
+    }
+    if (now !== undefined) return settledAtOnce(now)
+  } else {
+    try {
+      callReference.applyIgnored(undefined, [run.id, callId, name, args], COMPLETE_OPTIONS)
+    } catch (error) {
+      return new PromiseCtor((resolve, reject) => reject(error))
+    }
   }
   // The answer settles `answered`; the script's promise is a reaction to it, so an error built
   // there has the script's await in its async stack trace (its line and column in the log).
@@ -149,6 +164,14 @@ export function hostCall(run, name, args) {
   })
   run.pendingCalls.add(result)
   return result
+}
+
+/** A call the host answered at once: a settled promise, the value or the host's error. */
+function settledAtOnce(envelope) {
+  return new PromiseCtor((resolve, reject) => {
+    if (envelope !== null && typeof envelope === 'object' && envelope.ok === true) resolve(envelope.value)
+    else reject(hostError(envelope !== null && typeof envelope === 'object' && envelope.error !== undefined ? envelope.error : { message: 'the host API failed' }))
+  })
 }
 
 /** The host's answer to call `callId`: the script's code waiting for it resumes in this entry's microtasks. */

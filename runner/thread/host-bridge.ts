@@ -14,6 +14,13 @@ import { RunTable } from '../run-table.js'
  */
 export type HostFunction = (tenantId: string, args: unknown[], call: HostCall) => Promise<unknown>
 
+/**
+ * An answer the host has at hand for a call (a kept answer, near-copies.ts), given while the
+ * script's step is still running: the call settles with no second entry into the isolate.
+ * Undefined: the call goes the usual way.
+ */
+export type HostPeek = (tenantId: string, args: unknown[], run: { readonly near: number }) => { value: unknown } | undefined
+
 export interface HostCall {
   /** Aborted when the run ends: a host API must stop waiting then (timers do). Made when first read. */
   readonly signal: AbortSignal
@@ -47,6 +54,8 @@ export interface HostApiOptions {
    * are charged otherwise (crypto.subtle: by the CPU it takes).
    */
   counted?: boolean
+  /** Answers a call at once when it can (HostPeek); the platform then asks synchronously. */
+  peek?: HostPeek | undefined
 }
 
 /** Plain error data crossing into the isolate, rebuilt there as an Error. */
@@ -107,6 +116,7 @@ export class HostRegistry {
   readonly #apis = new Map<string, HostFunction>()
   readonly #exposed: string[] = []
   readonly #uncounted = new Set<string>()
+  readonly #peeks = new Map<string, HostPeek>()
 
   /** The registry every worker starts from: timers (internal; setTimeout is built on it). */
   static withDefaults(): HostRegistry {
@@ -120,6 +130,10 @@ export class HostRegistry {
     this.#apis.set(name, fn)
     if (options.expose === true) this.#exposed.push(name)
     if (options.counted === false) this.#uncounted.add(name)
+    if (options.peek !== undefined) {
+      if (typeof options.peek !== 'function') throw new TypeError(`options.peek of host API ${name} must be a function`)
+      this.#peeks.set(name, options.peek)
+    }
     return this
   }
 
@@ -130,6 +144,15 @@ export class HostRegistry {
 
   get(name: string): HostFunction | undefined {
     return this.#apis.get(name)
+  }
+
+  peek(name: string): HostPeek | undefined {
+    return this.#peeks.get(name)
+  }
+
+  /** Names whose calls the platform makes synchronously, to be answered at once when the host can (HostPeek). */
+  get peeked(): readonly string[] {
+    return [...this.#peeks.keys()]
   }
 
   /** Names offered to scripts on ctx. */
@@ -325,6 +348,8 @@ export interface ContextBridge {
   readonly toASCII: ivm.Reference
   readonly seed: ivm.Copy<Uint8Array>
   readonly exposed: string
+  /** HostRegistry.peeked, comma-separated. */
+  readonly peeked: string
   /** The thread's CPU ledger, shared (cpu-ledger.ts). */
   readonly ledger: ivm.Copy<SharedArrayBuffer>
   readonly release: () => void
@@ -386,8 +411,13 @@ export class HostBridge {
 
   /** The References for one new context of `tenantId`'s isolate. */
   forContext(tenantId: string, deliver: AnswerDelivery): ContextBridge {
-    const call = new ivm.Reference((runId: unknown, callId: unknown, name: unknown, args: unknown) => {
-      if (typeof callId !== 'number') return
+    const call = new ivm.Reference((runId: unknown, callId: unknown, name: unknown, args: unknown, sync: unknown): Envelope | undefined => {
+      if (typeof callId !== 'number') return undefined
+      // Asked synchronously (HostRegistry.peeked): an answer at hand goes back as the result.
+      if (sync === true) {
+        const now = this.#peek(tenantId, runId, name, args)
+        if (now !== undefined) return now
+      }
       const answer = (envelope: Envelope): void => {
         const run = typeof runId === 'number' ? this.#runs.get(runId) : undefined
         deliver(run !== undefined && run.tenantId === tenantId ? run : undefined, callId, envelope)
@@ -397,6 +427,7 @@ export class HostBridge {
       this.#call(tenantId, runId, name, args)
         .then(answer, (error: unknown) => answer(failure('Error', error instanceof Error ? error.message : String(error))))
         .catch((error: unknown) => process.emitWarning(new Error('a host call\'s answer could not be handed to its isolate', { cause: error })))
+      return undefined
     })
     const complete = new ivm.Reference((runId: number, result: unknown) => {
       const run = this.#runs.get(runId)
@@ -409,6 +440,7 @@ export class HostBridge {
       toASCII,
       seed: new ivm.ExternalCopy(new Uint8Array(randomBytes(32))).copyInto({ release: true }),
       exposed: this.#registry.exposed.join(','),
+      peeked: this.#registry.peeked.join(','),
       ledger: new ivm.ExternalCopy(this.ledger.buffer).copyInto({ release: true }),
       release: () => {
         call.release()
@@ -416,6 +448,32 @@ export class HostBridge {
         toASCII.release()
       },
     }
+  }
+
+  /**
+   * A call answered while its step runs (HostPeek): counted as any call, with no later step.
+   * Undefined when the host has no answer at hand, or the call is not the run's to make or is one
+   * over its limit (#call answers those).
+   */
+  #peek(tenantId: string, runId: unknown, name: unknown, args: unknown): Envelope | undefined {
+    const run = typeof runId === 'number' ? this.#runs.get(runId) : undefined
+    if (run === undefined || run.tenantId !== tenantId || run.ended || typeof name !== 'string' || !Array.isArray(args)) return undefined
+    let kept: { value: unknown } | undefined
+    try {
+      kept = this.#registry.peek(name)?.(tenantId, args, run)
+    } catch (error) {
+      // The usual way answers the call; the peek's own failure is the host's to say.
+      process.emitWarning(new Error(`host API ${name} failed to answer at once`, { cause: error }))
+      return undefined
+    }
+    if (kept === undefined) return undefined
+    if (this.#registry.counted(name)) {
+      // The call over the limit goes the usual way, which refuses it: a refusal settled at once
+      // and never awaited would be an unhandled rejection when the step ends.
+      if (run.limits.apiCalls >= run.limits.limits.apiCalls) return undefined
+      run.limits.countApiCall()
+    }
+    return { ok: true, value: kept.value }
   }
 
   async #call(tenantId: string, runId: unknown, name: unknown, args: unknown): Promise<Envelope> {

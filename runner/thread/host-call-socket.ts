@@ -20,7 +20,7 @@ import { FrameChannel } from '../framing.js'
 import { HostCaller, registerRelayedApis, type Cancellation, type HostReplyMessage, type RelayedHostCall, type RemoteHostApi } from '../host-call-channel.js'
 import type { ErrorData } from '../errors.js'
 import type { NearDropMessage, NearTerms } from '../near-copies.js'
-import type { HostCall, HostRegistry } from './host-bridge.js'
+import type { HostCall, HostPeek, HostRegistry } from './host-bridge.js'
 import { NearCache } from './near-cache.js'
 
 /** Where a worker thread sends its host calls, and which calls those are (worker.ts settings). */
@@ -124,6 +124,8 @@ export class HostCallSocket {
  */
 export function registerSocketHostApis(registry: HostRegistry, settings: HostSocketSettings): () => void {
   const socket = new HostCallSocket(settings.path)
-  registerRelayedApis(registry, settings.apis, (call, run, api) => (api.near === true ? socket.read(call, run) : socket.call(call, run)))
+  // A kept answer is given while the script's step runs (HostPeek): no second entry into the isolate.
+  const peek: HostPeek = (tenantId, [key], run) => (typeof key === 'string' ? socket.near.get(tenantId, key, run.near) : undefined)
+  registerRelayedApis(registry, settings.apis, (call, run, api) => (api.near === true ? socket.read(call, run) : socket.call(call, run)), (api) => (api.near === true ? peek : undefined))
   return () => socket.close()
 }

@@ -490,7 +490,7 @@ export class TenantIsolate {
       releaseBridge = bridge.release
       // The isolate's own handle is its CPU clock: the platform reads only `cpuTime` of it (runtime.js).
       const books = [this.#isolate, bridge.ledger, new ivm.ExternalCopy(this.cpuAccount.buffer).copyInto({ release: true })]
-      const entry = boot.applySync(undefined, [bridge.call, bridge.complete, bridge.toASCII, chunk, bridge.seed, bridge.exposed, ...books], { result: { reference: true } }) as ivm.Reference
+      const entry = boot.applySync(undefined, [bridge.call, bridge.complete, bridge.toASCII, chunk, bridge.seed, bridge.exposed, ...books, bridge.peeked], { result: { reference: true } }) as ivm.Reference
       const get = (name: string): ivm.Reference => entry.getSync(name, { reference: true }) as ivm.Reference
       const prepared = {
         context, register: get('register'), dispatch: get('dispatch'), take: get('take'), warmUp: get('warmUp'),
