@@ -14,6 +14,7 @@ export interface RunnerCounters {
     poolSteps: number
     threadAnswers: number
     poolAnswers: number
+    keptAnswers: number
     threadCrashes: number
     movedRuns: number
   } | null
@@ -41,7 +42,7 @@ export interface RunnerMetricsOptions {
 
 const DEFAULTS = { timeoutMs: 500 }
 
-type CounterKey = 'isolateHits' | 'isolateMisses' | 'programHits' | 'programMisses' | 'threadSteps' | 'poolSteps' | 'threadAnswers' | 'poolAnswers' | 'threadCrashes' | 'movedRuns'
+type CounterKey = 'isolateHits' | 'isolateMisses' | 'programHits' | 'programMisses' | 'threadSteps' | 'poolSteps' | 'threadAnswers' | 'poolAnswers' | 'keptAnswers' | 'threadCrashes' | 'movedRuns'
 
 /**
  * The runners' isolate and compile-cache counters on /metrics, labelled by runner slot. They live
@@ -90,6 +91,7 @@ export class RunnerMetrics {
     counter('isogate_runner_pool_steps_total', "Runs whose first step went to isolated-vm's pool (a new or long-running program, or an isolate that may be executing)", 'poolSteps')
     counter('isogate_runner_thread_answers_total', "Host calls' answers that entered their isolate synchronously on the worker thread (the fast path)", 'threadAnswers')
     counter('isogate_runner_pool_answers_total', "Host calls' answers that entered their isolate on isolated-vm's pool (a long-running program, or an isolate that may be executing)", 'poolAnswers')
+    counter('isogate_runner_cache_kept_answers_total', 'ctx.cache.get calls a worker thread answered from what it kept, without asking the gateway', 'keptAnswers')
     counter('isogate_runner_thread_crashes_total', 'Worker threads that died inside a runner process (each replaced)', 'threadCrashes')
     counter('isogate_runner_moved_runs_total', 'Runs taken from a worker thread held by a long synchronous step before it started them, and run on another thread', 'movedRuns')
     new Gauge({

@@ -91,6 +91,7 @@ t.test("a run's repeated ctx.cache.get of one key reaches the gateway once; the 
   const after = await supervisor.stats()
   const entries = after.threadAnswers + after.poolAnswers - before.threadAnswers - before.poolAnswers
   t.ok(entries <= 2, `a kept answer settles within the step that asked: ${entries} answers entered the isolate for 50 reads`)
+  t.ok(after.keptAnswers - before.keptAnswers >= 48, `${after.keptAnswers - before.keptAnswers} kept answers counted (isogate_runner_cache_kept_answers_total)`)
 })
 
 t.test('a set by a run is read by every run after it, and a missing key is kept as missing until it is set', async (t) => {

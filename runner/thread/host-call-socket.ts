@@ -120,12 +120,12 @@ export class HostCallSocket {
 
 /**
  * Registers every relayed API in `registry`, each sending its calls over this thread's own
- * socket to the gateway. The returned function closes the socket.
+ * socket to the gateway. Answers the socket (`close()` when the thread ends; `near`, its kept answers).
  */
-export function registerSocketHostApis(registry: HostRegistry, settings: HostSocketSettings): () => void {
+export function registerSocketHostApis(registry: HostRegistry, settings: HostSocketSettings): HostCallSocket {
   const socket = new HostCallSocket(settings.path)
   // A kept answer is given while the script's step runs (HostPeek): no second entry into the isolate.
   const peek: HostPeek = (tenantId, [key], run) => (typeof key === 'string' ? socket.near.get(tenantId, key, run.near) : undefined)
   registerRelayedApis(registry, settings.apis, (call, run, api) => (api.near === true ? socket.read(call, run) : socket.call(call, run)), (api) => (api.near === true ? peek : undefined))
-  return () => socket.close()
+  return socket
 }

@@ -42,6 +42,8 @@ export class NearCache {
   readonly #tenants = new Map<string, TenantHold>()
   /** The highest clock the socket has brought (a drop's or an answer's). */
   #horizon = 0
+  /** Calls answered from a kept answer. */
+  hits = 0
 
   constructor(maxBytes = NEAR_CACHE_BYTES) {
     this.#kept = new LRUCache<string, Kept>({
@@ -71,6 +73,7 @@ export class NearCache {
       this.#kept.delete(id)
       return undefined
     }
+    this.hits++
     return kept
   }
 

@@ -69,7 +69,7 @@ for (const url of settings.hostApiModules ?? []) {
   module.default(registry)
 }
 if (settings.hostRelay !== undefined) registerRemoteHostApis(registry, settings.hostRelay)
-if (settings.hostSocket !== undefined) registerSocketHostApis(registry, settings.hostSocket)
+const hostSocket = settings.hostSocket === undefined ? null : registerSocketHostApis(registry, settings.hostSocket)
 const claims = new Int32Array(settings.claims)
 const host = new IsolateHost({
   platform: await platformCode(settings.platformSource),
@@ -181,7 +181,7 @@ export default async function handle(message: WorkerMessage): Promise<ThreadAnsw
     case 'check':
       return host.check(message.source)
     case 'stats':
-      return host.stats()
+      return { ...host.stats(), keptAnswers: hostSocket?.near.hits ?? 0 }
     case 'evict':
       return host.evict(message.tenantId)
     case 'shutdown':
