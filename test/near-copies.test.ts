@@ -224,16 +224,22 @@ t.test("kept answers leave the thread's event loop its turns: a run of many read
   t.teardown(() => rmSync(folder, { recursive: true, force: true }))
   const local = new TenantCache()
   local.set('a', 'k', 'v')
-  const reader: HostCallHandler = async ({ tenantId, args }) => {
-    const near = local.near(tenantId, args[0])
-    return new NearAnswer(near.value, near.version, near.ttlMs, near.bytes)
+  /** A thread's socket to a listener answering cache.get from `local`; `after` runs between the read and the answer. */
+  const connect = (name: string, after: (tenantId: string) => void = () => undefined): HostCallSocket => {
+    const reader: HostCallHandler = async ({ tenantId, args }) => {
+      const near = local.near(tenantId, args[0])
+      after(tenantId)
+      return new NearAnswer(near.value, near.version, near.ttlMs, near.bytes)
+    }
+    const server = new HostCallListener({ path: path.join(folder, `${name}.sock.host`), handler: reader, admit: () => null, near: local })
+    const socket = new HostCallSocket(server.path)
+    t.teardown(() => {
+      socket.close()
+      server.close()
+    })
+    return socket
   }
-  const server = new HostCallListener({ path: path.join(folder, 'near.sock.host'), handler: reader, admit: () => null, near: local })
-  const socket = new HostCallSocket(server.path)
-  t.teardown(() => {
-    socket.close()
-    server.close()
-  })
+  const socket = connect('near')
   const handlerOf = (near: number) => ({ signal: new AbortController().signal, onCancel: () => () => undefined, near })
   const read = () => socket.read({ tenantId: 'a', name: 'cache.get', args: ['k'] }, handlerOf(local.versionOf('a')))
   t.equal(await read(), 'v')
@@ -250,17 +256,7 @@ t.test("kept answers leave the thread's event loop its turns: a run of many read
 
   // A read whose tenant changed between the read and the answer is answered, not offered to be kept.
   local.set('b', 'k', 'old')
-  const stale: HostCallHandler = async ({ tenantId, args }) => {
-    const near = local.near(tenantId, args[0])
-    local.set(tenantId, 'k', 'new')
-    return new NearAnswer(near.value, near.version, near.ttlMs, near.bytes)
-  }
-  const racing = new HostCallListener({ path: path.join(folder, 'race.sock.host'), handler: stale, admit: () => null, near: local })
-  const raced = new HostCallSocket(racing.path)
-  t.teardown(() => {
-    raced.close()
-    racing.close()
-  })
+  const raced = connect('race', (tenantId) => local.set(tenantId, 'k', 'new'))
   t.equal(await raced.read({ tenantId: 'b', name: 'cache.get', args: ['k'] }, handlerOf(local.versionOf('b'))), 'old')
   t.equal(raced.near.size, 0, 'nothing kept')
 })
