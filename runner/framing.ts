@@ -37,7 +37,7 @@ import type { Socket } from 'node:net'
 import { deserialize, serialize } from 'node:v8'
 import type { ErrorData } from './errors.js'
 import type { HostCallMessage, HostCancelMessage, HostReplyMessage } from './host-call-channel.js'
-import type { NearDropMessage } from './near-copies.js'
+import type { NearDropMessage, NearTouchMessage } from './near-copies.js'
 import { isBinary, type NamedTask, type WireResult, type WireTask } from './protocol.js'
 
 /** What the gateway asks of a runner process. */
@@ -70,7 +70,7 @@ export interface MissingProgram {
   missing: string
 }
 
-export type Frame = RunnerRequest | RunnerResponse | MissingProgram | HostCallMessage | HostCancelMessage | HostReplyMessage | NearDropMessage
+export type Frame = RunnerRequest | RunnerResponse | MissingProgram | HostCallMessage | HostCancelMessage | HostReplyMessage | NearDropMessage | NearTouchMessage
 
 /** A write larger than this is a protocol error, not a run: bodies and outputs are capped far below. */
 export const MAX_FRAME_BYTES = 512 * 1024 * 1024

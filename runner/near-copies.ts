@@ -59,6 +59,14 @@ export interface NearDropMessage {
 }
 
 /**
+ * From a thread to the gateway, now and then: keys it answered from copies since it last said,
+ * [tenantId, key] each, so the gateway counts them as used (its least recently used go first).
+ */
+export interface NearTouchMessage {
+  nearTouch: Array<[tenantId: string, key: string]>
+}
+
+/**
  * The gateway's side of the data that threads keep copies of (the tenant cache): its clock, each
  * tenant's version, and every change as it happens.
  */
@@ -69,4 +77,6 @@ export interface NearSource {
   versionOf(tenantId: string): number
   /** Calls `listener` on every change, synchronously, before the change is answered. */
   onDrop(listener: (drop: NearDrop) => void): void
+  /** A key a thread answered from its copy: used, as if read here. */
+  touch(tenantId: string, key: string): void
 }

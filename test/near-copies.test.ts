@@ -157,6 +157,20 @@ t.test('kept answers go with the entry: deleted, expired, pushed out for room, o
   t.equal(await kv('near-e', ''), null, 'forgotten')
 })
 
+t.test("a key read only from copies stays used at the gateway: filling the tenant's budget pushes other keys out first", async (t) => {
+  await kv('near-g', 'op=set&key=hot&value=h')
+  t.same(await kv('near-g', 'op=reads&key=hot&n=3'), ['h', 'h', 'h'])
+  // 4096 bytes for the tenant; five values of about 900 bytes, set one at a time while runs read
+  // the hot key from their copies (each thread tells the gateway every 500 ms).
+  for (let i = 0; i < 5; i++) {
+    t.same(await kv('near-g', 'op=reads&key=hot&n=3'), ['h', 'h', 'h'])
+    await new Promise((resolve) => setTimeout(resolve, 700))
+    cache.set('near-g', `filler-${i}`, 'y'.repeat(900))
+  }
+  t.equal(cache.near('near-g', 'hot').value, 'h', 'the hot key is still at the gateway')
+  t.equal(cache.near('near-g', 'filler-0').value, null, 'the oldest filler went instead')
+})
+
 t.test("a kept answer still counts against the run's API-call limit", async (t) => {
   await kv('near-f', 'op=set&value=z')
   const result = await supervisor.run(fetchTask('near-f', KV, { url: 'http://example.test/?op=reads&n=30' }, { apiCalls: 10 }))

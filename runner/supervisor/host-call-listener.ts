@@ -172,6 +172,7 @@ export class HostCallListener {
       (value) => {
         const frame = value as Frame
         if ('hostCall' in frame || 'hostCancel' in frame) this.receive(channel, frame)
+        else if ('nearTouch' in frame) this.#touch(channel, frame.nearTouch)
         else socket.destroy() // a thread sends nothing else: one that does is as good as broken
       },
     )
@@ -182,6 +183,17 @@ export class HostCallListener {
       this.#sockets.delete(socket)
       this.drop(channel)
     })
+  }
+
+  /** Keys a thread answered from its copies: used, for the tenants whose answers it keeps. */
+  #touch(channel: FrameChannel, touched: unknown): void {
+    const kept = this.#kept.get(channel)
+    if (kept === undefined || this.#near === undefined || !Array.isArray(touched)) return
+    for (const pair of touched) {
+      if (!Array.isArray(pair)) continue
+      const [tenantId, key] = pair as unknown[]
+      if (typeof tenantId === 'string' && typeof key === 'string' && kept.has(tenantId)) this.#near.touch(tenantId, key)
+    }
   }
 
   #reply(message: HostReplyMessage, fallback: HostReplyMessage, near: NearAnswer | undefined): void {

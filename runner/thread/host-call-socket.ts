@@ -32,6 +32,8 @@ export interface HostSocketSettings {
 
 /** Kept answers a thread gives in one turn of its event loop before the next waits for a turn of its own. */
 const NEAR_ANSWERS_PER_TURN = 8
+/** How often a thread tells the gateway which keys it answered from copies (NearTouchMessage). */
+const NEAR_TOUCH_MS = 500
 
 const CLOSED: ErrorData = { code: 'HOST_CALL_FAILED', name: 'Error', message: 'the connection to the gateway closed while the call was out' }
 
@@ -46,8 +48,9 @@ export class HostCallSocket {
   readonly #path: string
   /** Answers kept from this socket's gateway (near-copies.ts). */
   readonly near = new NearCache()
-  #connection: { socket: Socket; caller: HostCaller } | null = null
+  #connection: { socket: Socket; caller: HostCaller; channel: FrameChannel } | null = null
   #closed = false
+  readonly #touches: NodeJS.Timeout
   /** Kept answers given since the event loop last turned (#answerNear). */
   #nearThisTurn = 0
 
@@ -55,6 +58,8 @@ export class HostCallSocket {
     if (typeof path !== 'string' || path.length === 0) throw new TypeError('path must be a socket path')
     this.#path = path
     this.#connection = this.#connect()
+    this.#touches = setInterval(() => this.#reportTouches(), NEAR_TOUCH_MS)
+    this.#touches.unref()
   }
 
   call(call: RelayedHostCall, cancellation: Cancellation, keep?: (value: unknown, terms: NearTerms) => void): Promise<unknown> {
@@ -88,13 +93,22 @@ export class HostCallSocket {
     return new Promise((resolve) => setImmediate(resolve, value))
   }
 
+  /** Keys answered from copies go to the gateway as used; none are lost but with the connection. */
+  #reportTouches(): void {
+    const connection = this.#connection
+    if (connection === null) return
+    const touched = this.near.touched()
+    if (touched.length > 0) connection.channel.send({ nearTouch: touched })
+  }
+
   close(): void {
+    clearInterval(this.#touches)
     this.#closed = true
     this.#connection?.socket.destroy()
     this.#connection = null
   }
 
-  #connect(): { socket: Socket; caller: HostCaller } {
+  #connect(): { socket: Socket; caller: HostCaller; channel: FrameChannel } {
     const socket = createConnection(this.#path)
     socket.unref()
     const channel: FrameChannel = new FrameChannel(socket, (frame) => {
@@ -106,7 +120,7 @@ export class HostCallSocket {
       if (caller.waiting === 0) socket.unref()
     })
     const caller = new HostCaller((message) => channel.send(message))
-    const connection = { socket, caller }
+    const connection = { socket, caller, channel }
     socket.on('error', () => socket.destroy())
     socket.once('close', () => {
       if (this.#connection === connection) this.#connection = null

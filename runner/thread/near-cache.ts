@@ -22,6 +22,8 @@ interface TenantHold {
 
 /** Bytes of kept answers per thread (as the gateway counts them, serialized), least recently used first out. */
 export const NEAR_CACHE_BYTES = 8 * 1024 * 1024
+/** Keys answered from copies that one report to the gateway names at most (`touched`). */
+const MAX_TOUCHED = 1024
 
 /**
  * A worker thread's kept answers (near-copies.ts explains the protocol): a script's repeated
@@ -44,6 +46,8 @@ export class NearCache {
   #horizon = 0
   /** Calls answered from a kept answer. */
   hits = 0
+  /** Keys answered from copies since `touched()` was last taken. */
+  #touched = new Set<string>()
 
   constructor(maxBytes = NEAR_CACHE_BYTES) {
     this.#kept = new LRUCache<string, Kept>({
@@ -74,6 +78,7 @@ export class NearCache {
       return undefined
     }
     this.hits++
+    if (this.#touched.size < MAX_TOUCHED) this.#touched.add(id)
     return kept
   }
 
@@ -102,6 +107,19 @@ export class NearCache {
     const pending = ask(keep)
     pending.then(finish, finish)
     return pending
+  }
+
+  /**
+   * The keys answered from copies since the last call, [tenantId, key] each: the gateway counts
+   * them as used, or a key read only here would look unused there and be the first pushed out.
+   */
+  touched(): Array<[string, string]> {
+    const ids = this.#touched
+    this.#touched = new Set()
+    return [...ids].map((id) => {
+      const at = id.indexOf('\n')
+      return [id.slice(0, at), id.slice(at + 1)]
+    })
   }
 
   /** A change the gateway made: the copies it touches go. */
