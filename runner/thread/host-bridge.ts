@@ -470,7 +470,7 @@ export class HostBridge {
     if (this.#registry.counted(name)) {
       // The call over the limit goes the usual way, which refuses it: a refusal settled at once
       // and never awaited would be an unhandled rejection when the step ends.
-      if (run.limits.apiCalls >= run.limits.limits.apiCalls) return undefined
+      if (!run.limits.apiCallLeft) return undefined
       run.limits.countApiCall()
     }
     return { ok: true, value: kept.value }

@@ -71,7 +71,11 @@ export class HostCallSocket {
     return caller.call(call, cancellation, keep)
   }
 
-  /** A call of an API whose answers may be kept (`near`): answered from a kept answer when the run may use it. */
+  /**
+   * A call of an API whose answers may be kept (`near`): answered from a kept answer when the run
+   * may use it. The platform asks such calls synchronously (HostPeek), which finds any kept answer
+   * first; this one is for a call that did not ask so.
+   */
   read(call: RelayedHostCall, run: HostCall): Promise<unknown> {
     const key = call.args[0]
     if (typeof key !== 'string' || run.near === undefined || run.near < 0) return this.call(call, run)

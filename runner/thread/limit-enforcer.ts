@@ -32,6 +32,11 @@ export class LimitEnforcer {
     this.#exceeded ??= new RunnerError(code, message).data
   }
 
+  /** Whether one more host API call is within the limit (countApiCall would answer true). */
+  get apiCallLeft(): boolean {
+    return this.apiCalls < this.limits.apiCalls
+  }
+
   /** Counts one host API call: false (and the run is over its limit) when it is one too many. */
   countApiCall(): boolean {
     this.apiCalls++

@@ -57,11 +57,6 @@ export class NearCache {
     })
   }
 
-  /** How far the socket has brought the gateway's clock. */
-  get horizon(): number {
-    return this.#horizon
-  }
-
   /** Kept answers, for tests and stats. */
   get size(): number {
     return this.#kept.size

@@ -48,7 +48,7 @@ export class HostApis {
     this.#add('cache.get', async ({ tenantId, args }) => {
       const read = cache.near(tenantId, args[0])
       return new NearAnswer(read.value, read.version, read.ttlMs, read.bytes)
-    }, true, true, true)
+    }, { near: true })
     this.#add('cache.set', async ({ tenantId, args }) => {
       cache.set(tenantId, args[0], args[1], cacheSetOptions(args[2]))
       return true
@@ -66,7 +66,7 @@ export class HostApis {
 
   /** Adds a host API answered here; `expose: false` keeps it off ctx (the platform calls it, as fetch does). */
   add(name: string, fn: HostApi, expose = true, counted = true): this {
-    return this.#add(name, fn, expose, counted)
+    return this.#add(name, fn, { expose, counted })
   }
 
   /** What the runner pools register: `IsolatePoolOptions.remoteHostApis`. */
@@ -86,7 +86,7 @@ export class HostApis {
     }
   }
 
-  #add(name: string, fn: HostApi, expose = true, counted = true, near = false): this {
+  #add(name: string, fn: HostApi, { expose = true, counted = true, near = false }: { expose?: boolean; counted?: boolean; near?: boolean } = {}): this {
     if (this.#apis.has(name)) throw new RangeError(`host API ${name} is added already`)
     this.#apis.set(name, { fn, expose, counted, near })
     return this
