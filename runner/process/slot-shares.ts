@@ -71,6 +71,12 @@ export class SlotShares {
     return this.#tenants.get(tenant)?.onThread ?? 0
   }
 
+  /** Runs of `tenant` on the thread or waiting for a slot on it. */
+  runsOf(tenant: string): number {
+    const holding = this.#tenants.get(tenant)
+    return holding === undefined ? 0 : holding.onThread + holding.waiting
+  }
+
   /** Tenants with runs on the thread or waiting for it. */
   tenants(): IterableIterator<string> {
     return this.#tenants.keys()

@@ -161,6 +161,11 @@ export class WorkerShard {
     return this.#pending.size
   }
 
+  /** Runs of one tenant sent to this thread and not answered yet. */
+  inFlightOf(tenantId: string): number {
+    return this.#shares.runsOf(tenantId)
+  }
+
   /** A synchronous step holds the thread while runs wait unread (hold-watch.ts). */
   get stalled(): boolean {
     return this.#hold.held
