@@ -39,6 +39,15 @@ export interface LoadOptions {
   seconds: number
   method?: string
   body?: string
+  /**
+   * Each connection starts at its own place in `paths` (connection i at path i) and goes round from
+   * there, so the connections are spread over the paths at every moment. Without it every
+   * connection starts at the first path and they move from path to path together: with one path a
+   * tenant, one tenant after another gets every connection at once.
+   */
+  spread?: boolean
+  /** Stop after this many requests rather than after `seconds`. */
+  amount?: number
 }
 
 /** Drives autocannon on loopback for `seconds`, and reads the server tree's CPU and RSS around it. */
@@ -51,7 +60,8 @@ export async function load(server: BenchServer, options: LoadOptions): Promise<O
     method: (options.method ?? 'GET') as 'GET',
     body: options.body,
     headers: options.body ? { 'content-type': 'application/json' } : {},
-    requests: options.paths.map((p) => ({ path: p })),
+    requests: options.spread === true ? spreadRequests(options.paths) : options.paths.map((p) => ({ path: p })),
+    ...(options.amount === undefined ? {} : { amount: options.amount }),
     timeout: 10,
   })
   const cpu = treeCpuMicros(server.pid) - cpuBefore
@@ -69,4 +79,16 @@ export async function load(server: BenchServer, options: LoadOptions): Promise<O
     cpuMicrosPerRequest: requests > 0 ? cpu / requests : 0,
     rssBytes: treeRssBytes(server.pid),
   }
+}
+
+/** Requests going round `paths`, each connection from its own start (LoadOptions.spread). */
+function spreadRequests(paths: string[]): autocannon.Request[] {
+  let connections = 0
+  // A connection's context lives until it has gone round every request once; then it takes a new start.
+  return paths.map((_, step) => ({
+    setupRequest: (request: autocannon.Request, context: { start?: number }) => {
+      context.start ??= connections++
+      return { ...request, path: paths[(context.start + step) % paths.length] }
+    },
+  }))
 }

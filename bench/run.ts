@@ -16,6 +16,7 @@ import { ECHO_BODY, SCRIPTS, deployer } from './scenarios.js'
 import { startBaseline, startIsogateServer } from './servers.js'
 import { startWorkerd } from './workerd-server.js'
 import { measureStarts, type StartMeasurement } from './start-latency.js'
+import { settings } from '../config/index.js'
 
 interface Plan {
   seconds: number
@@ -69,6 +70,18 @@ async function main(mode: Mode): Promise<void> {
     // And the server's own code: the first scenario should not measure its JIT warming up.
     await load(isogate, { port: isogate.port, paths: ['/hello/run'], connections: 50, seconds: mode === 'smoke' ? 0.25 : 1.5 })
     await load(workerd, { port: workerd.port, paths: ['/'], connections: 50, seconds: mode === 'smoke' ? 0.25 : 1.5 })
+    // Many tenants, each connection at its own tenant in turn (a client per tenant, not every
+    // connection on one tenant and then all on the next, which is the fairness scenario's flood
+    // moving from tenant to tenant). A new version's first runs are recorded in full
+    // (ISOGATE_RECORD_FIRST_RUNS) where hello's, long spent, are sampled: tenants-new@N measures
+    // the tenants in their first runs; then they are driven past them, and tenants@N compares with
+    // hello at the same recording.
+    const tenantPaths = tenants.map((tenant) => `/${tenant}/run`)
+    const firstConnections = plan.connections[0] as number
+    const fresh = await load(isogate, { port: isogate.port, paths: tenantPaths, connections: firstConnections, seconds: plan.seconds, spread: true })
+    results.push({ scenario: `tenants-new@${firstConnections}`, ...fresh })
+    const firstRunsLeft = tenants.length * settings.recordFirstRuns.default - fresh.requests
+    if (firstRunsLeft > 0) await load(isogate, { port: isogate.port, paths: tenantPaths, connections: firstConnections, seconds: plan.seconds, amount: firstRunsLeft, spread: true })
 
     const seconds = plan.seconds
     for (const connections of plan.connections) {
@@ -98,7 +111,7 @@ async function main(mode: Mode): Promise<void> {
       results.push({ scenario: `echo@${connections}`, ...echo, ratioRps: echo.rps / base.rps })
       const cpu = await load(isogate, { port: isogate.port, paths: ['/cpu/run'], connections, seconds })
       results.push({ scenario: `cpu@${connections}`, ...cpu, ratioRps: cpu.rps / base.rps })
-      const many = await load(isogate, { port: isogate.port, paths: tenants.map((t) => `/${t}/run`), connections, seconds })
+      const many = await load(isogate, { port: isogate.port, paths: tenantPaths, connections, seconds, spread: true })
       results.push({ scenario: `tenants@${connections}`, ...many, ratioRps: many.rps / base.rps, ratioToHello: many.rps / hello.rps })
       const cache = await load(isogate, { port: isogate.port, paths: ['/cache/run'], connections, seconds })
       if ((await cachedAnswer(isogate.port)) !== seeded) throw new Error('cache scenario: ctx.cache lost the seeded value, so the load may have measured misses')

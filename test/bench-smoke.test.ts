@@ -37,7 +37,7 @@ t.test('the bench harness runs every scenario against isogate and the uWS baseli
   const code = await new Promise<number | null>((resolve) => child.on('exit', resolve))
   t.equal(code, 0, output.slice(-2000))
   const report = readFileSync(rootPath('bench/results/latest.md'), 'utf8')
-  const scenarios = ['baseline@10', 'workerd@10', 'hello@10', 'echo@10', 'cpu@10', 'tenants@10', 'cache@10', 'quiet-alone', 'flood', 'fairness', 'bystanders@10', 'bystanders-crashing@10']
+  const scenarios = ['baseline@10', 'workerd@10', 'hello@10', 'echo@10', 'cpu@10', 'tenants-new@10', 'tenants@10', 'cache@10', 'quiet-alone', 'flood', 'fairness', 'bystanders@10', 'bystanders-crashing@10']
   for (const scenario of scenarios) {
     t.match(report, new RegExp(`\\| ${scenario} \\| \\d+ \\| \\d+ \\|`), `${scenario} was measured`)
   }
