@@ -161,7 +161,7 @@ export class WorkerShard {
     return this.#pending.size
   }
 
-  /** Runs of one tenant sent to this thread and not answered yet. */
+  /** Runs of one tenant on this thread (sent, not answered) or waiting for a slot on it. */
   inFlightOf(tenantId: string): number {
     return this.#shares.runsOf(tenantId)
   }
