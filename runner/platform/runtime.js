@@ -131,23 +131,17 @@ let nextCall = 1
  */
 export function hostCall(run, name, args) {
   const callId = nextCall++
-  if (peeked.has(name)) {
-    // Asked synchronously: the host answers at once when it can (a ctx.cache.get the runner thread
-    // kept, runner/near-copies.ts), and the call settles with no second entry into the isolate.
-    let now
-    try {
-      now = callReference.applySync(undefined, [run.id, callId, name, args, true], SYNC_OPTIONS)
-    } catch (error) {
-      return new PromiseCtor((resolve, reject) => reject(error))
-    }
-    if (now !== undefined) return settledAtOnce(now)
-  } else {
-    try {
-      callReference.applyIgnored(undefined, [run.id, callId, name, args], COMPLETE_OPTIONS)
-    } catch (error) {
-      return new PromiseCtor((resolve, reject) => reject(error))
-    }
+  let now
+  try {
+    // A peeked API is asked synchronously: the host answers at once when it can (a ctx.cache.get
+    // the runner thread kept, runner/near-copies.ts), and the call settles with no second entry
+    // into the isolate.
+    if (peeked.has(name)) now = callReference.applySync(undefined, [run.id, callId, name, args, true], SYNC_OPTIONS)
+    else callReference.applyIgnored(undefined, [run.id, callId, name, args], COMPLETE_OPTIONS)
+  } catch (error) {
+    return new PromiseCtor((resolve, reject) => reject(error))
   }
+  if (now !== undefined) return settledAtOnce(now)
   // The answer settles `answered`; the script's promise is a reaction to it, so an error built
   // there has the script's await in its async stack trace (its line and column in the log).
   let settle = null

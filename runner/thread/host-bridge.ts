@@ -418,10 +418,7 @@ export class HostBridge {
         const now = this.#peek(tenantId, runId, name, args)
         if (now !== undefined) return now
       }
-      const answer = (envelope: Envelope): void => {
-        const run = typeof runId === 'number' ? this.#runs.get(runId) : undefined
-        deliver(run !== undefined && run.tenantId === tenantId ? run : undefined, callId, envelope)
-      }
+      const answer = (envelope: Envelope): void => deliver(this.#runOf(tenantId, runId), callId, envelope)
       // Every outcome of #call is an envelope; a throw would be the bridge's own bug, answered all
       // the same. A failure to deliver is said, never left to end the thread as an unhandled rejection.
       this.#call(tenantId, runId, name, args)
@@ -430,8 +427,7 @@ export class HostBridge {
       return undefined
     })
     const complete = new ivm.Reference((runId: number, result: unknown) => {
-      const run = this.#runs.get(runId)
-      if (run !== undefined && run.tenantId === tenantId) run.complete(resultFromIsolate(result))
+      this.#runOf(tenantId, runId)?.complete(resultFromIsolate(result))
     })
     const toASCII = new ivm.Reference(toASCIIEnvelope)
     return {
@@ -450,14 +446,20 @@ export class HostBridge {
     }
   }
 
+  /** Run `runId` when it is `tenantId`'s: an isolate names only its own tenant's runs. */
+  #runOf(tenantId: string, runId: unknown): BridgeRun | undefined {
+    const run = typeof runId === 'number' ? this.#runs.get(runId) : undefined
+    return run !== undefined && run.tenantId === tenantId ? run : undefined
+  }
+
   /**
    * A call answered while its step runs (HostPeek): counted as any call, with no later step.
    * Undefined when the host has no answer at hand, or the call is not the run's to make or is one
    * over its limit (#call answers those).
    */
   #peek(tenantId: string, runId: unknown, name: unknown, args: unknown): Envelope | undefined {
-    const run = typeof runId === 'number' ? this.#runs.get(runId) : undefined
-    if (run === undefined || run.tenantId !== tenantId || run.ended || typeof name !== 'string' || !Array.isArray(args)) return undefined
+    const run = this.#runOf(tenantId, runId)
+    if (run === undefined || run.ended || typeof name !== 'string' || !Array.isArray(args)) return undefined
     let kept: { value: unknown } | undefined
     try {
       kept = this.#registry.peek(name)?.(tenantId, args, run)
@@ -477,10 +479,10 @@ export class HostBridge {
   }
 
   async #call(tenantId: string, runId: unknown, name: unknown, args: unknown): Promise<Envelope> {
-    const run = typeof runId === 'number' ? this.#runs.get(runId) : undefined
-    if (run === undefined || run.tenantId !== tenantId || run.ended) {
+    const run = this.#runOf(tenantId, runId)
+    if (run === undefined || run.ended) {
       // A run the host ended before its code did (watchdog.ts) must not resume.
-      if (run?.endedEarly === true && run.tenantId === tenantId) return ENDED
+      if (run?.endedEarly === true) return ENDED
       return failure('Error', 'host APIs can only be called while a run is in progress')
     }
     const fn = typeof name === 'string' ? this.#registry.get(name) : undefined

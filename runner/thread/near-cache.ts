@@ -111,10 +111,7 @@ export class NearCache {
   touched(): Array<[string, string]> {
     const ids = this.#touched
     this.#touched = new Set()
-    return [...ids].map((id) => {
-      const at = id.indexOf('\n')
-      return [id.slice(0, at), id.slice(at + 1)]
-    })
+    return [...ids].map(tenantAndKey)
   }
 
   /** A change the gateway made: the copies it touches go. */
@@ -156,4 +153,10 @@ export class NearCache {
 
 function keyOf(tenantId: string, key: string): string {
   return `${tenantId}\n${key}`
+}
+
+/** keyOf's parts again (a tenant id holds no newline). */
+function tenantAndKey(id: string): [string, string] {
+  const at = id.indexOf('\n')
+  return [id.slice(0, at), id.slice(at + 1)]
 }
