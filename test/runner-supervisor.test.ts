@@ -172,9 +172,47 @@ t.test('close() leaves no runner process alive, standby included', async (t) => 
   t.match(await supervisor.run(hello(bystander)), { ok: false, error: { code: 'RUNNER_UNAVAILABLE' } }, 'a closed supervisor refuses runs')
 })
 
+t.test('what starts after a crash waits standbyDelayMs: the next standby, and the probation runner, which never takes the standby', async (t) => {
+  const supervisor = new RunnerSupervisor({ runners: 1, standby: 1, probation: 'ready', pool: { threads: 1 }, standbyDelayMs: 1500 })
+  t.teardown(() => supervisor.close())
+  await supervisor.ready()
+  for (let i = 0; i < 750 && supervisor.probation.readyStandbys < 1; i++) await sleep(20)
+  t.equal(supervisor.probation.readyStandbys, 1, 'a standby is ready')
+  const started = (before: Set<number>): number[] => childPids().filter((pid) => !before.has(pid))
+
+  // The probation runner crashes: it starts again cold, later; the standby stays for the serving runner.
+  const probationPid = supervisor.probation.pid as number
+  let before = new Set(childPids())
+  process.kill(probationPid, 'SIGKILL')
+  for (let i = 0; i < 250 && supervisor.probation.ready; i++) await sleep(20)
+  let lostAt = performance.now()
+  await sleep(500)
+  t.equal(supervisor.probation.readyStandbys, 1, 'the standby did not take the probation runner\'s place')
+  t.notOk(supervisor.probation.ready, 'the probation runner is not serving yet')
+  t.same(started(before), [], 'no process started within 500 ms of the crash')
+  for (let i = 0; i < 750 && !supervisor.probation.ready; i++) await sleep(20)
+  t.ok(supervisor.probation.ready, 'the probation runner serves again')
+  t.ok(performance.now() - lostAt >= 1400, 'started standbyDelayMs after the crash')
+
+  // The serving runner crashes: the standby takes its place at once; the next standby starts later.
+  const runnerPid = supervisor.runners[0]?.pid as number
+  before = new Set(childPids())
+  process.kill(runnerPid, 'SIGKILL')
+  for (let i = 0; i < 250 && (supervisor.runners[0]?.pid === runnerPid || supervisor.runners[0]?.ready !== true); i++) await sleep(20)
+  lostAt = performance.now()
+  t.ok(before.has(supervisor.runners[0]?.pid as number) && supervisor.runners[0]?.ready === true, 'the standby serves in the crashed runner\'s place')
+  t.equal(bodyText((await supervisor.run(hello('after-crash'))).response?.body), 'hello after-crash')
+  await sleep(500)
+  t.same(started(before), [], 'no standby started within 500 ms of the crash')
+  for (let i = 0; i < 750 && supervisor.probation.readyStandbys < 1; i++) await sleep(20)
+  t.equal(supervisor.probation.readyStandbys, 1, 'a new standby is ready')
+  t.ok(performance.now() - lostAt >= 1400, 'started standbyDelayMs after the crash')
+})
+
 t.test('options are checked and named', async (t) => {
   t.throws(() => new RunnerSupervisor({ runners: 0 }), { name: 'RangeError', message: /options\.runners/ })
   t.throws(() => new RunnerSupervisor({ runners: 1.5 }), { name: 'TypeError', message: /options\.runners/ })
   t.throws(() => new RunnerSupervisor({ unavailableAfterMs: 0 }), { name: 'RangeError', message: /options\.unavailableAfterMs/ })
+  t.throws(() => new RunnerSupervisor({ standbyDelayMs: -1 }), { name: 'RangeError', message: /options\.standbyDelayMs/ })
   t.throws(() => new RunnerSupervisor({ quarantine: { crashes: 0 } }), { name: 'RangeError', message: /options\.crashes/ })
 })

@@ -25,6 +25,12 @@ export interface RunnerSupervisorOptions {
   pool?: IsolatePoolOptions
   /** Wait before starting a replacement process. */
   restartDelayMs?: number
+  /**
+   * After a crash: wait before starting the next standby (a standby took the crashed runner's
+   * place) or the probation runner again. A process's start takes a core for about 0.3 s, which
+   * the runs the crash sent again and the tenants' first runs on the new runner need then.
+   */
+  standbyDelayMs?: number
   /** Ceiling of the doubling wait between starts of a process that keeps dying while starting. */
   maxRestartDelayMs?: number
   /** Runs wait this long for a runner that is down, then answer RUNNER_UNAVAILABLE. */
@@ -101,6 +107,7 @@ const DEFAULTS = {
   runners: 2,
   standby: 1,
   restartDelayMs: 50,
+  standbyDelayMs: 1_000,
   maxRestartDelayMs: 2000,
   unavailableAfterMs: 10_000,
   maxWaiting: 10_000,
@@ -111,7 +118,7 @@ const DEFAULTS = {
 const VERDICT_WAIT_MS = 1_000
 
 type NumericOption = keyof typeof DEFAULTS
-const MAY_BE_ZERO = new Set<NumericOption>(['standby', 'restartDelayMs'])
+const MAY_BE_ZERO = new Set<NumericOption>(['standby', 'restartDelayMs', 'standbyDelayMs'])
 
 /**
  * Runner processes supervised by the gateway. Tenants are sharded across them by rendezvous
