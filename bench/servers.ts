@@ -1,5 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process'
-import { mkdtempSync, readdirSync, readFileSync } from 'node:fs'
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
@@ -44,14 +44,20 @@ function waitFor(child: ChildProcess, pattern: RegExp, timeoutMs = 120_000): Pro
   })
 }
 
-function stopper(child: ChildProcess): () => Promise<void> {
-  return () =>
-    new Promise((resolve) => {
-      if (child.exitCode !== null) return resolve()
-      child.once('exit', () => resolve())
+/** Stops the server; then removes its data folder, if it has one (a full bench's database is gigabytes). */
+function stopper(child: ChildProcess, dataDir?: string): () => Promise<void> {
+  const stopped = new Promise<void>((resolve) => {
+    if (child.exitCode !== null || child.signalCode !== null) resolve()
+    else child.once('exit', () => resolve())
+  })
+  return async () => {
+    if (child.exitCode === null && child.signalCode === null) {
       child.kill('SIGTERM')
       setTimeout(() => child.kill('SIGKILL'), 10_000).unref()
-    })
+    }
+    await stopped
+    if (dataDir !== undefined) rmSync(dataDir, { recursive: true, force: true })
+  }
 }
 
 /** The baseline: a raw uWebSockets.js hello world, the fastest this machine answers HTTP. */
@@ -67,13 +73,14 @@ export async function startBaseline(): Promise<BenchServer> {
  */
 export async function startIsogateServer(env: Record<string, string> = {}, nodeFlags: string[] = []): Promise<BenchServer & { token: string }> {
   const token = 'bench-admin-token'
+  const dataDir = mkdtempSync(path.join(os.tmpdir(), 'isogate-bench-'))
   const child = spawn(process.execPath, nodeArgs('src/main', nodeFlags), {
     stdio: ['ignore', 'pipe', 'pipe'],
     env: {
       PATH: process.env.PATH ?? '',
       PORT: '0',
       ADMIN_PORT: '0',
-      ISOGATE_DATA_DIR: mkdtempSync(path.join(os.tmpdir(), 'isogate-bench-')),
+      ISOGATE_DATA_DIR: dataDir,
       ISOGATE_ADMIN_TOKEN: token,
       ISOGATE_DEMO: 'false',
       ISOGATE_LOG_LEVEL: 'warn',
@@ -86,8 +93,15 @@ export async function startIsogateServer(env: Record<string, string> = {}, nodeF
       ...env,
     },
   })
-  const match = await waitFor(child, /data plane\s+http:\/\/[\d.]+:(\d+)[\s\S]*control plane\s+http:\/\/[\d.]+:(\d+)/)
-  return { pid: child.pid as number, port: Number(match[1]), adminPort: Number(match[2]), token, stop: stopper(child) }
+  const stop = stopper(child, dataDir)
+  let match: RegExpExecArray
+  try {
+    match = await waitFor(child, /data plane\s+http:\/\/[\d.]+:(\d+)[\s\S]*control plane\s+http:\/\/[\d.]+:(\d+)/)
+  } catch (error) {
+    await stop()
+    throw error
+  }
+  return { pid: child.pid as number, port: Number(match[1]), adminPort: Number(match[2]), token, stop }
 }
 
 /** CPU time (µs) of a process and all its descendants, living or reaped, from /proc (Linux clock ticks). */

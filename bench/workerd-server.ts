@@ -5,7 +5,7 @@
  * on glibc 2.36).
  */
 import { spawn } from 'node:child_process'
-import { mkdtempSync, writeFileSync } from 'node:fs'
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { createRequire } from 'node:module'
 import { createServer } from 'node:net'
 import os from 'node:os'
@@ -82,6 +82,7 @@ const worker :Workerd.Worker = (
       const timer = setTimeout(() => child.kill('SIGKILL'), 5000)
       await exited
       clearTimeout(timer)
+      rmSync(dir, { recursive: true, force: true })
     },
   }
 }

@@ -1,5 +1,7 @@
 import { spawn } from 'node:child_process'
-import { readFileSync, rmSync } from 'node:fs'
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs'
+import os from 'node:os'
+import path from 'node:path'
 import t from 'tap'
 import { TEST_EMBEDDED_TEMPLATE } from '../config/test.js'
 import { ROOT, rootPath, userNodeArgs } from './helpers/paths.js'
@@ -26,9 +28,12 @@ interface Start {
 t.test('the bench harness runs every scenario against isogate and the uWS baseline and writes a report', async (t) => {
   // A report left by an earlier run must not pass for this one's.
   for (const file of ['latest.md', 'latest.json']) rmSync(rootPath(`bench/results/${file}`), { force: true })
+  // Its servers' folders go in a temp folder of its own, to see that none is left behind.
+  const tmp = mkdtempSync(path.join(os.tmpdir(), 'isogate-bench-smoke-'))
+  t.teardown(() => rmSync(tmp, { recursive: true, force: true }))
   const child = spawn(process.execPath, [...userNodeArgs('bench/run.ts'), '--smoke'], {
     cwd: ROOT,
-    env: { ...process.env, ISOGATE_EMBEDDED_TEMPLATE: TEST_EMBEDDED_TEMPLATE },
+    env: { ...process.env, TMPDIR: tmp, ISOGATE_EMBEDDED_TEMPLATE: TEST_EMBEDDED_TEMPLATE },
     stdio: ['ignore', 'pipe', 'pipe'],
   })
   let output = ''
@@ -36,6 +41,7 @@ t.test('the bench harness runs every scenario against isogate and the uWS baseli
   child.stderr.on('data', (chunk: Buffer) => (output += chunk.toString()))
   const code = await new Promise<number | null>((resolve) => child.on('exit', resolve))
   t.equal(code, 0, output.slice(-2000))
+  t.same(readdirSync(tmp).filter((name) => /^isogate-(bench|workerd)-/.test(name)), [], 'every server\'s data folder was removed when it stopped')
   const report = readFileSync(rootPath('bench/results/latest.md'), 'utf8')
   const scenarios = ['baseline@10', 'workerd@10', 'hello@10', 'echo@10', 'cpu@10', 'tenants-new@10', 'tenants@10', 'cache@10', 'quiet-alone', 'flood', 'fairness', 'bystanders@10', 'bystanders-crashing@10']
   for (const scenario of scenarios) {
