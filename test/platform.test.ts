@@ -1,5 +1,6 @@
 import t, { type Test } from 'tap'
 import { IsolatePool, type RunResult, type RunTask } from '../runner/index.js'
+import { runArgs } from '../runner/protocol.js'
 import { LIMITS, bodyText, fetchTask, program } from './helpers/programs.js'
 
 const pool = new IsolatePool({ threads: 1 })
@@ -390,6 +391,28 @@ t.test('a runtime error after awaits points at the tenant source, not the platfo
     return value.missing`))
   t.match(result, { ok: false, error: { code: 'SCRIPT_ERROR', name: 'TypeError', line: 6, column: 18 } })
   t.match(result.error?.stack, /^TypeError: Cannot read properties of null \(reading 'missing'\)\n {4}at Object\.run \(script\.js:6:18\)$/)
+})
+
+t.test("an HTTP request's headers cross as JSON text of their own after its input, parsed when the script reads them: the same headers through clone and new Request; headers that are not string pairs take the checked path", async (t) => {
+  const pairs: Array<[string, string]> = [['x-a', '1'], ['x-b', 'two "quoted" \\'], ['x-a', '3'], ['accept', 'text/html']]
+  const args = runArgs(fetchTask('headers-text', 'export default {}', { headers: pairs, params: { id: '7' } }))
+  const cut = args.json.indexOf('\n')
+  t.ok(cut > 0, 'the headers follow a newline')
+  t.same(JSON.parse(args.json.slice(0, cut)), { input: { method: 'GET', url: 'http://example.test/', body: null, params: { id: '7' } }, env: {} }, 'the input without its headers')
+  t.same(JSON.parse(args.json.slice(cut + 1)), pairs, 'the headers as pairs')
+  t.equal(runArgs({ kind: 'run', input: { a: 'b\nc' }, env: {} }).json.indexOf('\n'), -1, 'other runs keep one JSON text')
+
+  const echo = `export default { fetch(request) {
+    const same = request.headers === request.headers
+    return Response.json({ all: [...request.headers], same, clone: request.clone().headers.get('x-a'), copy: new Request(request).headers.get('x-b'), id: request.params.id })
+  } }`
+  const result = await pool.run(fetchTask('headers-text', echo, { headers: pairs, params: { id: '7' } }))
+  t.equal(result.ok, true, result.error?.message ?? '')
+  t.same(JSON.parse(bodyText(result.response?.body)), { all: [['accept', 'text/html'], ['x-a', '1, 3'], ['x-b', 'two "quoted" \\']], same: true, clone: '1, 3', copy: 'two "quoted" \\', id: '7' })
+  // A task made elsewhere (an API run) with headers as an object: one JSON text, headers checked in the isolate.
+  const objectHeaders = await pool.run({ ...fetchTask('headers-text', echo), input: { method: 'GET', url: 'http://example.test/', headers: { 'X-C': '4' }, body: null, params: {} } })
+  t.equal(objectHeaders.ok, true, objectHeaders.error?.message ?? '')
+  t.same(JSON.parse(bodyText(objectHeaders.response?.body)).all, [['x-c', '4']])
 })
 
 t.test("a run's input and result cross the isolate's edge as JSON text the platform parses with JSON functions taken before the script ran", async (t) => {

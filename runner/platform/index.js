@@ -10,7 +10,7 @@ import { Headers, headerPairs } from './headers.js'
 import { abort, blob, compression, domException, events, extras, formData, streams, structuredCloneModule, urlPattern, webCrypto } from './lazy.js'
 import { lockdown } from './lockdown.js'
 import { createHttp, fetch } from './fetch.js'
-import { Request, requestFromHost } from './request.js'
+import { HeaderText, Request, requestFromHost } from './request.js'
 import { Response } from './response.js'
 import { Run } from './run.js'
 import { answer, complete, connect, current, enter, hostCall, leave, newPromise, settleLeftovers, then } from './runtime.js'
@@ -386,7 +386,10 @@ function dispatch(runId, programId, kind, args, body, outputLimit, sync) {
   run.canRespondEarly = canRespondEarly
   if (sync === true) syncRuns[runId] = run
   enter(run)
-  const { input, env } = parseJson(args)
+  // An HTTP request's headers follow as JSON text of their own, parsed when read (runner/protocol.ts RunArgs).
+  const cut = args.indexOf('\n')
+  const { input, env } = parseJson(cut === -1 ? args : args.slice(0, cut))
+  if (cut !== -1) input.headers = new HeaderText(args.slice(cut + 1))
   if (body !== null && kind === 'fetch') input.body = body
   then(execute(run, programId, kind, input, env), (result) => finish(run, result))
 }

@@ -15,8 +15,20 @@ function normalizeMethod(method) {
 
 /** Marks a Request built by the platform from the host's request: its URL was parsed by the host. */
 const kHostUrl = Symbol('hostUrl')
-/** With kHostUrl: the request's headers as the gateway parsed them (headersFromHost). */
+/** With kHostUrl: the request's headers as the gateway parsed them (headersFromHost), or their HeaderText. */
 const kHostHeaders = Symbol('hostHeaders')
+/** Captured at boot, before a script runs. */
+const parseJson = JSON.parse
+
+/**
+ * A request's headers as the host sent them, JSON text of `[name, value]` pairs of strings
+ * (runner/protocol.ts RunArgs), parsed the first time the script reads `request.headers`.
+ */
+export class HeaderText {
+  constructor(text) {
+    this.text = text
+  }
+}
 
 export class Request extends Body {
   #method
@@ -50,7 +62,7 @@ export class Request extends Body {
       if (this.#method === 'GET' || this.#method === 'HEAD') throw new TypeError('Request with GET/HEAD method cannot have body')
       const extracted = extractBody(init.body)
       body = extracted.body
-      if (extracted.contentType && !this.#headers.has('content-type')) this.#headers.set('content-type', extracted.contentType)
+      if (extracted.contentType && !this.headers.has('content-type')) this.headers.set('content-type', extracted.contentType)
     } else if (base) {
       body = cloneBody(base)
     }
@@ -59,7 +71,11 @@ export class Request extends Body {
 
   get method() { return this.#method }
   get url() { return this.#url }
-  get headers() { return this.#headers }
+  get headers() {
+    const headers = this.#headers
+    if (headers instanceof HeaderText) return (this.#headers = headersFromHost(parseJson(headers.text)))
+    return headers
+  }
   get redirect() { return this.#redirect }
   get signal() { return (this.#signal ??= abort().neverAbortedSignal()) }
   /** Named route parameters, e.g. `{ id: '42' }` for the route `/orders/:id`. */
@@ -79,8 +95,8 @@ brand(Request)
  */
 export function requestFromHost(data, body) {
   const pairs = data.headers
-  const trusted = Array.isArray(pairs) && pairs.every((pair) => Array.isArray(pair) && pair.length === 2 && typeof pair[0] === 'string' && typeof pair[1] === 'string')
-  const input = { [kHostUrl]: String(data.url), [kHostHeaders]: trusted ? headersFromHost(pairs) : null }
+  const trusted = pairs instanceof HeaderText || (Array.isArray(pairs) && pairs.every((pair) => Array.isArray(pair) && pair.length === 2 && typeof pair[0] === 'string' && typeof pair[1] === 'string'))
+  const input = { [kHostUrl]: String(data.url), [kHostHeaders]: !trusted ? null : pairs instanceof HeaderText ? pairs : headersFromHost(pairs) }
   const request = new Request(input, { method: data.method, headers: trusted ? undefined : pairs, params: data.params })
   request[kBody] = body
   return request
