@@ -2,6 +2,8 @@ import t from 'tap'
 import { RunnerSupervisor, type RunnerEvent } from '../runner/index.js'
 import { bodyText, fetchTask } from './helpers/programs.js'
 import { api, call, deploy, startTestIsogate } from './helpers/isogate.js'
+import { alive } from './helpers/processes.js'
+import { moduleUrl } from './helpers/paths.js'
 
 /** `new Array(1e9).fill(0)` in a 16 MB isolate: V8 aborts the whole runner process (SIGABRT). */
 const BOMB = `export default { fetch() { new Array(1e9).fill(0); return new Response('survived') } }`
@@ -111,6 +113,36 @@ t.test('kill -9 of a runner implicates nobody: its run in flight runs again, nob
   for (let i = 0; i < 600 && supervisor.runners[0]?.ready !== true; i++) await sleep(50)
   const after = await supervisor.run(fetchTask('busy', `export default { fetch() { return new Response('again') } }`))
   t.equal(bodyText(after.response?.body), 'again', `the tenant in flight at every kill is served at home ${after.ok ? '' : JSON.stringify(after.error)}`)
+})
+
+t.test('a runner is lost from the first line of a fatal error it prints, not from its exit: its run is answered at once, and the crash is its own, not an outside signal\'s', async (t) => {
+  const events: Array<RunnerEvent & { alive?: boolean }> = []
+  const supervisor = new RunnerSupervisor({
+    runners: 1,
+    standby: 1,
+    probation: 'on-demand',
+    pool: { threads: 1, hostApiModules: [moduleUrl('test/fixtures/fatal-line.ts')] },
+    onEvent: (event) => events.push({ ...event, ...(event.type === 'crash' ? { alive: alive(event.pid as number) } : {}) }),
+  })
+  t.teardown(() => supervisor.close())
+  await supervisor.ready()
+  const homePid = supervisor.runners[0]?.pid as number
+  // The runner prints the line and lives on (the fixture): the run ends by the line or by its time limit.
+  const printer = `export default { async fetch(request, env, ctx) { await ctx.fatal.print(); return new Response('after') } }`
+  const started = performance.now()
+  const result = await supervisor.run(fetchTask('printer', printer, {}, { timeoutMs: 20_000 }))
+  t.match(result.error, { code: 'RUNNER_CRASHED' }, 'answered as a crash, not after its 20 s limit')
+  t.ok(performance.now() - started < 15_000, 'within the grace the printing runner gets before it is killed')
+  const crashes = events.filter((event) => event.type === 'crash')
+  t.match(crashes, [{ runner: 0, pid: homePid, fatal: true, alive: true }, { runner: 1, fatal: true, alive: true }], 'its runner, then the probation runner it ran again on, each lost while its process was still there')
+  t.ok(alive(homePid), 'the home runner\'s process had not exited when the run was answered')
+  t.ok(events.some((event) => event.type === 'convicted' && event.tenantId === 'printer'), 'alone on probation, it is convicted without waiting for that runner\'s exit')
+  // Killed now: the exit of a runner that printed a fatal error is not an outside signal's doing.
+  const probationPid = crashes[1]?.pid as number
+  for (const pid of [homePid, probationPid]) process.kill(pid, 'SIGKILL')
+  for (let i = 0; i < 250 && events.filter((event) => event.type === 'exit' && (event.pid === homePid || event.pid === probationPid)).length < 2; i++) await sleep(20)
+  t.notOk(events.some((event) => (event.type === 'unattributed' || event.type === 'cleared') && 'reason' in event && event.reason === 'outside-signal'), 'nobody cleared by the SIGKILL')
+  t.equal(bodyText((await supervisor.run(fetchTask('bystander', `export default { fetch() { return new Response('ok') } }`))).response?.body), 'ok')
 })
 
 t.test('a CPU kill ends only the run that went over: the sibling runs of the same tenant in its isolate run again on a fresh one and complete', async (t) => {

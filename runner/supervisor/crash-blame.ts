@@ -93,7 +93,8 @@ export class CrashBlame {
   exited(pid: number | undefined, signal: string | null): void {
     if (pid === undefined) return
     const crash = this.#cases.get(pid)
-    if (crash === undefined) return
+    // Known already (it printed a fatal error before it exited): its verdict is in.
+    if (crash === undefined || crash.exited) return
     if (signal !== null && OUTSIDE_SIGNALS.has(signal)) {
       this.#cases.delete(pid)
       for (const tenantId of crash.suspects) if (!this.#inCase(tenantId)) this.#decide({ type: 'cleared', tenantId, reason: 'outside-signal' })

@@ -51,7 +51,21 @@ export interface RunnerLoss {
   /** Tenants with runs in flight when the runner was lost, by their oldest run in flight, oldest first. */
   tenants: Set<string>
   lostCalls: number
+  /**
+   * Lost because it printed a fatal V8 or Node error (see FATAL_LINE): it is aborting, of its own
+   * doing, and its exit comes once the kernel has freed its memory (about 130 ms for 1.5 GB).
+   */
+  fatal: boolean
 }
+
+/**
+ * The first line V8 or Node prints before aborting the process: a heap out of memory (V8's GC
+ * trace), Node's fatal error, V8's fatal error or invalid size. Nothing else a runner prints
+ * starts a line so; a script's own output never reaches the runner's stderr.
+ */
+const FATAL_LINE = /^(?:<--- Last few GCs --->|FATAL ERROR: |# Fatal (?:error in|JavaScript))/m
+/** A runner that printed a fatal error and is still there after this is killed. */
+const FATAL_EXIT_GRACE_MS = 10_000
 
 export interface RunnerExit {
   pid: number | undefined
@@ -99,6 +113,10 @@ export class RunnerClient {
   #ready = false
   #closing = false
   #lost = false
+  /** It printed a fatal error (RunnerLoss.fatal). */
+  #fatal = false
+  /** The end of what it printed last, when that ended inside a line. */
+  #stderrTail = ''
 
   constructor(options: RunnerClientOptions) {
     this.#options = options
@@ -109,7 +127,13 @@ export class RunnerClient {
     const settings: RunnerProcessSettings = { socketPath: options.socketPath, pool }
     this.#child = fork(fileURLToPath(options.entry), [JSON.stringify(settings)], {
       execArgv: options.execArgv,
-      stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+      stdio: ['ignore', 'inherit', 'pipe', 'ipc'],
+    })
+    // Its stderr passes through, watched for a fatal error: the runner is lost from that line on,
+    // not from its exit, which for a large process comes over 100 ms later.
+    this.#child.stderr?.on('data', (chunk: Buffer) => {
+      process.stderr.write(chunk)
+      this.#watchStderr(chunk.toString())
     })
     this.#child.on('message', (notice: RunnerProcessNotice) => {
       if (notice?.type === 'listening' && this.#socket === null) this.#connect()
@@ -227,8 +251,15 @@ export class RunnerClient {
     socket.once('close', () => {
       // The socket goes when the process goes, often before 'exit' is reported (a SIGABRT may
       // still be writing a core file): answer the calls now, and make sure the process is gone.
+      // One that printed a fatal error is aborting: a SIGKILL now could end it first and pass for
+      // an outside signal (crash-blame.ts), so it gets a grace.
       this.#loseCalls()
-      if (!this.#closing && this.#child.exitCode === null && this.#child.signalCode === null) this.#child.kill('SIGKILL')
+      if (this.#closing || this.#child.exitCode !== null || this.#child.signalCode !== null) return
+      if (!this.#fatal) this.#child.kill('SIGKILL')
+      else
+        setTimeout(() => {
+          if (this.#child.exitCode === null && this.#child.signalCode === null) this.#child.kill('SIGKILL')
+        }, FATAL_EXIT_GRACE_MS).unref()
     })
   }
 
@@ -258,6 +289,19 @@ export class RunnerClient {
     else call.reject(fromErrorData(response.error))
   }
 
+  /** Watches what the runner prints for a fatal error's first line, across chunks. */
+  #watchStderr(text: string): void {
+    if (this.#fatal || this.#closing || this.#lost) return
+    const seen = this.#stderrTail + text
+    const lastLine = seen.lastIndexOf('\n')
+    this.#stderrTail = seen.slice(lastLine + 1).slice(-64)
+    if (!FATAL_LINE.test(seen)) return
+    this.#fatal = true
+    // Lost from now: its calls are answered (or run again), and whatever it still sends is not read.
+    this.#loseCalls()
+    this.#socket?.destroy()
+  }
+
   #loseCalls(): void {
     if (this.#lost) return
     this.#lost = true
@@ -273,7 +317,7 @@ export class RunnerClient {
     this.#tenantRuns.clear()
     this.#recentTenants.clear()
     this.#hostCalls.close()
-    this.#options.onLost({ wasReady: this.#ready, requested: this.#closing, tenants, lostCalls })
+    this.#options.onLost({ wasReady: this.#ready, requested: this.#closing, tenants, lostCalls, fatal: this.#fatal })
   }
 
   #forgetRun(tenantId: string | null): void {

@@ -29,8 +29,8 @@ export interface RunnerFleetOptions {
 export type RunnerFleetEvent =
   /** A runner serves: its first start, or a restart (`startMs`: since it was lost). */
   | { type: 'ready'; runner: number; pid: number | undefined; startMs: number; restart: boolean }
-  /** A serving runner was lost; its runs in flight were answered RUNNER_CRASHED. */
-  | { type: 'crash'; runner: number; pid: number | undefined; lostRuns: number; tenants: string[] }
+  /** A serving runner was lost; its runs in flight were answered RUNNER_CRASHED. `fatal`: it printed a fatal error (RunnerLoss.fatal). */
+  | { type: 'crash'; runner: number; pid: number | undefined; lostRuns: number; tenants: string[]; fatal: boolean }
   /** A process ended (`runner` is null for a standby). */
   | { type: 'exit'; runner: number | null; pid: number | undefined; code: number | null; signal: string | null }
 
@@ -206,7 +206,7 @@ export class RunnerFleet {
     slot.markDown()
     if (loss.wasReady) {
       // Lost while serving, not asked to stop: a crash.
-      this.#options.onEvent({ type: 'crash', runner: slot.index, pid: client.pid, lostRuns: loss.lostCalls, tenants: [...loss.tenants] })
+      this.#options.onEvent({ type: 'crash', runner: slot.index, pid: client.pid, lostRuns: loss.lostCalls, tenants: [...loss.tenants], fatal: loss.fatal })
     } else {
       slot.failedStarts++
       this.#settleReady?.reject(new RunnerError('RUNNER_UNAVAILABLE', `runner ${slot.index} exited while starting`))

@@ -348,6 +348,8 @@ export class RunnerSupervisor implements Executor, TenantEvictor {
     if (event.type === 'crash') {
       this.#crashes++
       this.#blame.crashed(event.runner, event.pid, event.tenants)
+      // A fatal error it printed is its own ending, known before its exit: the verdict need not wait.
+      if (event.fatal) this.#blame.exited(event.pid, null)
     } else if (event.type === 'exit') {
       this.#blame.exited(event.pid, event.signal)
     }
