@@ -44,8 +44,11 @@ function waitFor(child: ChildProcess, pattern: RegExp, timeoutMs = 120_000): Pro
   })
 }
 
-/** Stops the server; then removes its data folder, if it has one (a full bench's database is gigabytes). */
-function stopper(child: ChildProcess, dataDir?: string): () => Promise<void> {
+/**
+ * Stops the server (SIGTERM, SIGKILL after `killAfterMs`); then removes its data folder, if it has
+ * one (a full bench's database is gigabytes).
+ */
+export function stopper(child: ChildProcess, dataDir?: string, killAfterMs = 10_000): () => Promise<void> {
   const stopped = new Promise<void>((resolve) => {
     if (child.exitCode !== null || child.signalCode !== null) resolve()
     else child.once('exit', () => resolve())
@@ -53,7 +56,7 @@ function stopper(child: ChildProcess, dataDir?: string): () => Promise<void> {
   return async () => {
     if (child.exitCode === null && child.signalCode === null) {
       child.kill('SIGTERM')
-      setTimeout(() => child.kill('SIGKILL'), 10_000).unref()
+      setTimeout(() => child.kill('SIGKILL'), killAfterMs).unref()
     }
     await stopped
     if (dataDir !== undefined) rmSync(dataDir, { recursive: true, force: true })

@@ -5,12 +5,12 @@
  * on glibc 2.36).
  */
 import { spawn } from 'node:child_process'
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import { mkdtempSync, writeFileSync } from 'node:fs'
 import { createRequire } from 'node:module'
 import { createServer } from 'node:net'
 import os from 'node:os'
 import path from 'node:path'
-import type { BenchServer } from './servers.js'
+import { stopper, type BenchServer } from './servers.js'
 
 const require = createRequire(import.meta.url)
 
@@ -55,11 +55,14 @@ const worker :Workerd.Worker = (
   let output = ''
   child.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()))
   child.stderr.on('data', (chunk: Buffer) => (output += chunk.toString()))
-  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()))
+  const stop = stopper(child, dir, 5000)
   // workerd prints nothing when it listens: ask until it answers.
   const deadline = Date.now() + 30_000
   for (;;) {
-    if (child.exitCode !== null) throw new Error(`workerd exited with ${child.exitCode}: ${output}`)
+    if (child.exitCode !== null) {
+      await stop()
+      throw new Error(`workerd exited with ${child.exitCode}: ${output}`)
+    }
     try {
       const response = await fetch(`http://127.0.0.1:${port}/`)
       await response.text()
@@ -69,6 +72,7 @@ const worker :Workerd.Worker = (
     }
     if (Date.now() > deadline) {
       child.kill('SIGKILL')
+      await stop()
       throw new Error(`workerd did not answer within 30 s: ${output}`)
     }
     await new Promise((resolve) => setTimeout(resolve, 50))
@@ -77,12 +81,6 @@ const worker :Workerd.Worker = (
     pid: child.pid as number,
     port,
     adminPort: 0,
-    stop: async () => {
-      if (child.exitCode === null) child.kill('SIGTERM')
-      const timer = setTimeout(() => child.kill('SIGKILL'), 5000)
-      await exited
-      clearTimeout(timer)
-      rmSync(dir, { recursive: true, force: true })
-    },
+    stop,
   }
 }
