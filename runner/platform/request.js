@@ -95,9 +95,12 @@ brand(Request)
  */
 export function requestFromHost(data, body) {
   const pairs = data.headers
-  const trusted = pairs instanceof HeaderText || (Array.isArray(pairs) && pairs.every((pair) => Array.isArray(pair) && pair.length === 2 && typeof pair[0] === 'string' && typeof pair[1] === 'string'))
-  const input = { [kHostUrl]: String(data.url), [kHostHeaders]: !trusted ? null : pairs instanceof HeaderText ? pairs : headersFromHost(pairs) }
-  const request = new Request(input, { method: data.method, headers: trusted ? undefined : pairs, params: data.params })
+  // Text or pairs of strings are taken as they are; anything else goes through the Headers constructor's checks.
+  const hostHeaders = pairs instanceof HeaderText ? pairs
+    : Array.isArray(pairs) && pairs.every((pair) => Array.isArray(pair) && pair.length === 2 && typeof pair[0] === 'string' && typeof pair[1] === 'string') ? headersFromHost(pairs)
+    : null
+  const input = { [kHostUrl]: String(data.url), [kHostHeaders]: hostHeaders }
+  const request = new Request(input, { method: data.method, headers: hostHeaders === null ? pairs : undefined, params: data.params })
   request[kBody] = body
   return request
 }
