@@ -271,6 +271,12 @@ export const settings = {
     z.coerce.number().min(0).max(1),
     0.01,
   ),
+  httpSampleMaxPerSecond: setting(
+    'ISOGATE_HTTP_SAMPLE_MAX_PER_SECOND',
+    'Most successful HTTP runs of one script each gateway process records in full per second at ISOGATE_HTTP_SAMPLE_RATE (a script\'s own `observability.sampleRate` and the first runs of a version are not capped); past it they are counted only',
+    positiveInt.max(1_000_000),
+    10,
+  ),
   recordFirstRuns: setting(
     'ISOGATE_RECORD_FIRST_RUNS',
     'Runs of each new script version that each gateway process records in full whatever the sample rate, so a fresh deploy shows its runs',

@@ -202,6 +202,7 @@ export async function startIsogate(config: Config, logger: Logger = pino({ level
       rollups,
       logger,
       sampleRate: config.httpSampleRate,
+      sampleMaxPerSecond: config.httpSampleMaxPerSecond,
       firstRuns: config.recordFirstRuns,
       bufferBytes: config.recordBufferBytes,
       failureBufferBytes: config.recordFailureBufferBytes,

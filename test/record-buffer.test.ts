@@ -31,6 +31,17 @@ t.test('the sampler keeps the first runs of each version, then samples; rate 1 k
   t.throws(() => new RunSampler({ sampleRate: 1.5, firstRuns: 0 }), RangeError)
 })
 
+t.test('at the default rate a script keeps at most maxPerSecond runs a second; its own rate and its first runs are not capped', async (t) => {
+  const sampler = new RunSampler({ sampleRate: 1, firstRuns: 2, maxPerSecond: 3 })
+  const second = 1_700_000_000_000
+  t.same([0, 1].map((i) => sampler.keep('busy', 1, undefined, second + i)), [true, true], 'the first runs')
+  t.same([2, 3, 4, 5, 6].map((i) => sampler.keep('busy', 1, undefined, second + i)), [true, true, true, false, false], 'then 3 in the second')
+  t.same([7, 8, 9, 10, 11, 12].map((i) => sampler.keep('other', 1, undefined, second + i)), [true, true, true, true, true, false], "another script's first runs and cap are its own")
+  t.same([0, 1, 2, 3].map((i) => sampler.keep('busy', 1, undefined, second + 1_000 + i)), [true, true, true, false], 'the next second keeps 3 again')
+  t.same([0, 1, 2, 3, 4].map((i) => sampler.keep('busy', 1, 1, second + 1_000 + 10 + i)), [true, true, true, true, true], "a script's own rate 1 keeps every run")
+  t.throws(() => new RunSampler({ sampleRate: 0.5, firstRuns: 0, maxPerSecond: 0 }), RangeError)
+})
+
 t.test('histogram buckets, percentiles and summaries', async (t) => {
   t.equal(bucketOf(0), 0)
   t.equal(bucketOf(0.1), 0, 'a value on a bound is in its bucket')

@@ -22,6 +22,8 @@ export interface ExecutionRecorderOptions {
   sampleRate: number
   /** Runs of each new script version recorded in full whatever the sample rate. */
   firstRuns: number
+  /** Most successful runs of one script recorded per second at the default rate (run-sampler.ts). */
+  sampleMaxPerSecond?: number
   /** Bytes of sampled successes held (waiting and being written). */
   bufferBytes: number
   /** Bytes of failures' records held. */
@@ -113,7 +115,7 @@ export class ExecutionRecorder {
     this.#executions = options.executions
     this.#rollups = options.rollups
     this.#logger = options.logger
-    this.#sampler = new RunSampler({ sampleRate: options.sampleRate, firstRuns: options.firstRuns })
+    this.#sampler = new RunSampler({ sampleRate: options.sampleRate, firstRuns: options.firstRuns, maxPerSecond: options.sampleMaxPerSecond })
     this.#defaultOutputBytes = options.defaultOutputBytes
     this.#journalDir = options.journalDir
     this.#batchSize = options.batchSize ?? DEFAULTS.batchSize
