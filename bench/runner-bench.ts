@@ -4,7 +4,7 @@
  * 1000 warm tenants (in a child process that holds only them). Medians over at least 1000 runs;
  * runs in this thread, without the worker-thread hop, to measure the runner itself.
  *
- *   node --no-node-snapshot --interrupt-budget-factor-for-feedback-allocation=64 --regexp-tier-up-ticks=20 \
+ *   node --no-node-snapshot --interrupt-budget-factor-for-feedback-allocation=16 --regexp-tier-up-ticks=20 \
  *     --import tsx bench/runner-bench.ts [--runs 1000] [--tenants 1000] [--json]
  *
  * Those two V8 flags are runner/supervisor/v8-flags.ts, which runner processes get; `npm run bench` passes them.
