@@ -1,6 +1,6 @@
 import t from 'tap'
 import { IsolatePool } from '../runner/index.js'
-import { LIMITS, bodyText, fetchTask, program } from './helpers/programs.js'
+import { LIMITS, bodyText, fetchTask, program, tenantOnThread } from './helpers/programs.js'
 
 const pool = new IsolatePool({ threads: 2 })
 t.teardown(() => pool.close())
@@ -21,6 +21,18 @@ t.test('a fetch handler sees method, url, headers and body, and its Response com
   t.equal(result.response?.status, 201)
   t.same(result.response?.headers, [['content-type', 'application/json'], ['x-one', '1']])
   t.same(JSON.parse(bodyText(result.response?.body)), { method: 'POST', url: 'http://example.test/orders?x=1', agent: 'tap', body: { n: 42 }, name: 'isogate' })
+})
+
+t.test('the runs of many tenants handed to a thread in one turn reach it in one message, and each is answered', async (t) => {
+  const source = `export default { fetch(request) { return new Response(new URL(request.url).pathname) } }`
+  const tenants = Array.from({ length: 8 }, (_, i) => tenantOnThread(0, `batched${i}`))
+  // Each tenant's isolate and program first, one at a time.
+  for (const tenant of tenants) t.equal(bodyText((await pool.run(fetchTask(tenant, source, { url: `http://example.test/${tenant}` }))).response?.body), `/${tenant}`)
+  const before = await pool.stats()
+  const results = await Promise.all(tenants.map((tenant) => pool.run(fetchTask(tenant, source, { url: `http://example.test/${tenant}` }))))
+  t.same(results.map((result) => bodyText(result.response?.body)), tenants.map((tenant) => `/${tenant}`), "each run got its own tenant's answer")
+  const after = await pool.stats()
+  t.equal(after.runBatches - before.runBatches, 1, '8 tenants, one message (isogate_runner_run_batches_total)')
 })
 
 t.test('Response.json and request.text work, and bytes bodies cross as bytes', async (t) => {

@@ -38,6 +38,8 @@ export interface WorkerStats {
   poolAnswers: number
   /** `ctx.cache.get` calls the thread answered from what it kept (runner/near-copies.ts), without asking the gateway. */
   keptAnswers: number
+  /** Messages of runs the thread was sent (worker.ts): one a turn, of any tenants. */
+  runBatches: number
 }
 
 /**
@@ -53,7 +55,7 @@ export class IsolateHost {
   readonly #options: IsolateHostOptions
   readonly #watchdog = new Watchdog()
   readonly #bridge: HostBridge
-  readonly #stats: WorkerStats = { isolates: 0, isolateHits: 0, isolateMisses: 0, programHits: 0, programMisses: 0, threadSteps: 0, poolSteps: 0, threadAnswers: 0, poolAnswers: 0, keptAnswers: 0 }
+  readonly #stats: WorkerStats = { isolates: 0, isolateHits: 0, isolateMisses: 0, programHits: 0, programMisses: 0, threadSteps: 0, poolSteps: 0, threadAnswers: 0, poolAnswers: 0, keptAnswers: 0, runBatches: 0 }
   readonly #isolates: LRUCache<string, TenantIsolate>
   readonly #stepCosts = new StepCosts()
   #checker: ivm.Isolate | null = null

@@ -3,7 +3,7 @@
  * thread is. At start it compiles the platform once and keeps V8 code cache of it (made here, in
  * this process), and loads the host API modules named in its settings.
  *
- * Runs arrive in batches (one piscina task per tenant per turn, see worker-shard.ts). A batch
+ * Runs arrive in batches (one piscina task per turn, of any tenants, see worker-shard.ts). A batch
  * done within its turn answers with the task; a run still going after that turn is answered on
  * its own as soon as it is done, on the shard's answer channel, with the answers of one turn in
  * one message (the first after an idle turn at once).
@@ -86,6 +86,8 @@ answers.unref()
 let outgoing: ThreadAnswer[] = []
 /** A turn is open: answers wait for its end. It closes after a turn that answered nothing. */
 let turnOpen = false
+/** Messages of runs this thread was sent (WorkerStats.runBatches). */
+let runBatches = 0
 
 function answer(reply: ThreadAnswer): void {
   outgoing.push(reply)
@@ -126,6 +128,7 @@ const KEEP_ANSWERS_MS = 1
  * the last.
  */
 function runBatch(runs: ThreadRun[]): Promise<ThreadAnswer[]> {
+  runBatches++
   let left = runs.length
   let kept: ThreadAnswer[] | null = []
   const began = performance.now()
@@ -182,7 +185,7 @@ export default async function handle(message: WorkerMessage): Promise<ThreadAnsw
     case 'check':
       return host.check(message.source)
     case 'stats':
-      return { ...host.stats(), keptAnswers: hostSocket?.near.hits ?? 0 }
+      return { ...host.stats(), keptAnswers: hostSocket?.near.hits ?? 0, runBatches }
     case 'evict':
       return host.evict(message.tenantId)
     case 'shutdown':
