@@ -46,8 +46,6 @@ interface Waiting {
 }
 /** Program keys remembered as held by the thread before the memo starts over (a source is re-sent, no harm). */
 const MAX_SENT = 10_000
-/** The piscina lane of run batches and of the shard's own calls (check, stats, evict, shutdown). */
-const SHARD_LANE = ''
 /** How long closing waits for the thread to let its isolates go (runs in flight finish first) before ending it. */
 const SHUTDOWN_WAIT_MS = 10_000
 
@@ -63,10 +61,12 @@ const SHUTDOWN_WAIT_MS = 10_000
  * its share holds, slot-shares.ts); the rest wait in the fair queue (one lane per tenant,
  * round-robin, fair-task-queue.ts),
  * and the runs that can start in one turn (a socket read's worth of frames, or the slots freed by
- * one message of answers) go as one piscina task, whatever their tenants: one postMessage and one
- * wake-up. (Until session 20 it was one task per tenant: with 1,000 tenants spread over 100
- * connections a turn's runs were each their own message, and piscina's task handling took about
- * a third of the runner's main thread.)
+ * one message of answers) go as one piscina task per tenant: one postMessage and one wake-up.
+ * Per tenant, not one for all: the thread drains its microtasks between two messages, so the
+ * answers of one tenant's runs that finished leave before the next tenant's runs start. In one
+ * message, a neighbour's synchronous step that suddenly spun held them for the whole spin
+ * (test/held-thread.test.ts; tried in session 20: 1,000 tenants spread served 1.05-1.4x, and the
+ * bench's victim beside a sudden spin waited 1,013 ms).
  * Each run's answer comes back on its own, as soon as it is done, on the shard's answer channel
  * (batched per turn by the thread, see worker.ts); the batch's task settles once all its runs are
  * done, and if it fails the thread died under it: its unanswered runs answer RUNNER_CRASHED.
@@ -98,8 +98,8 @@ export class WorkerShard {
   readonly #shares: SlotShares
   /** Tenants over their CPU share wait while others use the thread (cpu-gate.ts). */
   readonly #cpu: CpuGate
-  /** Runs to send this turn, with their sources decided: one batch, whatever their tenants. */
-  #queued: ThreadRun[] = []
+  /** Runs to send this turn, by lane (tenant), with their sources decided. */
+  #queued = new Map<string, ThreadRun[]>()
   /** Programs whose source the thread has been sent. */
   readonly #sent = new Set<string>()
   /** Which sent runs the thread has started, and whether a synchronous step holds it (hold-watch.ts). */
@@ -267,7 +267,7 @@ export class WorkerShard {
   async call<T>(message: Exclude<WorkerMessage, { type: 'runs' }>): Promise<T> {
     if (this.#flushQueued) this.#flush()
     try {
-      return (await this.#pool.run(inLane(message, SHARD_LANE))) as T
+      return (await this.#pool.run(inLane(message, ''))) as T
     } catch (error) {
       throw crashed(error)
     }
@@ -310,8 +310,14 @@ export class WorkerShard {
     }
     // The source is copied to the thread only when it goes; otherwise the run names the program.
     const sent = source === task.source ? task : { ...task, source }
+    const lane = task.tenantId
+    let runs = this.#queued.get(lane)
+    if (runs === undefined) {
+      runs = []
+      this.#queued.set(lane, runs)
+    }
     this.#hold.offer(seq, pending)
-    this.#queued.push({ seq, claim: pending.claim, task: sent })
+    runs.push({ seq, claim: pending.claim, task: sent })
     if (!this.#flushQueued) {
       this.#flushQueued = true
       // The frames of one socket read are handled in one go: a microtask sees them all queued.
@@ -321,20 +327,14 @@ export class WorkerShard {
 
   #flush(): void {
     this.#flushQueued = false
-    const runs = this.#queued
-    if (runs.length === 0) return
-    this.#queued = []
-    this.#send(runs)
+    const queued = this.#queued
+    // A new Map, not clear(): V8 links a cleared table to the next, as it does a replaced one (../run-table.ts).
+    this.#queued = new Map()
+    for (const [lane, runs] of queued) this.#send(lane, runs)
   }
 
-  /**
-   * One piscina task for the turn's runs of every tenant. Fairness was decided before (the slots,
-   * the fair queue, the CPU gate): piscina never queues a batch, as batches never outnumber its
-   * tasks per thread, so the batch's lane is the one of the shard's own calls (`call`), which keep
-   * their order behind it.
-   */
-  #send(runs: ThreadRun[]): void {
-    this.#pool.run(inLane({ type: 'runs', runs } satisfies WorkerMessage, SHARD_LANE)).then(
+  #send(lane: string, runs: ThreadRun[]): void {
+    this.#pool.run(inLane({ type: 'runs', runs } satisfies WorkerMessage, lane)).then(
       // The answers of runs done within the batch's turn; the others came (or are on their way)
       // on the answer channel.
       (answers: ThreadAnswer[]) => {

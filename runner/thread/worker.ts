@@ -3,7 +3,7 @@
  * thread is. At start it compiles the platform once and keeps V8 code cache of it (made here, in
  * this process), and loads the host API modules named in its settings.
  *
- * Runs arrive in batches (one piscina task per turn, of any tenants, see worker-shard.ts). A batch
+ * Runs arrive in batches (one piscina task per tenant per turn, see worker-shard.ts). A batch
  * done within its turn answers with the task; a run still going after that turn is answered on
  * its own as soon as it is done, on the shard's answer channel, with the answers of one turn in
  * one message (the first after an idle turn at once).
