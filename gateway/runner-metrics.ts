@@ -93,7 +93,7 @@ export class RunnerMetrics {
     counter('isogate_runner_thread_answers_total', "Host calls' answers that entered their isolate synchronously on the worker thread (the fast path)", 'threadAnswers')
     counter('isogate_runner_pool_answers_total', "Host calls' answers that entered their isolate on isolated-vm's pool (a long-running program, or an isolate that may be executing)", 'poolAnswers')
     counter('isogate_runner_cache_kept_answers_total', 'ctx.cache.get calls a worker thread answered from what it kept, without asking the gateway', 'keptAnswers')
-    counter('isogate_runner_run_batches_total', 'Messages of runs sent to worker threads, one a turn with the runs grouped by tenant (runs per message: the runs over this)', 'runBatches')
+    counter('isogate_runner_run_batches_total', 'Messages of runs sent to worker threads, one per tenant per turn (runs per message: the runs over this)', 'runBatches')
     counter('isogate_runner_thread_crashes_total', 'Worker threads that died inside a runner process (each replaced)', 'threadCrashes')
     counter('isogate_runner_moved_runs_total', 'Runs taken from a worker thread held by a long synchronous step before it started them, and run on another thread', 'movedRuns')
     new Gauge({

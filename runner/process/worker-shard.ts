@@ -46,8 +46,6 @@ interface Waiting {
 }
 /** Program keys remembered as held by the thread before the memo starts over (a source is re-sent, no harm). */
 const MAX_SENT = 10_000
-/** The piscina lane of run batches and of the shard's own calls (check, stats, evict, shutdown). */
-const SHARD_LANE = ''
 /** How long closing waits for the thread to let its isolates go (runs in flight finish first) before ending it. */
 const SHUTDOWN_WAIT_MS = 10_000
 
@@ -63,13 +61,12 @@ const SHUTDOWN_WAIT_MS = 10_000
  * its share holds, slot-shares.ts); the rest wait in the fair queue (one lane per tenant,
  * round-robin, fair-task-queue.ts),
  * and the runs that can start in one turn (a socket read's worth of frames, or the slots freed by
- * one message of answers) go as one piscina task: one postMessage and one wake-up, with the runs
- * grouped by tenant. The thread starts each tenant's group in a turn of its own, after sending
- * what the groups before it answered (worker.ts), as if each were its own message: a neighbour's
- * synchronous step that suddenly spins cannot hold the answers of runs that finished before it.
- * (One piscina task per tenant cost about a third of this thread's time with many tenants; one
- * task with the groups run back to back held those answers for the whole spin: the bench's victim
- * waited 1,013 ms, test/held-thread.test.ts.)
+ * one message of answers) go as one piscina task per tenant: one postMessage and one wake-up.
+ * Per tenant, not one for all: the thread drains its microtasks between two messages, so the
+ * answers of one tenant's runs that finished leave before the next tenant's runs start. In one
+ * message, a neighbour's synchronous step that suddenly spun held them for the whole spin
+ * (test/held-thread.test.ts; tried in session 20: 1,000 tenants spread served 1.05-1.4x, and the
+ * bench's victim beside a sudden spin waited 1,013 ms).
  * Each run's answer comes back on its own, as soon as it is done, on the shard's answer channel
  * (batched per turn by the thread, see worker.ts); the batch's task settles once all its runs are
  * done, and if it fails the thread died under it: its unanswered runs answer RUNNER_CRASHED.
@@ -270,7 +267,7 @@ export class WorkerShard {
   async call<T>(message: Exclude<WorkerMessage, { type: 'runs' }>): Promise<T> {
     if (this.#flushQueued) this.#flush()
     try {
-      return (await this.#pool.run(inLane(message, SHARD_LANE))) as T
+      return (await this.#pool.run(inLane(message, ''))) as T
     } catch (error) {
       throw crashed(error)
     }
@@ -331,20 +328,13 @@ export class WorkerShard {
   #flush(): void {
     this.#flushQueued = false
     const queued = this.#queued
-    if (queued.size === 0) return
     // A new Map, not clear(): V8 links a cleared table to the next, as it does a replaced one (../run-table.ts).
     this.#queued = new Map()
-    this.#send([...queued.values()])
+    for (const [lane, runs] of queued) this.#send(lane, runs)
   }
 
-  /**
-   * The turn's runs, a group per tenant, as one piscina task. Fairness was decided before (the
-   * slots, the fair queue, the CPU gate) and piscina never queues a batch (batches never outnumber
-   * its tasks per thread), so the task's lane is the one of the shard's own calls, which keep their
-   * order behind it.
-   */
-  #send(groups: ThreadRun[][]): void {
-    this.#pool.run(inLane({ type: 'runs', groups } satisfies WorkerMessage, SHARD_LANE)).then(
+  #send(lane: string, runs: ThreadRun[]): void {
+    this.#pool.run(inLane({ type: 'runs', runs } satisfies WorkerMessage, lane)).then(
       // The answers of runs done within the batch's turn; the others came (or are on their way)
       // on the answer channel.
       (answers: ThreadAnswer[]) => {
@@ -354,7 +344,7 @@ export class WorkerShard {
         // The thread died under the batch (uncaught error, worker out of memory): piscina has
         // already started a replacement; the runs not answered yet are lost.
         const failure = crashed(error)
-        for (const { seq } of groups.flat()) {
+        for (const { seq } of runs) {
           const pending = this.#pending.get(seq)
           if (pending === undefined) continue
           this.#pending.delete(seq)

@@ -38,7 +38,7 @@ export interface WorkerStats {
   poolAnswers: number
   /** `ctx.cache.get` calls the thread answered from what it kept (runner/near-copies.ts), without asking the gateway. */
   keptAnswers: number
-  /** Messages of runs the thread was sent (worker.ts): one a turn, the runs grouped by tenant. */
+  /** Messages of runs the thread was sent (worker.ts): one per tenant per turn. */
   runBatches: number
 }
 

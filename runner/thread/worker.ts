@@ -3,11 +3,10 @@
  * thread is. At start it compiles the platform once and keeps V8 code cache of it (made here, in
  * this process), and loads the host API modules named in its settings.
  *
- * Runs arrive in batches (one piscina task per turn, the runs grouped by tenant: see
- * worker-shard.ts and runGroups). A batch of one tenant done within its turn answers with the
- * task; a run still going after that turn, or of a batch of several tenants, is answered on its
- * own as soon as it is done, on the shard's answer channel, with the answers of one turn in one
- * message (the first after an idle turn at once).
+ * Runs arrive in batches (one piscina task per tenant per turn, see worker-shard.ts). A batch
+ * done within its turn answers with the task; a run still going after that turn is answered on
+ * its own as soon as it is done, on the shard's answer channel, with the answers of one turn in
+ * one message (the first after an idle turn at once).
  */
 import { BroadcastChannel, workerData } from 'node:worker_threads'
 import { measureMemory } from 'node:vm'
@@ -57,8 +56,7 @@ export interface ThreadRun {
 export type ThreadAnswer = { seq: number; result: WireResult; cpuMs: number } | { seq: number; missing: string }
 
 export type WorkerMessage =
-  /** A turn's runs, one group per tenant. */
-  | { type: 'runs'; groups: ThreadRun[][] }
+  | { type: 'runs'; runs: ThreadRun[] }
   | { type: 'check'; source: string }
   | { type: 'stats' }
   | { type: 'evict'; tenantId: string }
@@ -123,43 +121,16 @@ function flushAnswers(): void {
 const KEEP_ANSWERS_MS = 1
 
 /**
- * A turn's runs, a group per tenant. One group is one batch (runBatch). Of several, the first
- * starts now and each next one in a turn of its own (an immediate: in this loop's check phase,
- * microtasks drained before it), after what the groups before it answered is sent: their runs
- * take their steps and answer in microtasks, and a next group's synchronous step may hold the
- * thread up to its run's limit (a program that earned synchronous steps, then spins), which must
- * not hold another tenant's answers (test/held-thread.test.ts). So it goes as if each group were
- * a message of its own, in one message.
+ * Starts every run of the batch. A batch whose runs all end within the turn it arrived in and
+ * within KEEP_ANSWERS_MS (most: no host call, no timer, short) settles with their answers, which
+ * go back in piscina's answer to the task: no message of their own. Past either, its runs answer
+ * on the channel, the ones that ended meanwhile first; the batch then settles with none, after
+ * the last.
  */
-function runGroups(groups: ThreadRun[][]): Promise<ThreadAnswer[]> {
+function runBatch(runs: ThreadRun[]): Promise<ThreadAnswer[]> {
   runBatches++
-  if (groups.length === 1) return runBatch(groups[0] as ThreadRun[], true)
-  return new Promise((resolve) => {
-    let left = groups.length
-    const settled = (): void => {
-      if (--left === 0) resolve([])
-    }
-    groups.forEach((runs, i) => {
-      const start = (): void => {
-        flushAnswers()
-        void runBatch(runs, false).then(settled)
-      }
-      if (i === 0) start()
-      else setImmediate(start)
-    })
-  })
-}
-
-/**
- * Starts every run of the batch. A batch that may `keep` its answers and whose runs all end
- * within the turn it arrived in and within KEEP_ANSWERS_MS (most: no host call, no timer, short)
- * settles with their answers, which go back in piscina's answer to the task: no message of their
- * own. Past either, its runs answer on the channel, the ones that ended meanwhile first; the batch
- * then settles with none, after the last.
- */
-function runBatch(runs: ThreadRun[], keep: boolean): Promise<ThreadAnswer[]> {
   let left = runs.length
-  let kept: ThreadAnswer[] | null = keep ? [] : null
+  let kept: ThreadAnswer[] | null = []
   const began = performance.now()
   /** From now on the batch's runs answer on the channel, the ones kept so far first. */
   const release = (): void => {
@@ -168,10 +139,10 @@ function runBatch(runs: ThreadRun[], keep: boolean): Promise<ThreadAnswer[]> {
   }
   return new Promise((resolve) => {
     // At the end of the turn: a slow run of the batch holds no other run's answer.
-    const turnOver = keep ? setImmediate(release) : null
+    const turnOver = setImmediate(release)
     const done = (): void => {
       if (--left > 0) return
-      if (turnOver !== null) clearImmediate(turnOver)
+      clearImmediate(turnOver)
       if (kept !== null) {
         resolve(kept)
         return
@@ -210,7 +181,7 @@ function runBatch(runs: ThreadRun[], keep: boolean): Promise<ThreadAnswer[]> {
 export default async function handle(message: WorkerMessage): Promise<ThreadAnswer[] | CheckResult | WorkerStats | Evicted | null> {
   switch (message.type) {
     case 'runs':
-      return runGroups(message.groups)
+      return runBatch(message.runs)
     case 'check':
       return host.check(message.source)
     case 'stats':
