@@ -1,4 +1,4 @@
-import { RunTable, type HttpResponseData } from '../runner/index.js'
+import { isHeaderPairs, RunTable, type HttpResponseData } from '../runner/index.js'
 
 /** How the data plane writes one run's response before the run ends. */
 export interface EarlyResponder {
@@ -66,6 +66,6 @@ function isResponse(value: unknown): value is HttpResponseData {
   if (typeof value !== 'object' || value === null) return false
   const { status, headers, body } = value as HttpResponseData
   if (!Number.isInteger(status) || status < 200 || status > 599) return false
-  if (!Array.isArray(headers) || !headers.every((h) => Array.isArray(h) && h.length === 2 && typeof h[0] === 'string' && typeof h[1] === 'string')) return false
+  if (!isHeaderPairs(headers)) return false
   return body === null || typeof body === 'string' || body instanceof ArrayBuffer
 }

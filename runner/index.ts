@@ -21,6 +21,7 @@ export { RunnerError, RUNNER_ERROR_CODES, fromErrorData, runFailureStatus, toErr
 export { errorCatalogue, HTTP_ERROR_CODES, IsogateError, type ErrorCatalogue, type ErrorEntry, type HttpErrorCode } from './isogate-error.js'
 export {
   failedRun,
+  isHeaderPairs,
   mergeLimits,
   programKey,
   runTask,

@@ -232,14 +232,14 @@ export function runArgs(task: Pick<RunTask, 'kind' | 'input' | 'env'>): RunArgs 
   const fetch = task.kind === 'fetch' && input !== null && typeof input === 'object'
   const body = fetch && isBinary(input.body) ? input.body : null
   const bytes = body === null ? null : body instanceof Uint8Array ? body : new Uint8Array(body)
-  if (!fetch || !headerPairs(input.headers)) return { json: JSON.stringify({ input: body === null ? task.input : { ...input, body: null }, env: task.env }), body: bytes }
+  if (!fetch || !isHeaderPairs(input.headers)) return { json: JSON.stringify({ input: body === null ? task.input : { ...input, body: null }, env: task.env }), body: bytes }
   const { headers, ...rest } = input
   if (body !== null) rest.body = null
   return { json: `${JSON.stringify({ input: rest, env: task.env })}\n${JSON.stringify(headers)}`, body: bytes }
 }
 
-/** Whether `headers` is what the isolate takes as a request's headers unchecked: pairs of strings. */
-function headerPairs(headers: unknown): headers is Array<[string, string]> {
+/** Whether `headers` is pairs of strings: what the isolate takes as a request's headers unchecked, and what a response's headers must be. */
+export function isHeaderPairs(headers: unknown): headers is Array<[string, string]> {
   if (!Array.isArray(headers)) return false
   for (const pair of headers) if (!Array.isArray(pair) || pair.length !== 2 || typeof pair[0] !== 'string' || typeof pair[1] !== 'string') return false
   return true
