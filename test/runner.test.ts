@@ -50,6 +50,17 @@ t.test('Response.json and request.text work, and bytes bodies cross as bytes', a
   t.equal(bodyText(bytes.response?.body), 'hi')
 })
 
+t.test('a bytes body comes back whole from a run that took its first step on the thread itself (its result is an object, not JSON text)', async (t) => {
+  const source = `export default { fetch(request) { return new Response(new Uint8Array([104, 105, 255, new URL(request.url).pathname.length])) } }`
+  const before = await pool.stats()
+  for (let i = 0; i < 20; i++) {
+    const result = await pool.run(fetchTask('tenant-bytes', source, { url: `http://example.test/${'x'.repeat(i)}` }))
+    t.ok(result.response?.body instanceof ArrayBuffer, `run ${i}: bytes`)
+    t.same([...new Uint8Array(result.response?.body as ArrayBuffer)], [104, 105, 255, i + 1], `run ${i}: its own bytes`)
+  }
+  t.ok((await pool.stats()).threadSteps - before.threadSteps > 10, 'most of them stepped synchronously on the thread')
+})
+
 t.test('the second run of a program is hot: same isolate, compiled program reused', async (t) => {
   const source = `let runs = 0; export default { fetch() { runs++; return new Response(String(runs)) } }`
   const first = await pool.run(fetchTask('tenant-hot', source))
