@@ -30,14 +30,13 @@ interface PromData {
  * its series up at every `inc` and `observe`, a labelled child included: about 1 us a call in a
  * loop, and the gateway's per-request counter and two histograms were 6% of its main thread at
  * hello@100 (perf). Here a caller holds its series (`series(labels)` once per label set), and an
- * observation is a few additions; the registry asks for the values when scraped.
+ * observation is a few additions; the registry asks for the values when scraped. A metric keeps
+ * its label sets, each with its series, keyed by the label values in order.
  *
  * @example
  * const requests = new HotCounter(registry, { name: 'isogate_http_requests_total', help: '...' })
  * const ok = requests.series({ tenant: 'acme', status: '2xx' })
  * ok.inc()
- *
- * The label sets of a metric, each with its series; a label set's key is its values in label order.
  */
 abstract class HotMetric<Series> {
   readonly name: string

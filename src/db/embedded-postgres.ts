@@ -58,7 +58,14 @@ export class EmbeddedPostgres {
     await this.#takeLock()
     const pgdata = path.join(this.#dataDir, 'pgdata')
     if (this.#template !== undefined && !existsSync(pgdata) && existsSync(path.join(this.#template, 'PG_VERSION'))) cpSync(this.#template, pgdata, { recursive: true })
-    if (!existsSync(path.join(pgdata, 'PG_VERSION'))) await this.#createCluster(pgdata)
+    if (!existsSync(path.join(pgdata, 'PG_VERSION'))) {
+      try {
+        await this.#createCluster(pgdata)
+      } catch (error) {
+        await this.stop() // lets go of the folder's lock
+        throw error
+      }
+    }
     const thread = new Worker(THREAD_SOURCE, {
       eval: true,
       workerData: {
@@ -141,10 +148,10 @@ export class EmbeddedPostgres {
   }
 
   /**
-   * Creates a new database in a thread of its own that ends when it is done. PGlite's WebAssembly
-   * memory only grows: creating a cluster (initdb) takes it to about 800 MiB, which a process that
-   * went on serving from the same PGlite kept until it was restarted; opened fresh, the serving
-   * thread holds about a third of that.
+   * Creates a new database in a thread of its own that ends when it is done. Creating a cluster
+   * (initdb) takes PGlite's WebAssembly memory to about 800 MiB, which a thread that went on
+   * serving held until its garbage collector let go of that instance (an idle server: never);
+   * opened fresh, the serving thread holds about a third of that.
    */
   async #createCluster(pgdata: string): Promise<void> {
     const thread = new Worker(CREATE_SOURCE, { eval: true, workerData: { dataDir: pgdata, pglite: import.meta.resolve('@electric-sql/pglite') } })
