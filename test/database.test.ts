@@ -112,6 +112,6 @@ t.test('an embedded database that cannot start says so, and its thread and lock 
   const dataDir = mkdtempSync(path.join(os.tmpdir(), 'isogate-db-'))
   const { existsSync, writeFileSync } = await import('node:fs')
   writeFileSync(path.join(dataDir, 'pgdata'), 'not a folder')
-  await t.rejects(Database.open({ dataDir }), { code: 'DATABASE_ERROR', message: /did not start/ })
+  await t.rejects(Database.open({ dataDir }), { code: 'DATABASE_ERROR', message: /did not start: it could not be created \(.*ErrnoError/ })
   t.notOk(existsSync(path.join(dataDir, 'isogate.pid')), 'the folder is free again')
 })

@@ -1,4 +1,4 @@
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import { mkdtempSync, rmSync } from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
 import postgres from 'postgres'
@@ -34,14 +34,3 @@ t.test('a new embedded database is created by a thread that ends, and served by 
   t.same(await again`SELECT value FROM kept`, [{ value: 'written on the first start' }], 'a restart opens the same database')
 })
 
-t.test('a database that cannot be created fails its start with DATABASE_ERROR and lets go of the folder', async (t) => {
-  const dataDir = mkdtempSync(path.join(os.tmpdir(), 'isogate-embedded-'))
-  t.teardown(() => rmSync(dataDir, { recursive: true, force: true }))
-  // A file where the database's folder goes: PGlite cannot create a cluster there.
-  writeFileSync(path.join(dataDir, 'pgdata'), 'not a folder')
-  await t.rejects(new EmbeddedPostgres({ dataDir }).start(), { code: 'DATABASE_ERROR', message: /could not be created/ })
-  rmSync(path.join(dataDir, 'pgdata'))
-  const again = new EmbeddedPostgres({ dataDir })
-  t.teardown(() => again.stop())
-  t.match(await again.start(), /^postgres:\/\//, 'the next start in the same process takes the folder and creates the database')
-})

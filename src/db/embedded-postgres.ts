@@ -165,7 +165,7 @@ export class EmbeddedPostgres {
       })
       thread.once('exit', resolve)
     })
-    if (failure !== null || code !== 0) throw new DatabaseError(`the embedded database under ${this.#dataDir} could not be created: ${failure ?? `exit code ${code}`}`)
+    if (failure !== null || code !== 0) throw new DatabaseError(`the embedded database under ${this.#dataDir} did not start: it could not be created (${failure ?? `exit code ${code}`})`)
   }
 
   #died(cause: Error): void {
@@ -213,7 +213,11 @@ const { parentPort, workerData } = require('node:worker_threads')
   const db = await PGlite.create({ dataDir: workerData.dataDir })
   await db.close()
   parentPort.postMessage({ type: 'created' })
-})().catch((error) => parentPort.postMessage({ type: 'failed', message: error instanceof Error ? error.message : String(error) }))
+})().catch((error) => {
+  // PGlite's file system throws plain objects ({ name: 'ErrnoError', errno }), not Errors.
+  const message = error instanceof Error ? error.message : error !== null && typeof error === 'object' ? JSON.stringify(error) : String(error)
+  parentPort.postMessage({ type: 'failed', message })
+})
 `
 
 /**
