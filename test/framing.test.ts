@@ -137,6 +137,13 @@ t.test('a run crosses as JSON with its binary body beside it as bytes: tasks and
   t.same(decodeTask(encodeTask(text)), text, 'a text body (lone surrogate and all) stays in the JSON')
   const scheduled = { kind: 'scheduled' as const, program, input: { cron: '* * * * *', when: 1 }, env: {}, limits }
   t.same(decodeTask(encodeTask(scheduled)), scheduled)
+  // Headers go as lines, or as JSON when a line break or a leading '[' would make the lines ambiguous.
+  const withHeaders = (headers: Array<[string, string]>): typeof binary => ({ ...binary, input: { ...binary.input, headers } })
+  for (const headers of [[], [['host', 'x'], ['accept', '*/*'], ['empty', '']], [['x-a', 'one\ntwo'], ['b', 'c']], [['[odd', 'v'], ['b', '[']], [['a', 'b'], ['[c', 'd\r']]] as Array<Array<[string, string]>>) {
+    t.same(decodeTask(encodeTask(withHeaders(headers))), withHeaders(headers), `headers ${JSON.stringify(headers)} come back as they went`)
+  }
+  t.match(encodeTask(withHeaders([['host', 'x'], ['accept', '*/*']])).args, /\nhost\nx\naccept\n\*\/\*$/, 'plain headers: a name and a value a line')
+  t.match(encodeTask(withHeaders([['x-a', 'one\ntwo']])).args, /\n\[\["x-a","one\\ntwo"\]\]$/, 'a line break in a value: JSON')
 
   const buffer = new Uint8Array([1, 2, 3]).buffer
   const metrics = { wallMs: 1.5, cpuMs: 0.25, heapBytes: 1000, apiCalls: 0, outputBytes: 0, start: 'hot' as const }

@@ -23,6 +23,15 @@ t.test('a fetch handler sees method, url, headers and body, and its Response com
   t.same(JSON.parse(bodyText(result.response?.body)), { method: 'POST', url: 'http://example.test/orders?x=1', agent: 'tap', body: { n: 42 }, name: 'isogate' })
 })
 
+t.test('the script reads every header as it came, line breaks and values starting with "[" included', async (t) => {
+  const source = `export default { fetch(request) { return Response.json([...request.headers]) } }`
+  const cases: Array<Array<[string, string]>> = [[], [['x-one', '1'], ['x-empty', '']], [['x', '[a'], ['y', '[b']], [['x-multi', 'one\ntwo'], ['z', 'c']]]
+  for (const headers of cases) {
+    const result = await pool.run(fetchTask('tenant-headers', source, { headers }))
+    t.same(JSON.parse(bodyText(result.response?.body)), [...headers].sort(([a], [b]) => (a < b ? -1 : 1)), JSON.stringify(headers))
+  }
+})
+
 t.test("a turn's runs reach their thread in one message per tenant (isogate_runner_run_batches_total), and each is answered", async (t) => {
   const source = `export default { fetch(request) { return new Response(new URL(request.url).pathname) } }`
   const tenants = Array.from({ length: 4 }, (_, i) => tenantOnThread(0, `batched${i}`))

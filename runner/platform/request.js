@@ -21,13 +21,23 @@ const kHostHeaders = Symbol('hostHeaders')
 const parseJson = JSON.parse
 
 /**
- * A request's headers as the host sent them, JSON text of `[name, value]` pairs of strings
- * (runner/protocol.ts RunArgs), parsed the first time the script reads `request.headers`.
+ * A request's headers as the host sent them, as text (runner/protocol.ts headerText), parsed the
+ * first time the script reads `request.headers`.
  */
 export class HeaderText {
   constructor(text) {
     this.text = text
   }
+}
+
+/** The pairs of the gateway's header text: a name and a value per line, or JSON pairs (runner/protocol.ts headerText). */
+function pairsFromHeaderText(text) {
+  if (text === '') return []
+  if (text[0] === '[') return parseJson(text)
+  const lines = text.split('\n')
+  const pairs = []
+  for (let i = 0; i + 1 < lines.length; i += 2) pairs.push([lines[i], lines[i + 1]])
+  return pairs
 }
 
 export class Request extends Body {
@@ -73,7 +83,7 @@ export class Request extends Body {
   get url() { return this.#url }
   get headers() {
     const headers = this.#headers
-    if (headers instanceof HeaderText) return (this.#headers = headersFromHost(parseJson(headers.text)))
+    if (headers instanceof HeaderText) return (this.#headers = headersFromHost(pairsFromHeaderText(headers.text)))
     return headers
   }
   get redirect() { return this.#redirect }
