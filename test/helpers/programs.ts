@@ -3,7 +3,12 @@ import { threadRank, type HttpRequestData, type ProgramRef, type RunLimits, type
 
 export const LIMITS: RunLimits = { timeoutMs: 2000, cpuMs: 500, memoryMb: 64, apiCalls: 100, outputBytes: 1024 * 1024 }
 
-export function program(tenantId: string, source: string, scriptId = 'script-1', version = 1): ProgramRef {
+/**
+ * A tenant's program. Its script id is the tenant's own unless given: a runner keys what it learns
+ * of a program (its steps' costs, its compiled code) by script, version and source, and scripts
+ * are never shared between tenants, so neither is what one test's runs taught the runner.
+ */
+export function program(tenantId: string, source: string, scriptId = `script-${tenantId}`, version = 1): ProgramRef {
   return { tenantId, scriptId, version, source, sourceHash: createHash('sha256').update(source).digest('hex') }
 }
 
