@@ -1,8 +1,17 @@
-import { parse, type Node } from 'acorn'
+import { createRequire } from 'node:module'
+import type { Node } from 'acorn'
 import { RunnerError } from '../errors.js'
 import { pointer } from './source-location.js'
 
 const MENTIONS_IMPORT = /\bimport\b/
+
+/**
+ * acorn, loaded by the first source that mentions `import`: most programs never need it, and
+ * loading it is ~13 ms of CPU in every worker thread's start (a runner started after a crash
+ * pays it twice, once a thread).
+ */
+let acorn: typeof import('acorn') | undefined
+const require = createRequire(import.meta.url)
 
 /**
  * The `node:` built-ins a script may import (statically, no flag needed), as Workers'
@@ -49,7 +58,8 @@ export function importError(source: string): RunnerError | null {
   if (!MENTIONS_IMPORT.test(source)) return null
   let program: Node
   try {
-    program = parse(source, { ecmaVersion: 'latest', sourceType: 'module', locations: true })
+    acorn ??= require('acorn') as typeof import('acorn')
+    program = acorn.parse(source, { ecmaVersion: 'latest', sourceType: 'module', locations: true })
   } catch {
     return null
   }
