@@ -3,6 +3,7 @@
  * structured clone (threads) and the framed socket protocol (processes).
  */
 import type { ErrorData } from './errors.js'
+import { headerText, pairsFromHeaderText } from './header-text.js'
 
 export type HandlerKind = 'fetch' | 'scheduled' | 'event' | 'run'
 
@@ -75,7 +76,7 @@ export interface WireTask {
 
 /**
  * A run's input and env as the isolate takes them: JSON `{ input, env }`, and a binary request body
- * beside it (or null). An HTTP request's headers follow the JSON as text of their own (headerText),
+ * beside it (or null). An HTTP request's headers follow the JSON as text of their own (header-text.ts),
  * after a newline (which JSON text never holds outside its strings' escapes): the isolate parses them only
  * when the script reads `request.headers` (runner/platform/request.js). Each header is two strings
  * and an array to make, in an isolate most of whose data is out of the CPU's caches when many
@@ -236,33 +237,6 @@ export function runArgs(task: Pick<RunTask, 'kind' | 'input' | 'env'>): RunArgs 
   const { headers, ...rest } = input
   if (body !== null) rest.body = null
   return { json: `${JSON.stringify({ input: rest, env: task.env })}\n${headerText(headers)}`, body: bytes }
-}
-
-/**
- * A request's headers as the text that follows its JSON in RunArgs (the isolate parses it only if
- * the script reads a header: platform/request.js pairsFromHeaderText): a name and a value per
- * line, or JSON pairs when a name or value holds a line break or the first name starts with `[`
- * (the mark of JSON). A request's JSON.stringify of its pairs was 1.2-1.5 us of the gateway's
- * thread a run, the lines are 0.2-0.3 (loop, six pairs).
- */
-export function headerText(pairs: ReadonlyArray<readonly [string, string]>): string {
-  let text = ''
-  for (let i = 0; i < pairs.length; i++) {
-    const [name, value] = pairs[i] as readonly [string, string]
-    if (name.includes('\n') || value.includes('\n') || (i === 0 && name.startsWith('['))) return JSON.stringify(pairs)
-    text += i === 0 ? `${name}\n${value}` : `\n${name}\n${value}`
-  }
-  return text
-}
-
-/** The pairs of a headerText. */
-export function pairsFromHeaderText(text: string): Array<[string, string]> {
-  if (text === '') return []
-  if (text.startsWith('[')) return JSON.parse(text) as Array<[string, string]>
-  const lines = text.split('\n')
-  const pairs: Array<[string, string]> = []
-  for (let i = 0; i + 1 < lines.length; i += 2) pairs.push([lines[i] as string, lines[i + 1] as string])
-  return pairs
 }
 
 /** Whether `headers` is pairs of strings: what the isolate takes as a request's headers unchecked, and what a response's headers must be. */

@@ -1,6 +1,7 @@
 import t, { type Test } from 'tap'
 import { IsolatePool, type RunResult, type RunTask } from '../runner/index.js'
-import { pairsFromHeaderText, runArgs } from '../runner/protocol.js'
+import { pairsFromHeaderText } from '../runner/header-text.js'
+import { runArgs } from '../runner/protocol.js'
 import { LIMITS, bodyText, fetchTask, program } from './helpers/programs.js'
 
 const pool = new IsolatePool({ threads: 1 })

@@ -3,6 +3,7 @@ import { Body, cloneBody, extractBody, kBody } from './body.js'
 import { Headers, headersFromHost } from './headers.js'
 import { abort, brand } from './lazy.js'
 import { webUrl } from './url.js'
+import { pairsFromHeaderText } from '../header-text.js'
 
 const METHODS = new Set(['DELETE', 'GET', 'HEAD', 'OPTIONS', 'POST', 'PUT', 'PATCH'])
 const FORBIDDEN = new Set(['CONNECT', 'TRACE', 'TRACK'])
@@ -17,27 +18,14 @@ function normalizeMethod(method) {
 const kHostUrl = Symbol('hostUrl')
 /** With kHostUrl: the request's headers as the gateway parsed them (headersFromHost), or their HeaderText. */
 const kHostHeaders = Symbol('hostHeaders')
-/** Captured at boot, before a script runs. */
-const parseJson = JSON.parse
-
 /**
- * A request's headers as the host sent them, as text (runner/protocol.ts headerText), parsed the
+ * A request's headers as the host sent them, as text (runner/header-text.ts), parsed the
  * first time the script reads `request.headers`.
  */
 export class HeaderText {
   constructor(text) {
     this.text = text
   }
-}
-
-/** The pairs of the gateway's header text: a name and a value per line, or JSON pairs (runner/protocol.ts headerText). */
-function pairsFromHeaderText(text) {
-  if (text === '') return []
-  if (text[0] === '[') return parseJson(text)
-  const lines = text.split('\n')
-  const pairs = []
-  for (let i = 0; i + 1 < lines.length; i += 2) pairs.push([lines[i], lines[i + 1]])
-  return pairs
 }
 
 export class Request extends Body {
