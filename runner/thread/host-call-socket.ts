@@ -30,8 +30,6 @@ export interface HostSocketSettings {
   apis: RemoteHostApi[]
 }
 
-/** Kept answers a thread gives in one turn of its event loop before the next waits for a turn of its own. */
-const NEAR_ANSWERS_PER_TURN = 8
 /** How often a thread tells the gateway which keys it answered from copies (NearTouchMessage). */
 const NEAR_TOUCH_MS = 500
 
@@ -51,8 +49,6 @@ export class HostCallSocket {
   #connection: { socket: Socket; caller: HostCaller; channel: FrameChannel } | null = null
   #closed = false
   readonly #touches: NodeJS.Timeout
-  /** Kept answers given since the event loop last turned (#answerNear). */
-  #nearThisTurn = 0
 
   constructor(path: string) {
     if (typeof path !== 'string' || path.length === 0) throw new TypeError('path must be a socket path')
@@ -72,29 +68,14 @@ export class HostCallSocket {
   }
 
   /**
-   * A call of an API whose answers may be kept (`near`): answered from a kept answer when the run
-   * may use it. The platform asks such calls synchronously (HostPeek), which finds any kept answer
-   * first; this one is for a call that did not ask so.
+   * A call of an API whose answers may be kept (`near`) that no kept answer could answer: the
+   * platform asks such calls synchronously first (HostPeek, registerSocketHostApis), which gives a
+   * kept answer while the script's step runs. The gateway's answer may be kept for later reads.
    */
   read(call: RelayedHostCall, run: HostCall): Promise<unknown> {
     const key = call.args[0]
     if (typeof key !== 'string' || run.near === undefined || run.near < 0) return this.call(call, run)
-    const kept = this.near.get(call.tenantId, key, run.near)
-    if (kept !== undefined) return this.#answerNear(kept.value)
     return this.near.read(call.tenantId, key, (keep) => this.call(call, run, keep))
-  }
-
-  /**
-   * A kept answer, in a microtask while few were given since the event loop last turned, else in a
-   * turn of its own, as an answer off the socket comes. All in microtasks, a run of a hundred
-   * reads held the thread's event loop, and a co-located tenant's runs waited behind all of them
-   * (victim p99 5.7x alone in the bench's noisy-neighbour row, 1.3x before); all in turns of their
-   * own, a read took twice as long (about 80 us, against 40).
-   */
-  #answerNear(value: unknown): Promise<unknown> {
-    if (this.#nearThisTurn === 0) setImmediate(() => { this.#nearThisTurn = 0 })
-    if (++this.#nearThisTurn <= NEAR_ANSWERS_PER_TURN) return Promise.resolve(value)
-    return new Promise((resolve) => setImmediate(resolve, value))
   }
 
   /** Keys answered from copies go to the gateway as used; none are lost but with the connection. */
