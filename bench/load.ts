@@ -13,6 +13,8 @@ export interface Measurement {
   max: number
   errors: number
   non2xx: number
+  /** How many answers each status that is not 2xx had (`{ '503': 14 }`); empty when all were 2xx. */
+  statuses: Record<string, number>
   requests: number
   cpuMicrosPerRequest: number
   rssBytes: number
@@ -75,10 +77,20 @@ export async function load(server: BenchServer, options: LoadOptions): Promise<O
     max: result.latency.max,
     errors: result.errors + result.timeouts,
     non2xx: result.non2xx,
+    statuses: non2xxStatuses(result.statusCodeStats ?? {}),
     requests,
     cpuMicrosPerRequest: requests > 0 ? cpu / requests : 0,
     rssBytes: treeRssBytes(server.pid),
   }
+}
+
+/** The statuses autocannon counted that are not 2xx, with their counts. */
+function non2xxStatuses(stats: Partial<Record<string, { count?: number }>>): Record<string, number> {
+  const out: Record<string, number> = {}
+  for (const [status, stat] of Object.entries(stats)) {
+    if (!status.startsWith('2') && (stat?.count ?? 0) > 0) out[status] = stat?.count ?? 0
+  }
+  return out
 }
 
 /** Requests going round `paths`, each connection from its own start (LoadOptions.spread). */

@@ -7,6 +7,12 @@ import type { RssMeasurement, StartMeasurement } from './start-latency.js'
 
 export type Mode = 'full' | 'quick' | 'smoke'
 
+/** A row's non-2xx answers, with their statuses when there are any: `14 (503 x 10, 429 x 4)`. */
+export function statusText(row: Pick<Measurement, 'non2xx' | 'statuses'>): string {
+  const statuses = Object.entries(row.statuses).map(([status, count]) => `${status} x ${count}`)
+  return statuses.length === 0 ? String(row.non2xx) : `${row.non2xx} (${statuses.join(', ')})`
+}
+
 export interface BenchResults {
   mode: Mode
   /** Load scenarios, in the order they ran. */
@@ -71,7 +77,7 @@ export function report({ mode, loads, starts, rss, runnerBench, roundTrips }: Be
     '| scenario | conns | req/s | x baseline | p50 ms | p97.5 ms | p99 ms | errors | non-2xx | CPU us/req | RSS MiB |',
     '| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |',
     ...loads.map((r) =>
-      `| ${r.scenario} | ${r.connections} | ${fmt(r.rps, 0)} | ${fmt(r.ratioRps, 2)} | ${fmt(r.p50)} | ${fmt(r.p97_5)} | ${fmt(r.p99)} | ${r.errors} | ${r.non2xx} | ${fmt(r.cpuMicrosPerRequest)} | ${fmt(r.rssBytes / 2 ** 20, 0)} |`),
+      `| ${r.scenario} | ${r.connections} | ${fmt(r.rps, 0)} | ${fmt(r.ratioRps, 2)} | ${fmt(r.p50)} | ${fmt(r.p97_5)} | ${fmt(r.p99)} | ${r.errors} | ${statusText(r)} | ${fmt(r.cpuMicrosPerRequest)} | ${fmt(r.rssBytes / 2 ** 20, 0)} |`),
     '',
     ...(versus.length === 0 ? [] : [
       '| isogate vs workerd (same run, alternating) | isogate req/s | workerd req/s | x workerd | isogate CPU us/req | workerd CPU us/req | CPU x workerd | isogate p99 ms | workerd p99 ms |',
@@ -86,7 +92,7 @@ export function report({ mode, loads, starts, rss, runnerBench, roundTrips }: Be
     ...(crashRows.length === 0 ? [] : [
       '| runner crash under load | crashes | others\' errors | others\' non-2xx | others\' req/s x no crashes |',
       '| --- | --- | --- | --- | --- |',
-      ...crashRows.map((r) => `| ${r.scenario} | ${r.crashes} | ${r.errors} | ${r.non2xx} | ${r.ratioToNoCrash === undefined ? '-' : r.ratioToNoCrash.toFixed(2)} |`),
+      ...crashRows.map((r) => `| ${r.scenario} | ${r.crashes} | ${r.errors} | ${statusText(r)} | ${r.ratioToNoCrash === undefined ? '-' : r.ratioToNoCrash.toFixed(2)} |`),
       '',
     ]),
     ...(starts.length === 0 ? [] : [

@@ -9,7 +9,7 @@
  */
 import { setTimeout as delay } from 'node:timers/promises'
 import { load, type Measurement } from './load.js'
-import { report, type Mode, type RoundTrip } from './report.js'
+import { report, statusText, type Mode, type RoundTrip } from './report.js'
 import { runnerCrashUnderLoad } from './runner-crash.js'
 import { containmentScenarios } from './containment-scenarios.js'
 import { ECHO_BODY, SCRIPTS, deployer } from './scenarios.js'
@@ -148,7 +148,7 @@ async function main(mode: Mode): Promise<void> {
   // wrong thing (an open circuit breaker answers fast), whatever its numbers say. Timeouts and
   // socket errors are load, judged by the targets; a CI machine may be slow.
   const answeredWrong = results.filter((r) => r.non2xx > 0)
-  if (answeredWrong.length > 0) throw new Error(`scenarios answered with non-2xx: ${answeredWrong.map((r) => `${r.scenario} (${r.non2xx})`).join(', ')}`)
+  if (answeredWrong.length > 0) throw new Error(`scenarios answered with non-2xx: ${answeredWrong.map((r) => `${r.scenario}: ${statusText(r)}`).join(', ')}`)
 }
 
 /** Loads of one scenario run in turns, as one row: requests and CPU summed, latencies the worst turn's. */
@@ -165,10 +165,17 @@ function combine(loads: Array<Omit<Measurement, 'scenario'>>): Omit<Measurement,
     max: Math.max(...loads.map((m) => m.max)),
     errors: sum((m) => m.errors),
     non2xx: sum((m) => m.non2xx),
+    statuses: addStatuses(loads.map((m) => m.statuses)),
     requests,
     cpuMicrosPerRequest: requests > 0 ? sum((m) => m.cpuMicrosPerRequest * m.requests) / requests : 0,
     rssBytes: Math.max(...loads.map((m) => m.rssBytes)),
   }
+}
+
+function addStatuses(all: Array<Record<string, number>>): Record<string, number> {
+  const out: Record<string, number> = {}
+  for (const statuses of all) for (const [status, count] of Object.entries(statuses)) out[status] = (out[status] ?? 0) + count
+  return out
 }
 
 /**

@@ -1,0 +1,23 @@
+import { createServer } from 'node:http'
+import type { AddressInfo } from 'node:net'
+import t from 'tap'
+import { load } from '../bench/load.js'
+
+t.test('a bench load says which statuses its non-2xx answers had, and how many of each', async (t) => {
+  // Every other request is refused, as an admission queue past its target would refuse it.
+  const server = createServer((request, response) => {
+    const status = request.url === '/busy' ? 429 : request.url === '/gone' ? 503 : 200
+    response.writeHead(status, { 'content-type': 'text/plain' }).end(String(status))
+  })
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
+  t.teardown(() => new Promise((resolve) => server.close(resolve)))
+  const port = (server.address() as AddressInfo).port
+  const own = { pid: process.pid, port, adminPort: 0, stop: async () => undefined }
+  const measured = await load(own, { port, paths: ['/ok', '/busy', '/ok', '/gone'], connections: 2, seconds: 5, amount: 40, spread: true })
+  t.equal(measured.requests, 40)
+  t.equal(measured.non2xx, 20)
+  t.same(measured.statuses, { '429': 10, '503': 10 }, 'the refusals by status; the 2xx answers are not listed')
+
+  const clean = await load(own, { port, paths: ['/ok'], connections: 1, seconds: 5, amount: 5 })
+  t.same(clean.statuses, {}, 'none when every answer was 2xx')
+})
