@@ -204,7 +204,7 @@ function createContext(run) {
 function untilFailure(run, value) {
   return newPromise((resolve, reject) => {
     then(Promise.resolve(value), resolve, reject)
-    then(run.failed, () => reject(run.failure.error))
+    run.onFailure(reject)
   })
 }
 

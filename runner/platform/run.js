@@ -2,10 +2,10 @@
 // ctx.waitUntil, and the first error thrown outside the handler's own promise chain (a timer
 // callback, a microtask), which ends the run like an uncaught exception.
 import { byteLength } from './encoding.js'
-import { newPromise } from './runtime.js'
 
 export class Run {
-  #signalFailure
+  /** What `untilFailure` (index.js) awaits for this run, rejected with its first failure; null while none. */
+  #rejects = null
 
   constructor(id, outputLimit) {
     this.id = id
@@ -20,7 +20,12 @@ export class Run {
     this.done = false
     /** `{ error }` once something outside the handler's chain threw. */
     this.failure = null
-    this.failed = newPromise((resolve) => { this.#signalFailure = resolve })
+  }
+
+  /** Calls `reject` with the run's failure: at once if it failed already, else when it fails. */
+  onFailure(reject) {
+    if (this.failure !== null) reject(this.failure.error)
+    else (this.#rejects ??= []).push(reject)
   }
 
   /** Keeps a log line while the run's logs fit its output limit; lines after the run ended are dropped. */
@@ -37,6 +42,8 @@ export class Run {
   fail(error) {
     if (this.failure !== null || this.done) return
     this.failure = { error }
-    this.#signalFailure()
+    const rejects = this.#rejects
+    this.#rejects = null
+    if (rejects !== null) for (const reject of rejects) reject(error)
   }
 }
