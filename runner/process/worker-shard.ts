@@ -1,20 +1,19 @@
-import { BroadcastChannel } from 'node:worker_threads'
-import { randomBytes } from 'node:crypto'
+import { MessageChannel, type MessagePort } from 'node:worker_threads'
 import { Piscina } from 'piscina'
 import { RunnerError } from '../errors.js'
 import type { WireResult, WireTask } from '../protocol.js'
 import { CpuGate } from './cpu-gate.js'
 import { HoldWatch, type OfferedRun } from './hold-watch.js'
-import { FairTaskQueue, inLane } from './fair-task-queue.js'
+import { FairTaskQueue } from './fair-task-queue.js'
 import { ProgramMissing, type ProgramSources } from './program-sources.js'
 import { SlotShares } from './slot-shares.js'
 import type { CpuShares } from './cpu-shares.js'
 import { RunTable } from '../run-table.js'
-import type { ThreadAnswer, ThreadRun, WorkerMessage, WorkerSettings } from '../thread/worker.js'
+import type { CallReply, ConnectTask, PortMessage, PortReply, ThreadAnswer, ThreadRun, WorkerMessage, WorkerSettings } from '../thread/worker.js'
 
 export interface WorkerShardOptions {
   workerUrl: URL
-  settings: Omit<WorkerSettings, 'runAnswers' | 'claims'>
+  settings: Omit<WorkerSettings, 'claims'>
   concurrentTasksPerWorker: number
   /**
    * Each tenant's CPU rate, shared by the pool's shards (a tenant whose runs move or spill to
@@ -34,7 +33,10 @@ export interface WorkerShardOptions {
 
 /** A run given to the shard and not answered yet (and, once sent, watched: hold-watch.ts). */
 export interface PendingRun extends OfferedRun {
+  seq: number
   task: WireTask
+  /** The port (WorkerShard.#connection) it was sent on; 0 while it waits for a slot. */
+  sentOn: number
   resolve(result: WireResult): void
   reject(error: Error): void
 }
@@ -53,23 +55,27 @@ const SHUTDOWN_WAIT_MS = 10_000
  * One worker thread, as a single-thread piscina pool. isogate pins each tenant to a home
  * thread so its isolate and compiled programs stay warm; piscina's load balancer only sees
  * task ids, not payloads, so affinity is chosen here, one shard per thread, and piscina keeps
- * what it is good at: the thread's lifecycle, replacing a crashed thread, the task queue (fair
- * across tenants, fair-task-queue.ts), and many tasks in flight per thread.
+ * what it is good at: starting the thread, replacing a crashed one, ending it. Its one task per
+ * thread hands the thread a port of the shard's own (`connect`), and runs, their answers and the
+ * shard's calls cross that port in order: a piscina task per batch cost a task record, a
+ * promise, a timing histogram and a wake-up on each side, and its answer a second message (the
+ * answers of runs done after the batch's turn came on a channel of their own).
  *
  * Runs reach the thread in batches: at most `concurrentTasksPerWorker` runs are on the thread at
  * once, shared fairly across its tenants (a tenant under its share may borrow a slot that one over
  * its share holds, slot-shares.ts); the rest wait in the fair queue (one lane per tenant,
  * round-robin, fair-task-queue.ts),
  * and the runs that can start in one turn (a socket read's worth of frames, or the slots freed by
- * one message of answers) go as one piscina task per tenant: one postMessage and one wake-up.
+ * one message of answers) go as one message per tenant: one postMessage and one wake-up.
  * Per tenant, not one for all: the thread drains its microtasks between two messages, so the
  * answers of one tenant's runs that finished leave before the next tenant's runs start. In one
  * message, a neighbour's synchronous step that suddenly spun held them for the whole spin
  * (test/held-thread.test.ts; tried in session 20: 1,000 tenants spread served 1.05-1.4x, and the
  * bench's victim beside a sudden spin waited 1,013 ms).
- * Each run's answer comes back on its own, as soon as it is done, on the shard's answer channel
- * (batched per turn by the thread, see worker.ts); the batch's task settles once all its runs are
- * done, and if it fails the thread died under it: its unanswered runs answer RUNNER_CRASHED.
+ * Each run's answer comes back as soon as it is done (batched per turn by the thread, see
+ * worker.ts). A port that closes is a thread that died (or the pool closing): the runs and calls
+ * sent on it and not answered answer RUNNER_CRASHED (messages the thread sent before it died
+ * arrive before the close), and the replacement thread gets a new port.
  *
  * A tenant's runs execute in its isolate on isolated-vm's pool, one at a time, so a slot says
  * nothing of CPU: a tenant spinning its CPU limit run after run keeps a core busy with a few slots.
@@ -89,11 +95,16 @@ const SHUTDOWN_WAIT_MS = 10_000
 export class WorkerShard {
   readonly #pool: Piscina
   readonly #sources: ProgramSources
-  readonly #answers: BroadcastChannel
+  /** The thread's port, and its number (each connection's, from 1; PendingRun.sentOn). */
+  #port!: MessagePort
+  #connection = 0
+  /** Calls sent on the port and not answered, by their number. */
+  readonly #calls = new Map<number, { resolve(value: unknown): void; reject(error: Error): void }>()
+  #nextCall = 1
   /** By seq: one entry per run, so not a Map (see ../run-table.ts). */
   readonly #pending = new RunTable<number, PendingRun>()
   /** Runs waiting for a slot on the thread, fair across tenants. */
-  readonly #waiting = new FairTaskQueue()
+  readonly #waiting = new FairTaskQueue<Waiting>()
   /** Runs on the thread (sent, not answered), per tenant: slots shared fairly (slot-shares.ts). */
   readonly #shares: SlotShares
   /** Tenants over their CPU share wait while others use the thread (cpu-gate.ts). */
@@ -115,31 +126,18 @@ export class WorkerShard {
     // A cell per run the thread may hold unstarted (twice its slots, with borrowing), and spare.
     this.#hold = new HoldWatch(4 * options.concurrentTasksPerWorker + 2, (seq) => this.#pending.get(seq), () => options.onStall?.(this))
     this.#cpu = new CpuGate(options.cpu, this.#shares, () => this.#fill())
-    const runAnswers = `isogate-runs-${randomBytes(8).toString('hex')}`
-    this.#answers = new BroadcastChannel(runAnswers)
-    this.#answers.onmessage = (event) => this.#onAnswers((event as { data: ThreadAnswer[] }).data)
-    // Only while runs wait for their answers does the channel hold the event loop: an answer may
-    // arrive after the batch's task settled, when piscina no longer holds it.
-    this.#answers.unref()
     this.#pool = new Piscina({
       filename: workerEntry(options.workerUrl).href,
       minThreads: 1,
       maxThreads: 1,
       idleTimeout: Number.POSITIVE_INFINITY,
-      // Every batch holds at least one run, so batches never outnumber the runs allowed on the thread
-      // (twice the slots, with borrowing: slot-shares.ts; the shard's own fair queue holds the
-      // rest); one more for a check or a stats request.
-      concurrentTasksPerWorker: 2 * options.concurrentTasksPerWorker + 1,
-      // What waits here (a check or stats request behind the runs) waits in one lane per tenant,
-      // round-robin; stricterFIFO makes piscina hand a task it could not place back to the head.
-      taskQueue: new FairTaskQueue(),
-      stricterFIFO: true,
       // Piscina's default ('sync') parks an idle thread in Atomics.wait, which stops its event
-      // loop: the idle-isolate timers, the spare-context preparation and a host API's late
-      // callbacks would wait for the next task. 'async' waits with Atomics.waitAsync instead.
+      // loop: the port's messages, the idle-isolate timers, the spare-context preparation and a
+      // host API's late callbacks would wait for the next piscina task. 'async' waits with
+      // Atomics.waitAsync instead.
       atomics: 'async',
       // Under tsx the entry is tsx-worker.mjs; it finds the real worker module here.
-      workerData: { ...options.settings, runAnswers, claims: this.#hold.buffer, tsxWorkerModule: options.workerUrl.href } satisfies WorkerSettings & { tsxWorkerModule: string },
+      workerData: { ...options.settings, claims: this.#hold.buffer, tsxWorkerModule: options.workerUrl.href } satisfies WorkerSettings & { tsxWorkerModule: string },
     })
     // Piscina destroys a worker only when it died or the pool closes: the rest are crashes.
     this.#pool.on('workerDestroy', () => {
@@ -154,6 +152,56 @@ export class WorkerShard {
     this.#pool.on('error', (error: unknown) => {
       process.emitWarning(new Error('a runner worker thread died with no run in flight; it was replaced', { cause: error }))
     })
+    this.#connect()
+  }
+
+  /**
+   * A new port to the thread, handed over by piscina's one task (the thread piscina has now, or
+   * the one it starts next). Messages sent before the thread reads it wait in the port.
+   */
+  #connect(): void {
+    const { port1: port, port2: theirs } = new MessageChannel()
+    const connection = ++this.#connection
+    port.on('message', (reply: PortReply) => {
+      if (Array.isArray(reply)) this.#onAnswers(reply)
+      else this.#onReply(reply)
+    })
+    port.on('close', () => this.#disconnected(connection))
+    // Only while runs or calls wait for their answers does the port hold the event loop.
+    if (this.#pending.size === 0 && this.#calls.size === 0) port.unref()
+    this.#port = port
+    const task: ConnectTask = { type: 'connect', port: theirs }
+    // A task piscina could not hand to a thread: a port never handed over never closes by itself.
+    this.#pool.run(task, { transferList: [theirs] }).catch(() => {
+      if (!this.#closing) port.close()
+    })
+  }
+
+  /**
+   * Connection `connection`'s port closed: its thread died (or the pool closed). What it was sent
+   * and did not answer is lost with it; a live shard connects to the replacement thread.
+   */
+  #disconnected(connection: number): void {
+    if (connection !== this.#connection) return
+    const failure = crashed(new Error('the worker thread ended'))
+    for (const pending of this.#pending.values()) {
+      if (pending.sentOn !== connection) continue
+      this.#pending.delete(pending.seq)
+      this.#settled(pending)
+      pending.reject(failure)
+    }
+    const calls = [...this.#calls.values()]
+    this.#calls.clear()
+    for (const call of calls) call.reject(failure)
+    if (this.#closing) return
+    this.#connect()
+    this.#fill()
+  }
+
+  /** Holds the event loop only while something waits for the thread's answer. */
+  #holdLoop(): void {
+    if (this.#pending.size === 0 && this.#calls.size === 0) this.#port.unref()
+    else this.#port.ref()
   }
 
   /** Threads of this shard that died (each replaced by piscina). */
@@ -179,9 +227,9 @@ export class WorkerShard {
   /** Runs an encoded task (protocol.ts WireTask); its result comes back encoded, as the gateway gets it. */
   run(task: WireTask): Promise<WireResult> {
     const seq = this.#nextSeq++
-    if (this.#pending.size === 0) this.#answers.ref()
     return new Promise<WireResult>((resolve, reject) => {
-      const pending: PendingRun = { task, resolve, reject, claim: 0, sentAt: 0 }
+      const pending: PendingRun = { seq, task, resolve, reject, claim: 0, sentAt: 0, sentOn: 0 }
+      if (this.#pending.size === 0) this.#port.ref()
       this.#pending.set(seq, pending)
       const lane = task.tenantId
       if (this.#shares.mayStart(lane, this.#waiting.size === 0) && !this.#cpu.held(lane)) {
@@ -189,7 +237,7 @@ export class WorkerShard {
         this.#queue(seq, pending, false)
       } else {
         this.#shares.wait(lane)
-        this.#waiting.push(inLane({ seq, lane } satisfies Waiting, lane) as never)
+        this.#waiting.push({ seq, lane }, lane)
         // A free slot with runs waiting: they are held back for their CPU; this run may not be.
         if (this.#shares.free) this.#fill()
       }
@@ -203,7 +251,7 @@ export class WorkerShard {
    */
   #fill(): void {
     while (this.#shares.free) {
-      const next = this.#waiting.shift(this.#cpu.isHeld) as unknown as Waiting | null
+      const next = this.#waiting.shift(this.#cpu.isHeld)
       if (next === null) return
       this.#startWaiting(next)
     }
@@ -211,7 +259,7 @@ export class WorkerShard {
     for (const lane of this.#shares.borrowers()) {
       if (this.#cpu.held(lane)) continue
       while (this.#shares.mayBorrow(lane)) {
-        const next = this.#waiting.shiftLane(lane) as unknown as Waiting | null
+        const next = this.#waiting.shiftLane(lane)
         if (next === null) break
         this.#startWaiting(next)
       }
@@ -230,7 +278,7 @@ export class WorkerShard {
   #settled(pending: PendingRun): void {
     this.#hold.release(pending)
     this.#shares.leave(pending.task.tenantId)
-    if (this.#pending.size === 0) this.#answers.unref()
+    if (this.#pending.size === 0) this.#holdLoop()
   }
 
   /**
@@ -247,14 +295,14 @@ export class WorkerShard {
       moved.push(pending)
     }
     // Runs held back for their tenant's CPU stay: they wait for the tenant's rate, not for this thread.
-    for (let next = this.#waiting.shift(this.#cpu.isHeld) as unknown as Waiting | null; next !== null; next = this.#waiting.shift(this.#cpu.isHeld) as unknown as Waiting | null) {
+    for (let next = this.#waiting.shift(this.#cpu.isHeld); next !== null; next = this.#waiting.shift(this.#cpu.isHeld)) {
       this.#shares.withdraw(next.lane)
       const pending = this.#pending.get(next.seq)
       if (pending === undefined) continue
       this.#pending.delete(next.seq)
       moved.push(pending)
     }
-    if (this.#pending.size === 0) this.#answers.unref()
+    if (this.#pending.size === 0) this.#holdLoop()
     return moved
   }
 
@@ -264,13 +312,23 @@ export class WorkerShard {
    * overtake a run of the tenant that the same socket read brought just before it (the run
    * would make the isolate again, after the eviction).
    */
-  async call<T>(message: Exclude<WorkerMessage, { type: 'runs' }>): Promise<T> {
+  call<T>(message: WorkerMessage): Promise<T> {
     if (this.#flushQueued) this.#flush()
-    try {
-      return (await this.#pool.run(inLane(message, ''))) as T
-    } catch (error) {
-      throw crashed(error)
-    }
+    return new Promise<T>((resolve, reject) => {
+      const call = this.#nextCall++
+      this.#calls.set(call, { resolve: resolve as (value: unknown) => void, reject })
+      this.#port.ref()
+      this.#port.postMessage({ call, message } satisfies PortMessage)
+    })
+  }
+
+  #onReply(reply: CallReply): void {
+    const call = this.#calls.get(reply.call)
+    if (call === undefined) return
+    this.#calls.delete(reply.call)
+    this.#holdLoop()
+    if (reply.error === undefined) call.resolve(reply.value)
+    else call.reject(crashed(new Error(reply.error)))
   }
 
   async close(): Promise<void> {
@@ -289,7 +347,7 @@ export class WorkerShard {
     clearTimeout(waited)
     this.#hold.close()
     this.#cpu.close()
-    this.#answers.close()
+    this.#port.close()
     await this.#pool.close({ force: true })
     // Runs still waiting for a slot never reached the thread: they end as the ones on it did.
     const left = this.#pending.values()
@@ -317,6 +375,8 @@ export class WorkerShard {
       this.#queued.set(lane, runs)
     }
     this.#hold.offer(seq, pending)
+    // Flushed in this turn's microtasks, before the port can close (a close is a message of its own).
+    pending.sentOn = this.#connection
     runs.push({ seq, claim: pending.claim, task: sent })
     if (!this.#flushQueued) {
       this.#flushQueued = true
@@ -330,30 +390,9 @@ export class WorkerShard {
     const queued = this.#queued
     // A new Map, not clear(): V8 links a cleared table to the next, as it does a replaced one (../run-table.ts).
     this.#queued = new Map()
-    for (const [lane, runs] of queued) this.#send(lane, runs)
-  }
-
-  #send(lane: string, runs: ThreadRun[]): void {
-    this.#pool.run(inLane({ type: 'runs', runs } satisfies WorkerMessage, lane)).then(
-      // The answers of runs done within the batch's turn; the others came (or are on their way)
-      // on the answer channel.
-      (answers: ThreadAnswer[]) => {
-        if (answers.length > 0) this.#onAnswers(answers)
-      },
-      (error: unknown) => {
-        // The thread died under the batch (uncaught error, worker out of memory): piscina has
-        // already started a replacement; the runs not answered yet are lost.
-        const failure = crashed(error)
-        for (const { seq } of runs) {
-          const pending = this.#pending.get(seq)
-          if (pending === undefined) continue
-          this.#pending.delete(seq)
-          this.#settled(pending)
-          pending.reject(failure)
-        }
-        this.#fill()
-      },
-    )
+    // One message per tenant: the thread drains its microtasks between two messages, so the
+    // answers of one tenant's runs that finished leave before the next tenant's runs start.
+    for (const runs of queued.values()) this.#port.postMessage({ runs } satisfies PortMessage)
   }
 
   #onAnswers(answers: ThreadAnswer[]): void {

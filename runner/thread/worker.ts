@@ -3,12 +3,14 @@
  * thread is. At start it compiles the platform once and keeps V8 code cache of it (made here, in
  * this process), and loads the host API modules named in its settings.
  *
- * Runs arrive in batches (one piscina task per tenant per turn, see worker-shard.ts). A batch
- * done within its turn answers with the task; a run still going after that turn is answered on
- * its own as soon as it is done, on the shard's answer channel, with the answers of one turn in
- * one message (the first after an idle turn at once).
+ * Piscina starts, replaces and ends the thread; its one task is `connect`, which hands the thread
+ * its shard's port (worker-shard.ts). Everything else crosses that port: batches of runs (one
+ * message per tenant per turn), their answers, and the shard's calls (check, stats, evict,
+ * shutdown), in the order they were sent. A batch done within its turn answers in one message; a
+ * run still going after that turn is answered on its own as soon as it is done, with the answers
+ * of one turn in one message (the first after an idle turn at once).
  */
-import { BroadcastChannel, workerData } from 'node:worker_threads'
+import { workerData, type MessagePort } from 'node:worker_threads'
 import { measureMemory } from 'node:vm'
 import { claimRun } from '../run-claims.js'
 import { decodeTask, encodeResult, failedRun, type CheckResult, type Evicted, type RunResult, type WireResult, type WireTask } from '../protocol.js'
@@ -35,8 +37,6 @@ export interface WorkerSettings {
   hostRelay?: HostRelaySettings | undefined
   /** Host APIs answered by the gateway, which this thread reaches over a socket of its own (host-call-socket.ts). */
   hostSocket?: HostSocketSettings | undefined
-  /** The BroadcastChannel the thread answers its runs on (its WorkerShard listens). */
-  runAnswers: string
   /** The cells in which the thread claims each run before starting it (run-claims.ts). */
   claims: SharedArrayBuffer
 }
@@ -55,13 +55,32 @@ export interface ThreadRun {
  */
 export type ThreadAnswer = { seq: number; result: WireResult; cpuMs: number } | { seq: number; missing: string }
 
+/** The thread's one piscina task: its shard's port, which every other message crosses. */
+export interface ConnectTask {
+  type: 'connect'
+  port: MessagePort
+}
+
+/** What the shard asks of the thread besides runs; each is answered by a CallReply. */
 export type WorkerMessage =
-  | { type: 'runs'; runs: ThreadRun[] }
   | { type: 'check'; source: string }
   | { type: 'stats' }
   | { type: 'evict'; tenantId: string }
   /** The thread is about to end: its isolates go, and nothing of them is left executing (IsolateHost.shutdown). */
   | { type: 'shutdown' }
+
+/** What the shard sends on the thread's port. */
+export type PortMessage = { runs: ThreadRun[] } | { call: number; message: WorkerMessage }
+
+/** The answer to call `call`: its value, or what it failed with. */
+export interface CallReply {
+  call: number
+  value?: unknown
+  error?: string
+}
+
+/** What the thread sends on its port: answers of runs, or a call's reply. */
+export type PortReply = ThreadAnswer[] | CallReply
 
 const settings = workerData as WorkerSettings
 const registry = HostRegistry.withDefaults()
@@ -81,8 +100,8 @@ const host = new IsolateHost({
   steps: claims,
 })
 
-const answers = new BroadcastChannel(settings.runAnswers)
-answers.unref()
+/** The shard's port (`connect`): null until piscina hands it over. */
+let port: MessagePort | null = null
 let outgoing: ThreadAnswer[] = []
 /** A turn is open: answers wait for its end. It closes after a turn that answered nothing. */
 let turnOpen = false
@@ -110,12 +129,12 @@ function flushAnswers(): void {
   if (outgoing.length === 0) return
   const batch = outgoing
   outgoing = []
-  answers.postMessage(batch)
+  port?.postMessage(batch satisfies PortReply)
 }
 
 /**
- * How long a batch keeps its runs' answers to send them with the task's own answer. Past it they
- * go on the channel: the shard weighs each tenant's CPU share by its answers (cpu-gate.ts), so a
+ * How long a batch keeps its runs' answers to send them together. Past it they go as the turns'
+ * answers do: the shard weighs each tenant's CPU share by its answers (cpu-gate.ts), so a
  * batch of slow synchronous runs must not hold the first ones' answers until the last is done.
  */
 const KEEP_ANSWERS_MS = 1
@@ -123,9 +142,8 @@ const KEEP_ANSWERS_MS = 1
 /**
  * Starts every run of the batch. A batch whose runs all end within the turn it arrived in and
  * within KEEP_ANSWERS_MS (most: no host call, no timer, short) settles with their answers, which
- * go back in piscina's answer to the task: no message of their own. Past either, its runs answer
- * on the channel, the ones that ended meanwhile first; the batch then settles with none, after
- * the last.
+ * go back together in one message. Past either, its runs answer as the turns' answers do, the
+ * ones that ended meanwhile first; the batch then settles with none, after the last.
  */
 function runBatch(runs: ThreadRun[]): Promise<ThreadAnswer[]> {
   runBatches++
@@ -147,7 +165,6 @@ function runBatch(runs: ThreadRun[]): Promise<ThreadAnswer[]> {
         resolve(kept)
         return
       }
-      // Posted before the batch's task settles: a thread that dies after the task is done has lost no answer.
       flushAnswers()
       resolve([])
     }
@@ -178,10 +195,8 @@ function runBatch(runs: ThreadRun[]): Promise<ThreadAnswer[]> {
   })
 }
 
-export default async function handle(message: WorkerMessage): Promise<ThreadAnswer[] | CheckResult | WorkerStats | Evicted | null> {
+async function answerCall(message: WorkerMessage): Promise<CheckResult | WorkerStats | Evicted | null> {
   switch (message.type) {
-    case 'runs':
-      return runBatch(message.runs)
     case 'check':
       return host.check(message.source)
     case 'stats':
@@ -193,6 +208,29 @@ export default async function handle(message: WorkerMessage): Promise<ThreadAnsw
       await collectGarbage()
       return null
   }
+}
+
+function onPortMessage(from: MessagePort, message: PortMessage): void {
+  if ('runs' in message) {
+    void runBatch(message.runs).then((kept) => {
+      if (kept.length > 0) from.postMessage(kept satisfies PortReply)
+    })
+    return
+  }
+  const { call } = message
+  answerCall(message.message).then(
+    (value) => from.postMessage({ call, value } satisfies PortReply),
+    (error: unknown) => from.postMessage({ call, error: error instanceof Error ? error.message : String(error) } satisfies PortReply),
+  )
+}
+
+/** Piscina's task: the shard's port, which the thread reads from now on (a thread has one). */
+export default function handle(task: ConnectTask): null {
+  port?.close()
+  const connected = task.port
+  port = connected
+  connected.on('message', (message: PortMessage) => onPortMessage(connected, message))
+  return null
 }
 
 /**
