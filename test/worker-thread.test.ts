@@ -62,6 +62,20 @@ t.test('a worker thread that dies with no run in flight is replaced and the pool
   t.equal(bodyText((await pool.run(fetchTask(bystander, HELLO))).response?.body), 'hello')
 })
 
+t.test('a pool whose worker thread cannot start (a host API module that does not load) answers every run and call at once (RUNNER_UNAVAILABLE after the first), and closes', async (t) => {
+  // Piscina starts no other thread after one failed while starting: nothing would ever serve.
+  const broken = new IsolatePool({ threads: 1, hostApiModules: ['file:///isogate-test-no-such-host-api-module.js'] })
+  const outcome = (promise: Promise<unknown>): Promise<string> =>
+    Promise.race([
+      promise.then(() => 'answered', (error: { code?: string }) => String(error.code)),
+      new Promise<string>((resolve) => setTimeout(() => resolve('still waiting after 10 s'), 10_000).unref()),
+    ])
+  t.match(await outcome(broken.run(fetchTask(neighbour, HELLO))), /^RUNNER_(CRASHED|UNAVAILABLE)$/, 'the run that found it out')
+  t.equal(await outcome(broken.run(fetchTask(bystander, HELLO))), 'RUNNER_UNAVAILABLE', 'every run after it, at once')
+  t.equal(await outcome(broken.stats()), 'RUNNER_UNAVAILABLE', 'and a call')
+  t.equal(await outcome(broken.close()), 'answered', 'the pool closes')
+})
+
 t.test("closing a pool ends while isolated-vm's pool waits in a synchronous call to the busy worker thread: the thread lets its isolates go before it ends", async (t) => {
   // The fixture's second program sets off a spare context's warm-up on isolated-vm's pool, which
   // loads the URL chunk with a synchronous call to the thread, while a host API holds the thread.

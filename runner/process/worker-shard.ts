@@ -101,6 +101,11 @@ export class WorkerShard {
   /** Calls sent on the port and not answered, by their number. */
   readonly #calls = new Map<number, { resolve(value: unknown): void; reject(error: Error): void }>()
   #nextCall = 1
+  /**
+   * The thread failed while starting (its module did not load), after which piscina starts no
+   * other: every run and call is answered with this at once rather than left waiting.
+   */
+  #startFailure: RunnerError | null = null
   /** By seq: one entry per run, so not a Map (see ../run-table.ts). */
   readonly #pending = new RunTable<number, PendingRun>()
   /** Runs waiting for a slot on the thread, fair across tenants. */
@@ -150,6 +155,14 @@ export class WorkerShard {
     // is reported as the pool's 'error' event; unheard, it would end the whole runner process and
     // every tenant on it. Piscina has started a replacement already: say so and keep serving.
     this.#pool.on('error', (error: unknown) => {
+      // Piscina starts no other thread after one that failed while starting (its module did not
+      // load): nothing will serve this shard, so every run and call is answered at once.
+      if (!this.#closing && this.#pool.threads.length === 0) {
+        const reason = error instanceof Error ? error.message : String(error)
+        this.#startFailure = new RunnerError('RUNNER_UNAVAILABLE', `the runner's worker thread could not start: ${reason}`, undefined, { cause: error })
+        this.#failAll(this.#startFailure)
+        return
+      }
       process.emitWarning(new Error('a runner worker thread died with no run in flight; it was replaced', { cause: error }))
     })
     this.#connect()
@@ -166,15 +179,45 @@ export class WorkerShard {
       if (Array.isArray(reply)) this.#onAnswers(reply)
       else this.#onReply(reply)
     })
-    port.on('close', () => this.#disconnected(connection))
+    // The port's close and the connect task's outcome come on different ports, in either order:
+    // the connection is over once both are in.
+    let closed = false
+    let settled = false
+    const over = (): void => {
+      if (closed && settled) this.#disconnected(connection)
+    }
+    port.on('close', () => {
+      closed = true
+      over()
+    })
     // Only while runs or calls wait for their answers does the port hold the event loop.
     if (this.#pending.size === 0 && this.#calls.size === 0) port.unref()
     this.#port = port
     const task: ConnectTask = { type: 'connect', port: theirs }
-    // A task piscina could not hand to a thread: a port never handed over never closes by itself.
-    this.#pool.run(task, { transferList: [theirs] }).catch(() => {
-      if (!this.#closing) port.close()
-    })
+    this.#pool.run(task, { transferList: [theirs] }).then(
+      () => {
+        settled = true
+        over()
+      },
+      () => {
+        settled = true
+        // The thread died before it took the port, which then does not close by itself.
+        if (closed) over()
+        else port.close()
+      },
+    )
+  }
+
+  /** Answers every run (sent or waiting) and call with `error`. */
+  #failAll(error: RunnerError): void {
+    for (const pending of this.#pending.values()) {
+      this.#pending.delete(pending.seq)
+      this.#settled(pending)
+      pending.reject(error)
+    }
+    const calls = [...this.#calls.values()]
+    this.#calls.clear()
+    for (const call of calls) call.reject(error)
   }
 
   /**
@@ -193,7 +236,7 @@ export class WorkerShard {
     const calls = [...this.#calls.values()]
     this.#calls.clear()
     for (const call of calls) call.reject(failure)
-    if (this.#closing) return
+    if (this.#closing || this.#startFailure !== null) return
     this.#connect()
     this.#fill()
   }
@@ -226,6 +269,7 @@ export class WorkerShard {
 
   /** Runs an encoded task (protocol.ts WireTask); its result comes back encoded, as the gateway gets it. */
   run(task: WireTask): Promise<WireResult> {
+    if (this.#startFailure !== null) return Promise.reject(this.#startFailure)
     const seq = this.#nextSeq++
     return new Promise<WireResult>((resolve, reject) => {
       const pending: PendingRun = { seq, task, resolve, reject, claim: 0, sentAt: 0, sentOn: 0 }
@@ -313,6 +357,7 @@ export class WorkerShard {
    * would make the isolate again, after the eviction).
    */
   call<T>(message: WorkerMessage): Promise<T> {
+    if (this.#startFailure !== null) return Promise.reject(this.#startFailure)
     if (this.#flushQueued) this.#flush()
     return new Promise<T>((resolve, reject) => {
       const call = this.#nextCall++
