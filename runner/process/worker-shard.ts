@@ -208,9 +208,10 @@ export class WorkerShard {
     )
   }
 
-  /** Answers every run (sent or waiting) and call with `error`. */
-  #failAll(error: RunnerError): void {
+  /** Answers every call, and every run (or those sent on connection `sentOn`), with `error`. */
+  #failAll(error: RunnerError, sentOn?: number): void {
     for (const pending of this.#pending.values()) {
+      if (sentOn !== undefined && pending.sentOn !== sentOn) continue
       this.#pending.delete(pending.seq)
       this.#settled(pending)
       pending.reject(error)
@@ -226,16 +227,7 @@ export class WorkerShard {
    */
   #disconnected(connection: number): void {
     if (connection !== this.#connection) return
-    const failure = crashed(new Error('the worker thread ended'))
-    for (const pending of this.#pending.values()) {
-      if (pending.sentOn !== connection) continue
-      this.#pending.delete(pending.seq)
-      this.#settled(pending)
-      pending.reject(failure)
-    }
-    const calls = [...this.#calls.values()]
-    this.#calls.clear()
-    for (const call of calls) call.reject(failure)
+    this.#failAll(crashed(new Error('the worker thread ended')), connection)
     if (this.#closing || this.#startFailure !== null) return
     this.#connect()
     this.#fill()
