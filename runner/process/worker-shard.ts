@@ -151,9 +151,10 @@ export class WorkerShard {
       this.#hold.threadGone()
       if (!this.#closing) this.#crashes++
     })
-    // A thread that dies with no task in flight (a timer of a host API threw after its run ended)
-    // is reported as the pool's 'error' event; unheard, it would end the whole runner process and
-    // every tenant on it. Piscina has started a replacement already: say so and keep serving.
+    // A thread that dies is reported as the pool's 'error' event (piscina has no task of it in
+    // flight: runs cross the shard's port); unheard, it would end the whole runner process and
+    // every tenant on it. Piscina has started a replacement already: say so and keep serving (the
+    // runs the thread had answer RUNNER_CRASHED when its port closes).
     this.#pool.on('error', (error: unknown) => {
       // Piscina starts no other thread after one that failed while starting (its module did not
       // load): nothing will serve this shard, so every run and call is answered at once.
@@ -163,7 +164,7 @@ export class WorkerShard {
         this.#failAll(this.#startFailure)
         return
       }
-      process.emitWarning(new Error('a runner worker thread died with no run in flight; it was replaced', { cause: error }))
+      process.emitWarning(new Error('a runner worker thread died; it was replaced', { cause: error }))
     })
     this.#connect()
   }
