@@ -25,8 +25,10 @@ async function holder(t: Test, mode: 'database' | 'file', target: string): Promi
 
 /** A plain flock(1) process holding `file`: another process's kernel lock, cheap to start. */
 async function flockHolder(t: Test, file: string): Promise<ChildProcess> {
-  // Its own process group, so a kill ends the sleep that inherited the lock with it.
-  const child = spawn('flock', ['--exclusive', file, 'sh', '-c', 'echo held; exec sleep 60'], { stdio: ['ignore', 'pipe', 'inherit'], detached: true })
+  // --close: only flock itself holds the lock, so its reaped exit means the lock is free (a sleep
+  // that inherited it could still be dying after flock's exit). Its own process group, so a kill
+  // ends the sleep with it.
+  const child = spawn('flock', ['--exclusive', '--close', file, 'sh', '-c', 'echo held; exec sleep 60'], { stdio: ['ignore', 'pipe', 'inherit'], detached: true })
   t.teardown(() => {
     if (child.exitCode === null && child.signalCode === null) process.kill(-(child.pid as number), 'SIGKILL')
   })
