@@ -295,7 +295,9 @@ export async function startIsogate(config: Config, logger: Logger = pino({ level
       readiness: {
         async check() {
           const database = await db.ping()
-          return { ready: database && !draining, checks: { database, draining } }
+          // False while a runner has been down so long that its tenants are answered RUNNER_UNAVAILABLE.
+          const runners = pool.unavailableRunners.length === 0
+          return { ready: database && runners && !draining, checks: { database, runners, draining } }
         },
       },
     })
@@ -345,6 +347,7 @@ function logRunnerEvent(logger: Logger, event: RunnerEvent): void {
   else if (event.type === 'convicted') logger.warn(event, 'a tenant crashed a runner on its own: the crashes it was a suspect in are held against it')
   else if (event.type === 'cleared') logger.info(event, 'a suspect of a runner crash is cleared and runs on its own runner again')
   else if (event.type === 'unattributed') logger.info(event, 'a runner crash is held against no tenant')
+  else if (event.type === 'unusable') logger.error(event, 'a runner process cannot serve all its tenants (a worker thread could not be replaced): another takes its place, and it stops once its runs in flight are answered')
   else if (event.type === 'ready' && event.restart) logger.info(event, 'runner process serving again')
   else logger.debug(event, `runner ${event.type}`)
 }

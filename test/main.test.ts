@@ -91,6 +91,8 @@ t.test('SIGTERM during a 2-second request: readyz fails, the request still compl
       adminPort = Number(admin[1])
     } else await new Promise((resolve) => setTimeout(resolve, 50))
   }
+  const ready = await fetch(`http://127.0.0.1:${adminPort}/readyz`)
+  t.same({ status: ready.status, body: await ready.json() }, { status: 200, body: { status: 'ready', checks: { database: true, runners: true, draining: false } } }, 'readyz checks the database, the runners and draining')
   const headers = { authorization: 'Bearer drain-test-token', 'content-type': 'application/json' }
   const post = (path: string, body: unknown, extra: Record<string, string> = {}) =>
     fetch(`http://127.0.0.1:${adminPort}${path}`, { method: 'POST', headers: { ...headers, ...extra }, body: JSON.stringify(body) })

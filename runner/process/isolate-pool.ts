@@ -1,4 +1,5 @@
 import os from 'node:os'
+import type { RunnerError } from '../errors.js'
 import { HostRelay, type HostCallHandler, type RemoteHostApi } from '../host-relay.js'
 import { decodeResult, encodeTask, sumEvicted, type CheckResult, type Evicted, type Executor, type NamedTask, type RunResult, type TenantEvictor, type WireResult, type WireTask } from '../protocol.js'
 import { ProgramSources } from './program-sources.js'
@@ -46,6 +47,12 @@ export interface IsolatePoolOptions {
    * each worker thread sends its calls to `remoteHostApis` there itself, and `hostCalls` is not used.
    */
   hostSocket?: string
+  /**
+   * A worker thread could not start (its module or a host API module did not load, no thread
+   * could be made): that thread's tenants are answered RUNNER_UNAVAILABLE from then on. Called
+   * once per thread that fails so. Not serializable.
+   */
+  onThreadStartFailure?: (error: RunnerError) => void
 }
 
 /** A runner process's counters: its threads' summed, and the threads that died under it. */
@@ -78,7 +85,7 @@ const DEFAULTS = {
   isolateIdleMs: 5 * 60_000,
   maxProgramsPerTenant: 1000,
   hostApiModules: [],
-} satisfies Omit<Required<IsolatePoolOptions>, 'remoteHostApis' | 'hostCalls' | 'hostSocket'>
+} satisfies Omit<Required<IsolatePoolOptions>, 'remoteHostApis' | 'hostCalls' | 'hostSocket' | 'onThreadStartFailure'>
 
 function positiveInteger(options: IsolatePoolOptions, key: keyof typeof DEFAULTS): number {
   const value = options[key] ?? DEFAULTS[key]
@@ -129,6 +136,7 @@ export class IsolatePool implements Executor, TenantEvictor {
     const cpuShare = tenantCpuShare(options.tenantCpuShare)
     const apis = remoteHostApis(options.remoteHostApis)
     if (options.hostCalls !== undefined && typeof options.hostCalls !== 'function') throw new TypeError('options.hostCalls must be a function')
+    if (options.onThreadStartFailure !== undefined && typeof options.onThreadStartFailure !== 'function') throw new TypeError('options.onThreadStartFailure must be a function')
     if (options.hostSocket !== undefined && (typeof options.hostSocket !== 'string' || options.hostSocket.length === 0)) throw new TypeError('options.hostSocket must be a socket path')
     const hostSocket = options.hostSocket !== undefined && apis.length > 0 ? { path: options.hostSocket, apis } : undefined
     this.#relay = options.hostCalls !== undefined && apis.length > 0 && hostSocket === undefined ? new HostRelay(options.hostCalls, apis) : null
@@ -146,7 +154,7 @@ export class IsolatePool implements Executor, TenantEvictor {
     const onStall = (shard: WorkerShard): void => this.#rehome(shard)
     // One rate per tenant across the threads: runs moved off a held thread, or spilled, bring it along.
     const cpu = new CpuShares(cpuShare)
-    this.#shards = Array.from({ length: threads }, () => new WorkerShard({ workerUrl, settings, concurrentTasksPerWorker, cpu, sources: this.#sources, onStall }))
+    this.#shards = Array.from({ length: threads }, () => new WorkerShard({ workerUrl, settings, concurrentTasksPerWorker, cpu, sources: this.#sources, onStall, onStartFailure: options.onThreadStartFailure }))
     this.#homes = new Rendezvous(threads, THREAD_SALT)
   }
 

@@ -24,8 +24,12 @@ export interface RunnerProcessSettings {
   pool: IsolatePoolOptions
 }
 
-/** What the runner tells the gateway over the IPC channel. */
-export type RunnerProcessNotice = { type: 'listening' }
+/**
+ * What the runner tells the gateway over the IPC channel: it listens; or, once serving, it cannot
+ * serve all its tenants any more (a worker thread that died could not be replaced), so the
+ * gateway puts another runner in its place and stops this one when its runs in flight are done.
+ */
+export type RunnerProcessNotice = { type: 'listening' } | { type: 'unusable'; reason: string }
 
 const settings = JSON.parse(process.argv[2] ?? '{}') as RunnerProcessSettings
 if (typeof settings.socketPath !== 'string' || typeof process.send !== 'function') {
@@ -33,10 +37,11 @@ if (typeof settings.socketPath !== 'string' || typeof process.send !== 'function
   process.exit(2)
 }
 
-const pool = new IsolatePool({ ...settings.pool, hostCalls: relayToGateway })
+const pool = new IsolatePool({ ...settings.pool, hostCalls: relayToGateway, onThreadStartFailure: unusable })
 let connection: Socket | null = null
 let channel: FrameChannel | null = null
 let stopping = false
+let listening = false
 /** Host calls of this runner's scripts, answered by the gateway. */
 const hostCalls = new HostCaller((message) => channel?.send(message))
 
@@ -65,14 +70,36 @@ setInterval(() => {
 
 // Start every worker thread before saying so: a runner that is "ready" serves at full speed,
 // and a standby runner has paid its whole start-up cost before it takes a crashed one's place.
-await pool.stats().catch((error: unknown) => {
-  // A thread that died while starting has been replaced by piscina; serve anyway.
-  process.emitWarning(new Error('a runner worker thread failed while starting', { cause: error }))
-})
-server.listen(settings.socketPath, () => {
-  // The gateway may have stopped while this runner was starting.
-  if (process.connected && !stopping) process.send?.({ type: 'listening' } satisfies RunnerProcessNotice)
-})
+// A thread that died while starting is replaced by piscina, and asked again: one that could not
+// start at all is not, and stops this runner (`unusable`) before the second answer.
+for (let attempt = 1; attempt <= 2 && !stopping; attempt++) {
+  try {
+    await pool.stats()
+    break
+  } catch (error) {
+    if (attempt === 2 && !stopping) process.emitWarning(new Error('a runner worker thread failed while starting; serving anyway', { cause: error }))
+  }
+}
+if (!stopping) {
+  server.listen(settings.socketPath, () => {
+    // The gateway may have stopped while this runner was starting.
+    if (!process.connected || stopping) return
+    listening = true
+    process.send?.({ type: 'listening' } satisfies RunnerProcessNotice)
+  })
+}
+
+/**
+ * A worker thread could not start, so this runner cannot serve that thread's tenants. While
+ * starting, the runner exits (the gateway sees a runner that died while starting: it retries with
+ * a growing delay, and a gateway that is starting says why it cannot); once serving, it tells the
+ * gateway, which starts another in its place and stops this one once its runs in flight are done.
+ */
+function unusable(error: Error): void {
+  process.stderr.write(`isogate runner ${process.pid}: ${error.message}\n`)
+  if (listening && process.connected) process.send?.({ type: 'unusable', reason: error.message } satisfies RunnerProcessNotice)
+  else void stop(1)
+}
 
 function receive(channel: FrameChannel, frame: Frame): void {
   if ('hostReply' in frame) hostCalls.reply(frame)

@@ -29,6 +29,11 @@ export interface WorkerShardOptions {
    * another thread.
    */
   onStall?: (shard: WorkerShard) => void
+  /**
+   * The thread failed while starting, and piscina starts no other: the shard answers every run
+   * and call RUNNER_UNAVAILABLE from now on (a runner process ends, see runner-process.ts).
+   */
+  onStartFailure?: (error: RunnerError) => void
 }
 
 /** A run given to the shard and not answered yet (and, once sent, watched: hold-watch.ts). */
@@ -162,6 +167,7 @@ export class WorkerShard {
         const reason = error instanceof Error ? error.message : String(error)
         this.#startFailure = new RunnerError('RUNNER_UNAVAILABLE', `the runner's worker thread could not start: ${reason}`, undefined, { cause: error })
         this.#failAll(this.#startFailure)
+        options.onStartFailure?.(this.#startFailure)
         return
       }
       process.emitWarning(new Error('a runner worker thread died; it was replaced', { cause: error }))

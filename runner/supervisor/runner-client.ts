@@ -37,6 +37,12 @@ export interface RunnerClientOptions {
   onLost(loss: RunnerLoss): void
   /** Once, when the process is gone, after `onLost`. */
   onExit(exit: RunnerExit): void
+  /**
+   * Once, when the serving runner says it cannot serve all its tenants any more (a worker thread
+   * could not be replaced, runner-process.ts): it takes no new runs from then on (`ready` is
+   * false), and answers the ones in flight.
+   */
+  onUnusable?(reason: string): void
   /** Answers the host calls the runner's scripts make (host-relay.ts); without it they fail. */
   hostCalls?: HostCallHandler | undefined
   /** The data whose answers the runner's threads may keep (near-copies.ts). */
@@ -117,6 +123,10 @@ export class RunnerClient {
   #fatal = false
   /** The end of what it printed last, when that ended inside a line. */
   #stderrTail = ''
+  /** Why it said it cannot serve (RunnerProcessNotice 'unusable'); null while it can. */
+  #unusable: string | null = null
+  /** Called once no call is in flight (`idle`). */
+  #onIdle: (() => void) | null = null
 
   constructor(options: RunnerClientOptions) {
     this.#options = options
@@ -137,6 +147,11 @@ export class RunnerClient {
     })
     this.#child.on('message', (notice: RunnerProcessNotice) => {
       if (notice?.type === 'listening' && this.#socket === null) this.#connect()
+      else if (notice?.type === 'unusable' && this.#unusable === null) {
+        this.#unusable = String(notice.reason)
+        // Said before this side connected: told once it has (#connect).
+        if (this.#ready) this.#options.onUnusable?.(this.#unusable)
+      }
     })
     this.#exited = new Promise((resolve) => {
       let done = false
@@ -159,7 +174,22 @@ export class RunnerClient {
   }
 
   get ready(): boolean {
-    return this.#ready && !this.#lost
+    return this.#ready && !this.#lost && this.#unusable === null
+  }
+
+  /** Resolves once no call is in flight here, or the runner is lost; at most one waiter. */
+  idle(): Promise<void> {
+    if (this.#calls.size === 0 || this.#lost) return Promise.resolve()
+    return new Promise((resolve) => {
+      this.#onIdle = resolve
+    })
+  }
+
+  #settled(): void {
+    if (this.#calls.size > 0 || this.#onIdle === null) return
+    const resolve = this.#onIdle
+    this.#onIdle = null
+    resolve()
   }
 
   get inFlight(): number {
@@ -212,6 +242,7 @@ export class RunnerClient {
       this.#calls.delete(id)
       this.#forgetRun(call.tenantId)
       call.reject(new RunnerError('RUNNER_UNAVAILABLE', `the runner asked for the source of program ${missing}, which this request does not have`))
+      this.#settled()
       return
     }
     this.#channel.send({ id, message: this.#wire(call.message, true) })
@@ -246,6 +277,7 @@ export class RunnerClient {
     socket.once('connect', () => {
       this.#ready = true
       this.#options.onReady()
+      if (this.#unusable !== null) this.#options.onUnusable?.(this.#unusable)
     })
     socket.on('error', () => socket.destroy())
     socket.once('close', () => {
@@ -287,6 +319,7 @@ export class RunnerClient {
     this.#forgetRun(call.tenantId)
     if (response.error === undefined) call.resolve(markRetryable(call.message.type === 'run' ? decodeResult(response.value as WireResult) : response.value, call.effects))
     else call.reject(fromErrorData(response.error))
+    if (this.#onIdle !== null) this.#settled()
   }
 
   /** Watches what the runner prints for a fatal error's first line, across chunks. */
@@ -317,6 +350,7 @@ export class RunnerClient {
     this.#tenantRuns.clear()
     this.#recentTenants.clear()
     this.#hostCalls.close()
+    this.#settled()
     this.#options.onLost({ wasReady: this.#ready, requested: this.#closing, tenants, lostCalls, fatal: this.#fatal })
   }
 

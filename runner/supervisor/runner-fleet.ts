@@ -31,10 +31,18 @@ export type RunnerFleetEvent =
   | { type: 'ready'; runner: number; pid: number | undefined; startMs: number; restart: boolean }
   /** A serving runner was lost; its runs in flight were answered RUNNER_CRASHED. `fatal`: it printed a fatal error (RunnerLoss.fatal). */
   | { type: 'crash'; runner: number; pid: number | undefined; lostRuns: number; tenants: string[]; fatal: boolean }
-  /** A process ended (`runner` is null for a standby). */
+  /** A process ended (`runner` is null for a standby, or one that was replaced). */
   | { type: 'exit'; runner: number | null; pid: number | undefined; code: number | null; signal: string | null }
+  /**
+   * A serving runner said it cannot serve all its tenants (a worker thread could not be replaced):
+   * another takes its place, and it stops once its runs in flight are answered. Not a crash: no
+   * tenant is blamed. `runner` is null for a standby.
+   */
+  | { type: 'unusable'; runner: number | null; pid: number | undefined; reason: string }
 
 const STANDBY = 'standby'
+/** A process that said it is unusable, stopping once its runs in flight are answered. */
+const RETIRED = 'retired'
 
 /**
  * The runner processes themselves: one per slot, plus standbys that are started and idle. When a
@@ -59,7 +67,7 @@ export class RunnerFleet {
   readonly #sockets: RunnerSocketFolder
   readonly #entry = siblingModule('../process/runner-process', import.meta.url)
   readonly #execArgv = childExecArgv()
-  readonly #owners = new Map<RunnerClient, RunnerSlot | typeof STANDBY>()
+  readonly #owners = new Map<RunnerClient, RunnerSlot | typeof STANDBY | typeof RETIRED>()
   readonly #standby: RunnerClient[] = []
   readonly #ready: Promise<void>
   #settleReady: { resolve(): void; reject(error: Error): void } | null = null
@@ -136,6 +144,7 @@ export class RunnerFleet {
       onReady: () => this.#onReady(client),
       onLost: (loss) => this.#onLost(client, loss),
       onExit: (exit) => this.#onExit(client, exit),
+      onUnusable: (reason) => this.#onUnusable(client, reason),
       hostCalls: this.#options.hostCalls,
       near: this.#options.near,
     })
@@ -164,7 +173,7 @@ export class RunnerFleet {
       if (down !== undefined) this.#promote(down, client)
       return
     }
-    if (owner !== undefined && owner.client === client) this.#serve(owner, client)
+    if (owner !== undefined && owner !== RETIRED && owner.client === client) this.#serve(owner, client)
   }
 
   /** A ready standby takes a slot that has no serving runner; whatever was starting for it stands by. */
@@ -194,6 +203,7 @@ export class RunnerFleet {
   #onLost(client: RunnerClient, loss: RunnerLoss): void {
     if (this.#closed) return
     const owner = this.#owners.get(client)
+    if (owner === RETIRED) return
     if (owner === STANDBY || owner === undefined) {
       this.#standby.splice(this.#standby.indexOf(client), 1)
       if (!loss.wasReady) this.#standbyFailures++
@@ -221,10 +231,45 @@ export class RunnerFleet {
     else slot.timer = setTimeout(() => this.#startSlot(slot), this.#delay(slot.failedStarts))
   }
 
+  /**
+   * The runner cannot serve all its tenants (RunnerFleetEvent 'unusable'): its slot takes a ready
+   * standby or starts a process (after the delay of a failed start: the cause may well be one the
+   * next process meets too), and the runs sent to it are answered before it is stopped.
+   */
+  #onUnusable(client: RunnerClient, reason: string): void {
+    const owner = this.#owners.get(client)
+    if (this.#closed || owner === undefined || owner === RETIRED) return
+    this.#owners.set(client, RETIRED)
+    if (owner === STANDBY) {
+      this.#standby.splice(this.#standby.indexOf(client), 1)
+      this.#standbyFailures++
+      if (this.#standbyTimer === null) this.#standbyTimer = setTimeout(() => this.#topUpStandby(), this.#delay(this.#standbyFailures))
+      this.#options.onEvent({ type: 'unusable', runner: null, pid: client.pid, reason })
+    } else if (owner.client === client) {
+      const slot = owner
+      this.#options.onEvent({ type: 'unusable', runner: slot.index, pid: client.pid, reason })
+      slot.client = null
+      slot.markDown()
+      slot.failedStarts++
+      const standby = slot === this.probation ? undefined : this.#standby.find((candidate) => candidate.ready)
+      if (standby !== undefined) this.#promote(slot, standby)
+      else slot.timer = setTimeout(() => this.#startSlot(slot), this.#delay(slot.failedStarts))
+    }
+    void this.#retire(client)
+  }
+
+  /** Stops a replaced runner once its runs in flight are answered, or after closeTimeoutMs. */
+  async #retire(client: RunnerClient): Promise<void> {
+    let timer: NodeJS.Timeout | undefined
+    await Promise.race([client.idle(), new Promise<void>((resolve) => (timer = setTimeout(resolve, this.#options.closeTimeoutMs)))])
+    clearTimeout(timer)
+    await client.close(this.#options.closeTimeoutMs)
+  }
+
   #onExit(client: RunnerClient, exit: RunnerExit): void {
     const owner = this.#owners.get(client)
     this.#owners.delete(client)
-    const runner = owner === STANDBY || owner === undefined ? null : owner.index
+    const runner = owner === STANDBY || owner === RETIRED || owner === undefined ? null : owner.index
     this.#options.onEvent({ type: 'exit', runner, pid: exit.pid, code: exit.code, signal: exit.signal })
   }
 
