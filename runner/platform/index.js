@@ -136,6 +136,14 @@ function jsonSafe(value) {
   return text === undefined ? null : JSON.parse(text)
 }
 
+/** The env of every run of a script with no bindings: frozen, so one serves them all. */
+const EMPTY_ENV = Object.freeze({})
+
+function isEmpty(object) {
+  for (const _ in object) return false
+  return true
+}
+
 /** `ctx`'s namespace `name`, made by `make(run)` on first use (set by RunContext). */
 let contextApi
 
@@ -198,6 +206,15 @@ function contextDescriptorsFor(groups) {
 
 function createContext(run) {
   return Object.freeze(Object.defineProperties(new RunContext(run), contextDescriptors))
+}
+
+/**
+ * True for what `await` would treat as a promise. A value that is not one (most fetch handlers
+ * return their Response as it is) needs no race with the run's failure: `execute` checks
+ * `run.failure` before it answers.
+ */
+function isThenable(value) {
+  return value !== null && (typeof value === 'object' || typeof value === 'function') && typeof value.then === 'function'
 }
 
 /** Settles with `value`, or rejects with the run's failure if something outside its chain threw first. */
@@ -291,12 +308,13 @@ async function execute(run, programId, kind, input, envData) {
   const handler = program.found[kind]
   if (handler === undefined) return failure('HANDLER_NOT_FOUND', `the script has no ${kind} handler`)
   try {
-    const env = Object.freeze({ ...envData })
+    const env = isEmpty(envData) ? EMPTY_ENV : Object.freeze({ ...envData })
     const ctx = createContext(run)
     let result
     if (kind === 'fetch') {
       const body = input.body === null || input.body === undefined ? null : typeof input.body === 'string' ? input.body : new Uint8Array(input.body)
-      const response = await untilFailure(run, handler.call(program.handlers, requestFromHost(input, body), env, ctx))
+      const returned = handler.call(program.handlers, requestFromHost(input, body), env, ctx)
+      const response = isThenable(returned) ? await untilFailure(run, returned) : await returned
       enter(run)
       if (!(response instanceof Response)) {
         // As documented: SCRIPT_INVALID_RESPONSE, not an error the script threw.
@@ -351,7 +369,7 @@ function finish(run, result) {
   // Host calls the run made and did not await are queued to the host behind this synchronous
   // step: the result goes through `complete`, queued behind them, so they are made before the
   // run ends (a result taken at once would end the run first, and the host would refuse them).
-  const callsLeft = run.pendingCalls.size > 0
+  const callsLeft = run.pendingCalls !== null && run.pendingCalls.size > 0
   settleLeftovers(run)
   // Built field by field: an object spread of the result costs more than the rest of a hello run's end.
   const payload = { response: result.response, output: result.output, error: result.error, failure: result.failure, respondedEarly: result.respondedEarly, logs: run.logs, logBytes: run.logBytes, outputExceeded: run.outputExceeded }

@@ -15,8 +15,8 @@ export class Run {
     this.outputLimit = outputLimit
     this.outputExceeded = false
     this.waitUntil = []
-    /** Host calls of this run not settled yet (see `finish` in index.js). */
-    this.pendingCalls = new Set()
+    /** Host calls of this run not settled yet (see `finish` in index.js); a Set once it makes one. */
+    this.pendingCalls = null
     this.done = false
     /** `{ error }` once something outside the handler's chain threw. */
     this.failure = null

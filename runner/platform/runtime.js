@@ -150,12 +150,13 @@ export function hostCall(run, name, args) {
   })
   answers[callId] = settle
   const result = then(answered, (envelope) => {
-    run.pendingCalls.delete(result)
+    run.pendingCalls?.delete(result)
     if (envelope === null || typeof envelope !== 'object' || envelope.ended === true || (endedFlags !== null && atomicsLoad(endedFlags, slotOf(run)) === 1)) return ended(run)
     enter(run)
     if (envelope.ok) return envelope.value
     throw hostError(envelope.error)
   })
+  if (run.pendingCalls === null) run.pendingCalls = new Set()
   run.pendingCalls.add(result)
   return result
 }
@@ -214,6 +215,7 @@ function ended(run) {
  * awaits, and V8 then drops the script's frames from the error's async stack trace.
  */
 export function settleLeftovers(run) {
+  if (run.pendingCalls === null) return
   for (const pending of run.pendingCalls) then(pending, undefined, ignoreRejection)
   run.pendingCalls.clear()
 }
