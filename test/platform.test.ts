@@ -350,21 +350,24 @@ t.test('an error thrown in a timer callback ends the run with that error', async
   t.match(result, { ok: false, error: { code: 'SCRIPT_ERROR', name: 'RangeError', message: 'from the timer', line: 3 } }, JSON.stringify(result.error))
 })
 
-t.test('a fetch handler that returns its Response as it is still fails with an error a queued microtask threw; an env with no bindings is one frozen object', async (t) => {
+t.test('a fetch handler that returns its Response as it is still fails with an error a queued microtask threw; an env and route params with nothing in them are one frozen object each', async (t) => {
   const thrower = await pool.run(fetchTask('microtask-throw', `export default { fetch() { queueMicrotask(() => { throw new RangeError('from the microtask') }); return new Response('not sent') } }`))
   t.match(thrower, { ok: false, error: { code: 'SCRIPT_ERROR', name: 'RangeError', message: 'from the microtask' } }, JSON.stringify(thrower.error))
   const source = `let last = null
+let lastParams = null
 export default { fetch(request, env) {
   const same = env === last
+  const sameParams = request.params === lastParams
   last = env
-  return Response.json({ same, frozen: Object.isFrozen(env), keys: Object.keys(env) })
+  lastParams = request.params
+  return Response.json({ same, frozen: Object.isFrozen(env), keys: Object.keys(env), sameParams, params: request.params, paramsFrozen: Object.isFrozen(request.params) })
 } }`
   const first = await pool.run(fetchTask('env-empty', source))
   const second = await pool.run(fetchTask('env-empty', source))
-  t.same(JSON.parse(bodyText(first.response?.body)), { same: false, frozen: true, keys: [] })
-  t.same(JSON.parse(bodyText(second.response?.body)), { same: true, frozen: true, keys: [] })
-  const bound = await pool.run({ ...fetchTask('env-empty', source), env: { A: '1' } })
-  t.same(JSON.parse(bodyText(bound.response?.body)), { same: false, frozen: true, keys: ['A'] })
+  t.same(JSON.parse(bodyText(first.response?.body)), { same: false, frozen: true, keys: [], sameParams: false, params: {}, paramsFrozen: true })
+  t.same(JSON.parse(bodyText(second.response?.body)), { same: true, frozen: true, keys: [], sameParams: true, params: {}, paramsFrozen: true })
+  const bound = await pool.run({ ...fetchTask('env-empty', source, { params: { id: '7' } }), env: { A: '1' } })
+  t.same(JSON.parse(bodyText(bound.response?.body)), { same: false, frozen: true, keys: ['A'], sameParams: false, params: { id: '7' }, paramsFrozen: true })
 })
 
 t.test('AbortController and AbortSignal: abort once with a reason, events, timeout and any', async (t) => {

@@ -144,6 +144,9 @@ function isEmpty(object) {
   return true
 }
 
+/** ctx.passThroughOnException: there is no origin behind a script to pass through to. */
+function passThroughOnException() {}
+
 /** `ctx`'s namespace `name`, made by `make(run)` on first use (set by RunContext). */
 let contextApi
 
@@ -165,7 +168,7 @@ class RunContext {
   constructor(run) {
     this.#run = run
     this.waitUntil = (promise) => { run.waitUntil.push(promise) }
-    this.passThroughOnException = () => {}
+    this.passThroughOnException = passThroughOnException
   }
 
   static {
@@ -322,8 +325,10 @@ async function execute(run, programId, kind, input, envData) {
       }
       const status = response.status
       const headers = headerPairs(response.headers)
-      if (run.canRespondEarly && isReadableStream(response[kBody])) {
-        const streamed = await untilFailure(run, streamResponse(run, status, headers, response[kBody]))
+      let responseBody = response[kBody]
+      const stream = isReadableStream(responseBody)
+      if (run.canRespondEarly && stream) {
+        const streamed = await untilFailure(run, streamResponse(run, status, headers, responseBody))
         enter(run)
         if (streamed) {
           await drainWaitUntil(run)
@@ -332,15 +337,17 @@ async function execute(run, programId, kind, input, envData) {
         }
       }
       // A body held whole (most) goes as it is; only a stream is read here, to its end.
-      let settled = { body: response[kBody] }
-      if (isReadableStream(settled.body)) {
-        settled = await untilFailure(run, settledBody(response, run.outputLimit))
+      let over = false
+      if (stream) {
+        const settled = await untilFailure(run, settledBody(response, run.outputLimit))
         enter(run)
+        responseBody = settled.body
+        over = settled.over === true
       }
-      if (settled.over) run.outputExceeded = true
-      const data = { status, headers, body: hostBytes(settled.body) }
+      if (over) run.outputExceeded = true
+      const data = { status, headers, body: hostBytes(responseBody) }
       result = { response: data }
-      if (run.waitUntil.length > 0 && !settled.over && respondEarly(run, data)) result = { response: data, respondedEarly: true }
+      if (run.waitUntil.length > 0 && !over && respondEarly(run, data)) result = { response: data, respondedEarly: true }
     } else {
       const output = await untilFailure(run, handler.call(program.handlers, input, env, ctx))
       enter(run)

@@ -14,6 +14,15 @@ function normalizeMethod(method) {
   return METHODS.has(upper) ? upper : String(method)
 }
 
+/** The params of every request without any: frozen, so one serves them all. */
+const NO_PARAMS = Object.freeze({})
+
+function frozenParams(params) {
+  if (params === null || params === undefined) return NO_PARAMS
+  for (const _ in params) return Object.freeze({ ...params })
+  return NO_PARAMS
+}
+
 /** Marks a Request built by the platform from the host's request: its URL was parsed by the host. */
 const kHostUrl = Symbol('hostUrl')
 /** With kHostUrl: the request's headers as the gateway parsed them (headersFromHost), or their HeaderText. */
@@ -54,7 +63,7 @@ export class Request extends Body {
     const signal = init.signal ?? (base ? base.signal : null)
     if (signal !== null && !(signal instanceof abort().AbortSignal)) throw new TypeError("Failed to construct 'Request': member signal is not of type AbortSignal.")
     this.#signal = signal
-    this.#params = Object.freeze({ ...(init.params ?? (base ? base.params : {})) })
+    this.#params = frozenParams(init.params ?? (base ? base.params : null))
     let body = null
     if (init.body !== undefined && init.body !== null) {
       if (this.#method === 'GET' || this.#method === 'HEAD') throw new TypeError('Request with GET/HEAD method cannot have body')
