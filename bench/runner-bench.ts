@@ -4,10 +4,10 @@
  * 1000 warm tenants (in a child process that holds only them). Medians over at least 1000 runs;
  * runs in this thread, without the worker-thread hop, to measure the runner itself.
  *
- *   node --no-node-snapshot --interrupt-budget-factor-for-feedback-allocation=16 --regexp-tier-up-ticks=20 --no-sparkplug \
+ *   node --no-node-snapshot --interrupt-budget-factor-for-feedback-allocation=16 --regexp-tier-up-ticks=20 \
  *     --import tsx bench/runner-bench.ts [--runs 1000] [--tenants 1000] [--json]
  *
- * Those three V8 flags are runner/supervisor/v8-flags.ts, which runner processes get; `npm run bench` passes them.
+ * Those two V8 flags are runner/supervisor/v8-flags.ts, which runner processes get; `npm run bench` passes them.
  */
 import ivm from 'isolated-vm'
 import { execFile } from 'node:child_process'
