@@ -16,5 +16,13 @@
  * (100 runs each first) a run cost 231 us of CPU at 64 against 178 at 16 (medians of 3); through
  * the whole server, 1,000 tenants with 100 connections spread over them served 1.06-1.15x the
  * requests at 0.90-0.95x the CPU a request, with 3-5% more RSS (same-run A/B, 3 rounds).
+ *
+ * Tried and left out (session 23): `--no-sparkplug`. In a busy runner's many isolates the
+ * platform's code is met cold, and bytecode cost less there than baseline code: 300 tenants of
+ * hello spread served 1.13x the requests at 0.88x the CPU, 1,000 tenants 1.08x at 0.91x, 2-9% less
+ * RSS. But a victim beside a neighbour making 100 host calls a run had a p99 2-3x its p99 with
+ * Sparkplug (47-65 against 15-22 ms, 4 same-run rounds). A feedback factor of 8 or 4: 5-7% less
+ * CPU a run with 300 tenants in one thread, for more memory in each warm isolate (the warm
+ * tenants' RSS target is at its limit at 16).
  */
 export const RUNNER_V8_FLAGS: readonly string[] = ['--interrupt-budget-factor-for-feedback-allocation=16', '--regexp-tier-up-ticks=20']
