@@ -149,7 +149,7 @@ export class RunnerClient {
       if (notice?.type === 'listening' && this.#socket === null) this.#connect()
       else if (notice?.type === 'unusable' && this.#unusable === null) {
         this.#unusable = String(notice.reason)
-        // Said before this side connected: told once it has (#connect).
+        // Said before this side connected: told instead of onReady once it has (#connect).
         if (this.#ready) this.#options.onUnusable?.(this.#unusable)
       }
     })
@@ -276,8 +276,9 @@ export class RunnerClient {
     )
     socket.once('connect', () => {
       this.#ready = true
-      this.#options.onReady()
+      // One that said it is unusable before this side connected never serves: it is replaced.
       if (this.#unusable !== null) this.#options.onUnusable?.(this.#unusable)
+      else this.#options.onReady()
     })
     socket.on('error', () => socket.destroy())
     socket.once('close', () => {
