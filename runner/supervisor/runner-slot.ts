@@ -56,6 +56,11 @@ export class RunnerSlot {
     return this.#downSince === null ? 0 : Date.now() - this.#downSince
   }
 
+  /** Down for unavailableAfterMs or more: its runs are answered RUNNER_UNAVAILABLE until one serves again. */
+  get unavailable(): boolean {
+    return this.downForMs >= this.#options.unavailableAfterMs
+  }
+
   get inFlight(): number {
     return this.client?.inFlight ?? 0
   }
@@ -63,9 +68,8 @@ export class RunnerSlot {
   /** Sends to the serving runner, or waits for the next one. */
   dispatch(message: RunnerMessage, tenantId: string | null): Promise<unknown> {
     if (this.client?.ready === true) return this.client.call(message, tenantId)
-    const downFor = this.downForMs
-    if (downFor >= this.#options.unavailableAfterMs || this.#waiting.length >= this.#options.maxWaiting) {
-      return Promise.reject(new RunnerError('RUNNER_UNAVAILABLE', `runner ${this.index} has been down for ${downFor} ms`))
+    if (this.unavailable || this.#waiting.length >= this.#options.maxWaiting) {
+      return Promise.reject(new RunnerError('RUNNER_UNAVAILABLE', `runner ${this.index} has been down for ${this.downForMs} ms`))
     }
     this.#armDeadline()
     return new Promise((resolve, reject) => this.#waiting.push({ message, tenantId, resolve, reject }))

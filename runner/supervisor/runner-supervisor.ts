@@ -141,7 +141,6 @@ export class RunnerSupervisor implements Executor, TenantEvictor {
   readonly #probation: ProbationLane
   readonly #onEvent: (event: RunnerEvent) => void
   readonly #homes: Rendezvous
-  readonly #unavailableAfterMs: number
   #crashes = 0
   #quarantinedRuns = 0
   #retriedRuns = 0
@@ -156,7 +155,6 @@ export class RunnerSupervisor implements Executor, TenantEvictor {
       if (value < min) throw new RangeError(`options.${key} must be ${min === 0 ? 'zero or more' : 'a positive integer'}`)
       numeric[key] = value
     }
-    this.#unavailableAfterMs = numeric.unavailableAfterMs
     if (options.onEvent !== undefined && typeof options.onEvent !== 'function') throw new TypeError('options.onEvent must be a function')
     this.#onEvent = options.onEvent ?? (() => {})
     this.#quarantine = new Quarantine(options.quarantine)
@@ -194,7 +192,7 @@ export class RunnerSupervisor implements Executor, TenantEvictor {
    * or are being replaced within that time.
    */
   get unavailableRunners(): number[] {
-    return this.#fleet.slots.filter((slot) => slot.downForMs >= this.#unavailableAfterMs).map((slot) => slot.index)
+    return this.#fleet.slots.filter((slot) => slot.unavailable).map((slot) => slot.index)
   }
 
   /** The probation runner (suspects of a crash run there), and how many standbys are ready now. */
