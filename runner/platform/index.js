@@ -10,7 +10,7 @@ import { Headers, headerPairs } from './headers.js'
 import { abort, blob, compression, domException, events, extras, formData, streams, structuredCloneModule, urlPattern, webCrypto } from './lazy.js'
 import { lockdown } from './lockdown.js'
 import { createHttp, fetch } from './fetch.js'
-import { HeaderText, Request, requestFromHost } from './request.js'
+import { HeaderText, Request, frozenCopy, requestFromHost } from './request.js'
 import { Response } from './response.js'
 import { Run } from './run.js'
 import { answer, complete, connect, current, enter, hostCall, leave, newPromise, settleLeftovers, then } from './runtime.js'
@@ -138,11 +138,6 @@ function jsonSafe(value) {
 
 /** The env of every run of a script with no bindings: frozen, so one serves them all. */
 const EMPTY_ENV = Object.freeze({})
-
-function isEmpty(object) {
-  for (const _ in object) return false
-  return true
-}
 
 /** ctx.passThroughOnException: there is no origin behind a script to pass through to. */
 function passThroughOnException() {}
@@ -311,7 +306,7 @@ async function execute(run, programId, kind, input, envData) {
   const handler = program.found[kind]
   if (handler === undefined) return failure('HANDLER_NOT_FOUND', `the script has no ${kind} handler`)
   try {
-    const env = isEmpty(envData) ? EMPTY_ENV : Object.freeze({ ...envData })
+    const env = frozenCopy(envData, EMPTY_ENV)
     const ctx = createContext(run)
     let result
     if (kind === 'fetch') {

@@ -17,10 +17,14 @@ function normalizeMethod(method) {
 /** The params of every request without any: frozen, so one serves them all. */
 const NO_PARAMS = Object.freeze({})
 
-function frozenParams(params) {
-  if (params === null || params === undefined) return NO_PARAMS
-  for (const _ in params) return Object.freeze({ ...params })
-  return NO_PARAMS
+/**
+ * A frozen copy of `object`'s enumerable properties; `empty` (frozen, shared) when it has none,
+ * as most runs' env and params do: no copy and no freeze a run.
+ */
+export function frozenCopy(object, empty) {
+  if (object === null || object === undefined) return empty
+  for (const _ in object) return Object.freeze({ ...object })
+  return empty
 }
 
 /** Marks a Request built by the platform from the host's request: its URL was parsed by the host. */
@@ -63,7 +67,7 @@ export class Request extends Body {
     const signal = init.signal ?? (base ? base.signal : null)
     if (signal !== null && !(signal instanceof abort().AbortSignal)) throw new TypeError("Failed to construct 'Request': member signal is not of type AbortSignal.")
     this.#signal = signal
-    this.#params = frozenParams(init.params ?? (base ? base.params : null))
+    this.#params = frozenCopy(init.params ?? (base ? base.params : null), NO_PARAMS)
     let body = null
     if (init.body !== undefined && init.body !== null) {
       if (this.#method === 'GET' || this.#method === 'HEAD') throw new TypeError('Request with GET/HEAD method cannot have body')
