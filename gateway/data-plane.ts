@@ -327,8 +327,9 @@ export class DataPlane {
     const early = this.#options.earlyResponses
     const stream = early === undefined ? null : new StreamedResponse(res, state, request.method)
     state.stream = stream
+    let handle = 0
     if (early !== undefined && stream !== null) {
-      early.register(executionId, {
+      handle = early.register(executionId, {
         respond: (response, streaming) => {
           if (streaming) return stream.start(response)
           if (state.aborted || state.answered) return false
@@ -340,7 +341,7 @@ export class DataPlane {
       })
     }
     const finish = (result: RunResult): void => {
-      early?.release(executionId)
+      early?.release(handle)
       stream?.cut()
       this.#options.admission.release(route.tenantId)
       if (result.ok) this.#options.breaker.succeeded(route.scriptId, route.version)

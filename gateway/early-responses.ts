@@ -24,34 +24,47 @@ export interface EarlyResponder {
  * hostApis.add('run.respond', async (call) => early.respond(call.executionId, call.args[0]), true, false)
  */
 export class EarlyResponses {
-  /** By execution id; one entry per run, so not a Map (see run-table.ts). */
-  readonly #waiting = new RunTable<string, EarlyResponder>()
+  /**
+   * By a number of this registry's own, not the execution id: a fresh string key is internalized
+   * (copied into the old generation) on its first use, which cost the gateway 12% of its CPU a
+   * hello request in scavenges (run-table.ts). The host calls that look a run up by its id are
+   * few (a response handed over early, a stream's chunks), and walk the runs in flight.
+   */
+  readonly #waiting = new RunTable<number, { executionId: string; responder: EarlyResponder }>()
+  #last = 0
 
-  /** Registers a run's responder until `release`. */
-  register(executionId: string, responder: EarlyResponder): void {
-    this.#waiting.set(executionId, responder)
+  /** Registers a run's responder until `release(handle)`; returns the handle. */
+  register(executionId: string, responder: EarlyResponder): number {
+    const handle = ++this.#last
+    this.#waiting.set(handle, { executionId, responder })
+    return handle
   }
 
-  release(executionId: string): void {
-    this.#waiting.delete(executionId)
+  release(handle: number): void {
+    this.#waiting.delete(handle)
+  }
+
+  #find(executionId: string | undefined): EarlyResponder | undefined {
+    if (executionId === undefined) return undefined
+    return this.#waiting.find((entry) => entry.executionId === executionId)?.responder
   }
 
   /** Writes `response` (`{ status, headers, body, streaming? }`) for the run; false for an unknown run or a response that is not valid. */
   respond(executionId: string | undefined, response: unknown): boolean {
-    const responder = executionId === undefined ? undefined : this.#waiting.get(executionId)
+    const responder = this.#find(executionId)
     if (responder === undefined || !isResponse(response)) return false
     return responder.respond({ status: response.status, headers: response.headers, body: response.body }, (response as { streaming?: unknown }).streaming === true)
   }
 
   /** A chunk of the run's streamed body (an ArrayBuffer); false when there is no such stream or its client is gone. */
   async chunk(executionId: string | undefined, bytes: unknown): Promise<boolean> {
-    const responder = executionId === undefined ? undefined : this.#waiting.get(executionId)
+    const responder = this.#find(executionId)
     if (responder === undefined || !(bytes instanceof ArrayBuffer)) return false
     return responder.chunk(new Uint8Array(bytes))
   }
 
   end(executionId: string | undefined): boolean {
-    const responder = executionId === undefined ? undefined : this.#waiting.get(executionId)
+    const responder = this.#find(executionId)
     if (responder === undefined) return false
     responder.end()
     return true

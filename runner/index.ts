@@ -16,7 +16,7 @@ export {
 export { Quarantine, type QuarantineOptions } from './supervisor/quarantine.js'
 export { FileLock } from './supervisor/file-lock.js'
 export { Rendezvous, rank, threadRank } from './rendezvous.js'
-export { RoundRobin, RunTable } from './run-table.js'
+export { NameTable, RoundRobin, RunTable } from './run-table.js'
 export { RunnerError, RUNNER_ERROR_CODES, fromErrorData, runFailureStatus, toErrorData, type ErrorData, type RunnerErrorCode } from './errors.js'
 export { errorCatalogue, HTTP_ERROR_CODES, IsogateError, type ErrorCatalogue, type ErrorEntry, type HttpErrorCode } from './isogate-error.js'
 export {

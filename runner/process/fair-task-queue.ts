@@ -1,4 +1,4 @@
-import { RoundRobin, RunTable } from '../run-table.js'
+import { NameTable, RoundRobin } from '../run-table.js'
 
 /**
  * The queue of runs a worker thread cannot take yet (worker-shard.ts: its slots are full), fair
@@ -14,7 +14,7 @@ import { RoundRobin, RunTable } from '../run-table.js'
  */
 export class FairTaskQueue<T> {
   /** Items by lane; lanes come and go with their items, so not a Map (see ../run-table.ts). */
-  readonly #lanes = new RunTable<string, T[]>()
+  readonly #lanes = new NameTable<T[]>()
   /** Lanes with items, in round-robin order. */
   readonly #ready = new RoundRobin<string>()
   #size = 0
