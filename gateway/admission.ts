@@ -1,3 +1,4 @@
+import { performance } from 'node:perf_hooks'
 import { RoundRobin } from '../runner/index.js'
 
 export interface AdmissionOptions {

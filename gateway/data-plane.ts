@@ -1,4 +1,6 @@
+import { Buffer } from 'node:buffer'
 import { createHash, randomUUID, timingSafeEqual } from 'node:crypto'
+import { performance } from 'node:perf_hooks'
 import type { Logger } from 'pino'
 import { failedRun, runTask, type Executor, type HttpRequestData, type ProgramRef, type RunLimits, type RunResult } from '../runner/index.js'
 import type { AdmissionController } from './admission.js'

@@ -1,3 +1,4 @@
+import { Buffer } from 'node:buffer'
 import { STATUS_CODES } from 'node:http'
 import { runFailureStatus, type RunResult } from '../runner/index.js'
 import type { Uws } from './uws.js'

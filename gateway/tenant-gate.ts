@@ -1,3 +1,5 @@
+import { performance } from 'node:perf_hooks'
+
 /** What the operator decided about one tenant, as the data plane needs it. */
 export interface TenantPolicy {
   suspended: boolean

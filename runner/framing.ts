@@ -33,6 +33,7 @@
  *   needs;
  * - `{ hostCall }`, `{ hostCancel }`, `{ hostReply }` host calls (host-call-channel.ts).
  */
+import { Buffer } from 'node:buffer'
 import type { Socket } from 'node:net'
 import { deserialize, serialize } from 'node:v8'
 import type { ErrorData } from './errors.js'

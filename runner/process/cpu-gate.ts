@@ -1,3 +1,4 @@
+import { performance } from 'node:perf_hooks'
 import type { CpuShares } from './cpu-shares.js'
 import type { SlotShares } from './slot-shares.js'
 

@@ -1,3 +1,4 @@
+import { performance } from 'node:perf_hooks'
 import { MessageChannel, type MessagePort } from 'node:worker_threads'
 import { Piscina } from 'piscina'
 import { RunnerError } from '../errors.js'

@@ -1,6 +1,7 @@
 import { fork, type ChildProcess } from 'node:child_process'
 import { rmSync } from 'node:fs'
 import { createConnection, type Socket } from 'node:net'
+import { performance } from 'node:perf_hooks'
 import { fileURLToPath } from 'node:url'
 import { RunnerError, fromErrorData } from '../errors.js'
 import { FrameChannel, type Frame, type MissingProgram, type RunnerMessage, type RunnerResponse, type WireMessage } from '../framing.js'

@@ -1,3 +1,4 @@
+import { performance } from 'node:perf_hooks'
 import ivm from 'isolated-vm'
 import { randomBytes } from 'node:crypto'
 import { setTimeout as sleep } from 'node:timers/promises'

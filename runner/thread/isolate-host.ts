@@ -1,3 +1,5 @@
+import { Buffer } from 'node:buffer'
+import { performance } from 'node:perf_hooks'
 import ivm from 'isolated-vm'
 import { LRUCache } from 'lru-cache'
 import { RunnerError, toErrorData, type ErrorData } from '../errors.js'

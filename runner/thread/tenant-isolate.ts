@@ -1,3 +1,4 @@
+import { performance } from 'node:perf_hooks'
 import ivm from 'isolated-vm'
 import { LRUCache } from 'lru-cache'
 import { RunnerError, type ErrorData, type RunnerErrorCode } from '../errors.js'

@@ -1,3 +1,4 @@
+import { performance } from 'node:perf_hooks'
 import { RunnerError, type RunnerErrorCode } from '../errors.js'
 import type { LimitEnforcer } from './limit-enforcer.js'
 import { RunTable } from '../run-table.js'

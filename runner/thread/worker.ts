@@ -10,6 +10,7 @@
  * run still going after that turn is answered on its own as soon as it is done, with the answers
  * of one turn in one message (the first after an idle turn at once).
  */
+import { performance } from 'node:perf_hooks'
 import { workerData, type MessagePort } from 'node:worker_threads'
 import { measureMemory } from 'node:vm'
 import { claimRun } from '../run-claims.js'

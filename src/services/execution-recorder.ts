@@ -1,3 +1,4 @@
+import { Buffer } from 'node:buffer'
 import type { Logger } from 'pino'
 import { Counter, Gauge, type Registry } from 'prom-client'
 import { DATA_PLANE_ERRORS, ROUTE_REFUSALS, type HttpRun } from '../../gateway/index.js'
