@@ -74,3 +74,39 @@ t.test('a serving runner whose dead thread cannot be replaced is replaced itself
   t.equal(bodyText((await supervisor.run(fetchTask('tenant-a', HELLO))).response?.body), 'hello')
   t.same(supervisor.unavailableRunners, [])
 })
+
+t.test('runs that reach a runner as it turns unusable run on the runner that takes its place: none is answered RUNNER_UNAVAILABLE', async (t) => {
+  const marker = path.join(mkdtempSync(path.join(os.tmpdir(), 'isogate-breakable-')), 'broken')
+  const events: RunnerEvent[] = []
+  const supervisor = new RunnerSupervisor({
+    runners: 1,
+    standby: 1,
+    probation: 'on-demand',
+    standbyDelayMs: 0,
+    pool: { threads: 1, hostApiModules: [breakable(marker)] },
+    onEvent: (event) => events.push(event),
+  })
+  t.teardown(() => supervisor.close())
+  await supervisor.ready()
+  // The standby started before the cause: it can serve.
+  await until('the standby is ready', () => supervisor.probation.readyStandbys === 1)
+  const first = supervisor.runners[0]?.pid
+  t.equal(bodyText((await supervisor.run(fetchTask('tenant-a', HELLO))).response?.body), 'hello')
+
+  writeFileSync(marker, '')
+  t.match((await supervisor.run(fetchTask('culprit', CRASH_NOW))).error, { code: 'RUNNER_CRASHED' })
+  // The thread is dead and its replacement is failing to start: runs keep coming meanwhile.
+  const runs: Array<Promise<string>> = []
+  let beforeNotice = 0
+  for (let i = 0; i < 200 && runs.length - beforeNotice < 10; i++) {
+    if (!events.some((event) => event.type === 'unusable')) beforeNotice++
+    runs.push(supervisor.run(fetchTask('tenant-a', HELLO)).then((result) => result.error?.code ?? bodyText(result.response?.body)))
+    await new Promise((resolve) => setTimeout(resolve, 2))
+  }
+  t.ok(beforeNotice > 0, `${beforeNotice} runs were sent before the gateway heard the runner was unusable`)
+  const answers = await Promise.all(runs)
+  t.same(answers.filter((answer) => answer !== 'hello'), [], `all ${answers.length} answered by a runner`)
+  t.ok(events.some((event) => event.type === 'unusable' && event.pid === first), 'the runner said it was unusable')
+  t.not(supervisor.runners[0]?.pid, first, 'the standby took its place')
+  rmSync(marker)
+})

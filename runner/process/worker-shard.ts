@@ -166,7 +166,8 @@ export class WorkerShard {
       // load): nothing will serve this shard, so every run and call is answered at once.
       if (!this.#closing && this.#pool.threads.length === 0) {
         const reason = error instanceof Error ? error.message : String(error)
-        this.#startFailure = new RunnerError('RUNNER_UNAVAILABLE', `the runner's worker thread could not start: ${reason}`, undefined, { cause: error })
+        // Retryable: none of these runs started, and the gateway replaces this runner (runner-client.ts).
+        this.#startFailure = new RunnerError('RUNNER_UNAVAILABLE', `the runner's worker thread could not start: ${reason}`, { retryable: true }, { cause: error })
         this.#failAll(this.#startFailure)
         options.onStartFailure?.(this.#startFailure)
         return

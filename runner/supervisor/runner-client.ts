@@ -148,11 +148,7 @@ export class RunnerClient {
     })
     this.#child.on('message', (notice: RunnerProcessNotice) => {
       if (notice?.type === 'listening' && this.#socket === null) this.#connect()
-      else if (notice?.type === 'unusable' && this.#unusable === null) {
-        this.#unusable = String(notice.reason)
-        // Said before this side connected: told instead of onReady once it has (#connect).
-        if (this.#ready) this.#options.onUnusable?.(this.#unusable)
-      }
+      else if (notice?.type === 'unusable') this.#markUnusable(String(notice.reason))
     })
     this.#exited = new Promise((resolve) => {
       let done = false
@@ -314,9 +310,22 @@ export class RunnerClient {
     return null
   }
 
+  /**
+   * The runner cannot serve all its tenants any more: it said so over its IPC channel, or answered
+   * a run with a retryable RUNNER_UNAVAILABLE (a thread that could not start), whichever came
+   * first. The two channels keep no order between them: from the first word on, no run goes there.
+   */
+  #markUnusable(reason: string): void {
+    if (this.#unusable !== null) return
+    this.#unusable = reason
+    // Said before this side connected: told instead of onReady once it has (#connect).
+    if (this.#ready) this.#options.onUnusable?.(reason)
+  }
+
   #answer(response: RunnerResponse): void {
     const call = this.#calls.get(response.id)
     if (call === undefined) return
+    if (response.error?.code === 'RUNNER_UNAVAILABLE' && response.error.retryable === true) this.#markUnusable(response.error.message)
     this.#calls.delete(response.id)
     this.#forgetRun(call.tenantId)
     if (response.error === undefined) call.resolve(markRetryable(call.message.type === 'run' ? decodeResult(response.value as WireResult) : response.value, call.effects))

@@ -213,6 +213,10 @@ export class RunnerSupervisor implements Executor, TenantEvictor {
       // A sibling's limit kill took its isolate before it caused any effect: again, on a fresh one.
       this.#retriedSiblings++
       ;({ result } = await this.#attempt(task, tenantId))
+    } else if (result.error?.code === 'RUNNER_UNAVAILABLE' && result.error.retryable === true) {
+      // It reached a runner as that one turned unusable (a thread that could not start), and never
+      // started: again, on the runner that takes its place (runner-client.ts #markUnusable).
+      ;({ result } = await this.#attempt(task, tenantId))
     }
     if (result.error?.retryable !== undefined) result.error = { code: result.error.code, message: result.error.message }
     return result
