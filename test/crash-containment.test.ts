@@ -135,7 +135,10 @@ t.test('a runner is lost from the first line of a fatal error it prints, not fro
   t.ok(performance.now() - started < 15_000, 'within the grace the printing runner gets before it is killed')
   const crashes = events.filter((event) => event.type === 'crash')
   t.match(crashes, [{ runner: 0, pid: homePid, fatal: true, alive: true }, { runner: 1, fatal: true, alive: true }], 'its runner, then the probation runner it ran again on, each lost while its process was still there')
-  t.ok(alive(homePid), 'the home runner\'s process had not exited when the run was answered')
+  // The answer came from the probation runner's fatal line, not from its exit. (Not asked of the home
+  // runner: lost from its line too, it stops itself, and on a loaded machine that can be over before
+  // the run, run again on a probation runner that starts on demand, is answered: CI, session 24.)
+  t.ok(alive(crashes[1]?.pid as number), 'the probation runner\'s process had not exited when the run was answered')
   t.ok(events.some((event) => event.type === 'convicted' && event.tenantId === 'printer'), 'alone on probation, it is convicted without waiting for that runner\'s exit')
   // Killed now: the exit of a runner that printed a fatal error is not an outside signal's doing.
   const probationPid = crashes[1]?.pid as number
