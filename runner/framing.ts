@@ -256,7 +256,7 @@ function jsonSafe(value: unknown, depth: number): boolean {
 }
 
 function isWireTask(task: WireTask): boolean {
-  return typeof task.json === 'string' && typeof task.args === 'string' && (task.body === null || isBinary(task.body))
+  return (task.json === undefined || typeof task.json === 'string') && typeof task.args === 'string' && (task.body === null || isBinary(task.body))
 }
 
 function isWireResult(value: unknown): value is WireResult {
@@ -289,7 +289,8 @@ function encodeBatch(frames: Frame[], fallbacks: Array<Frame | undefined>): Uint
     }
     // The frame as it crosses, its texts and body beside it: the sender's own frame is left as it is.
     let bare: Frame
-    let texts: string[]
+    /** A text left out (a head the runner holds) is sent as length -1. */
+    let texts: Array<string | undefined>
     let body: ArrayBuffer | Uint8Array | null
     if (place === 't') {
       const request = frame as RunRequest
@@ -306,6 +307,10 @@ function encodeBatch(frames: Frame[], fallbacks: Array<Frame | undefined>): Uint
     }
     const lengths: number[] = []
     for (const text of texts) {
+      if (text === undefined) {
+        lengths.push(-1)
+        continue
+      }
       const bytes = Buffer.from(text, 'utf8')
       lengths.push(bytes.byteLength)
       beside.push(bytes)
@@ -361,8 +366,12 @@ function decodeBatch(payload: Buffer): unknown[] {
     else if (entry[0] === 2) frames.push(v8Frames[entry[1]])
     else {
       const [, frame, place, type, length, ...lengths] = entry
-      const texts: string[] = []
+      const texts: Array<string | undefined> = []
       for (const textLength of lengths) {
+        if (textLength === -1) {
+          texts.push(undefined)
+          continue
+        }
         if (offset + textLength > payload.byteLength) throw new Error('a text runs past its batch')
         texts.push(payload.toString('utf8', offset, offset + textLength))
         offset += textLength

@@ -56,11 +56,18 @@ export interface WireTask {
   key: string
   source?: string | undefined
   /**
+   * The head's number (taskHead): one per head text in the process that wrote it, so a receiver
+   * that holds the text finds it by number, not by hashing ~250 characters a run.
+   */
+  head: number
+  /**
    * The task's fields but its input, env and trace, as JSON (its head): the same text for every
    * run of one program at one set of limits, so the gateway writes it once per route (taskHead)
-   * and a worker thread parses it once (decodeTask).
+   * and a worker thread parses it once (decodeTask). Left out (undefined) when the receiver was
+   * sent it already; one that no longer has it answers as for a missing source (framing.ts
+   * `missing`), and the run comes again with its source and its head.
    */
-  json: string
+  json: string | undefined
   /** The run's own part of the head (RunTask.trace), or null. */
   trace: RunTrace | null
   /**
@@ -102,7 +109,7 @@ export function isBinary(value: unknown): value is ArrayBuffer | Uint8Array {
 export function encodeTask(task: NamedTask): WireTask {
   const head = taskHead(task)
   const { json: args, body } = runArgs(task)
-  return { tenantId: task.program.tenantId, key: head.key, source: task.program.source, json: head.json, trace: task.trace ?? null, near: -1, args, body }
+  return { tenantId: task.program.tenantId, key: head.key, source: task.program.source, head: head.id, json: head.json, trace: task.trace ?? null, near: -1, args, body }
 }
 
 /** A task's head as `encodeTask` wrote it, with what it was written from. */
@@ -111,7 +118,27 @@ interface TaskHead {
   limits: RunLimits
   isolateMemoryMb: number | undefined
   key: string
+  id: number
   json: string
+}
+
+/** The number of the next head this process writes (WireTask.head). */
+let nextHeadId = 1
+/**
+ * Head numbers by text: a task whose program object is new each run (a trigger's, an ad-hoc
+ * run's) keeps its head's number when the text is the same, so the receivers keep one head for
+ * it, not one per run. Let go all at once when full (a text then gets a new number: no harm).
+ */
+const headIds = new Map<string, number>()
+const MAX_HEAD_IDS = 10_000
+
+function headId(json: string): number {
+  let id = headIds.get(json)
+  if (id !== undefined) return id
+  id = nextHeadId++
+  if (headIds.size >= MAX_HEAD_IDS) headIds.clear()
+  headIds.set(json, id)
+  return id
 }
 
 /**
@@ -133,7 +160,8 @@ function taskHead(task: NamedTask): TaskHead {
     limits,
     isolateMemoryMb,
   } satisfies Record<Exclude<keyof NamedTask, 'input' | 'env' | 'trace'>, unknown>
-  const head: TaskHead = { kind, limits, isolateMemoryMb, key: programKey(program), json: JSON.stringify(fields) }
+  const json = JSON.stringify(fields)
+  const head: TaskHead = { kind, limits, isolateMemoryMb, key: programKey(program), id: headId(json), json }
   heads.set(program, head)
   return head
 }
@@ -197,25 +225,38 @@ class DecodedTask {
 /** A task's head off the wire, frozen: the runs of a route share it. */
 type DecodedHead = Readonly<Pick<NamedTask, 'kind' | 'program' | 'limits' | 'isolateMemoryMb'>>
 
-/** Heads parsed on this thread, by their text; let go all at once when full (a thread serves at most some hundreds of routes at a time). */
-const parsedHeads = new Map<string, DecodedHead>()
+/**
+ * Heads parsed on this thread, by number (WireTask.head); let go all at once when full (a thread
+ * serves at most some hundreds of routes at a time): a run whose head is gone then is answered as
+ * missing its program, and comes again with its head.
+ */
+const parsedHeads = new Map<number, DecodedHead>()
 const MAX_PARSED_HEADS = 1024
 
-function parseHead(json: string): DecodedHead {
-  let head = parsedHeads.get(json)
-  if (head !== undefined) return head
-  const fields = JSON.parse(json) as Pick<NamedTask, 'kind' | 'program' | 'limits' | 'isolateMemoryMb'>
+/** Program keys of the heads' programs (programKey), computed once: a run looks its program up by key three times. */
+const programKeys = new WeakMap<object, string>()
+
+function parseHead(wire: WireTask): DecodedHead | null {
+  const held = parsedHeads.get(wire.head)
+  if (held !== undefined) return held
+  if (wire.json === undefined) return null
+  const fields = JSON.parse(wire.json) as Pick<NamedTask, 'kind' | 'program' | 'limits' | 'isolateMemoryMb'>
   Object.freeze(fields.program)
   Object.freeze(fields.limits)
-  head = Object.freeze(fields)
+  programKeys.set(fields.program, programKey(fields.program))
+  const head = Object.freeze(fields)
   if (parsedHeads.size >= MAX_PARSED_HEADS) parsedHeads.clear()
-  parsedHeads.set(json, head)
+  parsedHeads.set(wire.head, head)
   return head
 }
 
-/** The task `encodeTask` made, its source attached when the wire carries it. */
-export function decodeTask(wire: WireTask): NamedTask {
-  const head = parseHead(wire.json)
+/**
+ * The task `encodeTask` made, its source attached when the wire carries it; null when the task
+ * came without its head text and this thread does not hold it (answered as a missing program).
+ */
+export function decodeTask(wire: WireTask): NamedTask | null {
+  const head = parseHead(wire)
+  if (head === null) return null
   const program = wire.source === undefined ? head.program : { ...head.program, source: wire.source }
   return new DecodedTask(head, program, wire.trace, { json: wire.args, body: wire.body }, typeof wire.near === 'number' ? wire.near : -1)
 }
@@ -260,7 +301,7 @@ export function decodeResult(wire: WireResult): RunResult {
 
 /** A program's name on the wire and in every cache of compiled code: never the source alone. */
 export function programKey(program: Pick<ProgramRef, 'scriptId' | 'version' | 'sourceHash'>): string {
-  return `${program.scriptId}@${program.version}#${program.sourceHash}`
+  return programKeys.get(program) ?? `${program.scriptId}@${program.version}#${program.sourceHash}`
 }
 
 export interface HttpRequestData {

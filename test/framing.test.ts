@@ -132,7 +132,7 @@ t.test('a run crosses as JSON with its binary body beside it as bytes: tasks and
   t.equal(wire.body, bytes, 'the body goes beside the JSON, not re-encoded in it')
   t.notMatch(wire.json, /export default/, 'the source is never in the JSON: it travels only when the runner lacks it')
   t.same(decodeTask(wire), binary, 'the task comes back whole, source and body included')
-  t.same(decodeTask({ ...wire, source: undefined }).program, { tenantId: 'acme', scriptId: 's1', version: 3, sourceHash: 'abc' })
+  t.same(decodeTask({ ...wire, source: undefined })?.program, { tenantId: 'acme', scriptId: 's1', version: 3, sourceHash: 'abc' })
   const text = { ...binary, input: { ...binary.input, body: 'héllo \ud800' } }
   t.same(decodeTask(encodeTask(text)), text, 'a text body (lone surrogate and all) stays in the JSON')
   const scheduled = { kind: 'scheduled' as const, program, input: { cron: '* * * * *', when: 1 }, env: {}, limits }
@@ -156,12 +156,16 @@ t.test('a run crosses as JSON with its binary body beside it as bytes: tasks and
 
   // Both cross a real framed socket as they would between the gateway and a runner.
   const { client, server } = await socketPair(t)
-  const received = collect(server, 2)
+  const received = collect(server, 3)
   const sender = new FrameChannel(client, () => {})
   sender.send({ id: 1, message: { type: 'run', task: wire } })
   sender.send({ id: 1, value: encodeResult(answered) })
-  const [request, response] = (await received.done) as [{ message: { task: WireTask } }, { value: WireResult }]
+  sender.send({ id: 2, message: { type: 'run', task: { ...wire, json: undefined } } })
+  const [request, response, headless] = (await received.done) as [{ message: { task: WireTask } }, { value: WireResult }, { message: { task: WireTask } }]
   t.same(decodeTask(request.message.task), binary)
+  t.equal(headless.message.task.json, undefined, 'a run whose head the runner holds goes without its text')
+  t.equal(headless.message.task.head, wire.head)
+  t.same(decodeTask(headless.message.task), binary, 'and decodes as the first did')
   t.same(new Uint8Array(decodeResult(response.value).response?.body as ArrayBuffer), new Uint8Array([1, 2, 3]))
 })
 
@@ -174,9 +178,9 @@ t.test("a route's runs share one head on the wire, each with its own trace; othe
   t.same([a.trace, b.trace], [{ executionId: 'e1', eventDepth: null }, { executionId: 'e2', eventDepth: null }], 'each run its own trace')
   t.notMatch(a.json, /e1/, 'no run of its own in the head')
   t.not(encodeTask(task('e3', { limits: { ...limits, cpuMs: 30 } })).json, a.json, 'other limits: another head')
-  t.match(JSON.parse(encodeTask(task('e4', { limits: { ...limits, cpuMs: 30 } })).json), { limits: { cpuMs: 30 } })
-  t.match(JSON.parse(encodeTask(task('e5', { kind: 'run' })).json), { kind: 'run' }, 'another kind: another head')
-  t.match(JSON.parse(encodeTask(task('e6', { isolateMemoryMb: 32 })).json), { isolateMemoryMb: 32 })
+  t.match(JSON.parse(encodeTask(task('e4', { limits: { ...limits, cpuMs: 30 } })).json as string), { limits: { cpuMs: 30 } })
+  t.match(JSON.parse(encodeTask(task('e5', { kind: 'run' })).json as string), { kind: 'run' }, 'another kind: another head')
+  t.match(JSON.parse(encodeTask(task('e6', { isolateMemoryMb: 32 })).json as string), { isolateMemoryMb: 32 })
 
   // runTask: one frozen merge per script's limits object and defaults.
   const overrides = { cpuMs: 20 }
@@ -189,13 +193,22 @@ t.test("a route's runs share one head on the wire, each with its own trace; othe
 
   // A thread decodes each head once: runs share its frozen program and limits, never each other's trace or source.
   const named = (wire: WireTask): WireTask => ({ ...wire, source: undefined })
-  const [x, y] = [decodeTask(named(a)), decodeTask(named(b))]
+  const [x, y] = [decodeTask(named(a)), decodeTask(named(b))] as [NamedTask, NamedTask]
   t.equal(x.program, y.program)
   t.ok(Object.isFrozen(x.program) && Object.isFrozen(x.limits))
   t.same([x.trace, y.trace, x.input], [a.trace, b.trace, { n: 'e1' }])
-  t.equal(decodeTask(a).program.source, 'export default {}')
-  t.equal(decodeTask(named(b)).program.source, undefined, 'the source went with its own task only')
-  t.equal(decodeTask({ ...a, trace: null }).trace, undefined)
+  t.equal(decodeTask(a)?.program.source, 'export default {}')
+  t.equal(decodeTask(named(b))?.program.source, undefined, 'the source went with its own task only')
+  t.equal(decodeTask({ ...a, trace: null })?.trace, undefined)
+
+  // A head is numbered: its runs name it by number once its text was sent, and a thread that does not hold it says so.
+  t.equal(a.head, b.head, 'one number for both runs')
+  const other = encodeTask(task('e7', { limits: { ...limits, cpuMs: 40 } }))
+  t.not(other.head, a.head, 'another head, another number')
+  t.equal(decodeTask({ ...named(b), json: undefined })?.program, x.program, 'a held head is found by its number alone')
+  t.equal(decodeTask({ ...other, json: undefined }), null, 'a head never sent: null, answered as a missing program')
+  t.match(decodeTask(other)?.limits, { cpuMs: 40 }, 'sent with its text, it is held from then on')
+  t.match(decodeTask({ ...other, json: undefined })?.limits, { cpuMs: 40 })
 })
 
 t.test('runs and their answers cross as JSON, their bodies beside it as bytes; a batch keeps other frames in its V8 part, in order', async (t) => {
@@ -207,7 +220,7 @@ t.test('runs and their answers cross as JSON, their bodies beside it as bytes; a
   const u8 = new Uint8Array([0, 1, 255])
   const buf = Buffer.from('buffer body')
   const ab = new Uint8Array([7, 8]).buffer
-  const task = { tenantId: 'acme', key: 'acme/s1/1/abc', json: '{"kind":"fetch"}', trace: { executionId: 'e1', eventDepth: null }, near: 7, args: '{"env":{"greeting":"héllo ✓"}}', body: u8 }
+  const task = { tenantId: 'acme', key: 'acme/s1/1/abc', head: 3, json: '{"kind":"fetch"}' as string | undefined, trace: { executionId: 'e1', eventDepth: null }, near: 7, args: '{"env":{"greeting":"héllo ✓"}}', body: u8 }
   const when = new Date(5)
   // The first frame after an idle turn leaves alone; the eight after it leave in one batch.
   sender.send({ id: 0, missing: 'acme/s1/1/abc' })

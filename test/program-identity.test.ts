@@ -1,5 +1,6 @@
 import t from 'tap'
 import { IsolatePool, type RunTask } from '../runner/index.js'
+import { decodeResult, encodeTask } from '../runner/protocol.js'
 import { LIMITS, bodyText, program, request } from './helpers/programs.js'
 
 const pool = new IsolatePool({ threads: 1 })
@@ -53,4 +54,27 @@ t.test('a run may name its program without the source once the pool holds it; a 
   await t.rejects(pool.run(named('script-never-sent', '/get')), { name: 'ProgramMissing', key: /^script-never-sent@1#[0-9a-f]{64}$/ })
   t.equal(await body(task('script-d', 1, '/set')), 'ok', 'the first run carries the source')
   t.equal(await body(named('script-d', '/get')), 'set by script-d', 'later runs name the program only')
+})
+
+t.test('a run names its head by number once the thread holds it; a thread that let its heads go gets them again', async (t) => {
+  // 1,100 heads (a head is one per program and limits; each of these has limits of its own) on one
+  // thread, which keeps 1,024 and then lets them all go: the first ones' runs come back unread, and
+  // are sent again with their heads.
+  const withLimits = (cpuMs: number): RunTask => ({ ...task('script-heads', 1, '/get'), limits: { ...LIMITS, cpuMs } })
+  const first = withLimits(1000)
+  t.equal(await body(first), 'unset')
+  for (let i = 1; i <= 1100; i++) {
+    const result = await pool.run(withLimits(1000 + i))
+    if (!result.ok) t.fail(`run ${i}: ${result.error?.code}`)
+  }
+  t.equal(await body(first), 'unset', 'the first head, let go by the thread, came again with its text')
+  t.equal(await body(withLimits(1100)), 'unset', 'a head the thread still holds is named by number')
+  const stats = await pool.stats()
+  t.equal(stats.threadCrashes, 0)
+
+  // A runner told of a head by number alone that it never got asks for the run again, source and head.
+  const wire = encodeTask({ ...task('script-heads', 1, '/get'), limits: { ...LIMITS, cpuMs: 77 } })
+  await t.rejects(pool.runWire({ ...wire, source: undefined, json: undefined }), { name: 'ProgramMissing', key: wire.key })
+  t.equal(decodeResult(await pool.runWire(wire)).ok, true, 'sent with both, it runs')
+  t.equal(decodeResult(await pool.runWire({ ...wire, source: undefined, json: undefined })).ok, true, 'and from then on by number')
 })

@@ -124,6 +124,8 @@ export class WorkerShard {
   #queued = new Map<string, ThreadRun[]>()
   /** Programs whose source the thread has been sent. */
   readonly #sent = new Set<string>()
+  /** Heads (WireTask.head) whose text the thread has been sent. */
+  readonly #sentHeads = new Set<number>()
   /** Which sent runs the thread has started, and whether a synchronous step holds it (hold-watch.ts). */
   readonly #hold: HoldWatch
   #flushQueued = false
@@ -154,6 +156,7 @@ export class WorkerShard {
     this.#pool.on('workerDestroy', () => {
       // The replacement holds no program, and is in no synchronous step.
       this.#sent.clear()
+      this.#sentHeads.clear()
       this.#hold.threadGone()
       if (!this.#closing) this.#crashes++
     })
@@ -412,8 +415,15 @@ export class WorkerShard {
         this.#sent.add(key)
       }
     }
-    // The source is copied to the thread only when it goes; otherwise the run names the program.
-    const sent = source === task.source ? task : { ...task, source }
+    // The head's text goes the first time, and with a source sent again (the thread may have let it go: then it asks).
+    let json: string | undefined
+    if (resend || !this.#sentHeads.has(task.head)) {
+      json = task.json
+      if (this.#sentHeads.size >= MAX_SENT) this.#sentHeads.clear()
+      this.#sentHeads.add(task.head)
+    }
+    // The source and head are copied to the thread only when they go; otherwise the run names them.
+    const sent: WireTask = source === task.source && json === task.json ? task : { tenantId: task.tenantId, key: task.key, source, head: task.head, json, trace: task.trace, near: task.near, args: task.args, body: task.body }
     const lane = task.tenantId
     let runs = this.#queued.get(lane)
     if (runs === undefined) {
@@ -448,6 +458,7 @@ export class WorkerShard {
       if (pending === undefined) continue
       if ('missing' in answer) {
         this.#sent.delete(answer.missing)
+        this.#sentHeads.delete(pending.task.head)
         if (pending.task.source !== undefined || this.#sources.get(answer.missing) !== undefined) {
           this.#queue(answer.seq, pending, true)
           continue

@@ -117,6 +117,8 @@ export class RunnerClient {
   #nextId = 1
   /** Programs whose source this runner has been sent (it may have let some go: then it asks). */
   readonly #sentPrograms = new Set<string>()
+  /** Heads of tasks (WireTask.head) whose text this runner has been sent. */
+  readonly #sentHeads = new Set<number>()
   #ready = false
   #closing = false
   #lost = false
@@ -226,6 +228,13 @@ export class RunnerClient {
       this.#sentPrograms.add(task.key)
     } else {
       task.source = undefined
+    }
+    // The head's text goes the first time, and with the source (the runner may have let it go: then it asks).
+    if (withSource || !this.#sentHeads.has(task.head)) {
+      if (this.#sentHeads.size >= MAX_SENT_PROGRAMS) this.#sentHeads.clear()
+      this.#sentHeads.add(task.head)
+    } else {
+      task.json = undefined
     }
     return { type: 'run', task }
   }

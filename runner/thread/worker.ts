@@ -182,8 +182,9 @@ function runBatch(runs: ThreadRun[]): Promise<ThreadAnswer[]> {
         continue
       }
       const task = decodeTask(run.task)
-      // No await between this check and the run's compile lookup: what is held now is used.
-      if (run.task.source === undefined && host.lacks(task)) {
+      // No await between this check and the run's compile lookup: what is held now is used. A
+      // run whose head this thread let go is answered so too: it comes again with its head.
+      if (task === null || (run.task.source === undefined && host.lacks(task))) {
         reply({ seq: run.seq, missing: run.task.key })
         continue
       }
