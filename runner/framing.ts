@@ -10,7 +10,7 @@
  * Runs and their answers (the hot path) cross as JSON with their JSON texts (a task's `json` and
  * `args`, an answer's `json`) and their body beside it, as UTF-8 bytes (entry
  * `[1, frame, 't' | 'v', type | null, body length, ...text lengths]`, the frame's texts and body
- * left null): a JSON text inside the batch's JSON would be escaped on one side and unescaped on
+ * left null; a text length of -1 is a text left out: a task's head that the runner holds): a JSON text inside the batch's JSON would be escaped on one side and unescaped on
  * the other, quote by quote (a tenth of the runner's main thread at hello@100). Any other frame
  * that JSON gives back exactly goes in the JSON (`[0, frame]`: most host calls and their
  * answers). The rest (a Date, a Map, bytes or undefined in a host call's values) go in the V8
@@ -22,13 +22,14 @@
  *
  * Frames say what they are by their one distinguishing field, so new kinds can join without
  * touching the old ones (a streamed response body would be `{ bodyChunk: id, bytes, last }`):
- * - `{ id, message }` a request (WireMessage): a run names its program by key (programKey());
- *   its source rides along only when the runner is not known to hold it. A run's task and its
+ * - `{ id, message }` a request (WireMessage): a run names its program by key (programKey()) and
+ *   its head by number (WireTask.head); the source and the head's text ride along only when the
+ *   runner is not known to hold them. A run's task and its
  *   answer travel as JSON text with any binary body beside it (protocol.ts WireTask,
  *   WireResult), which the runner's main thread hands to and from its worker threads unread;
  * - `{ id, value } | { id, error }` its answer, in any order;
- * - `{ id, missing: key }` the runner lacks the program's source (it evicted it, or restarted):
- *   the gateway sends the same request again, source attached. The gateway keeps every request
+ * - `{ id, missing: key }` the runner lacks the program's source or the task's head (it let them
+ *   go, or restarted): the gateway sends the same request again, source and head attached. The gateway keeps every request
  *   in flight whole until it is answered, which is also what a retry on a replacement runner
  *   needs;
  * - `{ hostCall }`, `{ hostCancel }`, `{ hostReply }` host calls (host-call-channel.ts).
