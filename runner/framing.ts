@@ -7,11 +7,15 @@
  *
  *     0x01 | JSON length (4 bytes) | JSON [entries, V8 length] | texts and bodies... | V8 payload
  *
- * Runs and their answers (the hot path) cross as JSON with their JSON texts (a task's `json` and
- * `args`, an answer's `json`) and their body beside it, as UTF-8 bytes (entry
- * `[1, frame, 't' | 'v', type | null, body length, ...text lengths]`, the frame's texts and body
- * left null; a text length of -1 is a text left out: a task's head that the runner holds): a JSON text inside the batch's JSON would be escaped on one side and unescaped on
- * the other, quote by quote (a tenth of the runner's main thread at hello@100). Any other frame
+ * Runs and their answers (the hot path) cross as their fields in order, their JSON texts (a
+ * task's `json` and `args`, an answer's `json`) and their body beside them as bytes: a run as
+ * `[3, id, tenantId, key, head, near, trace, source | null, body type | null, body length, head
+ * length, args length]`, an answer as `[4, id, body type | null, body length, result length]`; a
+ * text length of -1 is a text left out (a task's head that the runner holds). A JSON text inside
+ * the batch's JSON would be escaped on one side and unescaped on the other, quote by quote (a
+ * tenth of the runner's main thread at hello@100), and a frame object's names written and parsed
+ * each run. A run or answer of another shape goes as `[1, frame, 't' | 'v', type | null, body
+ * length, ...text lengths]`, the frame's texts and body left null. Any other frame
  * that JSON gives back exactly goes in the JSON (`[0, frame]`: most host calls and their
  * answers). The rest (a Date, a Map, bytes or undefined in a host call's values) go in the V8
  * payload, and their entry is `[2, index]`. Why not V8 for all: a V8 serializer or
@@ -40,7 +44,7 @@ import { deserialize, serialize } from 'node:v8'
 import type { ErrorData } from './errors.js'
 import type { HostCallMessage, HostCancelMessage, HostReplyMessage } from './host-call-channel.js'
 import type { NearDropMessage, NearTouchMessage } from './near-copies.js'
-import { isBinary, type NamedTask, type WireResult, type WireTask } from './protocol.js'
+import { isBinary, type NamedTask, type RunTrace, type WireResult, type WireTask } from './protocol.js'
 
 /** What the gateway asks of a runner process. */
 export type RunnerMessage =
@@ -223,7 +227,14 @@ const BATCH_HEAD_BYTES = 5
 type BodyType = 'u8' | 'buf' | 'ab'
 /** Where a run's body sits in its frame: the task of a request, the value of an answer. */
 type BodyPlace = 't' | 'v'
-type Entry = [0, unknown] | [1, unknown, BodyPlace, BodyType | null, number, ...number[]] | [2, number]
+type Entry =
+  | [0, unknown]
+  | [1, unknown, BodyPlace, BodyType | null, number, ...number[]]
+  | [2, number]
+  /** A plain run request (isPlainRunRequest): id, the task's fields, its body's type and length, its head's and args' text lengths. */
+  | [3, number, string, string, number, number, RunTrace | null, string | null, BodyType | null, number, number, number]
+  /** A plain run answer (isPlainAnswer): id, the body's type and length, the result's text length. */
+  | [4, number, BodyType | null, number, number]
 /** A run request as it goes on the wire. */
 type RunRequest = RunnerRequest & { message: { type: 'run'; task: WireTask } }
 
@@ -254,6 +265,21 @@ function jsonSafe(value: unknown, depth: number): boolean {
   if (proto !== Object.prototype && proto !== null) return false
   for (const key of Object.keys(value)) if (!jsonSafe((value as Record<string, unknown>)[key], depth + 1)) return false
   return true
+}
+
+/**
+ * A run request of the fields RunnerClient sends (WireMessage's run, its task a WireTask): it
+ * crosses as those fields in order (entry 3). Anything else crosses as the frame it is (entry 1).
+ */
+function isPlainRunRequest(request: RunRequest): boolean {
+  const task = request.message.task
+  return typeof request.id === 'number' && typeof task.tenantId === 'string' && typeof task.key === 'string' && typeof task.head === 'number' && typeof task.near === 'number' &&
+    (task.source === undefined || typeof task.source === 'string') && (task.trace === null || typeof task.trace === 'object')
+}
+
+/** A run's answer (its id and its value): it crosses as entry 4. */
+function isPlainAnswer(answer: RunnerResponse): boolean {
+  return typeof answer.id === 'number'
 }
 
 function isWireTask(task: WireTask): boolean {
@@ -289,20 +315,20 @@ function encodeBatch(frames: Frame[], fallbacks: Array<Frame | undefined>): Uint
       continue
     }
     // The frame as it crosses, its texts and body beside it: the sender's own frame is left as it is.
-    let bare: Frame
+    let bare: Frame | null = null
     /** A text left out (a head the runner holds) is sent as length -1. */
     let texts: Array<string | undefined>
     let body: ArrayBuffer | Uint8Array | null
     if (place === 't') {
       const request = frame as RunRequest
       const task = request.message.task
-      bare = { ...request, message: { ...request.message, task: { ...task, json: null, args: null, body: null } } } as unknown as Frame
+      if (!isPlainRunRequest(request)) bare = { ...request, message: { ...request.message, task: { ...task, json: null, args: null, body: null } } } as unknown as Frame
       texts = [task.json, task.args]
       body = task.body
     } else {
       const answer = frame as RunnerResponse
       const value = answer.value as WireResult
-      bare = { ...answer, value: { json: null, body: null } }
+      if (!isPlainAnswer(answer)) bare = { ...answer, value: { json: null, body: null } }
       texts = [value.json]
       body = value.body
     }
@@ -316,13 +342,17 @@ function encodeBatch(frames: Frame[], fallbacks: Array<Frame | undefined>): Uint
       lengths.push(bytes.byteLength)
       beside.push(bytes)
     }
-    if (body === null) {
-      entries.push([1, bare, place, null, 0, ...lengths])
-      continue
-    }
-    const bytes = body instanceof ArrayBuffer ? new Uint8Array(body) : body
-    entries.push([1, bare, place, bodyType(body), bytes.byteLength, ...lengths])
-    beside.push(bytes)
+    const bytes = body === null ? null : body instanceof ArrayBuffer ? new Uint8Array(body) : body
+    const type = body === null ? null : bodyType(body)
+    const bodyLength = bytes === null ? 0 : bytes.byteLength
+    if (bare !== null) entries.push([1, bare, place, type, bodyLength, ...lengths])
+    else if (place === 't') {
+      // The usual run and answer: their fields in order, no frame object to write or parse.
+      const { id, message } = frame as RunRequest
+      const { tenantId, key, head, near, trace, source } = message.task
+      entries.push([3, id, tenantId, key, head, near, trace, source ?? null, type, bodyLength, lengths[0] as number, lengths[1] as number])
+    } else entries.push([4, (frame as RunnerResponse).id, type, bodyLength, lengths[0] as number])
+    if (bytes !== null) beside.push(bytes)
   }
   const v8 = inV8.length === 0 ? null : serializeFrames(inV8, entries)
   const kept = entries.includes(DROPPED) ? entries.filter((entry) => entry !== DROPPED) : entries
@@ -362,10 +392,33 @@ function decodeBatch(payload: Buffer): unknown[] {
   const v8Frames = v8Bytes > 0 ? (deserialize(payload.subarray(payload.byteLength - v8Bytes)) as unknown[]) : []
   const frames: unknown[] = []
   let offset = jsonEnd
+  const text = (length: number): string | undefined => {
+    if (length === -1) return undefined
+    if (offset + length > payload.byteLength) throw new Error('a text runs past its batch')
+    const value = payload.toString('utf8', offset, offset + length)
+    offset += length
+    return value
+  }
+  const bodyOf = (type: BodyType | null, length: number): ArrayBuffer | Uint8Array | null => {
+    const body = type === null ? null : copyBody(payload, offset, length, type)
+    offset += length
+    return body
+  }
   for (const entry of entries) {
     if (entry[0] === 0) frames.push(entry[1])
     else if (entry[0] === 2) frames.push(v8Frames[entry[1]])
-    else {
+    else if (entry[0] === 3) {
+      const [, id, tenantId, key, head, near, trace, source, type, bodyLength, jsonLength, argsLength] = entry
+      const json = text(jsonLength)
+      const args = text(argsLength) as string
+      const body = bodyOf(type, bodyLength) as Uint8Array | null
+      const task: WireTask = { tenantId, key, source: source ?? undefined, head, json, trace, near, args, body }
+      frames.push({ id, message: { type: 'run', task } })
+    } else if (entry[0] === 4) {
+      const [, id, type, bodyLength, jsonLength] = entry
+      const json = text(jsonLength) as string
+      frames.push({ id, value: { json, body: bodyOf(type, bodyLength) } })
+    } else {
       const [, frame, place, type, length, ...lengths] = entry
       const texts: Array<string | undefined> = []
       for (const textLength of lengths) {

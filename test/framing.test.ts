@@ -263,11 +263,12 @@ t.test('runs and their answers cross as JSON, their bodies beside it as bytes; a
   t.equal(batch.readUInt8(0), 1, 'a batch, not a V8 payload')
   const json = batch.toString('utf8', 5, 5 + batch.readUInt32BE(1))
   const [entries, v8Bytes] = JSON.parse(json) as [unknown[][], number]
-  t.same(entries.map((entry) => entry[0]), [1, 2, 1, 1, 1, 0, 0, 2], 'runs and answers with their texts and bodies beside them; the host call with a Map and a Date, and the reply with undefined, -0, a hole and NaN, in the V8 part; the rest plain JSON')
+  t.same(entries.map((entry) => entry[0]), [3, 2, 4, 4, 4, 0, 0, 2], 'runs and answers as their fields in order, with their texts and bodies beside them; the host call with a Map and a Date, and the reply with undefined, -0, a hole and NaN, in the V8 part; the rest plain JSON')
   t.ok(v8Bytes > 0)
   t.ok(batch.includes(Buffer.from('buffer body')), 'a body is in the batch as its own bytes')
   t.ok(batch.includes(Buffer.from('{"kind":"fetch"}')) && batch.includes(Buffer.from('{"env":{"greeting":"héllo ✓"}}')), "a task's JSON texts are in the batch as UTF-8 bytes")
   t.notOk(json.includes('kind') || json.includes('greeting') || json.includes('"ok"'), "and not escaped inside the batch's JSON, nor an answer's")
+  t.notOk(json.includes('"near"') || json.includes('"head"') || json.includes('"body"'), 'a run and an answer are their fields in order, without their names')
 })
 
 t.test('run frames passing through a channel die young: nothing keeps them until a full collection', async (t) => {
