@@ -226,12 +226,13 @@ class DecodedTask {
 type DecodedHead = Readonly<Pick<NamedTask, 'kind' | 'program' | 'limits' | 'isolateMemoryMb'>>
 
 /**
- * Heads parsed on this thread, by number (WireTask.head); let go all at once when full (a thread
- * serves at most some hundreds of routes at a time): a run whose head is gone then is answered as
- * missing its program, and comes again with its head.
+ * Heads parsed on this thread, by number (WireTask.head); let go all at once when full: a run
+ * whose head is gone then is answered as missing its program, and comes again with its head (a
+ * round trip to the runner's main thread), so the bound is well above what a thread serves at a
+ * time (ISOGATE_ISOLATES_PER_WORKER, 500 by default, each with a head or a few).
  */
 const parsedHeads = new Map<number, DecodedHead>()
-const MAX_PARSED_HEADS = 1024
+const MAX_PARSED_HEADS = 4096
 
 /** Program keys of the heads' programs (programKey), computed once: a run looks its program up by key three times. */
 const programKeys = new WeakMap<object, string>()

@@ -119,17 +119,26 @@ function serve(channel: FrameChannel, request: RunnerRequest): void {
   )
 }
 
-async function answer({ message }: RunnerRequest): Promise<unknown> {
-  switch (message.type) {
-    case 'run':
-      return pool.runWire(message.task)
-    case 'check':
-      return pool.check(message.source)
-    case 'stats':
-      return pool.stats()
-    case 'evict':
-      return pool.evict(message.tenantId)
+/**
+ * Not an async function: one returning a run's promise would settle a step behind it (a thenable
+ * job and a `then` more per run); a throw is answered as a rejection all the same.
+ */
+function answer({ message }: RunnerRequest): Promise<unknown> {
+  try {
+    switch (message.type) {
+      case 'run':
+        return pool.runWire(message.task)
+      case 'check':
+        return pool.check(message.source)
+      case 'stats':
+        return pool.stats()
+      case 'evict':
+        return pool.evict(message.tenantId)
+    }
+  } catch (error) {
+    return Promise.reject(error)
   }
+  return Promise.reject(new RunnerError('RUNNER_UNAVAILABLE', `a request this runner does not know: ${String((message as { type?: unknown }).type)}`))
 }
 
 async function stop(code: number): Promise<void> {
