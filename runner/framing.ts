@@ -28,14 +28,14 @@
  * touching the old ones (a streamed response body would be `{ bodyChunk: id, bytes, last }`):
  * - `{ id, message }` a request (WireMessage): a run names its program by key (programKey()) and
  *   its head by number (WireTask.head); the source and the head's text ride along only when the
- *   runner is not known to hold them. A run's task and its
- *   answer travel as JSON text with any binary body beside it (protocol.ts WireTask,
- *   WireResult), which the runner's main thread hands to and from its worker threads unread;
+ *   runner is not known to hold them. A run's task and its answer travel as JSON text with any
+ *   binary body beside it (protocol.ts WireTask, WireResult), which the runner's main thread
+ *   hands to and from its worker threads unread;
  * - `{ id, value } | { id, error }` its answer, in any order;
  * - `{ id, missing: key }` the runner lacks the program's source or the task's head (it let them
- *   go, or restarted): the gateway sends the same request again, source and head attached. The gateway keeps every request
- *   in flight whole until it is answered, which is also what a retry on a replacement runner
- *   needs;
+ *   go, or restarted): the gateway sends the same request again, source and head attached. The
+ *   gateway keeps every request in flight whole until it is answered, which is also what a retry
+ *   on a replacement runner needs;
  * - `{ hostCall }`, `{ hostCancel }`, `{ hostReply }` host calls (host-call-channel.ts).
  */
 import { Buffer } from 'node:buffer'
@@ -273,8 +273,9 @@ function jsonSafe(value: unknown, depth: number): boolean {
  */
 function isPlainRunRequest(request: RunRequest): boolean {
   const task = request.message.task
-  return typeof request.id === 'number' && typeof task.tenantId === 'string' && typeof task.key === 'string' && typeof task.head === 'number' && typeof task.near === 'number' &&
-    (task.source === undefined || typeof task.source === 'string') && (task.trace === null || typeof task.trace === 'object')
+  if (typeof request.id !== 'number' || typeof task.tenantId !== 'string' || typeof task.key !== 'string') return false
+  if (typeof task.head !== 'number' || typeof task.near !== 'number') return false
+  return (task.source === undefined || typeof task.source === 'string') && (task.trace === null || typeof task.trace === 'object')
 }
 
 /** A run's answer (its id and its value): it crosses as entry 4. */
