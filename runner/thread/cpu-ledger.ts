@@ -128,6 +128,19 @@ export class IsolateCpuAccount {
     return reading.charged + (reading.current === slot ? Math.max(0, now - reading.start) : 0)
   }
 
+  /**
+   * A run's charge so far (ns), from one reading of the clock and of the books: its slot's, and
+   * what no run was charged for since `unattributedAtStart` (RunCpu.live).
+   */
+  runNs(slot: number, unattributedAtStart: number): number {
+    const now = this.#clock()
+    const reading = this.#read(slot)
+    const running = Math.max(0, now - reading.start)
+    const own = slot === 0 ? 0 : reading.charged + (reading.current === slot ? running : 0)
+    const unattributed = reading.unattributed + (reading.current === 0 ? running : 0)
+    return own + Math.max(0, unattributed - unattributedAtStart)
+  }
+
   #read(slot: number): AccountReading {
     // The isolate holds the lock for a few instructions; a reading that keeps colliding (an
     // isolate terminated mid-write) settles for the fields as they are.
@@ -171,7 +184,7 @@ export class RunCpu {
   live(): number {
     const account = this.#account
     if (account === null) return this.#hostNs
-    return account.slotNs(this.slot) + Math.max(0, account.unattributedNs() - this.#unattributedAtStart) + this.#hostNs
+    return account.runNs(this.slot, this.#unattributedAtStart) + this.#hostNs
   }
 
   /**
