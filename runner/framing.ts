@@ -39,7 +39,7 @@
  * - `{ hostCall }`, `{ hostCancel }`, `{ hostReply }` host calls (host-call-channel.ts).
  */
 import { Buffer } from 'node:buffer'
-import type { Socket } from 'node:net'
+import { createConnection, type Socket } from 'node:net'
 import { deserialize, serialize } from 'node:v8'
 import type { ErrorData } from './errors.js'
 import type { HostCallMessage, HostCancelMessage, HostReplyMessage } from './host-call-channel.js'
@@ -82,6 +82,8 @@ export type Frame = RunnerRequest | RunnerResponse | MissingProgram | HostCallMe
 export const MAX_FRAME_BYTES = 512 * 1024 * 1024
 
 const HEADER_BYTES = 4
+/** The buffer a connected channel's reads land in (FrameChannel.connect): the size of a stream's reads. */
+const READ_BYTES = 64 * 1024
 /** Payloads up to this size are copied behind their header and written once; larger ones go as two writes, corked. */
 const COPY_BELOW_BYTES = 64 * 1024
 
@@ -117,12 +119,43 @@ export class FrameChannel {
   /** Length of the frame being read, or -1 while its header has not arrived. */
   #expected = -1
 
-  constructor(socket: Socket, onFrame: (frame: unknown) => void, onError: (error: Error) => void = (error) => socket.destroy(error)) {
+  /**
+   * Frames `socket`. `reads`: 'data' reads it as a stream; 'onread' leaves its reads to the
+   * callback it was created with, which hands them to `#receive` (see `connect`).
+   */
+  constructor(socket: Socket, onFrame: (frame: unknown) => void, onError: (error: Error) => void = (error) => socket.destroy(error), reads: 'data' | 'onread' = 'data') {
     this.#socket = socket
     this.#onFrame = onFrame
     this.#onError = onError
     socket.setNoDelay(true)
-    socket.on('data', (chunk: Buffer) => this.#receive(chunk))
+    if (reads === 'data') socket.on('data', (chunk: Buffer) => this.#receive(chunk))
+  }
+
+  /**
+   * Connects to the Unix socket at `path` and frames it. What the socket reads is handed to the
+   * channel as it lands (net's `onread`: one buffer the reads go into, copied out of it at once),
+   * not through the socket's readable stream: per read, the stream's push, its state and its
+   * 'data' event cost about what the channel's own decoding of a batch does.
+   */
+  static connect(path: string, onFrame: (frame: unknown) => void, onError?: (error: Error) => void): FrameChannel {
+    const reads = { channel: null as FrameChannel | null }
+    const socket = createConnection({
+      path,
+      onread: {
+        buffer: Buffer.allocUnsafe(READ_BYTES),
+        callback: (bytes: number, buffer: Uint8Array): boolean => {
+          if (reads.channel !== null) reads.channel.#receive(Buffer.from(buffer.subarray(0, bytes)))
+          return true
+        },
+      },
+    })
+    reads.channel = new FrameChannel(socket, onFrame, onError ?? ((error) => socket.destroy(error)), 'onread')
+    return reads.channel
+  }
+
+  /** The framed socket: its 'connect', 'error' and 'close' are the caller's to follow. */
+  get socket(): Socket {
+    return this.#socket
   }
 
   /**

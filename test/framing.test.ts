@@ -81,6 +81,47 @@ t.test('frames split across reads, one byte at a time, are reassembled', async (
   t.equal(b?.value, big)
 })
 
+t.test('a connected channel reads through one reused buffer: what it hands on is its own, past the buffer and across reads', async (t) => {
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'isogate-framing-'))
+  const file = path.join(dir, 's.sock')
+  const listener: Server = createServer()
+  const accepted = new Promise<Socket>((resolve) => listener.once('connection', resolve))
+  await new Promise<void>((resolve) => listener.listen(file, resolve))
+  const frames: RunnerResponse[] = []
+  const count = 40
+  let resolveDone: () => void = () => {}
+  const done = new Promise<void>((resolve) => (resolveDone = resolve))
+  const receiver = FrameChannel.connect(file, (value) => {
+    frames.push(value as RunnerResponse)
+    if (frames.length === count) resolveDone()
+  })
+  const server = await accepted
+  t.teardown(() => {
+    receiver.socket.destroy()
+    server.destroy()
+    listener.close()
+    rmSync(dir, { recursive: true, force: true })
+  })
+  t.equal(receiver.socket.listenerCount('data'), 0, 'the socket is not read as a stream')
+  const sender = new FrameChannel(server, () => {})
+  // Bodies and texts of every size around the 64 KiB read buffer, over several turns: each read
+  // reuses the buffer, so anything handed on as a view of it would be overwritten by the next.
+  const sizes = [10, 70_000, 3, 200_000, 65_536, 1]
+  for (let id = 0; id < count; id++) {
+    const size = sizes[id % sizes.length] as number
+    sender.send({ id, value: { body: new Uint8Array(size).fill(id + 1), text: String.fromCharCode(97 + (id % 26)).repeat(size) } })
+    if (id % 7 === 6) await new Promise((resolve) => setImmediate(resolve))
+  }
+  await done
+  t.same(frames.map((frame) => frame.id), Array.from({ length: count }, (_, id) => id), 'every frame, in order')
+  for (const frame of frames) {
+    const { body, text } = frame.value as { body: Uint8Array; text: string }
+    const size = sizes[frame.id % sizes.length] as number
+    t.ok(body.length === size && body.every((byte) => byte === frame.id + 1), `frame ${frame.id}: its body is whole and its own`)
+    t.ok(text.length === size && text === String.fromCharCode(97 + (frame.id % 26)).repeat(size), `frame ${frame.id}: its text too`)
+  }
+})
+
 t.test('a lone frame is written at once; the frames that follow in the same turn leave together in one write', async (t) => {
   const { client, server } = await socketPair(t)
   const received = collect(server, 100)

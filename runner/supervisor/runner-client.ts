@@ -1,6 +1,6 @@
 import { fork, type ChildProcess } from 'node:child_process'
 import { rmSync } from 'node:fs'
-import { createConnection, type Socket } from 'node:net'
+import type { Socket } from 'node:net'
 import { performance } from 'node:perf_hooks'
 import { fileURLToPath } from 'node:url'
 import { RunnerError, fromErrorData } from '../errors.js'
@@ -269,10 +269,8 @@ export class RunnerClient {
   }
 
   #connect(): void {
-    const socket = createConnection(this.#options.socketPath)
-    this.#socket = socket
-    this.#channel = new FrameChannel(
-      socket,
+    this.#channel = FrameChannel.connect(
+      this.#options.socketPath,
       (value) => this.#receive(value as Frame),
       (error) => {
         // A runner that speaks garbage is as good as crashed.
@@ -280,6 +278,8 @@ export class RunnerClient {
         this.#child.kill('SIGKILL')
       },
     )
+    const socket = this.#channel.socket
+    this.#socket = socket
     socket.once('connect', () => {
       this.#ready = true
       // One that said it is unusable before this side connected never serves: it is replaced.

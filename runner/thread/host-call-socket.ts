@@ -15,7 +15,7 @@
  * The answers of APIs marked `near` (ctx.cache.get) may be kept here and answered again without
  * the trip (near-cache.ts); the gateway tells this socket of every change to what it keeps.
  */
-import { createConnection, type Socket } from 'node:net'
+import type { Socket } from 'node:net'
 import { FrameChannel } from '../framing.js'
 import { HostCaller, registerRelayedApis, type Cancellation, type HostReplyMessage, type RelayedHostCall, type RemoteHostApi } from '../host-call-channel.js'
 import type { ErrorData } from '../errors.js'
@@ -94,9 +94,7 @@ export class HostCallSocket {
   }
 
   #connect(): { socket: Socket; caller: HostCaller; channel: FrameChannel } {
-    const socket = createConnection(this.#path)
-    socket.unref()
-    const channel: FrameChannel = new FrameChannel(socket, (frame) => {
+    const channel: FrameChannel = FrameChannel.connect(this.#path, (frame) => {
       if ('nearDrop' in (frame as object)) {
         this.near.drop((frame as NearDropMessage).nearDrop)
         return
@@ -104,6 +102,8 @@ export class HostCallSocket {
       caller.reply(frame as HostReplyMessage)
       if (caller.waiting === 0) socket.unref()
     })
+    const socket = channel.socket
+    socket.unref()
     const caller = new HostCaller((message) => channel.send(message))
     const connection = { socket, caller, channel }
     socket.on('error', () => socket.destroy())
