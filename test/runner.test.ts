@@ -50,6 +50,51 @@ t.test("a turn's runs reach their thread in one message per tenant (isogate_runn
   t.equal(after.runBatches - before.runBatches, 4, '4 tenants: 4 messages, so one tenant\'s synchronous step never holds what another\'s finished runs answered (held-thread.test.ts)')
 })
 
+t.test("a tenant's synchronous runs in one message enter its isolate back to back, each bringing out the result of the one before (isogate_runner_result_takes_total)", async (t) => {
+  const source = `export default { fetch(request) {
+    const url = new URL(request.url)
+    return new Response(url.searchParams.has('bytes') ? new TextEncoder().encode(url.pathname) : url.pathname)
+  } }`
+  const tenant = tenantOnThread(0, 'handed')
+  // Past the runs a program needs before its first steps are synchronous (step-costs.ts).
+  for (let i = 0; i < 12; i++) await pool.run(fetchTask(tenant, source, { url: `http://example.test/warm/${i}` }))
+  const runs = (paths: string[]): Promise<Array<{ body: string; bytes: boolean }>> =>
+    Promise.all(paths.map((path) => pool.run(fetchTask(tenant, source, { url: `http://example.test${path}` })).then((result) => ({ body: bodyText(result.response?.body), bytes: result.response?.body instanceof ArrayBuffer }))))
+  let before = await pool.stats()
+  const texts = Array.from({ length: 8 }, (_, i) => `/text/${i}`)
+  t.same(await runs(texts), texts.map((path) => ({ body: path, bytes: false })), 'each run got its own answer')
+  let after = await pool.stats()
+  t.equal(after.runBatches - before.runBatches, 1, 'in one message')
+  t.equal(after.threadSteps - before.threadSteps, 8, 'each first step synchronous')
+  t.equal(after.resultTakes - before.resultTakes, 1, "one call of its own, for the last run's result: the other seven came out with the next run's dispatch")
+  // Bytes bodies (objects, each copied out when it is handed) among texts.
+  before = after
+  const mixed = Array.from({ length: 8 }, (_, i) => (i % 2 === 0 ? `/bytes/${i}?bytes` : `/text/${i}`))
+  t.same(await runs(mixed), mixed.map((path) => ({ body: path.replace('?bytes', ''), bytes: path.endsWith('?bytes') })), 'texts and bytes, each its own run\'s')
+  after = await pool.stats()
+  t.equal(after.resultTakes - before.resultTakes, 1)
+})
+
+t.test('a finished run whose result waits for the next dispatch keeps it when that next run goes over its CPU limit in its synchronous step', async (t) => {
+  const source = `export default { fetch(request) {
+    if (new URL(request.url).pathname === '/spin') for (;;) {}
+    return new Response('done ' + new URL(request.url).pathname)
+  } }`
+  const tenant = tenantOnThread(1, 'handed-spin')
+  const limits = { cpuMs: 100 }
+  for (let i = 0; i < 12; i++) await pool.run(fetchTask(tenant, source, {}, limits))
+  const before = await pool.stats()
+  const [first, spin, after] = await Promise.all(['/first', '/spin', '/after'].map((path) => pool.run(fetchTask(tenant, source, { url: `http://example.test${path}` }, limits))))
+  const stats = await pool.stats()
+  t.equal(stats.threadSteps - before.threadSteps, 2, 'the first two runs stepped synchronously, in one message')
+  t.equal(first?.ok, true, 'the run before the spinner kept its result')
+  t.equal(bodyText(first?.response?.body), 'done /first')
+  t.equal(spin?.error?.code, 'SCRIPT_CPU_LIMIT')
+  // The run after the spinner had not started: it starts in a fresh isolate.
+  t.equal(bodyText(after?.response?.body), 'done /after')
+  t.equal(after?.metrics.start, 'cold')
+})
+
 t.test('Response.json and request.text work, and bytes bodies cross as bytes', async (t) => {
   const json = await pool.run(fetchTask('tenant-a', `export default { async fetch(r) { return Response.json({ text: await r.text() }) } }`, { method: 'POST', body: 'plain' }))
   t.equal(json.response?.headers.find(([name]) => name === 'content-type')?.[1], 'application/json')

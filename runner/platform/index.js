@@ -398,10 +398,13 @@ function resultForHost(payload) {
  * Starts a run. `args` is the JSON text `{ input, env }` as the run crossed from the gateway, and
  * `body` a binary request body (or null): a text copies into the isolate as one memcpy where
  * objects went through the V8 serializer (runner/protocol.ts RunArgs). `sync`: the host calls
- * synchronously and, right after, `take`s the result of a run that finished within that call
- * (most do: no host call, no timer), which saves the asynchronous hand-back through `complete`.
+ * synchronously and then `take`s the result of a run that finished within that call (most do: no
+ * host call, no timer), which saves the asynchronous hand-back through `complete`. `previous`
+ * (a run id, or 0): a run the host started synchronously just before and has not taken yet, whose
+ * result this call hands back as `take` would, so a batch of runs costs one call each.
  */
-function dispatch(runId, programId, kind, args, body, outputLimit, sync) {
+function dispatch(runId, programId, kind, args, body, outputLimit, sync, previous) {
+  const handed = previous > 0 ? hand(previous) : undefined
   const run = new Run(runId, outputLimit)
   run.canRespondEarly = canRespondEarly
   if (sync === true) syncRuns[runId] = run
@@ -412,6 +415,7 @@ function dispatch(runId, programId, kind, args, body, outputLimit, sync) {
   if (cut !== -1) input.headers = new HeaderText(args.slice(cut + 1))
   if (body !== null && kind === 'fetch') input.body = body
   then(execute(run, programId, kind, input, env), (result) => finish(run, result))
+  return handed
 }
 
 /**
@@ -421,10 +425,29 @@ function dispatch(runId, programId, kind, args, body, outputLimit, sync) {
  * copy, which isolated-vm's options make cost more than the call (0.6 us of 2.6).
  */
 function take(runId, whole) {
+  if (runId === handedId) return handedResult
   delete syncRuns[runId]
   const result = syncResults[runId]
   if (typeof result === 'object' && whole !== true) return true
   delete syncResults[runId]
+  return result
+}
+
+/**
+ * The last result `dispatch` handed back, until the next: a call that failed after taking it (its
+ * own run went over its bound, or left a rejection isolated-vm reports as the call's failure)
+ * returned nothing, and the host then `take`s it from here.
+ */
+let handedId = 0
+let handedResult
+
+/** `take` of a text, kept once more for a failed call (handedResult); an object stays for `take(runId, true)`. */
+function hand(runId) {
+  const result = take(runId, false)
+  if (typeof result === 'string') {
+    handedId = runId
+    handedResult = result
+  }
   return result
 }
 

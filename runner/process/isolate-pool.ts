@@ -65,7 +65,7 @@ export interface PoolStats extends WorkerStats {
 
 /** Adds up the counters of several threads or runners (a counter one of them lacks counts 0); null ones are skipped. */
 export function sumStats(all: Iterable<Partial<PoolStats> | null>): PoolStats {
-  const sum: PoolStats = { isolates: 0, isolateHits: 0, isolateMisses: 0, programHits: 0, programMisses: 0, threadSteps: 0, poolSteps: 0, threadAnswers: 0, poolAnswers: 0, keptAnswers: 0, runBatches: 0, threadCrashes: 0, movedRuns: 0 }
+  const sum: PoolStats = { isolates: 0, isolateHits: 0, isolateMisses: 0, programHits: 0, programMisses: 0, threadSteps: 0, poolSteps: 0, threadAnswers: 0, poolAnswers: 0, keptAnswers: 0, runBatches: 0, resultTakes: 0, threadCrashes: 0, movedRuns: 0 }
   for (const stats of all) {
     if (stats === null) continue
     for (const key of Object.keys(sum) as Array<keyof PoolStats>) sum[key] += stats[key] ?? 0

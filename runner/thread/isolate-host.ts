@@ -42,6 +42,11 @@ export interface WorkerStats {
   keptAnswers: number
   /** Messages of runs the thread was sent (worker.ts): one per tenant per turn. */
   runBatches: number
+  /**
+   * Runs started synchronously whose result came out of their isolate by a call of its own; the
+   * others' came out with the next run's dispatch (TenantIsolate Program.dispatch).
+   */
+  resultTakes: number
 }
 
 /**
@@ -57,7 +62,7 @@ export class IsolateHost {
   readonly #options: IsolateHostOptions
   readonly #watchdog = new Watchdog()
   readonly #bridge: HostBridge
-  readonly #stats: WorkerStats = { isolates: 0, isolateHits: 0, isolateMisses: 0, programHits: 0, programMisses: 0, threadSteps: 0, poolSteps: 0, threadAnswers: 0, poolAnswers: 0, keptAnswers: 0, runBatches: 0 }
+  readonly #stats: WorkerStats = { isolates: 0, isolateHits: 0, isolateMisses: 0, programHits: 0, programMisses: 0, threadSteps: 0, poolSteps: 0, threadAnswers: 0, poolAnswers: 0, keptAnswers: 0, runBatches: 0, resultTakes: 0 }
   readonly #isolates: LRUCache<string, TenantIsolate>
   readonly #stepCosts = new StepCosts()
   #checker: ivm.Isolate | null = null
@@ -135,7 +140,9 @@ export class IsolateHost {
     let raw: DispatchResult | null = null
     let failure: ErrorData | null = null
     try {
-      const program = await tenant.program(task.program)
+      // A program held already starts the run in this turn: a batch's runs go into the isolate
+      // back to back, each taking the result of the one before (tenant-isolate.ts Program.dispatch).
+      const program = tenant.programNow(task.program) ?? (await tenant.program(task.program))
       // Synchronously only into a quiet isolate: behind a sibling's asynchronous step the call would wait holding the thread (tenant-isolate.ts quiet).
       const step = tenant.quiet ? this.#firstStep(key, task, started) : undefined
       if (step === undefined) this.#stats.poolSteps++
@@ -233,6 +240,9 @@ export class IsolateHost {
     },
     pooled: () => {
       this.#stats.poolAnswers++
+    },
+    tookResult: () => {
+      this.#stats.resultTakes++
     },
     hold: (step) => {
       this.#stats.threadAnswers++

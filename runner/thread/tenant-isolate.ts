@@ -57,9 +57,10 @@ export interface Program {
 /**
  * A run's first step taken synchronously, on the worker thread itself: no hop to isolated-vm's
  * thread pool and back (measured: ~3 us against ~30 us for an empty call), and a run that finishes
- * in that step (most: no host call, no timer) hands its result back in a second synchronous call
- * instead of through `complete`. The watchdog's timer cannot fire during a synchronous call, so
- * the step carries its own bound: isolated-vm's `timeout`, the run's remaining CPU or wall time.
+ * in that step (most: no host call, no timer) hands its result back synchronously instead of
+ * through `complete`: with the next run's dispatch into the same context, or by a call of its own.
+ * The watchdog's timer cannot fire during a synchronous call, so the step carries its own bound:
+ * isolated-vm's `timeout`, the run's remaining CPU or wall time.
  */
 export interface SyncStep {
   /** Wall-clock bound of the step (ms); past it the step is stopped and the run ends with `code`. */
@@ -97,6 +98,8 @@ export interface AnswerSteps {
   hold(step: () => void): void
   /** An answer went to isolated-vm's pool (counted). */
   pooled(): void
+  /** A run's result came out of its isolate by a call of its own, not with the next run's dispatch (counted). */
+  tookResult(): void
 }
 
 export const PLATFORM_FILENAME = 'isogate:platform'
@@ -418,6 +421,16 @@ export class TenantIsolate {
     return this.#programs.size
   }
 
+  /**
+   * The program for a script version when it is compiled and ready, else undefined: a run of a
+   * held program then starts within the caller's turn (isolate-host.ts run), with no microtask
+   * between it and the runs beside it.
+   */
+  programNow(ref: NamedProgram): Program | undefined {
+    const program = this.#programs.get(programKey(ref))
+    return program === undefined ? undefined : readyPrograms.get(program)
+  }
+
   /** The compiled program for a script version, compiling it on a miss (which needs its source). */
   program(ref: NamedProgram): Promise<Program> {
     const key = programKey(ref)
@@ -426,7 +439,9 @@ export class TenantIsolate {
       const source = ref.source
       if (source === undefined) return Promise.reject(new Error(`the source of program ${key} did not reach this thread`))
       this.#compiling++
-      program = this.#compile(key, source)
+      const compiling = this.#compile(key, source)
+      program = compiling
+      compiling.then((ready) => readyPrograms.set(compiling, ready), () => undefined)
       const compiled = () => {
         this.#compiling--
         this.#checkSettled()
@@ -585,6 +600,8 @@ export class TenantIsolate {
       }
       this.#compiled++
       if (further) this.#wantSpare = true
+      /** The last run started synchronously in this context whose result is not taken yet. */
+      let untaken: BridgeRun | null = null
       return {
         id: programId,
         release: prepared.release,
@@ -603,19 +620,27 @@ export class TenantIsolate {
               (error: unknown) => this.#rejectionOf(error),
             )
           }
-          const { error: rejection, timedOut } = stepWithin(dispatch, [run.id, programId, kind, args.json, args.body, outputLimit, true], step)
+          // The run before, started synchronously in this context and not taken yet, comes back with this call.
+          const previous = untaken
+          untaken = null
+          const { error: rejection, timedOut, value } = stepWithin(dispatch, [run.id, programId, kind, args.json, args.body, outputLimit, true, previous?.id ?? 0], step)
+          if (previous !== null) {
+            // A call that failed returned nothing: the platform keeps the text it handed for a take.
+            if (rejection === null) this.#taken(take, previous, value)
+            else if (!this.#isolate.isDisposed) this.#take(take, previous)
+          }
           if (this.#isolate.isDisposed) return Promise.resolve(null) // its memory limit: the watchdog ends the run
           if (timedOut) throw new StepTimeout(step.code)
-          let result: DispatchResult | undefined
-          try {
-            // A text comes as it is; an object (a bytes body) only as a copy, asked for then.
-            let taken: unknown = take.applySync(undefined, [run.id, false])
-            if (taken === true) taken = take.applySync(undefined, [run.id, true], COPY_RESULT)
-            if (taken !== undefined) result = resultFromIsolate(taken)
-          } catch {
-            // Disposed meanwhile: the watchdog ends the run.
-          }
-          if (result !== undefined) run.complete(result)
+          // Taken with the next run's dispatch into this context when one follows in this turn (a
+          // batch's runs are dispatched back to back: isolate-host.ts run), else by a call of its
+          // own once this turn's microtasks are done (behind an asynchronous step, if one entered
+          // the isolate meanwhile: #take).
+          untaken = run
+          queueMicrotask(() => {
+            if (untaken !== run) return
+            untaken = null
+            this.#take(take, run)
+          })
           return Promise.resolve(rejection === null ? null : this.#rejectionOf(rejection))
         },
         unhandledRejection: () => {
@@ -629,6 +654,51 @@ export class TenantIsolate {
     } catch (error) {
       prepared?.release()
       throw this.#programError(error, source)
+    }
+  }
+
+  /**
+   * Takes a run's result out of its context: synchronously while the isolate is quiet (as it is
+   * right after the run's synchronous first step, unless an asynchronous step entered since),
+   * else behind the steps out, on isolated-vm's pool. A run not finished yet completes later.
+   */
+  #take(take: ivm.Reference, run: BridgeRun): void {
+    this.#answerSteps?.tookResult()
+    if (!this.quiet) {
+      this.#onPool(take.apply(undefined, [run.id, false])).then(
+        (value: unknown) => this.#taken(take, run, value),
+        () => undefined, // disposed meanwhile: the watchdog ends the run
+      )
+      return
+    }
+    let value: unknown
+    try {
+      value = take.applySync(undefined, [run.id, false])
+    } catch {
+      return // disposed meanwhile: the watchdog ends the run
+    }
+    this.#taken(take, run, value)
+  }
+
+  /** Completes a run with what `take` (or the next run's dispatch) gave: its text, `true` for an object to copy out, or nothing yet. */
+  #taken(take: ivm.Reference, run: BridgeRun, value: unknown): void {
+    if (value === undefined) return
+    if (value !== true) {
+      run.complete(resultFromIsolate(value))
+      return
+    }
+    // An object (a bytes body) comes only as a copy, asked for now.
+    if (!this.quiet) {
+      this.#onPool(take.apply(undefined, [run.id, true], COPY_RESULT)).then(
+        (copied: unknown) => run.complete(resultFromIsolate(copied)),
+        () => undefined,
+      )
+      return
+    }
+    try {
+      run.complete(resultFromIsolate(take.applySync(undefined, [run.id, true], COPY_RESULT)))
+    } catch {
+      // Disposed meanwhile: the watchdog ends the run.
     }
   }
 
@@ -699,14 +769,14 @@ export class TenantIsolate {
  * threw (null: nothing; an unhandled rejection of the step, or the bound's own error), and whether
  * the bound stopped it.
  */
-function stepWithin(reference: ivm.Reference, args: unknown[], step: SyncStep): { error: unknown; timedOut: boolean } {
+function stepWithin(reference: ivm.Reference, args: unknown[], step: SyncStep): { error: unknown; timedOut: boolean; value: unknown } {
   const wallBefore = performance.now()
   try {
     const timeout = Math.max(1, Math.ceil(step.timeoutMs))
-    reference.applySync(undefined, args, needsCopy(args) ? { arguments: COPY, timeout } : { timeout })
-    return { error: null, timedOut: false }
+    const value: unknown = reference.applySync(undefined, args, needsCopy(args) ? { arguments: COPY, timeout } : { timeout })
+    return { error: null, timedOut: false, value }
   } catch (error) {
-    return { error, timedOut: error instanceof Error && TIMED_OUT.test(error.message) && performance.now() - wallBefore >= step.timeoutMs * 0.9 }
+    return { error, timedOut: error instanceof Error && TIMED_OUT.test(error.message) && performance.now() - wallBefore >= step.timeoutMs * 0.9, value: undefined }
   }
 }
 
@@ -728,6 +798,9 @@ function needsCopy(args: readonly unknown[]): boolean {
 function transferOptions(args: readonly unknown[]): typeof COPY_ARGUMENTS | undefined {
   return needsCopy(args) ? COPY_ARGUMENTS : undefined
 }
+
+/** Each compiled program by the promise that gave it (TenantIsolate.programNow). */
+const readyPrograms = new WeakMap<Promise<Program>, Program>()
 
 /** A run ended with its isolate because another run of the tenant went over limit `code`. */
 function siblingLimit(code: RunnerErrorCode): RunnerError {
