@@ -425,7 +425,12 @@ function dispatch(runId, programId, kind, args, body, outputLimit, sync, previou
  * copy, which isolated-vm's options make cost more than the call (0.6 us of 2.6).
  */
 function take(runId, whole) {
-  if (runId === handedId) return handedResult
+  const handed = handedResult
+  const recovered = runId === handedId
+  // Kept only until the host takes anything else: then the call that handed it did not fail.
+  handedId = 0
+  handedResult = undefined
+  if (recovered) return handed
   delete syncRuns[runId]
   const result = syncResults[runId]
   if (typeof result === 'object' && whole !== true) return true
@@ -434,9 +439,9 @@ function take(runId, whole) {
 }
 
 /**
- * The last result `dispatch` handed back, until the next: a call that failed after taking it (its
- * own run went over its bound, or left a rejection isolated-vm reports as the call's failure)
- * returned nothing, and the host then `take`s it from here.
+ * The result `dispatch` handed back last, until the host takes or hands another: a call that
+ * failed after taking it (its own run went over its bound, or left a rejection isolated-vm reports
+ * as the call's failure) returned nothing, and the host then `take`s it from here.
  */
 let handedId = 0
 let handedResult
