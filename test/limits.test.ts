@@ -94,6 +94,19 @@ t.test('a promise that never resolves ends with SCRIPT_TIMEOUT at the wall limit
   await recovers(t, 'wall-never', false)
 })
 
+t.test('a program compiled right after a run ended at its wall limit: its top-level code is charged to no run, and the isolate is not killed in the ended run\'s name', async (t) => {
+  // The platform names the run that executed last until another run's code starts: the 40 ms
+  // top-level loop below was charged to the ended run, past its 20 ms grace (watchdog.ts), and the
+  // isolate was killed with it as culprit; CI met it as a plain program's compile under load.
+  const ended = await exceed('wall-compile', `await new Promise(() => {})`, { timeoutMs: 100 })
+  t.match(ended, { ok: false, error: { code: 'SCRIPT_TIMEOUT' } })
+  const busyTopLevel = `let sum = 0; for (let i = 0; i < 4e7; i++) sum += i
+export default { fetch() { return new Response('compiled ' + (sum > 0)) } }`
+  const next = await pool.run(fetchTask('wall-compile', busyTopLevel))
+  t.same([bodyText(next.response?.body), next.error], ['compiled true', undefined], 'the new program\'s first run succeeds')
+  t.equal(next.metrics.start, 'warm', 'in the same isolate')
+})
+
 t.test('a timer longer than the wall limit ends with SCRIPT_TIMEOUT', async (t) => {
   const result = await exceed('wall-timer', `await new Promise((resolve) => setTimeout(resolve, 10_000)); return new Response('late')`, { timeoutMs: 100 })
   t.match(result, { ok: false, error: { code: 'SCRIPT_TIMEOUT' } })

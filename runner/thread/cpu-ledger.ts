@@ -74,6 +74,11 @@ export class CpuLedger {
     if (slot !== 0) this.#free.push(slot)
   }
 
+  /** Charges `ns` to `slot` as a finished segment (IsolateCpuAccount.idle, the host's one switch). */
+  add(slot: number, ns: number): void {
+    this.#charged[slot] = (this.#charged[slot] as number) + ns
+  }
+
   /** Nanoseconds charged to `slot` by finished segments (read under the account's lock). */
   charged(slot: number): number {
     return this.#charged[slot] as number
@@ -139,6 +144,27 @@ export class IsolateCpuAccount {
     const own = slot === 0 ? 0 : reading.charged + (reading.current === slot ? running : 0)
     const unattributed = reading.unattributed + (reading.current === 0 ? running : 0)
     return own + Math.max(0, unattributed - unattributedAtStart)
+  }
+
+  /**
+   * Ends the running segment and names no run as executing, as the platform's switch to slot 0
+   * does (runtime.js switchTo). The platform switches when a run's code starts, not when an entry
+   * into the isolate ends, so between entries it names the run that executed last; the host calls
+   * this before it enters the isolate for no run (a context's platform start, a program's
+   * top-level code), which would otherwise be charged to that run, even one already ended (a
+   * program compiled right after a run ended at its wall limit got the isolate killed in that
+   * run's name). Only while no code of the isolate may be executing: the isolate writes the books too.
+   */
+  idle(): void {
+    const current = this.#fields[CURRENT] as number
+    if (current === 0) return
+    const now = this.#clock()
+    Atomics.add(this.#seq, SEQ, 1)
+    const spent = now - (this.#fields[START] as number)
+    if (spent > 0) this.ledger.add(current, spent)
+    this.#fields[START] = now
+    this.#fields[CURRENT] = 0
+    Atomics.add(this.#seq, SEQ, 1)
   }
 
   #read(slot: number): AccountReading {

@@ -346,6 +346,16 @@ export class TenantIsolate {
   }
 
   /**
+   * Before an entry into the isolate that is no run's (a context's platform start, a program's
+   * top-level code): its CPU is charged to no run, not to the run that executed last
+   * (IsolateCpuAccount.idle). Skipped while a step may be executing on isolated-vm's pool: the
+   * books have one writer at a time, and that step's run is then the one executing.
+   */
+  #idle(): void {
+    if (this.#asyncSteps === 0 && !this.#heapSentinel && !this.#isolate.isDisposed) this.cpuAccount.idle()
+  }
+
+  /**
    * Counts an asynchronous step (isolated-vm's promise of a call on its pool) until it returns:
    * the promise settles as the step's did, once the count (quiet, settled) knows it is over.
    */
@@ -498,6 +508,7 @@ export class TenantIsolate {
       context.release()
     }
     try {
+      this.#idle()
       this.#absorbRejections(context)
       const boot = this.#platform.runSync(context, { reference: true }) as ivm.Reference
       refs.push(boot)
@@ -585,7 +596,8 @@ export class TenantIsolate {
         if (nodeModules.length > 0) prepared.openNodeModules.applySync(undefined, [nodeKey])
         // Tenant code (the module's top level) runs asynchronously, where the watchdog can stop it.
         try {
-          await module.evaluate()
+          this.#idle()
+          await this.#onPool(module.evaluate())
         } finally {
           if (nodeModules.length > 0 && !isolate.isDisposed) prepared.closeNodeModules.applySync(undefined, [nodeKey])
         }
@@ -593,7 +605,8 @@ export class TenantIsolate {
         // default export is reported by the first dispatch.
         const namespace = module.namespace
         refs.push(namespace)
-        await register.apply(undefined, [programId, namespace.derefInto()])
+        this.#idle()
+        await this.#onPool(register.apply(undefined, [programId, namespace.derefInto()]))
       } finally {
         module.release()
         for (const node of nodeModules) node.release()
