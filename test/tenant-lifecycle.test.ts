@@ -99,6 +99,43 @@ for (const target of databaseTargets()) {
       t.equal(routes.match('racer', 'GET', '/web').kind, 'tenant-not-found', 'the late read of a deleted tenant is dropped')
     })
 
+    t.test('a tenant read that began before a suspension does not land after the read that saw it', async (t) => {
+      // Another node's directory (TenantRelay refreshes it on each notification): a quota change's
+      // read, held back here after it read the row, and the suspension's read right behind it.
+      let hold = false
+      let release: () => void = () => {}
+      const db = new Proxy(isogate.db, {
+        get(target, key) {
+          if (key !== 'system') {
+            const value: unknown = Reflect.get(target, key, target)
+            return typeof value === 'function' ? value.bind(target) : value
+          }
+          return async (work: Parameters<typeof target.system>[0]) => {
+            const read = await target.system(work)
+            if (hold) {
+              hold = false
+              await new Promise<void>((resolve) => (release = resolve))
+            }
+            return read
+          }
+        },
+      })
+      const directory = new TenantDirectory({ db, tenants: new TenantRepository(), defaults: QUOTA })
+      await directory.load()
+      const tenantId = await tenant(isogate, 'overtaken')
+      hold = true
+      const early = directory.refresh(tenantId, { remote: true })
+      await until(async () => !hold)
+      t.equal((await api(isogate, 'POST', '/api/v1/tenants/overtaken/suspend')).status, 200)
+      const late = directory.refresh(tenantId, { remote: true })
+      // The early read lands last: once the late one is applied (at once, were they not queued).
+      await Promise.race([late, sleep(500)])
+      release()
+      t.equal((await early)?.status, 'active', 'the early read saw the tenant active')
+      t.equal((await late)?.status, 'suspended', 'the late read saw the suspension')
+      t.equal(directory.get(tenantId)?.status, 'suspended', 'and the suspension is what this node keeps')
+    })
+
     t.test('a suspended tenant answers 403 on the data plane, its cron and events wait, its API is read-only; resume brings all back', async (t) => {
       const tenantId = await tenant(isogate, 'sleepy')
       const http = await script(isogate, 'sleepy', { name: 'web', http: { path: '/web' } })

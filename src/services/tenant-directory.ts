@@ -47,6 +47,8 @@ export class TenantDirectory {
   readonly #byId = new Map<string, TenantState>()
   readonly #idBySlug = new Map<string, string>()
   readonly #listeners = new Set<TenantChangeListener>()
+  /** Each tenant's last refresh queued: the next one starts after it. */
+  readonly #refreshes = new Map<string, Promise<TenantState | null>>()
 
   constructor(options: TenantDirectoryOptions) {
     if (options.defaults === null || typeof options.defaults !== 'object') throw new TypeError('options.defaults must be a TenantQuota')
@@ -80,8 +82,25 @@ export class TenantDirectory {
     await Promise.all(changes.flatMap((change) => [...this.#listeners].map(async (listener) => listener(change))))
   }
 
-  /** Re-reads one tenant and tells the listeners (routes, gate, caches) before it resolves. */
-  async refresh(tenantId: string, options: { remote?: boolean } = {}): Promise<TenantState | null> {
+  /**
+   * Re-reads one tenant and tells the listeners (routes, gate, caches) before it resolves. A
+   * tenant's refreshes run one after another, so a read that began before a change (a quota's
+   * notification, then a suspension's, on another node) cannot land after the read that saw it
+   * and put the tenant back as it was.
+   */
+  refresh(tenantId: string, options: { remote?: boolean } = {}): Promise<TenantState | null> {
+    const previous = this.#refreshes.get(tenantId) ?? Promise.resolve(null)
+    const settle = (): Promise<TenantState | null> => this.#refresh(tenantId, options)
+    const next = previous.then(settle, settle)
+    this.#refreshes.set(tenantId, next)
+    const done = (): void => {
+      if (this.#refreshes.get(tenantId) === next) this.#refreshes.delete(tenantId)
+    }
+    next.then(done, done)
+    return next
+  }
+
+  async #refresh(tenantId: string, options: { remote?: boolean }): Promise<TenantState | null> {
     const found = await this.#db.system(async (tx) => {
       const tenant = await this.#tenants.findById(tx, tenantId)
       if (tenant === null) return null
