@@ -348,13 +348,11 @@ export class DataPlane {
       this.#options.admission.release(route.tenantId)
       if (result.ok) this.#options.breaker.succeeded(route.scriptId, route.version)
       else if (countsAgainstScript(result.error?.code)) this.#options.breaker.failed(route.scriptId, route.version)
-      // A failure's record goes to the failure journal before its answer leaves: a gateway killed
-      // between the two would otherwise have answered a run it never recorded.
-      const failed = !result.ok || result.response === undefined || result.response.status >= 500
-      if (failed) this.#options.onRun({ executionId, route, request, result, startedAt, clientAborted: state.aborted })
+      // Recorded before the answer leaves: a failure's record is in the failure journal then, so a
+      // gateway killed between the two has not answered a run it never recorded.
+      this.#options.onRun({ executionId, route, request, result, startedAt, clientAborted: state.aborted })
       const status = writeRunResult(res, state, request.method, result, executionId)
       this.#options.metrics.observe(route.tenantSlug, state.aborted ? 499 : status, (performance.now() - started) / 1000)
-      if (!failed) this.#options.onRun({ executionId, route, request, result, startedAt, clientAborted: state.aborted })
     }
     this.#options.executor.run(task).then(finish, (error: unknown) => {
       this.#options.logger.error({ err: error, executionId }, 'run failed in the host')

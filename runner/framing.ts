@@ -149,7 +149,7 @@ export class FrameChannel {
         },
       },
     })
-    reads.channel = new FrameChannel(socket, onFrame, onError ?? ((error) => socket.destroy(error)), 'onread')
+    reads.channel = new FrameChannel(socket, onFrame, onError, 'onread')
     return reads.channel
   }
 
