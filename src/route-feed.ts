@@ -1,6 +1,7 @@
 import type { Logger } from 'pino'
 import type { Route, RouteTable } from '../gateway/index.js'
 import type { TenantChange, TenantDirectory } from './services/tenant-directory.js'
+import { KeyedQueue } from './services/keyed-queue.js'
 
 export interface RouteFeedOptions {
   routes: RouteTable
@@ -33,8 +34,8 @@ export class RouteFeed {
   readonly #directory: TenantDirectory
   readonly #read: (tenantId?: string) => Promise<Route[]>
   readonly #logger: Logger
-  /** Each tenant's last refresh queued: the next one starts after it. */
-  readonly #queues = new Map<string, Promise<void>>()
+  /** A tenant's refreshes, one after another. */
+  readonly #queues = new KeyedQueue()
 
   constructor(options: RouteFeedOptions) {
     if (typeof options.read !== 'function') throw new TypeError('options.read must be a function')
@@ -52,13 +53,7 @@ export class RouteFeed {
 
   /** Reads one tenant's routes again and applies them (a script of the tenant changed). */
   refresh(tenantId: string): Promise<void> {
-    const previous = this.#queues.get(tenantId) ?? Promise.resolve()
-    const next = previous.then(() => this.#apply(tenantId))
-    this.#queues.set(tenantId, next)
-    void next.finally(() => {
-      if (this.#queues.get(tenantId) === next) this.#queues.delete(tenantId)
-    })
-    return next
+    return this.#queues.run(tenantId, () => this.#apply(tenantId))
   }
 
   /** A tenant was made, renamed or deleted (TenantDirectory listener). */

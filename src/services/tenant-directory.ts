@@ -2,6 +2,7 @@ import type { Database } from '../db/database.js'
 import type { TenantRepository } from '../db/tenant.repository.js'
 import type { TenantStatus } from '../domain/tenant.js'
 import { effectiveQuota, type TenantQuota } from '../domain/tenant-quota.js'
+import { KeyedQueue } from './keyed-queue.js'
 
 /** What this node knows of one tenant without asking the database. */
 export interface TenantState {
@@ -47,8 +48,8 @@ export class TenantDirectory {
   readonly #byId = new Map<string, TenantState>()
   readonly #idBySlug = new Map<string, string>()
   readonly #listeners = new Set<TenantChangeListener>()
-  /** Each tenant's last refresh queued: the next one starts after it. */
-  readonly #refreshes = new Map<string, Promise<TenantState | null>>()
+  /** A tenant's refreshes, one after another. */
+  readonly #refreshes = new KeyedQueue()
 
   constructor(options: TenantDirectoryOptions) {
     if (options.defaults === null || typeof options.defaults !== 'object') throw new TypeError('options.defaults must be a TenantQuota')
@@ -89,15 +90,7 @@ export class TenantDirectory {
    * and put the tenant back as it was.
    */
   refresh(tenantId: string, options: { remote?: boolean } = {}): Promise<TenantState | null> {
-    const previous = this.#refreshes.get(tenantId) ?? Promise.resolve(null)
-    const settle = (): Promise<TenantState | null> => this.#refresh(tenantId, options)
-    const next = previous.then(settle, settle)
-    this.#refreshes.set(tenantId, next)
-    const done = (): void => {
-      if (this.#refreshes.get(tenantId) === next) this.#refreshes.delete(tenantId)
-    }
-    next.then(done, done)
-    return next
+    return this.#refreshes.run(tenantId, () => this.#refresh(tenantId, options))
   }
 
   async #refresh(tenantId: string, options: { remote?: boolean }): Promise<TenantState | null> {
