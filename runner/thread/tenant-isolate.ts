@@ -195,7 +195,12 @@ export class TenantIsolate {
    * a task on isolated-vm's pool each, and every step of a tenant making host calls.
    */
   get quiet(): boolean {
-    return this.#asyncSteps === 0 && this.#compiling === 0 && !this.#heapSentinel
+    return this.#compiling === 0 && this.#nothingOnPool
+  }
+
+  /** No step of ours out on isolated-vm's pool and no heap reading queued there (quiet, but for a compile in progress). */
+  get #nothingOnPool(): boolean {
+    return this.#asyncSteps === 0 && !this.#heapSentinel
   }
 
   /** Retired or disposed: no new run may start here. */
@@ -352,7 +357,7 @@ export class TenantIsolate {
    * books have one writer at a time, and that step's run is then the one executing.
    */
   #idle(): void {
-    if (this.#asyncSteps === 0 && !this.#heapSentinel && !this.#isolate.isDisposed) this.cpuAccount.idle()
+    if (this.#nothingOnPool && !this.#isolate.isDisposed) this.cpuAccount.idle()
   }
 
   /**
@@ -677,20 +682,7 @@ export class TenantIsolate {
    */
   #take(take: ivm.Reference, run: BridgeRun): void {
     this.#answerSteps?.tookResult()
-    if (!this.quiet) {
-      this.#onPool(take.apply(undefined, [run.id, false])).then(
-        (value: unknown) => this.#taken(take, run, value),
-        () => undefined, // disposed meanwhile: the watchdog ends the run
-      )
-      return
-    }
-    let value: unknown
-    try {
-      value = take.applySync(undefined, [run.id, false])
-    } catch {
-      return // disposed meanwhile: the watchdog ends the run
-    }
-    this.#taken(take, run, value)
+    this.#callTake(take, [run.id, false], undefined, (value) => this.#taken(take, run, value))
   }
 
   /** Completes a run with what `take` (or the next run's dispatch) gave: its text, `true` for an object to copy out, or nothing yet. */
@@ -701,18 +693,25 @@ export class TenantIsolate {
       return
     }
     // An object (a bytes body) comes only as a copy, asked for now.
+    this.#callTake(take, [run.id, true], COPY_RESULT, (copied) => run.complete(resultFromIsolate(copied)))
+  }
+
+  /**
+   * Calls the platform's `take`: synchronously while the isolate is quiet, else behind the steps
+   * out, on isolated-vm's pool. An isolate disposed meanwhile gives nothing: the watchdog ends the run.
+   */
+  #callTake(take: ivm.Reference, args: [number, boolean], options: typeof COPY_RESULT | undefined, use: (value: unknown) => void): void {
     if (!this.quiet) {
-      this.#onPool(take.apply(undefined, [run.id, true], COPY_RESULT)).then(
-        (copied: unknown) => run.complete(resultFromIsolate(copied)),
-        () => undefined,
-      )
+      this.#onPool(take.apply(undefined, args, options)).then(use, () => undefined)
       return
     }
+    let value: unknown
     try {
-      run.complete(resultFromIsolate(take.applySync(undefined, [run.id, true], COPY_RESULT)))
+      value = take.applySync(undefined, args, options)
     } catch {
-      // Disposed meanwhile: the watchdog ends the run.
+      return
     }
+    use(value)
   }
 
   /**
