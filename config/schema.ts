@@ -135,6 +135,12 @@ export const settings = {
     0.5,
   ),
   runners: setting('ISOGATE_RUNNERS', 'Runner processes; tenants are sharded across them, so a crash takes down one runner', positiveInt.max(64), 2),
+  runnerTimerSlackUs: setting(
+    'ISOGATE_RUNNER_TIMER_SLACK_US',
+    'Timer slack (microseconds, Linux) of runner processes and their threads: their timed wake-ups may be coalesced within it, and a synchronous step that spins past its CPU or wall limit is stopped at most this much later; 0 leaves the kernel\'s 50',
+    z.coerce.number().int().min(0).max(20_000),
+    1000,
+  ),
   runnerStandby: setting(
     'ISOGATE_RUNNER_STANDBY',
     'Idle runner processes kept started, which take a crashed runner\'s place at once; 0 restarts it cold',

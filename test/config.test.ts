@@ -92,3 +92,11 @@ t.test("a tenant's CPU share of a worker thread is half a core unless set, and m
   t.throws(() => loadConfig({}, { ISOGATE_TENANT_CPU_SHARE: '0' }), { setting: 'tenantCpuShare', message: /ISOGATE_TENANT_CPU_SHARE/ })
   t.throws(() => loadConfig({}, { ISOGATE_TENANT_CPU_SHARE: '1.5' }), { setting: 'tenantCpuShare', message: /ISOGATE_TENANT_CPU_SHARE/ })
 })
+
+t.test("runners' timer slack is 1 ms unless set; 0 leaves the kernel's, and it is a whole number of microseconds up to 20 ms", async (t) => {
+  t.equal(loadConfig({}, {}).runnerTimerSlackUs, 1000)
+  t.equal(loadConfig({}, { ISOGATE_RUNNER_TIMER_SLACK_US: '0' }).runnerTimerSlackUs, 0)
+  t.throws(() => loadConfig({}, { ISOGATE_RUNNER_TIMER_SLACK_US: '-1' }), { setting: 'runnerTimerSlackUs', message: /ISOGATE_RUNNER_TIMER_SLACK_US/ })
+  t.throws(() => loadConfig({}, { ISOGATE_RUNNER_TIMER_SLACK_US: '0.5' }), { setting: 'runnerTimerSlackUs', message: /ISOGATE_RUNNER_TIMER_SLACK_US/ })
+  t.throws(() => loadConfig({}, { ISOGATE_RUNNER_TIMER_SLACK_US: '20001' }), { setting: 'runnerTimerSlackUs', message: /ISOGATE_RUNNER_TIMER_SLACK_US/ })
+})

@@ -1,5 +1,5 @@
 import { spawn } from 'node:child_process'
-import { mkdtempSync, readFileSync, statSync } from 'node:fs'
+import { existsSync, mkdtempSync, readFileSync, statSync } from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
 import t from 'tap'
@@ -52,6 +52,12 @@ t.test('npm start with no configuration creates the demo tenant, serves /demo/he
   t.match(await response.json(), { hello: 'world' })
   const runners = childPids(first.pid)
   t.ok(runners.length >= 1, `the gateway runs scripts in runner processes: ${runners.join(', ')}`)
+  if (existsSync('/proc/self/timerslack_ns')) {
+    // ISOGATE_RUNNER_TIMER_SLACK_US's default, in the runners only (runner/process/timer-slack.ts).
+    const slack = (pid: number | 'self'): string => readFileSync(`/proc/${pid}/timerslack_ns`, 'utf8').trim()
+    for (const pid of runners) t.equal(slack(pid), '1000000', `runner ${pid} has a timer slack of 1 ms`)
+    t.equal(slack(first.pid as number), slack('self'), 'the gateway keeps the one it started with')
+  }
   first.kill('SIGTERM')
   t.same(await first.exited, { code: 0, signal: null }, 'SIGTERM exits 0')
   // Runners stop when the gateway's channel closes; they may need a moment to close their threads.

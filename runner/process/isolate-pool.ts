@@ -8,6 +8,7 @@ import { Rendezvous, THREAD_SALT } from '../rendezvous.js'
 import type { WorkerStats } from '../thread/worker.js'
 import { WorkerShard } from './worker-shard.js'
 import { CpuShares } from './cpu-shares.js'
+import { setTimerSlack } from './timer-slack.js'
 
 export interface IsolatePoolOptions {
   /** Worker threads. */
@@ -53,6 +54,13 @@ export interface IsolatePoolOptions {
    * once per thread that fails so. Not serializable.
    */
   onThreadStartFailure?: (error: RunnerError) => void
+  /**
+   * Timer slack (us) of the threads the pool starts, set on the calling thread first, which they
+   * inherit (timer-slack.ts: isolated-vm's timer threads wake once a slack for the steps' bounds
+   * that ended). 0 leaves it as it is. A runner process asks for it; in another process it would
+   * change the calling thread's timers too.
+   */
+  timerSlackUs?: number
 }
 
 /** A runner process's counters: its threads' summed, and the threads that died under it. */
@@ -88,6 +96,7 @@ const DEFAULTS = {
   isolateIdleMs: 5 * 60_000,
   maxProgramsPerTenant: 1000,
   hostApiModules: [],
+  timerSlackUs: 0,
 } satisfies Omit<Required<IsolatePoolOptions>, 'remoteHostApis' | 'hostCalls' | 'hostSocket' | 'onThreadStartFailure'>
 
 function positiveInteger(options: IsolatePoolOptions, key: keyof typeof DEFAULTS): number {
@@ -107,6 +116,11 @@ function remoteHostApis(value: unknown = []): RemoteHostApi[] {
   const valid = Array.isArray(value) && value.every((api) => typeof api?.name === 'string' && typeof api?.expose === 'boolean')
   if (!valid) throw new TypeError('options.remoteHostApis must be an array of { name, expose }')
   return value as RemoteHostApi[]
+}
+
+function timerSlackUs(value: unknown = DEFAULTS.timerSlackUs): number {
+  if (typeof value !== 'number' || !Number.isInteger(value) || value < 0) throw new TypeError('options.timerSlackUs must be a whole number of microseconds, 0 or more')
+  return value
 }
 
 function hostApiModules(value: unknown = DEFAULTS.hostApiModules): string[] {
@@ -158,6 +172,8 @@ export class IsolatePool implements Executor, TenantEvictor {
       hostRelay: this.#relay?.settings,
       hostSocket,
     }
+    // Before the threads start: they inherit it.
+    setTimerSlack(timerSlackUs(options.timerSlackUs))
     const workerUrl = siblingModule('../thread/worker', import.meta.url)
     const concurrentTasksPerWorker = positiveInteger(options, 'concurrentTasksPerWorker')
     const onStall = (shard: WorkerShard): void => this.#rehome(shard)
