@@ -69,6 +69,7 @@ export function report({ mode, loads, starts, rss, runnerBench, roundTrips }: Be
   const fmt = (n: number | undefined, digits = 1) => (n === undefined ? '' : n.toFixed(digits))
   const crashRows = loads.filter((r) => r.crashes !== undefined)
   const versus = loads.filter((r) => r.ratioToWorkerd !== undefined).map((hello) => ({ hello, workerd: loads.find((r) => r.scenario === hello.scenario.replace(/^hello@/, 'workerd@')) }))
+  const manyVersus = loads.filter((r) => r.scenario.startsWith('workerd-tenants@')).map((workerd) => ({ workerd, isogate: loads.find((r) => r.scenario === workerd.scenario.replace(/^workerd-/, '')) }))
   const lines = [
     `# isogate bench (${mode}), ${when}`,
     '',
@@ -83,6 +84,12 @@ export function report({ mode, loads, starts, rss, runnerBench, roundTrips }: Be
       '| isogate vs workerd (same run, alternating) | isogate req/s | workerd req/s | x workerd | isogate CPU us/req | workerd CPU us/req | CPU x workerd | isogate p99 ms | workerd p99 ms |',
       '| --- | --- | --- | --- | --- | --- | --- | --- | --- |',
       ...versus.map(({ hello, workerd }) => `| ${hello.scenario} | ${fmt(hello.rps, 0)} | ${fmt(workerd?.rps, 0)} | ${fmt(hello.ratioToWorkerd, 2)} | ${fmt(hello.cpuMicrosPerRequest)} | ${fmt(workerd?.cpuMicrosPerRequest)} | ${fmt(hello.cpuRatioToWorkerd, 2)} | ${fmt(hello.p99)} | ${fmt(workerd?.p99)} |`),
+      '',
+    ]),
+    ...(manyVersus.length === 0 ? [] : [
+      '| many tenants (same run) | isogate req/s x its hello | workerd req/s x one tenant behind its router | isogate CPU us/req | workerd CPU us/req |',
+      '| --- | --- | --- | --- | --- |',
+      ...manyVersus.map(({ workerd, isogate }) => `| ${workerd.scenario.replace(/^workerd-/, '')} | ${fmt(isogate?.ratioToHello, 2)} | ${fmt(workerd.ratioToHello, 2)} | ${fmt(isogate?.cpuMicrosPerRequest)} | ${fmt(workerd.cpuMicrosPerRequest)} |`),
       '',
     ]),
     ...(roundTrips.length === 0 ? [] : [

@@ -39,6 +39,37 @@ const MODES: Record<Mode, Plan> = {
   smoke: { seconds: 0.5, connections: [10], tenants: 5, crash: { seconds: 0.75, connections: 10 }, starts: { runs: 10, tenants: 100 }, workerdRounds: 1 },
 }
 
+/**
+ * What spreading load over many tenants costs workerd, for the many-tenant row's target: the same
+ * hello in `tenants` workers of their own behind a router worker, all connections on `t0`
+ * (workerd-routed) against each connection going round the tenants (workerd-tenants, its
+ * `ratioToHello` the spread's req/s over the routed one), alternating. The router adds an isolate
+ * entry to every request, so workerd's routed row is not its hello@N row.
+ */
+async function workerdTenants(plan: Plan, tenants: number, connections: number): Promise<Measurement[]> {
+  const server = await startWorkerd(SCRIPTS.hello, { tenants })
+  try {
+    const paths = Array.from({ length: tenants }, (_, i) => `/t${i}/`)
+    // Every tenant's isolate once, and the router's code, before anything is measured.
+    for (const path of paths) await fetch(`http://127.0.0.1:${server.port}${path}`).then((r) => r.text())
+    await load(server, { port: server.port, paths: ['/t0/'], connections: 50, seconds: plan.seconds < 1 ? 0.25 : 1.5 })
+    const pairs: Array<{ routed: Omit<Measurement, 'scenario'>; spread: Omit<Measurement, 'scenario'> }> = []
+    for (let round = 0; round < plan.workerdRounds; round++) {
+      const routed = await load(server, { port: server.port, paths: ['/t0/'], connections, seconds: plan.seconds })
+      const spread = await load(server, { port: server.port, paths, connections, seconds: plan.seconds, spread: true })
+      pairs.push({ routed, spread })
+    }
+    const routed = combine(pairs.map((pair) => pair.routed))
+    const spread = combine(pairs.map((pair) => pair.spread))
+    return [
+      { scenario: `workerd-routed@${connections}`, ...routed },
+      { scenario: `workerd-tenants@${connections}`, ...spread, ratioToHello: spread.rps / routed.rps },
+    ]
+  } finally {
+    await server.stop()
+  }
+}
+
 /** The server's runner processes, set here so the crash scenario can place tenants as the gateway does. */
 const RUNNERS = 2
 
@@ -114,6 +145,7 @@ async function main(mode: Mode): Promise<void> {
       results.push({ scenario: `cpu@${connections}`, ...cpu, ratioRps: cpu.rps / base.rps })
       const many = await load(isogate, { port: isogate.port, paths: tenantPaths, connections, seconds, spread: true })
       results.push({ scenario: `tenants@${connections}`, ...many, ratioRps: many.rps / base.rps, ratioToHello: many.rps / hello.rps })
+      if (connections === firstConnections) results.push(...(await workerdTenants(plan, tenants.length, connections)))
       const cache = await load(isogate, { port: isogate.port, paths: ['/cache/run'], connections, seconds })
       if ((await cachedAnswer(isogate.port)) !== seeded) throw new Error('cache scenario: ctx.cache lost the seeded value, so the load may have measured misses')
       results.push({ scenario: `cache@${connections}`, ...cache, ratioRps: cache.rps / base.rps, ratioToHello: cache.rps / hello.rps })

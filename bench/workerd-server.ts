@@ -32,24 +32,47 @@ function freePort(): Promise<number> {
   })
 }
 
-/** Starts workerd serving `source` (an ES module worker) at http://127.0.0.1:{port}/. */
-export async function startWorkerd(source: string): Promise<BenchServer> {
+/**
+ * The router of `startWorkerd`'s many-tenant mode: the first path segment names the tenant, whose
+ * worker (a service binding, an isolate of its own) answers, as isogate routes by its first segment.
+ */
+const ROUTER = `export default {
+  fetch(request, env) {
+    const tenant = new URL(request.url).pathname.split('/')[1]
+    const service = /^t\\d+$/.test(tenant) ? env[tenant] : undefined
+    return service === undefined ? new Response('no such tenant', { status: 404 }) : service.fetch(request)
+  },
+}
+`
+
+/**
+ * Starts workerd serving `source` (an ES module worker) at http://127.0.0.1:{port}/; with
+ * `tenants`, that many copies of it, `t0` to `t{tenants - 1}`, each a worker of its own (an
+ * isolate of its own), behind a router worker at /{tenant}/... (bench/run.ts compares
+ * spreading load over them with all of it on `t0`, as isogate's many-tenant row does with hello).
+ */
+export async function startWorkerd(source: string, options: { tenants?: number } = {}): Promise<BenchServer> {
   const { binPath, compatibilityDate } = workerdBinary()
   const dir = mkdtempSync(path.join(os.tmpdir(), 'isogate-workerd-'))
   writeFileSync(path.join(dir, 'worker.js'), source)
+  const worker = (module: string, bindings = ''): string => `(modules = [ (name = "${module}", esModule = embed "${module}") ], compatibilityDate = "${compatibilityDate}"${bindings})`
+  const tenants = Array.from({ length: options.tenants ?? 0 }, (_, i) => `t${i}`)
+  let services = `(name = "main", worker = ${worker('worker.js')})`
+  if (tenants.length > 0) {
+    writeFileSync(path.join(dir, 'router.js'), ROUTER)
+    const bindings = `, bindings = [ ${tenants.map((name) => `(name = "${name}", service = "${name}")`).join(', ')} ]`
+    services = [`(name = "main", worker = ${worker('router.js', bindings)})`, ...tenants.map((name) => `(name = "${name}", worker = ${worker('worker.js')})`)].join(',\n    ')
+  }
   writeFileSync(
     path.join(dir, 'config.capnp'),
     `using Workerd = import "/workerd/workerd.capnp";
 const config :Workerd.Config = (
-  services = [ (name = "main", worker = .worker) ],
+  services = [ ${services} ],
   sockets = [ (name = "http", address = "127.0.0.1:0", http = (), service = "main") ],
-);
-const worker :Workerd.Worker = (
-  modules = [ (name = "worker.js", esModule = embed "worker.js") ],
-  compatibilityDate = "${compatibilityDate}",
 );
 `,
   )
+  const probe = tenants.length > 0 ? '/t0/' : '/'
   const port = await freePort()
   const child = spawn(binPath, ['serve', path.join(dir, 'config.capnp'), '--socket-addr', `http=127.0.0.1:${port}`], { stdio: ['ignore', 'pipe', 'pipe'] })
   let output = ''
@@ -64,7 +87,7 @@ const worker :Workerd.Worker = (
       throw new Error(`workerd exited with ${child.exitCode}: ${output}`)
     }
     try {
-      const response = await fetch(`http://127.0.0.1:${port}/`)
+      const response = await fetch(`http://127.0.0.1:${port}${probe}`)
       await response.text()
       if (response.status === 200) break
     } catch {

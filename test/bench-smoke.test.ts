@@ -43,7 +43,7 @@ t.test('the bench harness runs every scenario against isogate and the uWS baseli
   t.equal(code, 0, output.slice(-2000))
   t.same(readdirSync(tmp).filter((name) => /^isogate-(bench|workerd)-/.test(name)), [], 'every server\'s data folder was removed when it stopped')
   const report = readFileSync(rootPath('bench/results/latest.md'), 'utf8')
-  const scenarios = ['baseline@10', 'workerd@10', 'hello@10', 'echo@10', 'cpu@10', 'tenants-new@10', 'tenants@10', 'cache@10', 'quiet-alone', 'flood', 'fairness', 'bystanders@10', 'bystanders-crashing@10']
+  const scenarios = ['baseline@10', 'workerd@10', 'hello@10', 'echo@10', 'cpu@10', 'tenants-new@10', 'tenants@10', 'workerd-routed@10', 'workerd-tenants@10', 'cache@10', 'quiet-alone', 'flood', 'fairness', 'bystanders@10', 'bystanders-crashing@10']
   for (const scenario of scenarios) {
     t.match(report, new RegExp(`\\| ${scenario} \\| \\d+ \\| \\d+ \\|`), `${scenario} was measured`)
   }
@@ -93,6 +93,10 @@ t.test('the bench harness runs every scenario against isogate and the uWS baseli
   t.match(json.verdicts.find((v) => v.id === 'warm-tenants-rss'), { verdict: 'not measured' })
   t.ok((row('workerd@10')?.rps ?? 0) > 0 && row('workerd@10')?.non2xx === 0, 'workerd served the hello worker')
   t.type((row('hello@10') as Row & { ratioToWorkerd?: number }).ratioToWorkerd, 'number', 'isogate/workerd req/s ratio')
+  // workerd spreads the same hello over the bench's tenants, each a worker of its own behind a router.
+  t.ok((row('workerd-tenants@10')?.rps ?? 0) > 0 && row('workerd-tenants@10')?.non2xx === 0 && row('workerd-routed@10')?.non2xx === 0, 'workerd served its tenants and its routed one')
+  t.type((row('workerd-tenants@10') as Row & { ratioToHello?: number }).ratioToHello, 'number', 'workerd spread/routed req/s ratio')
+  t.match(report, /\| tenants@10 \| [\d.]+ \| [\d.]+ \| [\d.]+ \| [\d.]+ \|/, 'the many tenants table compares isogate and workerd')
   for (const id of ['hello-100-vs-workerd', 'hello-100-cpu-vs-workerd', 'cache-get-round-trip']) {
     t.ok(json.verdicts.some((v) => v.id === id), `the ${id} target is in the report`)
   }
