@@ -162,9 +162,11 @@ t.test('a tenant spinning its CPU limit on every run gets at most its CPU share 
   t.ok(beside.victimRuns > 100, `the victim kept running beside it (${beside.victimRuns} runs in ${WINDOW_MS} ms, p99 ${beside.victimP99.toFixed(1)} ms)`)
   t.ok(beside.spinnerShare <= CAP + MARGIN, `beside the victim the spinner was charged ${beside.spinnerShare.toFixed(2)} of a core, at most ${CAP} + ${MARGIN}`)
 
-  // The victim is gone: the thread is the spinner's alone.
+  // The victim is gone: the thread is the spinner's alone. Over the cap's bound is what says it was
+  // not held back; how much of a core the thread gets also depends on the machine's other work
+  // (0.77 on CI with the suite's other files running beside it).
   const solo = await measure(alone, SPIN, SPIN_LIMITS)
-  t.ok(solo.spinnerShare >= 0.8, `alone on its thread the same spinner was charged ${solo.spinnerShare.toFixed(2)} of a core: nobody else wanted it, so it was not held back`)
+  t.ok(solo.spinnerShare > CAP + MARGIN, `alone on its thread the same spinner was charged ${solo.spinnerShare.toFixed(2)} of a core, over ${CAP} + ${MARGIN}: nobody else wanted it, so it was not held back`)
 })
 
 t.test('a tenant whose runs each spend 40 ms of CPU and end well (nothing kills its isolate) gets at most its CPU share beside a co-located tenant: its runs in flight count', async (t) => {
