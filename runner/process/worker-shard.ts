@@ -1,4 +1,4 @@
-import { performance } from 'node:perf_hooks'
+import { performance, type EventLoopUtilization } from 'node:perf_hooks'
 import { MessageChannel, type MessagePort } from 'node:worker_threads'
 import { Piscina } from 'piscina'
 import { RunnerError } from '../errors.js'
@@ -54,6 +54,14 @@ interface Waiting {
 }
 /** Program keys remembered as held by the thread before the memo starts over (a source is re-sent, no harm). */
 const MAX_SENT = 10_000
+/** Over this share of the last BUSY_WINDOW_MS in its event loop's callbacks, the thread is busy (saturated). */
+const BUSY = 0.85
+/** How often (at most) the thread's event-loop utilization is read: the window `saturated` judges. */
+const BUSY_WINDOW_MS = 100
+/** Runs answered this long after they were sent, on average lately, hold their slots long (saturated). */
+const SLOW_TURNAROUND_MS = 20
+/** How `#turnaround` follows each answered run (an exponentially weighted mean). */
+const TURNAROUND_WEIGHT = 0.1
 /** How long closing waits for the thread to let its isolates go (runs in flight finish first) before ending it. */
 const SHUTDOWN_WAIT_MS = 10_000
 
@@ -129,6 +137,12 @@ export class WorkerShard {
   /** Which sent runs the thread has started, and whether a synchronous step holds it (hold-watch.ts). */
   readonly #hold: HoldWatch
   #flushQueued = false
+  /** The thread's event-loop utilization as last read, when, and its share busy since the read before (`saturated`). */
+  #utilization: EventLoopUtilization | null = null
+  #utilizationAt = 0
+  #busy = 0
+  /** Time from send to answer of the runs answered lately (ms, weighted mean); NaN before the first. */
+  #turnaround = Number.NaN
   #nextSeq = 1
   #crashes = 0
   #closing = false
@@ -158,6 +172,7 @@ export class WorkerShard {
       this.#sent.clear()
       this.#sentHeads.clear()
       this.#hold.threadGone()
+      this.#utilization = null
       if (!this.#closing) this.#crashes++
     })
     // A thread that dies is reported as the pool's 'error' event (piscina has no task of it in
@@ -264,6 +279,32 @@ export class WorkerShard {
   /** Runs of one tenant on this thread (sent, not answered) or waiting for a slot on it. */
   inFlightOf(tenantId: string): number {
     return this.#shares.runsOf(tenantId)
+  }
+
+  /**
+   * The thread is short of what more runs need, so a busy tenant's further runs are better off on
+   * a second thread (IsolatePool spill): its event loop was in callbacks most of the last
+   * BUSY_WINDOW_MS (a core's worth of work), or every slot is taken by runs that hold theirs long
+   * (waiting on timers or host calls: answered SLOW_TURNAROUND_MS and more after they were sent,
+   * lately, or none answered yet). Quick runs waiting for a slot of a thread that has time wait
+   * only for its next answers: a second thread for them adds a second isolate and more messages
+   * between threads, not speed (hello at 100 connections, one tenant: see the README's session 28).
+   */
+  get saturated(): boolean {
+    return this.#busyShare() >= BUSY || (!this.#shares.free && !(this.#turnaround < SLOW_TURNAROUND_MS))
+  }
+
+  /** The share of the last window the thread's event loop spent in callbacks, read at most every BUSY_WINDOW_MS. */
+  #busyShare(): number {
+    const now = performance.now()
+    if (now - this.#utilizationAt < BUSY_WINDOW_MS) return this.#busy
+    const thread = this.#pool.threads[0]
+    if (thread === undefined) return this.#busy
+    const utilization = thread.performance.eventLoopUtilization()
+    this.#busy = this.#utilization === null ? 0 : thread.performance.eventLoopUtilization(utilization, this.#utilization).utilization
+    this.#utilization = utilization
+    this.#utilizationAt = now
+    return this.#busy
   }
 
   /** A synchronous step holds the thread while runs wait unread (hold-watch.ts). */
@@ -452,7 +493,8 @@ export class WorkerShard {
   }
 
   #onAnswers(answers: ThreadAnswer[]): void {
-    this.#cpu.answered(performance.now())
+    const now = performance.now()
+    this.#cpu.answered(now)
     for (const answer of answers) {
       const pending = this.#pending.get(answer.seq)
       if (pending === undefined) continue
@@ -469,6 +511,8 @@ export class WorkerShard {
         continue
       }
       this.#pending.delete(answer.seq)
+      const turnaround = now - pending.sentAt
+      this.#turnaround = Number.isNaN(this.#turnaround) ? turnaround : this.#turnaround + TURNAROUND_WEIGHT * (turnaround - this.#turnaround)
       this.#cpu.charge(pending.task.tenantId, answer.cpuMs)
       this.#settled(pending)
       pending.resolve(answer.result)
