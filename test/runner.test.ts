@@ -1,5 +1,5 @@
 import t from 'tap'
-import { IsolatePool } from '../runner/index.js'
+import { IsolatePool, type PoolStats } from '../runner/index.js'
 import { LIMITS, bodyText, fetchTask, program, tenantOnThread } from './helpers/programs.js'
 
 const pool = new IsolatePool({ threads: 2 })
@@ -41,13 +41,18 @@ t.test("a turn's runs reach their thread in one message per tenant (isogate_runn
   let before = await pool.stats()
   const one = Array(8).fill(tenants[0]) as string[]
   t.same(await runs(one), one.map((tenant, i) => `/${tenant}/${i}`), "each run got its own answer")
+  // On a loaded machine the scheduler may leave the thread off its core past HOLD_MS while runs
+  // wait unread: it is judged held, and what it has not started goes to the other thread in a
+  // message of its own (worker-shard.ts withdraw, counted in movedRuns).
+  const moved = (from: PoolStats, to: PoolStats): number => (to.movedRuns > from.movedRuns ? 1 : 0)
   let after = await pool.stats()
-  t.equal(after.runBatches - before.runBatches, 1, "one tenant's 8 runs: one message")
+  t.equal(after.runBatches - before.runBatches, 1 + moved(before, after), `one tenant's 8 runs: one message (${after.movedRuns - before.movedRuns} moved off a held thread)`)
   before = after
   const four = tenants.flatMap((tenant) => [tenant, tenant])
   t.same(await runs(four), four.map((tenant, i) => `/${tenant}/${i}`), "each run got its own tenant's answer")
   after = await pool.stats()
-  t.equal(after.runBatches - before.runBatches, 4, '4 tenants: 4 messages, so one tenant\'s synchronous step never holds what another\'s finished runs answered (held-thread.test.ts)')
+  if (moved(before, after) === 0) t.equal(after.runBatches - before.runBatches, 4, '4 tenants: 4 messages, so one tenant\'s synchronous step never holds what another\'s finished runs answered (held-thread.test.ts)')
+  else t.ok(after.runBatches - before.runBatches >= 4, `4 tenants: a message each, and the moved runs' (${after.movedRuns - before.movedRuns})`)
 })
 
 t.test("a tenant's synchronous runs in one message enter its isolate back to back, each bringing out the result of the one before (isogate_runner_result_takes_total)", async (t) => {

@@ -24,15 +24,15 @@ t.test('a tenant with a run or two on a busy home thread stays there: its neighb
   t.equal((await pool.stats()).isolates, 8, 'no tenant got a second isolate on the other thread')
 })
 
-t.test('a tenant whose runs hold every slot of its home thread long spills to its second thread', async (t) => {
-  const pool = new IsolatePool({ threads: 2, spillThreshold: 8, concurrentTasksPerWorker: 8 })
+t.test('a tenant whose long runs fill its home thread spills to its second thread', async (t) => {
+  const pool = new IsolatePool({ threads: 2, spillThreshold: 8 })
   t.teardown(() => pool.close())
   const [busy] = homedOnThreadZero(1, 'busy') as [string]
   t.equal(bodyText((await pool.run(fetchTask(busy, HELLO))).response?.body), 'hello')
-  // Its runs have been holding their slots for 400 ms each (the thread's turnaround of late)...
+  // Its runs have been long lately (400 ms each, waiting on a timer)...
   for (const result of await Promise.all(Array.from({ length: 8 }, () => pool.run(fetchTask(busy, SLOW))))) t.equal(bodyText(result.response?.body), 'slow')
-  t.equal((await pool.stats()).isolates, 1, 'eight slow runs fit the home thread')
-  // ...so past its eight slots the next ones would wait that long: they go to the second thread.
+  t.equal((await pool.stats()).isolates, 1, 'eight runs, the threshold, stay on the home thread')
+  // ...so past the threshold its next ones would wait there: they go to the second thread.
   const runs = Array.from({ length: 12 }, () => pool.run(fetchTask(busy, SLOW)))
   for (const result of await Promise.all(runs)) t.equal(bodyText(result.response?.body), 'slow')
   t.equal((await pool.stats()).isolates, 2, 'its runs past the threshold went to its second thread, in an isolate there')
@@ -42,7 +42,7 @@ t.test('a tenant whose runs keep its isolate busy spills to its second thread', 
   const pool = new IsolatePool({ threads: 2, spillThreshold: 8 })
   t.teardown(() => pool.close())
   const [busy] = homedOnThreadZero(1, 'spinning') as [string]
-  // 20 ms of CPU a run, twelve in flight for a second: its isolate (one core at a time) is never idle.
+  // 20 ms of CPU a run, twelve in flight for a second: its isolate, one core at a time, is never idle.
   const SPINS = `export default { fetch() { const end = Date.now() + 20; while (Date.now() < end); return new Response('spun') } }`
   const until = performance.now() + 1000
   await Promise.all(Array.from({ length: 12 }, async () => {
@@ -55,7 +55,7 @@ t.test('a tenant whose quick runs wait only for its home thread\'s next answers 
   const pool = new IsolatePool({ threads: 2, spillThreshold: 8 })
   t.teardown(() => pool.close())
   const [quick] = homedOnThreadZero(1, 'quick') as [string]
-  // Warm: its runs are answered within a few ms of being sent (the thread's turnaround of late).
+  // Warm: its runs take a fraction of a millisecond each.
   for (let i = 0; i < 30; i++) t.equal(bodyText((await pool.run(fetchTask(quick, HELLO))).response?.body), 'hello')
   // Forty at once: five times the threshold, more than the thread's slots. Before, every run past
   // the threshold spilled: a second isolate, and messages to two threads, for runs a few ms apart.

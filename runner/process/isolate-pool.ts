@@ -1,5 +1,4 @@
 import os from 'node:os'
-import { performance } from 'node:perf_hooks'
 import type { RunnerError } from '../errors.js'
 import { HostRelay, type HostCallHandler, type RemoteHostApi } from '../host-relay.js'
 import { decodeResult, encodeTask, sumEvicted, type CheckResult, type Evicted, type Executor, type NamedTask, type RunResult, type TenantEvictor, type WireResult, type WireTask } from '../protocol.js'
@@ -84,11 +83,6 @@ export function sumStats(all: Iterable<Partial<PoolStats> | null>): PoolStats {
 
 /** A tenant spills only while it holds at least 1/SPILL_SHARE of the spill threshold's runs on its home thread. */
 const SPILL_SHARE = 4
-/**
- * A tenant whose runs were charged this much of a core lately (cpu-shares.ts rate) keeps its
- * isolate busy: an isolate runs on one core at a time, so its further runs may spill.
- */
-const SPILL_CPU_RATE = 0.85
 
 /** Head texts kept before they are let go all at once (a head is one per route and set of limits). */
 const MAX_HEADS = 16_384
@@ -157,8 +151,6 @@ export class IsolatePool implements Executor, TenantEvictor {
   readonly #relay: HostRelay | null
   /** Each tenant's threads in rendezvous order (salted: independent of its runner, see THREAD_SALT). */
   readonly #homes: Rendezvous
-  /** Each tenant's CPU rate, shared with the shards (spill: SPILL_CPU_RATE). */
-  readonly #cpu: CpuShares
   #movedRuns = 0
 
   constructor(options: IsolatePoolOptions = {}) {
@@ -187,7 +179,6 @@ export class IsolatePool implements Executor, TenantEvictor {
     const onStall = (shard: WorkerShard): void => this.#rehome(shard)
     // One rate per tenant across the threads: runs moved off a held thread, or spilled, bring it along.
     const cpu = new CpuShares(cpuShare)
-    this.#cpu = cpu
     this.#shards = Array.from({ length: threads }, () => new WorkerShard({ workerUrl, settings, concurrentTasksPerWorker, cpu, sources: this.#sources, onStall, onStartFailure: options.onThreadStartFailure }))
     this.#homes = new Rendezvous(threads, THREAD_SALT)
   }
@@ -276,9 +267,9 @@ export class IsolatePool implements Executor, TenantEvictor {
     // a thousand tenants with a run or two in flight: with that, 1,000 tenants spread over 100
     // connections made 650 second isolates in 5 s (RSS 2.3 to 3.2 GiB), each colder than one.
     if (home.inFlightOf(tenantId) * SPILL_SHARE < this.#spillThreshold) return home
-    // And only while the tenant's isolate or its home thread is short of time, or the thread of
-    // slots (worker-shard.ts saturated): quick runs over the threshold wait only for its next answers.
-    if (!home.saturated && this.#cpu.rate(tenantId, performance.now()) < SPILL_CPU_RATE) return home
+    // And only while runs on the home thread would wait there (worker-shard.ts saturated): quick
+    // runs over the threshold on a thread that has time wait only for its next answers.
+    if (!home.saturated) return home
     const second = this.#shards[order[1] as number] as WorkerShard
     return second.inFlight < home.inFlight ? second : home
   }

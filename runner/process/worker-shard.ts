@@ -58,10 +58,13 @@ const MAX_SENT = 10_000
 const BUSY = 0.85
 /** How often (at most) the thread's event-loop utilization is read: the window `saturated` judges. */
 const BUSY_WINDOW_MS = 100
-/** Runs answered this long after they were sent, on average lately, hold their slots long (saturated). */
-const SLOW_TURNAROUND_MS = 20
-/** How `#turnaround` follows each answered run (an exponentially weighted mean). */
-const TURNAROUND_WEIGHT = 0.1
+/**
+ * Runs this long (wall time, ms), on average lately, are long (saturated): each holds its isolate or
+ * its slot a while. Steps of programs that earned synchronous steps average under 2 ms (step-costs.ts).
+ */
+const LONG_RUN_MS = 2
+/** How `#runWall` follows each answered run (an exponentially weighted mean). */
+const RUN_WALL_WEIGHT = 0.1
 /** How long closing waits for the thread to let its isolates go (runs in flight finish first) before ending it. */
 const SHUTDOWN_WAIT_MS = 10_000
 
@@ -141,8 +144,8 @@ export class WorkerShard {
   #utilization: EventLoopUtilization | null = null
   #utilizationAt = 0
   #busy = 0
-  /** Time from send to answer of the runs answered lately (ms, weighted mean); NaN before the first. */
-  #turnaround = Number.NaN
+  /** The wall time of the runs answered lately (ms, weighted mean); NaN before the first. */
+  #runWall = Number.NaN
   #nextSeq = 1
   #crashes = 0
   #closing = false
@@ -282,16 +285,16 @@ export class WorkerShard {
   }
 
   /**
-   * The thread is short of what more runs need, so a busy tenant's further runs are better off on
-   * a second thread (IsolatePool spill): its event loop was in callbacks most of the last
-   * BUSY_WINDOW_MS (a core's worth of work), or every slot is taken by runs that hold theirs long
-   * (waiting on timers or host calls: answered SLOW_TURNAROUND_MS and more after they were sent,
-   * lately, or none answered yet). Quick runs waiting for a slot of a thread that has time wait
-   * only for its next answers: a second thread for them adds a second isolate and more messages
-   * between threads, not speed (hello at 100 connections, one tenant: see the README's session 28).
+   * More runs on this thread would wait, so a busy tenant's further runs are better off on a
+   * second thread (IsolatePool spill): its runs are long (LONG_RUN_MS and more of wall time each,
+   * on average lately: spinning their isolate's one core, or waiting on timers or host calls in
+   * their slots), or its event loop was in callbacks most of the last BUSY_WINDOW_MS (many quick
+   * runs: a core's worth of them). Quick runs over the spill threshold on a thread that has time
+   * wait only for its next answers: a second thread for them adds a second isolate and messages
+   * to two threads, not speed (hello at 100 connections, one tenant: see the README's session 28).
    */
   get saturated(): boolean {
-    return this.#busyShare() >= BUSY || (!this.#shares.free && !(this.#turnaround < SLOW_TURNAROUND_MS))
+    return this.#runWall >= LONG_RUN_MS || this.#busyShare() >= BUSY
   }
 
   /** The share of the last window the thread's event loop spent in callbacks, read at most every BUSY_WINDOW_MS. */
@@ -493,8 +496,7 @@ export class WorkerShard {
   }
 
   #onAnswers(answers: ThreadAnswer[]): void {
-    const now = performance.now()
-    this.#cpu.answered(now)
+    this.#cpu.answered(performance.now())
     for (const answer of answers) {
       const pending = this.#pending.get(answer.seq)
       if (pending === undefined) continue
@@ -511,8 +513,7 @@ export class WorkerShard {
         continue
       }
       this.#pending.delete(answer.seq)
-      const turnaround = now - pending.sentAt
-      this.#turnaround = Number.isNaN(this.#turnaround) ? turnaround : this.#turnaround + TURNAROUND_WEIGHT * (turnaround - this.#turnaround)
+      this.#runWall = Number.isNaN(this.#runWall) ? answer.wallMs : this.#runWall + RUN_WALL_WEIGHT * (answer.wallMs - this.#runWall)
       this.#cpu.charge(pending.task.tenantId, answer.cpuMs)
       this.#settled(pending)
       pending.resolve(answer.result)
