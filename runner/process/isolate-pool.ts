@@ -267,9 +267,6 @@ export class IsolatePool implements Executor, TenantEvictor {
     // a thousand tenants with a run or two in flight: with that, 1,000 tenants spread over 100
     // connections made 650 second isolates in 5 s (RSS 2.3 to 3.2 GiB), each colder than one.
     if (home.inFlightOf(tenantId) * SPILL_SHARE < this.#spillThreshold) return home
-    // And only while runs on the home thread would wait there (worker-shard.ts saturated): quick
-    // runs over the threshold on a thread that has time wait only for its next answers.
-    if (!home.saturated) return home
     const second = this.#shards[order[1] as number] as WorkerShard
     return second.inFlight < home.inFlight ? second : home
   }

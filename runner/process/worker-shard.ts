@@ -1,4 +1,4 @@
-import { performance, type EventLoopUtilization } from 'node:perf_hooks'
+import { performance } from 'node:perf_hooks'
 import { MessageChannel, type MessagePort } from 'node:worker_threads'
 import { Piscina } from 'piscina'
 import { RunnerError } from '../errors.js'
@@ -54,17 +54,6 @@ interface Waiting {
 }
 /** Program keys remembered as held by the thread before the memo starts over (a source is re-sent, no harm). */
 const MAX_SENT = 10_000
-/** Over this share of the last BUSY_WINDOW_MS in its event loop's callbacks, the thread is busy (saturated). */
-const BUSY = 0.85
-/** How often (at most) the thread's event-loop utilization is read: the window `saturated` judges. */
-const BUSY_WINDOW_MS = 100
-/**
- * Runs this long (wall time, ms), on average lately, are long (saturated): each holds its isolate or
- * its slot a while. Steps of programs that earned synchronous steps average under 2 ms (step-costs.ts).
- */
-const LONG_RUN_MS = 2
-/** How `#runWall` follows each answered run (an exponentially weighted mean). */
-const RUN_WALL_WEIGHT = 0.1
 /** How long closing waits for the thread to let its isolates go (runs in flight finish first) before ending it. */
 const SHUTDOWN_WAIT_MS = 10_000
 
@@ -140,12 +129,6 @@ export class WorkerShard {
   /** Which sent runs the thread has started, and whether a synchronous step holds it (hold-watch.ts). */
   readonly #hold: HoldWatch
   #flushQueued = false
-  /** The thread's event-loop utilization as last read, when, and its share busy since the read before (`saturated`). */
-  #utilization: EventLoopUtilization | null = null
-  #utilizationAt = 0
-  #busy = 0
-  /** The wall time of the runs answered lately (ms, weighted mean); NaN before the first. */
-  #runWall = Number.NaN
   #nextSeq = 1
   #crashes = 0
   #closing = false
@@ -175,7 +158,6 @@ export class WorkerShard {
       this.#sent.clear()
       this.#sentHeads.clear()
       this.#hold.threadGone()
-      this.#utilization = null
       if (!this.#closing) this.#crashes++
     })
     // A thread that dies is reported as the pool's 'error' event (piscina has no task of it in
@@ -282,32 +264,6 @@ export class WorkerShard {
   /** Runs of one tenant on this thread (sent, not answered) or waiting for a slot on it. */
   inFlightOf(tenantId: string): number {
     return this.#shares.runsOf(tenantId)
-  }
-
-  /**
-   * More runs on this thread would wait, so a busy tenant's further runs are better off on a
-   * second thread (IsolatePool spill): its runs are long (LONG_RUN_MS and more of wall time each,
-   * on average lately: spinning their isolate's one core, or waiting on timers or host calls in
-   * their slots), or its event loop was in callbacks most of the last BUSY_WINDOW_MS (many quick
-   * runs: a core's worth of them). Quick runs over the spill threshold on a thread that has time
-   * wait only for its next answers: a second thread for them adds a second isolate and messages
-   * to two threads, not speed (hello at 100 connections, one tenant: see the README's session 28).
-   */
-  get saturated(): boolean {
-    return this.#runWall >= LONG_RUN_MS || this.#busyShare() >= BUSY
-  }
-
-  /** The share of the last window the thread's event loop spent in callbacks, read at most every BUSY_WINDOW_MS. */
-  #busyShare(): number {
-    const now = performance.now()
-    if (now - this.#utilizationAt < BUSY_WINDOW_MS) return this.#busy
-    const thread = this.#pool.threads[0]
-    if (thread === undefined) return this.#busy
-    const utilization = thread.performance.eventLoopUtilization()
-    this.#busy = this.#utilization === null ? 0 : thread.performance.eventLoopUtilization(utilization, this.#utilization).utilization
-    this.#utilization = utilization
-    this.#utilizationAt = now
-    return this.#busy
   }
 
   /** A synchronous step holds the thread while runs wait unread (hold-watch.ts). */
@@ -513,7 +469,6 @@ export class WorkerShard {
         continue
       }
       this.#pending.delete(answer.seq)
-      this.#runWall = Number.isNaN(this.#runWall) ? answer.wallMs : this.#runWall + RUN_WALL_WEIGHT * (answer.wallMs - this.#runWall)
       this.#cpu.charge(pending.task.tenantId, answer.cpuMs)
       this.#settled(pending)
       pending.resolve(answer.result)

@@ -50,11 +50,11 @@ export interface ThreadRun {
 }
 
 /**
- * A run's answer: its result, the CPU it was charged and its wall time (ms, its `metrics.cpuMs` and
- * `metrics.wallMs`, so the shard weighs its tenant's CPU share and judges its runs' length without
- * decoding the result), or the key of a program the thread lacks and the run did not carry.
+ * A run's answer: its result and the CPU it was charged (ms, its `metrics.cpuMs`, so the shard
+ * weighs its tenant's CPU share without decoding the result), or the key of a program the thread
+ * lacks and the run did not carry.
  */
-export type ThreadAnswer = { seq: number; result: WireResult; cpuMs: number; wallMs: number } | { seq: number; missing: string }
+export type ThreadAnswer = { seq: number; result: WireResult; cpuMs: number } | { seq: number; missing: string }
 
 /** The thread's one piscina task: its shard's port, which every other message crosses. */
 export interface ConnectTask {
@@ -189,9 +189,9 @@ function runBatch(runs: ThreadRun[]): Promise<ThreadAnswer[]> {
         continue
       }
       host.run(task).then(
-        (result) => reply({ seq: run.seq, result: encodeResult(result), cpuMs: result.metrics.cpuMs, wallMs: result.metrics.wallMs }),
+        (result) => reply({ seq: run.seq, result: encodeResult(result), cpuMs: result.metrics.cpuMs }),
         // IsolateHost answers every failure as a result; a throw is a bug of the host's own.
-        (error: unknown) => reply({ seq: run.seq, result: encodeResult(hostFault(error)), cpuMs: 0, wallMs: 0 }),
+        (error: unknown) => reply({ seq: run.seq, result: encodeResult(hostFault(error)), cpuMs: 0 }),
       )
     }
   })
