@@ -11,10 +11,10 @@ const SLACK_FILE = '/proc/self/timerslack_ns'
  * Why a runner wants it: every synchronous step into an isolate carries its bound as isolated-vm's
  * `timeout`, a timer entry that is not removed when the step returns early; the timer thread wakes
  * at each entry's deadline to drop it. At the kernel's 50 us slack that is a wake-up per run:
- * measured, 16-23 us of the timer thread's CPU a run with 100 tenants' runs (8 us with one), and
- * the worker thread's too, which it preempts on a busy machine. With 1 ms the wake-ups of a
- * millisecond are one, and a step that spins past its bound is stopped at most 1 ms later. The
- * runner's own timers (the watchdog's wall limits, a script's `setTimeout`) may fire as late.
+ * measured, 16-23 us of the timer thread's CPU a run with 100 tenants' runs (8 us with one); 4-6
+ * (1.2-1.7) with 1 ms, where the wake-ups of a millisecond are one. A step that spins past its
+ * bound is stopped at most that much later, and the runner's own timers (the watchdog's wall
+ * limits, a script's `setTimeout`) may fire as late.
  *
  * 0 leaves the thread as it is. Returns whether the slack is now `us` microseconds: false where
  * the file is not there (not Linux) or not writable, and on a thread other than the main one (the
