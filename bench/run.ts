@@ -28,15 +28,17 @@ interface Plan {
   starts: { runs: number; tenants: number }
   /** workerd / isogate hello pairs per connection count (each load `seconds` long). */
   workerdRounds: number
+  /** A server's code warmed up before its first measured load (s). */
+  warmSeconds: number
 }
 
 // Quick stays under 90 s with the build on a 2-core machine: 14 loads of 2.5 s, two of 4 s.
 const MODES: Record<Mode, Plan> = {
-  full: { seconds: 10, connections: [100, 1000], tenants: 1000, crash: { seconds: 20, connections: 100 }, starts: { runs: 1000, tenants: 1000 }, workerdRounds: 2 },
-  quick: { seconds: 2.5, connections: [100, 1000], tenants: 100, crash: { seconds: 4, connections: 100 }, starts: { runs: 100, tenants: 100 }, workerdRounds: 1 },
+  full: { seconds: 10, connections: [100, 1000], tenants: 1000, crash: { seconds: 20, connections: 100 }, starts: { runs: 1000, tenants: 1000 }, workerdRounds: 2, warmSeconds: 1.5 },
+  quick: { seconds: 2.5, connections: [100, 1000], tenants: 100, crash: { seconds: 4, connections: 100 }, starts: { runs: 100, tenants: 100 }, workerdRounds: 1, warmSeconds: 1.5 },
   // Smoke proves every scenario runs and reports its row (the test suite runs it): loads of half a
   // second, the crash loads just long enough for their one crash (at 0.5 s).
-  smoke: { seconds: 0.5, connections: [10], tenants: 5, crash: { seconds: 0.75, connections: 10 }, starts: { runs: 10, tenants: 100 }, workerdRounds: 1 },
+  smoke: { seconds: 0.5, connections: [10], tenants: 5, crash: { seconds: 0.75, connections: 10 }, starts: { runs: 10, tenants: 100 }, workerdRounds: 1, warmSeconds: 0.25 },
 }
 
 /**
@@ -52,7 +54,7 @@ async function workerdTenants(plan: Plan, tenants: number, connections: number):
     const paths = Array.from({ length: tenants }, (_, i) => `/t${i}/`)
     // Every tenant's isolate once, and the router's code, before anything is measured.
     for (const path of paths) await fetch(`http://127.0.0.1:${server.port}${path}`).then((r) => r.text())
-    await load(server, { port: server.port, paths: ['/t0/'], connections: 50, seconds: plan.seconds < 1 ? 0.25 : 1.5 })
+    await load(server, { port: server.port, paths: ['/t0/'], connections: 50, seconds: plan.warmSeconds })
     const pairs: Array<{ routed: Omit<Measurement, 'scenario'>; spread: Omit<Measurement, 'scenario'> }> = []
     for (let round = 0; round < plan.workerdRounds; round++) {
       const routed = await load(server, { port: server.port, paths: ['/t0/'], connections, seconds: plan.seconds })
@@ -99,8 +101,8 @@ async function main(mode: Mode): Promise<void> {
     // Warm every isolate once, so the round robin measures warm tenants.
     for (const tenant of tenants) await fetch(`http://127.0.0.1:${isogate.port}/${tenant}/run`).then((r) => r.text())
     // And the server's own code: the first scenario should not measure its JIT warming up.
-    await load(isogate, { port: isogate.port, paths: ['/hello/run'], connections: 50, seconds: mode === 'smoke' ? 0.25 : 1.5 })
-    await load(workerd, { port: workerd.port, paths: ['/'], connections: 50, seconds: mode === 'smoke' ? 0.25 : 1.5 })
+    await load(isogate, { port: isogate.port, paths: ['/hello/run'], connections: 50, seconds: plan.warmSeconds })
+    await load(workerd, { port: workerd.port, paths: ['/'], connections: 50, seconds: plan.warmSeconds })
     // Many tenants, each connection at its own tenant in turn (a client per tenant, not every
     // connection on one tenant and then all on the next, which is the fairness scenario's flood
     // moving from tenant to tenant). A new version's first runs are recorded in full

@@ -137,7 +137,7 @@ export const settings = {
   runners: setting('ISOGATE_RUNNERS', 'Runner processes; tenants are sharded across them, so a crash takes down one runner', positiveInt.max(64), 2),
   runnerTimerSlackUs: setting(
     'ISOGATE_RUNNER_TIMER_SLACK_US',
-    'Timer slack (microseconds, Linux) of runner processes and their threads: their timed wake-ups may be coalesced within it, and a synchronous step that spins past its CPU or wall limit is stopped at most this much later; 0 leaves the kernel\'s 50',
+    'Timer slack (microseconds, Linux) of runner processes and their threads: their timed wake-ups may be coalesced within it, and a synchronous step that spins past its CPU or wall limit is stopped at most this much later; 0 leaves the slack the runner inherits (the kernel\'s 50 by default)',
     z.coerce.number().int().min(0).max(20_000),
     1000,
   ),
