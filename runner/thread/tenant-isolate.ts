@@ -566,8 +566,11 @@ export class TenantIsolate {
     if (forbidden !== null) throw forbidden
     // The compile's steps are synchronous and wait for the isolate's lock: with runs in flight,
     // first wait (off the thread) for what is queued in the isolate, so a sibling's asynchronous
-    // loop is met by the watchdog, not by a worker thread held on the lock (issue 20).
-    if (this.#runs.size > 0) {
+    // loop is met by the watchdog, not by a worker thread held on the lock (issue 20). Also while
+    // anything is out on isolated-vm's pool with no run in flight (the heap reading behind a run
+    // the watchdog ended early, a spare's warm-up): until it is back the books may not be
+    // switched to no run (#idle), and the top-level code would be charged to that ended run.
+    if (this.#runs.size > 0 || !this.#nothingOnPool) {
       await this.#isolate.getHeapStatistics().catch(() => undefined)
       if (this.#isolate.isDisposed) {
         // Stopped for another run's limit meanwhile: not this run's doing (it runs again elsewhere).

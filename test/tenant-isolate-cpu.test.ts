@@ -1,0 +1,46 @@
+import t from 'tap'
+import { HostBridge, HostRegistry } from '../runner/thread/host-bridge.js'
+import { platformCode } from '../runner/thread/platform-cache.js'
+import { readPlatformSource } from '../runner/process/platform-source.js'
+import { TenantIsolate } from '../runner/thread/tenant-isolate.js'
+import { LimitEnforcer } from '../runner/thread/limit-enforcer.js'
+import { LIMITS, program, request } from './helpers/programs.js'
+import { runArgs } from '../runner/protocol.js'
+
+// A tenant isolate's own books (runner/thread/cpu-ledger.ts), read with no pool around it: which
+// run the isolate's CPU is charged to when the host enters it for no run.
+
+const platform = await platformCode(readPlatformSource())
+const bridge = new HostBridge(HostRegistry.withDefaults())
+
+t.test("a program compiled while a run's heap reading is still out on isolated-vm's pool: its top-level code is charged to no run, not to the run that executed last", async (t) => {
+  const tenant = new TenantIsolate({ tenantId: 'books', memoryMb: 64, platform, bridge, maxPrograms: 4 })
+  t.teardown(() => tenant.retire())
+  // A run that waits for ever, ended by the host as the watchdog ends one at its wall limit: the
+  // platform's books go on naming it, as the run that executed last.
+  const waiting = await tenant.program(program('books', `export default { async fetch() { await new Promise(() => {}) } }`, 'script-1', 1))
+  const run = bridge.begin('books', new LimitEnforcer(LIMITS), undefined, tenant.cpuAccount)
+  waiting.dispatch(run, 'fetch', runArgs({ kind: 'fetch', input: request({ url: 'http://books.test/' }), env: {} }), 1 << 20)
+  await new Promise((resolve) => setTimeout(resolve, 20))
+  run.markEnding()
+  run.endEarly(new Error('over its wall-clock limit'))
+  await run.result.catch(() => undefined)
+  const last = tenant.cpuAccount.current()
+  t.equal(last, run.cpu.slot, 'the books name the ended run, the one that executed last')
+  t.not(last, 0)
+  const lastBefore = tenant.cpuAccount.slotNs(last)
+  const idleBefore = tenant.cpuAccount.unattributedNs()
+  // What a run the watchdog ended early leaves behind (isolate-host.ts): a heap reading queued on
+  // isolated-vm's pool, behind that run's code. A new program arrives before it is back.
+  tenant.sampledHeapBytes(false, true)
+  t.notOk(tenant.quiet, 'the reading is out')
+  const busy = `const end = Date.now() + 40; let spins = 0; while (Date.now() < end) spins++
+export default { fetch() { return new Response('busy ' + (spins > 0)) } }`
+  await tenant.program(program('books', busy, 'script-1', 2))
+  const toLast = (tenant.cpuAccount.slotNs(last) - lastBefore) / 1e6
+  const toNone = (tenant.cpuAccount.unattributedNs() - idleBefore) / 1e6
+  t.ok(toNone >= 35, `the top-level loop (40 ms) is charged to no run: ${toNone.toFixed(1)} ms`)
+  t.ok(toLast < 5, `the ended run is charged nothing of it: ${toLast.toFixed(1)} ms`)
+  t.ok(run.cpuSinceEnd() < 5e6, 'nor does the watchdog see it run on')
+  run.settle()
+})
