@@ -62,11 +62,17 @@ export class ApiClient {
     return parsed as T
   }
 
-  /** A WebSocket to `path` with the key and tenant headers; resolves once open. */
-  socket(path: string): Promise<WebSocket> {
+  /**
+   * A WebSocket to `path` with the key and tenant headers; resolves once open. `onMessage` is
+   * attached before it opens: a message that arrives in the same read as the upgrade's answer is
+   * emitted before a caller awaiting the open runs its next line, and would be lost (the tail's
+   * "ready", on a loaded machine).
+   */
+  socket(path: string, onMessage: (data: WebSocket.RawData) => void): Promise<WebSocket> {
     const url = `${this.#credentials.url.replace(/^http/, 'ws')}/api/v1${path}`
     return new Promise((resolve, reject) => {
       const socket = new WebSocket(url, { headers: this.#headers() })
+      socket.on('message', onMessage)
       socket.once('open', () => resolve(socket))
       socket.once('unexpected-response', (_request, response) => {
         const chunks: Buffer[] = []

@@ -77,15 +77,18 @@ export function devCommand(program: Command, io: CliIo): void {
             }
           }
           await reload('start')
-          const tail = await api.socket('/tail')
-          closers.unshift(() => tail.close())
           // Subscribed before "ready" is printed, so the first request after it is shown too.
-          const subscribed = new Promise<void>((resolve) => tail.once('message', () => resolve()))
-          tail.on('message', (data) => {
+          let isSubscribed = (): void => undefined
+          const subscribed = new Promise<void>((resolve) => {
+            isSubscribed = resolve
+          })
+          const tail = await api.socket('/tail', (data) => {
+            isSubscribed()
             const event = JSON.parse(String(data))
             if (event.type === 'run') out.line(event, () => showRun(out, event))
             else if (event.type === 'error') out.line(event, () => formatError(out, event))
           })
+          closers.unshift(() => tail.close())
           await subscribed
           const url = project.route === undefined ? null : `http://127.0.0.1:${isogate.dataPort}/dev${project.route.path.replace(/\/\*$/, '/')}`
           out.line({ type: 'ready', url, port: isogate.dataPort, version }, () => `serving ${project.name} at ${url ?? `http://127.0.0.1:${isogate.dataPort}/dev/ (a ${project.type} script: isogate run works against the dev server's tenant)`}`)

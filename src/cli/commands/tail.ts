@@ -32,23 +32,23 @@ export function tailCommand(program: Command, io: CliIo): void {
         const query = new URLSearchParams()
         if (script !== undefined) query.set('script', script)
         for (const key of ['status', 'method', 'search'] as const) if (options[key] !== undefined) query.set(key, options[key] as string)
-        const socket = await api().socket(`/tail${query.size > 0 ? `?${query}` : ''}`)
+        const socket = await api().socket(`/tail${query.size > 0 ? `?${query}` : ''}`, (data) => {
+          const event = JSON.parse(String(data))
+          if (event.type === 'run') out.line(event, () => showRun(out, event))
+          else if (event.type === 'dropped') out.line(event, () => out.yellow(`(${event.dropped} runs dropped: this client was too slow)`))
+          // The server says ready once it is subscribed: runs from then on are all seen. (The
+          // socket's open came before that: a run right after it could be missed.)
+          else if (event.type === 'ready') {
+            out.progress(`tailing ${script ?? 'every script'} (Ctrl-C stops)`)
+            if (out.json) out.line({ type: 'ready' }, () => '')
+          }
+        })
         const stop = (): void => socket.close()
         process.once('SIGINT', stop)
         process.once('SIGTERM', stop)
         await new Promise<void>((resolve) => {
-          socket.on('message', (data) => {
-            const event = JSON.parse(String(data))
-            if (event.type === 'run') out.line(event, () => showRun(out, event))
-            else if (event.type === 'dropped') out.line(event, () => out.yellow(`(${event.dropped} runs dropped: this client was too slow)`))
-            // The server says ready once it is subscribed: runs from then on are all seen. (The
-            // socket's open came before that: a run right after it could be missed.)
-            else if (event.type === 'ready') {
-              out.progress(`tailing ${script ?? 'every script'} (Ctrl-C stops)`)
-              if (out.json) out.line({ type: 'ready' }, () => '')
-            }
-          })
           socket.on('close', () => resolve())
+          if (socket.readyState === socket.CLOSED) resolve()
         })
       }),
     )
