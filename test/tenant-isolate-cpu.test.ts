@@ -34,13 +34,15 @@ t.test("a program compiled while a run's heap reading is still out on isolated-v
   // isolated-vm's pool, behind that run's code. A new program arrives before it is back.
   tenant.sampledHeapBytes(false, true)
   t.notOk(tenant.quiet, 'the reading is out')
-  const busy = `const end = Date.now() + 40; let spins = 0; while (Date.now() < end) spins++
-export default { fetch() { return new Response('busy ' + (spins > 0)) } }`
+  // Counted, not timed: on a loaded machine 40 ms of the wall clock may be far less of the CPU.
+  const busy = `let sum = 0; for (let i = 0; i < 4e7; i++) sum += i
+export default { fetch() { return new Response('busy ' + (sum > 0)) } }`
   await tenant.program(program('books', busy, 'script-1', 2))
   const toLast = (tenant.cpuAccount.slotNs(last) - lastBefore) / 1e6
   const toNone = (tenant.cpuAccount.unattributedNs() - idleBefore) / 1e6
-  t.ok(toNone >= 35, `the top-level loop (40 ms) is charged to no run: ${toNone.toFixed(1)} ms`)
-  t.ok(toLast < 5, `the ended run is charged nothing of it: ${toLast.toFixed(1)} ms`)
-  t.ok(run.cpuSinceEnd() < 5e6, 'nor does the watchdog see it run on')
+  // What the ended run is charged is the two heap readings' time (about 1 ms; more on a loaded machine).
+  t.ok(toNone >= 10, `the top-level loop is charged to no run: ${toNone.toFixed(1)} ms`)
+  t.ok(toLast < toNone / 5, `the ended run is charged none of it: ${toLast.toFixed(1)} ms`)
+  t.ok(run.cpuSinceEnd() <= 20e6, "nor does the watchdog see it run on past an ended run's 20 ms grace (watchdog.ts)")
   run.settle()
 })
