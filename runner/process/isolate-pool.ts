@@ -222,11 +222,15 @@ export class IsolatePool implements Executor, TenantEvictor {
   }
 
   async stats(): Promise<PoolStats> {
-    const all = await Promise.all(this.#shards.map((shard) => shard.call<WorkerStats>({ type: 'stats' })))
-    const sum = sumStats(all)
+    const sum = sumStats(await this.threadStats())
     for (const shard of this.#shards) sum.threadCrashes += shard.crashes
     sum.movedRuns += this.#movedRuns
     return sum
+  }
+
+  /** Each worker thread's own counters, in the threads' order (stats adds them up). */
+  threadStats(): Promise<WorkerStats[]> {
+    return Promise.all(this.#shards.map((shard) => shard.call<WorkerStats>({ type: 'stats' })))
   }
 
   /**
