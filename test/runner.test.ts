@@ -40,7 +40,6 @@ t.test("a turn's runs reach their thread in one message per tenant (isogate_runn
   const runs = (tenantIds: string[]): Promise<string[]> => Promise.all(tenantIds.map((tenant, i) => pool.run(fetchTask(tenant, source, { url: `http://example.test/${tenant}/${i}` })).then((result) => bodyText(result.response?.body))))
   const perThread = async (): Promise<number[]> => (await pool.threadStats()).map((stats) => stats.runBatches)
   const batchesBefore = await perThread()
-  let before = await pool.stats()
   const one = Array(8).fill(tenants[0]) as string[]
   t.same(await runs(one), one.map((tenant, i) => `/${tenant}/${i}`), "each run got its own answer")
   // On a loaded machine the scheduler may leave the thread off its core past HOLD_MS while runs
@@ -50,11 +49,10 @@ t.test("a turn's runs reach their thread in one message per tenant (isogate_runn
   const batches = (await perThread()).map((count, thread) => count - (batchesBefore[thread] as number))
   t.ok(batches.every((count) => count <= 1) && batches.some((count) => count === 1), `one tenant's 8 runs: one message a thread they reached (${batches.join(' and ')})`)
   const moved = (from: PoolStats, to: PoolStats): number => (to.movedRuns > from.movedRuns || to.isolates > from.isolates ? 1 : 0)
-  let after = await pool.stats()
-  before = after
+  const before = await pool.stats()
   const four = tenants.flatMap((tenant) => [tenant, tenant])
   t.same(await runs(four), four.map((tenant, i) => `/${tenant}/${i}`), "each run got its own tenant's answer")
-  after = await pool.stats()
+  const after = await pool.stats()
   if (moved(before, after) === 0) t.equal(after.runBatches - before.runBatches, 4, '4 tenants: 4 messages, so one tenant\'s synchronous step never holds what another\'s finished runs answered (held-thread.test.ts)')
   else t.ok(after.runBatches - before.runBatches >= 4, `4 tenants: a message each, and the moved runs' (${after.movedRuns - before.movedRuns})`)
 })
