@@ -17,6 +17,7 @@ export interface RunnerCounters {
     keptAnswers: number
     runBatches: number
     resultTakes: number
+    cpuHeldRuns: number
     threadCrashes: number
     movedRuns: number
   } | null
@@ -44,7 +45,7 @@ export interface RunnerMetricsOptions {
 
 const DEFAULTS = { timeoutMs: 500 }
 
-type CounterKey = 'isolateHits' | 'isolateMisses' | 'programHits' | 'programMisses' | 'threadSteps' | 'poolSteps' | 'threadAnswers' | 'poolAnswers' | 'keptAnswers' | 'runBatches' | 'resultTakes' | 'threadCrashes' | 'movedRuns'
+type CounterKey = 'isolateHits' | 'isolateMisses' | 'programHits' | 'programMisses' | 'threadSteps' | 'poolSteps' | 'threadAnswers' | 'poolAnswers' | 'keptAnswers' | 'runBatches' | 'resultTakes' | 'cpuHeldRuns' | 'threadCrashes' | 'movedRuns'
 
 /**
  * The runners' isolate and compile-cache counters on /metrics, labelled by runner slot. They live
@@ -96,6 +97,7 @@ export class RunnerMetrics {
     counter('isogate_runner_cache_kept_answers_total', 'ctx.cache.get calls a worker thread answered from what it kept, without asking the gateway', 'keptAnswers')
     counter('isogate_runner_run_batches_total', 'Messages of runs sent to worker threads, one per tenant per turn (runs per message: the runs over this)', 'runBatches')
     counter('isogate_runner_result_takes_total', "Runs started synchronously whose result left their isolate by a call of its own (the others' left with the next run's dispatch: calls into isolates per run, the runs over this)", 'resultTakes')
+    counter('isogate_runner_cpu_held_runs_total', "Runs that arrived at a worker thread while their tenant was over its CPU share (ISOGATE_TENANT_CPU_SHARE) beside a tenant under it: they waited for its rate to decay", 'cpuHeldRuns')
     counter('isogate_runner_thread_crashes_total', 'Worker threads that died inside a runner process (each replaced)', 'threadCrashes')
     counter('isogate_runner_moved_runs_total', 'Runs taken from a worker thread held by a long synchronous step before it started them, and run on another thread', 'movedRuns')
     new Gauge({

@@ -3,7 +3,7 @@
  * nothing of HTTP routing or Postgres: it takes a program and an input and returns plain data.
  * gateway/ and src/ import the contract from here, never from a deeper path.
  */
-export { IsolatePool, type IsolatePoolOptions, type PoolStats } from './process/isolate-pool.js'
+export { IsolatePool, type IsolatePoolOptions, type PoolStats, type ThreadStats } from './process/isolate-pool.js'
 export { HostRegistry, type HostApiOptions, type HostCall, type HostFunction } from './thread/host-bridge.js'
 export {
   RunnerSupervisor,

@@ -158,7 +158,9 @@ t.test('a tenant spinning its CPU limit on every run gets at most its CPU share 
   // Compiled and warm before the clock starts.
   for (const tenant of [victim, spinner, alone]) await pool.run(fetchTask(tenant, tenant === victim ? HELLO : SPIN, {}, SPIN_LIMITS))
 
+  const heldBefore = (await pool.stats()).cpuHeldRuns
   const beside = await measure(spinner, SPIN, SPIN_LIMITS, victim)
+  t.ok((await pool.stats()).cpuHeldRuns > heldBefore, 'the runs it held back are counted (isogate_runner_cpu_held_runs_total)')
   t.ok(beside.victimRuns > 100, `the victim kept running beside it (${beside.victimRuns} runs in ${WINDOW_MS} ms, p99 ${beside.victimP99.toFixed(1)} ms)`)
   t.ok(beside.spinnerShare <= CAP + MARGIN, `beside the victim the spinner was charged ${beside.spinnerShare.toFixed(2)} of a core, at most ${CAP} + ${MARGIN}`)
 

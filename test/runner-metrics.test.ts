@@ -59,6 +59,7 @@ t.test('after runs of two tenants, /metrics shows isolate and compile-cache miss
   t.equal(total(hot, 'isogate_runner_moved_runs_total'), 0, 'no thread was held: no run moved')
   t.match(hot, /^isogate_runner_cache_kept_answers_total\{runner="[01]"\} 0$/m, 'no ctx.cache.get: nothing answered from kept answers')
   t.match(hot, /^isogate_runner_moved_runs_total\{runner="[01]"\} 0$/m)
+  t.match(hot, /^isogate_runner_cpu_held_runs_total\{runner="[01]"\} \d+$/m, 'runs held back for their CPU share, by runner')
   // A new program's first runs go to the pool until they have earned the thread (step-costs.ts).
   t.equal(total(hot, 'isogate_runner_thread_steps_total') + total(hot, 'isogate_runner_pool_steps_total'), 8, 'every run counted once, on the thread or on the pool')
   t.match(hot, /^isogate_runner_isolate_hits_total\{runner="[01]"\} \d+$/m, 'labelled by runner')

@@ -63,8 +63,14 @@ export interface IsolatePoolOptions {
   timerSlackUs?: number
 }
 
+/** One worker thread's counters: its own (worker.ts), and those its shard keeps in the runner's main thread. */
+export interface ThreadStats extends WorkerStats {
+  /** Runs that arrived while their tenant was held back for its CPU share (cpu-gate.ts). */
+  cpuHeldRuns: number
+}
+
 /** A runner process's counters: its threads' summed, and the threads that died under it. */
-export interface PoolStats extends WorkerStats {
+export interface PoolStats extends ThreadStats {
   /** Worker threads that died (and were replaced) since the pool started. */
   threadCrashes: number
   /** Runs taken from a held thread before it started them, and run on another (worker-shard.ts `withdraw`). */
@@ -73,7 +79,7 @@ export interface PoolStats extends WorkerStats {
 
 /** Adds up the counters of several threads or runners (a counter one of them lacks counts 0); null ones are skipped. */
 export function sumStats(all: Iterable<Partial<PoolStats> | null>): PoolStats {
-  const sum: PoolStats = { isolates: 0, isolateHits: 0, isolateMisses: 0, programHits: 0, programMisses: 0, threadSteps: 0, poolSteps: 0, threadAnswers: 0, poolAnswers: 0, keptAnswers: 0, runBatches: 0, resultTakes: 0, threadCrashes: 0, movedRuns: 0 }
+  const sum: PoolStats = { isolates: 0, isolateHits: 0, isolateMisses: 0, programHits: 0, programMisses: 0, threadSteps: 0, poolSteps: 0, threadAnswers: 0, poolAnswers: 0, keptAnswers: 0, runBatches: 0, resultTakes: 0, cpuHeldRuns: 0, threadCrashes: 0, movedRuns: 0 }
   for (const stats of all) {
     if (stats === null) continue
     for (const key of Object.keys(sum) as Array<keyof PoolStats>) sum[key] += stats[key] ?? 0
@@ -229,8 +235,8 @@ export class IsolatePool implements Executor, TenantEvictor {
   }
 
   /** Each worker thread's own counters, in the threads' order (stats adds them up). */
-  threadStats(): Promise<WorkerStats[]> {
-    return Promise.all(this.#shards.map((shard) => shard.call<WorkerStats>({ type: 'stats' })))
+  threadStats(): Promise<ThreadStats[]> {
+    return Promise.all(this.#shards.map(async (shard) => ({ ...(await shard.call<WorkerStats>({ type: 'stats' })), cpuHeldRuns: shard.cpuHeldRuns })))
   }
 
   /**

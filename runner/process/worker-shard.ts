@@ -131,6 +131,7 @@ export class WorkerShard {
   #flushQueued = false
   #nextSeq = 1
   #crashes = 0
+  #cpuHeldRuns = 0
   #closing = false
 
   constructor(options: WorkerShardOptions) {
@@ -256,6 +257,11 @@ export class WorkerShard {
     return this.#crashes
   }
 
+  /** Runs that arrived while their tenant was held back for its CPU share (cpu-gate.ts): they waited for its rate to decay. */
+  get cpuHeldRuns(): number {
+    return this.#cpuHeldRuns
+  }
+
   /** Runs sent to this thread and not answered yet. */
   get inFlight(): number {
     return this.#pending.size
@@ -280,7 +286,9 @@ export class WorkerShard {
       if (this.#pending.size === 0) this.#port.ref()
       this.#pending.set(seq, pending)
       const lane = task.tenantId
-      if (this.#shares.mayStart(lane, this.#waiting.size === 0) && !this.#cpu.held(lane)) {
+      const held = this.#cpu.held(lane)
+      if (held) this.#cpuHeldRuns++
+      if (!held && this.#shares.mayStart(lane, this.#waiting.size === 0)) {
         this.#shares.start(lane)
         this.#queue(seq, pending, false)
       } else {
