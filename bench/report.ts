@@ -3,7 +3,7 @@ import os from 'node:os'
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
 import type { Measurement } from './load.js'
-import type { RssMeasurement, StartMeasurement } from './start-latency.js'
+import type { RssMeasurement, SpreadMeasurement, StartMeasurement } from './start-latency.js'
 
 export type Mode = 'full' | 'quick' | 'smoke'
 
@@ -21,6 +21,8 @@ export interface BenchResults {
   starts: StartMeasurement[]
   /** RSS of runner-bench's warm tenants; null when it was skipped. */
   rss: RssMeasurement | null
+  /** Hello runs in one thread, one tenant against many; null when runner-bench was skipped. */
+  spread: SpreadMeasurement | null
   /** runner-bench's whole `--json` report, kept in the JSON file as it came. */
   runnerBench: unknown
   /** Host-call round trips measured through a running isogate. */
@@ -46,11 +48,11 @@ interface Target {
 }
 
 /** Verdicts against bench/slo.json, then the JSON and markdown reports in bench/results/ (and stdout). */
-export function report({ mode, loads, starts, rss, runnerBench, roundTrips }: BenchResults): void {
+export function report({ mode, loads, starts, rss, spread, runnerBench, roundTrips }: BenchResults): void {
   const here = path.dirname(fileURLToPath(import.meta.url))
   const benchDir = here.endsWith(`${path.sep}dist${path.sep}bench`) ? path.resolve(here, '../../bench') : here
   const slo = JSON.parse(readFileSync(path.join(benchDir, 'slo.json'), 'utf8')) as { targets: Target[] }
-  const rows: Array<{ scenario: string }> = [...loads, ...starts, ...(rss === null ? [] : [rss]), ...roundTrips]
+  const rows: Array<{ scenario: string }> = [...loads, ...starts, ...(rss === null ? [] : [rss]), ...(spread === null ? [] : [spread]), ...roundTrips]
   const verdicts = slo.targets.map((target) => {
     const row = rows.find((r) => r.scenario === target.scenario) as Record<string, unknown> | undefined
     const measured = row?.[target.metric]
@@ -63,7 +65,7 @@ export function report({ mode, loads, starts, rss, runnerBench, roundTrips }: Be
   const dir = path.join(benchDir, 'results')
   mkdirSync(dir, { recursive: true })
   const stamp = when.replace(/[:.]/g, '-')
-  const json = JSON.stringify({ mode, when, machine, results: loads, starts, rss, runnerBench, roundTrips, verdicts }, null, 2)
+  const json = JSON.stringify({ mode, when, machine, results: loads, starts, rss, spread, runnerBench, roundTrips, verdicts }, null, 2)
   writeFileSync(path.join(dir, `${stamp}-${mode}.json`), json)
   writeFileSync(path.join(dir, 'latest.json'), json)
   const fmt = (n: number | undefined, digits = 1) => (n === undefined ? '' : n.toFixed(digits))
@@ -110,6 +112,10 @@ export function report({ mode, loads, starts, rss, runnerBench, roundTrips }: Be
     ]),
     ...(rss === null ? [] : [
       `RSS of ${rss.tenants} warm tenants in a process that holds only them (bench/runner-bench.ts): ${rss.totalMiB.toFixed(0)} MiB, ${rss.perTenantKiB.toFixed(0)} KiB a tenant.`,
+      '',
+    ]),
+    ...(spread === null ? [] : [
+      `Hello runs in one thread (bench/runner-bench.ts, no gateway, no hop): one tenant ${spread.oneCpuUs.toFixed(1)} us of CPU and ${spread.oneFaults.toFixed(2)} page faults a run; spread over ${spread.tenants} tenants ${spread.spreadCpuUs.toFixed(1)} us and ${spread.spreadFaults.toFixed(2)}: ${spread.cpuRatio.toFixed(2)}x the CPU a run.`,
       '',
     ]),
     '| target | measured | verdict |',

@@ -80,7 +80,7 @@ async function main(mode: Mode): Promise<void> {
   const results: Measurement[] = []
   const roundTrips: RoundTrip[] = []
   // Start latencies first, on a machine the load servers do not share yet.
-  const { starts, rss, raw: runnerBench } = await measureStarts(plan.starts.runs, plan.starts.tenants)
+  const { starts, rss, spread, raw: runnerBench } = await measureStarts(plan.starts.runs, plan.starts.tenants)
   const baseline = await startBaseline()
   const workerd = await startWorkerd(SCRIPTS.hello)
   // The crash scenario measures containment, not quarantine: a crasher quarantined after its
@@ -177,7 +177,7 @@ async function main(mode: Mode): Promise<void> {
     await workerd.stop()
     await baseline.stop()
   }
-  report({ mode, loads: results, starts, rss, runnerBench, roundTrips })
+  report({ mode, loads: results, starts, rss, spread, runnerBench, roundTrips })
   // Every scenario's requests should succeed: a load answered with error statuses measured the
   // wrong thing (an open circuit breaker answers fast), whatever its numbers say. Timeouts and
   // socket errors are load, judged by the targets; a CI machine may be slow.

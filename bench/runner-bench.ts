@@ -192,6 +192,59 @@ async function hot(platform: PlatformCode, source: string): Promise<Stats & { ov
   return result
 }
 
+/** CPU and page faults a run, for one set of runs (`spread`). */
+interface RunCost {
+  cpuUsPerRun: number
+  faultsPerRun: number
+}
+
+/** Hot runs of one tenant against the same runs spread over many warm tenants, in one thread. */
+interface SpreadReport {
+  tenants: number
+  runs: number
+  one: RunCost
+  spread: RunCost
+  /** spread's CPU a run over one's (medians of the blocks' paired ratios). */
+  cpuRatio: number
+}
+
+/**
+ * What many tenants cost the runner itself, without the gateway or the hop to a worker thread:
+ * hello runs one after another, in blocks that alternate between one warm tenant and `tenants`
+ * warm tenants taken in turn (each run in another isolate, as at the bench's tenants@100), in the
+ * same process and minutes, so the ratio holds on a noisy machine. Page faults count the fresh
+ * pages the runs touch (each a few microseconds of kernel time here): V8 uncommits the idle half
+ * of a young generation whose isolate allocates slowly, which a tenant with a hundredth of the
+ * runs does.
+ */
+async function spread(platform: PlatformCode, source: string, tenants: number, blockRuns: number, blocks: number): Promise<SpreadReport> {
+  const runner = newRunner(platform, tenants + 1, 4)
+  const manyTasks = Array.from({ length: tenants }, (_, i) => task(`spread-${i}`, source))
+  const oneTask = task('spread-one', source)
+  // Past their first runs, which start on isolated-vm's pool until the program has earned the thread (step-costs.ts).
+  for (let i = 0; i < 30; i++) {
+    for (const t of manyTasks) check(await runner.run(t), i === 0 ? 'cold' : 'hot')
+    check(await runner.run(oneTask), i === 0 ? 'cold' : 'hot')
+  }
+  const block = async (next: (i: number) => RunTask): Promise<RunCost> => {
+    const cpu = process.cpuUsage()
+    const faults = process.resourceUsage().minorPageFault
+    for (let i = 0; i < blockRuns; i++) await runner.run(next(i))
+    const used = process.cpuUsage(cpu)
+    return { cpuUsPerRun: (used.user + used.system) / blockRuns, faultsPerRun: (process.resourceUsage().minorPageFault - faults) / blockRuns }
+  }
+  const ones: RunCost[] = []
+  const spreads: RunCost[] = []
+  for (let b = 0; b < blocks; b++) {
+    ones.push(await block(() => oneTask))
+    spreads.push(await block((i) => manyTasks[(b * blockRuns + i) % tenants] as RunTask))
+  }
+  runner.close()
+  const median = (values: number[]): number => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)] as number
+  const cost = (all: RunCost[]): RunCost => ({ cpuUsPerRun: median(all.map((c) => c.cpuUsPerRun)), faultsPerRun: median(all.map((c) => c.faultsPerRun)) })
+  return { tenants, runs: blockRuns * blocks, one: cost(ones), spread: cost(spreads), cpuRatio: median(spreads.map((c, i) => c.cpuUsPerRun / (ones[i] as RunCost).cpuUsPerRun)) }
+}
+
 interface RssReport {
   baselineMiB: number
   at100MiB: number
@@ -258,6 +311,7 @@ const report = {
   warm: { hello: await warm(platform, HELLO, true), typical: await warm(platform, TYPICAL, true) },
   warmBackToBack: { hello: await warm(platform, HELLO, false), typical: await warm(platform, TYPICAL, false) },
   hot: { hello: await hot(platform, HELLO), typical: await hot(platform, TYPICAL) },
+  spread: await spread(platform, HELLO, 100, Math.max(1000, RUNS * 2), 6),
   rss: await rssInOwnProcess(),
 }
 
@@ -275,6 +329,8 @@ if (values.json) {
     console.log(`warm  ${name.padEnd(8)} ${ms(report.warmBackToBack[name])}  (versions back to back: no spare context ready)`)
     console.log(`hot   ${name.padEnd(8)} ${us(report.hot[name])}  = ${overCall(report.hot[name])}`)
   }
+  const { one, spread: many, tenants: spreadTenants, cpuRatio } = report.spread
+  console.log(`hello runs in one thread: one tenant ${one.cpuUsPerRun.toFixed(1)} us of CPU and ${one.faultsPerRun.toFixed(2)} page faults a run; spread over ${spreadTenants} tenants ${many.cpuUsPerRun.toFixed(1)} us and ${many.faultsPerRun.toFixed(2)} (${cpuRatio.toFixed(2)}x the CPU)`)
   const { baselineMiB, at100MiB, atAllMiB, tenants } = report.rss
   console.log(`RSS, in a process of its own: ${baselineMiB.toFixed(0)} MiB before; ${at100MiB.toFixed(0)} MiB with 100 warm tenants; ${atAllMiB.toFixed(0)} MiB with ${tenants} (${((atAllMiB - baselineMiB) / tenants * 1024).toFixed(0)} KiB per tenant)`)
 }

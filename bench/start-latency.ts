@@ -23,6 +23,18 @@ export interface RssMeasurement {
   totalMiBAt1000?: number
 }
 
+/** Hello runs in one thread, one tenant against the same runs spread over many (bench/runner-bench.ts `spread`): a report line. */
+export interface SpreadMeasurement {
+  scenario: 'runner-spread'
+  tenants: number
+  oneCpuUs: number
+  spreadCpuUs: number
+  oneFaults: number
+  spreadFaults: number
+  /** spreadCpuUs over oneCpuUs, from blocks that alternated in the same process. */
+  cpuRatio: number
+}
+
 interface Stats {
   median: number
   p90: number
@@ -35,6 +47,7 @@ interface RunnerBenchReport {
   warm: Record<'hello' | 'typical', Stats>
   hot: Record<'hello' | 'typical', Stats & { overCall: number }>
   rss: { baselineMiB: number; atAllMiB: number; tenants: number }
+  spread: { tenants: number; one: { cpuUsPerRun: number; faultsPerRun: number }; spread: { cpuUsPerRun: number; faultsPerRun: number }; cpuRatio: number }
 }
 
 /**
@@ -43,7 +56,7 @@ interface RunnerBenchReport {
  * and the whole JSON report.
  * `warm` is the version that arrives after the worker was idle for a moment, as deploys do.
  */
-export async function measureStarts(runs: number, tenants: number): Promise<{ starts: StartMeasurement[]; rss: RssMeasurement; raw: unknown }> {
+export async function measureStarts(runs: number, tenants: number): Promise<{ starts: StartMeasurement[]; rss: RssMeasurement; spread: SpreadMeasurement; raw: unknown }> {
   const output = await runChild(nodeArgs('bench/runner-bench', [...RUNNER_V8_FLAGS], ['--runs', String(runs), '--tenants', String(tenants), '--json']))
   const raw = JSON.parse(output) as RunnerBenchReport
   const starts: StartMeasurement[] = []
@@ -55,7 +68,9 @@ export async function measureStarts(runs: number, tenants: number): Promise<{ st
   const { baselineMiB, atAllMiB } = raw.rss
   const rss: RssMeasurement = { scenario: 'warm-tenants-rss', tenants: raw.rss.tenants, totalMiB: atAllMiB, perTenantKiB: ((atAllMiB - baselineMiB) * 1024) / raw.rss.tenants }
   if (raw.rss.tenants === 1000) rss.totalMiBAt1000 = atAllMiB
-  return { starts, rss, raw }
+  const { one, spread: many } = raw.spread
+  const spread: SpreadMeasurement = { scenario: 'runner-spread', tenants: raw.spread.tenants, oneCpuUs: one.cpuUsPerRun, spreadCpuUs: many.cpuUsPerRun, oneFaults: one.faultsPerRun, spreadFaults: many.faultsPerRun, cpuRatio: raw.spread.cpuRatio }
+  return { starts, rss, spread, raw }
 }
 
 function runChild(args: string[], timeoutMs = 600_000): Promise<string> {

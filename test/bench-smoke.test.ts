@@ -91,6 +91,12 @@ t.test('the bench harness runs every scenario against isogate and the uWS baseli
   t.ok((json.rss?.totalMiB ?? 0) > 0 && (json.rss?.perTenantKiB ?? 0) > 100, `the warm tenants' RSS was measured (${json.rss?.perTenantKiB} KiB a tenant)`)
   t.match(report, /RSS of 100 warm tenants in a process that holds only them \(bench\/runner-bench\.ts\): \d+ MiB, \d+ KiB a tenant\./)
   t.match(json.verdicts.find((v) => v.id === 'warm-tenants-rss'), { verdict: 'not measured' })
+  // What many tenants cost the runner itself: the same hello runs on one tenant and spread over 100, in one thread.
+  const spread = (json as unknown as { spread?: { tenants: number; oneCpuUs: number; spreadCpuUs: number; oneFaults: number; spreadFaults: number; cpuRatio: number } }).spread
+  t.match(spread, { scenario: 'runner-spread', tenants: 100 })
+  t.ok((spread?.oneCpuUs ?? 0) > 0 && (spread?.spreadCpuUs ?? 0) > 0 && (spread?.cpuRatio ?? 0) > 0, `runs on one tenant and spread were measured (${spread?.oneCpuUs.toFixed(1)} and ${spread?.spreadCpuUs.toFixed(1)} us)`)
+  t.ok((spread?.oneFaults ?? -1) >= 0 && (spread?.spreadFaults ?? -1) >= 0, 'and their page faults')
+  t.match(report, /Hello runs in one thread \(bench\/runner-bench\.ts, no gateway, no hop\): one tenant [\d.]+ us of CPU and [\d.]+ page faults a run; spread over 100 tenants [\d.]+ us and [\d.]+: [\d.]+x the CPU a run\./)
   t.ok((row('workerd@10')?.rps ?? 0) > 0 && row('workerd@10')?.non2xx === 0, 'workerd served the hello worker')
   t.type((row('hello@10') as Row & { ratioToWorkerd?: number }).ratioToWorkerd, 'number', 'isogate/workerd req/s ratio')
   // workerd spreads the same hello over the bench's tenants, each a worker of its own behind a router.
