@@ -213,7 +213,7 @@ interface SpreadReport {
  * hello runs one after another, in blocks that alternate between one warm tenant and `tenants`
  * warm tenants taken in turn (each run in another isolate, as at the bench's tenants@100), in the
  * same process and minutes, so the ratio holds on a noisy machine. Page faults count the fresh
- * pages the runs touch (each a few microseconds of kernel time here): V8 uncommits the idle half
+ * pages the runs touch (each 10-25 us of kernel time on this virtual machine): V8 uncommits the idle half
  * of a young generation whose isolate allocates slowly, which a tenant with a hundredth of the
  * runs does.
  */
@@ -229,7 +229,7 @@ async function spread(platform: PlatformCode, source: string, tenants: number, b
   const block = async (next: (i: number) => RunTask): Promise<RunCost> => {
     const cpu = process.cpuUsage()
     const faults = process.resourceUsage().minorPageFault
-    for (let i = 0; i < blockRuns; i++) await runner.run(next(i))
+    for (let i = 0; i < blockRuns; i++) check(await runner.run(next(i)), 'hot')
     const used = process.cpuUsage(cpu)
     return { cpuUsPerRun: (used.user + used.system) / blockRuns, faultsPerRun: (process.resourceUsage().minorPageFault - faults) / blockRuns }
   }
