@@ -34,6 +34,11 @@ export function headersFromHost(pairs) {
  */
 export function defaultContentType(headers, value) {
   const list = headers[kList]
+  // Most responses have no header of their own: a list of one, not an empty list grown by a push (17 slots).
+  if (list.length === 0) {
+    headers[kList] = [['content-type', value]]
+    return
+  }
   for (let i = 0; i < list.length; i++) if (list[i][0] === 'content-type') return
   list.push(['content-type', value])
 }
@@ -122,7 +127,9 @@ brand(Headers)
 
 /** Raw pairs for crossing to the host, duplicates kept (set-cookie). */
 export function headerPairs(headers) {
-  return headers[kList].map(([n, v]) => [n, v])
+  // Not `([n, v]) => [n, v]`: destructuring goes through an array iterator, objects a pair in
+  // code that is not optimized yet, as the platform's is in most tenants' isolates.
+  return headers[kList].map((pair) => [pair[0], pair[1]])
 }
 
 export function freezeHeaders(headers) {

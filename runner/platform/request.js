@@ -27,10 +27,10 @@ export function frozenCopy(object, empty) {
   return empty
 }
 
-/** Marks a Request built by the platform from the host's request: its URL was parsed by the host. */
-const kHostUrl = Symbol('hostUrl')
-/** With kHostUrl: the request's headers as the gateway parsed them (headersFromHost), or their HeaderText. */
-const kHostHeaders = Symbol('hostHeaders')
+/** The constructor's input for a Request that `fromHost` fills in: unreachable from scripts. */
+const FROM_HOST = Symbol('fromHost')
+/** The host's request as a Request (set in the class's static block). */
+let fromHost
 /**
  * A request's headers as the host sent them, as text (runner/header-text.ts), parsed the
  * first time the script reads `request.headers`.
@@ -51,18 +51,14 @@ export class Request extends Body {
 
   constructor(input, init = {}) {
     super()
+    if (input === FROM_HOST) return
     let base = null
     let url
-    let hostHeaders = null
-    if (input !== null && typeof input === 'object' && kHostUrl in input) {
-      url = input[kHostUrl]
-      hostHeaders = input[kHostHeaders]
-    }
-    else if (input instanceof Request) url = (base = input).url
+    if (input instanceof Request) url = (base = input).url
     else url = new (webUrl().URL)(String(input)).href
     this.#url = url
     this.#method = normalizeMethod(init.method ?? (base ? base.method : 'GET'))
-    this.#headers = hostHeaders ?? new Headers(init.headers ?? (base ? base.headers : undefined))
+    this.#headers = new Headers(init.headers ?? (base ? base.headers : undefined))
     this.#redirect = init.redirect ?? (base ? base.redirect : 'follow')
     const signal = init.signal ?? (base ? base.signal : null)
     if (signal !== null && !(signal instanceof abort().AbortSignal)) throw new TypeError("Failed to construct 'Request': member signal is not of type AbortSignal.")
@@ -96,6 +92,22 @@ export class Request extends Body {
   clone() {
     return new Request(this)
   }
+
+  static {
+    // Field by field, no input or init objects: a run makes one, in code that is mostly not
+    // optimized yet (each tenant's isolate has its own copy of the platform).
+    fromHost = (url, method, headers, params, body) => {
+      const request = new Request(FROM_HOST)
+      request.#url = url
+      request.#method = method
+      request.#headers = headers
+      request.#redirect = 'follow'
+      request.#signal = null
+      request.#params = params
+      request[kBody] = body
+      return request
+    }
+  }
 }
 
 brand(Request)
@@ -110,8 +122,5 @@ export function requestFromHost(data, body) {
   const hostHeaders = pairs instanceof HeaderText ? pairs
     : Array.isArray(pairs) && pairs.every((pair) => Array.isArray(pair) && pair.length === 2 && typeof pair[0] === 'string' && typeof pair[1] === 'string') ? headersFromHost(pairs)
     : null
-  const input = { [kHostUrl]: String(data.url), [kHostHeaders]: hostHeaders }
-  const request = new Request(input, { method: data.method, headers: hostHeaders === null ? pairs : undefined, params: data.params })
-  request[kBody] = body
-  return request
+  return fromHost(String(data.url), normalizeMethod(data.method ?? 'GET'), hostHeaders ?? new Headers(pairs), frozenCopy(data.params, NO_PARAMS), body)
 }

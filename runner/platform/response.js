@@ -9,13 +9,16 @@ const kRedirected = Symbol('redirected')
 const REDIRECT_STATUSES = new Set([301, 302, 303, 307, 308])
 const NULL_BODY_STATUSES = new Set([101, 103, 204, 205, 304])
 
+/** The init of a Response made without one: read only, so one serves them all. */
+const NO_INIT = Object.freeze({})
+
 export class Response extends Body {
   #status
   #statusText
   #headers
   #type
 
-  constructor(body = null, init = {}) {
+  constructor(body = null, init = NO_INIT) {
     super()
     const status = init.status === undefined ? 200 : Number(init.status)
     if (!Number.isInteger(status) || status < 200 || status > 599) {

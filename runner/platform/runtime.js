@@ -15,7 +15,8 @@
 
 const PromiseCtor = Promise
 const promiseThen = Promise.prototype.then
-const reflectApply = Reflect.apply
+/** `promiseThen.call`, bound before any script runs (tenant changes to Function.prototype cannot reach it); no arguments array a call, as Reflect.apply takes. */
+const callThen = Function.prototype.call.bind(promiseThen)
 // Taken before lockdown removes Atomics from the global object (lockdown.js).
 const atomicsAdd = Atomics.add
 const atomicsLoad = Atomics.load
@@ -98,7 +99,7 @@ export function connect(call, complete, toASCII, chunk, cpuClock, ledger, isolat
 
 /** `promise.then` that tenant changes to Promise.prototype cannot intercept. */
 export function then(promise, onFulfilled, onRejected) {
-  return reflectApply(promiseThen, promise, [onFulfilled, onRejected])
+  return callThen(promise, onFulfilled, onRejected)
 }
 
 export function newPromise(executor) {
