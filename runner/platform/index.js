@@ -24,6 +24,7 @@ const HANDLER_KINDS = ['fetch', 'scheduled', 'event', 'run']
 /** Taken before tenant code runs: a script that replaces JSON.parse or JSON.stringify does not get to see its runs' input or results. */
 const parseJson = JSON.parse
 const stringifyJson = JSON.stringify
+const defineProperty = Object.defineProperty
 const ObjectPrototype = Object.prototype
 const ArrayPrototype = Array.prototype
 
@@ -152,7 +153,7 @@ let contextApi
  * closures and 5 frozen objects a run; in a micro-benchmark 8.5 us a ctx where the platform's
  * code is not optimized yet, as for most tenants of a busy runner, and 2.1 us where it is; 2.8
  * and 1.5 us this way). The getters are the isolate's, defined on each ctx from one frozen set of
- * descriptors (contextDescriptors); a namespace's methods are the run's own closures, so
+ * descriptors (contextProperties); a namespace's methods are the run's own closures, so
  * `const { get } = ctx.cache` still works.
  */
 class RunContext {
@@ -179,11 +180,17 @@ class RunContext {
 delete RunContext.prototype.constructor
 Object.freeze(RunContext.prototype)
 
-/** The getters of every ctx in this isolate, made at boot from the host APIs it exposes. */
-let contextDescriptors = {}
+/**
+ * The getters of every ctx in this isolate, made at boot from the host APIs it exposes: a flat list
+ * of names and their descriptors, defined on a ctx one by one. Object.defineProperties with one
+ * object of them allocated its list of keys again for every ctx, 0.34 KiB of a hello run's 3.7 in
+ * code not optimized yet, which is most tenants' (each 4 KiB is a fresh page for a tenant with
+ * few runs: see bench/runner-bench.ts `spread`).
+ */
+let contextProperties = []
 
 /** `groups`: [namespace, [method, hostName][]] pairs of the host APIs exposed on ctx, e.g. ctx.db.get. */
-function contextDescriptorsFor(groups) {
+function contextPropertiesFor(groups) {
   const descriptors = { __proto__: null }
   const getter = (name, make) => ({ get() { return contextApi(this, name, make) }, enumerable: true })
   descriptors.logger = getter('logger', (run) => createLogger((level, message) => run.log(level, message)))
@@ -199,11 +206,16 @@ function contextDescriptorsFor(groups) {
       return Object.freeze(api)
     })
   }
-  return Object.freeze(descriptors)
+  const properties = []
+  for (const name of Object.keys(descriptors)) properties.push(name, Object.freeze(descriptors[name]))
+  return Object.freeze(properties)
 }
 
 function createContext(run) {
-  return Object.freeze(Object.defineProperties(new RunContext(run), contextDescriptors))
+  const ctx = new RunContext(run)
+  const properties = contextProperties
+  for (let i = 0; i < properties.length; i += 2) defineProperty(ctx, properties[i], properties[i + 1])
+  return Object.freeze(ctx)
 }
 
 /**
@@ -514,7 +526,7 @@ export function boot(call, completeReference, toASCII, chunk, seed, exposedNames
   // 'run.respond', 'run.chunk' and 'run.end' are listed when the host offers them (see
   // respondEarly, streamResponse); they are the platform's, not ctx APIs.
   canRespondEarly = names.includes('run.respond') && names.includes('run.chunk') && names.includes('run.end')
-  contextDescriptors = contextDescriptorsFor(groupNames(names.filter((name) => !name.startsWith('run.'))))
+  contextProperties = contextPropertiesFor(groupNames(names.filter((name) => !name.startsWith('run.'))))
   const entry = Object.create(null)
   entry.register = register
   entry.dispatch = dispatch
