@@ -1,26 +1,11 @@
 import { Counter, Gauge, type Registry } from 'prom-client'
+import type { PoolStats } from '../runner/index.js'
 
 /** One runner's counters as the metrics need them (RunnerSupervisor.runnerStats answers this). */
 export interface RunnerCounters {
   runner: number
   /** null: the runner is down or did not answer in time. */
-  stats: {
-    isolates: number
-    isolateHits: number
-    isolateMisses: number
-    programHits: number
-    programMisses: number
-    threadSteps: number
-    poolSteps: number
-    threadAnswers: number
-    poolAnswers: number
-    keptAnswers: number
-    runBatches: number
-    resultTakes: number
-    cpuHeldRuns: number
-    threadCrashes: number
-    movedRuns: number
-  } | null
+  stats: PoolStats | null
 }
 
 /** Where the counters come from: asked once per scrape. */
@@ -45,7 +30,8 @@ export interface RunnerMetricsOptions {
 
 const DEFAULTS = { timeoutMs: 500 }
 
-type CounterKey = 'isolateHits' | 'isolateMisses' | 'programHits' | 'programMisses' | 'threadSteps' | 'poolSteps' | 'threadAnswers' | 'poolAnswers' | 'keptAnswers' | 'runBatches' | 'resultTakes' | 'cpuHeldRuns' | 'threadCrashes' | 'movedRuns'
+/** Every runner counter is a counter on /metrics; `isolates` is a gauge. */
+type CounterKey = Exclude<keyof PoolStats, 'isolates'>
 
 /**
  * The runners' isolate and compile-cache counters on /metrics, labelled by runner slot. They live
