@@ -258,3 +258,28 @@ t.test('each version of a script starts in a fresh context, also when a spare co
   const again = await pool.run(version(2))
   t.same([again.metrics.start, again.output], ['hot', [2, 2]], 'module and global state persist between runs of one version')
 })
+
+t.test('a spare context\'s warm-up run leaves nothing behind: a version started in one sees the top level as a fresh context does', async (t) => {
+  // What the top level of a script sees of "the current run": timers refuse, fetch refuses, a
+  // microtask it queues runs as no run's. Versions 1 and 2 start in fresh contexts; from version 3
+  // on, each starts in the spare context prepared (and warmed up with a run of the platform's own)
+  // while the worker was idle.
+  const source = (n: number): string => `
+    const seen = []
+    try { setTimeout(() => {}, 1); seen.push('timer set') } catch (error) { seen.push(String(error)) }
+    seen.push(typeof queueMicrotask(() => { globalThis.microtaskRan = true }))
+    const fetched = fetch('http://example.test/').then(() => 'fetched', (error) => String(error))
+    console.log('top level of ${n}')
+    export default { async run() { return [...seen, globalThis.microtaskRan ?? false, await fetched] } }`
+  const version = (n: number): RunTask => ({ kind: 'run', program: program('sandbox-warm-up', source(n), 'top-level', n), input: null, env: {}, limits: LIMITS })
+  const seen: unknown[] = []
+  for (let n = 1; n <= 4; n++) {
+    const result = await pool.run(version(n))
+    t.equal(result.ok, true, `version ${n} ran: ${JSON.stringify(result.error)}`)
+    t.same(result.logs, [], `version ${n}: no log line of the top level or of a warm-up reaches the run`)
+    seen.push(result.output)
+    await new Promise((resolve) => setTimeout(resolve, 20))
+  }
+  t.same(seen.slice(1), [seen[0], seen[0], seen[0]], 'every version saw what the first, in a fresh context, saw')
+  t.match(seen[0], ['TypeError: setTimeout can only be used while a handler runs, not at the top level of the script'])
+})

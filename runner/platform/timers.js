@@ -83,7 +83,8 @@ export function queueMicrotask(callback) {
   if (typeof callback !== 'function') throw new TypeError('queueMicrotask: the callback must be a function')
   const run = current
   then(resolved, () => {
-    enter(run)
+    // Queued by the script's top level (no run yet): it runs as no run's, as the top level did.
+    if (run !== null) enter(run)
     try {
       callback()
     } catch (error) {
