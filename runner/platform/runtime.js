@@ -78,6 +78,11 @@ export function enter(run) {
   if (account !== null) switchTo(slotOf(run))
 }
 
+/** No run's code is executing: as in a context that has served none (index.js warmUp leaves it so). */
+export function resetCurrent() {
+  current = null
+}
+
 /** Installs the host's References and CPU books; once per context. */
 export function connect(call, complete, toASCII, chunk, cpuClock, ledger, isolateAccount, peekedNames = []) {
   if (callReference !== null) throw new TypeError('isogate: the platform is connected already')
