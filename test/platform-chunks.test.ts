@@ -53,8 +53,9 @@ t.test('the core holds none of the chunks: each is a script of its own', async (
   }
   // A loose bound: a chunk pulled into the core adds thousands of bytes. ctx's lazy getters
   // (RunContext, session 16) took the core from 29.7 to 30.1 KB; the run's fast paths for a
-  // Response returned as it is and for empty env and params (session 23) to 31.4 KB.
-  t.ok(source.source.length < 32_000, `the core is small (${source.source.length} bytes)`)
+  // Response returned as it is and for empty env and params (session 23) to 31.4 KB; a spare
+  // context's warm-up as a whole run (session 31) to 32.2 KB.
+  t.ok(source.source.length < 33_000, `the core is small (${source.source.length} bytes)`)
 })
 
 t.test('a script loads only the chunks it uses, each compiled once per isolate', async (t) => {
