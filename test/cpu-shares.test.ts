@@ -60,21 +60,33 @@ t.test('a tenant over the cap is held only while a tenant under the cap uses the
 })
 
 t.test('a tenant under the cap answered a moment ago still counts as using the thread: its next request is on its way', async (t) => {
-  // A slow decay (tau 2 s) and a big charge keep the spinner over the cap for seconds, however late the timer below fires.
-  const cpu = new CpuShares(0.5, 2000)
-  const slots = new SlotShares(16)
-  const gate = new CpuGate(cpu, slots, () => {})
-  t.teardown(() => gate.close())
-  gate.answered(performance.now())
-  for (let i = 0; i < 3; i++) gate.charge('spinner', 2000)
-  t.notOk(gate.held('spinner'), 'alone, over the cap or not, it is not held')
-  // The victim's runs were all answered in this batch: nothing of it is on the thread or waiting.
-  gate.charge('victim', 0.2)
-  t.equal(slots.onThreadOf('victim'), 0)
-  t.ok(gate.held('spinner'), 'the victim answered just now: the spinner is held')
-  await new Promise((resolve) => setTimeout(resolve, 30))
-  t.ok(cpu.over('spinner', 0, performance.now()), 'the spinner is still over the cap')
-  t.notOk(gate.held('spinner'), 'the victim gone for longer: the spinner is alone again')
+  // "A moment" is 10 ms of the wall clock (cpu-gate.ts PRESENT_MS), which the gate reads again when
+  // asked: an attempt whose steps a busy machine stretched past half of that (CI runs three files
+  // at once: once 1 in 6,870) proves nothing either way and is tried again, with a fresh gate.
+  let judged = false
+  for (let attempt = 1; attempt <= 5 && !judged; attempt++) {
+    // A slow decay (tau 2 s) and a big charge keep the spinner over the cap for seconds, however late the timer below fires.
+    const cpu = new CpuShares(0.5, 2000)
+    const slots = new SlotShares(16)
+    const gate = new CpuGate(cpu, slots, () => {})
+    t.teardown(() => gate.close())
+    const start = performance.now()
+    gate.answered(start)
+    for (let i = 0; i < 3; i++) gate.charge('spinner', 2000)
+    const heldAlone = gate.held('spinner')
+    // The victim's runs were all answered in this batch: nothing of it is on the thread or waiting.
+    gate.charge('victim', 0.2)
+    const heldBeside = gate.held('spinner')
+    if (performance.now() - start > 5) continue
+    judged = true
+    t.notOk(heldAlone, 'alone, over the cap or not, it is not held')
+    t.equal(slots.onThreadOf('victim'), 0)
+    t.ok(heldBeside, 'the victim answered just now: the spinner is held')
+    await new Promise((resolve) => setTimeout(resolve, 30))
+    t.ok(cpu.over('spinner', 0, performance.now()), 'the spinner is still over the cap')
+    t.notOk(gate.held('spinner'), 'the victim gone for longer: the spinner is alone again')
+  }
+  t.ok(judged, 'an attempt of five ran its steps within 5 ms')
 })
 
 t.test('the cap must be above 0 and at most one core', async (t) => {
