@@ -13,7 +13,7 @@ t.test('an eviction right behind a run of the tenant (one socket read) waits for
   const run = pool.run(fetchTask('goes', SOURCE.replace('hi', 'goes')))
   const evicted = pool.evict('goes')
   const [result, counts] = await Promise.all([run, evicted])
-  t.equal(bodyText(result.response?.body), 'goes', 'the run sent first was served, not disposed under while it compiled')
+  t.equal(bodyText(result.response?.body), 'goes', `the run sent first was served, not disposed under while it compiled (${JSON.stringify(result.error)})`)
   t.match(counts, { isolates: 1 }, 'its isolate was let go')
   t.equal((await pool.stats()).isolates, 1, 'only the other tenant is held')
 })

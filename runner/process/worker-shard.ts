@@ -153,14 +153,6 @@ export class WorkerShard {
       // Under tsx the entry is tsx-worker.mjs; it finds the real worker module here.
       workerData: { ...options.settings, claims: this.#hold.buffer, tsxWorkerModule: options.workerUrl.href } satisfies WorkerSettings & { tsxWorkerModule: string },
     })
-    // Piscina destroys a worker only when it died or the pool closes: the rest are crashes.
-    this.#pool.on('workerDestroy', () => {
-      // The replacement holds no program, and is in no synchronous step.
-      this.#sent.clear()
-      this.#sentHeads.clear()
-      this.#hold.threadGone()
-      if (!this.#closing) this.#crashes++
-    })
     // A thread that dies is reported as the pool's 'error' event (piscina has no task of it in
     // flight: runs cross the shard's port); unheard, it would end the whole runner process and
     // every tenant on it. Piscina has started a replacement already: say so and keep serving (the
@@ -240,6 +232,13 @@ export class WorkerShard {
    */
   #disconnected(connection: number): void {
     if (connection !== this.#connection) return
+    // The replacement holds no program, and is in no synchronous step. Counted here, before its
+    // runs are answered, not on piscina's 'workerDestroy', which may come after: whoever heard
+    // RUNNER_CRASHED and asks for the stats then finds the crash counted.
+    this.#sent.clear()
+    this.#sentHeads.clear()
+    this.#hold.threadGone()
+    if (!this.#closing) this.#crashes++
     this.#failAll(crashed(new Error('the worker thread ended')), connection)
     if (this.#closing || this.#startFailure !== null) return
     this.#connect()
