@@ -153,6 +153,12 @@ export const settings = {
     z.enum(['ready', 'on-demand']),
     'ready',
   ),
+  runnerProbationThreads: setting(
+    'ISOGATE_RUNNER_PROBATION_THREADS',
+    'Worker threads of the probation runner: it serves only the suspects of a crash (and a convicted tenant while its crashes count), and is the runner that starts again most after crashes, so its start is kept small',
+    positiveInt.max(256),
+    1,
+  ),
   quarantineCrashes: setting('ISOGATE_QUARANTINE_CRASHES', 'Runner crashes held against a tenant (it crashed a runner alone), within the window, that quarantine it', positiveInt, 3),
   quarantineWindowMs: setting('ISOGATE_QUARANTINE_WINDOW_MS', 'Window in which those crashes count', positiveInt, 60_000),
   quarantineMs: setting('ISOGATE_QUARANTINE_MS', 'How long a quarantined tenant\'s runs answer 503 TENANT_QUARANTINED', positiveInt, 300_000),

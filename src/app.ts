@@ -143,6 +143,7 @@ export async function startIsogate(config: Config, logger: Logger = pino({ level
       near: hostApis.near,
       quarantine: { crashes: config.quarantineCrashes, windowMs: config.quarantineWindowMs, coolDownMs: config.quarantineMs },
       probation: config.runnerProbation,
+      probationThreads: config.runnerProbationThreads,
       onEvent: (event) => logRunnerEvent(logger, event),
     })
     closers.push(() => pool.close())

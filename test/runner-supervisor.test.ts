@@ -66,6 +66,9 @@ t.test('tenants are sharded across runner processes by rendezvous hashing', asyn
   const stats = await supervisor.stats()
   t.match(stats, { runners: 2, runnersReady: 2, runnerCrashes: 0 })
   t.ok(stats.isolates >= 3, `isolates summed over the runners: ${stats.isolates}`)
+  // The probation runner starts with one thread (probationThreads), the serving runners with pool.threads.
+  t.same((await supervisor.runnerStats()).map((entry) => entry.stats?.threads), [2, 2], 'each serving runner runs pool.threads')
+  t.equal(stats.threads, 2 + 2 + 1, 'and the probation runner one')
 })
 
 t.test('a script that aborts its runner fails only its own run: the neighbour in flight runs again and is cleared, the culprit crashes probation alone and is convicted; other runners keep serving', async (t) => {

@@ -71,6 +71,8 @@ export interface ThreadStats extends WorkerStats {
 
 /** A runner process's counters: its threads' summed, and the threads that died under it. */
 export interface PoolStats extends ThreadStats {
+  /** Worker threads the pool runs (added up over runners: all of theirs). */
+  threads: number
   /** Worker threads that died (and were replaced) since the pool started. */
   threadCrashes: number
   /** Runs taken from a held thread before it started them, and run on another (worker-shard.ts `withdraw`). */
@@ -79,7 +81,7 @@ export interface PoolStats extends ThreadStats {
 
 /** Adds up the counters of several threads or runners (a counter one of them lacks counts 0); null ones are skipped. */
 export function sumStats(all: Iterable<Partial<PoolStats> | null>): PoolStats {
-  const sum: PoolStats = { isolates: 0, isolateHits: 0, isolateMisses: 0, programHits: 0, programMisses: 0, threadSteps: 0, poolSteps: 0, threadAnswers: 0, poolAnswers: 0, keptAnswers: 0, runBatches: 0, resultTakes: 0, cpuHeldRuns: 0, threadCrashes: 0, movedRuns: 0 }
+  const sum: PoolStats = { isolates: 0, isolateHits: 0, isolateMisses: 0, programHits: 0, programMisses: 0, threadSteps: 0, poolSteps: 0, threadAnswers: 0, poolAnswers: 0, keptAnswers: 0, runBatches: 0, resultTakes: 0, cpuHeldRuns: 0, threads: 0, threadCrashes: 0, movedRuns: 0 }
   for (const stats of all) {
     if (stats === null) continue
     for (const key of Object.keys(sum) as Array<keyof PoolStats>) sum[key] += stats[key] ?? 0
@@ -229,6 +231,7 @@ export class IsolatePool implements Executor, TenantEvictor {
 
   async stats(): Promise<PoolStats> {
     const sum = sumStats(await this.threadStats())
+    sum.threads = this.#shards.length
     for (const shard of this.#shards) sum.threadCrashes += shard.crashes
     sum.movedRuns += this.#movedRuns
     return sum

@@ -12,6 +12,8 @@ export interface RunnerFleetOptions {
   runners: number
   standby: number
   pool: IsolatePoolOptions
+  /** The probation runner's pool (RunnerSupervisorOptions.probationThreads). */
+  probationPool: IsolatePoolOptions
   restartDelayMs: number
   /** After a crash: wait before the next standby starts, or the probation runner again (RunnerSupervisorOptions). */
   standbyDelayMs: number
@@ -140,7 +142,7 @@ export class RunnerFleet {
       entry: this.#entry,
       execArgv: this.#execArgv,
       socketPath: this.#sockets.socket(`${this.#launches++}.sock`),
-      pool: this.#options.pool,
+      pool: owner === this.probation ? this.#options.probationPool : this.#options.pool,
       onReady: () => this.#onReady(client),
       onLost: (loss) => this.#onLost(client, loss),
       onExit: (exit) => this.#onExit(client, exit),

@@ -46,6 +46,12 @@ export interface RunnerSupervisorOptions {
    * the others ('ready', so suspects run again at once), or at the first crash ('on-demand').
    */
   probation?: 'ready' | 'on-demand'
+  /**
+   * Worker threads of the probation runner (1): it serves suspects only, and after a crash it is
+   * the runner that starts again most often (a convicted tenant's runs go there while its crashes
+   * count), so its start is kept cheap. `pool.threads` is the serving runners' and the standbys'.
+   */
+  probationThreads?: number
   /** How long a suspect has the probation runner to itself before the next goes in beside it (ProbationLane, 50 ms). */
   probationAloneMs?: number
   /** Crashes, restarts, blame and quarantines, for the logs. */
@@ -112,6 +118,7 @@ const DEFAULTS = {
   unavailableAfterMs: 10_000,
   maxWaiting: 10_000,
   closeTimeoutMs: 5_000,
+  probationThreads: 1,
 } as const
 
 /** How long a run about to go on probation waits for crashed runners' exits (their verdicts). */
@@ -168,7 +175,7 @@ export class RunnerSupervisor implements Executor, TenantEvictor {
     if (probation !== 'ready' && probation !== 'on-demand') throw new TypeError("options.probation must be 'ready' or 'on-demand'")
     if (options.hostCalls !== undefined && typeof options.hostCalls !== 'function') throw new TypeError('options.hostCalls must be a function')
     const { hostCalls: _unserializable, ...pool } = options.pool ?? {}
-    this.#fleet = new RunnerFleet({ ...numeric, pool, probation, hostCalls: options.hostCalls, near: options.near, onEvent: (event) => this.#onFleetEvent(event) })
+    this.#fleet = new RunnerFleet({ ...numeric, pool, probationPool: { ...pool, threads: numeric.probationThreads }, probation, hostCalls: options.hostCalls, near: options.near, onEvent: (event) => this.#onFleetEvent(event) })
     this.#homes = new Rendezvous(this.#fleet.slots.length)
   }
 
