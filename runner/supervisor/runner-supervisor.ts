@@ -175,7 +175,8 @@ export class RunnerSupervisor implements Executor, TenantEvictor {
     if (probation !== 'ready' && probation !== 'on-demand') throw new TypeError("options.probation must be 'ready' or 'on-demand'")
     if (options.hostCalls !== undefined && typeof options.hostCalls !== 'function') throw new TypeError('options.hostCalls must be a function')
     const { hostCalls: _unserializable, ...pool } = options.pool ?? {}
-    this.#fleet = new RunnerFleet({ ...numeric, pool, probationPool: { ...pool, threads: numeric.probationThreads }, probation, hostCalls: options.hostCalls, near: options.near, onEvent: (event) => this.#onFleetEvent(event) })
+    const { probationThreads, ...fleet } = numeric
+    this.#fleet = new RunnerFleet({ ...fleet, pool, probationPool: { ...pool, threads: probationThreads }, probation, hostCalls: options.hostCalls, near: options.near, onEvent: (event) => this.#onFleetEvent(event) })
     this.#homes = new Rendezvous(this.#fleet.slots.length)
   }
 
