@@ -14,12 +14,18 @@ function breakable(marker: string): string {
   return `${moduleUrl('test/fixtures/breakable-host-api.ts')}?marker=${encodeURIComponent(marker)}`
 }
 
-async function until(what: string, check: () => boolean | Promise<boolean>, timeoutMs = 15_000): Promise<void> {
+/** Waits for `check`; a wait that times out says `what`, and what `state` reports then (for a race that CI met once). */
+async function until(what: string, check: () => boolean | Promise<boolean>, timeoutMs = 15_000, state?: () => Promise<unknown>): Promise<void> {
   const end = Date.now() + timeoutMs
   while (!(await check())) {
-    if (Date.now() > end) throw new Error(`not within ${timeoutMs} ms: ${what}`)
+    if (Date.now() > end) throw new Error(`not within ${timeoutMs} ms: ${what}${state === undefined ? '' : `; then: ${JSON.stringify(await state().catch((error: unknown) => String(error)))}`}`)
     await new Promise((resolve) => setTimeout(resolve, 50))
   }
+}
+
+/** What the supervisor and its runners say: for a wait that timed out. */
+function supervisorState(supervisor: RunnerSupervisor, events: RunnerEvent[]): () => Promise<unknown> {
+  return async () => ({ events, runners: supervisor.runners, unavailable: supervisor.unavailableRunners, stats: await supervisor.stats(2_000).catch((error: unknown) => String(error)) })
 }
 
 t.test('a runner whose worker thread cannot start fails its start: ready() rejects and names the runner, rather than a gateway serving RUNNER_UNAVAILABLE', async (t) => {
@@ -59,7 +65,7 @@ t.test('a serving runner whose dead thread cannot be replaced is replaced itself
   // From now on no thread can start: the one that dies next is not replaced.
   writeFileSync(marker, '')
   t.match((await supervisor.run(fetchTask('culprit', CRASH_NOW))).error, { code: 'RUNNER_CRASHED' })
-  await until('the runner says it is unusable', () => events.some((event) => event.type === 'unusable'))
+  await until('the runner says it is unusable', () => events.some((event) => event.type === 'unusable'), 15_000, supervisorState(supervisor, events))
   t.match(events.find((event) => event.type === 'unusable'), { type: 'unusable', runner: 0, pid: first, reason: /could not start: .*broken while/ })
   t.notOk(events.some((event) => event.type === 'crash'), 'not a crash: nobody is blamed')
   await until('the slot is reported unavailable', () => supervisor.unavailableRunners.length === 1)
