@@ -220,7 +220,7 @@ function createContext(run) {
 
 /**
  * True for what `await` would treat as a promise. A value that is not one (most fetch handlers
- * return their Response as it is) needs no race with the run's failure: `execute` checks
+ * return their Response as it is) needs no race with the run's failure: `respondedNow` checks
  * `run.failure` before it answers.
  */
 function isThenable(value) {
@@ -310,62 +310,146 @@ async function streamResponse(run, status, headers, stream) {
   return true
 }
 
-async function execute(run, programId, kind, input, envData) {
+/** The program's handler of `kind`, or the result that says why there is none. */
+function handlerOf(programId, kind) {
   const program = programs.get(programId)
-  if (program === undefined) return failure('SCRIPT_INVALID_EXPORT', 'the program was not registered')
-  if (program.failure !== undefined) return { failure: program.failure }
-  if (program.error !== undefined) return { error: program.error }
+  if (program === undefined) return { result: failure('SCRIPT_INVALID_EXPORT', 'the program was not registered') }
+  if (program.failure !== undefined) return { result: { failure: program.failure } }
+  if (program.error !== undefined) return { result: { error: program.error } }
   const handler = program.found[kind]
-  if (handler === undefined) return failure('HANDLER_NOT_FOUND', `the script has no ${kind} handler`)
+  if (handler === undefined) return { result: failure('HANDLER_NOT_FOUND', `the script has no ${kind} handler`) }
+  return { program, handler }
+}
+
+/** A run of a handler other than fetch (scheduled, event, run): its output, as JSON can carry it. */
+async function execute(run, programId, kind, input, envData) {
+  const { result: none, program, handler } = handlerOf(programId, kind)
+  if (none !== undefined) return none
   try {
     const env = frozenCopy(envData, EMPTY_ENV)
     const ctx = createContext(run)
-    let result
-    if (kind === 'fetch') {
-      const body = input.body === null || input.body === undefined ? null : typeof input.body === 'string' ? input.body : new Uint8Array(input.body)
-      const returned = handler.call(program.handlers, requestFromHost(input, body), env, ctx)
-      const response = isThenable(returned) ? await untilFailure(run, returned) : await returned
-      enter(run)
-      if (!(response instanceof Response)) {
-        // As documented: SCRIPT_INVALID_RESPONSE, not an error the script threw.
-        return failure('SCRIPT_INVALID_RESPONSE', `the fetch handler must return a Response, got ${response === null ? 'null' : typeof response}`)
-      }
-      const status = response.status
-      const headers = headerPairs(response.headers)
-      let responseBody = response[kBody]
-      const stream = isReadableStream(responseBody)
-      if (run.canRespondEarly && stream) {
-        const streamed = await untilFailure(run, streamResponse(run, status, headers, responseBody))
-        enter(run)
-        if (streamed) {
-          await drainWaitUntil(run)
-          if (run.failure !== null) throw run.failure.error
-          return { response: { status, headers, body: null } }
-        }
-      }
-      // A body held whole (most) goes as it is; only a stream is read here, to its end.
-      let over = false
-      if (stream) {
-        const settled = await untilFailure(run, settledBody(response, run.outputLimit))
-        enter(run)
-        responseBody = settled.body
-        over = settled.over === true
-      }
-      if (over) run.outputExceeded = true
-      const data = { status, headers, body: hostBytes(responseBody) }
-      result = { response: data }
-      if (run.waitUntil.length > 0 && !over && respondEarly(run, data)) result = { response: data, respondedEarly: true }
-    } else {
-      const output = await untilFailure(run, handler.call(program.handlers, input, env, ctx))
-      enter(run)
-      result = { output: jsonSafe(output) }
-    }
+    const output = await untilFailure(run, handler.call(program.handlers, input, env, ctx))
+    enter(run)
+    const result = { output: jsonSafe(output) }
     if (run.waitUntil.length > 0) await drainWaitUntil(run)
     if (run.failure !== null) throw run.failure.error
     return result
   } catch (error) {
     return { error: errorData(error) }
   }
+}
+
+/**
+ * A fetch handler's response as the run's result: its status, header pairs and body, a stream
+ * read to its end (or streamed to the client as it comes, when the host lets the run answer
+ * early), then the run's waitUntil work and its failure, if any.
+ */
+async function respond(run, response) {
+  try {
+    const now = respondedNow(run, response)
+    if (now !== null) return now
+    const status = response.status
+    const headers = headerPairs(response.headers)
+    let responseBody = response[kBody]
+    const stream = isReadableStream(responseBody)
+    if (run.canRespondEarly && stream) {
+      const streamed = await untilFailure(run, streamResponse(run, status, headers, responseBody))
+      enter(run)
+      if (streamed) {
+        await drainWaitUntil(run)
+        if (run.failure !== null) throw run.failure.error
+        return { response: { status, headers, body: null } }
+      }
+    }
+    // A body held whole (most) goes as it is; only a stream is read here, to its end.
+    let over = false
+    if (stream) {
+      const settled = await untilFailure(run, settledBody(response, run.outputLimit))
+      enter(run)
+      responseBody = settled.body
+      over = settled.over === true
+    }
+    if (over) run.outputExceeded = true
+    const data = { status, headers, body: hostBytes(responseBody) }
+    let result = { response: data }
+    if (run.waitUntil.length > 0 && !over && respondEarly(run, data)) result = { response: data, respondedEarly: true }
+    if (run.waitUntil.length > 0) await drainWaitUntil(run)
+    if (run.failure !== null) throw run.failure.error
+    return result
+  } catch (error) {
+    return { error: errorData(error) }
+  }
+}
+
+/**
+ * The result of a response that needs no waiting (most): not a Response at all, or one whose body
+ * is held whole, with no waitUntil work; null for one that needs `respond`'s awaits.
+ */
+function respondedNow(run, response) {
+  if (!(response instanceof Response)) {
+    // As documented: SCRIPT_INVALID_RESPONSE, not an error the script threw.
+    return failure('SCRIPT_INVALID_RESPONSE', `the fetch handler must return a Response, got ${response === null ? 'null' : typeof response}`)
+  }
+  const body = response[kBody]
+  if (run.waitUntil.length > 0 || isReadableStream(body)) return null
+  if (run.failure !== null) return { error: errorData(run.failure.error) }
+  return { response: { status: response.status, headers: headerPairs(response.headers), body: hostBytes(body) } }
+}
+
+const RESOLVED = newPromise((resolve) => resolve())
+
+/** Calls `callback` one microtask later (as `await` of a value that is not a promise resumes), with the platform's own `then`. */
+function queueTask(callback) {
+  then(RESOLVED, callback)
+}
+
+/**
+ * Starts a fetch run. Not an async function: most handlers return their Response as it is, and
+ * its result is then made one microtask later (when `await` of that value would resume), so what
+ * the handler queued runs first and can still fail the run, without an async function's frame,
+ * its promises and a second microtask to hand the result on. A handler's promise is awaited, and
+ * a body that streams or waitUntil work goes through `respond`. Every path ends in `finish`, the
+ * first no sooner than one microtask after the handler returned or threw.
+ */
+function startFetch(run, programId, input, envData) {
+  const { result: none, program, handler } = handlerOf(programId, 'fetch')
+  if (none !== undefined) {
+    queueTask(() => finish(run, none))
+    return
+  }
+  let returned
+  try {
+    const env = frozenCopy(envData, EMPTY_ENV)
+    const ctx = createContext(run)
+    const body = input.body === null || input.body === undefined ? null : typeof input.body === 'string' ? input.body : new Uint8Array(input.body)
+    returned = handler.call(program.handlers, requestFromHost(input, body), env, ctx)
+  } catch (error) {
+    const data = errorData(error)
+    queueTask(() => finish(run, { error: data }))
+    return
+  }
+  if (isThenable(returned)) {
+    then(
+      untilFailure(run, returned),
+      (response) => {
+        enter(run)
+        then(respond(run, response), (result) => finish(run, result))
+      },
+      (error) => finish(run, { error: errorData(error) }),
+    )
+    return
+  }
+  queueTask(() => {
+    enter(run)
+    let result
+    try {
+      result = respondedNow(run, returned)
+    } catch (error) {
+      result = { error: errorData(error) }
+    }
+    if (result !== null) finish(run, result)
+    else then(respond(run, returned), (later) => finish(run, later))
+  })
 }
 
 /**
@@ -429,7 +513,8 @@ function dispatch(runId, programId, kind, args, body, outputLimit, sync, previou
   const { input, env } = parseJson(cut === -1 ? args : args.slice(0, cut))
   if (cut !== -1) input.headers = new HeaderText(args.slice(cut + 1))
   if (body !== null && kind === 'fetch') input.body = body
-  then(execute(run, programId, kind, input, env), (result) => finish(run, result))
+  if (kind === 'fetch') startFetch(run, programId, input, env)
+  else then(execute(run, programId, kind, input, env), (result) => finish(run, result))
   return handed
 }
 
