@@ -310,15 +310,15 @@ async function streamResponse(run, status, headers, stream) {
   return true
 }
 
-/** The program's handler of `kind`, or the result that says why there is none. */
+/** The program's handler of `kind`, or the result that says why there is none (a null-prototype record, as `failure`'s). */
 function handlerOf(programId, kind) {
   const program = programs.get(programId)
-  if (program === undefined) return { result: failure('SCRIPT_INVALID_EXPORT', 'the program was not registered') }
-  if (program.failure !== undefined) return { result: { failure: program.failure } }
-  if (program.error !== undefined) return { result: { error: program.error } }
+  if (program === undefined) return { __proto__: null, result: failure('SCRIPT_INVALID_EXPORT', 'the program was not registered') }
+  if (program.failure !== undefined) return { __proto__: null, result: { failure: program.failure } }
+  if (program.error !== undefined) return { __proto__: null, result: { error: program.error } }
   const handler = program.found[kind]
-  if (handler === undefined) return { result: failure('HANDLER_NOT_FOUND', `the script has no ${kind} handler`) }
-  return { program, handler }
+  if (handler === undefined) return { __proto__: null, result: failure('HANDLER_NOT_FOUND', `the script has no ${kind} handler`) }
+  return { __proto__: null, result: undefined, program, handler }
 }
 
 /** A run of a handler other than fetch (scheduled, event, run): its output, as JSON can carry it. */
