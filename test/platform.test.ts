@@ -469,8 +469,8 @@ t.test("a run's input and result cross the isolate's edge as JSON text the platf
   t.equal(bodyText(after.response?.body), 'fine')
 })
 
-t.test('a script that adds the names of the platform\'s handler lookup to Object.prototype still gets its own handler and response', async (t) => {
-  // The lookup's record (`result`, `program`, `handler`) is a null-prototype object, as failure's.
+t.test('a script that adds names to Object.prototype still gets its own handler and response', async (t) => {
+  // The platform's handler lookup returns no record whose fields such names could stand in for.
   for (const name of ['result', 'program', 'handler']) {
     const run = await pool.run(fetchTask(`proto-${name}`, `Object.prototype.${name} = { output: 'polluted', failure: { code: 'X', message: 'polluted' } }
       export default { fetch() { return new Response('own ${name}') } }`))

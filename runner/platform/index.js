@@ -310,21 +310,33 @@ async function streamResponse(run, status, headers, stream) {
   return true
 }
 
-/** The program's handler of `kind`, or the result that says why there is none (a null-prototype record, as `failure`'s). */
-function handlerOf(programId, kind) {
+/** The program and handler `lookUpHandler` found, read right after it returns null. */
+let foundProgram = null
+let foundHandler = null
+
+/**
+ * Finds the program's handler of `kind` (foundProgram, foundHandler) and returns null, or returns
+ * the result that says why there is none. No record a run: a null-prototype one (what a tenant's
+ * additions to Object.prototype could not reach) is a dictionary object, 130 bytes more a run.
+ */
+function lookUpHandler(programId, kind) {
   const program = programs.get(programId)
-  if (program === undefined) return { __proto__: null, result: failure('SCRIPT_INVALID_EXPORT', 'the program was not registered') }
-  if (program.failure !== undefined) return { __proto__: null, result: { failure: program.failure } }
-  if (program.error !== undefined) return { __proto__: null, result: { error: program.error } }
+  if (program === undefined) return failure('SCRIPT_INVALID_EXPORT', 'the program was not registered')
+  if (program.failure !== undefined) return { failure: program.failure }
+  if (program.error !== undefined) return { error: program.error }
   const handler = program.found[kind]
-  if (handler === undefined) return { __proto__: null, result: failure('HANDLER_NOT_FOUND', `the script has no ${kind} handler`) }
-  return { __proto__: null, result: undefined, program, handler }
+  if (handler === undefined) return failure('HANDLER_NOT_FOUND', `the script has no ${kind} handler`)
+  foundProgram = program
+  foundHandler = handler
+  return null
 }
 
 /** A run of a handler other than fetch (scheduled, event, run): its output, as JSON can carry it. */
 async function execute(run, programId, kind, input, envData) {
-  const { result: none, program, handler } = handlerOf(programId, kind)
-  if (none !== undefined) return none
+  const none = lookUpHandler(programId, kind)
+  if (none !== null) return none
+  const program = foundProgram
+  const handler = foundHandler
   try {
     const env = frozenCopy(envData, EMPTY_ENV)
     const ctx = createContext(run)
@@ -412,11 +424,13 @@ function queueTask(callback) {
  * first no sooner than one microtask after the handler returned or threw.
  */
 function startFetch(run, programId, input, envData) {
-  const { result: none, program, handler } = handlerOf(programId, 'fetch')
-  if (none !== undefined) {
+  const none = lookUpHandler(programId, 'fetch')
+  if (none !== null) {
     queueTask(() => finish(run, none))
     return
   }
+  const program = foundProgram
+  const handler = foundHandler
   let returned
   try {
     const env = frozenCopy(envData, EMPTY_ENV)
