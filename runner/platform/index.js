@@ -13,7 +13,7 @@ import { createHttp, fetch } from './fetch.js'
 import { HeaderText, Request, frozenCopy, requestFromHost } from './request.js'
 import { Response } from './response.js'
 import { Run } from './run.js'
-import { answer, complete, connect, current, enter, hostCall, leave, newPromise, resetCurrent, settleLeftovers, then } from './runtime.js'
+import { answer, complete, connect, current, enter, hostCall, leave, newPromise, queueTask, resetCurrent, settleLeftovers, then } from './runtime.js'
 import { clearInterval, clearTimeout, queueMicrotask, setInterval, setTimeout } from './timers.js'
 import { webUrl } from './url.js'
 import { loadChunk } from './chunks.js'
@@ -406,13 +406,6 @@ function respondedNow(run, response) {
   if (run.waitUntil.length > 0 || isReadableStream(body)) return null
   if (run.failure !== null) return { error: errorData(run.failure.error) }
   return { response: { status: response.status, headers: headerPairs(response.headers), body: hostBytes(body) } }
-}
-
-const RESOLVED = newPromise((resolve) => resolve())
-
-/** Calls `callback` one microtask later (as `await` of a value that is not a promise resumes), with the platform's own `then`. */
-function queueTask(callback) {
-  then(RESOLVED, callback)
 }
 
 /**

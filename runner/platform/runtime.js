@@ -111,6 +111,13 @@ export function newPromise(executor) {
   return new PromiseCtor(executor)
 }
 
+const RESOLVED = newPromise((resolve) => resolve())
+
+/** Calls `callback` one microtask later (as `await` of a value that is not a promise resumes), with the platform's own `then`. */
+export function queueTask(callback) {
+  then(RESOLVED, callback)
+}
+
 /** An Error built inside the isolate from the host's plain error data. */
 function hostError(data) {
   const Ctor = data.name === 'TypeError' ? TypeError : data.name === 'RangeError' ? RangeError : Error

@@ -2,7 +2,7 @@
 // against the run's API calls) so the host owns the clock and re-enters the isolate when it fires,
 // with `current` set to the timer's run. Timers belong to the run that set them: when the run ends
 // the host cancels its sleeps and a timer that fires late is dropped, so no timer outlives its run.
-import { current, enter, hostCall, then } from './runtime.js'
+import { current, enter, hostCall, queueTask, then } from './runtime.js'
 
 const MAX_DELAY = 2 ** 31 - 1
 /** Timer id -> its run, while pending. */
@@ -77,12 +77,10 @@ export function setInterval(callback, delay = 0, ...args) {
 
 export const clearInterval = clearTimeout
 
-const resolved = Promise.resolve()
-
 export function queueMicrotask(callback) {
   if (typeof callback !== 'function') throw new TypeError('queueMicrotask: the callback must be a function')
   const run = current
-  then(resolved, () => {
+  queueTask(() => {
     // Queued by the script's top level (no run yet): it runs as no run's, as the top level did.
     if (run !== null) enter(run)
     try {
