@@ -6,7 +6,8 @@ const BOMB = `export default { fetch() { new Array(1e9).fill(0); return new Resp
 const HELLO = `export default { fetch() { return new Response('hello') } }`
 
 t.test('a runner crash answers 503 RUNNER_CRASHED to its client; the next request of another tenant is 200', async (t) => {
-  // The probation runner kept ready: the culprit's lost run runs again there (and crashes it alone).
+  // The probation runner kept ready. The culprit, alone in flight at its crash, is convicted: its
+  // run is not sent there again (crash-containment.test.ts).
   const isogate = await startTestIsogate(t, { runners: 2, runnerStandby: 1, runnerProbation: 'ready' })
   // A 16 MB isolate: V8 aborts the runner. The isolate's heap is the tenant's memory quota (at the
   // default 256 MB the bomb runs into its CPU limit instead).

@@ -222,8 +222,10 @@ export class RunnerSupervisor implements Executor, TenantEvictor {
   /** A run that ended with an error: run again when it was lost in a way that is not its own doing. */
   async #again(task: RunTask, tenantId: string, result: RunResult, probation: boolean): Promise<RunResult> {
     // Lost to a crash before it did anything outside its isolate, on a runner it shared: run it
-    // again, once (a suspect now, it goes to probation). Lost on probation alone: its own doing.
-    if ((!probation || this.#blame.shared(tenantId)) && result.error?.code === 'RUNNER_CRASHED' && result.error.retryable === true) {
+    // again, once (a suspect now, it goes to probation). Lost alone, on probation or at home: its
+    // own doing, and run again it would only crash another runner (the probation runner's start
+    // and the bomb's own last collections cost the machine about a second of CPU).
+    if (result.error?.code === 'RUNNER_CRASHED' && result.error.retryable === true && (probation ? this.#blame.shared(tenantId) : !(await this.#lostAlone(tenantId)))) {
       this.#retriedRuns++
       ;({ result } = await this.#attempt(task, tenantId))
     } else if (result.error?.code === 'SCRIPT_SIBLING_LIMIT' && result.error.retryable === true) {
@@ -237,6 +239,17 @@ export class RunnerSupervisor implements Executor, TenantEvictor {
     }
     if (result.error?.retryable !== undefined) result.error = { code: result.error.code, message: result.error.message }
     return result
+  }
+
+  /**
+   * Whether a run lost at home went down with a runner it had to itself: the crash's verdict (the
+   * runner's fatal line or its exit, waited for as a run about to go on probation waits) convicts
+   * its tenant, alone in flight there. A verdict that does not come in time, an outside signal or
+   * a crash shared with other tenants leaves it a suspect whose run goes again.
+   */
+  async #lostAlone(tenantId: string): Promise<boolean> {
+    await this.#blame.settled(VERDICT_WAIT_MS)
+    return this.#quarantine.crashesOf(tenantId) > 0 && !this.#blame.shared(tenantId)
   }
 
   /** One try: refused when quarantined, on the probation runner when suspected, else at home. */
