@@ -1,4 +1,5 @@
 import autocannon from 'autocannon'
+import { percentile } from './percentile.js'
 import { treeCpuMicros, treeRssBytes, type BenchServer } from './servers.js'
 
 /** One bounded load against one server: a row of the report. */
@@ -97,12 +98,6 @@ export async function load(server: BenchServer, options: LoadOptions): Promise<O
     cpuMicrosPerRequest: requests > 0 ? cpu / requests : 0,
     rssBytes: treeRssBytes(server.pid),
   }
-}
-
-/** The nearest-rank percentile of ascending `sorted` values: the least value with `quantile` of them at or below it. */
-export function percentile(sorted: readonly number[], quantile: number): number {
-  const rank = Math.max(1, Math.ceil(quantile * sorted.length))
-  return sorted[Math.min(rank, sorted.length) - 1] as number
 }
 
 /** The statuses autocannon counted that are not 2xx, with their counts. */

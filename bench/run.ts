@@ -9,6 +9,7 @@
  */
 import { setTimeout as delay } from 'node:timers/promises'
 import { load, type Measurement } from './load.js'
+import { percentile } from './percentile.js'
 import { report, statusText, type Mode, type RoundTrip } from './report.js'
 import { runnerCrashUnderLoad } from './runner-crash.js'
 import { containmentScenarios } from './containment-scenarios.js'
@@ -226,8 +227,7 @@ async function cacheRoundTrip(port: number, runs: number): Promise<RoundTrip> {
     perCall.push((body.ms * 1000) / body.calls)
   }
   perCall.sort((a, b) => a - b)
-  const at = (q: number): number => perCall[Math.min(perCall.length - 1, Math.floor(q * perCall.length))] as number
-  return { scenario: 'cache-get-round-trip', medianUs: at(0.5), p90Us: at(0.9), runs }
+  return { scenario: 'cache-get-round-trip', medianUs: percentile(perCall, 0.5), p90Us: percentile(perCall, 0.9), runs }
 }
 
 /**

@@ -20,6 +20,7 @@ import { platformCode } from '../runner/thread/platform-cache.js'
 import { readPlatformSource } from '../runner/process/platform-source.js'
 import type { PlatformCode } from '../runner/thread/tenant-isolate.js'
 import type { RunLimits, RunResult, RunTask } from '../runner/protocol.js'
+import { percentile } from './percentile.js'
 
 const { values } = parseArgs({
   options: {
@@ -63,8 +64,7 @@ function markCpu(): void {
 function stats(samples: number[]): Stats {
   const cpu = process.cpuUsage(cpuMark)
   const sorted = [...samples].sort((a, b) => a - b)
-  const at = (q: number): number => sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))] as number
-  return { median: at(0.5), p90: at(0.9), runs: samples.length, cpuPerRun: (cpu.user + cpu.system) / 1000 / samples.length }
+  return { median: percentile(sorted, 0.5), p90: percentile(sorted, 0.9), runs: samples.length, cpuPerRun: (cpu.user + cpu.system) / 1000 / samples.length }
 }
 
 function task(tenantId: string, source: string, version = 1): RunTask {

@@ -12,6 +12,7 @@
  */
 import { createHash } from 'node:crypto'
 import { IsolatePool, RunnerSupervisor, type RunTask } from '../runner/index.js'
+import { percentile } from './percentile.js'
 import { treeCpuMicros } from './servers.js'
 
 interface Runner {
@@ -33,10 +34,6 @@ function task(): RunTask {
     env: {},
     limits: { timeoutMs: 5000, cpuMs: 1000, memoryMb: 64, apiCalls: 100, outputBytes: 1 << 20 },
   }
-}
-
-function quantile(sorted: number[], q: number): number {
-  return sorted[Math.min(sorted.length - 1, Math.floor(sorted.length * q))] ?? Number.NaN
 }
 
 async function measure(name: string, runner: Runner): Promise<{ name: string; medianUs: number; p99Us: number; perSecond: number; cpuUs: number }> {
@@ -63,7 +60,7 @@ async function measure(name: string, runner: Runner): Promise<{ name: string; me
   )
   const perSecond = done / ((performance.now() - started) / 1000)
   const cpuUs = (treeCpuMicros(process.pid) - cpuBefore) / done
-  return { name, medianUs: quantile(latencies, 0.5), p99Us: quantile(latencies, 0.99), perSecond, cpuUs }
+  return { name, medianUs: percentile(latencies, 0.5), p99Us: percentile(latencies, 0.99), perSecond, cpuUs }
 }
 
 const results = []

@@ -1,7 +1,8 @@
 import { createServer } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import t from 'tap'
-import { load, percentile } from '../bench/load.js'
+import { load } from '../bench/load.js'
+import { percentile } from '../bench/percentile.js'
 
 t.test('a bench load says which statuses its non-2xx answers had, and how many of each', async (t) => {
   // Every other request is refused, as an admission queue past its target would refuse it.
@@ -42,4 +43,5 @@ t.test('percentile: the nearest rank', async (t) => {
   t.equal(percentile([1, 2, 3, 4], 0.99), 4)
   t.equal(percentile([1, 2, 3, 4], 1), 4)
   t.equal(percentile([7], 0.5), 7)
+  t.ok(Number.isNaN(percentile([], 0.5)), 'no samples: no value')
 })
