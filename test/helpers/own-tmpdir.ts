@@ -23,26 +23,13 @@ const shared = process.env[SHARED_TMPDIR_VARIABLE] ?? os.tmpdir()
 process.env[SHARED_TMPDIR_VARIABLE] = shared
 
 for (const name of readdirSync(shared)) {
-  if (!name.startsWith(PREFIX)) continue
-  const pid = Number.parseInt(name.slice(PREFIX.length), 10)
-  if (Number.isInteger(pid) && !alive(pid)) remove(path.join(shared, name))
+  const pid = Number(/^isogate-test-process-(\d+)-/.exec(name)?.[1])
+  if (Number.isInteger(pid) && !alive(pid)) rmSync(path.join(shared, name), { recursive: true, force: true })
 }
 
 const own = mkdtempSync(path.join(shared, `${PREFIX}${process.pid}-`))
 process.env.TMPDIR = own
-process.on('exit', () => remove(own))
-
-/**
- * Never throws: at exit, a process this one started may still be writing in the folder (then it
- * stays, and the next test process removes it).
- */
-function remove(folder: string): void {
-  try {
-    rmSync(folder, { recursive: true, force: true, maxRetries: 2 })
-  } catch {
-    // Left for the next test process's sweep.
-  }
-}
+process.on('exit', () => rmSync(own, { recursive: true, force: true }))
 
 function alive(pid: number): boolean {
   try {
