@@ -6,24 +6,17 @@ import { fileURLToPath } from 'node:url'
 import { loadConfig, type Config, type ConfigOverrides } from './index.js'
 
 /**
- * The temporary folder the test processes of a run share. Each test process points TMPDIR at a
- * folder of its own (test/helpers/own-tmpdir.ts) and names the shared one in this variable.
- */
-export const SHARED_TMPDIR_VARIABLE = 'ISOGATE_TEST_SHARED_TMPDIR'
-
-/**
  * Where the test suite keeps an empty, migrated embedded database that a test's new data folder
  * starts as a copy of (ISOGATE_EMBEDDED_TEMPLATE): one per checkout, built before the tests by
  * test/helpers/embedded-template.ts. Without it, each embedded start creates its database.
  */
 export const TEST_EMBEDDED_TEMPLATE = path.join(
-  process.env[SHARED_TMPDIR_VARIABLE] ?? os.tmpdir(),
+  os.tmpdir(),
   `isogate-test-pgdata-${createHash('sha256').update(fileURLToPath(new URL('..', import.meta.url))).digest('hex').slice(0, 12)}`,
 )
 
 /**
- * Configuration for tests: free ports, a throwaway data folder (in the test process's own
- * temporary folder, removed when it exits), quiet logs, two workers, no demo.
+ * Configuration for tests: free ports, a throwaway data folder, quiet logs, two workers, no demo.
  * The database is the embedded one unless the caller passes `databaseUrl`.
  * The environment is not read, so a developer's shell cannot change what a test sees.
  */

@@ -1,7 +1,7 @@
 /**
- * Part of every test process's start (test-process.ts): the processes and threads the code under
- * test starts (runner processes and their worker threads, fixture processes, a CLI) start
- * without tap's own loaders.
+ * Loaded into every test process before the test (`--import`, test/built.taprc and package.json's
+ * `tap` section): the processes and threads the code under test starts (runner processes and
+ * their worker threads, fixture processes, a CLI) start without tap's own loaders.
  *
  * tap starts a test with `--import` of @tapjs/mock and @tapjs/processinfo, and processinfo puts
  * itself in NODE_OPTIONS, so every Node process under the test loads both again, and every worker
@@ -11,8 +11,8 @@
  * (`disable-coverage`). The test process itself keeps them.
  */
 const fromTap = (arg: string): boolean => /^--(import|loader|experimental-loader)=.*@tapjs\//.test(arg)
-/** The test process's own `--import` (test-process.ts), relative to the checkout: a child started elsewhere would not find it, and needs it not. */
-const thisModule = (arg: string): boolean => /^--import=.*test-process\.(js|ts)$/.test(arg)
+/** This module's own `--import`, relative to the checkout: a child started elsewhere would not find it, and needs it not. */
+const thisModule = (arg: string): boolean => /^--import=.*untapped-children\.(js|ts)$/.test(arg)
 
 // The array children are given (runner-fleet.ts, test/helpers/paths.ts nodeArgs): changed in
 // place, before any test module reads it.
