@@ -15,13 +15,7 @@ const bridge = new HostBridge(HostRegistry.withDefaults())
 
 t.test("a program compiled while a run's heap reading is still out on isolated-vm's pool: its top-level code is charged to no run, not to the run that executed last", async (t) => {
   const tenant = new TenantIsolate({ tenantId: 'books', memoryMb: 64, platform, bridge, maxPrograms: 4 })
-  // Ends once the isolate is disposed and nothing of it is out on isolated-vm's pool (bounded): a
-  // process that exited with a heap reading or a disposal still out aborted once in CI (session 34,
-  // IsolateEnvironment::GetCurrent's assertion, after every assertion here had passed).
-  t.teardown(async () => {
-    tenant.retire()
-    await Promise.race([tenant.settled(), new Promise((resolve) => setTimeout(resolve, 5000).unref())])
-  })
+  t.teardown(() => tenant.retire())
   // A run that waits for ever, ended by the host as the watchdog ends one at its wall limit: the
   // platform's books go on naming it, as the run that executed last.
   const waiting = await tenant.program(program('books', `export default { async fetch() { await new Promise(() => {}) } }`, 'script-1', 1))
