@@ -18,9 +18,13 @@ import { parseArgs } from 'node:util'
 import { IsolateHost } from '../runner/thread/isolate-host.js'
 import { platformCode } from '../runner/thread/platform-cache.js'
 import { readPlatformSource } from '../runner/process/platform-source.js'
+import { collectGarbageAtExit } from '../runner/thread/collect-garbage.js'
 import type { PlatformCode } from '../runner/thread/tenant-isolate.js'
 import type { RunLimits, RunResult, RunTask } from '../runner/protocol.js'
 import { percentile } from './percentile.js'
+
+// Isolates live on this process's main thread (runner/thread/collect-garbage.ts).
+collectGarbageAtExit()
 
 const { values } = parseArgs({
   options: {

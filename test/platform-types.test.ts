@@ -10,6 +10,11 @@ import t from 'tap'
 import { IsolatePool } from '../runner/index.js'
 import { bodyText, fetchTask } from './helpers/programs.js'
 import { rootPath } from './helpers/paths.js'
+import { collectGarbageAtExit } from '../runner/thread/collect-garbage.js'
+
+// An isolate lives on this process's main thread below: it collects its heap as it exits, or it
+// may abort there (runner/thread/collect-garbage.ts).
+collectGarbageAtExit()
 
 // A build script in JavaScript, without declarations; loaded from the checkout, since dist/ holds only what tsc builds.
 const { DOM_GLOBALS, OUTPUT, OWN_GLOBALS, generate } = await import(pathToFileURL(rootPath('runner/platform-types.mjs')).href)

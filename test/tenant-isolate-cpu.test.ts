@@ -6,10 +6,14 @@ import { TenantIsolate } from '../runner/thread/tenant-isolate.js'
 import { LimitEnforcer } from '../runner/thread/limit-enforcer.js'
 import { LIMITS, program, request } from './helpers/programs.js'
 import { runArgs } from '../runner/protocol.js'
+import { collectGarbageAtExit } from '../runner/thread/collect-garbage.js'
 
 // A tenant isolate's own books (runner/thread/cpu-ledger.ts), read with no pool around it: which
 // run the isolate's CPU is charged to when the host enters it for no run.
 
+// Tenant isolates live on this process's main thread: it collects its heap as it exits, or it may
+// abort there (runner/thread/collect-garbage.ts).
+collectGarbageAtExit()
 const platform = await platformCode(readPlatformSource())
 const bridge = new HostBridge(HostRegistry.withDefaults())
 

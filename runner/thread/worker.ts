@@ -12,13 +12,13 @@
  */
 import { performance } from 'node:perf_hooks'
 import { workerData, type MessagePort } from 'node:worker_threads'
-import { measureMemory } from 'node:vm'
 import { claimRun } from '../run-claims.js'
 import { decodeTask, encodeResult, failedRun, type CheckResult, type Evicted, type RunResult, type WireResult, type WireTask } from '../protocol.js'
 import { HostRegistry } from './host-bridge.js'
 import { registerRemoteHostApis, type HostRelaySettings } from '../host-relay.js'
 import { registerSocketHostApis, type HostSocketSettings } from './host-call-socket.js'
 import { IsolateHost, type WorkerStats } from './isolate-host.js'
+import { collectGarbage } from './collect-garbage.js'
 import { platformCode } from './platform-cache.js'
 import type { PlatformSource } from '../process/platform-source.js'
 
@@ -233,29 +233,6 @@ export default function handle(task: ConnectTask): null {
   port = connected
   connected.on('message', (message: PortMessage) => onPortMessage(connected, message))
   return null
-}
-
-/**
- * A full collection of the thread's own heap, done before the thread is ended. isolated-vm's
- * handles the disposed isolates left in this heap are then finalised while isolated-vm's state for
- * the thread still exists; a thread ended with them uncollected, in the middle of a collection,
- * aborted the whole process (IsolateEnvironment::GetCurrent's assertion: 10 of 12 closes of a pool
- * whose thread had just run 16 timer-waiting runs of 8 tenants; none of 28 after a collection).
- * An eager memory measurement is a full collection that needs no --expose-gc (which would put a
- * `gc` global in every context created after, the tenants' too).
- */
-async function collectGarbage(): Promise<void> {
-  // Node 20 to 24 call vm.measureMemory experimental and say so on stderr once a process, at every
-  // runner's shutdown then; only its collection is used here, so the notice is not passed on.
-  const emitWarning = process.emitWarning
-  process.emitWarning = () => {}
-  let measured: Promise<unknown>
-  try {
-    measured = measureMemory({ mode: 'summary', execution: 'eager' })
-  } finally {
-    process.emitWarning = emitWarning
-  }
-  await measured
 }
 
 function hostFault(error: unknown): RunResult {
