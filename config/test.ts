@@ -25,7 +25,6 @@ export function testConfig(overrides: ConfigOverrides = {}): Config {
     {
       port: 0,
       adminPort: 0,
-      dataDir: mkdtempSync(path.join(os.tmpdir(), 'isogate-test-')),
       adminToken: 'test-admin-token',
       workers: 2,
       // One runner process and no standby keep the many test gateways light; crash tests ask for more.
@@ -36,6 +35,7 @@ export function testConfig(overrides: ConfigOverrides = {}): Config {
       logLevel: 'silent',
       embeddedTemplate: TEST_EMBEDDED_TEMPLATE,
       ...overrides,
+      dataDir: overrides.dataDir ?? mkdtempSync(path.join(os.tmpdir(), 'isogate-test-')),
     },
     {},
   )

@@ -1,10 +1,9 @@
 import { spawn } from 'node:child_process'
-import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs'
-import os from 'node:os'
-import path from 'node:path'
+import { readdirSync, readFileSync, rmSync } from 'node:fs'
 import t from 'tap'
 import { TEST_EMBEDDED_TEMPLATE } from '../config/test.js'
 import { ROOT, rootPath, userNodeArgs } from './helpers/paths.js'
+import { tempFolder } from './helpers/temp.js'
 
 
 interface Row {
@@ -29,7 +28,7 @@ t.test('the bench harness runs every scenario against isogate and the uWS baseli
   // A report left by an earlier run must not pass for this one's.
   for (const file of ['latest.md', 'latest.json']) rmSync(rootPath(`bench/results/${file}`), { force: true })
   // Its servers' folders go in a temp folder of its own, to see that none is left behind.
-  const tmp = mkdtempSync(path.join(os.tmpdir(), 'isogate-bench-smoke-'))
+  const tmp = tempFolder(t, 'isogate-bench-smoke-')
   t.teardown(() => rmSync(tmp, { recursive: true, force: true }))
   const child = spawn(process.execPath, [...userNodeArgs('bench/run.ts'), '--smoke'], {
     cwd: ROOT,

@@ -1,8 +1,6 @@
 import t from 'tap'
-import { startIsogate } from '../src/app.js'
-import { testConfig } from '../config/test.js'
 import { databaseTargets } from './helpers/databases.js'
-import { api, call, deploy } from './helpers/isogate.js'
+import { api, call, deploy, startTestIsogate } from './helpers/isogate.js'
 
 const server = databaseTargets().find((target) => target.name === 'server')
 
@@ -10,10 +8,8 @@ t.test('a script deployed through one process is served by another sharing the d
   const target = server!
   const databaseUrl = await target.createUrl()
   t.teardown(() => target.cleanup())
-  const first = await startIsogate(testConfig({ databaseUrl }))
-  t.teardown(() => first.close())
-  const second = await startIsogate(testConfig({ databaseUrl }))
-  t.teardown(() => second.close())
+  const first = await startTestIsogate(t, { databaseUrl })
+  const second = await startTestIsogate(t, { databaseUrl })
 
   const script = await deploy(first, 'shared', '/v', `export default { fetch() { return new Response('v1') } }`)
   const served = async (expected: number, text?: string): Promise<void> => {

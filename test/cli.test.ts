@@ -1,11 +1,9 @@
 import { readFileSync, writeFileSync } from 'node:fs'
 import path from 'node:path'
 import t from 'tap'
-import { testConfig } from '../config/test.js'
-import { startIsogate } from '../src/app.js'
 import { cliEnv, cliInProcess, jsonLines, projectDir, startCli } from './helpers/cli.js'
 import { databaseTargets } from './helpers/databases.js'
-import { ADMIN_TOKEN, api } from './helpers/isogate.js'
+import { ADMIN_TOKEN, api, startTestIsogate } from './helpers/isogate.js'
 import { rootPath } from './helpers/paths.js'
 
 const ENTRY = `import * as z from 'zod/mini'
@@ -46,8 +44,7 @@ for (const [index, target] of databaseTargets().entries()) {
   t.test(`the CLI against a real isogate on the ${target.name} database`, async (t) => {
     const databaseUrl = await target.createUrl()
     t.teardown(() => target.cleanup())
-    const isogate = await startIsogate(testConfig({ databaseUrl }))
-    t.teardown(() => isogate.close())
+    const isogate = await startTestIsogate(t, { databaseUrl })
     t.equal((await api(isogate, 'POST', '/api/v1/tenants', { body: { slug: 'cli', name: 'CLI' } })).status, 201)
     const dir = projectDir({ 'isogate.json': JSON.stringify(PROJECT), 'src/index.ts': ENTRY })
     const env = cliEnv({ ISOGATE_URL: `http://127.0.0.1:${isogate.adminPort}`, ISOGATE_TOKEN: ADMIN_TOKEN, ISOGATE_TENANT: 'cli', XDG_CONFIG_HOME: path.join(dir, '.config') })

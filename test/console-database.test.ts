@@ -1,6 +1,3 @@
-import { mkdtempSync } from 'node:fs'
-import os from 'node:os'
-import path from 'node:path'
 import t from 'tap'
 import { TEST_EMBEDDED_TEMPLATE } from '../config/test.js'
 import { RollupHealthSource } from '../src/console/rollup-health-source.js'
@@ -13,12 +10,13 @@ import type { Tenant } from '../src/domain/tenant.js'
 import { Database } from '../src/db/index.js'
 import { hashToken } from '../src/services/auth.service.js'
 import { databaseTargets } from './helpers/databases.js'
+import { tempFolder } from './helpers/temp.js'
 
 for (const target of databaseTargets()) {
   t.test(`console sessions and health on the ${target.name} database`, async (t) => {
     const url = await target.createUrl()
     t.teardown(() => target.cleanup())
-    const dataDir = mkdtempSync(path.join(os.tmpdir(), 'isogate-console-'))
+    const dataDir = tempFolder(t, 'isogate-console-')
     const db = await Database.open({ url, dataDir, embeddedTemplate: TEST_EMBEDDED_TEMPLATE })
     t.teardown(() => db.close())
     // A second node on the same database (the embedded database takes one connection: there, the same one).

@@ -1,8 +1,6 @@
 import { randomBytes } from 'node:crypto'
 import t from 'tap'
 import { SecretBox } from '../src/services/secret-box.js'
-import { testConfig } from '../config/test.js'
-import { startIsogate } from '../src/app.js'
 import { ApiKeyRepository } from '../src/db/api-key.repository.js'
 import { AuditRepository } from '../src/db/audit.repository.js'
 import { ExecutionRepository } from '../src/db/execution.repository.js'
@@ -10,7 +8,7 @@ import { ScriptRepository } from '../src/db/script.repository.js'
 import { PERMISSIONS, ROLES, can, type Permission, type Role } from '../src/domain/auth.js'
 import { ChangeFeed, ScriptService } from '../src/services/index.js'
 import { databaseTargets } from './helpers/databases.js'
-import { ADMIN_TOKEN, api } from './helpers/isogate.js'
+import { ADMIN_TOKEN, api, startTestIsogate } from './helpers/isogate.js'
 
 const SOURCE = 'export default { fetch() { return new Response("ok") }, run(input) { return { echoed: input } } }'
 
@@ -34,8 +32,7 @@ for (const target of databaseTargets()) {
   t.test(`RBAC and tenant isolation on the ${target.name} database`, async (t) => {
     const databaseUrl = await target.createUrl()
     t.teardown(() => target.cleanup())
-    const isogate = await startIsogate(testConfig({ databaseUrl }))
-    t.teardown(() => isogate.close())
+    const isogate = await startTestIsogate(t, { databaseUrl })
     for (const slug of ['alpha', 'beta']) t.equal((await api(isogate, 'POST', '/api/v1/tenants', { body: { slug, name: slug } })).status, 201)
     const tokens: Record<Role, string> = { superadmin: ADMIN_TOKEN, admin: '', developer: '', viewer: '' }
     for (const role of ['admin', 'developer', 'viewer'] as const) {

@@ -1,12 +1,10 @@
 import { randomUUID } from 'node:crypto'
 import t from 'tap'
-import { testConfig } from '../config/test.js'
-import { startIsogate } from '../src/app.js'
 import { ExecutionRepository } from '../src/db/execution.repository.js'
 import type { ExecutionRecord } from '../src/domain/execution.js'
 import { ExecutionRetention } from '../src/services/index.js'
 import { databaseTargets } from './helpers/databases.js'
-import { api } from './helpers/isogate.js'
+import { api, startTestIsogate } from './helpers/isogate.js'
 
 const WORKER = `export default {
   async run(input, env, ctx) {
@@ -31,8 +29,7 @@ for (const target of databaseTargets()) {
   t.test(`runs, executions, audit and retention on the ${target.name} database`, async (t) => {
     const databaseUrl = await target.createUrl()
     t.teardown(() => target.cleanup())
-    const isogate = await startIsogate(testConfig({ databaseUrl }))
-    t.teardown(() => isogate.close())
+    const isogate = await startTestIsogate(t, { databaseUrl })
     t.equal((await api(isogate, 'POST', '/api/v1/tenants', { body: { slug: 'runs', name: 'Runs' } })).status, 201)
     const as = (method: string, path: string, body?: unknown) => api(isogate, method, path, { tenant: 'runs', ...(body === undefined ? {} : { body }) })
     const created = await as('POST', '/api/v1/scripts', { name: 'worker', type: 'oneoff', source: WORKER, env: { GREETING: 'hi' }, limits: { timeoutMs: 20_000 } })

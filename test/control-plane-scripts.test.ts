@@ -1,8 +1,6 @@
 import t from 'tap'
-import { testConfig } from '../config/test.js'
-import { startIsogate } from '../src/app.js'
 import { databaseTargets } from './helpers/databases.js'
-import { api, call } from './helpers/isogate.js'
+import { api, call, startTestIsogate } from './helpers/isogate.js'
 
 const RUNNABLE = (label: string): string => `export default {
   fetch() { return new Response(${JSON.stringify(label)}) },
@@ -15,8 +13,7 @@ for (const target of databaseTargets()) {
   t.test(`scripts API on the ${target.name} database`, async (t) => {
     const databaseUrl = await target.createUrl()
     t.teardown(() => target.cleanup())
-    const isogate = await startIsogate(testConfig({ databaseUrl }))
-    t.teardown(() => isogate.close())
+    const isogate = await startTestIsogate(t, { databaseUrl })
     t.equal((await api(isogate, 'POST', '/api/v1/tenants', { body: { slug: 'acme', name: 'Acme' } })).status, 201)
     const as = (method: string, path: string, body?: unknown) => api(isogate, method, path, { tenant: 'acme', ...(body === undefined ? {} : { body }) })
     const create = async (name: string, extra: Record<string, unknown> = {}) => {

@@ -1,6 +1,3 @@
-import { mkdtempSync } from 'node:fs'
-import os from 'node:os'
-import path from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { pino } from 'pino'
 import t from 'tap'
@@ -14,6 +11,7 @@ import { CronScheduler, type MissedPolicy } from '../src/triggers/index.js'
 import { databaseTargets } from './helpers/databases.js'
 import { api, startTestIsogate } from './helpers/isogate.js'
 import { LIMITS } from './helpers/programs.js'
+import { tempFolder } from './helpers/temp.js'
 
 const TICK = `export default { scheduled(controller) { return { at: controller.scheduledTime } } }`
 
@@ -44,7 +42,7 @@ for (const target of databaseTargets()) {
     t.teardown(() => target.cleanup())
 
     t.test('scheduler with a fake clock: DST, missed slots, overlap and abandoned fires', async (t) => {
-      const db = await Database.open({ url: databaseUrl, dataDir: mkdtempSync(path.join(os.tmpdir(), 'isogate-cron-')), embeddedTemplate: TEST_EMBEDDED_TEMPLATE })
+      const db = await Database.open({ url: databaseUrl, dataDir: tempFolder(t, 'isogate-cron-'), embeddedTemplate: TEST_EMBEDDED_TEMPLATE })
       t.teardown(() => db.close())
       const pool = new IsolatePool({ threads: 1 })
       t.teardown(() => pool.close())

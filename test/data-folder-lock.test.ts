@@ -1,13 +1,13 @@
 import t, { type Test } from 'tap'
 import { spawn, type ChildProcess } from 'node:child_process'
-import { existsSync, mkdirSync, mkdtempSync, writeFileSync } from 'node:fs'
-import os from 'node:os'
+import { existsSync, mkdirSync, writeFileSync } from 'node:fs'
 import path from 'node:path'
 import { createInterface } from 'node:readline'
 import { Database } from '../src/db/index.js'
 import { FileLock } from '../runner/index.js'
 import { RunnerSocketFolder } from '../runner/supervisor/socket-folder.js'
 import { nodeArgs, ROOT } from './helpers/paths.js'
+import { tempFolder } from './helpers/temp.js'
 
 /** Starts the lock-holder fixture; resolves once it holds its lock. */
 async function holder(t: Test, mode: 'database' | 'file', target: string): Promise<ChildProcess> {
@@ -52,7 +52,7 @@ function killed(child: ChildProcess): Promise<void> {
 }
 
 t.test('a data folder held by a live process is refused; a restart 100 ms after its kill -9 starts', async (t) => {
-  const dataDir = mkdtempSync(path.join(os.tmpdir(), 'isogate-lock-'))
+  const dataDir = tempFolder(t, 'isogate-lock-')
   const child = await holder(t, 'database', dataDir)
   await t.rejects(Database.open({ dataDir }), { code: 'DATABASE_ERROR', message: new RegExp(`in use by process ${child.pid}`) })
   const exited = killed(child)
@@ -65,7 +65,7 @@ t.test('a data folder held by a live process is refused; a restart 100 ms after 
 })
 
 t.test('a pid file naming a live process does not hold a lock: only the kernel lock does', async (t) => {
-  const file = path.join(mkdtempSync(path.join(os.tmpdir(), 'isogate-lock-')), 'isogate.pid')
+  const file = path.join(tempFolder(t, 'isogate-lock-'), 'isogate.pid')
   // The parent of this test is alive, but it does not hold the lock.
   writeFileSync(file, String(process.ppid))
   const lock = FileLock.acquire(file)
@@ -75,7 +75,7 @@ t.test('a pid file naming a live process does not hold a lock: only the kernel l
 })
 
 t.test('a file lock is exclusive between processes and free once its holder is killed', async (t) => {
-  const file = path.join(mkdtempSync(path.join(os.tmpdir(), 'isogate-lock-')), 'a.lock')
+  const file = path.join(tempFolder(t, 'isogate-lock-'), 'a.lock')
   writeFileSync(file, '12345')
   const child = await flockHolder(t, file)
   t.equal(FileLock.acquire(file), null, 'held by the child')
@@ -89,7 +89,7 @@ t.test('a file lock is exclusive between processes and free once its holder is k
 })
 
 t.test('runner socket folders of a killed gateway are swept when a new folder is made; live ones stay', async (t) => {
-  const parent = mkdtempSync(path.join(os.tmpdir(), 'isogate-sockets-'))
+  const parent = tempFolder(t, 'isogate-sockets-')
   const gone = path.join(parent, 'isogate-runners-gone')
   const live = path.join(parent, 'isogate-runners-live')
   mkdirSync(gone)
@@ -109,7 +109,7 @@ t.test('runner socket folders of a killed gateway are swept when a new folder is
 })
 
 t.test('two gateways making their runner socket folders at once never sweep each other\'s half-made one', async (t) => {
-  const parent = mkdtempSync(path.join(os.tmpdir(), 'isogate-sockets-'))
+  const parent = tempFolder(t, 'isogate-sockets-')
   const churn = (): Promise<{ code: number | null; stderr: string }> => new Promise((resolve) => {
     const child = spawn(process.execPath, [...nodeArgs('test/fixtures/socket-folder-churn.ts'), parent, '40'], { cwd: ROOT, stdio: ['ignore', 'ignore', 'pipe'] })
     let stderr = ''

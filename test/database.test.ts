@@ -1,6 +1,4 @@
 import { randomUUID } from 'node:crypto'
-import { mkdtempSync } from 'node:fs'
-import os from 'node:os'
 import path from 'node:path'
 import t from 'tap'
 import { TEST_EMBEDDED_TEMPLATE } from '../config/test.js'
@@ -8,12 +6,13 @@ import { Database, migrate, MIGRATIONS, type Tx } from '../src/db/index.js'
 import { ExecutionRepository } from '../src/db/execution.repository.js'
 import type { ExecutionRecord } from '../src/domain/execution.js'
 import { databaseTargets } from './helpers/databases.js'
+import { tempFolder } from './helpers/temp.js'
 
 const TENANT_OWNED = ['tenants', 'api_keys', 'scripts', 'script_versions', 'http_routes', 'executions', 'documents']
 
 for (const target of databaseTargets()) {
   t.test(`${target.name} database`, async (t) => {
-    const dataDir = mkdtempSync(path.join(os.tmpdir(), 'isogate-db-'))
+    const dataDir = tempFolder(t, 'isogate-db-')
     const url = await target.createUrl()
     t.teardown(() => target.cleanup())
     const db = await Database.open({ url, dataDir, embeddedTemplate: TEST_EMBEDDED_TEMPLATE })
@@ -98,7 +97,7 @@ for (const target of databaseTargets()) {
 }
 
 t.test('the embedded database keeps its data across restarts', async (t) => {
-  const dataDir = mkdtempSync(path.join(os.tmpdir(), 'isogate-db-'))
+  const dataDir = tempFolder(t, 'isogate-db-')
   const first = await Database.open({ dataDir })
   await first.system((tx) => tx`INSERT INTO tenants (slug, name) VALUES ('kept', 'Kept')`)
   await first.close()
@@ -109,7 +108,7 @@ t.test('the embedded database keeps its data across restarts', async (t) => {
 })
 
 t.test('an embedded database that cannot start says so, and its thread and lock are gone', async (t) => {
-  const dataDir = mkdtempSync(path.join(os.tmpdir(), 'isogate-db-'))
+  const dataDir = tempFolder(t, 'isogate-db-')
   const { existsSync, writeFileSync } = await import('node:fs')
   writeFileSync(path.join(dataDir, 'pgdata'), 'not a folder')
   await t.rejects(Database.open({ dataDir }), { code: 'DATABASE_ERROR', message: /did not start: it could not be created \(.*ErrnoError/ })

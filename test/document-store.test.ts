@@ -1,7 +1,4 @@
 import { randomUUID } from 'node:crypto'
-import { mkdtempSync } from 'node:fs'
-import os from 'node:os'
-import path from 'node:path'
 import t from 'tap'
 import { TEST_EMBEDDED_TEMPLATE } from '../config/test.js'
 import { Database } from '../src/db/index.js'
@@ -9,6 +6,7 @@ import { DocumentRepository } from '../src/db/document.repository.js'
 import { EventRepository } from '../src/db/event.repository.js'
 import { DocumentStore, type StoredDocument } from '../src/services/document-store.js'
 import { databaseTargets } from './helpers/databases.js'
+import { tempFolder } from './helpers/temp.js'
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/
 const ISO = /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z$/
@@ -27,7 +25,7 @@ for (const target of databaseTargets()) {
   t.test(`the document store on the ${target.name} database`, async (t) => {
     const url = await target.createUrl()
     t.teardown(() => target.cleanup())
-    const db = await Database.open({ url, dataDir: mkdtempSync(path.join(os.tmpdir(), 'isogate-docs-')), embeddedTemplate: TEST_EMBEDDED_TEMPLATE })
+    const db = await Database.open({ url, dataDir: tempFolder(t, 'isogate-docs-'), embeddedTemplate: TEST_EMBEDDED_TEMPLATE })
     t.teardown(() => db.close())
     let wakes = 0
     const parts = { db, documents: new DocumentRepository(), events: new EventRepository(), onPublished: () => wakes++ }

@@ -1,9 +1,8 @@
-import { mkdtempSync, rmSync } from 'node:fs'
-import os from 'node:os'
-import path from 'node:path'
+import { rmSync } from 'node:fs'
 import postgres from 'postgres'
 import t from 'tap'
 import { EmbeddedPostgres } from '../src/db/embedded-postgres.js'
+import { tempFolder } from './helpers/temp.js'
 
 // A first start creates the database (no template here, as on a user's new machine). Creating a
 // cluster takes PGlite's WebAssembly memory to about 800 MiB, held until the instance that did it
@@ -11,7 +10,7 @@ import { EmbeddedPostgres } from '../src/db/embedded-postgres.js'
 const MAX_RSS_MIB = 600
 
 t.test('a new embedded database is created by a thread that ends, and served by one opened fresh', async (t) => {
-  const dataDir = mkdtempSync(path.join(os.tmpdir(), 'isogate-embedded-'))
+  const dataDir = tempFolder(t, 'isogate-embedded-')
   t.teardown(() => rmSync(dataDir, { recursive: true, force: true }))
 
   const first = new EmbeddedPostgres({ dataDir })

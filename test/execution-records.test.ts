@@ -1,8 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process'
 import { once } from 'node:events'
-import { mkdtempSync } from 'node:fs'
-import os from 'node:os'
-import path from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
 import postgres from 'postgres'
 import t from 'tap'
@@ -12,6 +9,7 @@ import { consolePage, consoleSession } from './helpers/console.js'
 import { api, ADMIN_TOKEN, deploy, startTestIsogate } from './helpers/isogate.js'
 import { until } from './helpers/until.js'
 import { nodeArgs, ROOT } from './helpers/paths.js'
+import { tempFolder } from './helpers/temp.js'
 
 // Issue 15: tail-sampled execution records, exact rollups, bounded buffers, the failure journal.
 // Request counts are the issue's where it names them (1,000 at 0.01, 200 failing) and small
@@ -249,7 +247,7 @@ for (const target of databaseTargets()) {
     if (target.name === 'embedded') t.test('kill -9 of the gateway right after failing runs were answered: their records are there after the restart', async (t) => {
       const url = await target.createUrl()
       // Records wait a minute for their batch: only the journal can bring these back.
-      const overrides = { databaseUrl: url, dataDir: mkdtempSync(path.join(os.tmpdir(), 'isogate-journal-')), recordFlushMs: 60_000, breakerFailures: 1_000_000, adminToken: ADMIN_TOKEN }
+      const overrides = { databaseUrl: url, dataDir: tempFolder(t, 'isogate-journal-'), recordFlushMs: 60_000, breakerFailures: 1_000_000, adminToken: ADMIN_TOKEN }
       const first = await startProcess(overrides)
       const script = await deploy(first.ports as unknown as Isogate, 'crashy', '/boom', FAILING)
       const { errors } = await load(`http://127.0.0.1:${first.ports.dataPort}/crashy/boom`, 30, 10)

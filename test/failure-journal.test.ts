@@ -1,14 +1,14 @@
-import { mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs'
-import os from 'node:os'
+import { readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs'
 import path from 'node:path'
 import pino from 'pino'
 import t, { type Test } from 'tap'
 import { FailureJournal } from '../src/services/failure-journal.js'
+import { tempFolder } from './helpers/temp.js'
 
 const logger = pino({ level: 'silent' })
 
 function folder(t: Test): string {
-  const dir = mkdtempSync(path.join(os.tmpdir(), 'isogate-journal-test-'))
+  const dir = tempFolder(t, 'isogate-journal-test-')
   t.teardown(() => rmSync(dir, { recursive: true, force: true }))
   return dir
 }

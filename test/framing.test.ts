@@ -1,19 +1,19 @@
 import { execFile } from 'node:child_process'
-import { mkdtempSync, rmSync } from 'node:fs'
+import { rmSync } from 'node:fs'
 import { createConnection, createServer, type Server, type Socket } from 'node:net'
-import os from 'node:os'
 import path from 'node:path'
 import { promisify } from 'node:util'
 import t, { type Test } from 'tap'
 import { FrameChannel, type RunnerResponse } from '../runner/framing.js'
 import { decodeResult, decodeTask, encodeResult, encodeTask, programKey, runTask, type NamedTask, type RunLimits, type WireResult, type WireTask } from '../runner/protocol.js'
 import { nodeArgs, ROOT } from './helpers/paths.js'
+import { tempFolder } from './helpers/temp.js'
 
 const DEFAULTS: RunLimits = Object.freeze({ timeoutMs: 1000, cpuMs: 50, memoryMb: 128, apiCalls: 10, outputBytes: 1024 })
 
 /** A connected pair of real Unix domain sockets. */
 async function socketPair(t: Test): Promise<{ client: Socket; server: Socket }> {
-  const dir = mkdtempSync(path.join(os.tmpdir(), 'isogate-framing-'))
+  const dir = tempFolder(t, 'isogate-framing-')
   const file = path.join(dir, 's.sock')
   const listener: Server = createServer()
   const accepted = new Promise<Socket>((resolve) => listener.once('connection', resolve))
@@ -82,7 +82,7 @@ t.test('frames split across reads, one byte at a time, are reassembled', async (
 })
 
 t.test('a connected channel reads through one reused buffer: what it hands on is its own, past the buffer and across reads', async (t) => {
-  const dir = mkdtempSync(path.join(os.tmpdir(), 'isogate-framing-'))
+  const dir = tempFolder(t, 'isogate-framing-')
   const file = path.join(dir, 's.sock')
   const listener: Server = createServer()
   const accepted = new Promise<Socket>((resolve) => listener.once('connection', resolve))

@@ -1,6 +1,5 @@
 import t from 'tap'
-import { mkdtempSync, rmSync } from 'node:fs'
-import os from 'node:os'
+import { rmSync } from 'node:fs'
 import path from 'node:path'
 import { setTimeout as delay } from 'node:timers/promises'
 import { HostCallListener } from '../runner/supervisor/host-call-listener.js'
@@ -9,8 +8,9 @@ import { signalCancellation, type RelayedHostCall } from '../runner/host-call-ch
 import { HostBridge } from '../runner/thread/host-bridge.js'
 import { LimitEnforcer } from '../runner/thread/limit-enforcer.js'
 import { LIMITS } from './helpers/programs.js'
+import { tempFolder } from './helpers/temp.js'
 
-const folder = mkdtempSync(path.join(os.tmpdir(), 'isogate-host-socket-'))
+const folder = tempFolder(t, 'isogate-host-socket-')
 t.teardown(() => rmSync(folder, { recursive: true, force: true }))
 let sockets = 0
 

@@ -4,10 +4,9 @@ import t from 'tap'
 import WebSocket from 'ws'
 import { AccessLog } from '../gateway/index.js'
 import type { RunResult } from '../runner/index.js'
-import { testConfig } from '../config/test.js'
-import { startIsogate, type Isogate } from '../src/app.js'
+import { type Isogate } from '../src/app.js'
 import { databaseTargets } from './helpers/databases.js'
-import { ADMIN_TOKEN, api } from './helpers/isogate.js'
+import { ADMIN_TOKEN, api, startTestIsogate } from './helpers/isogate.js'
 
 // Each case starts a whole isogate (embedded database, runner processes): seconds, and over a
 // minute on a machine shared by many test runs.
@@ -60,8 +59,7 @@ for (const target of databaseTargets()) {
   t.test(`live tail, ad-hoc execute and module upload on the ${target.name} database`, async (t) => {
     const databaseUrl = await target.createUrl()
     t.teardown(() => target.cleanup())
-    const isogate = await startIsogate(testConfig({ databaseUrl, tailBufferBytes: 4096 }))
-    t.teardown(() => isogate.close())
+    const isogate = await startTestIsogate(t, { databaseUrl, tailBufferBytes: 4096 })
     t.equal((await api(isogate, 'POST', '/api/v1/tenants', { body: { slug: 'live', name: 'Live' } })).status, 201)
     const developer = (await api(isogate, 'POST', '/api/v1/tenants/live/keys', { body: { role: 'developer', name: 'dev' } })).body.token as string
     const as = (method: string, path: string, body?: unknown, token?: string) => api(isogate, method, path, { tenant: 'live', ...(body === undefined ? {} : { body }), ...(token === undefined ? {} : { token }) })

@@ -1,11 +1,11 @@
 import { spawn } from 'node:child_process'
-import { existsSync, mkdtempSync, readFileSync, statSync } from 'node:fs'
-import os from 'node:os'
+import { existsSync, readFileSync, statSync } from 'node:fs'
 import path from 'node:path'
 import t from 'tap'
 import { TEST_EMBEDDED_TEMPLATE } from '../config/test.js'
 import { alive, childPids } from './helpers/processes.js'
 import { ROOT, userNodeArgs } from './helpers/paths.js'
+import { tempFolder } from './helpers/temp.js'
 
 interface Running {
   output: () => string
@@ -39,7 +39,7 @@ async function banner(running: Running): Promise<{ dataPort: number }> {
 }
 
 t.test('npm start with no configuration creates the demo tenant, serves /demo/hello and stops cleanly', async (t) => {
-  const dataDir = mkdtempSync(path.join(os.tmpdir(), 'isogate-main-'))
+  const dataDir = tempFolder(t, 'isogate-main-')
   const first = startMain({ ISOGATE_DATA_DIR: dataDir })
   t.teardown(() => first.kill('SIGKILL'))
   const { dataPort } = await banner(first)
@@ -85,14 +85,14 @@ t.test('npm start with no configuration creates the demo tenant, serves /demo/he
 })
 
 t.test('a bad setting stops boot with a message naming it', async (t) => {
-  const running = startMain({ PORT: 'not-a-port', ISOGATE_DATA_DIR: mkdtempSync(path.join(os.tmpdir(), 'isogate-main-')) })
+  const running = startMain({ PORT: 'not-a-port', ISOGATE_DATA_DIR: tempFolder(t, 'isogate-main-') })
   const { code } = await running.exited
   t.equal(code, 2)
   t.match(running.output(), /invalid setting port \(PORT\)/)
 })
 
 t.test('SIGTERM during a 2-second request: readyz fails, the request still completes with 200, exit 0', async (t) => {
-  const dataDir = mkdtempSync(path.join(os.tmpdir(), 'isogate-main-'))
+  const dataDir = tempFolder(t, 'isogate-main-')
   const running = startMain({ ISOGATE_DATA_DIR: dataDir, ISOGATE_ADMIN_TOKEN: 'drain-test-token', ISOGATE_DEMO: 'false' })
   t.teardown(() => running.kill('SIGKILL'))
   let adminPort = 0

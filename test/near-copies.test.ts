@@ -1,6 +1,5 @@
 import t from 'tap'
-import { mkdtempSync, rmSync } from 'node:fs'
-import os from 'node:os'
+import { rmSync } from 'node:fs'
 import path from 'node:path'
 import { HostCallListener } from '../runner/supervisor/host-call-listener.js'
 import { HostCallSocket } from '../runner/thread/host-call-socket.js'
@@ -8,6 +7,7 @@ import { NearAnswer, RunnerSupervisor, type HostCallHandler, type NearDrop, type
 import { NearCache } from '../runner/thread/near-cache.js'
 import { TenantCache } from '../src/host/tenant-cache.js'
 import { bodyText, fetchTask } from './helpers/programs.js'
+import { tempFolder } from './helpers/temp.js'
 
 // Near copies (runner/near-copies.ts): a worker thread keeps ctx.cache.get answers and answers
 // again itself, coherent with every change the gateway's cache makes. These run real runner
@@ -234,7 +234,7 @@ t.test('NearCache: a kept answer serves a run only once the socket has brought i
 })
 
 t.test("a read through a thread's socket keeps the gateway's answer for the next read to take at once (the platform's synchronous peek); one whose tenant changed meanwhile is not kept", async (t) => {
-  const folder = mkdtempSync(path.join(os.tmpdir(), 'isogate-near-'))
+  const folder = tempFolder(t, 'isogate-near-')
   t.teardown(() => rmSync(folder, { recursive: true, force: true }))
   const local = new TenantCache()
   local.set('a', 'k', 'v')

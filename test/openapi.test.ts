@@ -1,5 +1,4 @@
-import { mkdtempSync, writeFileSync } from 'node:fs'
-import os from 'node:os'
+import { writeFileSync } from 'node:fs'
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
 import SwaggerParser from '@apidevtools/swagger-parser'
@@ -8,6 +7,7 @@ import { pino } from 'pino'
 import t from 'tap'
 import ts from 'typescript'
 import { createApiServer, type ApiDependencies } from '../src/api/index.js'
+import { tempFolder } from './helpers/temp.js'
 
 /**
  * The control plane's OpenAPI document, as /api/v1/openapi.json serves it. The document is built
@@ -80,7 +80,7 @@ t.test('every operation has an operationId, a summary, its parameters, a success
 t.test('a typed client generated from the document with openapi-typescript compiles a call', async (t) => {
   const doc = await documentOf()
   const types = astToString(await openapiTS(doc))
-  const dir = mkdtempSync(path.join(os.tmpdir(), 'isogate-openapi-'))
+  const dir = tempFolder(t, 'isogate-openapi-')
   writeFileSync(path.join(dir, 'schema.ts'), types)
   const fetchClient = path.dirname(fileURLToPath(import.meta.resolve('openapi-fetch')))
   writeFileSync(

@@ -1,12 +1,10 @@
-import { mkdtempSync } from 'node:fs'
-import os from 'node:os'
-import path from 'node:path'
 import t from 'tap'
 import { testConfig } from '../config/test.js'
 import type { ConfigOverrides } from '../config/index.js'
 import { startIsogate, type Isogate } from '../src/app.js'
 import { databaseTargets } from './helpers/databases.js'
 import { api, call } from './helpers/isogate.js'
+import { tempFolder } from './helpers/temp.js'
 
 const A = 'first-admin-token'
 const B = 'second-admin-token'
@@ -16,7 +14,7 @@ for (const target of databaseTargets()) {
     const databaseUrl = await target.createUrl()
     t.teardown(() => target.cleanup())
     // One data folder across the restarts: the embedded database lives there.
-    const dataDir = mkdtempSync(path.join(os.tmpdir(), 'isogate-bootstrap-'))
+    const dataDir = tempFolder(t, 'isogate-bootstrap-')
     let running: Isogate | null = null
     t.teardown(() => running?.close())
     const start = async (overrides: ConfigOverrides): Promise<Isogate> => {

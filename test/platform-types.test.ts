@@ -1,7 +1,6 @@
 import { execFile } from 'node:child_process'
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs'
+import { readFileSync, writeFileSync } from 'node:fs'
 import { createRequire } from 'node:module'
-import os from 'node:os'
 import path from 'node:path'
 import { pathToFileURL } from 'node:url'
 import { promisify } from 'node:util'
@@ -11,6 +10,7 @@ import { IsolatePool } from '../runner/index.js'
 import { bodyText, fetchTask } from './helpers/programs.js'
 import { rootPath } from './helpers/paths.js'
 import { collectGarbageAtExit } from '../runner/thread/collect-garbage.js'
+import { tempFolder } from './helpers/temp.js'
 
 // An isolate lives on this process's main thread below: it collects its heap as it exits, or it
 // may abort there (runner/thread/collect-garbage.ts).
@@ -24,7 +24,7 @@ const declarations = rootPath('runner/platform/isogate.d.ts')
 const declared: string[] = [...(DOM_GLOBALS as string[]), ...(OWN_GLOBALS as string[])].sort()
 
 async function compile(source: string): Promise<{ code: number; output: string }> {
-  const dir = mkdtempSync(path.join(os.tmpdir(), 'isogate-types-'))
+  const dir = tempFolder(t, 'isogate-types-')
   writeFileSync(path.join(dir, 'script.ts'), source)
   writeFileSync(path.join(dir, 'tsconfig.json'), JSON.stringify({
     compilerOptions: { target: 'ES2022', module: 'NodeNext', moduleResolution: 'NodeNext', lib: ['ES2022'], types: [], strict: true, noEmit: true },

@@ -1,10 +1,8 @@
-import { mkdtempSync } from 'node:fs'
-import os from 'node:os'
-import path from 'node:path'
 import t from 'tap'
 import { TEST_EMBEDDED_TEMPLATE } from '../config/test.js'
 import { Database, type Tx } from '../src/db/index.js'
 import { databaseTargets } from './helpers/databases.js'
+import { tempFolder } from './helpers/temp.js'
 
 interface PlanNode {
   'Node Type': string
@@ -30,7 +28,7 @@ for (const target of databaseTargets()) {
   t.test(`the hot control-plane queries use their indexes on the ${target.name} database`, async (t) => {
     const url = await target.createUrl()
     t.teardown(() => target.cleanup())
-    const db = await Database.open({ url, dataDir: mkdtempSync(path.join(os.tmpdir(), 'isogate-plans-')), embeddedTemplate: TEST_EMBEDDED_TEMPLATE })
+    const db = await Database.open({ url, dataDir: tempFolder(t, 'isogate-plans-'), embeddedTemplate: TEST_EMBEDDED_TEMPLATE })
     t.teardown(() => db.close())
 
     // 10 tenants x 100 scripts, 50 000 executions over a year, 50 000 audit entries: enough rows

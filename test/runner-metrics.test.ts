@@ -1,6 +1,5 @@
 import t from 'tap'
-import { testConfig } from '../config/test.js'
-import { startIsogate, type Isogate } from '../src/app.js'
+import type { Isogate } from '../src/app.js'
 import { childPids } from './helpers/processes.js'
 import { call, deploy, startTestIsogate } from './helpers/isogate.js'
 
@@ -20,9 +19,8 @@ function total(text: string, name: string): number {
 // last): a gateway's start is most of what each of them costs.
 let twoRunners: Isogate
 t.before(async () => {
-  twoRunners = await startIsogate(testConfig({ runners: 2 }))
+  twoRunners = await startTestIsogate(t, { runners: 2 })
 })
-t.teardown(() => twoRunners?.close())
 
 t.test('after runs of two tenants, /metrics shows isolate and compile-cache misses then hits, and the live isolates', async (t) => {
   const isogate = twoRunners

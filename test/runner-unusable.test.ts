@@ -1,10 +1,10 @@
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
-import os from 'node:os'
+import { rmSync, writeFileSync } from 'node:fs'
 import path from 'node:path'
 import t from 'tap'
 import { RunnerSupervisor, type RunnerEvent } from '../runner/index.js'
 import { bodyText, fetchTask } from './helpers/programs.js'
 import { moduleUrl } from './helpers/paths.js'
+import { tempFolder } from './helpers/temp.js'
 
 const HELLO = `export default { fetch() { return new Response('hello') } }`
 const CRASH_NOW = `export default { async fetch(request, env, ctx) { await ctx.crash.thread(); return new Response('survived') } }`
@@ -44,7 +44,7 @@ t.test('a runner whose worker thread cannot start fails its start: ready() rejec
 })
 
 t.test('a serving runner whose dead thread cannot be replaced is replaced itself: runs wait for the new runner, the supervisor reports it unavailable while none can start, and it serves again once the cause is gone', async (t) => {
-  const marker = path.join(mkdtempSync(path.join(os.tmpdir(), 'isogate-breakable-')), 'broken')
+  const marker = path.join(tempFolder(t, 'isogate-breakable-'), 'broken')
   const events: RunnerEvent[] = []
   const supervisor = new RunnerSupervisor({
     runners: 1,
@@ -82,7 +82,7 @@ t.test('a serving runner whose dead thread cannot be replaced is replaced itself
 })
 
 t.test('runs that reach a runner as it turns unusable run on the runner that takes its place: none is answered RUNNER_UNAVAILABLE', async (t) => {
-  const marker = path.join(mkdtempSync(path.join(os.tmpdir(), 'isogate-breakable-')), 'broken')
+  const marker = path.join(tempFolder(t, 'isogate-breakable-'), 'broken')
   const events: RunnerEvent[] = []
   const supervisor = new RunnerSupervisor({
     runners: 1,

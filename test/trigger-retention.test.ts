@@ -1,6 +1,3 @@
-import { mkdtempSync } from 'node:fs'
-import os from 'node:os'
-import path from 'node:path'
 import { pino } from 'pino'
 import t from 'tap'
 import { TEST_EMBEDDED_TEMPLATE } from '../config/test.js'
@@ -9,12 +6,13 @@ import { ExecutionRollupRepository } from '../src/db/execution-rollup.repository
 import { RollupRetention } from '../src/services/rollup-retention.js'
 import { TriggerRetention } from '../src/services/trigger-retention.js'
 import { databaseTargets } from './helpers/databases.js'
+import { tempFolder } from './helpers/temp.js'
 
 for (const target of databaseTargets()) {
   t.test(`old events, deliveries, idempotency keys, cron fires, dead letters and rollup minutes are purged in batches on the ${target.name} database`, async (t) => {
     const url = await target.createUrl()
     t.teardown(() => target.cleanup())
-    const db = await Database.open({ url, dataDir: mkdtempSync(path.join(os.tmpdir(), 'isogate-retention-')), embeddedTemplate: TEST_EMBEDDED_TEMPLATE })
+    const db = await Database.open({ url, dataDir: tempFolder(t, 'isogate-retention-'), embeddedTemplate: TEST_EMBEDDED_TEMPLATE })
     t.teardown(() => db.close())
 
     await db.system(async (tx) => {

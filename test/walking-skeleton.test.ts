@@ -1,11 +1,9 @@
-import { mkdtempSync } from 'node:fs'
-import os from 'node:os'
-import path from 'node:path'
 import t from 'tap'
 import { startIsogate } from '../src/app.js'
 import { testConfig } from '../config/test.js'
 import { databaseTargets } from './helpers/databases.js'
-import { ADMIN_TOKEN, api, call, deploy, rawRequest } from './helpers/isogate.js'
+import { ADMIN_TOKEN, api, call, deploy, rawRequest, startTestIsogate } from './helpers/isogate.js'
+import { tempFolder } from './helpers/temp.js'
 
 const ECHO = `export default {
   async fetch(request, env, ctx) {
@@ -20,8 +18,7 @@ for (const target of databaseTargets()) {
   t.test(`walking skeleton on the ${target.name} database`, async (t) => {
     const databaseUrl = await target.createUrl()
     t.teardown(() => target.cleanup())
-    const isogate = await startIsogate(testConfig({ databaseUrl }))
-    t.teardown(() => isogate.close())
+    const isogate = await startTestIsogate(t, { databaseUrl })
 
     t.test('a superadmin creates a tenant and a script; the data plane serves it at once', async (t) => {
       const tenant = await api(isogate, 'POST', '/api/v1/tenants', { body: { slug: 'acme', name: 'Acme' } })
@@ -115,7 +112,7 @@ for (const target of databaseTargets()) {
 }
 
 t.test('tenants and scripts survive a restart on the embedded database', async (t) => {
-  const dataDir = mkdtempSync(path.join(os.tmpdir(), 'isogate-restart-'))
+  const dataDir = tempFolder(t, 'isogate-restart-')
   const first = await startIsogate(testConfig({ dataDir }))
   await deploy(first, 'keep', '/kept', `export default { fetch() { return new Response('still here') } }`)
   await first.close()
@@ -128,8 +125,7 @@ t.test('tenants and scripts survive a restart on the embedded database', async (
 })
 
 t.test('with a base domain the tenant comes from the Host header and the script sees its own URL', async (t) => {
-  const isogate = await startIsogate(testConfig({ baseDomain: 'fn.test' }))
-  t.teardown(() => isogate.close())
+  const isogate = await startTestIsogate(t, { baseDomain: 'fn.test' })
   await deploy(isogate, 'hosty', '/where', `export default { fetch(r) { return Response.json({ url: r.url, prefix: r.headers.get('x-forwarded-prefix') }) } }`)
   const response = await rawRequest(isogate.dataPort, { path: '/where?a=1', headers: { host: 'hosty.fn.test' } })
   t.equal(response.status, 200)
