@@ -331,6 +331,16 @@ function lookUpHandler(programId, kind) {
   return null
 }
 
+/**
+ * How every run that awaited ends: its waitUntil work drained, then `result`, or the run's failure
+ * (something outside the handler's chain threw) thrown instead.
+ */
+async function ended(run, result) {
+  if (run.waitUntil.length > 0) await drainWaitUntil(run)
+  if (run.failure !== null) throw run.failure.error
+  return result
+}
+
 /** A run of a handler other than fetch (scheduled, event, run): its output, as JSON can carry it. */
 async function execute(run, programId, kind, input, envData) {
   const none = lookUpHandler(programId, kind)
@@ -342,10 +352,7 @@ async function execute(run, programId, kind, input, envData) {
     const ctx = createContext(run)
     const output = await untilFailure(run, handler.call(program.handlers, input, env, ctx))
     enter(run)
-    const result = { output: jsonSafe(output) }
-    if (run.waitUntil.length > 0) await drainWaitUntil(run)
-    if (run.failure !== null) throw run.failure.error
-    return result
+    return await ended(run, { output: jsonSafe(output) })
   } catch (error) {
     return { error: errorData(error) }
   }
@@ -367,11 +374,7 @@ async function respond(run, response) {
     if (run.canRespondEarly && stream) {
       const streamed = await untilFailure(run, streamResponse(run, status, headers, responseBody))
       enter(run)
-      if (streamed) {
-        await drainWaitUntil(run)
-        if (run.failure !== null) throw run.failure.error
-        return { response: { status, headers, body: null } }
-      }
+      if (streamed) return await ended(run, { response: { status, headers, body: null } })
     }
     // A body held whole (most) goes as it is; only a stream is read here, to its end.
     let over = false
@@ -385,9 +388,7 @@ async function respond(run, response) {
     const data = { status, headers, body: hostBytes(responseBody) }
     let result = { response: data }
     if (run.waitUntil.length > 0 && !over && respondEarly(run, data)) result = { response: data, respondedEarly: true }
-    if (run.waitUntil.length > 0) await drainWaitUntil(run)
-    if (run.failure !== null) throw run.failure.error
-    return result
+    return await ended(run, result)
   } catch (error) {
     return { error: errorData(error) }
   }
