@@ -64,7 +64,18 @@ t.test('a hostile tenant crashing its runner three times beside a busy innocent 
   stop = true
   await Promise.all(loops)
 
-  t.same(hostileAnswers, ['RUNNER_CRASHED', 'RUNNER_CRASHED', 'TENANT_QUARANTINED'], 'three crashes (its first run, its retry and its next run, the last two on probation), then quarantined')
+  // Three crashes, then quarantined. Most often the innocent has runs in flight on the runner when
+  // the bomb takes it down: a shared crash, so the bomb's run goes again (on probation, where it
+  // crashes alone), and its next run crashes probation once more: two answers for three crashes.
+  // Should the bomb have had its runner to itself at that moment, the crash is its own doing and
+  // its run is not sent again (runner-supervisor.ts #lostAlone): three requests, three crashes.
+  const sequences = [
+    ['RUNNER_CRASHED', 'RUNNER_CRASHED', 'TENANT_QUARANTINED'],
+    ['RUNNER_CRASHED', 'RUNNER_CRASHED', 'RUNNER_CRASHED', 'TENANT_QUARANTINED'],
+  ]
+  t.ok(sequences.some((expected) => JSON.stringify(expected) === JSON.stringify(hostileAnswers)), `crashes, then quarantined: ${hostileAnswers.join(', ')}`)
+  const metrics = await (await fetch(`http://127.0.0.1:${isogate.adminPort}/metrics`)).text()
+  t.match(metrics, /^isogate_runner_crashes_total 3$/m, 'three runner crashes, either way')
   const failures = answers.filter((answer) => answer.status !== 200)
   t.same(failures, [], `the innocent was answered 200 every time (${answers.length} runs): never quarantined, never SCRIPT_UNAVAILABLE, its runs lost to a crash ran again`)
   // The longest the innocent went without an answer from the first crash on.
