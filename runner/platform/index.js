@@ -363,9 +363,10 @@ async function execute(run, programId, kind, input, envData) {
  * read to its end (or streamed to the client as it comes, when the host lets the run answer
  * early), then the run's waitUntil work and its failure, if any.
  */
-async function respond(run, response) {
+async function respond(run, response, waits = false) {
   try {
-    const now = respondedNow(run, response)
+    // `waits`: the caller's respondedNow found it needs the awaits below.
+    const now = waits ? null : respondedNow(run, response)
     if (now !== null) return now
     const status = response.status
     const headers = headerPairs(response.headers)
@@ -456,7 +457,7 @@ function startFetch(run, programId, input, envData) {
       result = { error: errorData(error) }
     }
     if (result !== null) finish(run, result)
-    else then(respond(run, returned), (later) => finish(run, later))
+    else then(respond(run, returned, true), (later) => finish(run, later))
   })
 }
 
