@@ -16,7 +16,7 @@ const source = (word: string) => `export default {
 t.setTimeout(300_000)
 
 t.test('isogate dev serves the entry with the isolate runtime, prints each request, and reloads on a file change', async (t) => {
-  const dir = projectDir({ 'isogate.json': JSON.stringify({ name: 'devved', main: 'src/index.ts', route: { path: '/dev-hello' } }), 'src/index.ts': source('before') })
+  const dir = projectDir(t, { 'isogate.json': JSON.stringify({ name: 'devved', main: 'src/index.ts', route: { path: '/dev-hello' } }), 'src/index.ts': source('before') })
   const dev = startCli(['dev', '--port', '0', '--json'], { cwd: dir, env: cliEnv({ XDG_CONFIG_HOME: path.join(dir, '.config') }) })
   const exited = new Promise<number | null>((resolve) => dev.on('close', (code) => resolve(code)))
   t.teardown(() => dev.kill('SIGKILL'))

@@ -46,7 +46,7 @@ for (const [index, target] of databaseTargets().entries()) {
     t.teardown(() => target.cleanup())
     const isogate = await startTestIsogate(t, { databaseUrl })
     t.equal((await api(isogate, 'POST', '/api/v1/tenants', { body: { slug: 'cli', name: 'CLI' } })).status, 201)
-    const dir = projectDir({ 'isogate.json': JSON.stringify(PROJECT), 'src/index.ts': ENTRY })
+    const dir = projectDir(t, { 'isogate.json': JSON.stringify(PROJECT), 'src/index.ts': ENTRY })
     const env = cliEnv({ ISOGATE_URL: `http://127.0.0.1:${isogate.adminPort}`, ISOGATE_TOKEN: ADMIN_TOKEN, ISOGATE_TENANT: 'cli', XDG_CONFIG_HOME: path.join(dir, '.config') })
     const cli = (args: string[], input?: string) => cliInProcess(args, { cwd: dir, env, ...(input === undefined ? {} : { input }) })
     const json = async (args: string[], input?: string) => {
@@ -142,7 +142,7 @@ for (const [index, target] of databaseTargets().entries()) {
       t.equal(bad.code, 3, 'a refused key exits 3')
       t.equal(JSON.parse(bad.stdout).error.code, 'UNAUTHORIZED')
 
-      const fresh = projectDir({})
+      const fresh = projectDir(t, {})
       const init = await cliInProcess(['init', 'fresh', '--json'], { cwd: fresh, env: own })
       t.equal(init.code, 0, init.stderr)
       t.same(JSON.parse(init.stdout).written.sort(), ['isogate.d.ts', 'isogate.json', 'src/index.ts', 'tsconfig.json'])
@@ -164,7 +164,7 @@ for (const [index, target] of databaseTargets().entries()) {
 t.test('the isogate bin answers --help from any folder, as npx and a global install run it', async (t) => {
   const { spawnSync } = await import('node:child_process')
   const bin = rootPath('src/cli/isogate.mjs')
-  const elsewhere = projectDir({})
+  const elsewhere = projectDir(t, {})
   const help = spawnSync(bin, ['--help'], { cwd: elsewhere, env: cliEnv({}), encoding: 'utf8', timeout: 60_000 })
   t.equal(help.status, 0, help.stderr)
   for (const command of ['login', 'whoami', 'init', 'deploy', 'dev', 'tail', 'run', 'versions', 'rollback', 'executions', 'logs', 'secret']) t.match(help.stdout, new RegExp(`\\n  ${command}\\b`), `${command} is listed`)

@@ -1,11 +1,12 @@
 import { spawn, type ChildProcess } from 'node:child_process'
 import { once } from 'node:events'
 import { setTimeout as sleep } from 'node:timers/promises'
-import t from 'tap'
+import t, { type Test } from 'tap'
 import { databaseTargets } from './helpers/databases.js'
 import { liveIsolates } from './helpers/runner-isolates.js'
 import { ADMIN_TOKEN } from './helpers/isogate.js'
 import { nodeArgs, ROOT } from './helpers/paths.js'
+import { tempFolder } from './helpers/temp.js'
 
 const server = databaseTargets().find((target) => target.name === 'server')
 
@@ -15,8 +16,8 @@ interface Node {
   dataPort: number
 }
 
-async function startNode(url: string): Promise<Node> {
-  const child = spawn(process.execPath, [...nodeArgs('test/fixtures/isogate-process.ts'), url], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] })
+async function startNode(t: Test, url: string): Promise<Node> {
+  const child = spawn(process.execPath, [...nodeArgs('test/fixtures/isogate-process.ts'), url, tempFolder(t, 'isogate-node-')], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] })
   let out = ''
   let err = ''
   child.stderr!.on('data', (chunk: Buffer) => (err += chunk.toString()))
@@ -96,8 +97,8 @@ t.test(
   async (t) => {
     const url = (await server!.createUrl())!
     t.teardown(() => server!.cleanup())
-    const first = await startNode(url)
-    const nodes = [first, ...(await Promise.all([startNode(url), startNode(url)]))]
+    const first = await startNode(t, url)
+    const nodes = [first, ...(await Promise.all([startNode(t, url), startNode(t, url)]))]
     t.teardown(async () => {
       for (const node of nodes) {
         if (node.process.exitCode === null && node.process.signalCode === null) {

@@ -2,11 +2,12 @@ import { spawn, type ChildProcess } from 'node:child_process'
 import { once } from 'node:events'
 import { setTimeout as sleep } from 'node:timers/promises'
 import postgres from 'postgres'
-import t from 'tap'
+import t, { type Test } from 'tap'
 import { ADMIN_TOKEN } from './helpers/isogate.js'
 import { databaseTargets } from './helpers/databases.js'
 import { until } from './helpers/until.js'
 import { nodeArgs, ROOT } from './helpers/paths.js'
+import { tempFolder } from './helpers/temp.js'
 
 const server = databaseTargets().find((target) => target.name === 'server')
 
@@ -20,8 +21,8 @@ interface Child {
  * so the process and its runner processes load the sources as the test does; resolves when it
  * has printed its ports.
  */
-async function startProcess(url: string): Promise<Child> {
-  const child = spawn(process.execPath, [...nodeArgs('test/fixtures/isogate-process.ts'), url], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] })
+async function startProcess(t: Test, url: string): Promise<Child> {
+  const child = spawn(process.execPath, [...nodeArgs('test/fixtures/isogate-process.ts'), url, tempFolder(t, 'isogate-node-')], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] })
   let out = ''
   let err = ''
   child.stderr!.on('data', (chunk: Buffer) => (err += chunk.toString()))
@@ -55,8 +56,8 @@ t.test('three processes on one database run each per-second slot exactly once, a
   const url = (await server!.createUrl())!
   t.teardown(() => server!.cleanup())
   // Migrations first, once, so three processes do not queue on the advisory lock at start.
-  const first = await startProcess(url)
-  const others = await Promise.all([startProcess(url), startProcess(url)])
+  const first = await startProcess(t, url)
+  const others = await Promise.all([startProcess(t, url), startProcess(t, url)])
   const children = [first, ...others]
   t.teardown(async () => {
     for (const child of children) {
@@ -122,7 +123,7 @@ t.test('three processes on one database run each per-second slot exactly once, a
 t.test('an event claimed by a process killed with SIGKILL mid-delivery is delivered by another after the lease', { skip: server ? false : 'needs a PostgreSQL server: set TEST_DATABASE_URL (CI does)', timeout: 180_000 }, async (t) => {
   const url = (await server!.createUrl())!
   t.teardown(() => server!.cleanup())
-  const holder = await startProcess(url)
+  const holder = await startProcess(t, url)
   const children = [holder]
   t.teardown(async () => {
     for (const child of children) {
@@ -156,7 +157,7 @@ t.test('an event claimed by a process killed with SIGKILL mid-delivery is delive
   holder.process.kill('SIGKILL')
   await once(holder.process, 'exit')
 
-  const taker = await startProcess(url)
+  const taker = await startProcess(t, url)
   children.push(taker)
   let done: any
   for (let i = 0; i < 400; i++) {

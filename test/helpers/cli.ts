@@ -1,11 +1,12 @@
 import { spawn, type ChildProcess } from 'node:child_process'
-import { mkdirSync, mkdtempSync, symlinkSync, writeFileSync } from 'node:fs'
-import os from 'node:os'
+import { mkdirSync, symlinkSync, writeFileSync } from 'node:fs'
 import path from 'node:path'
 import { PassThrough } from 'node:stream'
 import { cliEnvironment } from '../../config/cli.js'
 import { runCli as runCliProgram } from '../../src/cli/program.js'
+import type { Test } from 'tap'
 import { BUILT, modulePath, ROOT } from './paths.js'
+import { tempFolder } from './temp.js'
 
 const MAIN = modulePath('src/cli/main.ts')
 /** Under tsx, tsx's loader by its URL: the CLI runs in a project folder that has no tsx of its own. */
@@ -97,9 +98,9 @@ export function jsonLines(child: ChildProcess, until: (line: any) => boolean, ti
   })
 }
 
-/** A project folder in the temp dir that resolves npm packages from this repository's node_modules. */
-export function projectDir(files: Record<string, string>): string {
-  const dir = mkdtempSync(path.join(os.tmpdir(), 'isogate-cli-'))
+/** A project folder in the temp dir, removed when `t` ends, that resolves npm packages from this repository's node_modules. */
+export function projectDir(t: Test, files: Record<string, string>): string {
+  const dir = tempFolder(t, 'isogate-cli-')
   symlinkSync(path.join(ROOT, 'node_modules'), path.join(dir, 'node_modules'), 'dir')
   for (const [file, text] of Object.entries(files)) {
     mkdirSync(path.dirname(path.join(dir, file)), { recursive: true })
