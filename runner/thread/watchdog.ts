@@ -138,6 +138,10 @@ export class Watchdog {
     const now = performance.now()
     for (const entry of this.#entries.values()) {
       if (entry.state === 'ended') this.#checkEnded(entry, now)
+      // Over already, and not for a limit: its host reads its CPU when it stops watching it. Its
+      // isolate may be gone by then because the run's end let a retired one go (an eviction right
+      // behind it), which is no memory limit of the run's.
+      else if (entry.state === 'running' && entry.run.ended) continue
       else if (entry.target.disposed) {
         this.#entries.delete(entry.key)
         // Killed for a sibling run's CPU or wall time, this run is not over a limit of its own.
