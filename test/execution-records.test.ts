@@ -266,9 +266,9 @@ for (const target of databaseTargets()) {
     if (target.name === 'server') {
       t.test('two processes on one server database: the rollups add up exactly', async (t) => {
         const url = await target.createUrl()
-        const a = await startProcess({ databaseUrl: url, rollupFlushMs: 100 })
+        const a = await startProcess({ databaseUrl: url, dataDir: tempFolder(t, 'isogate-node-'), rollupFlushMs: 100 })
         t.teardown(() => a.stop())
-        const b = await startProcess({ databaseUrl: url, rollupFlushMs: 100 })
+        const b = await startProcess({ databaseUrl: url, dataDir: tempFolder(t, 'isogate-node-'), rollupFlushMs: 100 })
         t.teardown(() => b.stop())
         const script = await deploy(a.ports as unknown as Isogate, 'shared', '/ok', OK)
         // B learns the route through the change relay; its first 200 is a run too.
