@@ -1,24 +1,14 @@
 import t, { type Test } from 'tap'
-import { HostBridge, HostRegistry } from '../runner/thread/host-bridge.js'
-import { platformCode } from '../runner/thread/platform-cache.js'
-import { readPlatformSource } from '../runner/process/platform-source.js'
 import type { DispatchResult } from '../runner/thread/host-bridge.js'
 import { TenantIsolate } from '../runner/thread/tenant-isolate.js'
 import { LimitEnforcer } from '../runner/thread/limit-enforcer.js'
 import { LIMITS, program, request } from './helpers/programs.js'
 import { runArgs } from '../runner/protocol.js'
-import { collectGarbageAtExit } from '../runner/thread/collect-garbage.js'
+import { bridge, platform, platformSource as source } from './helpers/main-thread-isolates.js'
 
 // The platform's core runs in every context; the chunks (runner/platform-build.mjs) only in the
 // contexts whose code used them. These tests hold the split to that: what a tenant never touches is
 // not in its isolate, and what is loaded on first use behaves as one platform.
-
-// Tenant isolates live on this process's main thread: it collects its heap as it exits, or it may
-// abort there (runner/thread/collect-garbage.ts).
-collectGarbageAtExit()
-const source = readPlatformSource()
-const platform = await platformCode(source)
-const bridge = new HostBridge(HostRegistry.withDefaults())
 
 async function tenantWith(t: Test, tenantId: string): Promise<TenantIsolate> {
   const tenant = new TenantIsolate({ tenantId, memoryMb: 64, platform, bridge, maxPrograms: 4 })

@@ -1,21 +1,12 @@
 import t from 'tap'
-import { HostBridge, HostRegistry } from '../runner/thread/host-bridge.js'
-import { platformCode } from '../runner/thread/platform-cache.js'
-import { readPlatformSource } from '../runner/process/platform-source.js'
 import { TenantIsolate } from '../runner/thread/tenant-isolate.js'
 import { LimitEnforcer } from '../runner/thread/limit-enforcer.js'
 import { LIMITS, program, request } from './helpers/programs.js'
 import { runArgs } from '../runner/protocol.js'
-import { collectGarbageAtExit } from '../runner/thread/collect-garbage.js'
+import { bridge, platform } from './helpers/main-thread-isolates.js'
 
 // A tenant isolate's own books (runner/thread/cpu-ledger.ts), read with no pool around it: which
 // run the isolate's CPU is charged to when the host enters it for no run.
-
-// Tenant isolates live on this process's main thread: it collects its heap as it exits, or it may
-// abort there (runner/thread/collect-garbage.ts).
-collectGarbageAtExit()
-const platform = await platformCode(readPlatformSource())
-const bridge = new HostBridge(HostRegistry.withDefaults())
 
 t.test("a program compiled while a run's heap reading is still out on isolated-vm's pool: its top-level code is charged to no run, not to the run that executed last", async (t) => {
   const tenant = new TenantIsolate({ tenantId: 'books', memoryMb: 64, platform, bridge, maxPrograms: 4 })

@@ -1,23 +1,14 @@
 import t from 'tap'
 import { setTimeout as sleep } from 'node:timers/promises'
-import { HostBridge, HostRegistry } from '../runner/thread/host-bridge.js'
-import { platformCode } from '../runner/thread/platform-cache.js'
-import { readPlatformSource } from '../runner/process/platform-source.js'
 import { TenantIsolate } from '../runner/thread/tenant-isolate.js'
 import { LimitEnforcer } from '../runner/thread/limit-enforcer.js'
 import { Watchdog } from '../runner/thread/watchdog.js'
 import { LIMITS, program, request } from './helpers/programs.js'
 import { runArgs } from '../runner/protocol.js'
-import { collectGarbageAtExit } from '../runner/thread/collect-garbage.js'
+import { bridge, platform } from './helpers/main-thread-isolates.js'
 
 // The watchdog (runner/thread/watchdog.ts) with a real tenant isolate, driven as IsolateHost.run
 // drives it: watch, dispatch, await the result, stop watching.
-
-// Tenant isolates live on this process's main thread: it collects its heap as it exits, or it may
-// abort there (runner/thread/collect-garbage.ts).
-collectGarbageAtExit()
-const platform = await platformCode(readPlatformSource())
-const bridge = new HostBridge(HostRegistry.withDefaults())
 
 t.test('a run that ended before its retired isolate was let go is not judged over its memory limit by a tick before the host stops watching it', async (t) => {
   const tenant = new TenantIsolate({ tenantId: 'evicted', memoryMb: 64, platform, bridge, maxPrograms: 4 })
