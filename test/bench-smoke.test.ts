@@ -29,7 +29,6 @@ t.test('the bench harness runs every scenario against isogate and the uWS baseli
   for (const file of ['latest.md', 'latest.json']) rmSync(rootPath(`bench/results/${file}`), { force: true })
   // Its servers' folders go in a temp folder of its own, to see that none is left behind.
   const tmp = tempFolder(t, 'isogate-bench-smoke-')
-  t.teardown(() => rmSync(tmp, { recursive: true, force: true }))
   const child = spawn(process.execPath, [...userNodeArgs('bench/run.ts'), '--smoke'], {
     cwd: ROOT,
     env: { ...process.env, TMPDIR: tmp, ISOGATE_EMBEDDED_TEMPLATE: TEST_EMBEDDED_TEMPLATE },

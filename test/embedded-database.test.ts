@@ -1,4 +1,3 @@
-import { rmSync } from 'node:fs'
 import postgres from 'postgres'
 import t from 'tap'
 import { EmbeddedPostgres } from '../src/db/embedded-postgres.js'
@@ -11,7 +10,6 @@ const MAX_RSS_MIB = 600
 
 t.test('a new embedded database is created by a thread that ends, and served by one opened fresh', async (t) => {
   const dataDir = tempFolder(t, 'isogate-embedded-')
-  t.teardown(() => rmSync(dataDir, { recursive: true, force: true }))
 
   const first = new EmbeddedPostgres({ dataDir })
   const url = await first.start()

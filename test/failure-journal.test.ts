@@ -1,4 +1,4 @@
-import { readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs'
+import { readFileSync, readdirSync, writeFileSync } from 'node:fs'
 import path from 'node:path'
 import pino from 'pino'
 import t, { type Test } from 'tap'
@@ -8,9 +8,7 @@ import { tempFolder } from './helpers/temp.js'
 const logger = pino({ level: 'silent' })
 
 function folder(t: Test): string {
-  const dir = tempFolder(t, 'isogate-journal-test-')
-  t.teardown(() => rmSync(dir, { recursive: true, force: true }))
-  return dir
+  return tempFolder(t, 'isogate-journal-test-')
 }
 
 t.test('a record is in its file when append returns: the answer written right after it cannot overtake it', async (t) => {

@@ -1,5 +1,4 @@
 import { execFile } from 'node:child_process'
-import { rmSync } from 'node:fs'
 import { createConnection, createServer, type Server, type Socket } from 'node:net'
 import path from 'node:path'
 import { promisify } from 'node:util'
@@ -24,7 +23,6 @@ async function socketPair(t: Test): Promise<{ client: Socket; server: Socket }> 
     client.destroy()
     server.destroy()
     listener.close()
-    rmSync(dir, { recursive: true, force: true })
   })
   return { client, server }
 }
@@ -100,7 +98,6 @@ t.test('a connected channel reads through one reused buffer: what it hands on is
     receiver.socket.destroy()
     server.destroy()
     listener.close()
-    rmSync(dir, { recursive: true, force: true })
   })
   t.equal(receiver.socket.listenerCount('data'), 0, 'the socket is not read as a stream')
   const sender = new FrameChannel(server, () => {})

@@ -1,5 +1,4 @@
 import t from 'tap'
-import { rmSync } from 'node:fs'
 import path from 'node:path'
 import { setTimeout as delay } from 'node:timers/promises'
 import { HostCallListener } from '../runner/supervisor/host-call-listener.js'
@@ -11,7 +10,6 @@ import { LIMITS } from './helpers/programs.js'
 import { tempFolder } from './helpers/temp.js'
 
 const folder = tempFolder(t, 'isogate-host-socket-')
-t.teardown(() => rmSync(folder, { recursive: true, force: true }))
 let sockets = 0
 
 /** A listener whose handler holds every call until released, and records what it saw. */

@@ -1,26 +1,20 @@
-import { rmSync } from 'node:fs'
 import { request as httpRequest } from 'node:http'
 import type { Test } from 'tap'
 import { testConfig } from '../../config/test.js'
 import type { ConfigOverrides } from '../../config/index.js'
 import { startIsogate, type Isogate } from '../../src/app.js'
+import { tempFolder } from './temp.js'
 
 export const ADMIN_TOKEN = 'test-admin-token'
 
 /**
  * Starts a whole isogate (database, runner threads, both servers on free ports) for a test. Its
- * data folder (testConfig's, an embedded database of 20-40 MB) goes when the test ends, once the
- * gateway is closed: every test gateway's stayed in /tmp before, about 1.5 GB a run of the suite,
- * and a CI run of session 34 failed for want of space with 45 GB of them there.
+ * data folder (an embedded database of 20-40 MB), unless the caller names one, is a tempFolder of
+ * the test's: it goes when the test ends, after the gateway is closed.
  */
 export async function startTestIsogate(t: Test, overrides: ConfigOverrides = {}): Promise<Isogate> {
-  const config = testConfig(overrides)
-  const isogate = await startIsogate(config)
-  t.teardown(async () => {
-    await isogate.close()
-    // A folder the caller named is the caller's.
-    if (overrides.dataDir === undefined) rmSync(config.dataDir, { recursive: true, force: true })
-  })
+  const isogate = await startIsogate(testConfig({ ...overrides, dataDir: overrides.dataDir ?? tempFolder(t, 'isogate-test-') }))
+  t.teardown(() => isogate.close())
   return isogate
 }
 
