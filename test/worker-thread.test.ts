@@ -3,7 +3,7 @@ import { promisify } from 'node:util'
 import t from 'tap'
 import { IsolatePool, RunnerSupervisor, rank, threadRank } from '../runner/index.js'
 import { bodyText, fetchTask, tenantOnThread } from './helpers/programs.js'
-import { moduleUrl, nodeArgs, ROOT } from './helpers/paths.js'
+import { moduleUrl, nodeArgs, ROOT, userNodeArgs } from './helpers/paths.js'
 
 const pool = new IsolatePool({ threads: 2, hostApiModules: [moduleUrl('test/fixtures/thread-crash.ts')] })
 t.teardown(() => pool.close())
@@ -60,6 +60,20 @@ t.test('a worker thread that dies with no run in flight is replaced and the pool
   t.equal((await pool.stats()).threadCrashes, before + 1, 'the thread died, and the death was counted')
   t.equal(bodyText((await pool.run(fetchTask(neighbour, HELLO))).response?.body), 'hello')
   t.equal(bodyText((await pool.run(fetchTask(bystander, HELLO))).response?.body), 'hello')
+})
+
+t.test('a worker thread that dies with a collection of its heap in progress ends alone: the process goes on, the thread is replaced', async (t) => {
+  // Ended in the middle of a collection, a thread holding isolates aborted its whole process
+  // (runner/thread/collect-garbage.ts); the thread now collects as it ends. In a process of its
+  // own (the abort would end this one), started as a runner is: under tap's loaders the thread's
+  // heap differs and ended cleanly without the collection.
+  const ended = await new Promise<{ code: number | null; signal: NodeJS.Signals | null; stdout: string; stderr: string }>((resolve) => {
+    const child = execFile(process.execPath, userNodeArgs('test/fixtures/thread-dies-collecting.ts'), { cwd: ROOT, timeout: 60_000 }, (_error, stdout, stderr) => {
+      resolve({ code: child.exitCode, signal: child.signalCode, stdout, stderr })
+    })
+  })
+  t.same({ code: ended.code, signal: ended.signal }, { code: 0, signal: null }, ended.stderr)
+  t.equal(ended.stdout, 'crashed run: RUNNER_CRASHED\nnext run: cold\nthread crashes: 1\nclosed\n')
 })
 
 t.test('a pool whose worker thread cannot start (a host API module that does not load) answers every run and call at once (RUNNER_UNAVAILABLE after the first), and closes', async (t) => {

@@ -35,16 +35,32 @@ export async function collectGarbage(): Promise<void> {
 }
 
 /**
- * The same for a process that holds isolates on its main thread (the tests of the tenant isolate,
- * bench/runner-bench.ts): a synchronous full collection as the process exits, after its last
- * JavaScript and before isolated-vm's cleanup hook. It finishes any collection in progress then,
- * whatever started it. `gc` is taken only at exit (`--expose-gc` set at run time puts a `gc`
- * global in every context created after, and none is).
+ * The same for a thread that ends holding isolates: the process's main thread in the tests of the
+ * tenant isolate and bench/runner-bench.ts, or a worker thread ending on an uncaught error
+ * (worker.ts). A synchronous full collection as the thread exits, after its last JavaScript and
+ * before isolated-vm's cleanup hook, finishes any collection in progress then, whatever started
+ * it. An eager measurement does not do here: in a runner (`--no-node-snapshot`) a worker thread
+ * that awaited one still ended with a collection in progress, every time.
+ *
+ * `gc` is taken only at exit, and `--expose-gc` is unset again at once: the flag is the process's,
+ * and puts a `gc` global in every context created while it is set, a tenant's on another thread
+ * too. In that moment's window such a context gets a `gc` of its own isolate, nothing more.
  */
 export function collectGarbageAtExit(): void {
   process.on('exit', () => {
+    // Started with --expose-gc: the flag stays as it was.
+    const exposed = (globalThis as { gc?: () => void }).gc
+    if (typeof exposed === 'function') {
+      exposed()
+      return
+    }
     setFlagsFromString('--expose-gc')
-    const gc = runInNewContext('gc') as () => void
+    let gc: () => void
+    try {
+      gc = runInNewContext('gc') as () => void
+    } finally {
+      setFlagsFromString('--no-expose-gc')
+    }
     gc()
   })
 }

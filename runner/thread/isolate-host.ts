@@ -116,6 +116,17 @@ export class IsolateHost {
   }
 
   /**
+   * Disposes every isolate now, its runs in flight ended RUNNER_CRASHED (a thread ending on an
+   * uncaught error, worker.ts), and resolves once nothing of them executes on isolated-vm's pool.
+   */
+  async abandon(): Promise<void> {
+    const tenants = [...this.#isolates.values()]
+    this.close()
+    for (const tenant of tenants) tenant.kill('RUNNER_CRASHED')
+    await Promise.all(tenants.map((tenant) => tenant.settled()))
+  }
+
+  /**
    * Whether a run of `task` would have to compile its program: no usable isolate of the tenant
    * holds it. A task that names its program without its source must not run then.
    */

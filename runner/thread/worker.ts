@@ -18,7 +18,7 @@ import { HostRegistry } from './host-bridge.js'
 import { registerRemoteHostApis, type HostRelaySettings } from '../host-relay.js'
 import { registerSocketHostApis, type HostSocketSettings } from './host-call-socket.js'
 import { IsolateHost, type WorkerStats } from './isolate-host.js'
-import { collectGarbage } from './collect-garbage.js'
+import { collectGarbage, collectGarbageAtExit } from './collect-garbage.js'
 import { platformCode } from './platform-cache.js'
 import type { PlatformSource } from '../process/platform-source.js'
 
@@ -108,8 +108,33 @@ let outgoing: ThreadAnswer[] = []
 let turnOpen = false
 /** Messages of runs this thread was sent (WorkerStats.runBatches). */
 let runBatches = 0
+/** The thread met an uncaught error and is ending (`end`): it starts no run and answers none. */
+let ending = false
+/** How long an ending thread waits for its isolates to go before it ends anyway. */
+const END_WAIT_MS = 2_000
+
+// An uncaught error ends the thread as Node would, but first its isolates go (nothing of them is
+// left executing on isolated-vm's pool: IsolateHost.abandon), and its heap is collected as it
+// exits: a thread that holds isolated-vm's handles and ends with a collection in progress aborts
+// its whole runner process (collect-garbage.ts), every thread's tenants with it. The error is
+// thrown again then, with no listener: piscina hears it and starts another thread, and the shard
+// sees the port close and answers the runs it had RUNNER_CRASHED, as with a thread that died at once.
+process.on('uncaughtException', end)
+
+function end(error: unknown): void {
+  process.off('uncaughtException', end)
+  ending = true
+  outgoing = []
+  collectGarbageAtExit()
+  const rethrow = (): never => {
+    throw error
+  }
+  setTimeout(rethrow, END_WAIT_MS)
+  void host.abandon().then(() => setImmediate(rethrow))
+}
 
 function answer(reply: ThreadAnswer): void {
+  if (ending) return
   outgoing.push(reply)
   if (turnOpen) return
   turnOpen = true
@@ -127,7 +152,7 @@ function endTurn(): void {
 }
 
 function flushAnswers(): void {
-  if (outgoing.length === 0) return
+  if (outgoing.length === 0 || ending) return
   const batch = outgoing
   outgoing = []
   port?.postMessage(batch satisfies PortReply)
@@ -213,16 +238,21 @@ async function answerCall(message: WorkerMessage): Promise<CheckResult | WorkerS
 }
 
 function onPortMessage(from: MessagePort, message: PortMessage): void {
+  // What an ending thread was sent is lost with it, as with a thread that died at once.
+  if (ending) return
   if ('runs' in message) {
     void runBatch(message.runs).then((kept) => {
-      if (kept.length > 0) from.postMessage(kept satisfies PortReply)
+      if (kept.length > 0 && !ending) from.postMessage(kept satisfies PortReply)
     })
     return
   }
   const { call } = message
+  const send = (reply: CallReply): void => {
+    if (!ending) from.postMessage(reply satisfies PortReply)
+  }
   answerCall(message.message).then(
-    (value) => from.postMessage({ call, value } satisfies PortReply),
-    (error: unknown) => from.postMessage({ call, error: error instanceof Error ? error.message : String(error) } satisfies PortReply),
+    (value) => send({ call, value }),
+    (error: unknown) => send({ call, error: error instanceof Error ? error.message : String(error) }),
   )
 }
 
