@@ -80,7 +80,10 @@ t.test('the bench harness runs every scenario against isogate and the uWS baseli
     t.ok(start !== undefined && start.medianMs > 0 && start.p90Ms >= start.medianMs && start.runs >= 10, `${scenario} latency was measured`)
     t.match(report, new RegExp(`\\| ${scenario} \\| [\\d.]+ \\| [\\d.]+ \\|`), `${scenario} is in the report`)
   }
-  t.ok((json.starts.find((s) => s.scenario === 'start-hot')?.overEmptyCallUs ?? 0) > 0, 'hot runs are compared with an empty call')
+  // A difference of two timings of tens of microseconds: in smoke mode's few pairs on a busy machine
+  // its sign is noise (CI once measured it below zero), so only that it was taken is checked.
+  const overEmptyCall = json.starts.find((s) => s.scenario === 'start-hot')?.overEmptyCallUs
+  t.ok(typeof overEmptyCall === 'number' && Number.isFinite(overEmptyCall), `hot runs are compared with an empty call (${overEmptyCall} us over it)`)
   for (const id of ['start-cold', 'start-warm', 'start-hot']) {
     t.match(json.verdicts.find((v) => v.id === id), { verdict: /^(met|missed)$/ }, `the ${id} target was judged`)
   }
