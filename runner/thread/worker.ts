@@ -130,7 +130,8 @@ function end(error: unknown): void {
     throw error
   }
   setTimeout(rethrow, END_WAIT_MS)
-  void host.abandon().then(() => setImmediate(rethrow))
+  // The thread's own error is what ends it, whatever letting the isolates go met.
+  void host.abandon().catch(() => undefined).then(() => setImmediate(rethrow))
 }
 
 function answer(reply: ThreadAnswer): void {
