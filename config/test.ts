@@ -26,7 +26,8 @@ export function testConfig(overrides: ConfigOverrides = {}): Config {
       port: 0,
       adminPort: 0,
       adminToken: 'test-admin-token',
-      workers: 2,
+      // ISOGATE_TEST_WORKERS=0 runs a test's gateways with their runs on the runner processes' own thread (runner/process/inline-pool.ts).
+      workers: process.env.ISOGATE_TEST_WORKERS === undefined ? 2 : Number(process.env.ISOGATE_TEST_WORKERS),
       // One runner process and no standby keep the many test gateways light; crash tests ask for more.
       runners: 1,
       runnerStandby: 0,

@@ -98,6 +98,17 @@ export class RunnerMetrics {
       },
     })
     new Gauge({
+      name: 'isogate_runner_worker_threads',
+      help: "Worker threads of the runner process; 0: its runs execute on the process's own thread (ISOGATE_WORKERS=0)",
+      labelNames: ['runner'],
+      registers,
+      async collect() {
+        const { runners } = await snapshot()
+        this.reset()
+        for (const { runner, stats } of runners) if (stats !== null) this.set({ runner: String(runner) }, stats.threads)
+      },
+    })
+    new Gauge({
       name: 'isogate_runner_up',
       help: 'Whether the runner answered this scrape in time',
       labelNames: ['runner'],

@@ -1,0 +1,124 @@
+import type { RemoteHostApi } from '../host-relay.js'
+import { decodeResult, decodeTask, encodeResult, encodeTask, failedRun, type CheckResult, type Evicted, type NamedTask, type RunResult, type WireResult, type WireTask } from '../protocol.js'
+import { HostRegistry } from '../thread/host-bridge.js'
+import { registerSocketHostApis, type HostCallSocket } from '../thread/host-call-socket.js'
+import { IsolateHost } from '../thread/isolate-host.js'
+import { platformCode } from '../thread/platform-cache.js'
+import type { IsolatePoolOptions, PoolStats } from './isolate-pool.js'
+import { readPlatformSource } from './platform-source.js'
+import { ProgramMissing, ProgramSources } from './program-sources.js'
+import { setTimerSlack } from './timer-slack.js'
+
+/** What a runner process asks of its pool (runner-process.ts): IsolatePool, or InlinePool with `threads: 0`. */
+export interface RunnerPool {
+  runWire(task: WireTask): Promise<WireResult>
+  check(source: string): Promise<CheckResult>
+  stats(): Promise<PoolStats>
+  evict(tenantId: string): Promise<Evicted>
+  close(): Promise<void>
+}
+
+/** Head texts kept before they are let go all at once, as IsolatePool does. */
+const MAX_HEADS = 16_384
+
+/**
+ * A runner process's runs on its own thread, with no worker threads (`threads: 0`, the setting
+ * ISOGATE_WORKERS=0): the process's main thread reads the gateway's socket and enters the
+ * tenants' isolates itself, as workerd's threads do. Measured against one worker thread a runner
+ * (hello at 100 connections, same-run A/B), a request cost about 18 us less CPU, a fifth of the
+ * server's: the hop to a worker thread and back (both threads' wake-ups, the runs and answers
+ * copied across, the shard's books) is gone.
+ *
+ * What it gives up: a tenant spinning in a synchronous step holds this runner's every other
+ * tenant until its step's bound (its CPU or wall limit), where a worker thread's shard moves the
+ * runs it had not started to another thread after ~20 ms (hold-watch.ts); and the shard's fair
+ * slots and CPU shares (slot-shares.ts, cpu-gate.ts) are not there: the gateway's admission is
+ * what shares the runner (per-tenant caps, fair lanes). A runner that dies loses its runs in
+ * flight as before, and the gateway runs them again where they caused no effect.
+ *
+ * Host APIs answered by the gateway go over the runner's host-call socket (`hostSocket`), as a
+ * worker thread's do; without one only the built-in APIs (timers, crypto) are offered.
+ */
+export class InlinePool implements RunnerPool {
+  readonly #host: IsolateHost
+  readonly #socket: HostCallSocket | null
+  readonly #sources = new ProgramSources()
+  readonly #heads = new Map<number, string>()
+
+  private constructor(host: IsolateHost, socket: HostCallSocket | null) {
+    this.#host = host
+    this.#socket = socket
+  }
+
+  /** Loads the host API modules and compiles the platform (its code cache made here), as a worker thread does at its start. */
+  static async create(options: IsolatePoolOptions = {}): Promise<InlinePool> {
+    if (options.threads !== undefined && options.threads !== 0) throw new RangeError('an InlinePool has no worker threads: options.threads must be 0')
+    const apis: RemoteHostApi[] = options.remoteHostApis ?? []
+    if (options.hostCalls !== undefined && options.hostSocket === undefined && apis.length > 0) throw new TypeError('an InlinePool reaches remote host APIs over options.hostSocket only')
+    setTimerSlack(options.timerSlackUs ?? 0)
+    const registry = HostRegistry.withDefaults()
+    for (const url of options.hostApiModules ?? []) {
+      const module = (await import(url)) as { default: (registry: HostRegistry) => void }
+      module.default(registry)
+    }
+    const socket = options.hostSocket !== undefined && apis.length > 0 ? registerSocketHostApis(registry, { path: options.hostSocket, apis }) : null
+    const host = new IsolateHost({
+      platform: await platformCode(readPlatformSource()),
+      maxIsolates: options.maxIsolatesPerThread ?? 500,
+      isolateIdleMs: options.isolateIdleMs ?? 5 * 60_000,
+      maxProgramsPerTenant: options.maxProgramsPerTenant ?? 1000,
+      registry,
+    })
+    return new InlinePool(host, socket)
+  }
+
+  /** Runs a task (for callers in this process, as IsolatePool.run). */
+  run(task: NamedTask): Promise<RunResult> {
+    return this.runWire(encodeTask(task)).then(decodeResult)
+  }
+
+  /**
+   * Runs an encoded task and answers its result encoded. A task may name its program without its
+   * source when this pool was sent it before; one it no longer has rejects with ProgramMissing,
+   * and the gateway sends the run again with the source.
+   */
+  runWire(task: WireTask): Promise<WireResult> {
+    if (task.source !== undefined) this.#sources.remember(task.key, task.source, task.tenantId)
+    if (task.json !== undefined) {
+      if (!this.#heads.has(task.head)) {
+        if (this.#heads.size >= MAX_HEADS) this.#heads.clear()
+        this.#heads.set(task.head, task.json)
+      }
+    } else {
+      const json = this.#heads.get(task.head)
+      if (json === undefined) return Promise.reject(new ProgramMissing(task.key))
+      task.json = json
+    }
+    let decoded = decodeTask(task)
+    if (decoded !== null && task.source === undefined && this.#host.lacks(decoded)) {
+      const source = this.#sources.get(task.key)
+      if (source === undefined) return Promise.reject(new ProgramMissing(task.key))
+      decoded = decodeTask({ ...task, source })
+    }
+    if (decoded === null) return Promise.reject(new ProgramMissing(task.key))
+    return this.#host.run(decoded).then(encodeResult, (error: unknown) => encodeResult(failedRun({ code: 'SCRIPT_ERROR', message: error instanceof Error ? error.message : String(error) })))
+  }
+
+  check(source: string): Promise<CheckResult> {
+    return this.#host.check(source)
+  }
+
+  async stats(): Promise<PoolStats> {
+    return { ...this.#host.stats(), keptAnswers: this.#socket?.near.hits ?? 0, runBatches: 0, cpuHeldRuns: 0, threads: 0, threadCrashes: 0, movedRuns: 0 }
+  }
+
+  async evict(tenantId: string): Promise<Evicted> {
+    this.#sources.forgetTenant(tenantId)
+    return this.#host.evict(tenantId)
+  }
+
+  async close(): Promise<void> {
+    await this.#host.shutdown()
+    this.#socket?.close()
+  }
+}

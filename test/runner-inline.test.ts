@@ -1,0 +1,82 @@
+import t from 'tap'
+import { api, call, deploy, startTestIsogate } from './helpers/isogate.js'
+
+// ISOGATE_WORKERS=0: each runner process enters its tenants' isolates on its own thread, with no
+// worker threads (runner/process/inline-pool.ts). The whole way, on real sockets and real runners:
+// runs, host calls over the runner's host-call socket, limits, a new version, an eviction.
+
+/** The sum over every `runner` label of one metric in a Prometheus text exposition. */
+function total(text: string, name: string): number {
+  let sum = 0
+  for (const line of text.split('\n')) {
+    const match = new RegExp(`^${name}(\\{[^}]*\\})? (\\S+)$`).exec(line)
+    if (match) sum += Number(match[2])
+  }
+  return sum
+}
+
+const CACHE = `export default {
+  async fetch(request, env, ctx) {
+    const url = new URL(request.url)
+    if (request.method === 'POST') {
+      await ctx.cache.set('k', await request.json(), { ttlSeconds: 60 })
+      return Response.json({ stored: true })
+    }
+    return Response.json({ value: await ctx.cache.get('k'), version: 1 })
+  },
+}`
+
+t.test('runner processes without worker threads', async (t) => {
+  const isogate = await startTestIsogate(t, { workers: 0 })
+  const metrics = async (): Promise<string> => (await fetch(`http://127.0.0.1:${isogate.adminPort}/metrics`)).text()
+
+  t.test('they serve runs, and say they have no worker threads', async (t) => {
+    await deploy(isogate, 'inline-hello', '/hello', `export default { fetch(request) { return new Response('hello ' + new URL(request.url).searchParams.get('n')) } }`)
+    for (let n = 0; n < 20; n++) t.equal(await (await call(isogate, `/inline-hello/hello?n=${n}`)).text(), `hello ${n}`)
+    const text = await metrics()
+    t.match(text, /^isogate_runner_worker_threads\{runner="0"\} 0$/m)
+    t.ok(total(text, 'isogate_runner_thread_steps_total') > 0, "hot runs took their first step synchronously, on the runner's own thread")
+    t.equal(total(text, 'isogate_runner_run_batches_total'), 0, 'no run crossed to a worker thread')
+  })
+
+  t.test("host calls go over the runner's host-call socket: ctx.cache per tenant", async (t) => {
+    await deploy(isogate, 'inline-cache-a', '/c', CACHE)
+    await deploy(isogate, 'inline-cache-b', '/c', CACHE)
+    const stored = await call(isogate, '/inline-cache-a/c', { method: 'POST', body: JSON.stringify({ n: 7 }) })
+    t.same(await stored.json(), { stored: true })
+    t.same(await (await call(isogate, '/inline-cache-a/c')).json(), { value: { n: 7 }, version: 1 })
+    t.same(await (await call(isogate, '/inline-cache-b/c')).json(), { value: null, version: 1 }, 'another tenant sees nothing')
+  })
+
+  t.test("a run over its CPU limit ends alone, and the runner's next runs are served", async (t) => {
+    await deploy(isogate, 'inline-spin', '/spin', `export default { fetch() { for (;;) {} } }`, { limits: { cpuMs: 50, timeoutMs: 2000 } })
+    const spun = await call(isogate, '/inline-spin/spin')
+    t.match(await spun.json(), { error: { code: /^SCRIPT_(CPU_LIMIT|TIMEOUT)$/ } })
+    t.ok(spun.status >= 500, `a server-side refusal (${spun.status})`)
+    t.equal(await (await call(isogate, '/inline-hello/hello?n=after')).text(), 'hello after')
+  })
+
+  t.test('a run over its memory limit ends alone, and the tenant is served again in a new isolate', async (t) => {
+    await deploy(isogate, 'inline-memory', '/m', `export default { fetch(request) {
+      if (new URL(request.url).searchParams.has('grow')) { const kept = []; for (;;) kept.push(new Array(100000).fill(kept.length)) }
+      return new Response('small')
+    } }`, { limits: { memoryMb: 16 } })
+    const grown = await call(isogate, '/inline-memory/m?grow')
+    t.match(await grown.json(), { error: { code: 'SCRIPT_MEMORY_LIMIT' } })
+    t.equal(await (await call(isogate, '/inline-memory/m')).text(), 'small')
+    t.equal(await (await call(isogate, '/inline-hello/hello?n=still')).text(), 'hello still')
+  })
+
+  t.test('a new version replaces the old one in the live isolate', async (t) => {
+    const created = await deploy(isogate, 'inline-versions', '/v', `export default { fetch() { return new Response('one') } }`)
+    t.equal(await (await call(isogate, '/inline-versions/v')).text(), 'one')
+    const updated = await api(isogate, 'PATCH', `/api/v1/scripts/${created.id}`, { tenant: 'inline-versions', body: { source: `export default { fetch() { return new Response('two') } }` } })
+    t.equal(updated.status, 200, JSON.stringify(updated.body))
+    let body = ''
+    for (let i = 0; i < 100 && body !== 'two'; i++) {
+      body = await (await call(isogate, '/inline-versions/v')).text()
+      if (body !== 'two') await new Promise((resolve) => setTimeout(resolve, 20))
+    }
+    t.equal(body, 'two')
+  })
+})
