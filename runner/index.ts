@@ -4,6 +4,7 @@
  * gateway/ and src/ import the contract from here, never from a deeper path.
  */
 export { IsolatePool, type IsolatePoolOptions, type PoolStats, type ThreadStats } from './process/isolate-pool.js'
+export { InlinePool, type RunnerPool } from './process/inline-pool.js'
 export { HostRegistry, type HostApiOptions, type HostCall, type HostFunction } from './thread/host-bridge.js'
 export {
   RunnerSupervisor,

@@ -38,6 +38,11 @@ const MAX_HEADS = 16_384
  *
  * Host APIs answered by the gateway go over the runner's host-call socket (`hostSocket`), as a
  * worker thread's do; without one only the built-in APIs (timers, crypto) are offered.
+ *
+ * @example
+ * const pool = await InlinePool.create({ threads: 0 })
+ * const result = await pool.run(task)
+ * await pool.close()
  */
 export class InlinePool implements RunnerPool {
   readonly #host: IsolateHost
