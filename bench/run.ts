@@ -87,7 +87,12 @@ async function main(mode: Mode): Promise<void> {
   // The crash scenario measures containment, not quarantine: a crasher quarantined after its
   // third crash (the default) would stop crashing, so no tenant is quarantined here.
   const isogate = await startIsogateServer({ ISOGATE_RUNNERS: String(RUNNERS), ISOGATE_QUARANTINE_CRASHES: '1000000' })
+  // The same hello on runners without worker threads (ISOGATE_WORKERS=0, runner/process/inline-pool.ts),
+  // alternating with the two above: what the hop to a worker thread costs, side by side.
+  const inline = await startIsogateServer({ ISOGATE_RUNNERS: String(RUNNERS), ISOGATE_WORKERS: '0' })
   try {
+    await deployer(inline.adminPort, inline.token).deploy('hello', SCRIPTS.hello)
+    await load(inline, { port: inline.port, paths: ['/hello/run'], connections: 50, seconds: plan.warmSeconds })
     const deploy = deployer(isogate.adminPort, isogate.token)
     await deploy.deploy('hello', SCRIPTS.hello)
     await deploy.deploy('echo', SCRIPTS.echo)
@@ -124,14 +129,16 @@ async function main(mode: Mode): Promise<void> {
       results.push({ scenario: `baseline@${connections}`, ...base })
       // workerd and isogate's hello alternate (workerd, hello, workerd, hello, ...): the ratios
       // compare loads that ran side by side on a machine whose spare capacity drifts.
-      const pairs: Array<{ workerd: Omit<Measurement, 'scenario'>; hello: Omit<Measurement, 'scenario'> }> = []
+      const pairs: Array<{ workerd: Omit<Measurement, 'scenario'>; hello: Omit<Measurement, 'scenario'>; inline: Omit<Measurement, 'scenario'> }> = []
       for (let round = 0; round < plan.workerdRounds; round++) {
         const w = await load(workerd, { port: workerd.port, paths: ['/'], connections, seconds })
         const h = await load(isogate, { port: isogate.port, paths: ['/hello/run'], connections, seconds })
-        pairs.push({ workerd: w, hello: h })
+        const i = await load(inline, { port: inline.port, paths: ['/hello/run'], connections, seconds })
+        pairs.push({ workerd: w, hello: h, inline: i })
       }
       const worker = combine(pairs.map((pair) => pair.workerd))
       const hello = combine(pairs.map((pair) => pair.hello))
+      const helloInline = combine(pairs.map((pair) => pair.inline))
       results.push({ scenario: `workerd@${connections}`, ...worker, ratioRps: worker.rps / base.rps, ratioCpu: worker.cpuMicrosPerRequest / base.cpuMicrosPerRequest })
       results.push({
         scenario: `hello@${connections}`,
@@ -141,6 +148,15 @@ async function main(mode: Mode): Promise<void> {
         ratioToWorkerd: hello.rps / worker.rps,
         cpuRatioToWorkerd: hello.cpuMicrosPerRequest / worker.cpuMicrosPerRequest,
         p99RatioToWorkerd: hello.p99 / Math.max(worker.p99, 1),
+      })
+      results.push({
+        scenario: `hello-inline@${connections}`,
+        ...helloInline,
+        ratioRps: helloInline.rps / base.rps,
+        ratioCpu: helloInline.cpuMicrosPerRequest / base.cpuMicrosPerRequest,
+        ratioToWorkerd: helloInline.rps / worker.rps,
+        cpuRatioToWorkerd: helloInline.cpuMicrosPerRequest / worker.cpuMicrosPerRequest,
+        p99RatioToWorkerd: helloInline.p99 / Math.max(worker.p99, 1),
       })
       const echo = await load(isogate, { port: isogate.port, paths: ['/echo/run'], connections, seconds, method: 'POST', body: ECHO_BODY })
       results.push({ scenario: `echo@${connections}`, ...echo, ratioRps: echo.rps / base.rps })
@@ -175,6 +191,7 @@ async function main(mode: Mode): Promise<void> {
     results.push(...(await containmentScenarios(mode, isogate, deploy, RUNNERS)))
   } finally {
     await isogate.stop()
+    await inline.stop()
     await workerd.stop()
     await baseline.stop()
   }
