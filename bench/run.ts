@@ -127,8 +127,9 @@ async function main(mode: Mode): Promise<void> {
     for (const connections of plan.connections) {
       const base = await load(baseline, { port: baseline.port, paths: ['/'], connections, seconds })
       results.push({ scenario: `baseline@${connections}`, ...base })
-      // workerd and isogate's hello alternate (workerd, hello, workerd, hello, ...): the ratios
-      // compare loads that ran side by side on a machine whose spare capacity drifts.
+      // workerd and isogate's hello alternate (workerd, hello, hello without worker threads,
+      // workerd, ...): the ratios compare loads that ran side by side on a machine whose spare
+      // capacity drifts.
       const pairs: Array<{ workerd: Omit<Measurement, 'scenario'>; hello: Omit<Measurement, 'scenario'>; inline: Omit<Measurement, 'scenario'> }> = []
       for (let round = 0; round < plan.workerdRounds; round++) {
         const w = await load(workerd, { port: workerd.port, paths: ['/'], connections, seconds })
@@ -140,24 +141,17 @@ async function main(mode: Mode): Promise<void> {
       const hello = combine(pairs.map((pair) => pair.hello))
       const helloInline = combine(pairs.map((pair) => pair.inline))
       results.push({ scenario: `workerd@${connections}`, ...worker, ratioRps: worker.rps / base.rps, ratioCpu: worker.cpuMicrosPerRequest / base.cpuMicrosPerRequest })
-      results.push({
-        scenario: `hello@${connections}`,
-        ...hello,
-        ratioRps: hello.rps / base.rps,
-        ratioCpu: hello.cpuMicrosPerRequest / base.cpuMicrosPerRequest,
-        ratioToWorkerd: hello.rps / worker.rps,
-        cpuRatioToWorkerd: hello.cpuMicrosPerRequest / worker.cpuMicrosPerRequest,
-        p99RatioToWorkerd: hello.p99 / Math.max(worker.p99, 1),
+      // An isogate hello against the baseline and against workerd's loads of the same rounds.
+      const versus = (scenario: string, measured: Omit<Measurement, 'scenario'>): Measurement => ({
+        scenario,
+        ...measured,
+        ratioRps: measured.rps / base.rps,
+        ratioCpu: measured.cpuMicrosPerRequest / base.cpuMicrosPerRequest,
+        ratioToWorkerd: measured.rps / worker.rps,
+        cpuRatioToWorkerd: measured.cpuMicrosPerRequest / worker.cpuMicrosPerRequest,
+        p99RatioToWorkerd: measured.p99 / Math.max(worker.p99, 1),
       })
-      results.push({
-        scenario: `hello-inline@${connections}`,
-        ...helloInline,
-        ratioRps: helloInline.rps / base.rps,
-        ratioCpu: helloInline.cpuMicrosPerRequest / base.cpuMicrosPerRequest,
-        ratioToWorkerd: helloInline.rps / worker.rps,
-        cpuRatioToWorkerd: helloInline.cpuMicrosPerRequest / worker.cpuMicrosPerRequest,
-        p99RatioToWorkerd: helloInline.p99 / Math.max(worker.p99, 1),
-      })
+      results.push(versus(`hello@${connections}`, hello), versus(`hello-inline@${connections}`, helloInline))
       const echo = await load(isogate, { port: isogate.port, paths: ['/echo/run'], connections, seconds, method: 'POST', body: ECHO_BODY })
       results.push({ scenario: `echo@${connections}`, ...echo, ratioRps: echo.rps / base.rps })
       const cpu = await load(isogate, { port: isogate.port, paths: ['/cpu/run'], connections, seconds })

@@ -1,23 +1,13 @@
 import t from 'tap'
 import { api, call, deploy, startTestIsogate } from './helpers/isogate.js'
+import { metricTotal } from './helpers/metrics.js'
 
 // ISOGATE_WORKERS=0: each runner process enters its tenants' isolates on its own thread, with no
 // worker threads (runner/process/inline-pool.ts). The whole way, on real sockets and real runners:
-// runs, host calls over the runner's host-call socket, limits, a new version, an eviction.
-
-/** The sum over every `runner` label of one metric in a Prometheus text exposition. */
-function total(text: string, name: string): number {
-  let sum = 0
-  for (const line of text.split('\n')) {
-    const match = new RegExp(`^${name}(\\{[^}]*\\})? (\\S+)$`).exec(line)
-    if (match) sum += Number(match[2])
-  }
-  return sum
-}
+// runs, host calls over the runner's host-call socket, limits, a new version.
 
 const CACHE = `export default {
   async fetch(request, env, ctx) {
-    const url = new URL(request.url)
     if (request.method === 'POST') {
       await ctx.cache.set('k', await request.json(), { ttlSeconds: 60 })
       return Response.json({ stored: true })
@@ -35,8 +25,8 @@ t.test('runner processes without worker threads', async (t) => {
     for (let n = 0; n < 20; n++) t.equal(await (await call(isogate, `/inline-hello/hello?n=${n}`)).text(), `hello ${n}`)
     const text = await metrics()
     t.match(text, /^isogate_runner_worker_threads\{runner="0"\} 0$/m)
-    t.ok(total(text, 'isogate_runner_thread_steps_total') > 0, "hot runs took their first step synchronously, on the runner's own thread")
-    t.equal(total(text, 'isogate_runner_run_batches_total'), 0, 'no run crossed to a worker thread')
+    t.ok(metricTotal(text, 'isogate_runner_thread_steps_total') > 0, "hot runs took their first step synchronously, on the runner's own thread")
+    t.equal(metricTotal(text, 'isogate_runner_run_batches_total'), 0, 'no run crossed to a worker thread')
   })
 
   t.test("host calls go over the runner's host-call socket: ctx.cache per tenant", async (t) => {

@@ -2,18 +2,9 @@ import t from 'tap'
 import type { Isogate } from '../src/app.js'
 import { childPids } from './helpers/processes.js'
 import { call, deploy, startTestIsogate } from './helpers/isogate.js'
+import { metricTotal } from './helpers/metrics.js'
 
 const HELLO = `export default { fetch() { return new Response('hello') } }`
-
-/** The sum over every `runner` label of one metric in a Prometheus text exposition. */
-function total(text: string, name: string): number {
-  let sum = 0
-  for (const line of text.split('\n')) {
-    const match = new RegExp(`^${name}(\\{[^}]*\\})? (\\S+)$`).exec(line)
-    if (match) sum += Number(match[2])
-  }
-  return sum
-}
 
 // One two-runner gateway for the first test and the last (which stops its runners, so it comes
 // last): a gateway's start is most of what each of them costs.
@@ -32,40 +23,40 @@ t.test('after runs of two tenants, /metrics shows isolate and compile-cache miss
     return response.text()
   }
   const before = await metrics()
-  t.equal(total(before, 'isogate_runner_isolate_misses_total'), 0)
-  t.equal(total(before, 'isogate_runner_up'), 2, 'both runners answered')
+  t.equal(metricTotal(before, 'isogate_runner_isolate_misses_total'), 0)
+  t.equal(metricTotal(before, 'isogate_runner_up'), 2, 'both runners answered')
 
   for (const tenant of ['metrics-a', 'metrics-b']) {
     t.equal((await call(isogate, `/${tenant}/hello`)).status, 200)
   }
   const cold = await metrics()
-  t.equal(total(cold, 'isogate_runner_isolate_misses_total'), 2)
-  t.equal(total(cold, 'isogate_runner_compile_cache_misses_total'), 2)
-  t.equal(total(cold, 'isogate_runner_isolate_hits_total'), 0)
-  t.equal(total(cold, 'isogate_runner_compile_cache_hits_total'), 0)
+  t.equal(metricTotal(cold, 'isogate_runner_isolate_misses_total'), 2)
+  t.equal(metricTotal(cold, 'isogate_runner_compile_cache_misses_total'), 2)
+  t.equal(metricTotal(cold, 'isogate_runner_isolate_hits_total'), 0)
+  t.equal(metricTotal(cold, 'isogate_runner_compile_cache_hits_total'), 0)
 
   for (let i = 0; i < 3; i++) {
     for (const tenant of ['metrics-a', 'metrics-b']) t.equal((await call(isogate, `/${tenant}/hello`)).status, 200)
   }
   const hot = await metrics()
-  t.equal(total(hot, 'isogate_runner_isolate_misses_total'), 2, 'no new isolate')
-  t.equal(total(hot, 'isogate_runner_compile_cache_misses_total'), 2, 'no new compile')
-  t.equal(total(hot, 'isogate_runner_isolate_hits_total'), 6)
-  t.equal(total(hot, 'isogate_runner_compile_cache_hits_total'), 6)
-  t.equal(total(hot, 'isogate_runner_isolates'), 2)
-  t.equal(total(hot, 'isogate_runner_thread_crashes_total'), 0)
-  t.equal(total(hot, 'isogate_runner_moved_runs_total'), 0, 'no thread was held: no run moved')
+  t.equal(metricTotal(hot, 'isogate_runner_isolate_misses_total'), 2, 'no new isolate')
+  t.equal(metricTotal(hot, 'isogate_runner_compile_cache_misses_total'), 2, 'no new compile')
+  t.equal(metricTotal(hot, 'isogate_runner_isolate_hits_total'), 6)
+  t.equal(metricTotal(hot, 'isogate_runner_compile_cache_hits_total'), 6)
+  t.equal(metricTotal(hot, 'isogate_runner_isolates'), 2)
+  t.equal(metricTotal(hot, 'isogate_runner_thread_crashes_total'), 0)
+  t.equal(metricTotal(hot, 'isogate_runner_moved_runs_total'), 0, 'no thread was held: no run moved')
   t.match(hot, /^isogate_runner_cache_kept_answers_total\{runner="[01]"\} 0$/m, 'no ctx.cache.get: nothing answered from kept answers')
   t.match(hot, /^isogate_runner_moved_runs_total\{runner="[01]"\} 0$/m)
   t.match(hot, /^isogate_runner_cpu_held_runs_total\{runner="[01]"\} \d+$/m, 'runs held back for their CPU share, by runner')
   // A new program's first runs go to the pool until they have earned the thread (step-costs.ts).
-  t.equal(total(hot, 'isogate_runner_thread_steps_total') + total(hot, 'isogate_runner_pool_steps_total'), 8, 'every run counted once, on the thread or on the pool')
+  t.equal(metricTotal(hot, 'isogate_runner_thread_steps_total') + metricTotal(hot, 'isogate_runner_pool_steps_total'), 8, 'every run counted once, on the thread or on the pool')
   t.match(hot, /^isogate_runner_isolate_hits_total\{runner="[01]"\} \d+$/m, 'labelled by runner')
 })
 
 t.test('ISOGATE_ISOLATES_PER_WORKER and ISOGATE_ISOLATE_IDLE_MS reach the runner processes: the cap evicts, idle isolates go', async (t) => {
   const isogate = await startTestIsogate(t, { runners: 1, workers: 1, isolatesPerWorker: 2, isolateIdleMs: 1500 })
-  const isolates = async (): Promise<number> => total(await (await fetch(`http://127.0.0.1:${isogate.adminPort}/metrics`)).text(), 'isogate_runner_isolates')
+  const isolates = async (): Promise<number> => metricTotal(await (await fetch(`http://127.0.0.1:${isogate.adminPort}/metrics`)).text(), 'isogate_runner_isolates')
   for (const tenant of ['cap-a', 'cap-b', 'cap-c']) {
     await deploy(isogate, tenant, '/hello', HELLO)
     t.equal((await call(isogate, `/${tenant}/hello`)).status, 200)
@@ -90,12 +81,12 @@ t.test('a runner that does not answer cannot hang /metrics: it is reported down 
     const elapsed = performance.now() - started
     t.equal(response.status, 200)
     t.ok(elapsed < 5000, `answered in ${Math.round(elapsed)} ms`)
-    t.equal(total(text, 'isogate_runner_up'), 0, 'both runners reported down')
+    t.equal(metricTotal(text, 'isogate_runner_up'), 0, 'both runners reported down')
     t.match(text, /^isogate_runner_up\{runner="0"\} 0$/m)
     t.notMatch(text, /^isogate_runner_isolate_hits_total\{/m, 'no stale series of a runner that did not answer')
   } finally {
     for (const pid of runners) process.kill(pid, 'SIGCONT')
   }
   const again = await (await fetch(`http://127.0.0.1:${isogate.adminPort}/metrics`)).text()
-  t.equal(total(again, 'isogate_runner_up'), 2, 'up again once they answer')
+  t.equal(metricTotal(again, 'isogate_runner_up'), 2, 'up again once they answer')
 })

@@ -6,7 +6,7 @@ import { IsolateHost } from '../thread/isolate-host.js'
 import { platformCode } from '../thread/platform-cache.js'
 import type { IsolatePoolOptions, PoolStats } from './isolate-pool.js'
 import { readPlatformSource } from './platform-source.js'
-import { ProgramMissing, ProgramSources } from './program-sources.js'
+import { ProgramMissing, ProgramSources, TaskHeads } from './program-sources.js'
 import { setTimerSlack } from './timer-slack.js'
 
 /** What a runner process asks of its pool (runner-process.ts): IsolatePool, or InlinePool with `threads: 0`. */
@@ -17,9 +17,6 @@ export interface RunnerPool {
   evict(tenantId: string): Promise<Evicted>
   close(): Promise<void>
 }
-
-/** Head texts kept before they are let go all at once, as IsolatePool does. */
-const MAX_HEADS = 16_384
 
 /**
  * A runner process's runs on its own thread, with no worker threads (`threads: 0`, the setting
@@ -48,7 +45,7 @@ export class InlinePool implements RunnerPool {
   readonly #host: IsolateHost
   readonly #socket: HostCallSocket | null
   readonly #sources = new ProgramSources()
-  readonly #heads = new Map<number, string>()
+  readonly #heads = new TaskHeads()
 
   private constructor(host: IsolateHost, socket: HostCallSocket | null) {
     this.#host = host
@@ -88,17 +85,8 @@ export class InlinePool implements RunnerPool {
    * and the gateway sends the run again with the source.
    */
   runWire(task: WireTask): Promise<WireResult> {
-    if (task.source !== undefined) this.#sources.remember(task.key, task.source, task.tenantId)
-    if (task.json !== undefined) {
-      if (!this.#heads.has(task.head)) {
-        if (this.#heads.size >= MAX_HEADS) this.#heads.clear()
-        this.#heads.set(task.head, task.json)
-      }
-    } else {
-      const json = this.#heads.get(task.head)
-      if (json === undefined) return Promise.reject(new ProgramMissing(task.key))
-      task.json = json
-    }
+    this.#sources.keep(task)
+    if (!this.#heads.fill(task)) return Promise.reject(new ProgramMissing(task.key))
     let decoded = decodeTask(task)
     if (decoded !== null && task.source === undefined && this.#host.lacks(decoded)) {
       const source = this.#sources.get(task.key)

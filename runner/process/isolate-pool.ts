@@ -2,7 +2,7 @@ import os from 'node:os'
 import type { RunnerError } from '../errors.js'
 import { HostRelay, type HostCallHandler, type RemoteHostApi } from '../host-relay.js'
 import { decodeResult, encodeTask, sumEvicted, type CheckResult, type Evicted, type Executor, type NamedTask, type RunResult, type TenantEvictor, type WireResult, type WireTask } from '../protocol.js'
-import { ProgramMissing, ProgramSources } from './program-sources.js'
+import { ProgramMissing, ProgramSources, TaskHeads } from './program-sources.js'
 import { readPlatformSource, siblingModule } from './platform-source.js'
 import { Rendezvous, THREAD_SALT } from '../rendezvous.js'
 import type { WorkerStats } from '../thread/worker.js'
@@ -92,9 +92,6 @@ export function sumStats(all: Iterable<Partial<PoolStats> | null>): PoolStats {
 /** A tenant spills only while it holds at least 1/SPILL_SHARE of the spill threshold's runs on its home thread. */
 const SPILL_SHARE = 4
 
-/** Head texts kept before they are let go all at once (a head is one per route and set of limits). */
-const MAX_HEADS = 16_384
-
 const DEFAULTS = {
   threads: Math.max(1, os.availableParallelism()),
   concurrentTasksPerWorker: 16,
@@ -150,12 +147,8 @@ export class IsolatePool implements Executor, TenantEvictor {
   readonly #spillThreshold: number
   /** Sources of the programs this pool was sent: runs may name their program without it. */
   readonly #sources = new ProgramSources()
-  /**
-   * Head texts (WireTask.json) by number: the gateway sends each once, and a thread that lacks one
-   * gets it from here. Let go all at once when full: a run of a head let go is answered as missing
-   * its program, and comes again with its source and head.
-   */
-  readonly #heads = new Map<number, string>()
+  /** Head texts (WireTask.json) by number: a thread that lacks one gets it from here. */
+  readonly #heads = new TaskHeads()
   readonly #relay: HostRelay | null
   /** Each tenant's threads in rendezvous order (salted: independent of its runner, see THREAD_SALT). */
   readonly #homes: Rendezvous
@@ -209,17 +202,8 @@ export class IsolatePool implements Executor, TenantEvictor {
    * runner process does with the gateway's runs, which its main thread passes on unread.
    */
   runWire(task: WireTask): Promise<WireResult> {
-    if (task.source !== undefined) this.#sources.remember(task.key, task.source, task.tenantId)
-    if (task.json !== undefined) {
-      if (!this.#heads.has(task.head)) {
-        if (this.#heads.size >= MAX_HEADS) this.#heads.clear()
-        this.#heads.set(task.head, task.json)
-      }
-    } else {
-      const json = this.#heads.get(task.head)
-      if (json === undefined) return Promise.reject(new ProgramMissing(task.key))
-      task.json = json
-    }
+    this.#sources.keep(task)
+    if (!this.#heads.fill(task)) return Promise.reject(new ProgramMissing(task.key))
     return this.#shardFor(task.tenantId).run(task)
   }
 

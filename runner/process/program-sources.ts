@@ -1,4 +1,5 @@
 import { LRUCache } from 'lru-cache'
+import type { WireTask } from '../protocol.js'
 
 /** Source text a runner process keeps by default: far more programs than its threads hold compiled. */
 const DEFAULT_MAX_BYTES = 64 * 1024 * 1024
@@ -38,6 +39,11 @@ export class ProgramSources {
     keys.add(key)
   }
 
+  /** Keeps the source a run carries, if it does (the first run of its program, or one sent again). */
+  keep(task: WireTask): void {
+    if (task.source !== undefined) this.remember(task.key, task.source, task.tenantId)
+  }
+
   get(key: string): string | undefined {
     return this.#sources.get(key)?.source
   }
@@ -66,5 +72,32 @@ export class ProgramMissing extends Error {
   constructor(key: string) {
     super(`the source of program ${key} is not in this runner`)
     this.key = key
+  }
+}
+
+/** Head texts kept before they are let go all at once (a head is one per route and set of limits). */
+const MAX_HEADS = 16_384
+
+/**
+ * Head texts (WireTask.json) by number: the gateway sends each once, and a run that names its head
+ * gets the text from here. Let go all at once when full: a run of a head let go is answered as
+ * missing its program, and comes again with its source and head.
+ */
+export class TaskHeads {
+  readonly #heads = new Map<number, string>()
+
+  /** Keeps the head `task` carries, or gives `task` the text of the head it names: false when that head was let go. */
+  fill(task: WireTask): boolean {
+    if (task.json !== undefined) {
+      if (!this.#heads.has(task.head)) {
+        if (this.#heads.size >= MAX_HEADS) this.#heads.clear()
+        this.#heads.set(task.head, task.json)
+      }
+      return true
+    }
+    const json = this.#heads.get(task.head)
+    if (json === undefined) return false
+    task.json = json
+    return true
   }
 }
