@@ -4,7 +4,10 @@
  * gateway/ and src/ import the contract from here, never from a deeper path.
  */
 export { IsolatePool, type IsolatePoolOptions, type PoolStats, type ThreadStats } from './process/isolate-pool.js'
-export { InlinePool, type RunnerPool } from './process/inline-pool.js'
+// InlinePool (process/inline-pool.ts) is left out on purpose: it brings the whole thread side (the
+// isolate host, the platform's code cache) into whoever imports it, which only a runner process
+// without worker threads needs, and the gateway imports this.
+export type { RunnerPool } from './process/inline-pool.js'
 export { HostRegistry, type HostApiOptions, type HostCall, type HostFunction } from './thread/host-bridge.js'
 export {
   RunnerSupervisor,

@@ -18,7 +18,7 @@ import { FrameChannel, type Frame, type RunnerRequest } from '../framing.js'
 import { ProgramMissing } from './program-sources.js'
 import { HostCaller, signalCancellation, type CallCancel, type RelayedHostCall } from '../host-call-channel.js'
 import { IsolatePool, type IsolatePoolOptions } from './isolate-pool.js'
-import { InlinePool, type RunnerPool } from './inline-pool.js'
+import type { RunnerPool } from './inline-pool.js'
 
 export interface RunnerProcessSettings {
   socketPath: string
@@ -38,8 +38,12 @@ if (typeof settings.socketPath !== 'string' || typeof process.send !== 'function
   process.exit(2)
 }
 
-// `threads: 0` (ISOGATE_WORKERS=0): the runs execute on this thread, with no worker threads (inline-pool.ts).
-const pool: RunnerPool = settings.pool.threads === 0 ? await InlinePool.create(settings.pool) : new IsolatePool({ ...settings.pool, hostCalls: relayToGateway, onThreadStartFailure: unusable })
+// `threads: 0` (ISOGATE_WORKERS=0): the runs execute on this thread, with no worker threads
+// (inline-pool.ts). Loaded only then: with worker threads, isolated-vm stays out of this thread.
+const pool: RunnerPool =
+  settings.pool.threads === 0
+    ? await (await import('./inline-pool.js')).InlinePool.create(settings.pool)
+    : new IsolatePool({ ...settings.pool, hostCalls: relayToGateway, onThreadStartFailure: unusable })
 let connection: Socket | null = null
 let channel: FrameChannel | null = null
 let stopping = false
