@@ -89,7 +89,7 @@ async function main(mode: Mode): Promise<void> {
   const isogate = await startIsogateServer({ ISOGATE_RUNNERS: String(RUNNERS), ISOGATE_QUARANTINE_CRASHES: '1000000' })
   // The same hello on runners without worker threads (ISOGATE_WORKERS=0, runner/process/inline-pool.ts),
   // alternating with the two above: what the hop to a worker thread costs, side by side.
-  const inline = await startIsogateServer({ ISOGATE_RUNNERS: String(RUNNERS), ISOGATE_WORKERS: '0' })
+  const inline = await startIsogateServer({ ISOGATE_RUNNERS: String(RUNNERS), ISOGATE_QUARANTINE_CRASHES: '1000000', ISOGATE_WORKERS: '0' })
   try {
     await deployer(inline.adminPort, inline.token).deploy('hello', SCRIPTS.hello)
     await load(inline, { port: inline.port, paths: ['/hello/run'], connections: 50, seconds: plan.warmSeconds })
@@ -183,6 +183,10 @@ async function main(mode: Mode): Promise<void> {
     // Last: it restarts runners, which the scenarios above should not see.
     results.push(...(await runnerCrashUnderLoad(isogate, deploy, { runners: RUNNERS, bystanders: 4, crashEveryMs: 2500, ...plan.crash })))
     results.push(...(await containmentScenarios(mode, isogate, deploy, RUNNERS)))
+    // The same on runners without worker threads: what that mode gives up beside what it saves
+    // (a neighbour's sudden synchronous spin holds its whole runner). Reported, not judged.
+    const inlineContainment = await containmentScenarios(mode, inline, deployer(inline.adminPort, inline.token), RUNNERS)
+    results.push(...inlineContainment.map((row) => ({ ...row, scenario: `inline-${row.scenario}` })))
   } finally {
     await isogate.stop()
     await inline.stop()

@@ -103,6 +103,9 @@ t.test('the bench harness runs every scenario against isogate and the uWS baseli
   // The same hello on runners without worker threads (ISOGATE_WORKERS=0), in the same alternation.
   t.ok((row('hello-inline@10')?.rps ?? 0) > 0 && row('hello-inline@10')?.non2xx === 0 && row('hello-inline@10')?.errors === 0, 'runners without worker threads served hello')
   t.match(report, /\| hello-inline@10 \| \d+ \| \d+ \| [\d.]+ \| [\d.]+ \| [\d.]+ \| [\d.]+ \|/, 'the isogate vs workerd table has the row without worker threads')
+  // And the containment scenarios on them, reported beside the default's (not judged).
+  t.type((row('inline-victim-beside-sudden-spin') as Row & { victimMaxMs?: number }).victimMaxMs, 'number', 'the sudden spin was measured without worker threads')
+  t.ok((row('inline-neighbours-crashing@5')?.crashes ?? 0) >= 1, 'a runner without worker threads crashed under load')
   // workerd spreads the same hello over the bench's tenants, each a worker of its own behind a router.
   t.ok((row('workerd-tenants@10')?.rps ?? 0) > 0 && row('workerd-tenants@10')?.non2xx === 0 && row('workerd-routed@10')?.non2xx === 0, 'workerd served its tenants and its routed one')
   t.type((row('workerd-tenants@10') as Row & { ratioToHello?: number }).ratioToHello, 'number', 'workerd spread/routed req/s ratio')
