@@ -33,7 +33,8 @@ interface Plan {
   warmSeconds: number
 }
 
-// Quick stays under 90 s with the build on a 2-core machine: 14 loads of 2.5 s, two of 4 s.
+// Quick takes about four minutes on a 2-core machine, most of it the containment scenarios (twice,
+// on the default server and on the one without worker threads) and the runner bench.
 const MODES: Record<Mode, Plan> = {
   full: { seconds: 10, connections: [100, 1000], tenants: 1000, crash: { seconds: 20, connections: 100 }, starts: { runs: 1000, tenants: 1000 }, workerdRounds: 2, warmSeconds: 1.5 },
   quick: { seconds: 2.5, connections: [100, 1000], tenants: 100, crash: { seconds: 4, connections: 100 }, starts: { runs: 100, tenants: 100 }, workerdRounds: 1, warmSeconds: 1.5 },
