@@ -86,28 +86,22 @@ export class RunnerMetrics {
     counter('isogate_runner_cpu_held_runs_total', "Runs that arrived at a worker thread while their tenant was over its CPU share (ISOGATE_TENANT_CPU_SHARE) beside a tenant under it: they waited for its rate to decay", 'cpuHeldRuns')
     counter('isogate_runner_thread_crashes_total', 'Worker threads that died inside a runner process (each replaced)', 'threadCrashes')
     counter('isogate_runner_moved_runs_total', 'Runs taken from a worker thread held by a long synchronous step before it started them, and run on another thread', 'movedRuns')
-    new Gauge({
-      name: 'isogate_runner_isolates',
-      help: 'Live tenant isolates',
-      labelNames: ['runner'],
-      registers,
-      async collect() {
-        const { runners } = await snapshot()
-        this.reset()
-        for (const { runner, stats } of runners) if (stats !== null) this.set({ runner: String(runner) }, stats.isolates)
-      },
-    })
-    new Gauge({
-      name: 'isogate_runner_worker_threads',
-      help: "Worker threads of the runner process; 0: its runs execute on the process's own thread (ISOGATE_WORKERS=0)",
-      labelNames: ['runner'],
-      registers,
-      async collect() {
-        const { runners } = await snapshot()
-        this.reset()
-        for (const { runner, stats } of runners) if (stats !== null) this.set({ runner: String(runner) }, stats.threads)
-      },
-    })
+    // A value per runner that answered, read from the runners at scrape time.
+    const gauge = (name: string, help: string, key: 'isolates' | 'threads'): void => {
+      new Gauge({
+        name,
+        help,
+        labelNames: ['runner'],
+        registers,
+        async collect() {
+          const { runners } = await snapshot()
+          this.reset()
+          for (const { runner, stats } of runners) if (stats !== null) this.set({ runner: String(runner) }, stats[key])
+        },
+      })
+    }
+    gauge('isogate_runner_isolates', 'Live tenant isolates', 'isolates')
+    gauge('isogate_runner_worker_threads', "Worker threads of the runner process; 0: its runs execute on the process's own thread (ISOGATE_WORKERS=0)", 'threads')
     new Gauge({
       name: 'isogate_runner_up',
       help: 'Whether the runner answered this scrape in time',

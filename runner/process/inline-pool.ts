@@ -1,11 +1,8 @@
-import type { RemoteHostApi } from '../host-relay.js'
-import { decodeResult, decodeTask, encodeResult, encodeTask, failedRun, type CheckResult, type Evicted, type NamedTask, type RunResult, type WireResult, type WireTask } from '../protocol.js'
-import { HostRegistry } from '../thread/host-bridge.js'
-import { registerSocketHostApis, type HostCallSocket } from '../thread/host-call-socket.js'
-import { IsolateHost } from '../thread/isolate-host.js'
-import { platformCode } from '../thread/platform-cache.js'
-import type { IsolatePoolOptions, PoolStats } from './isolate-pool.js'
-import { readPlatformSource } from './platform-source.js'
+import { decodeResult, decodeTask, encodeResult, encodeTask, type CheckResult, type Evicted, type NamedTask, type RunResult, type WireResult, type WireTask } from '../protocol.js'
+import type { HostCallSocket } from '../thread/host-call-socket.js'
+import type { IsolateHost } from '../thread/isolate-host.js'
+import { hostFault, startIsolateHost } from '../thread/thread-host.js'
+import { threadHostSettings, timerSlackUs, type IsolatePoolOptions, type PoolStats } from './isolate-pool.js'
 import { ProgramMissing, ProgramSources, TaskHeads } from './program-sources.js'
 import { setTimerSlack } from './timer-slack.js'
 
@@ -55,23 +52,11 @@ export class InlinePool implements RunnerPool {
   /** Loads the host API modules and compiles the platform (its code cache made here), as a worker thread does at its start. */
   static async create(options: IsolatePoolOptions = {}): Promise<InlinePool> {
     if (options.threads !== undefined && options.threads !== 0) throw new RangeError('an InlinePool has no worker threads: options.threads must be 0')
-    const apis: RemoteHostApi[] = options.remoteHostApis ?? []
-    if (options.hostCalls !== undefined && options.hostSocket === undefined && apis.length > 0) throw new TypeError('an InlinePool reaches remote host APIs over options.hostSocket only')
-    setTimerSlack(options.timerSlackUs ?? 0)
-    const registry = HostRegistry.withDefaults()
-    for (const url of options.hostApiModules ?? []) {
-      const module = (await import(url)) as { default: (registry: HostRegistry) => void }
-      module.default(registry)
-    }
-    const socket = options.hostSocket !== undefined && apis.length > 0 ? registerSocketHostApis(registry, { path: options.hostSocket, apis }) : null
-    const host = new IsolateHost({
-      platform: await platformCode(readPlatformSource()),
-      maxIsolates: options.maxIsolatesPerThread ?? 500,
-      isolateIdleMs: options.isolateIdleMs ?? 5 * 60_000,
-      maxProgramsPerTenant: options.maxProgramsPerTenant ?? 1000,
-      registry,
-    })
-    return new InlinePool(host, socket)
+    const settings = threadHostSettings(options)
+    if (options.hostCalls !== undefined && settings.hostSocket === undefined && (options.remoteHostApis ?? []).length > 0) throw new TypeError('an InlinePool reaches remote host APIs over options.hostSocket only')
+    setTimerSlack(timerSlackUs(options.timerSlackUs))
+    const { host, hostSocket } = await startIsolateHost(settings)
+    return new InlinePool(host, hostSocket)
   }
 
   /** Runs a task (for callers in this process, as IsolatePool.run). */
@@ -94,7 +79,7 @@ export class InlinePool implements RunnerPool {
       decoded = decodeTask({ ...task, source })
     }
     if (decoded === null) return Promise.reject(new ProgramMissing(task.key))
-    return this.#host.run(decoded).then(encodeResult, (error: unknown) => encodeResult(failedRun({ code: 'SCRIPT_ERROR', message: error instanceof Error ? error.message : String(error) })))
+    return this.#host.run(decoded).then(encodeResult, (error: unknown) => encodeResult(hostFault(error)))
   }
 
   check(source: string): Promise<CheckResult> {

@@ -6,6 +6,7 @@ import { ProgramMissing, ProgramSources, TaskHeads } from './program-sources.js'
 import { readPlatformSource, siblingModule } from './platform-source.js'
 import { Rendezvous, THREAD_SALT } from '../rendezvous.js'
 import type { WorkerStats } from '../thread/worker.js'
+import type { ThreadHostSettings } from '../thread/thread-host.js'
 import { WorkerShard } from './worker-shard.js'
 import { CpuShares } from './cpu-shares.js'
 import { setTimerSlack } from './timer-slack.js'
@@ -104,6 +105,24 @@ const DEFAULTS = {
   timerSlackUs: 0,
 } satisfies Omit<Required<IsolatePoolOptions>, 'remoteHostApis' | 'hostCalls' | 'hostSocket' | 'onThreadStartFailure'>
 
+/**
+ * What each thread's isolate host starts from (thread-host.ts), checked: a worker thread's settings
+ * but its claims and host relay, and what a runner process without worker threads starts its one
+ * host from (inline-pool.ts). The gateway's host APIs go over `options.hostSocket` when it is set.
+ */
+export function threadHostSettings(options: IsolatePoolOptions): ThreadHostSettings {
+  const apis = remoteHostApis(options.remoteHostApis)
+  if (options.hostSocket !== undefined && (typeof options.hostSocket !== 'string' || options.hostSocket.length === 0)) throw new TypeError('options.hostSocket must be a socket path')
+  return {
+    platformSource: readPlatformSource(),
+    maxIsolates: positiveInteger(options, 'maxIsolatesPerThread'),
+    isolateIdleMs: positiveInteger(options, 'isolateIdleMs'),
+    maxProgramsPerTenant: positiveInteger(options, 'maxProgramsPerTenant'),
+    hostApiModules: hostApiModules(options.hostApiModules),
+    hostSocket: options.hostSocket !== undefined && apis.length > 0 ? { path: options.hostSocket, apis } : undefined,
+  }
+}
+
 function positiveInteger(options: IsolatePoolOptions, key: keyof typeof DEFAULTS): number {
   const value = options[key] ?? DEFAULTS[key]
   if (typeof value !== 'number' || !Number.isInteger(value)) throw new TypeError(`options.${key} must be an integer`)
@@ -123,7 +142,8 @@ function remoteHostApis(value: unknown = []): RemoteHostApi[] {
   return value as RemoteHostApi[]
 }
 
-function timerSlackUs(value: unknown = DEFAULTS.timerSlackUs): number {
+/** options.timerSlackUs, checked (a runner without worker threads sets it too: inline-pool.ts). */
+export function timerSlackUs(value: unknown = DEFAULTS.timerSlackUs): number {
   if (typeof value !== 'number' || !Number.isInteger(value) || value < 0) throw new TypeError('options.timerSlackUs must be a whole number of microseconds, 0 or more')
   return value
 }
@@ -158,21 +178,12 @@ export class IsolatePool implements Executor, TenantEvictor {
     const threads = positiveInteger(options, 'threads')
     this.#spillThreshold = positiveInteger(options, 'spillThreshold')
     const cpuShare = tenantCpuShare(options.tenantCpuShare)
-    const apis = remoteHostApis(options.remoteHostApis)
     if (options.hostCalls !== undefined && typeof options.hostCalls !== 'function') throw new TypeError('options.hostCalls must be a function')
     if (options.onThreadStartFailure !== undefined && typeof options.onThreadStartFailure !== 'function') throw new TypeError('options.onThreadStartFailure must be a function')
-    if (options.hostSocket !== undefined && (typeof options.hostSocket !== 'string' || options.hostSocket.length === 0)) throw new TypeError('options.hostSocket must be a socket path')
-    const hostSocket = options.hostSocket !== undefined && apis.length > 0 ? { path: options.hostSocket, apis } : undefined
-    this.#relay = options.hostCalls !== undefined && apis.length > 0 && hostSocket === undefined ? new HostRelay(options.hostCalls, apis) : null
-    const settings = {
-      platformSource: readPlatformSource(),
-      maxIsolates: positiveInteger(options, 'maxIsolatesPerThread'),
-      isolateIdleMs: positiveInteger(options, 'isolateIdleMs'),
-      maxProgramsPerTenant: positiveInteger(options, 'maxProgramsPerTenant'),
-      hostApiModules: hostApiModules(options.hostApiModules),
-      hostRelay: this.#relay?.settings,
-      hostSocket,
-    }
+    const settings = threadHostSettings(options)
+    const apis = remoteHostApis(options.remoteHostApis)
+    this.#relay = options.hostCalls !== undefined && apis.length > 0 && settings.hostSocket === undefined ? new HostRelay(options.hostCalls, apis) : null
+    settings.hostRelay = this.#relay?.settings
     // Before the threads start: they inherit it.
     setTimerSlack(timerSlackUs(options.timerSlackUs))
     const workerUrl = siblingModule('../thread/worker', import.meta.url)

@@ -13,31 +13,14 @@
 import { performance } from 'node:perf_hooks'
 import { workerData, type MessagePort } from 'node:worker_threads'
 import { claimRun } from '../run-claims.js'
-import { decodeTask, encodeResult, failedRun, type CheckResult, type Evicted, type RunResult, type WireResult, type WireTask } from '../protocol.js'
-import { HostRegistry } from './host-bridge.js'
-import { registerRemoteHostApis, type HostRelaySettings } from '../host-relay.js'
-import { registerSocketHostApis, type HostSocketSettings } from './host-call-socket.js'
-import { IsolateHost, type WorkerStats } from './isolate-host.js'
+import { decodeTask, encodeResult, type CheckResult, type Evicted, type WireResult, type WireTask } from '../protocol.js'
+import type { WorkerStats } from './isolate-host.js'
 import { collectGarbage, collectGarbageAtExit } from './collect-garbage.js'
-import { platformCode } from './platform-cache.js'
-import type { PlatformSource } from '../process/platform-source.js'
+import { hostFault, startIsolateHost, type ThreadHostSettings } from './thread-host.js'
 
 export type { WorkerStats } from './isolate-host.js'
 
-export interface WorkerSettings {
-  platformSource: PlatformSource
-  maxIsolates: number
-  isolateIdleMs: number
-  maxProgramsPerTenant: number
-  /**
-   * Modules whose default export registers host APIs: `(registry: HostRegistry) => void`. This is
-   * how host APIs that live outside runner/ (db, fetch, cache, events) plug into every worker.
-   */
-  hostApiModules?: string[] | undefined
-  /** Host APIs answered by the pool's owner (the gateway's db, cache, events, fetch): see host-relay.ts. */
-  hostRelay?: HostRelaySettings | undefined
-  /** Host APIs answered by the gateway, which this thread reaches over a socket of its own (host-call-socket.ts). */
-  hostSocket?: HostSocketSettings | undefined
+export interface WorkerSettings extends ThreadHostSettings {
   /** The cells in which the thread claims each run before starting it (run-claims.ts). */
   claims: SharedArrayBuffer
 }
@@ -84,22 +67,8 @@ export interface CallReply {
 export type PortReply = ThreadAnswer[] | CallReply
 
 const settings = workerData as WorkerSettings
-const registry = HostRegistry.withDefaults()
-for (const url of settings.hostApiModules ?? []) {
-  const module = (await import(url)) as { default: (registry: HostRegistry) => void }
-  module.default(registry)
-}
-if (settings.hostRelay !== undefined) registerRemoteHostApis(registry, settings.hostRelay)
-const hostSocket = settings.hostSocket === undefined ? null : registerSocketHostApis(registry, settings.hostSocket)
 const claims = new Int32Array(settings.claims)
-const host = new IsolateHost({
-  platform: await platformCode(settings.platformSource),
-  maxIsolates: settings.maxIsolates,
-  isolateIdleMs: settings.isolateIdleMs,
-  maxProgramsPerTenant: settings.maxProgramsPerTenant,
-  registry,
-  steps: claims,
-})
+const { host, hostSocket } = await startIsolateHost(settings, claims)
 
 /** The shard's port (`connect`): null until piscina hands it over. */
 let port: MessagePort | null = null
@@ -264,8 +233,4 @@ export default function handle(task: ConnectTask): null {
   port = connected
   connected.on('message', (message: PortMessage) => onPortMessage(connected, message))
   return null
-}
-
-function hostFault(error: unknown): RunResult {
-  return failedRun({ code: 'SCRIPT_ERROR', message: error instanceof Error ? error.message : String(error) })
 }
