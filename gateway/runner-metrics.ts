@@ -85,7 +85,7 @@ export class RunnerMetrics {
     counter('isogate_runner_result_takes_total', "Runs started synchronously whose result left their isolate by a call of its own (the others' left with the next run's dispatch: calls into isolates per run, the runs over this)", 'resultTakes')
     counter('isogate_runner_cpu_held_runs_total', "Runs that arrived at a worker thread while their tenant was over its CPU share (ISOGATE_TENANT_CPU_SHARE) beside a tenant under it: they waited for its rate to decay", 'cpuHeldRuns')
     counter('isogate_runner_thread_crashes_total', 'Worker threads that died inside a runner process (each replaced)', 'threadCrashes')
-    counter('isogate_runner_moved_runs_total', 'Runs taken from a worker thread held by a long synchronous step before it started them, and run on another thread', 'movedRuns')
+    counter('isogate_runner_moved_runs_total', 'Runs taken from a worker thread (or a runner without worker threads) held by a long synchronous step before it started them, and run on another thread (or runner)', 'movedRuns')
     // A value per runner that answered, read from the runners at scrape time.
     const gauge = (name: string, help: string, key: 'isolates' | 'threads'): void => {
       new Gauge({

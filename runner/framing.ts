@@ -36,7 +36,8 @@
  *   go, or restarted): the gateway sends the same request again, source and head attached. The
  *   gateway keeps every request in flight whole until it is answered, which is also what a retry
  *   on a replacement runner needs;
- * - `{ hostCall }`, `{ hostCancel }`, `{ hostReply }` host calls (host-call-channel.ts).
+ * - `{ hostCall }`, `{ hostCancel }`, `{ hostReply }` host calls (host-call-channel.ts);
+ * - `{ held }`, `{ fence }`, `{ fenced }` a runner without worker threads held by a step (HeldMessage).
  */
 import { Buffer } from 'node:buffer'
 import { createConnection, type Socket } from 'node:net'
@@ -76,7 +77,24 @@ export interface MissingProgram {
   missing: string
 }
 
-export type Frame = RunnerRequest | RunnerResponse | MissingProgram | HostCallMessage | HostCancelMessage | HostReplyMessage | NearDropMessage | NearTouchMessage
+/**
+ * A runner without worker threads is held by a synchronous step (process/runner-hold.ts): its
+ * watcher thread tells the gateway, on the runner's host-call socket, the last run it started
+ * (the id's low bits). The gateway runs the runs it sent after that one elsewhere, and sends the
+ * runner `{ fence: true }`; the runner, whose thread starts none of them before the fence,
+ * answers `{ fenced: true }` once it has read it.
+ */
+export interface HeldMessage {
+  held: number
+}
+export interface FenceMessage {
+  fence: true
+}
+export interface FencedMessage {
+  fenced: true
+}
+
+export type Frame = RunnerRequest | RunnerResponse | MissingProgram | HostCallMessage | HostCancelMessage | HostReplyMessage | NearDropMessage | NearTouchMessage | HeldMessage | FenceMessage | FencedMessage
 
 /** A write larger than this is a protocol error, not a run: bodies and outputs are capped far below. */
 export const MAX_FRAME_BYTES = 512 * 1024 * 1024

@@ -1,4 +1,7 @@
+import { performance } from 'node:perf_hooks'
+import { setTimeout as delay } from 'node:timers/promises'
 import t from 'tap'
+import { rank } from '../runner/index.js'
 import { api, call, deploy, startTestIsogate } from './helpers/isogate.js'
 import { metricTotal } from './helpers/metrics.js'
 
@@ -69,4 +72,54 @@ t.test('runner processes without worker threads', async (t) => {
     }
     t.equal(body, 'two')
   })
+})
+
+/** Short runs (they earn synchronous first steps) until one is asked to spin SPIN_MS in its step. */
+const SPIN_MS = 1500
+const SUDDEN = `export default { fetch(request) {
+  if (new URL(request.url).searchParams.has('spin')) { const end = Date.now() + ${SPIN_MS}; while (Date.now() < end); }
+  return new Response('done')
+} }`
+
+t.test("a synchronous step that holds a runner without worker threads: its neighbours' runs move to another runner", async (t) => {
+  const isogate = await startTestIsogate(t, { workers: 0, runners: 2 })
+  const metrics = async (): Promise<string> => (await fetch(`http://127.0.0.1:${isogate.adminPort}/metrics`)).text()
+  const spinner = await deploy(isogate, 'held-spinner', '/s', SUDDEN, { limits: { cpuMs: 4 * SPIN_MS, timeoutMs: 5 * SPIN_MS } })
+  const home = rank(spinner.tenantId, 2)[0]
+  // Tenant ids are generated: deploy victims until one shares the spinner's runner.
+  let victim: string | null = null
+  for (let i = 0; i < 20 && victim === null; i++) {
+    const script = await deploy(isogate, `held-victim-${i}`, '/hello', `export default { fetch() { return new Response('hello') } }`)
+    if (rank(script.tenantId, 2)[0] === home) victim = `held-victim-${i}`
+  }
+  if (victim === null) throw new Error("no victim on the spinner's runner")
+  // A cold run, then enough hot ones to earn synchronous first steps (runner/thread/step-costs.ts).
+  for (let i = 0; i < 12; i++) t.equal(await (await call(isogate, '/held-spinner/s')).text(), 'done')
+  for (let i = 0; i < 3; i++) t.equal(await (await call(isogate, `/${victim}/hello`)).text(), 'hello')
+  const steps = (text: string): number => metricTotal(text, 'isogate_runner_thread_steps_total') + metricTotal(text, 'isogate_runner_pool_steps_total')
+  const before = steps(await metrics())
+
+  const spinStarted = performance.now()
+  const spun = call(isogate, '/held-spinner/s?spin').then(async (response) => ({ body: await response.text(), ms: performance.now() - spinStarted }))
+  // Victims every 2 ms for 80 ms: the first reach the runner before its watcher reports the hold
+  // (~20 ms into the step) and are taken back; the later ones go to the other runner at once.
+  const victims: Array<Promise<{ status: number; body: string; ms: number }>> = []
+  for (let i = 0; i < 40; i++) {
+    await delay(2)
+    const sent = performance.now()
+    victims.push(call(isogate, `/${victim}/hello`).then(async (response) => ({ status: response.status, body: await response.text(), ms: performance.now() - sent })))
+  }
+  const answered = await Promise.all(victims)
+  const slowest = Math.max(...answered.map((answer) => answer.ms))
+  t.same(new Set(answered.map((answer) => `${answer.status} ${answer.body}`)), new Set(['200 hello']), 'every victim run was served')
+  t.ok(slowest < SPIN_MS / 2, `no victim waited for the spin: the slowest took ${slowest.toFixed(0)} ms of its ${SPIN_MS}`)
+  const { body, ms } = await spun
+  t.equal(body, 'done', 'the spinning run was not ended: it was within its limits')
+  t.ok(ms >= SPIN_MS, `it spun its ${SPIN_MS} ms (${ms.toFixed(0)})`)
+
+  const text = await metrics()
+  t.ok(metricTotal(text, 'isogate_runner_moved_runs_total') >= 1, 'runs the held runner had not started were taken back and ran on the other runner')
+  t.equal(steps(text) - before, victims.length + 1, 'each run started once: none both on the held runner and on the other')
+  // Fenced: the victim is served at home again.
+  t.equal(await (await call(isogate, `/${victim}/hello`)).text(), 'hello')
 })

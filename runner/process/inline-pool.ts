@@ -4,6 +4,7 @@ import type { IsolateHost } from '../thread/isolate-host.js'
 import { hostFault, startIsolateHost } from '../thread/thread-host.js'
 import { threadHostSettings, timerSlackUs, type IsolatePoolOptions, type PoolStats } from './isolate-pool.js'
 import { ProgramMissing, ProgramSources, TaskHeads } from './program-sources.js'
+import type { RunnerHold } from './runner-hold.js'
 import { setTimerSlack } from './timer-slack.js'
 
 /** What a runner process asks of its pool (runner-process.ts): IsolatePool, or InlinePool with `threads: 0`. */
@@ -23,11 +24,12 @@ export interface RunnerPool {
  * server's: the hop to a worker thread and back (both threads' wake-ups, the runs and answers
  * copied across, the shard's books) is gone.
  *
- * What it gives up: a tenant spinning in a synchronous step holds this runner's every other
- * tenant until its step's bound (its CPU or wall limit), where a worker thread's shard moves the
- * runs it had not started to another thread after ~20 ms (hold-watch.ts); and the shard's fair
- * slots and CPU shares (slot-shares.ts, cpu-gate.ts) are not there: the gateway's admission is
- * what shares the runner (per-tenant caps, fair lanes). A runner that dies loses its runs in
+ * A tenant spinning in a synchronous step holds this thread until its step's bound (its CPU or
+ * wall limit): after ~20 ms the runner's hold watcher reports it, and the gateway runs the runs
+ * this thread had not started on another runner (runner-hold.ts), as a worker thread's shard moves
+ * them to another thread (hold-watch.ts). What it gives up: the shard's fair slots and CPU shares
+ * (slot-shares.ts, cpu-gate.ts) are not there: the gateway's admission is what shares the runner
+ * (per-tenant caps, fair lanes). A runner that dies loses its runs in
  * flight as before, and the gateway runs them again where they caused no effect.
  *
  * Host APIs answered by the gateway go over the runner's host-call socket (`hostSocket`), as a
@@ -41,22 +43,28 @@ export interface RunnerPool {
 export class InlinePool implements RunnerPool {
   readonly #host: IsolateHost
   readonly #socket: HostCallSocket | null
+  readonly #hold: RunnerHold | undefined
   readonly #sources = new ProgramSources()
   readonly #heads = new TaskHeads()
 
-  private constructor(host: IsolateHost, socket: HostCallSocket | null) {
+  private constructor(host: IsolateHost, socket: HostCallSocket | null, hold: RunnerHold | undefined) {
     this.#host = host
     this.#socket = socket
+    this.#hold = hold
   }
 
-  /** Loads the host API modules and compiles the platform (its code cache made here), as a worker thread does at its start. */
-  static async create(options: IsolatePoolOptions = {}): Promise<InlinePool> {
+  /**
+   * Loads the host API modules and compiles the platform (its code cache made here), as a worker
+   * thread does at its start. `hold`: where its synchronous steps are marked for the runner's
+   * hold watcher (runner-hold.ts); the runner process starts it and admits runs with it.
+   */
+  static async create(options: IsolatePoolOptions = {}, hold?: RunnerHold): Promise<InlinePool> {
     if (options.threads !== undefined && options.threads !== 0) throw new RangeError('an InlinePool has no worker threads: options.threads must be 0')
     const settings = threadHostSettings(options)
     if (options.hostCalls !== undefined && settings.hostSocket === undefined && (options.remoteHostApis ?? []).length > 0) throw new TypeError('an InlinePool reaches remote host APIs over options.hostSocket only')
     setTimerSlack(timerSlackUs(options.timerSlackUs))
-    const { host, hostSocket } = await startIsolateHost(settings)
-    return new InlinePool(host, hostSocket)
+    const { host, hostSocket } = await startIsolateHost(settings, hold?.steps)
+    return new InlinePool(host, hostSocket, hold)
   }
 
   /** Runs a task (for callers in this process, as IsolatePool.run). */
@@ -87,7 +95,7 @@ export class InlinePool implements RunnerPool {
   }
 
   async stats(): Promise<PoolStats> {
-    return { ...this.#host.stats(), keptAnswers: this.#socket?.near.hits ?? 0, runBatches: 0, cpuHeldRuns: 0, threads: 0, threadCrashes: 0, movedRuns: 0 }
+    return { ...this.#host.stats(), keptAnswers: this.#socket?.near.hits ?? 0, runBatches: 0, cpuHeldRuns: 0, threads: 0, threadCrashes: 0, movedRuns: this.#hold?.dropped ?? 0 }
   }
 
   async evict(tenantId: string): Promise<Evicted> {
@@ -98,5 +106,6 @@ export class InlinePool implements RunnerPool {
   async close(): Promise<void> {
     await this.#host.shutdown()
     this.#socket?.close()
+    await this.#hold?.close()
   }
 }

@@ -19,10 +19,16 @@ import { ProgramMissing } from './program-sources.js'
 import { HostCaller, signalCancellation, type CallCancel, type RelayedHostCall } from '../host-call-channel.js'
 import { IsolatePool, type IsolatePoolOptions } from './isolate-pool.js'
 import type { RunnerPool } from './inline-pool.js'
+import type { RunnerHold } from './runner-hold.js'
 
 export interface RunnerProcessSettings {
   socketPath: string
   pool: IsolatePoolOptions
+  /**
+   * The gateway's host-call socket of this runner, where a runner without worker threads reports
+   * a synchronous step that holds it (runner-hold.ts); without it, a hold waits the step out.
+   */
+  holdSocket?: string
 }
 
 /**
@@ -39,10 +45,12 @@ if (typeof settings.socketPath !== 'string' || typeof process.send !== 'function
 }
 
 // `threads: 0` (ISOGATE_WORKERS=0): the runs execute on this thread, with no worker threads
-// (inline-pool.ts). Loaded only then: with worker threads, isolated-vm stays out of this thread.
+// (inline-pool.ts), and a step that holds it is reported to the gateway (runner-hold.ts). Loaded
+// only then: with worker threads, isolated-vm stays out of this thread.
+const hold: RunnerHold | null = settings.pool.threads === 0 && settings.holdSocket !== undefined ? (await import('./runner-hold.js')).RunnerHold.start(settings.holdSocket) : null
 const pool: RunnerPool =
   settings.pool.threads === 0
-    ? await (await import('./inline-pool.js')).InlinePool.create(settings.pool)
+    ? await (await import('./inline-pool.js')).InlinePool.create(settings.pool, hold ?? undefined)
     : new IsolatePool({ ...settings.pool, hostCalls: relayToGateway, onThreadStartFailure: unusable })
 let connection: Socket | null = null
 let channel: FrameChannel | null = null
@@ -109,7 +117,10 @@ function unusable(error: Error): void {
 
 function receive(channel: FrameChannel, frame: Frame): void {
   if ('hostReply' in frame) hostCalls.reply(frame)
-  else serve(channel, frame as RunnerRequest)
+  else if ('fence' in frame) {
+    hold?.fence()
+    channel.send({ fenced: true })
+  } else serve(channel, frame as RunnerRequest)
 }
 
 /** Sends a script's host call to the gateway (the pool's HostRelay calls this) and waits for the answer. */
@@ -119,6 +130,8 @@ function relayToGateway(call: RelayedHostCall, cancel: CallCancel): Promise<unkn
 }
 
 function serve(channel: FrameChannel, request: RunnerRequest): void {
+  // Withdrawn by the gateway while a step held this thread: it ran on another runner.
+  if (hold !== null && request.message.type === 'run' && !hold.admit(request.id)) return
   answer(request).then(
     (value) => channel.send({ id: request.id, value }),
     (error: unknown) => channel.send(error instanceof ProgramMissing ? { id: request.id, missing: error.key } : { id: request.id, error: toErrorData(error) }),

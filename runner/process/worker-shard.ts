@@ -8,6 +8,7 @@ import { HoldWatch, type OfferedRun } from './hold-watch.js'
 import { FairTaskQueue } from './fair-task-queue.js'
 import { ProgramMissing, type ProgramSources } from './program-sources.js'
 import { SlotShares } from './slot-shares.js'
+import { threadEntry } from './thread-entry.js'
 import type { CpuShares } from './cpu-shares.js'
 import { RunTable } from '../run-table.js'
 import type { CallReply, ConnectTask, PortMessage, PortReply, ThreadAnswer, ThreadRun, WorkerMessage, WorkerSettings } from '../thread/worker.js'
@@ -141,7 +142,7 @@ export class WorkerShard {
     this.#hold = new HoldWatch(4 * options.concurrentTasksPerWorker + 2, (seq) => this.#pending.get(seq), () => options.onStall?.(this))
     this.#cpu = new CpuGate(options.cpu, this.#shares, () => this.#fill())
     this.#pool = new Piscina({
-      filename: workerEntry(options.workerUrl).href,
+      filename: threadEntry(options.workerUrl).href,
       minThreads: 1,
       maxThreads: 1,
       idleTimeout: Number.POSITIVE_INFINITY,
@@ -486,15 +487,4 @@ export class WorkerShard {
 
 function crashed(error: unknown): RunnerError {
   return new RunnerError('RUNNER_CRASHED', 'the worker thread running this run crashed', { threadOnly: true }, { cause: error })
-}
-
-/**
- * The module piscina starts: the worker itself, or under `--import tsx` (on Node 20 tsx registers
- * in the main thread only) runner/thread/tsx-worker.mjs, which registers tsx in the thread and loads it.
- */
-function workerEntry(workerUrl: URL): URL {
-  // `--import tsx`, or tsx's loader by its URL (the isogate CLI passes it so, to work from any folder).
-  const isTsx = (value: string | undefined): boolean => value !== undefined && (value === 'tsx' || value.startsWith('tsx/') || /\/node_modules\/tsx\//.test(value))
-  const underTsx = workerUrl.pathname.endsWith('.ts') && process.execArgv.some((arg, i, all) => (arg.startsWith('--import=') && isTsx(arg.slice('--import='.length))) || (arg === '--import' && isTsx(all[i + 1])))
-  return underTsx ? new URL('./tsx-worker.mjs', workerUrl) : workerUrl
 }

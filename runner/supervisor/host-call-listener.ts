@@ -30,6 +30,8 @@ export interface HostCallListenerOptions {
   lanes?: HostAnswererOptions
   /** The data whose answers threads may keep (near-copies.ts); without it they keep none. */
   near?: NearSource | undefined
+  /** The runner's hold watcher says a synchronous step holds it, and which run it started last (framing.ts HeldMessage). */
+  onHeld?: ((mark: number) => void) | undefined
 }
 
 /**
@@ -43,6 +45,9 @@ export interface HostCallListenerOptions {
  * answerer and answers on the channel the call came on, under the caller's number. A channel that
  * closes (a thread died, the runner aborted) cancels its calls in flight: their handlers see the
  * abort and their answers are dropped.
+ *
+ * A runner without worker threads has one more caller here, its hold watcher
+ * (process/runner-hold.ts): its `{ held }` frame goes to `onHeld`.
  *
  * The socket sits in the gateway's private runner folder (socket-folder.ts), as the runner's own
  * socket does; a call is admitted only for a tenant with a run on this runner (`admit`).
@@ -67,6 +72,7 @@ export class HostCallListener {
   readonly #ids = new Map<FrameChannel, RunTable<number, number>>()
   readonly #sockets = new Set<Socket>()
   readonly #near: NearSource | undefined
+  readonly #onHeld: ((mark: number) => void) | undefined
   /** Threads' channels that may keep answers, by tenant; and what each channel keeps, to forget it when it closes. */
   readonly #keepers = new Map<string, Set<FrameChannel>>()
   readonly #kept = new Map<FrameChannel, Set<string>>()
@@ -78,6 +84,7 @@ export class HostCallListener {
     if (typeof options.admit !== 'function') throw new TypeError('options.admit must be a function')
     this.path = options.path
     this.#near = options.near
+    this.#onHeld = options.onHeld
     this.#answerer = new HostAnswerer(options.handler, (message, fallback, near) => this.#reply(message, fallback, near), options.admit, options.lanes)
     rmSync(this.path, { force: true })
     this.#server = createServer((socket) => this.#accept(socket))
@@ -173,6 +180,7 @@ export class HostCallListener {
         const frame = value as Frame
         if ('hostCall' in frame || 'hostCancel' in frame) this.receive(channel, frame)
         else if ('nearTouch' in frame) this.#touch(channel, frame.nearTouch)
+        else if ('held' in frame && Number.isInteger(frame.held)) this.#onHeld?.(frame.held)
         else socket.destroy() // a thread sends nothing else: one that does is as good as broken
       },
     )

@@ -11,6 +11,7 @@ import type { NearDrop, NearSource } from '../near-copies.js'
 import type { IsolatePoolOptions } from '../process/isolate-pool.js'
 import type { RunnerProcessNotice, RunnerProcessSettings } from '../process/runner-process.js'
 import { decodeResult, encodeTask, type WireResult } from '../protocol.js'
+import { startedThrough } from '../process/runner-hold.js'
 import { hasEffect, markEffects, markRetryable } from './run-effects.js'
 import { RunTable } from '../run-table.js'
 
@@ -81,6 +82,7 @@ export interface RunnerExit {
 }
 
 interface Call {
+  id: number
   /** Kept whole until answered: a runner that lacks the program's source gets the request again with it. */
   message: RunnerMessage
   tenantId: string | null
@@ -130,14 +132,23 @@ export class RunnerClient {
   #unusable: string | null = null
   /** Called once no call is in flight (`idle`). */
   #onIdle: (() => void) | null = null
+  /** A synchronous step holds the runner (a runner without worker threads): fenced, not answered yet. */
+  #held = false
 
   constructor(options: RunnerClientOptions) {
     this.#options = options
     // Fair lanes (issue 20 item 4): one tenant's flood of host calls waits in its own lane, never ahead of another tenant's call.
     // Its worker threads send their host calls straight here (host-call-listener.ts), not through its main thread.
-    this.#hostCalls = new HostCallListener({ path: `${options.socketPath}.host`, handler: options.hostCalls, admit: (call) => this.#admitHostCall(call), lanes: { maxPerTenant: HOST_CALLS_PER_TENANT }, near: options.near })
+    this.#hostCalls = new HostCallListener({
+      path: `${options.socketPath}.host`,
+      handler: options.hostCalls,
+      admit: (call) => this.#admitHostCall(call),
+      lanes: { maxPerTenant: HOST_CALLS_PER_TENANT },
+      near: options.near,
+      onHeld: (mark) => this.#onHeld(mark),
+    })
     const pool = options.hostCalls === undefined ? options.pool : { ...options.pool, hostSocket: this.#hostCalls.path }
-    const settings: RunnerProcessSettings = { socketPath: options.socketPath, pool }
+    const settings: RunnerProcessSettings = { socketPath: options.socketPath, pool, holdSocket: this.#hostCalls.path }
     this.#child = fork(fileURLToPath(options.entry), [JSON.stringify(settings)], {
       execArgv: options.execArgv,
       stdio: ['ignore', 'inherit', 'pipe', 'ipc'],
@@ -176,6 +187,15 @@ export class RunnerClient {
     return this.#ready && !this.#lost && this.#unusable === null
   }
 
+  /**
+   * A synchronous step of one of its tenants holds the runner (one without worker threads): runs
+   * sent now wait for the step's end. Its tenants' runs go to another runner meanwhile
+   * (RunnerSupervisor), until the runner has read the fence.
+   */
+  get held(): boolean {
+    return this.#held
+  }
+
   /** Resolves once no call is in flight here, or the runner is lost; at most one waiter. */
   idle(): Promise<void> {
     if (this.#calls.size === 0 || this.#lost) return Promise.resolve()
@@ -212,7 +232,7 @@ export class RunnerClient {
     const id = this.#nextId++
     if (tenantId !== null) this.#tenantRuns.set(tenantId, (this.#tenantRuns.get(tenantId) ?? 0) + 1)
     return new Promise((resolve, reject) => {
-      this.#calls.set(id, { message, tenantId, effects: false, resolve, reject })
+      this.#calls.set(id, { id, message, tenantId, effects: false, resolve, reject })
       channel.send({ id, message: this.#wire(message, false) })
     })
   }
@@ -306,7 +326,30 @@ export class RunnerClient {
     if ('hostCall' in frame || 'hostCancel' in frame) {
       if (this.#channel !== null) this.#hostCalls.receive(this.#channel, frame)
     } else if ('missing' in frame) this.#resend(frame)
+    else if ('fenced' in frame) this.#held = false
     else this.#answer(frame as RunnerResponse)
+  }
+
+  /**
+   * The runner's hold watcher says a synchronous step holds it (process/runner-hold.ts), and names
+   * the last run it started by its id's low bits. The runner starts none of the runs sent after
+   * that one until it reads the fence sent now: they are taken back here, unstarted, and answer
+   * RUNNER_UNAVAILABLE marked retryable, which RunnerSupervisor runs again on another runner.
+   */
+  #onHeld(mark: number): void {
+    const channel = this.#channel
+    if (channel === null || this.#lost || this.#held) return
+    this.#held = true
+    const through = startedThrough(mark, this.#nextId - 1)
+    const withdrawn = this.#calls.values().filter((call) => call.id > through && call.message.type === 'run')
+    const moved = new RunnerError('RUNNER_UNAVAILABLE', 'another tenant\'s synchronous step held the runner before this run started', { retryable: true })
+    for (const call of withdrawn) {
+      this.#calls.delete(call.id)
+      this.#forgetRun(call.tenantId)
+      call.reject(moved)
+    }
+    channel.send({ fence: true })
+    if (this.#onIdle !== null) this.#settled()
   }
 
   /**

@@ -47,6 +47,11 @@ export class RunnerSlot {
     return this.client?.ready === true
   }
 
+  /** A synchronous step holds its runner (RunnerClient.held): its tenants' runs go to another runner meanwhile. */
+  get held(): boolean {
+    return this.client?.held === true
+  }
+
   get down(): boolean {
     return this.#downSince !== null
   }

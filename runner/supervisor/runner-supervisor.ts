@@ -375,8 +375,21 @@ export class RunnerSupervisor implements Executor, TenantEvictor {
     return this.#fleet.close()
   }
 
+  /**
+   * The runner a tenant's run goes to: its first choice, or while a synchronous step holds that one
+   * (a runner without worker threads, RunnerClient.held), the next in its order that serves and is
+   * not held. Held all, it waits at home.
+   */
   #home(tenantId: string): RunnerSlot {
-    return this.#fleet.slots[this.#homes.home(tenantId)] as RunnerSlot
+    const slots = this.#fleet.slots
+    const order = this.#homes.order(tenantId)
+    const home = slots[order[0] as number] as RunnerSlot
+    if (!home.held) return home
+    for (const index of order) {
+      const slot = slots[index] as RunnerSlot
+      if (slot.serving && !slot.held) return slot
+    }
+    return home
   }
 
   #dispatch(slot: RunnerSlot, message: RunnerMessage, tenantId: string | null): Promise<unknown> {
