@@ -22,8 +22,8 @@ const SPIN = `export default { fetch() { for (;;) {} } }`
 /** A noisy tenant whose every run spends most of its CPU limit and succeeds: CPU, and no breaker. */
 const CPU_HEAVY = (ms: number): string => `export default { fetch() { const end = Date.now() + ${ms}; while (Date.now() < end); return new Response('spun') } }`
 /**
- * A noisy tenant whose runs are short (they earn synchronous first steps on the worker thread)
- * until a request asks it to spin for `SUDDEN_SPIN_MS`: that step holds the thread.
+ * A noisy tenant whose runs are short (they earn synchronous first steps on their thread) until
+ * a request asks it to spin for `SUDDEN_SPIN_MS`: that step holds the thread.
  */
 const SUDDEN_SPIN_MS = 1000
 const SUDDEN = `export default { fetch(request) {
@@ -55,8 +55,9 @@ export type NoisyRow = Measurement & { victimP99Ratio?: number; victimMaxMs?: nu
  * slowest request (issue 20: held no longer than about 50 ms, not for the spin).
  */
 export async function noisyNeighbour(server: BenchServer, deploy: Deployer, options: NoisyNeighbourOptions): Promise<NoisyRow[]> {
-  // Co-located: the same runner, and the same worker thread in it (the server runs the default
-  // ISOGATE_WORKERS, one thread per core of this machine).
+  // Co-located: the same runner, and for a server whose runners have worker threads (bench/run.ts
+  // runs one with a thread per core of this machine) the same thread in it. Runners without worker
+  // threads (the default) run every tenant on one thread: the thread's rank then only narrows the pick.
   const threads = os.availableParallelism()
   const home = (tenantId: string): string => `${rank(tenantId, options.runners)[0] ?? 0}/${threadRank(tenantId, threads)[0] ?? 0}`
   const victim = await deploy.deploy('noisy-victim', SCRIPTS.hello)

@@ -70,7 +70,7 @@ export function report({ mode, loads, starts, rss, spread, runnerBench, roundTri
   writeFileSync(path.join(dir, 'latest.json'), json)
   const fmt = (n: number | undefined, digits = 1) => (n === undefined ? '' : n.toFixed(digits))
   const crashRows = loads.filter((r) => r.crashes !== undefined)
-  const versus = loads.filter((r) => r.ratioToWorkerd !== undefined).map((hello) => ({ hello, workerd: loads.find((r) => r.scenario === hello.scenario.replace(/^hello(-inline)?@/, 'workerd@')) }))
+  const versus = loads.filter((r) => r.ratioToWorkerd !== undefined).map((hello) => ({ hello, workerd: loads.find((r) => r.scenario === hello.scenario.replace(/^hello(-threads)?@/, 'workerd@')) }))
   const manyVersus = loads.filter((r) => r.scenario.startsWith('workerd-tenants@')).map((workerd) => ({ workerd, isogate: loads.find((r) => r.scenario === workerd.scenario.replace(/^workerd-/, '')) }))
   const lines = [
     `# isogate bench (${mode}), ${when}`,

@@ -7,6 +7,7 @@
  * against bench/slo.json, a JSON and a markdown report in bench/results/. Loopback only; every
  * load is bounded in time and connections.
  */
+import os from 'node:os'
 import { setTimeout as delay } from 'node:timers/promises'
 import { load, type Measurement } from './load.js'
 import { percentile } from './percentile.js'
@@ -76,6 +77,8 @@ async function workerdTenants(plan: Plan, tenants: number, connections: number):
 
 /** The server's runner processes, set here so the crash scenario can place tenants as the gateway does. */
 const RUNNERS = 2
+/** Worker threads a runner of the second isogate server has: one per core, as ISOGATE_WORKERS defaulted to before 0. */
+const THREADS = Math.max(1, os.availableParallelism())
 
 async function main(mode: Mode): Promise<void> {
   const plan = MODES[mode]
@@ -87,13 +90,14 @@ async function main(mode: Mode): Promise<void> {
   const workerd = await startWorkerd(SCRIPTS.hello)
   // The crash scenario measures containment, not quarantine: a crasher quarantined after its
   // third crash (the default) would stop crashing, so no tenant is quarantined here.
+  // The product's defaults: runners without worker threads (runner/process/inline-pool.ts).
   const isogate = await startIsogateServer({ ISOGATE_RUNNERS: String(RUNNERS), ISOGATE_QUARANTINE_CRASHES: '1000000' })
-  // The same hello on runners without worker threads (ISOGATE_WORKERS=0, runner/process/inline-pool.ts),
-  // alternating with the two above: what the hop to a worker thread costs, side by side.
-  const inline = await startIsogateServer({ ISOGATE_RUNNERS: String(RUNNERS), ISOGATE_QUARANTINE_CRASHES: '1000000', ISOGATE_WORKERS: '0' })
+  // The same hello on runners with a worker thread per core (ISOGATE_WORKERS), alternating with
+  // the two above: what the hop to a worker thread costs, side by side.
+  const threads = await startIsogateServer({ ISOGATE_RUNNERS: String(RUNNERS), ISOGATE_QUARANTINE_CRASHES: '1000000', ISOGATE_WORKERS: String(THREADS) })
   try {
-    await deployer(inline.adminPort, inline.token).deploy('hello', SCRIPTS.hello)
-    await load(inline, { port: inline.port, paths: ['/hello/run'], connections: 50, seconds: plan.warmSeconds })
+    await deployer(threads.adminPort, threads.token).deploy('hello', SCRIPTS.hello)
+    await load(threads, { port: threads.port, paths: ['/hello/run'], connections: 50, seconds: plan.warmSeconds })
     const deploy = deployer(isogate.adminPort, isogate.token)
     await deploy.deploy('hello', SCRIPTS.hello)
     await deploy.deploy('echo', SCRIPTS.echo)
@@ -128,19 +132,19 @@ async function main(mode: Mode): Promise<void> {
     for (const connections of plan.connections) {
       const base = await load(baseline, { port: baseline.port, paths: ['/'], connections, seconds })
       results.push({ scenario: `baseline@${connections}`, ...base })
-      // workerd and isogate's hello alternate (workerd, hello, hello without worker threads,
+      // workerd and isogate's hello alternate (workerd, hello, hello with worker threads,
       // workerd, ...): the ratios compare loads that ran side by side on a machine whose spare
       // capacity drifts.
-      const pairs: Array<{ workerd: Omit<Measurement, 'scenario'>; hello: Omit<Measurement, 'scenario'>; inline: Omit<Measurement, 'scenario'> }> = []
+      const pairs: Array<{ workerd: Omit<Measurement, 'scenario'>; hello: Omit<Measurement, 'scenario'>; threads: Omit<Measurement, 'scenario'> }> = []
       for (let round = 0; round < plan.workerdRounds; round++) {
         const w = await load(workerd, { port: workerd.port, paths: ['/'], connections, seconds })
         const h = await load(isogate, { port: isogate.port, paths: ['/hello/run'], connections, seconds })
-        const i = await load(inline, { port: inline.port, paths: ['/hello/run'], connections, seconds })
-        pairs.push({ workerd: w, hello: h, inline: i })
+        const t = await load(threads, { port: threads.port, paths: ['/hello/run'], connections, seconds })
+        pairs.push({ workerd: w, hello: h, threads: t })
       }
       const worker = combine(pairs.map((pair) => pair.workerd))
       const hello = combine(pairs.map((pair) => pair.hello))
-      const helloInline = combine(pairs.map((pair) => pair.inline))
+      const helloThreads = combine(pairs.map((pair) => pair.threads))
       results.push({ scenario: `workerd@${connections}`, ...worker, ratioRps: worker.rps / base.rps, ratioCpu: worker.cpuMicrosPerRequest / base.cpuMicrosPerRequest })
       // An isogate hello against the baseline and against workerd's loads of the same rounds.
       const versus = (scenario: string, measured: Omit<Measurement, 'scenario'>): Measurement => ({
@@ -152,7 +156,7 @@ async function main(mode: Mode): Promise<void> {
         cpuRatioToWorkerd: measured.cpuMicrosPerRequest / worker.cpuMicrosPerRequest,
         p99RatioToWorkerd: measured.p99 / Math.max(worker.p99, 1),
       })
-      results.push(versus(`hello@${connections}`, hello), versus(`hello-inline@${connections}`, helloInline))
+      results.push(versus(`hello@${connections}`, hello), versus(`hello-threads@${connections}`, helloThreads))
       const echo = await load(isogate, { port: isogate.port, paths: ['/echo/run'], connections, seconds, method: 'POST', body: ECHO_BODY })
       results.push({ scenario: `echo@${connections}`, ...echo, ratioRps: echo.rps / base.rps })
       const cpu = await load(isogate, { port: isogate.port, paths: ['/cpu/run'], connections, seconds })
@@ -184,13 +188,13 @@ async function main(mode: Mode): Promise<void> {
     // Last: it restarts runners, which the scenarios above should not see.
     results.push(...(await runnerCrashUnderLoad(isogate, deploy, { runners: RUNNERS, bystanders: 4, crashEveryMs: 2500, ...plan.crash })))
     results.push(...(await containmentScenarios(mode, isogate, deploy, RUNNERS)))
-    // The same on runners without worker threads: what that mode gives up beside what it saves
-    // (a neighbour's sudden synchronous spin holds its whole runner). Reported, not judged.
-    const inlineContainment = await containmentScenarios(mode, inline, deployer(inline.adminPort, inline.token), RUNNERS)
-    results.push(...inlineContainment.map((row) => ({ ...row, scenario: `inline-${row.scenario}` })))
+    // The same on runners with worker threads (the shard's slot shares and CPU gate, a held
+    // thread's runs moved to another thread). Reported, not judged.
+    const threadsContainment = await containmentScenarios(mode, threads, deployer(threads.adminPort, threads.token), RUNNERS)
+    results.push(...threadsContainment.map((row) => ({ ...row, scenario: `threads-${row.scenario}` })))
   } finally {
     await isogate.stop()
-    await inline.stop()
+    await threads.stop()
     await workerd.stop()
     await baseline.stop()
   }

@@ -1,5 +1,4 @@
 import { readFileSync } from 'node:fs'
-import os from 'node:os'
 import ipaddr from 'ipaddr.js'
 import { z } from 'zod'
 import { parseResolveEntry } from '../src/host/resolve-overrides.js'
@@ -122,20 +121,20 @@ export const settings = {
   ),
   workers: setting(
     'ISOGATE_WORKERS',
-    "Worker threads per runner process; 0 runs tenant code on the runner process's own thread: about a fifth less CPU a request, but a tenant spinning in a synchronous step holds that runner's other tenants until its CPU or wall limit (worker threads move them to another thread after ~20 ms)",
+    "Worker threads per runner process; 0 (the default) runs tenant code on the runner process's own thread, about a fifth less CPU a request than a hop to a worker thread. Either way, the runs a tenant's long synchronous step holds up move after ~20 ms: to another runner without worker threads, to another thread with them. Worker threads add per-thread fair slots and CPU shares (ISOGATE_TENANT_CPU_SHARE)",
     z.coerce.number().int().min(0).max(256),
-    Math.max(1, os.availableParallelism()),
+    0,
   ),
   isolatesPerWorker: setting(
     'ISOGATE_ISOLATES_PER_WORKER',
-    'Tenant isolates a worker thread keeps warm (about 1.5 MiB each); past it the least recently used is disposed',
+    'Tenant isolates a runner process (or each of its worker threads) keeps warm (about 1.5 MiB each); past it the least recently used is disposed',
     positiveInt.max(5000),
     500,
   ),
   isolateIdleMs: setting('ISOGATE_ISOLATE_IDLE_MS', 'A tenant isolate that ran nothing for this long is disposed', positiveInt, 300_000),
   tenantCpuShare: setting(
     'ISOGATE_TENANT_CPU_SHARE',
-    'Share of one core (above 0, at most 1) a tenant\'s runs may use on a worker thread while other tenants use it too (over the last ~200 ms); past it its next runs wait until it is under. Alone on its thread a tenant is not held back',
+    'With worker threads (ISOGATE_WORKERS): share of one core (above 0, at most 1) a tenant\'s runs may use on a worker thread while other tenants use it too (over the last ~200 ms); past it its next runs wait until it is under. Alone on its thread a tenant is not held back',
     z.coerce.number().gt(0).max(1),
     0.5,
   ),

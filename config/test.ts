@@ -16,7 +16,7 @@ export const TEST_EMBEDDED_TEMPLATE = path.join(
 )
 
 /**
- * Configuration for tests: free ports, a throwaway data folder, quiet logs, two workers, no demo.
+ * Configuration for tests: free ports, a throwaway data folder, quiet logs, no demo.
  * The database is the embedded one unless the caller passes `databaseUrl`.
  * The environment is not read, so a developer's shell cannot change what a test sees.
  */
@@ -26,8 +26,9 @@ export function testConfig(overrides: ConfigOverrides = {}): Config {
       port: 0,
       adminPort: 0,
       adminToken: 'test-admin-token',
-      // ISOGATE_TEST_WORKERS=0 runs a test's gateways with their runs on the runner processes' own thread (runner/process/inline-pool.ts).
-      workers: process.env.ISOGATE_TEST_WORKERS === undefined ? 2 : Number(process.env.ISOGATE_TEST_WORKERS),
+      // The product's default (0: runs on the runner processes' own thread, runner/process/inline-pool.ts);
+      // ISOGATE_TEST_WORKERS=2 runs the test gateways that do not ask for a mode with two worker threads a runner.
+      ...(process.env.ISOGATE_TEST_WORKERS === undefined ? {} : { workers: Number(process.env.ISOGATE_TEST_WORKERS) }),
       // One runner process and no standby keep the many test gateways light; crash tests ask for more.
       runners: 1,
       runnerStandby: 0,

@@ -100,12 +100,12 @@ t.test('the bench harness runs every scenario against isogate and the uWS baseli
   t.match(report, /Hello runs in one thread \(bench\/runner-bench\.ts, no gateway, no hop\): one tenant [\d.]+ us of CPU and [\d.]+ page faults a run; spread over 100 tenants [\d.]+ us and [\d.]+: [\d.]+x the CPU a run\./)
   t.ok((row('workerd@10')?.rps ?? 0) > 0 && row('workerd@10')?.non2xx === 0, 'workerd served the hello worker')
   t.type((row('hello@10') as Row & { ratioToWorkerd?: number }).ratioToWorkerd, 'number', 'isogate/workerd req/s ratio')
-  // The same hello on runners without worker threads (ISOGATE_WORKERS=0), in the same alternation.
-  t.ok((row('hello-inline@10')?.rps ?? 0) > 0 && row('hello-inline@10')?.non2xx === 0 && row('hello-inline@10')?.errors === 0, 'runners without worker threads served hello')
-  t.match(report, /\| hello-inline@10 \| \d+ \| \d+ \| [\d.]+ \| [\d.]+ \| [\d.]+ \| [\d.]+ \|/, 'the isogate vs workerd table has the row without worker threads')
+  // The same hello on runners with worker threads (ISOGATE_WORKERS=N), in the same alternation.
+  t.ok((row('hello-threads@10')?.rps ?? 0) > 0 && row('hello-threads@10')?.non2xx === 0 && row('hello-threads@10')?.errors === 0, 'runners with worker threads served hello')
+  t.match(report, /\| hello-threads@10 \| \d+ \| \d+ \| [\d.]+ \| [\d.]+ \| [\d.]+ \| [\d.]+ \|/, 'the isogate vs workerd table has the row with worker threads')
   // And the containment scenarios on them, reported beside the default's (not judged).
-  t.type((row('inline-victim-beside-sudden-spin') as Row & { victimMaxMs?: number }).victimMaxMs, 'number', 'the sudden spin was measured without worker threads')
-  t.ok((row('inline-neighbours-crashing@5')?.crashes ?? 0) >= 1, 'a runner without worker threads crashed under load')
+  t.type((row('threads-victim-beside-sudden-spin') as Row & { victimMaxMs?: number }).victimMaxMs, 'number', 'the sudden spin was measured with worker threads')
+  t.ok((row('threads-neighbours-crashing@5')?.crashes ?? 0) >= 1, 'a runner with worker threads crashed under load')
   // workerd spreads the same hello over the bench's tenants, each a worker of its own behind a router.
   t.ok((row('workerd-tenants@10')?.rps ?? 0) > 0 && row('workerd-tenants@10')?.non2xx === 0 && row('workerd-routed@10')?.non2xx === 0, 'workerd served its tenants and its routed one')
   t.type((row('workerd-tenants@10') as Row & { ratioToHello?: number }).ratioToHello, 'number', 'workerd spread/routed req/s ratio')
