@@ -20,6 +20,7 @@ import { HostCaller, signalCancellation, type CallCancel, type RelayedHostCall }
 import { IsolatePool, type IsolatePoolOptions } from './isolate-pool.js'
 import type { RunnerPool } from './inline-pool.js'
 import type { RunnerHold } from './runner-hold.js'
+import { TenantTurns } from './tenant-turns.js'
 
 export interface RunnerProcessSettings {
   socketPath: string
@@ -54,6 +55,8 @@ const pool: RunnerPool =
     : new IsolatePool({ ...settings.pool, hostCalls: relayToGateway, onThreadStartFailure: unusable })
 let connection: Socket | null = null
 let channel: FrameChannel | null = null
+/** How this thread orders the runs it starts when it runs them itself (tenant-turns.ts); null with worker threads. */
+let inOrder: TenantTurns<Frame> | null = null
 let stopping = false
 let listening = false
 /** Host calls of this runner's scripts, answered by the gateway. */
@@ -72,6 +75,12 @@ const server = createServer((socket) => {
   connection = socket
   const framed: FrameChannel = new FrameChannel(socket, (value) => receive(framed, value as Frame))
   channel = framed
+  // Runs on this thread: one tenant's runs of a read start after another's answers left (tenant-turns.ts).
+  if (hold !== null) {
+    const turns = new TenantTurns<Frame>((frame) => receive(framed, frame, true), () => framed.flush())
+    inOrder = turns
+    socket.prependListener('data', () => turns.newRead())
+  }
   socket.on('close', () => void stop(0))
   socket.on('error', () => socket.destroy())
 })
@@ -115,12 +124,18 @@ function unusable(error: Error): void {
   else void stop(1)
 }
 
-function receive(channel: FrameChannel, frame: Frame): void {
+/** A frame from the gateway; `ordered`: TenantTurns let it through. */
+function receive(channel: FrameChannel, frame: Frame, ordered = false): void {
   if ('hostReply' in frame) hostCalls.reply(frame)
   else if ('fence' in frame) {
-    hold?.fence()
-    channel.send({ fenced: true })
-  } else serve(channel, frame as RunnerRequest)
+    // After the runs the gateway withdrew, which may still wait their tenant's turn.
+    if (inOrder !== null && !ordered) inOrder.keepOrder(frame)
+    else {
+      hold?.fence()
+      channel.send({ fenced: true })
+    }
+  } else if (inOrder !== null && !ordered && 'message' in frame && frame.message.type === 'run') inOrder.offer(frame, frame.message.task.tenantId)
+  else serve(channel, frame as RunnerRequest)
 }
 
 /** Sends a script's host call to the gateway (the pool's HostRelay calls this) and waits for the answer. */

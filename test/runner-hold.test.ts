@@ -1,0 +1,72 @@
+import { performance } from 'node:perf_hooks'
+import t from 'tap'
+import { RunnerSupervisor, rank, type RunResult } from '../runner/index.js'
+import { bodyText, fetchTask } from './helpers/programs.js'
+
+// Runner processes without worker threads (pool.threads 0) run their tenants' steps on the thread
+// that reads the gateway's socket. A neighbour's synchronous step that spins must not hold a
+// victim's runs: the runs that came before it in the same read are answered before the step starts
+// (runner/process/tenant-turns.ts), and those after it are taken back by the gateway once the
+// runner's watcher reports the hold, and run on the other runner (runner/process/runner-hold.ts).
+
+const SPIN_MS = 1500
+/** Short runs, which earn synchronous first steps, until env.SPIN asks one to spin SPIN_MS. */
+const SUDDEN = `export default { fetch(request, env) {
+  if (env.SPIN) { const end = Date.now() + ${SPIN_MS}; while (Date.now() < end); }
+  return new Response('done')
+} }`
+const HELLO = `export default { fetch() { return new Response('hello') } }`
+
+/** The first tenant id with this prefix whose rendezvous home among two runners is `runner`. */
+function tenantOn(runner: number, prefix: string): string {
+  for (let i = 0; i < 1000; i++) if (rank(`${prefix}-${i}`, 2)[0] === runner) return `${prefix}-${i}`
+  throw new Error('no tenant id found')
+}
+
+const spinner = tenantOn(0, 'spinner')
+const victim = tenantOn(0, 'victim')
+const spinTask = (spin: boolean): ReturnType<typeof fetchTask> => {
+  const task = fetchTask(spinner, SUDDEN, {}, { cpuMs: 4 * SPIN_MS, timeoutMs: 5 * SPIN_MS })
+  if (spin) task.env = { SPIN: '1' }
+  return task
+}
+
+t.test("a neighbour's synchronous step holds a runner without worker threads: the victim's runs before it and after it are not held", async (t) => {
+  const supervisor = new RunnerSupervisor({ runners: 2, standby: 0, probation: 'on-demand', pool: { threads: 0 } })
+  t.teardown(() => supervisor.close())
+  await supervisor.ready()
+  // A cold run, then enough hot ones to earn synchronous first steps (runner/thread/step-costs.ts).
+  for (let i = 0; i < 12; i++) t.equal(bodyText((await supervisor.run(spinTask(false))).response?.body), 'done')
+  for (let i = 0; i < 12; i++) t.equal(bodyText((await supervisor.run(fetchTask(victim, HELLO))).response?.body), 'hello')
+  const started = async (): Promise<number> => {
+    let steps = 0
+    for (const { stats } of await supervisor.runnerStats()) steps += (stats?.threadSteps ?? 0) + (stats?.poolSteps ?? 0)
+    return steps
+  }
+  const before = await started()
+
+  // In one turn: the first run is written at once, and the next three go together in one write,
+  // which the runner reads at once: a victim's run, the spin, a victim's run (runner-client.ts, framing.ts).
+  const timed = (task: ReturnType<typeof fetchTask>): Promise<{ result: RunResult; ms: number }> => {
+    const sent = performance.now()
+    return supervisor.run(task).then((result) => ({ result, ms: performance.now() - sent }))
+  }
+  const opening = timed(fetchTask(victim, HELLO))
+  const before_ = timed(fetchTask(victim, HELLO))
+  const spin = timed(spinTask(true))
+  const after = timed(fetchTask(victim, HELLO))
+
+  for (const [name, run] of [['the run before it', before_], ['the run after it', after], ['the run that opened the turn', opening]] as const) {
+    const { result, ms } = await run
+    t.equal(bodyText(result.response?.body), 'hello', `${name} was served`)
+    t.ok(ms < SPIN_MS / 2, `${name} did not wait for the spin (${ms.toFixed(0)} ms of its ${SPIN_MS})`)
+  }
+  const spun = await spin
+  t.equal(bodyText(spun.result.response?.body), 'done', 'the spinning run was not ended: it was within its limits')
+  t.ok(spun.ms >= SPIN_MS, `it spun its ${SPIN_MS} ms (${spun.ms.toFixed(0)})`)
+
+  const runners = await supervisor.runnerStats()
+  t.equal(runners[0]?.stats?.movedRuns, 1, 'the run after the spin was taken back from the held runner')
+  t.equal((await started()) - before, 4, 'each run started once: none both on the held runner and on the other')
+  t.equal(bodyText((await supervisor.run(fetchTask(victim, HELLO))).response?.body), 'hello', 'fenced, the runner serves its tenants again')
+})
