@@ -85,7 +85,19 @@ export interface MissingProgram {
  * answers `{ fenced: true }` once it has read it.
  */
 export interface HeldMessage {
+  /** The last run started: its id's low bits (RUN_MASK). */
   held: number
+}
+
+/** The bits of a run's id a HeldMessage keeps: ids grow by one, and the runs in flight span far fewer. */
+export const RUN_MASK = 0x3fffffff
+
+/**
+ * The id of the last run a held runner started, from its HeldMessage and the last id the gateway
+ * sent it: the largest id not above `lastSent` with those low bits.
+ */
+export function startedThrough(held: number, lastSent: number): number {
+  return lastSent - ((lastSent - held) & RUN_MASK)
 }
 export interface FenceMessage {
   fence: true

@@ -1,24 +1,15 @@
 import { Worker } from 'node:worker_threads'
+import { RUN_MASK } from '../framing.js'
 import { siblingModule } from './platform-source.js'
 import { threadEntry } from './thread-entry.js'
 
-/** Cells 0 and 1: the synchronous step the thread is in, and their count (run-claims.ts beginStep). */
+/** Cells 0 and 1: the synchronous step the thread is in (0 between steps), and how many began (run-claims.ts beginStep). */
 export const STEP_CELL = 0
+export const STEPS_CELL = 1
 /** Cell 2: the last run started (its id's low bits, RUN_MASK), and HELD_BIT once the watcher judged the thread held. */
 export const MARK_CELL = 2
 const CELLS = 3
-export const HELD_BIT = 0x40000000
-/** A run id's bits kept in the mark: ids grow by one, and the runs in flight span far fewer. */
-export const RUN_MASK = HELD_BIT - 1
-
-/**
- * The gateway's id of the last run a held runner started, from the mark its watcher reported (the
- * id's low bits) and the last id the gateway sent it: the largest id not above `lastSent` with
- * those bits.
- */
-export function startedThrough(mark: number, lastSent: number): number {
-  return lastSent - ((lastSent - mark) & RUN_MASK)
-}
+export const HELD_BIT = RUN_MASK + 1
 
 /**
  * A runner process without worker threads (inline-pool.ts) runs its tenants' steps on the thread
@@ -37,13 +28,20 @@ export function startedThrough(mark: number, lastSent: number): number {
  *
  * @example
  * const hold = RunnerHold.start(hostSocketPath)
- * const pool = await InlinePool.create(options, hold.steps)
+ * const pool = await InlinePool.create(options, hold)
+ * await hold.watching
  * if (hold.admit(request.id)) pool.runWire(task)   // else: the gateway ran it elsewhere
  * hold.fence()                                      // the gateway's fence frame
  */
 export class RunnerHold {
   /** Where the isolate host marks its synchronous steps (cells 0 and 1). */
   readonly steps: Int32Array
+  /**
+   * Resolves once the watcher looks at the thread and is connected to the gateway (or failed: holds
+   * then go unreported). The runner serves after it: a thread starts in 0.2-0.6 s, the first
+   * runs would otherwise go unwatched.
+   */
+  readonly watching: Promise<void>
   readonly #worker: Worker
   /** The id of the last run started (all of it: the mark keeps its low bits). */
   #last = 0
@@ -52,9 +50,14 @@ export class RunnerHold {
   private constructor(cells: Int32Array, worker: Worker) {
     this.steps = cells
     this.#worker = worker
+    this.watching = new Promise((resolve) => {
+      worker.once('message', () => resolve())
+      worker.once('error', () => resolve())
+      worker.once('exit', () => resolve())
+    })
   }
 
-  /** Starts the watcher thread; it reports holds on the gateway's host-call socket at `socketPath`. */
+  /** Starts the watcher thread; it reports holds on the gateway's host-call socket at `socketPath` (see `watching`). */
   static start(socketPath: string): RunnerHold {
     const cells = new Int32Array(new SharedArrayBuffer(CELLS * Int32Array.BYTES_PER_ELEMENT))
     const url = siblingModule('./hold-watcher', import.meta.url)

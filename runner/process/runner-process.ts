@@ -103,6 +103,8 @@ for (let attempt = 1; attempt <= 2 && !stopping; attempt++) {
     if (attempt === 2 && !stopping) process.emitWarning(new Error('a runner worker thread failed while starting; serving anyway', { cause: error }))
   }
 }
+// A runner without worker threads serves once its hold watcher watches (runner-hold.ts).
+await hold?.watching
 if (!stopping) {
   server.listen(settings.socketPath, () => {
     // The gateway may have stopped while this runner was starting.
