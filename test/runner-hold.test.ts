@@ -27,8 +27,8 @@ function tenantOn(runner: number, prefix: string): string {
 
 const spinner = tenantOn(0, 'spinner')
 const victim = tenantOn(0, 'victim')
-const spinTask = (spin: boolean): ReturnType<typeof fetchTask> => {
-  const task = fetchTask(spinner, SUDDEN, {}, { cpuMs: 4 * SPIN_MS, timeoutMs: 5 * SPIN_MS })
+const spinTask = (spin: boolean, tenant = spinner): ReturnType<typeof fetchTask> => {
+  const task = fetchTask(tenant, SUDDEN, {}, { cpuMs: 4 * SPIN_MS, timeoutMs: 5 * SPIN_MS })
   if (spin) task.env = { SPIN: '1' }
   return task
 }
@@ -75,6 +75,21 @@ t.test("a neighbour's synchronous step holds a runner without worker threads: th
   t.equal(moved, 1, 'the run after the spin was taken back from the held runner')
   t.equal((await started()) - before, 4, 'each run started once: none both on the held runner and on the other')
   t.equal(bodyText((await supervisor.run(fetchTask(victim, HELLO))).response?.body), 'hello', 'fenced, the runner serves its tenants again')
+
+  // Held again, by another tenant (the first spin cost its program its synchronous steps): each
+  // hold gets its fence (a second may be told before the first fence's answer, which comes on the
+  // other socket), and the runner is not left refusing its runs.
+  const second = tenantOn(0, 'second-spinner')
+  for (let i = 0; i < 12; i++) t.equal(bodyText((await supervisor.run(spinTask(false, second))).response?.body), 'done')
+  void timed(fetchTask(victim, HELLO))
+  const again = timed(spinTask(true, second))
+  const afterAgain = timed(fetchTask(victim, HELLO))
+  t.equal(bodyText((await afterAgain).result.response?.body), 'hello', 'the run after the second spin was served')
+  t.ok((await afterAgain).ms < SPIN_MS / 2, `and did not wait for it (${(await afterAgain).ms.toFixed(0)} ms)`)
+  await again
+  await until('runs moved off the held runner', async () => (await supervisor.runnerStats())[0]?.stats?.movedRuns ?? 0, (runs) => runs >= 2, 5000)
+  for (let i = 0; i < 5; i++) t.equal(bodyText((await supervisor.run(fetchTask(victim, HELLO))).response?.body), 'hello', 'fenced twice, the runner serves its tenants')
+  t.equal(supervisor.runners[0]?.ready, true)
 })
 
 t.test('the last run a held runner started, from the low bits its watcher reports', async (t) => {

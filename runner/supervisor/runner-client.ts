@@ -131,8 +131,12 @@ export class RunnerClient {
   #unusable: string | null = null
   /** Called once no call is in flight (`idle`). */
   #onIdle: (() => void) | null = null
-  /** A synchronous step holds the runner (a runner without worker threads): fenced, not answered yet. */
-  #held = false
+  /**
+   * Fences sent to the runner and not answered yet (a runner without worker threads that a
+   * synchronous step held): it is held while one is out. A second hold can be told before the
+   * first fence's answer, which comes on the other socket: each gets its own fence.
+   */
+  #fences = 0
 
   constructor(options: RunnerClientOptions) {
     this.#options = options
@@ -192,7 +196,7 @@ export class RunnerClient {
    * (RunnerSupervisor), until the runner has read the fence.
    */
   get held(): boolean {
-    return this.#held
+    return this.#fences > 0
   }
 
   /** Resolves once no call is in flight here, or the runner is lost; at most one waiter. */
@@ -325,7 +329,7 @@ export class RunnerClient {
     if ('hostCall' in frame || 'hostCancel' in frame) {
       if (this.#channel !== null) this.#hostCalls.receive(this.#channel, frame)
     } else if ('missing' in frame) this.#resend(frame)
-    else if ('fenced' in frame) this.#held = false
+    else if ('fenced' in frame) this.#fences = Math.max(0, this.#fences - 1)
     else this.#answer(frame as RunnerResponse)
   }
 
@@ -337,8 +341,8 @@ export class RunnerClient {
    */
   #onHeld(mark: number): void {
     const channel = this.#channel
-    if (channel === null || this.#lost || this.#held) return
-    this.#held = true
+    if (channel === null || this.#lost) return
+    this.#fences++
     const through = startedThrough(mark, this.#nextId - 1)
     const withdrawn = this.#calls.values().filter((call) => call.id > through && call.message.type === 'run')
     const moved = new RunnerError('RUNNER_UNAVAILABLE', 'another tenant\'s synchronous step held the runner before this run started', { retryable: true })

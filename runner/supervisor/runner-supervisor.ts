@@ -298,7 +298,9 @@ export class RunnerSupervisor implements Executor, TenantEvictor {
 
   /** Compiles a source on the least busy serving runner: syntax errors, no imports. */
   check(source: string): Promise<CheckResult> {
-    const serving = this.#fleet.slots.filter((slot) => slot.serving)
+    // Not one a synchronous step holds (RunnerClient.held): the check would wait for the step's end.
+    const free = this.#fleet.slots.filter((slot) => slot.serving && !slot.held)
+    const serving = free.length > 0 ? free : this.#fleet.slots.filter((slot) => slot.serving)
     const candidates = serving.length > 0 ? serving : this.#fleet.slots
     const slot = candidates.reduce((a, b) => (b.inFlight < a.inFlight ? b : a))
     return this.#dispatch(slot, { type: 'check', source }, null) as Promise<CheckResult>
