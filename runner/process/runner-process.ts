@@ -136,8 +136,11 @@ function receive(channel: FrameChannel, frame: Frame, ordered = false): void {
       hold?.fence()
       channel.send({ fenced: true })
     }
-  } else if (inOrder !== null && !ordered && 'message' in frame && frame.message.type === 'run') inOrder.offer(frame, frame.message.task.tenantId)
-  else serve(channel, frame as RunnerRequest)
+  } else if (inOrder !== null && !ordered && 'message' in frame) {
+    // A request keeps its place behind runs waiting their tenant's turn (an evict must not pass a run of its tenant).
+    if (frame.message.type === 'run') inOrder.offer(frame, frame.message.task.tenantId)
+    else inOrder.keepOrder(frame)
+  } else serve(channel, frame as RunnerRequest)
 }
 
 /** Sends a script's host call to the gateway (the pool's HostRelay calls this) and waits for the answer. */

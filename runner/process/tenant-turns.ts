@@ -47,7 +47,7 @@ export class TenantTurns<T> {
     this.#wait(item, tenant)
   }
 
-  /** Starts `item` (not a run) now, or after the items waiting, in its place among them. */
+  /** Starts `item` (not a run: the gateway's fence, a stats or evict request) now, or after the items waiting, in its place among them. */
   keepOrder(item: T): void {
     if (this.#waiting.length === 0) this.#start(item)
     else this.#wait(item, null)
