@@ -58,6 +58,12 @@ export class RunnerMetrics {
     this.#timeoutMs = timeoutMs
     const registers = [options.registry]
     const snapshot = (): Promise<Snapshot> => this.#snapshot()
+    /** A value per runner that answered, read from the runners at scrape time: the metric starts over, then each runner's is put in. */
+    const perRunner = async (metric: { reset(): void }, put: (labels: { runner: string }, stats: PoolStats) => void): Promise<void> => {
+      const { runners } = await snapshot()
+      metric.reset()
+      for (const { runner, stats } of runners) if (stats !== null) put({ runner: String(runner) }, stats)
+    }
     const counter = (name: string, help: string, key: CounterKey): void => {
       new Counter({
         name,
@@ -65,10 +71,8 @@ export class RunnerMetrics {
         labelNames: ['runner'],
         registers,
         async collect() {
-          // Absolute values read from the runners: reset, then set each runner's total.
-          const { runners } = await snapshot()
-          this.reset()
-          for (const { runner, stats } of runners) if (stats !== null) this.inc({ runner: String(runner) }, stats[key])
+          // Absolute values read from the runners: each runner's total.
+          await perRunner(this, (labels, stats) => this.inc(labels, stats[key]))
         },
       })
     }
@@ -86,7 +90,6 @@ export class RunnerMetrics {
     counter('isogate_runner_cpu_held_runs_total', "Runs that arrived at a worker thread while their tenant was over its CPU share (ISOGATE_TENANT_CPU_SHARE) beside a tenant under it: they waited for its rate to decay", 'cpuHeldRuns')
     counter('isogate_runner_thread_crashes_total', 'Worker threads that died inside a runner process (each replaced)', 'threadCrashes')
     counter('isogate_runner_moved_runs_total', 'Runs taken from a worker thread (or a runner without worker threads) held by a long synchronous step before it started them, and run on another thread (or runner)', 'movedRuns')
-    // A value per runner that answered, read from the runners at scrape time.
     const gauge = (name: string, help: string, key: 'isolates' | 'threads'): void => {
       new Gauge({
         name,
@@ -94,9 +97,7 @@ export class RunnerMetrics {
         labelNames: ['runner'],
         registers,
         async collect() {
-          const { runners } = await snapshot()
-          this.reset()
-          for (const { runner, stats } of runners) if (stats !== null) this.set({ runner: String(runner) }, stats[key])
+          await perRunner(this, (labels, stats) => this.set(labels, stats[key]))
         },
       })
     }

@@ -29,8 +29,8 @@ export interface RunnerPool {
  * this thread had not started on another runner (runner-hold.ts), as a worker thread's shard moves
  * them to another thread (hold-watch.ts). What it gives up: the shard's fair slots and CPU shares
  * (slot-shares.ts, cpu-gate.ts) are not there: the gateway's admission is what shares the runner
- * (per-tenant caps, fair lanes). A runner that dies loses its runs in
- * flight as before, and the gateway runs them again where they caused no effect.
+ * (per-tenant caps, fair lanes). A runner that dies loses its runs in flight as before, and the
+ * gateway runs them again where they caused no effect.
  *
  * Host APIs answered by the gateway go over the runner's host-call socket (`hostSocket`), as a
  * worker thread's do; without one only the built-in APIs (timers, crypto) are offered.

@@ -48,9 +48,10 @@ if (typeof settings.socketPath !== 'string' || typeof process.send !== 'function
 // `threads: 0` (ISOGATE_WORKERS=0): the runs execute on this thread, with no worker threads
 // (inline-pool.ts), and a step that holds it is reported to the gateway (runner-hold.ts). Loaded
 // only then: with worker threads, isolated-vm stays out of this thread.
-const hold: RunnerHold | null = settings.pool.threads === 0 && settings.holdSocket !== undefined ? (await import('./runner-hold.js')).RunnerHold.start(settings.holdSocket) : null
+const inline = settings.pool.threads === 0
+const hold: RunnerHold | null = inline && settings.holdSocket !== undefined ? (await import('./runner-hold.js')).RunnerHold.start(settings.holdSocket) : null
 const pool: RunnerPool =
-  settings.pool.threads === 0
+  inline
     ? await (await import('./inline-pool.js')).InlinePool.create(settings.pool, hold ?? undefined)
     : new IsolatePool({ ...settings.pool, hostCalls: relayToGateway, onThreadStartFailure: unusable })
 let connection: Socket | null = null
@@ -76,7 +77,7 @@ const server = createServer((socket) => {
   const framed: FrameChannel = new FrameChannel(socket, (value) => receive(framed, value as Frame))
   channel = framed
   // Runs on this thread: one tenant's runs of a read start after another's answers left (tenant-turns.ts).
-  if (hold !== null) {
+  if (inline) {
     const turns = new TenantTurns<Frame>((frame) => receive(framed, frame, true), () => framed.flush())
     inOrder = turns
     socket.prependListener('data', () => turns.newRead())
