@@ -4,6 +4,7 @@ import { alive, childPids } from './helpers/processes.js'
 import { RunnerSupervisor, rank, type RunnerEvent, type RunResult } from '../runner/index.js'
 import { bodyText, fetchTask } from './helpers/programs.js'
 import { RUNNER_V8_FLAGS } from '../runner/supervisor/v8-flags.js'
+import { RUNNER_MALLOC_TUNABLES } from '../runner/supervisor/malloc-tunables.js'
 
 /** `new Array(1e9).fill(0)` in a 16 MB isolate: V8 aborts the whole runner process (SIGABRT). */
 const BOMB = `export default { fetch() { new Array(1e9).fill(0); return new Response('survived') } }`
@@ -57,6 +58,8 @@ t.test('tenants are sharded across runner processes by rendezvous hashing', asyn
     t.not(pid, process.pid)
     const argv = readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0')
     for (const flag of ['--no-node-snapshot', ...RUNNER_V8_FLAGS]) t.ok(argv.includes(flag), `the runner runs with ${flag}`)
+    const tunables = readFileSync(`/proc/${pid}/environ`, 'utf8').split('\0').find((entry) => entry.startsWith('GLIBC_TUNABLES='))?.slice('GLIBC_TUNABLES='.length).split(':') ?? []
+    for (const tunable of RUNNER_MALLOC_TUNABLES) t.ok(tunables.includes(tunable), `the runner's allocator runs with ${tunable}`)
   }
   for (const tenant of [culprit, neighbour, bystander]) {
     const result = await supervisor.run(hello(tenant))

@@ -27,6 +27,8 @@ export interface RunnerClientOptions {
   entry: URL
   /** Node flags of the child: `--no-node-snapshot` (isolated-vm) and the parent's loader. */
   execArgv: string[]
+  /** The child's environment (malloc-tunables.ts runnerEnvironment); the parent's when left out. */
+  env?: NodeJS.ProcessEnv | undefined
   socketPath: string
   pool: IsolatePoolOptions
   /** Once, when the runner accepts requests. */
@@ -154,6 +156,7 @@ export class RunnerClient {
     const settings: RunnerProcessSettings = { socketPath: options.socketPath, pool, holdSocket: this.#hostCalls.path }
     this.#child = fork(fileURLToPath(options.entry), [JSON.stringify(settings)], {
       execArgv: options.execArgv,
+      env: options.env ?? process.env,
       stdio: ['ignore', 'inherit', 'pipe', 'ipc'],
     })
     // Its stderr passes through, watched for a fatal error: the runner is lost from that line on,

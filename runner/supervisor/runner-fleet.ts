@@ -6,6 +6,7 @@ import { RunnerClient, type RunnerExit, type RunnerLoss } from './runner-client.
 import { RunnerSlot } from './runner-slot.js'
 import { RunnerSocketFolder } from './socket-folder.js'
 import { RUNNER_V8_FLAGS } from './v8-flags.js'
+import { runnerEnvironment } from './malloc-tunables.js'
 import type { NearSource } from '../near-copies.js'
 
 export interface RunnerFleetOptions {
@@ -69,6 +70,7 @@ export class RunnerFleet {
   readonly #sockets: RunnerSocketFolder
   readonly #entry = siblingModule('../process/runner-process', import.meta.url)
   readonly #execArgv = childExecArgv()
+  readonly #env = runnerEnvironment(process.env)
   readonly #owners = new Map<RunnerClient, RunnerSlot | typeof STANDBY | typeof RETIRED>()
   readonly #standby: RunnerClient[] = []
   readonly #ready: Promise<void>
@@ -141,6 +143,7 @@ export class RunnerFleet {
     const client: RunnerClient = new RunnerClient({
       entry: this.#entry,
       execArgv: this.#execArgv,
+      env: this.#env,
       socketPath: this.#sockets.socket(`${this.#launches++}.sock`),
       pool: owner === this.probation ? this.#options.probationPool : this.#options.pool,
       onReady: () => this.#onReady(client),
