@@ -2,12 +2,12 @@ import { Buffer } from 'node:buffer'
 import { createHash, randomUUID, timingSafeEqual } from 'node:crypto'
 import { performance } from 'node:perf_hooks'
 import type { Logger } from 'pino'
-import { failedRun, runTask, type Executor, type HttpRequestData, type ProgramRef, type RunLimits, type RunResult } from '../runner/index.js'
+import { failedRun, runTask, type Executor, type HttpRequestData, type HttpResponseData, type ProgramRef, type RunLimits, type RunResult } from '../runner/index.js'
 import type { AdmissionController } from './admission.js'
 import { countsAgainstScript, type CircuitBreaker } from './circuit-breaker.js'
 import { DATA_PLANE_ERRORS, type GatewayErrorCode } from './errors.js'
 import { addClientHeaders, peerAddress } from './client-address.js'
-import type { EarlyResponses } from './early-responses.js'
+import type { EarlyResponder, EarlyResponses } from './early-responses.js'
 import { StreamedResponse } from './streamed-response.js'
 import type { GatewayMetrics } from './metrics.js'
 import { writeError, writeRunResult, type RequestState } from './response-writer.js'
@@ -327,24 +327,11 @@ export class DataPlane {
       executionId,
     })
     const early = this.#options.earlyResponses
-    const stream = early === undefined ? null : new StreamedResponse(res, state, request.method)
-    state.stream = stream
-    let handle = 0
-    if (early !== undefined && stream !== null) {
-      handle = early.register(executionId, {
-        respond: (response, streaming) => {
-          if (streaming) return stream.start(response)
-          if (state.aborted || state.answered) return false
-          writeRunResult(res, state, request.method, { ok: true, response, logs: [], metrics: EARLY_METRICS }, executionId)
-          return true
-        },
-        chunk: (bytes) => stream.chunk(bytes),
-        end: () => stream.end(),
-      })
-    }
+    const responder = early === undefined ? null : new RunResponder(res, state, request.method, executionId)
+    const handle = early === undefined || responder === null ? 0 : early.register(executionId, responder)
     const finish = (result: RunResult): void => {
       early?.release(handle)
-      stream?.cut()
+      responder?.cut()
       this.#options.admission.release(route.tenantId)
       if (result.ok) this.#options.breaker.succeeded(route.scriptId, route.version)
       else if (countsAgainstScript(result.error?.code)) this.#options.breaker.failed(route.scriptId, route.version)
@@ -358,6 +345,50 @@ export class DataPlane {
       this.#options.logger.error({ err: error, executionId }, 'run failed in the host')
       finish(hostFailure(error))
     })
+  }
+}
+
+/**
+ * How a run hands its response over before it ends (early-responses.ts): written whole, or
+ * streamed. One object a run, and its stream made only when the run streams (few do): closures
+ * over the run and a stream for every request were most of what the early path cost.
+ */
+class RunResponder implements EarlyResponder {
+  readonly #res: Uws.HttpResponse
+  readonly #state: RequestState
+  readonly #method: string
+  readonly #executionId: string
+  #stream: StreamedResponse | null = null
+
+  constructor(res: Uws.HttpResponse, state: RequestState, method: string, executionId: string) {
+    this.#res = res
+    this.#state = state
+    this.#method = method
+    this.#executionId = executionId
+  }
+
+  respond(response: HttpResponseData, streaming: boolean): boolean {
+    if (streaming) {
+      this.#stream ??= new StreamedResponse(this.#res, this.#state, this.#method)
+      this.#state.stream = this.#stream
+      return this.#stream.start(response)
+    }
+    if (this.#state.aborted || this.#state.answered) return false
+    writeRunResult(this.#res, this.#state, this.#method, { ok: true, response, logs: [], metrics: EARLY_METRICS }, this.#executionId)
+    return true
+  }
+
+  chunk(bytes: Uint8Array): Promise<boolean> {
+    return this.#stream === null ? Promise.resolve(false) : this.#stream.chunk(bytes)
+  }
+
+  end(): void {
+    this.#stream?.end()
+  }
+
+  /** The run ended: a body it streamed and did not end is cut. */
+  cut(): void {
+    this.#stream?.cut()
   }
 }
 
