@@ -22,28 +22,17 @@ const CHECK_MS = 5
 const IDLE_CHECK_MS = 50
 const IDLE_AFTER_MS = 1000
 
-/**
- * How long (ms) the watcher looks without giving its event loop a turn. Between looks it sleeps in
- * `Atomics.wait`, which is a futex wait and nothing more: a timer's wake-up was an event-loop turn
- * (epoll, the timer list, a callback), about 3% of a busy runner's CPU at 200 a second. The loop's
- * turns are for the socket (connected, closed); a hold found is sent at once.
- */
-const TURN_EVERY_MS = 100
-
 const { cells, socketPath } = workerData as { cells: Int32Array; socketPath: string }
-/** A cell nobody writes: the watcher sleeps on it until its timeout. */
-const sleeper = new Int32Array(new SharedArrayBuffer(Int32Array.BYTES_PER_ELEMENT))
 const channel = FrameChannel.connect(socketPath, () => {})
+let timer: NodeJS.Timeout | null = null
 let closed = false
 // The gateway gone, the runner follows: nothing left to report to.
 channel.socket.on('error', () => channel.socket.destroy())
-// Connected, it can report: it starts looking, and the runner serves from now on (RunnerHold.watching).
-channel.socket.once('connect', () => {
-  parentPort?.postMessage('watching')
-  watch()
-})
+// Connected, it can report: the runner serves from now on (RunnerHold.watching).
+channel.socket.once('connect', () => parentPort?.postMessage('watching'))
 channel.socket.on('close', () => {
   closed = true
+  if (timer !== null) clearTimeout(timer)
 })
 
 let seen = 0
@@ -54,8 +43,7 @@ let stepsAt = performance.now()
 /** The step last reported, reported once. */
 let reported = 0
 
-/** Looks once; answers how long (ms) to sleep before the next look, or 0 when it has a hold to send now. */
-function check(): number {
+function check(): void {
   const step = Atomics.load(cells, STEP_CELL)
   const now = performance.now()
   const begun = Atomics.load(cells, STEPS_CELL)
@@ -70,29 +58,8 @@ function check(): number {
     reported = step
     const mark = Atomics.or(cells, MARK_CELL, HELD_BIT)
     // Held already, and not fenced yet: the gateway knows.
-    if ((mark & HELD_BIT) === 0) {
-      channel.send({ held: mark & RUN_MASK })
-      return 0
-    }
+    if ((mark & HELD_BIT) === 0) channel.send({ held: mark & RUN_MASK })
   }
-  return step === 0 && now - stepsAt >= IDLE_AFTER_MS ? IDLE_CHECK_MS : CHECK_MS
+  if (!closed) timer = setTimeout(check, step === 0 && now - stepsAt >= IDLE_AFTER_MS ? IDLE_CHECK_MS : CHECK_MS)
 }
-
-/** Looks every CHECK_MS (IDLE_CHECK_MS when idle) for TURN_EVERY_MS, then lets the event loop turn. */
-function watch(): void {
-  if (closed) return
-  const turnAt = performance.now() + TURN_EVERY_MS
-  for (;;) {
-    const sleep = check()
-    if (sleep === 0) {
-      channel.flush()
-      break
-    }
-    if (performance.now() + sleep > turnAt) {
-      setTimeout(watch, sleep)
-      return
-    }
-    Atomics.wait(sleeper, 0, 0, sleep)
-  }
-  setImmediate(watch)
-}
+check()
