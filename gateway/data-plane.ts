@@ -327,8 +327,12 @@ export class DataPlane {
       executionId,
     })
     const early = this.#options.earlyResponses
-    const responder = early === undefined ? null : new RunResponder(res, state, request.method, executionId)
-    const handle = early === undefined || responder === null ? 0 : early.register(executionId, responder)
+    let responder: RunResponder | null = null
+    let handle = 0
+    if (early !== undefined) {
+      responder = new RunResponder(res, state, request.method, executionId)
+      handle = early.register(executionId, responder)
+    }
     const finish = (result: RunResult): void => {
       early?.release(handle)
       responder?.cut()

@@ -214,12 +214,7 @@ export class RunnerSupervisor implements Executor, TenantEvictor {
     // Most runs: a tenant neither refused nor suspected, at home, answered without an error. A
     // promise chained, not async functions awaiting each other: every run passes here.
     if (this.#quarantine.until(tenantId) === null && !this.#blame.suspected(tenantId)) {
-      // #runOn's two steps in one `then`: one promise and one microtask a run less.
-      const slot = this.#home(tenantId)
-      return (this.#dispatch(slot, { type: 'run', task }, tenantId) as Promise<RunResult>).then(
-        (result) => (result.error === undefined ? result : this.#again(task, tenantId, result, false)),
-        (error: unknown) => this.#again(task, tenantId, this.#lostRun(error, slot, tenantId, false), false),
-      )
+      return this.#runOn(this.#home(tenantId), task, tenantId, false).then((result) => (result.error === undefined ? result : this.#again(task, tenantId, result, false)))
     }
     return this.#attempt(task, tenantId).then(({ result, probation }) => this.#again(task, tenantId, result, probation))
   }
@@ -284,16 +279,13 @@ export class RunnerSupervisor implements Executor, TenantEvictor {
   }
 
   #runOn(slot: RunnerSlot, task: RunTask, tenantId: string, probation: boolean): Promise<RunResult> {
-    return (this.#dispatch(slot, { type: 'run', task }, tenantId) as Promise<RunResult>).catch((error: unknown) => this.#lostRun(error, slot, tenantId, probation))
-  }
-
-  /** A run the runner did not answer (a RunnerError) as its failed result; anything else is thrown on. */
-  #lostRun(error: unknown, slot: RunnerSlot, tenantId: string, probation: boolean): RunResult {
-    if (!(error instanceof RunnerError)) throw error
-    // A worker thread that died under the run while its runner process lived on (the fleet
-    // reports process crashes, not this): alone on probation that convicts, elsewhere it suspects.
-    if (error.code === 'RUNNER_CRASHED' && error.data.threadOnly === true) this.#blame.threadCrashed(slot.index, tenantId, probation && this.#probation.alone(tenantId))
-    return failedRun(error.data.retryable === undefined ? { code: error.code, message: error.message } : { code: error.code, message: error.message, retryable: error.data.retryable })
+    return (this.#dispatch(slot, { type: 'run', task }, tenantId) as Promise<RunResult>).catch((error: unknown) => {
+      if (!(error instanceof RunnerError)) throw error
+      // A worker thread that died under the run while its runner process lived on (the fleet
+      // reports process crashes, not this): alone on probation that convicts, elsewhere it suspects.
+      if (error.code === 'RUNNER_CRASHED' && error.data.threadOnly === true) this.#blame.threadCrashed(slot.index, tenantId, probation && this.#probation.alone(tenantId))
+      return failedRun(error.data.retryable === undefined ? { code: error.code, message: error.message } : { code: error.code, message: error.message, retryable: error.data.retryable })
+    })
   }
 
   #refuseQuarantined(tenantId: string): RunResult | null {
