@@ -78,6 +78,7 @@ export class RunnerMetrics {
     }
     counter('isogate_runner_isolate_hits_total', 'Runs that found their tenant isolate alive', 'isolateHits')
     counter('isogate_runner_isolate_misses_total', 'Runs that created their tenant isolate (cold starts)', 'isolateMisses')
+    counter('isogate_runner_blank_isolate_starts_total', 'Cold starts that took an isolate made ahead while the runner was idle, rather than making one', 'blankStarts')
     counter('isogate_runner_compile_cache_hits_total', 'Runs whose compiled program was cached in the isolate', 'programHits')
     counter('isogate_runner_compile_cache_misses_total', 'Runs that compiled their program', 'programMisses')
     counter('isogate_runner_thread_steps_total', "Runs whose first step entered their isolate synchronously on the worker thread (the fast path)", 'threadSteps')
@@ -90,7 +91,7 @@ export class RunnerMetrics {
     counter('isogate_runner_cpu_held_runs_total', "Runs that arrived at a worker thread while their tenant was over its CPU share (ISOGATE_TENANT_CPU_SHARE) beside a tenant under it: they waited for its rate to decay", 'cpuHeldRuns')
     counter('isogate_runner_thread_crashes_total', 'Worker threads that died inside a runner process (each replaced)', 'threadCrashes')
     counter('isogate_runner_moved_runs_total', 'Runs taken from a worker thread (or a runner without worker threads) held by a long synchronous step before it started them, and run on another thread (or runner)', 'movedRuns')
-    const gauge = (name: string, help: string, key: 'isolates' | 'threads'): void => {
+    const gauge = (name: string, help: string, key: 'isolates' | 'blankIsolates' | 'threads'): void => {
       new Gauge({
         name,
         help,
@@ -102,6 +103,7 @@ export class RunnerMetrics {
       })
     }
     gauge('isogate_runner_isolates', 'Live tenant isolates', 'isolates')
+    gauge('isogate_runner_blank_isolates', 'Isolates made ahead while the runner was idle, for cold starts to take', 'blankIsolates')
     gauge('isogate_runner_worker_threads', "Worker threads of the runner process; 0: its runs execute on the process's own thread (ISOGATE_WORKERS=0)", 'threads')
     new Gauge({
       name: 'isogate_runner_up',

@@ -138,7 +138,7 @@ export async function startIsogate(config: Config, logger: Logger = pino({ level
     const pool = new RunnerSupervisor({
       runners: config.runners,
       standby: config.runnerStandby,
-      pool: { threads: config.workers, maxIsolatesPerThread: config.isolatesPerWorker, isolateIdleMs: config.isolateIdleMs, tenantCpuShare: config.tenantCpuShare, timerSlackUs: config.runnerTimerSlackUs, remoteHostApis: hostApis.remote },
+      pool: { threads: config.workers, maxIsolatesPerThread: config.isolatesPerWorker, isolateIdleMs: config.isolateIdleMs, blankMemoryMb: config.quotaMemoryMb, tenantCpuShare: config.tenantCpuShare, timerSlackUs: config.runnerTimerSlackUs, remoteHostApis: hostApis.remote },
       hostCalls: hostApis.handler,
       near: hostApis.near,
       quarantine: { crashes: config.quarantineCrashes, windowMs: config.quarantineWindowMs, coolDownMs: config.quarantineMs },

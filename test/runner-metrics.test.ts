@@ -3,6 +3,7 @@ import type { Isogate } from '../src/app.js'
 import { childPids } from './helpers/processes.js'
 import { call, deploy, startTestIsogate } from './helpers/isogate.js'
 import { metricTotal } from './helpers/metrics.js'
+import { until } from './helpers/until.js'
 
 const HELLO = `export default { fetch() { return new Response('hello') } }`
 
@@ -52,6 +53,21 @@ t.test('after runs of two tenants, /metrics shows isolate and compile-cache miss
   // A new program's first runs go to the pool until they have earned the thread (step-costs.ts).
   t.equal(metricTotal(hot, 'isogate_runner_thread_steps_total') + metricTotal(hot, 'isogate_runner_pool_steps_total'), 8, 'every run counted once, on the thread or on the pool')
   t.match(hot, /^isogate_runner_isolate_hits_total\{runner="[01]"\} \d+$/m, 'labelled by runner')
+})
+
+t.test("runners make isolates ahead with the tenants' quota while idle, and a new tenant's first run takes one", async (t) => {
+  const isogate = twoRunners
+  const metrics = async (): Promise<string> => (await fetch(`http://127.0.0.1:${isogate.adminPort}/metrics`)).text()
+  const made = await until('two isolates made ahead in each runner', metrics, (text) => metricTotal(text, 'isogate_runner_blank_isolates') === 4)
+  t.match(made, /^isogate_runner_blank_isolates\{runner="0"\} 2$/m, 'labelled by runner')
+  const before = metricTotal(made, 'isogate_runner_blank_isolate_starts_total')
+  const misses = metricTotal(made, 'isogate_runner_isolate_misses_total')
+  await deploy(isogate, 'metrics-blank', '/hello', HELLO)
+  t.equal((await call(isogate, '/metrics-blank/hello')).status, 200)
+  const after = await metrics()
+  t.equal(metricTotal(after, 'isogate_runner_isolate_misses_total'), misses + 1, 'a cold start')
+  // The tenant's isolate has its quota's heap limit (the default, 256 MB): the one made ahead had it too.
+  t.equal(metricTotal(after, 'isogate_runner_blank_isolate_starts_total'), before + 1, 'which took an isolate made ahead')
 })
 
 t.test('ISOGATE_ISOLATES_PER_WORKER and ISOGATE_ISOLATE_IDLE_MS reach the runner processes: the cap evicts, idle isolates go', async (t) => {

@@ -33,6 +33,11 @@ export interface IsolatePoolOptions {
   /** Compiled programs kept per tenant. */
   maxProgramsPerTenant?: number
   /**
+   * The heap limit (MB) of the isolates each thread makes ahead while idle, for cold starts to take
+   * (runner/thread/isolate-host.ts): the tenants' usual quota. Without it, the last cold start's.
+   */
+  blankMemoryMb?: number
+  /**
    * URLs of modules whose default export registers host APIs in each worker,
    * `(registry: HostRegistry) => void` (see runner/thread/host-bridge.ts). Timers are always there.
    */
@@ -82,7 +87,7 @@ export interface PoolStats extends ThreadStats {
 
 /** Adds up the counters of several threads or runners (a counter one of them lacks counts 0); null ones are skipped. */
 export function sumStats(all: Iterable<Partial<PoolStats> | null>): PoolStats {
-  const sum: PoolStats = { isolates: 0, isolateHits: 0, isolateMisses: 0, programHits: 0, programMisses: 0, threadSteps: 0, poolSteps: 0, threadAnswers: 0, poolAnswers: 0, keptAnswers: 0, runBatches: 0, resultTakes: 0, cpuHeldRuns: 0, threads: 0, threadCrashes: 0, movedRuns: 0 }
+  const sum: PoolStats = { isolates: 0, blankIsolates: 0, isolateHits: 0, isolateMisses: 0, programHits: 0, programMisses: 0, threadSteps: 0, poolSteps: 0, blankStarts: 0, threadAnswers: 0, poolAnswers: 0, keptAnswers: 0, runBatches: 0, resultTakes: 0, cpuHeldRuns: 0, threads: 0, threadCrashes: 0, movedRuns: 0 }
   for (const stats of all) {
     if (stats === null) continue
     for (const key of Object.keys(sum) as Array<keyof PoolStats>) sum[key] += stats[key] ?? 0
@@ -103,7 +108,7 @@ const DEFAULTS = {
   maxProgramsPerTenant: 1000,
   hostApiModules: [],
   timerSlackUs: 0,
-} satisfies Omit<Required<IsolatePoolOptions>, 'remoteHostApis' | 'hostCalls' | 'hostSocket' | 'onThreadStartFailure'>
+} satisfies Omit<Required<IsolatePoolOptions>, 'remoteHostApis' | 'hostCalls' | 'hostSocket' | 'onThreadStartFailure' | 'blankMemoryMb'>
 
 /**
  * What each thread's isolate host starts from (thread-host.ts), checked: a worker thread's settings
@@ -118,6 +123,7 @@ export function threadHostSettings(options: IsolatePoolOptions): ThreadHostSetti
     maxIsolates: positiveInteger(options, 'maxIsolatesPerThread'),
     isolateIdleMs: positiveInteger(options, 'isolateIdleMs'),
     maxProgramsPerTenant: positiveInteger(options, 'maxProgramsPerTenant'),
+    blankMemoryMb: blankMemoryMb(options.blankMemoryMb),
     hostApiModules: hostApiModules(options.hostApiModules),
     hostSocket: options.hostSocket !== undefined && apis.length > 0 ? { path: options.hostSocket, apis } : undefined,
   }
@@ -127,6 +133,12 @@ function positiveInteger(options: IsolatePoolOptions, key: keyof typeof DEFAULTS
   const value = options[key] ?? DEFAULTS[key]
   if (typeof value !== 'number' || !Number.isInteger(value)) throw new TypeError(`options.${key} must be an integer`)
   if (value < 1) throw new RangeError(`options.${key} must be a positive integer`)
+  return value
+}
+
+function blankMemoryMb(value: unknown): number | undefined {
+  if (value === undefined) return undefined
+  if (typeof value !== 'number' || !Number.isInteger(value) || value < 1) throw new TypeError('options.blankMemoryMb must be a positive integer')
   return value
 }
 

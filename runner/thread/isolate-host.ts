@@ -8,7 +8,7 @@ import { importError, isNodeModule } from './imports.js'
 import { beginStep, endStep } from '../run-claims.js'
 import { failedRun, nearVersionOf, programKey, runArgs, type CheckResult, type Evicted, type HttpResponseData, type NamedTask, type RunMetrics, type RunResult, type RunTask } from '../protocol.js'
 import { SCRIPT_FILENAME, stackLocation, tenantStack } from './source-location.js'
-import { StepTimeout, TenantIsolate, syntaxError, type AnswerSteps, type PlatformCode, type Program, type SyncStep } from './tenant-isolate.js'
+import { BlankIsolate, StepTimeout, TenantIsolate, syntaxError, type AnswerSteps, type PlatformCode, type Program, type SyncStep } from './tenant-isolate.js'
 import { LimitEnforcer } from './limit-enforcer.js'
 import { StepCosts } from './step-costs.js'
 import { Watchdog } from './watchdog.js'
@@ -22,10 +22,22 @@ export interface IsolateHostOptions {
   registry?: HostRegistry
   /** Where the thread marks its synchronous steps for its shard to see (run-claims.ts); none without. */
   steps?: Int32Array
+  /**
+   * Isolates made ahead while the thread has no run in flight, each taken by a cold start instead
+   * of making one (tenant-isolate.ts BlankIsolate; about 2 MB each). 0: none.
+   */
+  blankIsolates?: number
+  /** The heap limit (MB) they are made with until a cold start asks for another: the tenants' usual quota. */
+  blankMemoryMb?: number
 }
+
+/** Isolates made ahead by default (IsolateHostOptions.blankIsolates). */
+const BLANK_ISOLATES = 2
 
 export interface WorkerStats {
   isolates: number
+  /** Isolates made ahead and not taken yet (BlankIsolate). */
+  blankIsolates: number
   isolateHits: number
   isolateMisses: number
   programHits: number
@@ -34,6 +46,8 @@ export interface WorkerStats {
   threadSteps: number
   /** Runs whose first step went to isolated-vm's pool: a new or long-running program, or code of the isolate maybe executing. */
   poolSteps: number
+  /** Cold starts that took an isolate made ahead (BlankIsolate) rather than making one. */
+  blankStarts: number
   /** Host calls' answers that entered their isolate synchronously on the worker thread (TenantIsolate deliver). */
   threadAnswers: number
   /** Host calls' answers that entered on isolated-vm's pool: a long-running program, or code of the isolate maybe executing. */
@@ -62,11 +76,19 @@ export class IsolateHost {
   readonly #options: IsolateHostOptions
   readonly #watchdog = new Watchdog()
   readonly #bridge: HostBridge
-  readonly #stats: WorkerStats = { isolates: 0, isolateHits: 0, isolateMisses: 0, programHits: 0, programMisses: 0, threadSteps: 0, poolSteps: 0, threadAnswers: 0, poolAnswers: 0, keptAnswers: 0, runBatches: 0, resultTakes: 0 }
+  readonly #stats: WorkerStats = { isolates: 0, blankIsolates: 0, isolateHits: 0, isolateMisses: 0, programHits: 0, programMisses: 0, threadSteps: 0, poolSteps: 0, blankStarts: 0, threadAnswers: 0, poolAnswers: 0, keptAnswers: 0, runBatches: 0, resultTakes: 0 }
   readonly #isolates: LRUCache<string, TenantIsolate>
   readonly #stepCosts = new StepCosts()
   #checker: ivm.Isolate | null = null
   readonly #idleSweep: NodeJS.Timeout
+  /** Isolates made ahead (BlankIsolate), all of #blankMemoryMb's limit. */
+  readonly #blanks: BlankIsolate[] = []
+  readonly #maxBlanks: number
+  /** The limit blanks are made with: the options', then the last cold start's. */
+  #blankMemoryMb: number | undefined
+  #blanksPending = false
+  #runsInFlight = 0
+  #closed = false
 
   constructor(options: IsolateHostOptions) {
     this.#options = options
@@ -81,10 +103,13 @@ export class IsolateHost {
     // and, with updateAgeOnGet, clears and sets it again on every get: a timer per run.
     this.#idleSweep = setInterval(() => this.#isolates.purgeStale(), idleSweepMs(options.isolateIdleMs))
     this.#idleSweep.unref()
+    this.#maxBlanks = options.blankIsolates ?? BLANK_ISOLATES
+    this.#blankMemoryMb = options.blankMemoryMb
+    this.#makeBlanksSoon()
   }
 
   stats(): WorkerStats {
-    return { ...this.#stats, isolates: this.#isolates.size }
+    return { ...this.#stats, isolates: this.#isolates.size, blankIsolates: this.#blanks.length }
   }
 
   /** Lets go of a tenant's isolate and its programs now: disposed once its runs in flight are done (protocol.ts TenantEvictor). */
@@ -99,7 +124,9 @@ export class IsolateHost {
 
   /** Retires every isolate (each is disposed once its runs are done). */
   close(): void {
+    this.#closed = true
     clearInterval(this.#idleSweep)
+    for (const blank of this.#blanks.splice(0)) blank.dispose()
     this.#isolates.clear()
     this.#checker?.dispose()
     this.#checker = null
@@ -137,78 +164,83 @@ export class IsolateHost {
 
   /** Runs a task; its program's source may be left out when `lacks(task)` said it is held. */
   async run(task: NamedTask): Promise<RunResult> {
-    const started = performance.now()
-    const { tenant, start } = this.#tenantIsolate(task)
-    const dispatched = tenant.starting()
-    const limits = new LimitEnforcer(task.limits)
-    // The run's CPU is its own code's (cpu-ledger.ts): the isolate's account names its entries.
-    const run = this.#bridge.begin(task.program.tenantId, limits, task.trace && { ...task.trace, scriptId: task.program.scriptId }, tenant.cpuAccount, nearVersionOf(task))
-    // Its later steps (host calls' answers) may enter synchronously on the same terms as its first (#answerSteps).
-    const key = programKey(task.program)
-    if (this.#stepCosts.sync(key)) run.syncKey = key
-    // A limit the run goes over ends it alone, its siblings spared (watchdog.ts).
-    const stop = this.#watchdog.watch(tenant, limits, run)
-    let raw: DispatchResult | null = null
-    let failure: ErrorData | null = null
+    this.#runsInFlight++
     try {
-      // A program held already starts the run in this turn: a batch's runs go into the isolate
-      // back to back, each taking the result of the one before (tenant-isolate.ts Program.dispatch).
-      const program = tenant.programNow(task.program) ?? (await tenant.program(task.program))
-      // Synchronously only into a quiet isolate: behind a sibling's asynchronous step the call would wait holding the thread (tenant-isolate.ts quiet).
-      const step = tenant.quiet ? this.#firstStep(key, task, started) : undefined
-      if (step === undefined) this.#stats.poolSteps++
-      else this.#stats.threadSteps++
-      const firstStep = this.#dispatch(program, run, task, step)
-      dispatched()
-      raw = await run.result
-      // Unhandled rejections are logged into the run, as Workers does: each step reports those it
-      // left, the first step here, the later ones (host calls' answers) into run.rejections; an
-      // asynchronous one's is in once unhandledRejection has waited for the steps still out.
-      const rejections = [await firstStep]
-      if (run.hostCalls > 0 && !tenant.disposed) rejections.push(await program.unhandledRejection())
-      if (run.rejections !== null) rejections.push(...run.rejections)
-      for (const rejection of rejections) if (rejection !== null) logUnhandledRejection(raw, rejection)
-    } catch (error) {
-      dispatched()
-      if (error instanceof StepTimeout) {
-        this.#stepCosts.ban(key)
-        limits.exceed(error.code)
-        tenant.kill(error.code, run)
+      const started = performance.now()
+      const { tenant, start } = this.#tenantIsolate(task)
+      const dispatched = tenant.starting()
+      const limits = new LimitEnforcer(task.limits)
+      // The run's CPU is its own code's (cpu-ledger.ts): the isolate's account names its entries.
+      const run = this.#bridge.begin(task.program.tenantId, limits, task.trace && { ...task.trace, scriptId: task.program.scriptId }, tenant.cpuAccount, nearVersionOf(task))
+      // Its later steps (host calls' answers) may enter synchronously on the same terms as its first (#answerSteps).
+      const key = programKey(task.program)
+      if (this.#stepCosts.sync(key)) run.syncKey = key
+      // A limit the run goes over ends it alone, its siblings spared (watchdog.ts).
+      const stop = this.#watchdog.watch(tenant, limits, run)
+      let raw: DispatchResult | null = null
+      let failure: ErrorData | null = null
+      try {
+        // A program held already starts the run in this turn: a batch's runs go into the isolate
+        // back to back, each taking the result of the one before (tenant-isolate.ts Program.dispatch).
+        const program = tenant.programNow(task.program) ?? (await tenant.program(task.program))
+        // Synchronously only into a quiet isolate: behind a sibling's asynchronous step the call would wait holding the thread (tenant-isolate.ts quiet).
+        const step = tenant.quiet ? this.#firstStep(key, task, started) : undefined
+        if (step === undefined) this.#stats.poolSteps++
+        else this.#stats.threadSteps++
+        const firstStep = this.#dispatch(program, run, task, step)
+        dispatched()
+        raw = await run.result
+        // Unhandled rejections are logged into the run, as Workers does: each step reports those it
+        // left, the first step here, the later ones (host calls' answers) into run.rejections; an
+        // asynchronous one's is in once unhandledRejection has waited for the steps still out.
+        const rejections = [await firstStep]
+        if (run.hostCalls > 0 && !tenant.disposed) rejections.push(await program.unhandledRejection())
+        if (run.rejections !== null) rejections.push(...run.rejections)
+        for (const rejection of rejections) if (rejection !== null) logUnhandledRejection(raw, rejection)
+      } catch (error) {
+        dispatched()
+        if (error instanceof StepTimeout) {
+          this.#stepCosts.ban(key)
+          limits.exceed(error.code)
+          tenant.kill(error.code, run)
+        }
+        // A run that never started (compile failed) ends here; so must its bridge record.
+        run.abort(error)
+        failure = isSibling(error) ? error.data : tenant.killReason !== null ? new RunnerError(tenant.killReason).data : toErrorData(error)
       }
-      // A run that never started (compile failed) ends here; so must its bridge record.
-      run.abort(error)
-      failure = isSibling(error) ? error.data : tenant.killReason !== null ? new RunnerError(tenant.killReason).data : toErrorData(error)
+      const cpuNs = stop()
+      // Hot runs only: a cold or warm run's CPU includes compiling the program. Per step (each host
+      // call's answer is one): what decides is how long one step holds the thread, and a run of 90
+      // quick `ctx.cache.get`s over 2 ms in all kept its every answer off the thread (a hop to
+      // isolated-vm's pool and back per call).
+      if (start === 'hot' && failure?.code !== 'SCRIPT_SIBLING_LIMIT') this.#stepCosts.record(key, Number(cpuNs) / (run.hostCalls + 1))
+      // Every hot run that went well may reuse a recent reading; anything else reads it afresh.
+      // Never a synchronous read behind a run the watchdog ended early: its code may still hold the isolate.
+      const heapBytes = run.endedEarly ? tenant.sampledHeapBytes(false, true) : tenant.sampledHeapBytes(start !== 'hot' || failure !== null || raw === null || raw.error !== undefined)
+      if (!tenant.disposed && tenant.atMemoryLimit(heapBytes, raw?.error)) {
+        tenant.kill('SCRIPT_MEMORY_LIMIT')
+        limits.exceed('SCRIPT_MEMORY_LIMIT', `the isolate reached its memory limit of ${tenant.memoryMb} MB`)
+      }
+      if (tenant.disposed && this.#isolates.get(tenant.tenantId) === tenant) this.#isolates.delete(tenant.tenantId)
+      const metrics: RunMetrics = {
+        wallMs: performance.now() - started,
+        cpuMs: Number(cpuNs) / 1e6,
+        heapBytes,
+        apiCalls: limits.apiCalls,
+        outputBytes: logBytes(raw),
+        start,
+      }
+      // An API-call limit is the run's own doing even when the script then failed another way.
+      if (limits.exceeded?.code === 'SCRIPT_API_CALL_LIMIT') failure = limits.exceeded
+      else failure = limits.exceeded ?? failure
+      if (failure !== null || raw === null) {
+        const logs = Array.isArray(raw?.logs) ? raw.logs : []
+        return failedRun(failure ?? toErrorData(new RunnerError('SCRIPT_ERROR')), metrics, logs)
+      }
+      return settle(raw, task.kind, limits, metrics)
+    } finally {
+      if (--this.#runsInFlight === 0) this.#makeBlanksSoon()
     }
-    const cpuNs = stop()
-    // Hot runs only: a cold or warm run's CPU includes compiling the program. Per step (each host
-    // call's answer is one): what decides is how long one step holds the thread, and a run of 90
-    // quick `ctx.cache.get`s over 2 ms in all kept its every answer off the thread (a hop to
-    // isolated-vm's pool and back per call).
-    if (start === 'hot' && failure?.code !== 'SCRIPT_SIBLING_LIMIT') this.#stepCosts.record(key, Number(cpuNs) / (run.hostCalls + 1))
-    // Every hot run that went well may reuse a recent reading; anything else reads it afresh.
-    // Never a synchronous read behind a run the watchdog ended early: its code may still hold the isolate.
-    const heapBytes = run.endedEarly ? tenant.sampledHeapBytes(false, true) : tenant.sampledHeapBytes(start !== 'hot' || failure !== null || raw === null || raw.error !== undefined)
-    if (!tenant.disposed && tenant.atMemoryLimit(heapBytes, raw?.error)) {
-      tenant.kill('SCRIPT_MEMORY_LIMIT')
-      limits.exceed('SCRIPT_MEMORY_LIMIT', `the isolate reached its memory limit of ${tenant.memoryMb} MB`)
-    }
-    if (tenant.disposed && this.#isolates.get(tenant.tenantId) === tenant) this.#isolates.delete(tenant.tenantId)
-    const metrics: RunMetrics = {
-      wallMs: performance.now() - started,
-      cpuMs: Number(cpuNs) / 1e6,
-      heapBytes,
-      apiCalls: limits.apiCalls,
-      outputBytes: logBytes(raw),
-      start,
-    }
-    // An API-call limit is the run's own doing even when the script then failed another way.
-    if (limits.exceeded?.code === 'SCRIPT_API_CALL_LIMIT') failure = limits.exceeded
-    else failure = limits.exceeded ?? failure
-    if (failure !== null || raw === null) {
-      const logs = Array.isArray(raw?.logs) ? raw.logs : []
-      return failedRun(failure ?? toErrorData(new RunnerError('SCRIPT_ERROR')), metrics, logs)
-    }
-    return settle(raw, task.kind, limits, metrics)
   }
 
   /** Dispatches a run; a synchronous first step is marked for the shard while it holds the thread (run-claims.ts). */
@@ -293,6 +325,33 @@ export class IsolateHost {
     }
   }
 
+  /**
+   * Makes isolates ahead (BlankIsolate), one a turn, while no run is in flight: about 3.5 ms of
+   * the thread each, which a run arriving meanwhile waits for, but only after a cold start took
+   * one (or at the start), so at most one such wait per cold start. A runner's standby starts with
+   * them made, for the tenants of the runner it replaces.
+   */
+  #makeBlanksSoon(): void {
+    if (this.#blanksPending || this.#closed || this.#blankMemoryMb === undefined) return
+    if (this.#blanks.length >= this.#maxBlanks && this.#blanks.every((blank) => blank.memoryMb === this.#blankMemoryMb)) return
+    this.#blanksPending = true
+    setImmediate(() => {
+      this.#blanksPending = false
+      if (this.#closed || this.#runsInFlight > 0 || this.#blankMemoryMb === undefined) return
+      const memoryMb = this.#blankMemoryMb
+      // Those of a limit no longer asked for would go unused.
+      for (let i = this.#blanks.length - 1; i >= 0; i--) if (this.#blanks[i]?.memoryMb !== memoryMb) this.#blanks.splice(i, 1)[0]?.dispose()
+      if (this.#blanks.length >= this.#maxBlanks) return
+      try {
+        this.#blanks.push(new BlankIsolate(this.#options.platform, memoryMb))
+      } catch {
+        // No isolate could be made (memory): cold starts make their own, as without blanks.
+        return
+      }
+      this.#makeBlanksSoon()
+    })
+  }
+
   #tenantIsolate(task: NamedTask): { tenant: TenantIsolate; start: RunMetrics['start'] } {
     const existing = this.#isolates.get(task.program.tenantId)
     // One memory limit per tenant isolate (the heap is the tenant's, shared by its scripts): the
@@ -306,13 +365,19 @@ export class IsolateHost {
     }
     this.#stats.isolateMisses++
     this.#stats.programMisses++
+    const memoryMb = task.isolateMemoryMb ?? Math.max(task.limits.memoryMb, existing?.memoryMb ?? 0)
+    const blank = this.#blankMemoryMb === memoryMb ? this.#blanks.pop() : undefined
+    if (blank !== undefined) this.#stats.blankStarts++
+    // The next blanks are made for the limit cold starts ask for now.
+    this.#blankMemoryMb = memoryMb
     const tenant = new TenantIsolate({
       tenantId: task.program.tenantId,
-      memoryMb: task.isolateMemoryMb ?? Math.max(task.limits.memoryMb, existing?.memoryMb ?? 0),
+      memoryMb,
       platform: this.#options.platform,
       bridge: this.#bridge,
       maxPrograms: this.#options.maxProgramsPerTenant,
       answerSteps: this.#answerSteps,
+      blank,
     })
     this.#isolates.set(task.program.tenantId, tenant)
     return { tenant, start: 'cold' }

@@ -86,6 +86,44 @@ export interface TenantIsolateOptions {
   maxPrograms: number
   /** How host calls' answers may enter synchronously; without it, always on isolated-vm's pool. */
   answerSteps?: AnswerSteps
+  /** An isolate made ahead of `memoryMb`'s limit (BlankIsolate), which this tenant takes instead of making one. */
+  blank?: BlankIsolate | undefined
+}
+
+/**
+ * An isolate made ahead of the tenant that will own it, while its thread had nothing else to do
+ * (isolate-host.ts): V8's isolate, the platform's script compiled in it and an empty context,
+ * about half of a cold start. It holds nothing of any tenant and no tenant code ever ran in it:
+ * the tenant that takes it owns it from then on, as if it had been made for that tenant, and it
+ * goes to no other.
+ *
+ * @example
+ * const blank = new BlankIsolate(platform, 256)
+ * const tenant = new TenantIsolate({ ...options, memoryMb: 256, blank })
+ */
+export class BlankIsolate {
+  readonly memoryMb: number
+  readonly isolate: ivm.Isolate
+  readonly platform: ivm.Script
+  readonly absorber: ivm.Script
+  readonly context: ivm.Context
+
+  constructor(platform: PlatformCode, memoryMb: number) {
+    this.memoryMb = memoryMb
+    this.isolate = new ivm.Isolate({ memoryLimit: memoryMb })
+    try {
+      this.platform = compilePlatformScript(this.isolate, platform, PLATFORM_FILENAME)
+      this.absorber = this.isolate.compileScriptSync('0')
+      this.context = this.isolate.createContextSync()
+    } catch (error) {
+      this.isolate.dispose()
+      throw error
+    }
+  }
+
+  dispose(): void {
+    if (!this.isolate.isDisposed) this.isolate.dispose()
+  }
 }
 
 /** The host's say in how a run's later steps (host calls' answers) enter its isolate (isolate-host.ts). */
@@ -142,6 +180,8 @@ export class TenantIsolate {
   /** Which run's code the CPU went to (cpu-ledger.ts), shared with the platform in every context. */
   readonly cpuAccount: IsolateCpuAccount
   #absorber: ivm.Script
+  /** The empty context of the blank isolate this one was made from, until the first program's context takes it. */
+  #blankContext: ivm.Context | null = null
   #lastHeapBytes = 0
   #runsSinceHeap = 0
   #heapReading = false
@@ -162,10 +202,19 @@ export class TenantIsolate {
     this.memoryMb = options.memoryMb
     this.#bridge = options.bridge
     this.#answerSteps = options.answerSteps
-    this.#isolate = new ivm.Isolate({ memoryLimit: options.memoryMb })
     this.#platformCode = options.platform
-    this.#platform = this.#compileScript(options.platform, PLATFORM_FILENAME)
-    this.#absorber = this.#isolate.compileScriptSync('0')
+    const blank = options.blank
+    if (blank !== undefined && blank.memoryMb === options.memoryMb && !blank.isolate.isDisposed) {
+      this.#isolate = blank.isolate
+      this.#platform = blank.platform
+      this.#absorber = blank.absorber
+      this.#blankContext = blank.context
+    } else {
+      blank?.dispose()
+      this.#isolate = new ivm.Isolate({ memoryLimit: options.memoryMb })
+      this.#platform = compilePlatformScript(this.#isolate, options.platform, PLATFORM_FILENAME)
+      this.#absorber = this.#isolate.compileScriptSync('0')
+    }
     this.cpuAccount = new IsolateCpuAccount(this.#bridge.ledger, () => Number(this.cpuTimeNs()))
     this.#programs = new LRUCache<string, Promise<Program>>({
       max: options.maxPrograms,
@@ -389,10 +438,6 @@ export class TenantIsolate {
     return script.cachedData
   }
 
-  #compileScript({ source, cachedData }: PlatformScript, filename: string): ivm.Script {
-    return this.#isolate.compileScriptSync(source, { filename, ...(cachedData ? { cachedData } : {}) })
-  }
-
   /**
    * Evaluates a platform chunk's script in `context`, where platform code asked for it (chunks.js),
    * and hands back the factory it evaluates to: a synchronous host call that re-enters the isolate.
@@ -406,7 +451,7 @@ export class TenantIsolate {
     if (chunk === undefined) throw new TypeError(`isogate: there is no platform chunk ${String(name)}`)
     let script = this.#chunks.get(name as string)
     if (script === undefined) {
-      script = this.#compileScript(chunk, chunkFilename(name as string))
+      script = compilePlatformScript(this.#isolate, chunk, chunkFilename(name as string))
       this.#chunks.set(name as string, script)
     }
     const factory = script.runSync(context, { reference: true }) as ivm.Reference
@@ -503,7 +548,8 @@ export class TenantIsolate {
   #prepareContext(): PreparedContext {
     const refs: ivm.Reference[] = []
     let releaseBridge = (): void => undefined
-    const context = this.#isolate.createContextSync()
+    const context = this.#blankContext ?? this.#isolate.createContextSync()
+    this.#blankContext = null
     const chunk = new ivm.Reference((name: unknown) => this.#runChunk(context, name))
     const release = (): void => {
       // References into a context keep it alive: release them all before the context.
@@ -825,6 +871,11 @@ function siblingLimit(code: RunnerErrorCode): RunnerError {
 /** V8 heap in use plus ArrayBuffer memory: what memoryLimit bounds. */
 function limitedBytes(stats: ivm.HeapStatistics): number {
   return stats.used_heap_size + stats.externally_allocated_size
+}
+
+/** A platform script compiled in `isolate`, with the code cache this process made for it when there is one. */
+function compilePlatformScript(isolate: ivm.Isolate, { source, cachedData }: PlatformScript, filename: string): ivm.Script {
+  return isolate.compileScriptSync(source, { filename, ...(cachedData ? { cachedData } : {}) })
 }
 
 function compileModule(isolate: ivm.Isolate, source: string): ivm.Module {

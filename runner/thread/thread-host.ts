@@ -12,6 +12,8 @@ export interface ThreadHostSettings {
   maxIsolates: number
   isolateIdleMs: number
   maxProgramsPerTenant: number
+  /** The heap limit (MB) of the isolates made ahead for cold starts (isolate-host.ts); without it, the last cold start's. */
+  blankMemoryMb?: number | undefined
   /**
    * Modules whose default export registers host APIs: `(registry: HostRegistry) => void`. This is
    * how host APIs that live outside runner/ (db, fetch, cache, events) plug into every worker.
@@ -47,6 +49,7 @@ export async function startIsolateHost(settings: ThreadHostSettings, steps?: Int
     maxIsolates: settings.maxIsolates,
     isolateIdleMs: settings.isolateIdleMs,
     maxProgramsPerTenant: settings.maxProgramsPerTenant,
+    ...(settings.blankMemoryMb === undefined ? {} : { blankMemoryMb: settings.blankMemoryMb }),
     registry,
     ...(steps === undefined ? {} : { steps }),
   })
