@@ -4,7 +4,7 @@ import { RUNNER_V8_FLAGS } from '../runner/supervisor/v8-flags.js'
 
 /** A start kind's latency from bench/runner-bench.ts: a row of the report's start table. */
 export interface StartMeasurement {
-  /** `start-cold`, `start-warm`, `start-hot`, with `-typical` for the URL-parsing handler. */
+  /** `start-cold`, `start-cold-idle`, `start-warm`, `start-hot`, with `-typical` for the URL-parsing handler. */
   scenario: string
   medianMs: number
   p90Ms: number
@@ -44,6 +44,7 @@ interface Stats {
 /** The part of runner-bench's `--json` output the report reads; the rest is kept as it came. */
 interface RunnerBenchReport {
   cold: Record<'hello' | 'typical', Stats>
+  coldAfterIdle: Record<'hello' | 'typical', Stats>
   warm: Record<'hello' | 'typical', Stats>
   hot: Record<'hello' | 'typical', Stats & { overCall: number }>
   rss: { baselineMiB: number; atAllMiB: number; tenants: number }
@@ -54,7 +55,9 @@ interface RunnerBenchReport {
  * Runs bench/runner-bench.ts in a child process (compiled when this is, so `npm run bench` needs
  * no TypeScript loader) and returns its cold, warm and hot medians, the RSS of its warm tenants,
  * and the whole JSON report.
- * `warm` is the version that arrives after the worker was idle for a moment, as deploys do.
+ * `cold` is new tenants back to back (no isolate made ahead), `cold-idle` a new tenant after the
+ * thread was idle for a moment (one made ahead); `warm` is the version that arrives after the
+ * worker was idle for a moment, as deploys do.
  */
 export async function measureStarts(runs: number, tenants: number): Promise<{ starts: StartMeasurement[]; rss: RssMeasurement; spread: SpreadMeasurement; raw: unknown }> {
   const output = await runChild(nodeArgs('bench/runner-bench', [...RUNNER_V8_FLAGS], ['--runs', String(runs), '--tenants', String(tenants), '--json']))
@@ -63,7 +66,7 @@ export async function measureStarts(runs: number, tenants: number): Promise<{ st
   for (const script of ['hello', 'typical'] as const) {
     const suffix = script === 'hello' ? '' : `-${script}`
     const row = (kind: string, stats: Stats): StartMeasurement => ({ scenario: `start-${kind}${suffix}`, medianMs: stats.median, p90Ms: stats.p90, runs: stats.runs })
-    starts.push(row('cold', raw.cold[script]), row('warm', raw.warm[script]), { ...row('hot', raw.hot[script]), overEmptyCallUs: raw.hot[script].overCall * 1000 })
+    starts.push(row('cold', raw.cold[script]), row('cold-idle', raw.coldAfterIdle[script]), row('warm', raw.warm[script]), { ...row('hot', raw.hot[script]), overEmptyCallUs: raw.hot[script].overCall * 1000 })
   }
   const { baselineMiB, atAllMiB } = raw.rss
   const rss: RssMeasurement = { scenario: 'warm-tenants-rss', tenants: raw.rss.tenants, totalMiB: atAllMiB, perTenantKiB: ((atAllMiB - baselineMiB) * 1024) / raw.rss.tenants }

@@ -75,7 +75,7 @@ t.test('the bench harness runs every scenario against isogate and the uWS baseli
   t.type(stormy?.ratioToNoCrash, 'number', 'throughput with crashes is compared with throughput without')
   t.match(report, /\| bystanders-crashing@10 \| [1-9]\d* \| 0 \| 0 \| [\d.]+ \|/, 'the crash table reports crashes, errors, non-2xx and the ratio')
 
-  for (const scenario of ['start-cold', 'start-warm', 'start-hot']) {
+  for (const scenario of ['start-cold', 'start-cold-idle', 'start-warm', 'start-hot']) {
     const start = json.starts.find((s) => s.scenario === scenario)
     t.ok(start !== undefined && start.medianMs > 0 && start.p90Ms >= start.medianMs && start.runs >= 10, `${scenario} latency was measured`)
     t.match(report, new RegExp(`\\| ${scenario} \\| [\\d.]+ \\| [\\d.]+ \\|`), `${scenario} is in the report`)
