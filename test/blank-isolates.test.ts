@@ -1,13 +1,14 @@
 import t, { type Test } from 'tap'
 import { IsolateHost } from '../runner/thread/isolate-host.js'
+import { TenantIsolate } from '../runner/thread/tenant-isolate.js'
 import type { RunTask } from '../runner/protocol.js'
 import { bodyText, fetchTask } from './helpers/programs.js'
-import { platform } from './helpers/main-thread-isolates.js'
+import { bridge, platform } from './helpers/main-thread-isolates.js'
 import { until } from './helpers/until.js'
 
-// Isolates made ahead while the thread is idle (runner/thread/isolate-host.ts, BlankIsolate in
-// runner/thread/tenant-isolate.ts), on the test process's main thread as a runner without worker
-// threads holds them.
+// Isolates made ahead while the thread is idle (runner/thread/isolate-host.ts, TenantIsolate.ahead
+// in runner/thread/tenant-isolate.ts), on the test process's main thread as a runner without
+// worker threads holds them.
 
 const HELLO = `export default { fetch() { return new Response('hello') } }`
 
@@ -102,6 +103,28 @@ export default { fetch() { return new Response(String(globalThis.left)) } }`
   t.equal(host.stats().blankStarts, 2, 'both took one')
   t.equal(a.ok && bodyText(a.response?.body), 'tenant a')
   t.equal(b.ok && bodyText(b.response?.body), 'undefined undefined', "nothing of tenant a's in tenant b's isolate")
+})
+
+t.test("a tenant in an isolate made ahead makes host calls as itself: its platform, booted before the tenant was known, answers for that tenant's runs", async (t) => {
+  const host = newHost(t, { blankMemoryMb: 64 })
+  await blanksMade(host, 2)
+  // setTimeout is a host call (timers.sleep), answered only for a run of the context's tenant.
+  const sleeper = `export default { async fetch() { await new Promise((resolve) => setTimeout(resolve, 5)); return new Response('slept') } }`
+  const result = await host.run(quotaTask('blank-sleeper', sleeper, 64))
+  t.equal(host.stats().blankStarts, 1)
+  t.equal(result.ok && bodyText(result.response?.body), 'slept', JSON.stringify(result.error))
+})
+
+t.test('an isolate made ahead has no tenant until one takes it, and is taken once', async (t) => {
+  const made = TenantIsolate.ahead({ memoryMb: 64, platform, bridge, maxPrograms: 4 })
+  t.teardown(() => made.retire())
+  t.ok(made.unowned)
+  t.throws(() => made.tenantId, /no tenant/)
+  made.adopt('ahead-a')
+  t.notOk(made.unowned)
+  t.equal(made.tenantId, 'ahead-a')
+  t.throws(() => made.adopt('ahead-b'), /ahead-a's already/, 'a second tenant cannot take it')
+  t.equal(made.tenantId, 'ahead-a')
 })
 
 t.test('closing the host disposes those made ahead and makes no more', async (t) => {

@@ -62,12 +62,23 @@ t.test("runners make isolates ahead with the tenants' quota while idle, and a ne
   t.match(made, /^isogate_runner_blank_isolates\{runner="0"\} 2$/m, 'labelled by runner')
   const before = metricTotal(made, 'isogate_runner_blank_isolate_starts_total')
   const misses = metricTotal(made, 'isogate_runner_isolate_misses_total')
-  await deploy(isogate, 'metrics-blank', '/hello', HELLO)
-  t.equal((await call(isogate, '/metrics-blank/hello')).status, 200)
+  // Its platform was booted before any tenant was known: its host calls are this tenant's all the same.
+  const cached = `export default { async fetch(request, env, ctx) {
+  const seen = await ctx.cache.get('mine')
+  await ctx.cache.set('mine', 'blank tenant')
+  return new Response(String(seen))
+} }`
+  await deploy(isogate, 'metrics-blank', '/hello', cached)
+  const first = await call(isogate, '/metrics-blank/hello')
+  t.equal(first.status, 200)
+  t.equal(await first.text(), 'null', 'nothing cached before its first run')
   const after = await metrics()
   t.equal(metricTotal(after, 'isogate_runner_isolate_misses_total'), misses + 1, 'a cold start')
   // The tenant's isolate has its quota's heap limit (the default, 256 MB): the one made ahead had it too.
   t.equal(metricTotal(after, 'isogate_runner_blank_isolate_starts_total'), before + 1, 'which took an isolate made ahead')
+  t.equal(await (await call(isogate, '/metrics-blank/hello')).text(), 'blank tenant', 'its own cache entry, read back')
+  await deploy(isogate, 'metrics-blank-other', '/hello', cached)
+  t.equal(await (await call(isogate, '/metrics-blank-other/hello')).text(), 'null', 'another tenant does not see it')
 })
 
 t.test('ISOGATE_ISOLATES_PER_WORKER and ISOGATE_ISOLATE_IDLE_MS reach the runner processes: the cap evicts, idle isolates go', async (t) => {

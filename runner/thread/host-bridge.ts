@@ -410,10 +410,17 @@ export class HostBridge {
     return run
   }
 
-  /** The References for one new context of `tenantId`'s isolate. */
-  forContext(tenantId: string, deliver: AnswerDelivery): ContextBridge {
+  /**
+   * The References for one new context of an isolate whose tenant `tenant()` names, read at each
+   * call: null while the isolate was made ahead and no tenant took it (tenant-isolate.ts ahead),
+   * when no run is the context's and no call is answered, as for a call from no run.
+   */
+  forContext(tenant: () => string | null, deliver: AnswerDelivery): ContextBridge {
     const call = new ivm.Reference((runId: unknown, callId: unknown, name: unknown, args: unknown, sync: unknown): Envelope | undefined => {
       if (typeof callId !== 'number') return undefined
+      const tenantId = tenant()
+      // No tenant, no run of it: a call from no run is not answered (a spare's warm-up makes none).
+      if (tenantId === null) return undefined
       // Asked synchronously (HostRegistry.peeked): an answer at hand goes back as the result.
       if (sync === true) {
         const now = this.#peek(tenantId, runId, name, args)
@@ -428,7 +435,8 @@ export class HostBridge {
       return undefined
     })
     const complete = new ivm.Reference((runId: number, result: unknown) => {
-      this.#runOf(tenantId, runId)?.complete(resultFromIsolate(result))
+      const tenantId = tenant()
+      if (tenantId !== null) this.#runOf(tenantId, runId)?.complete(resultFromIsolate(result))
     })
     const toASCII = new ivm.Reference(toASCIIEnvelope)
     return {

@@ -8,7 +8,7 @@ import { importError, isNodeModule } from './imports.js'
 import { beginStep, endStep } from '../run-claims.js'
 import { failedRun, nearVersionOf, programKey, runArgs, type CheckResult, type Evicted, type HttpResponseData, type NamedTask, type RunMetrics, type RunResult, type RunTask } from '../protocol.js'
 import { SCRIPT_FILENAME, stackLocation, tenantStack } from './source-location.js'
-import { BlankIsolate, StepTimeout, TenantIsolate, syntaxError, type AnswerSteps, type PlatformCode, type Program, type SyncStep } from './tenant-isolate.js'
+import { StepTimeout, TenantIsolate, syntaxError, type TenantIsolateOptions, type AnswerSteps, type PlatformCode, type Program, type SyncStep } from './tenant-isolate.js'
 import { LimitEnforcer } from './limit-enforcer.js'
 import { StepCosts } from './step-costs.js'
 import { Watchdog } from './watchdog.js'
@@ -24,7 +24,7 @@ export interface IsolateHostOptions {
   steps?: Int32Array
   /**
    * Isolates made ahead while the thread has no run in flight, each taken by a cold start instead
-   * of making one (tenant-isolate.ts BlankIsolate; about 1.1 MiB of RSS each). 0: none.
+   * of making one (TenantIsolate.ahead; about 1.5 MiB of RSS each). 0: none.
    */
   blankIsolates?: number
   /** The heap limit (MB) they are made with until a cold start asks for another: the tenants' usual quota. */
@@ -36,7 +36,7 @@ const BLANK_ISOLATES = 2
 
 export interface WorkerStats {
   isolates: number
-  /** Isolates made ahead and not taken yet (BlankIsolate). */
+  /** Isolates made ahead and not taken yet (TenantIsolate.ahead). */
   blankIsolates: number
   isolateHits: number
   isolateMisses: number
@@ -46,7 +46,7 @@ export interface WorkerStats {
   threadSteps: number
   /** Runs whose first step went to isolated-vm's pool: a new or long-running program, or code of the isolate maybe executing. */
   poolSteps: number
-  /** Cold starts that took an isolate made ahead (BlankIsolate) rather than making one. */
+  /** Cold starts that took an isolate made ahead (TenantIsolate.ahead) rather than making one. */
   blankStarts: number
   /** Host calls' answers that entered their isolate synchronously on the worker thread (TenantIsolate deliver). */
   threadAnswers: number
@@ -81,8 +81,8 @@ export class IsolateHost {
   readonly #stepCosts = new StepCosts()
   #checker: ivm.Isolate | null = null
   readonly #idleSweep: NodeJS.Timeout
-  /** Isolates made ahead (BlankIsolate), all of #blankMemoryMb's limit. */
-  readonly #blanks: BlankIsolate[] = []
+  /** Isolates made ahead (TenantIsolate.ahead), no tenant's yet. */
+  readonly #blanks: TenantIsolate[] = []
   readonly #maxBlanks: number
   /** The limit blanks are made with: the options', then the last cold start's. */
   #blankMemoryMb: number | undefined
@@ -126,7 +126,7 @@ export class IsolateHost {
   close(): void {
     this.#closed = true
     clearInterval(this.#idleSweep)
-    for (const blank of this.#blanks.splice(0)) blank.dispose()
+    for (const blank of this.#blanks.splice(0)) blank.retire()
     this.#isolates.clear()
     this.#checker?.dispose()
     this.#checker = null
@@ -137,7 +137,7 @@ export class IsolateHost {
    * isolated-vm's pool (TenantIsolate.settled): the thread may end then.
    */
   async shutdown(): Promise<void> {
-    const tenants = [...this.#isolates.values()]
+    const tenants = [...this.#isolates.values(), ...this.#blanks]
     this.close()
     await Promise.all(tenants.map((tenant) => tenant.settled()))
   }
@@ -147,7 +147,7 @@ export class IsolateHost {
    * uncaught error, worker.ts), and resolves once nothing of them executes on isolated-vm's pool.
    */
   async abandon(): Promise<void> {
-    const tenants = [...this.#isolates.values()]
+    const tenants = [...this.#isolates.values(), ...this.#blanks]
     this.close()
     for (const tenant of tenants) tenant.kill('RUNNER_CRASHED')
     await Promise.all(tenants.map((tenant) => tenant.settled()))
@@ -326,8 +326,8 @@ export class IsolateHost {
   }
 
   /**
-   * Makes isolates ahead (BlankIsolate), one a turn, while no run is in flight: about 3.5 ms of
-   * the thread each, which a run arriving meanwhile waits for, but only after a cold start took
+   * Makes isolates ahead (TenantIsolate.ahead), one a turn, while no run is in flight: about 5 ms
+   * of the thread each, which a run arriving meanwhile waits for, but only after a cold start took
    * one (or at the start), so at most one such wait per cold start. A runner's standby starts with
    * them made, for the tenants of the runner it replaces.
    */
@@ -340,16 +340,30 @@ export class IsolateHost {
       if (this.#closed || this.#runsInFlight > 0 || this.#blankMemoryMb === undefined) return
       const memoryMb = this.#blankMemoryMb
       // Those of a limit no longer asked for would go unused.
-      for (let i = this.#blanks.length - 1; i >= 0; i--) if (this.#blanks[i]?.memoryMb !== memoryMb) this.#blanks.splice(i, 1)[0]?.dispose()
+      for (let i = this.#blanks.length - 1; i >= 0; i--) if (this.#blanks[i]?.memoryMb !== memoryMb) this.#blanks.splice(i, 1)[0]?.retire()
       if (this.#blanks.length >= this.#maxBlanks) return
       try {
-        this.#blanks.push(new BlankIsolate(this.#options.platform, memoryMb))
+        this.#blanks.push(TenantIsolate.ahead(this.#isolateOptions(memoryMb)))
       } catch {
         // No isolate could be made (memory): cold starts make their own, as without blanks.
         return
       }
       this.#makeBlanksSoon()
     })
+  }
+
+  /** The oldest made ahead (its warm-up done first) of heap limit `memoryMb` that is still whole, if there is one. */
+  #takeBlank(memoryMb: number): TenantIsolate | undefined {
+    while (this.#blanks.length > 0) {
+      const blank = this.#blanks.shift() as TenantIsolate
+      if (blank.memoryMb === memoryMb && blank.usable) return blank
+      blank.retire()
+    }
+    return undefined
+  }
+
+  #isolateOptions(memoryMb: number): Omit<TenantIsolateOptions, 'tenantId'> {
+    return { memoryMb, platform: this.#options.platform, bridge: this.#bridge, maxPrograms: this.#options.maxProgramsPerTenant, answerSteps: this.#answerSteps }
   }
 
   #tenantIsolate(task: NamedTask): { tenant: TenantIsolate; start: RunMetrics['start'] } {
@@ -366,19 +380,14 @@ export class IsolateHost {
     this.#stats.isolateMisses++
     this.#stats.programMisses++
     const memoryMb = task.isolateMemoryMb ?? Math.max(task.limits.memoryMb, existing?.memoryMb ?? 0)
-    const blank = this.#blankMemoryMb === memoryMb ? this.#blanks.pop() : undefined
-    if (blank !== undefined) this.#stats.blankStarts++
-    // The next blanks are made for the limit cold starts ask for now.
+    // The next isolates are made ahead for the limit cold starts ask for now.
     this.#blankMemoryMb = memoryMb
-    const tenant = new TenantIsolate({
-      tenantId: task.program.tenantId,
-      memoryMb,
-      platform: this.#options.platform,
-      bridge: this.#bridge,
-      maxPrograms: this.#options.maxProgramsPerTenant,
-      answerSteps: this.#answerSteps,
-      blank,
-    })
+    const blank = this.#takeBlank(memoryMb)
+    if (blank !== undefined) {
+      this.#stats.blankStarts++
+      blank.adopt(task.program.tenantId)
+    }
+    const tenant = blank ?? new TenantIsolate({ tenantId: task.program.tenantId, ...this.#isolateOptions(memoryMb) })
     this.#isolates.set(task.program.tenantId, tenant)
     return { tenant, start: 'cold' }
   }

@@ -78,7 +78,8 @@ export class StepTimeout extends Error {
 }
 
 export interface TenantIsolateOptions {
-  tenantId: string
+  /** Its tenant; null for an isolate made ahead, which a tenant takes later (adopt). */
+  tenantId: string | null
   memoryMb: number
   platform: PlatformCode
   bridge: HostBridge
@@ -86,44 +87,6 @@ export interface TenantIsolateOptions {
   maxPrograms: number
   /** How host calls' answers may enter synchronously; without it, always on isolated-vm's pool. */
   answerSteps?: AnswerSteps
-  /** An isolate made ahead of `memoryMb`'s limit (BlankIsolate), which this tenant takes instead of making one. */
-  blank?: BlankIsolate | undefined
-}
-
-/**
- * An isolate made ahead of the tenant that will own it, while its thread had nothing else to do
- * (isolate-host.ts): V8's isolate, the platform's script compiled in it and an empty context,
- * about half of a cold start. It holds nothing of any tenant and no tenant code ever ran in it:
- * the tenant that takes it owns it from then on, as if it had been made for that tenant, and it
- * goes to no other.
- *
- * @example
- * const blank = new BlankIsolate(platform, 256)
- * const tenant = new TenantIsolate({ ...options, memoryMb: 256, blank })
- */
-export class BlankIsolate {
-  readonly memoryMb: number
-  readonly isolate: ivm.Isolate
-  readonly platform: ivm.Script
-  readonly absorber: ivm.Script
-  readonly context: ivm.Context
-
-  constructor(platform: PlatformCode, memoryMb: number) {
-    this.memoryMb = memoryMb
-    this.isolate = new ivm.Isolate({ memoryLimit: memoryMb })
-    try {
-      this.platform = compilePlatformScript(this.isolate, platform, PLATFORM_FILENAME)
-      this.absorber = this.isolate.compileScriptSync('0')
-      this.context = this.isolate.createContextSync()
-    } catch (error) {
-      this.isolate.dispose()
-      throw error
-    }
-  }
-
-  dispose(): void {
-    if (!this.isolate.isDisposed) this.isolate.dispose()
-  }
 }
 
 /** The host's say in how a run's later steps (host calls' answers) enter its isolate (isolate-host.ts). */
@@ -154,7 +117,8 @@ const TIMED_OUT = /^Script execution timed out/
  * An isolate that hit its CPU or memory limit is condemned: disposed and never reused.
  */
 export class TenantIsolate {
-  readonly tenantId: string
+  /** Its tenant: set at construction, or when a tenant takes an isolate made ahead (adopt), once. */
+  #tenantId: string | null
   readonly memoryMb: number
   #isolate: ivm.Isolate
   #platformCode: PlatformCode
@@ -180,8 +144,6 @@ export class TenantIsolate {
   /** Which run's code the CPU went to (cpu-ledger.ts), shared with the platform in every context. */
   readonly cpuAccount: IsolateCpuAccount
   #absorber: ivm.Script
-  /** The empty context of the blank isolate this one was made from, until the first program's context takes it. */
-  #blankContext: ivm.Context | null = null
   #lastHeapBytes = 0
   #runsSinceHeap = 0
   #heapReading = false
@@ -198,23 +160,14 @@ export class TenantIsolate {
   #starting = 0
 
   constructor(options: TenantIsolateOptions) {
-    this.tenantId = options.tenantId
+    this.#tenantId = options.tenantId
     this.memoryMb = options.memoryMb
     this.#bridge = options.bridge
     this.#answerSteps = options.answerSteps
+    this.#isolate = new ivm.Isolate({ memoryLimit: options.memoryMb })
     this.#platformCode = options.platform
-    const blank = options.blank
-    if (blank !== undefined && blank.memoryMb === options.memoryMb && !blank.isolate.isDisposed) {
-      this.#isolate = blank.isolate
-      this.#platform = blank.platform
-      this.#absorber = blank.absorber
-      this.#blankContext = blank.context
-    } else {
-      blank?.dispose()
-      this.#isolate = new ivm.Isolate({ memoryLimit: options.memoryMb })
-      this.#platform = compilePlatformScript(this.#isolate, options.platform, PLATFORM_FILENAME)
-      this.#absorber = this.#isolate.compileScriptSync('0')
-    }
+    this.#platform = compilePlatformScript(this.#isolate, options.platform, PLATFORM_FILENAME)
+    this.#absorber = this.#isolate.compileScriptSync('0')
     this.cpuAccount = new IsolateCpuAccount(this.#bridge.ledger, () => Number(this.cpuTimeNs()))
     this.#programs = new LRUCache<string, Promise<Program>>({
       max: options.maxPrograms,
@@ -222,6 +175,43 @@ export class TenantIsolate {
         program.then((p) => p.release(), () => undefined)
       },
     })
+  }
+
+  /**
+   * An isolate made ahead of the tenant that will take it (isolate-host.ts), while its thread had
+   * nothing else to do: V8's isolate, the platform compiled and booted in a spare context, warmed
+   * up as a spare is, which is most of a cold start. It has no tenant, so no run, and no host call
+   * from it is answered (host-bridge.ts forContext) until one takes it. No tenant code ever ran
+   * in it, and the tenant that takes it owns it from then on, as if it had been made for it.
+   */
+  static ahead(options: Omit<TenantIsolateOptions, 'tenantId'>): TenantIsolate {
+    const made = new TenantIsolate({ ...options, tenantId: null })
+    try {
+      // Warmed up on this thread: a warm-up left on the pool would share it with the first run of
+      // the tenant that takes another one made ahead (measured: 5 against 3 ms a cold start).
+      made.#makeSpare(true)
+    } catch (error) {
+      made.retire()
+      throw error
+    }
+    return made
+  }
+
+  /** Its tenant; an isolate made ahead has none until adopted (ahead). */
+  get tenantId(): string {
+    if (this.#tenantId === null) throw new Error('an isolate made ahead has no tenant until one takes it')
+    return this.#tenantId
+  }
+
+  /** Whether it was made ahead and no tenant took it yet. */
+  get unowned(): boolean {
+    return this.#tenantId === null
+  }
+
+  /** `tenantId` takes this isolate made ahead: its from now on, and only once. */
+  adopt(tenantId: string): void {
+    if (this.#tenantId !== null) throw new Error(`this isolate is ${this.#tenantId}'s already`)
+    this.#tenantId = tenantId
   }
 
   get disposed(): boolean {
@@ -548,8 +538,7 @@ export class TenantIsolate {
   #prepareContext(): PreparedContext {
     const refs: ivm.Reference[] = []
     let releaseBridge = (): void => undefined
-    const context = this.#blankContext ?? this.#isolate.createContextSync()
-    this.#blankContext = null
+    const context = this.#isolate.createContextSync()
     const chunk = new ivm.Reference((name: unknown) => this.#runChunk(context, name))
     const release = (): void => {
       // References into a context keep it alive: release them all before the context.
@@ -564,7 +553,8 @@ export class TenantIsolate {
       const boot = this.#platform.runSync(context, { reference: true }) as ivm.Reference
       refs.push(boot)
       let answer: ivm.Reference | null = null
-      const bridge = this.#bridge.forContext(this.tenantId, (run, callId, envelope) => this.#deliver(answer, run, callId, envelope))
+      // Read at each call: a context made ahead (ahead) has its tenant only once one takes it.
+      const bridge = this.#bridge.forContext(() => this.#tenantId, (run, callId, envelope) => this.#deliver(answer, run, callId, envelope))
       releaseBridge = bridge.release
       // The isolate's own handle is its CPU clock: the platform reads only `cpuTime` of it (runtime.js).
       const books = [this.#isolate, bridge.ledger, new ivm.ExternalCopy(this.cpuAccount.buffer).copyInto({ release: true })]
@@ -596,15 +586,23 @@ export class TenantIsolate {
       this.#sparePending = false
       if (this.#spare !== null || !this.usable || this.#runs.size > 0) return
       try {
-        this.#spare = this.#prepareContext()
-        // A step of its own: it executes on isolated-vm's pool, and loads the URL chunk with a
-        // synchronous call to this thread (quiet, settled).
-        this.#onPool(this.#spare.warmUp.apply(undefined, [])).catch(() => undefined)
+        this.#makeSpare()
       } catch {
         // The isolate went away meanwhile (disposed, over its limit): no spare, nothing lost.
         this.#spare = null
       }
     })
+  }
+
+  /**
+   * A spare context, booted and warmed up like a context that served a run. The warm-up is a step
+   * of its own on isolated-vm's pool (it loads the URL chunk with a synchronous call to this
+   * thread: quiet, settled), or with `now` one on this thread: platform code only, as the boot.
+   */
+  #makeSpare(now = false): void {
+    this.#spare = this.#prepareContext()
+    if (now) this.#spare.warmUp.applySync(undefined, [])
+    else this.#onPool(this.#spare.warmUp.apply(undefined, [])).catch(() => undefined)
   }
 
   async #compile(programId: string, source: string): Promise<Program> {
