@@ -58,17 +58,18 @@ t.test('blankIsolates 0 makes none', async (t) => {
   t.equal(host.stats().blankStarts, 0)
 })
 
-t.test("a tenant whose isolate needs another heap limit makes its own, and the next ones are made with that tenant's limit", async (t) => {
+t.test("a tenant whose isolate needs another heap limit makes its own, and those made ahead for the given limit stay", async (t) => {
   const host = newHost(t, { blankMemoryMb: 64 })
   await blanksMade(host, 2)
   const larger = await host.run(quotaTask('blank-larger', HELLO, 128))
   t.ok(larger.ok, JSON.stringify(larger.error))
   t.equal(host.stats().blankStarts, 0, 'a 64 MB isolate is not given to a tenant whose quota is 128 MB')
-  await until('blank isolates of the new limit', async () => host.run(quotaTask(`blank-larger-${Math.random()}`, HELLO, 128)), () => host.stats().blankStarts === 1)
-  t.equal(host.stats().blankStarts, 1, 'a later tenant of that quota took one')
+  t.equal(host.stats().blankIsolates, 2, 'nor are they let go: the given limit is the usual one')
+  t.ok((await host.run(quotaTask('blank-usual', HELLO, 64))).ok)
+  t.equal(host.stats().blankStarts, 1, 'the next tenant of the usual quota took one')
 })
 
-t.test('without a limit given, none is made until a cold start says which limit tenants ask for', async (t) => {
+t.test('without a limit given, none is made until a cold start says which limit tenants ask for, and they follow the last one', async (t) => {
   const host = newHost(t)
   await new Promise((resolve) => setTimeout(resolve, 50))
   t.equal(host.stats().blankIsolates, 0)
@@ -76,6 +77,10 @@ t.test('without a limit given, none is made until a cold start says which limit 
   await blanksMade(host, 2)
   t.ok((await host.run(quotaTask('blank-learn-2', HELLO, 64))).ok)
   t.equal(host.stats().blankStarts, 1)
+  t.ok((await host.run(quotaTask('blank-learn-3', HELLO, 128))).ok)
+  t.equal(host.stats().blankStarts, 1, 'a 128 MB tenant made its own')
+  await until('those made ahead follow the 128 MB limit', async () => host.run(quotaTask(`blank-learn-${Math.random()}`, HELLO, 128)), () => host.stats().blankStarts === 2)
+  t.equal(host.stats().blankStarts, 2)
 })
 
 t.test('a tenant in an isolate made ahead is held to its heap limit', async (t) => {

@@ -27,7 +27,10 @@ export interface IsolateHostOptions {
    * of making one (TenantIsolate.ahead; about 1.5 MiB of RSS each). 0: none.
    */
   blankIsolates?: number
-  /** The heap limit (MB) they are made with until a cold start asks for another: the tenants' usual quota. */
+  /**
+   * The heap limit (MB) they are made with: the tenants' usual quota. Without it, the limit the
+   * last cold start asked for.
+   */
   blankMemoryMb?: number
 }
 
@@ -84,8 +87,9 @@ export class IsolateHost {
   /** Isolates made ahead (TenantIsolate.ahead), no tenant's yet. */
   readonly #blanks: TenantIsolate[] = []
   readonly #maxBlanks: number
-  /** The limit blanks are made with: the options', then the last cold start's. */
+  /** The limit they are made with: the options', or else the last cold start's (#learnsBlankMemory). */
   #blankMemoryMb: number | undefined
+  readonly #learnsBlankMemory: boolean
   #blanksPending = false
   #runsInFlight = 0
   #closed = false
@@ -105,6 +109,7 @@ export class IsolateHost {
     this.#idleSweep.unref()
     this.#maxBlanks = options.blankIsolates ?? BLANK_ISOLATES
     this.#blankMemoryMb = options.blankMemoryMb
+    this.#learnsBlankMemory = options.blankMemoryMb === undefined
     this.#makeBlanksSoon()
   }
 
@@ -333,14 +338,17 @@ export class IsolateHost {
    */
   #makeBlanksSoon(): void {
     if (this.#blanksPending || this.#closed || this.#blankMemoryMb === undefined) return
-    if (this.#blanks.length >= this.#maxBlanks && this.#blanks.every((blank) => blank.memoryMb === this.#blankMemoryMb)) return
+    if (this.#blanks.length >= this.#maxBlanks && this.#blanks.every((blank) => blank.memoryMb === this.#blankMemoryMb && blank.usable)) return
     this.#blanksPending = true
     setImmediate(() => {
       this.#blanksPending = false
       if (this.#closed || this.#runsInFlight > 0 || this.#blankMemoryMb === undefined) return
       const memoryMb = this.#blankMemoryMb
-      // Those of a limit no longer asked for would go unused.
-      for (let i = this.#blanks.length - 1; i >= 0; i--) if (this.#blanks[i]?.memoryMb !== memoryMb) this.#blanks.splice(i, 1)[0]?.retire()
+      // Those of a limit no longer asked for (or disposed meanwhile) would go unused.
+      for (let i = this.#blanks.length - 1; i >= 0; i--) {
+        const blank = this.#blanks[i] as TenantIsolate
+        if (blank.memoryMb !== memoryMb || !blank.usable) this.#blanks.splice(i, 1)[0]?.retire()
+      }
       if (this.#blanks.length >= this.#maxBlanks) return
       try {
         this.#blanks.push(TenantIsolate.ahead(this.#isolateOptions(memoryMb)))
@@ -352,14 +360,10 @@ export class IsolateHost {
     })
   }
 
-  /** The oldest made ahead (its warm-up done first) of heap limit `memoryMb` that is still whole, if there is one. */
+  /** The oldest made ahead of heap limit `memoryMb` and still usable, if any. */
   #takeBlank(memoryMb: number): TenantIsolate | undefined {
-    while (this.#blanks.length > 0) {
-      const blank = this.#blanks.shift() as TenantIsolate
-      if (blank.memoryMb === memoryMb && blank.usable) return blank
-      blank.retire()
-    }
-    return undefined
+    const index = this.#blanks.findIndex((blank) => blank.memoryMb === memoryMb && blank.usable)
+    return index === -1 ? undefined : this.#blanks.splice(index, 1)[0]
   }
 
   #isolateOptions(memoryMb: number): Omit<TenantIsolateOptions, 'tenantId'> {
@@ -380,8 +384,10 @@ export class IsolateHost {
     this.#stats.isolateMisses++
     this.#stats.programMisses++
     const memoryMb = task.isolateMemoryMb ?? Math.max(task.limits.memoryMb, existing?.memoryMb ?? 0)
-    // The next isolates are made ahead for the limit cold starts ask for now.
-    this.#blankMemoryMb = memoryMb
+    // Without a limit given, the next are made ahead for the limit cold starts ask for now. A given
+    // one stays: a tenant of another quota (a crasher's 16 MB, say) must not undo those made ahead
+    // for everyone else.
+    if (this.#learnsBlankMemory) this.#blankMemoryMb = memoryMb
     const blank = this.#takeBlank(memoryMb)
     if (blank !== undefined) {
       this.#stats.blankStarts++
