@@ -123,22 +123,19 @@ export function threadHostSettings(options: IsolatePoolOptions): ThreadHostSetti
     maxIsolates: positiveInteger(options, 'maxIsolatesPerThread'),
     isolateIdleMs: positiveInteger(options, 'isolateIdleMs'),
     maxProgramsPerTenant: positiveInteger(options, 'maxProgramsPerTenant'),
-    blankMemoryMb: blankMemoryMb(options.blankMemoryMb),
+    blankMemoryMb: options.blankMemoryMb === undefined ? undefined : checkedPositiveInteger('blankMemoryMb', options.blankMemoryMb),
     hostApiModules: hostApiModules(options.hostApiModules),
     hostSocket: options.hostSocket !== undefined && apis.length > 0 ? { path: options.hostSocket, apis } : undefined,
   }
 }
 
 function positiveInteger(options: IsolatePoolOptions, key: keyof typeof DEFAULTS): number {
-  const value = options[key] ?? DEFAULTS[key]
-  if (typeof value !== 'number' || !Number.isInteger(value)) throw new TypeError(`options.${key} must be an integer`)
-  if (value < 1) throw new RangeError(`options.${key} must be a positive integer`)
-  return value
+  return checkedPositiveInteger(key, options[key] ?? DEFAULTS[key])
 }
 
-function blankMemoryMb(value: unknown): number | undefined {
-  if (value === undefined) return undefined
-  if (typeof value !== 'number' || !Number.isInteger(value) || value < 1) throw new TypeError('options.blankMemoryMb must be a positive integer')
+function checkedPositiveInteger(key: string, value: unknown): number {
+  if (typeof value !== 'number' || !Number.isInteger(value)) throw new TypeError(`options.${key} must be an integer`)
+  if (value < 1) throw new RangeError(`options.${key} must be a positive integer`)
   return value
 }
 

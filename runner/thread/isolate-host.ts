@@ -87,9 +87,8 @@ export class IsolateHost {
   /** Isolates made ahead (TenantIsolate.ahead), no tenant's yet. */
   readonly #blanks: TenantIsolate[] = []
   readonly #maxBlanks: number
-  /** The limit they are made with: the options', or else the last cold start's (#learnsBlankMemory). */
+  /** The limit they are made with: the options', or else the last cold start's. */
   #blankMemoryMb: number | undefined
-  readonly #learnsBlankMemory: boolean
   #blanksPending = false
   #runsInFlight = 0
   #closed = false
@@ -109,7 +108,6 @@ export class IsolateHost {
     this.#idleSweep.unref()
     this.#maxBlanks = options.blankIsolates ?? BLANK_ISOLATES
     this.#blankMemoryMb = options.blankMemoryMb
-    this.#learnsBlankMemory = options.blankMemoryMb === undefined
     this.#makeBlanksSoon()
   }
 
@@ -387,7 +385,7 @@ export class IsolateHost {
     // Without a limit given, the next are made ahead for the limit cold starts ask for now. A given
     // one stays: a tenant of another quota (a crasher's 16 MB, say) must not undo those made ahead
     // for everyone else.
-    if (this.#learnsBlankMemory) this.#blankMemoryMb = memoryMb
+    if (this.#options.blankMemoryMb === undefined) this.#blankMemoryMb = memoryMb
     const blank = this.#takeBlank(memoryMb)
     if (blank !== undefined) {
       this.#stats.blankStarts++
