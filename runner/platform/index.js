@@ -82,7 +82,11 @@ define('self', global)
 
 lockdown(global)
 
-/** programId -> { handlers, found } or { failure } (a program whose registration failed). */
+/**
+ * A program's number in this isolate (the host counts them from 1: tenant-isolate.ts) -> { handlers,
+ * found } or { failure } (a program whose registration failed). A number, not the host's program id
+ * text: a run names its program with it, and a text would be copied in and hashed again every run.
+ */
 const programs = new Map()
 let canRespondEarly = false
 
@@ -92,20 +96,20 @@ function failure(code, message) {
   return { __proto__: null, failure: { code, message } }
 }
 
-function register(programId, namespace) {
+function register(programNumber, namespace) {
   try {
     const handlers = namespace.default
     if (handlers === null || (typeof handlers !== 'object' && typeof handlers !== 'function')) {
-      programs.set(programId, failure('SCRIPT_INVALID_EXPORT', 'the script must `export default` an object with handlers such as fetch(request, env, ctx)'))
+      programs.set(programNumber, failure('SCRIPT_INVALID_EXPORT', 'the script must `export default` an object with handlers such as fetch(request, env, ctx)'))
       return
     }
     const found = { __proto__: null }
     for (const kind of HANDLER_KINDS) {
       if (typeof handlers[kind] === 'function') found[kind] = handlers[kind]
     }
-    programs.set(programId, { __proto__: null, handlers, found })
+    programs.set(programNumber, { __proto__: null, handlers, found })
   } catch (error) {
-    programs.set(programId, { __proto__: null, error: errorData(error) })
+    programs.set(programNumber, { __proto__: null, error: errorData(error) })
   }
 }
 
@@ -158,7 +162,7 @@ let contextApi
  */
 class RunContext {
   #run
-  /** The namespaces made so far, by name (a null-prototype object: see syncRuns). */
+  /** The namespaces made so far, by name (a null-prototype object, not a Map: see `untakenRuns`). */
   #apis = null
 
   constructor(run) {
@@ -319,8 +323,8 @@ let foundHandler = null
  * the result that says why there is none. No record a run: a null-prototype one (what a tenant's
  * additions to Object.prototype could not reach) is a dictionary object, 130 bytes more a run.
  */
-function lookUpHandler(programId, kind) {
-  const program = programs.get(programId)
+function lookUpHandler(programNumber, kind) {
+  const program = programs.get(programNumber)
   if (program === undefined) return failure('SCRIPT_INVALID_EXPORT', 'the program was not registered')
   if (program.failure !== undefined) return { failure: program.failure }
   if (program.error !== undefined) return { error: program.error }
@@ -342,8 +346,8 @@ async function ended(run, result) {
 }
 
 /** A run of a handler other than fetch (scheduled, event, run): its output, as JSON can carry it. */
-async function execute(run, programId, kind, input, envData) {
-  const none = lookUpHandler(programId, kind)
+async function execute(run, programNumber, kind, input, envData) {
+  const none = lookUpHandler(programNumber, kind)
   if (none !== null) return none
   const program = foundProgram
   const handler = foundHandler
@@ -418,8 +422,8 @@ function respondedNow(run, response) {
  * a body that streams or waitUntil work goes through `respond`. Every path ends in `finish`, the
  * first no sooner than one microtask after the handler returned or threw.
  */
-function startFetch(run, programId, input, envData) {
-  const none = lookUpHandler(programId, 'fetch')
+function startFetch(run, programNumber, input, envData) {
+  const none = lookUpHandler(programNumber, 'fetch')
   if (none !== null) {
     queueTask(() => finish(run, none))
     return
@@ -463,12 +467,24 @@ function startFetch(run, programId, input, envData) {
 
 /**
  * Runs started by a synchronous call whose host has not taken their result yet (see `take`), and
- * the results of those that finished within that call, by run id. Null-prototype objects, not
- * Maps: a Map that gains and loses an entry per run links each hash table it replaces to the
- * next, which promotes every run's objects to the isolate's old generation (runner/run-table.ts).
+ * beside each its result once it finished within that call (else undefined).
+ * A handful at most: the host takes each in the turn that started it. Two lists scanned from their
+ * newest end, not tables by run id: a null-prototype object that gains and loses an entry per run
+ * keeps its ids in a dictionary whose store is rehashed into a new one as deleted entries pile up
+ * (3-5% of a busy runner's page faults at tenants@100: see "Young isolates' page faults" in the
+ * README), and a Map links each hash table it replaces to the next, which promotes every run's
+ * objects to the isolate's old generation (runner/run-table.ts).
  */
-const syncRuns = Object.create(null)
-const syncResults = Object.create(null)
+const untakenRuns = []
+const untakenResults = []
+/** Entries held. The lists' lengths only grow: an array emptied by `pop` gives its store back, and the next `push` allocates one. */
+let untakenCount = 0
+
+/** The index of run `runId` in `untakenRuns`, or -1. */
+function untakenIndex(runId) {
+  for (let i = untakenCount - 1; i >= 0; i--) if (untakenRuns[i].id === runId) return i
+  return -1
+}
 
 function finish(run, result) {
   run.done = true
@@ -479,7 +495,8 @@ function finish(run, result) {
   const callsLeft = run.pendingCalls !== null && run.pendingCalls.size > 0
   settleLeftovers(run)
   const forHost = resultForHost(payloadOf(run, result))
-  if (run.id in syncRuns && !callsLeft) syncResults[run.id] = forHost
+  const index = callsLeft ? -1 : untakenIndex(run.id)
+  if (index !== -1) untakenResults[index] = forHost
   else complete(run.id, forHost)
 }
 
@@ -511,19 +528,22 @@ function resultForHost(payload) {
  * (a run id, or 0): a run the host started synchronously just before and has not taken yet, whose
  * result this call hands back as `take` would, so a batch of runs costs one call each.
  */
-function dispatch(runId, programId, kind, args, body, outputLimit, sync, previous) {
+function dispatch(runId, programNumber, kind, args, body, outputLimit, sync, previous) {
   const handed = previous > 0 ? hand(previous) : undefined
   const run = new Run(runId, outputLimit)
   run.canRespondEarly = canRespondEarly
-  if (sync === true) syncRuns[runId] = run
+  if (sync === true) {
+    untakenRuns[untakenCount] = run
+    untakenResults[untakenCount++] = undefined
+  }
   enter(run)
   // An HTTP request's headers follow as JSON text of their own, parsed when read (runner/protocol.ts RunArgs).
   const cut = args.indexOf('\n')
   const { input, env } = parseJson(cut === -1 ? args : args.slice(0, cut))
   if (cut !== -1) input.headers = new HeaderText(args.slice(cut + 1))
   if (body !== null && kind === 'fetch') input.body = body
-  if (kind === 'fetch') startFetch(run, programId, input, env)
-  else then(execute(run, programId, kind, input, env), (result) => finish(run, result))
+  if (kind === 'fetch') startFetch(run, programNumber, input, env)
+  else then(execute(run, programNumber, kind, input, env), (result) => finish(run, result))
   return handed
 }
 
@@ -540,10 +560,18 @@ function take(runId, whole) {
   handedId = 0
   handedResult = undefined
   if (recovered) return handed
-  delete syncRuns[runId]
-  const result = syncResults[runId]
+  const index = untakenIndex(runId)
+  if (index === -1) return undefined
+  const result = untakenResults[index]
+  // An object stays until taken whole. A run not finished yet leaves the lists: it completes
+  // through `complete` (finish).
   if (typeof result === 'object' && whole !== true) return true
-  delete syncResults[runId]
+  // The last entry takes its place.
+  const last = --untakenCount
+  untakenRuns[index] = untakenRuns[last]
+  untakenResults[index] = untakenResults[last]
+  untakenRuns[last] = null
+  untakenResults[last] = undefined
   return result
 }
 
@@ -599,8 +627,8 @@ function warmUp() {
   bodyForHost(response)
 }
 
-/** The warm-up run's program: never a host's, which are `${scriptId}@${version}#${sourceHash}` (protocol.ts programKey). */
-const WARM_UP_PROGRAM = '\0warm-up'
+/** The warm-up run's program: never a host's, whose numbers count from 1. */
+const WARM_UP_PROGRAM = 0
 const WARM_UP_OUTPUT = 1 << 20
 const WARM_UP_ARGS = '{"input":{"method":"GET","url":"https://warm.test/a/b?c=d","body":null,"params":{}},"env":{}}\naccept\n*/*\nuser-agent\nwarm-up'
 const WARM_UP_HANDLERS = Object.freeze({ __proto__: null, fetch: (request) => new Response(`hello ${request.headers.get('user-agent')}`) })

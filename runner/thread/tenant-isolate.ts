@@ -133,6 +133,8 @@ export class TenantIsolate {
   #disposedAll = false
   /** Programs compiled so far; a spare context is kept once a further one arrives. */
   #compiled = 0
+  /** The last number a program was given in this isolate: runs name their program by it (platform/index.js `programs`). */
+  #programNumbers = 0
   #spare: PreparedContext | null = null
   #sparePending = false
   #wantSpare = false
@@ -624,6 +626,7 @@ export class TenantIsolate {
     }
     const isolate = this.#isolate
     const further = this.#compiled > 0
+    const programNumber = ++this.#programNumbers
     let prepared: PreparedContext | null = null
     try {
       prepared = this.#spare ?? this.#prepareContext()
@@ -658,7 +661,7 @@ export class TenantIsolate {
         const namespace = module.namespace
         refs.push(namespace)
         this.#idle()
-        await this.#onPool(register.apply(undefined, [programId, namespace.derefInto()]))
+        await this.#onPool(register.apply(undefined, [programNumber, namespace.derefInto()]))
       } finally {
         module.release()
         for (const node of nodeModules) node.release()
@@ -679,7 +682,7 @@ export class TenantIsolate {
             else if (this.#wantSpare) this.#prepareSpare()
           })
           if (step === undefined) {
-            const dispatchArgs = [run.id, programId, kind, args.json, args.body, outputLimit, false]
+            const dispatchArgs = [run.id, programNumber, kind, args.json, args.body, outputLimit, false]
             return this.#onPool(dispatch.apply(undefined, dispatchArgs, transferOptions(dispatchArgs))).then(
               () => null,
               (error: unknown) => this.#rejectionOf(error),
@@ -688,7 +691,7 @@ export class TenantIsolate {
           // The run before, started synchronously in this context and not taken yet, comes back with this call.
           const previous = untaken
           untaken = null
-          const { error: rejection, timedOut, value } = stepWithin(dispatch, [run.id, programId, kind, args.json, args.body, outputLimit, true, previous?.id ?? 0], step)
+          const { error: rejection, timedOut, value } = stepWithin(dispatch, [run.id, programNumber, kind, args.json, args.body, outputLimit, true, previous?.id ?? 0], step)
           if (previous !== null) {
             // A call that failed returned nothing: the platform keeps the text it handed for a take.
             if (rejection === null) this.#taken(take, previous, value)
