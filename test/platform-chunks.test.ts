@@ -60,6 +60,9 @@ t.test('a script loads only the chunks it uses, each compiled once per isolate',
   const url = await tenantWith(t, 'chunks-url')
   t.equal(text(await fetchIn(url, `return new Response(new URL(request.url).searchParams.get('b'))`)), 'c')
   t.same(url.loadedChunks, ['url-standard'], 'a common URL takes the fast path: no state machine')
+  const address = await tenantWith(t, 'chunks-ipv4')
+  t.equal(text(await fetchIn(address, `const u = new URL('http://127.0.0.1:8080/a?b=c'); return new Response(u.origin + ' ' + u.hostname)`)), 'http://127.0.0.1:8080 127.0.0.1')
+  t.same(address.loadedChunks, ['url-standard'], 'a server reached by its IPv4 address: the fast path too')
   // A new version runs in a new context: the chunk runs there again, from the same compiled script.
   // A relative URL needs the state machine.
   t.equal(text(await fetchIn(url, `return new Response(new URL('x/y', request.url).pathname)`, 2)), '/x/y')

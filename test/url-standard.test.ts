@@ -62,6 +62,9 @@ const CASES: Record<string, string> = {
       'http://user@a.test/', 'http://a.test/@x', 'http://a.test/%', 'http://a.test/%zz?%zz#%zz', 'ftp://a.test/',
       'file:///x', 'http://a.test/p?q=\u00e9', 'http://a.test/\t', ' http://a.test/ ', 'http://a.test/a//b', 'http://a.test//',
       'http://a.test/^', 'http://a.test/p?^', 'http://a.test/{}', 'http://a.test/p#\u0060', 'https://a.test:443/x?y#z',
+      'http://127.0.0.1:8080/x?y#z', 'https://10.0.0.1:443/p', 'ws://192.168.1.1:80/', 'http://255.255.255.255/', 'http://0.0.0.0:0/',
+      'http://256.1.1.1/', 'http://1.2.3.4./', 'http://01.2.3.4/', 'http://1.2.3.04/', 'http://1.2.3/', 'http://1.2.3.4.5/',
+      'http://0x7f.0.0.1/', 'http://1.2.3.256/', 'http://a.1.2.3.4/', 'http://199.250.209.100/x/../y', 'http://8.8.8.8:65536/',
     ]
     return inputs.map((input) => {
       // new URL, not URL.parse: whatwg-url 14.2's URL.parse hands back an object whose toString is Object's.
@@ -75,13 +78,13 @@ const CASES: Record<string, string> = {
     const next = (n) => { seed = (seed * 1103515245 + 12345) % 2147483648; return seed % n }
     const pick = (pieces) => pieces[next(pieces.length)]
     const schemes = ['http', 'https', 'ws', 'wss', 'HTTP', 'ftp', 'file', 'blob:http']
-    const labels = ['a', 'b1', '0x', '0x1f', '1', '09', '-', 'a-', 'xn--a', 'A', '', 'z9']
+    const labels = ['a', 'b1', '0x', '0x1f', '1', '09', '-', 'a-', 'xn--a', 'A', '', 'z9', '0', '255', '256', '192', '010']
     const ports = ['', ':', ':0', ':80', ':443', ':08', ':65535', ':65536', ':1x']
     const segments = ['a', '.', '..', '%2e', '.%2E', '%', '%41', '@', "'", '^', '{', ' ', '\\\\', '|', '', '\u00e9', ';=', '~']
     const tails = ['', '?', '?a=b', "?'", '?a b', '?^', '#', '#x', '#a#b', '#\u0060', '?q#h']
     const out = []
     for (let i = 0; i < 1500; i++) {
-      const host = Array.from({ length: 1 + next(3) }, () => pick(labels)).join('.')
+      const host = Array.from({ length: 1 + next(4) }, () => pick(labels)).join('.')
       const path = next(4) === 0 ? '' : Array.from({ length: 1 + next(3) }, () => '/' + pick(segments)).join('')
       const input = pick(schemes) + '://' + host + pick(ports) + path + pick(tails)
       let u

@@ -5,10 +5,11 @@
 //
 // The fast path takes only input the state machine would parse without changing or rejecting
 // anything: an http(s) or ws(s) URL with a lower-case ASCII domain (no `xn--` label, not ending in
-// a number, so never an IPv4 address), an optional port, and a path, query and fragment made of
-// code points none of which the standard percent-encodes there, with no dot segments. Anything
-// else, however common, is the state machine's: test/url-standard.test.ts holds both to
-// whatwg-url's own results.
+// a number) or an IPv4 address in its own serialization (four decimal numbers of 0-255 without
+// leading zeros: the host of every request to a server reached by its address), an optional port,
+// and a path, query and fragment made of code points none of which the standard percent-encodes
+// there, with no dot segments. Anything else, however common, is the state machine's:
+// test/url-standard.test.ts holds both to whatwg-url's own results.
 
 const DEFAULT_PORTS = { __proto__: null, http: 80, https: 443, ws: 80, wss: 443 }
 
@@ -23,6 +24,8 @@ const FAST = new RegExp(
 /** A last label the host parser would read as an IPv4 number (decimal, octal or 0x hex). */
 const NUMERIC_LABEL = /(?:^|\.)[0-9][^.]*\.?$/
 const PUNYCODE_LABEL = /(?:^|\.)xn--/
+/** An IPv4 address as the host serializer writes it. */
+const IPV4 = /^(?:(?:25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])\.){3}(?:25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])$/
 /** Dot segments, also percent-encoded (`%2e`): the state machine resolves them. */
 const DOT_SEGMENT = /\/(?:\.|%2e)(?:\.|%2e)?(?=\/|$)/i
 
@@ -30,8 +33,14 @@ const DOT_SEGMENT = /\/(?:\.|%2e)(?:\.|%2e)?(?=\/|$)/i
 export function fastParse(input) {
   const match = FAST.exec(input)
   if (match === null) return null
-  const [, scheme, host, portText, pathText, queryText, fragmentText] = match
-  if (NUMERIC_LABEL.test(host) || PUNYCODE_LABEL.test(host)) return null
+  const [, scheme, hostText, portText, pathText, queryText, fragmentText] = match
+  let host = hostText
+  if (NUMERIC_LABEL.test(hostText)) {
+    // whatwg-url's record holds an IPv4 address as its number.
+    if (!IPV4.test(hostText)) return null
+    const [a, b, c, d] = hostText.split('.')
+    host = ((Number(a) * 256 + Number(b)) * 256 + Number(c)) * 256 + Number(d)
+  } else if (PUNYCODE_LABEL.test(hostText)) return null
   if (pathText !== undefined && DOT_SEGMENT.test(pathText)) return null
   let port = null
   if (portText !== undefined) {
@@ -67,11 +76,14 @@ export function serializePath(url) {
 }
 
 /**
- * The host serializer: a domain, opaque or empty host is itself; IPv4 and IPv6 addresses come only
- * from the state machine, so `parser` (url-parser.js) is loaded whenever one exists.
+ * The host serializer: a domain, opaque or empty host is itself, an IPv4 address (a number) its
+ * four decimal numbers; IPv6 addresses come only from the state machine, so `parser`
+ * (url-parser.js) is loaded whenever one exists.
  */
 export function serializeHost(host, parser) {
-  return typeof host === 'string' ? host : parser().serializeHost(host)
+  if (typeof host === 'string') return host
+  if (typeof host === 'number') return `${host >>> 24}.${(host >>> 16) & 255}.${(host >>> 8) & 255}.${host & 255}`
+  return parser().serializeHost(host)
 }
 
 export function serializeURL(url, parser, excludeFragment = false) {
