@@ -8,8 +8,8 @@ import { bridge, platform } from './helpers/main-thread-isolates.js'
 // What a hello run allocates in its tenant's isolate. In an isolate that serves less than about a
 // megabyte of allocation a second (most tenants of a busy runner), V8 gives the young generation's
 // spare half back after each scavenge, and every page a run then allocates into is a page fault:
-// at tenants@100 about one a run, a large part of what a run costs there (README, "Young
-// isolates' page faults"). A run's bytes are its share of those faults. Measured the way V8 counts
+// at tenants@100 about one a run, a large part of what a run costs there (README, Benchmarks,
+// sessions 30 and 40). A run's bytes are its share of those faults. Measured the way V8 counts
 // them: the isolate's heap in use before and after a window of runs, windows with a scavenge in
 // them left out.
 

@@ -471,9 +471,10 @@ function startFetch(run, programNumber, input, envData) {
  * A handful at most: the host takes each in the turn that started it. Two lists scanned from their
  * newest end, not tables by run id: a null-prototype object that gains and loses an entry per run
  * keeps its ids in a dictionary whose store is rehashed into a new one as deleted entries pile up
- * (3-5% of a busy runner's page faults at tenants@100: see "Young isolates' page faults" in the
- * README), and a Map links each hash table it replaces to the next, which promotes every run's
- * objects to the isolate's old generation (runner/run-table.ts).
+ * (3-5% of a busy runner's page faults at tenants@100, where an isolate allocating under 1 MB/s
+ * meets fresh young-generation pages after each scavenge), and a Map links each hash table it
+ * replaces to the next, which promotes every run's objects to the isolate's old generation
+ * (runner/run-table.ts).
  */
 const untakenRuns = []
 const untakenResults = []
