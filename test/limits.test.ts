@@ -73,13 +73,16 @@ t.test('a microtask storm ends with SCRIPT_CPU_LIMIT', async (t) => {
 })
 
 t.test('a loop in a getter planted on Object.prototype that a platform chunk trips while it loads ends with SCRIPT_CPU_LIMIT', async (t) => {
-  // The URL chunk loads on first use (runner/platform-build.mjs); its module code defines
-  // properties with descriptors that inherit from Object.prototype, so the getter runs in it. That
-  // code runs inside the run, under the watchdog: never on the worker's own thread.
+  // The URL parser's state machine is a chunk loaded on first use (runner/platform-build.mjs); its
+  // module code defines properties with descriptors that inherit from Object.prototype, so the
+  // getter runs in it. That code runs inside the run, under the watchdog: never on the worker's
+  // own thread. An upper-case URL, which URL's fast path leaves to the state machine: the URL
+  // chunk itself may be loaded before the run (a context warmed up ahead, isolate-host.ts), the
+  // state machine never is.
   const bystander = pool.run(fetchTask('chunk-bystander', fetchSource(`await new Promise((resolve) => setTimeout(resolve, 150)); return new Response('patient')`)))
   const result = await exceed('cpu-chunk', `
     Object.defineProperty(Object.prototype, 'configurable', { get() { while (true) {} } })
-    for (;;) { try { return new Response(new URL(request.url).pathname) } catch {} }`, { cpuMs: 50 })
+    for (;;) { try { return new Response(new URL(request.url.toUpperCase()).pathname) } catch {} }`, { cpuMs: 50 })
   t.match(result, { ok: false, error: { code: 'SCRIPT_CPU_LIMIT' } })
   t.equal(bodyText((await bystander).response?.body), 'patient', 'a run of another tenant in flight on the same thread finished')
   await recovers(t, 'cpu-chunk', true)
