@@ -336,7 +336,8 @@ export class IsolateHost {
    */
   #makeBlanksSoon(): void {
     if (this.#blanksPending || this.#closed || this.#blankMemoryMb === undefined) return
-    if (this.#blanks.length >= this.#maxBlanks && this.#blanks.every((blank) => blank.memoryMb === this.#blankMemoryMb && blank.usable)) return
+    const wanted = this.#blankMemoryMb
+    if (this.#blanks.length >= this.#maxBlanks && this.#blanks.every((blank) => takeable(blank, wanted))) return
     this.#blanksPending = true
     setImmediate(() => {
       this.#blanksPending = false
@@ -344,8 +345,7 @@ export class IsolateHost {
       const memoryMb = this.#blankMemoryMb
       // Those of a limit no longer asked for (or disposed meanwhile) would go unused.
       for (let i = this.#blanks.length - 1; i >= 0; i--) {
-        const blank = this.#blanks[i] as TenantIsolate
-        if (blank.memoryMb !== memoryMb || !blank.usable) this.#blanks.splice(i, 1)[0]?.retire()
+        if (!takeable(this.#blanks[i] as TenantIsolate, memoryMb)) this.#blanks.splice(i, 1)[0]?.retire()
       }
       if (this.#blanks.length >= this.#maxBlanks) return
       try {
@@ -360,7 +360,7 @@ export class IsolateHost {
 
   /** The oldest made ahead of heap limit `memoryMb` and still usable, if any. */
   #takeBlank(memoryMb: number): TenantIsolate | undefined {
-    const index = this.#blanks.findIndex((blank) => blank.memoryMb === memoryMb && blank.usable)
+    const index = this.#blanks.findIndex((blank) => takeable(blank, memoryMb))
     return index === -1 ? undefined : this.#blanks.splice(index, 1)[0]
   }
 
@@ -405,6 +405,11 @@ function stepBound(cpuLeftMs: number, wallLeftMs: number): SyncStep {
 /** How often idle isolates are looked for: an isolate goes between `idleMs` and 1.25x `idleMs` after its last run. */
 function idleSweepMs(idleMs: number): number {
   return Math.min(30_000, Math.max(10, Math.floor(idleMs / 4)))
+}
+
+/** Whether an isolate made ahead can still be taken by a cold start of heap limit `memoryMb`. */
+function takeable(blank: TenantIsolate, memoryMb: number): boolean {
+  return blank.memoryMb === memoryMb && blank.usable
 }
 
 /**
