@@ -153,9 +153,18 @@ function relayToGateway(call: RelayedHostCall, cancel: CallCancel): Promise<unkn
 function serve(channel: FrameChannel, request: RunnerRequest): void {
   // Withdrawn by the gateway while a step held this thread: it ran on another runner.
   if (hold !== null && request.message.type === 'run' && !hold.admit(request.id)) return
+  // A run's answer sent is what lets the next tenant's runs of its read start (tenant-turns.ts).
+  const turns = inOrder
+  const group = turns === null ? 0 : turns.began()
   answer(request).then(
-    (value) => channel.send({ id: request.id, value }),
-    (error: unknown) => channel.send(error instanceof ProgramMissing ? { id: request.id, missing: error.key } : { id: request.id, error: toErrorData(error) }),
+    (value) => {
+      channel.send({ id: request.id, value })
+      turns?.answered(group)
+    },
+    (error: unknown) => {
+      channel.send(error instanceof ProgramMissing ? { id: request.id, missing: error.key } : { id: request.id, error: toErrorData(error) })
+      turns?.answered(group)
+    },
   )
 }
 
