@@ -1,4 +1,10 @@
 /**
+ * Microtasks a tenant's turn waits at most for the runs started before it to answer. A finished
+ * hello run answers in 4 (its result taken, the host's run and the runner's send settled).
+ */
+export const BOUNCES = 40
+
+/**
  * The order a runner without worker threads starts the runs of one read from the gateway's socket
  * (runner-process.ts): one tenant's runs back to back, and another tenant's only once the answers
  * of those have left.
@@ -18,7 +24,7 @@
  * Measured: with an immediate between tenants instead (before session 41) each switch cost the
  * runner's thread a turn of its event loop (an `epoll_pwait`, the immediates' machinery); one
  * runner holding 50 tenants at 100 connections spread over them took 139-181 us of its thread a
- * request against 120-133 (three alternating pairs, `perf`). A finished hello run answers in 4.
+ * request against 120-133 (three alternating pairs, `perf`).
  *
  * @example
  * const turns = new TenantTurns<RunnerRequest>((request) => serve(request), () => channel.flush())
@@ -28,12 +34,6 @@
  * const group = turns.began()
  * turns.answered(group)
  */
-/**
- * Microtasks a tenant's turn waits at most for the runs started before it to answer. A finished
- * run answers within about 10 (its result taken, the host's run and the runner's send settled).
- */
-export const BOUNCES = 40
-
 export class TenantTurns<T> {
   readonly #start: (item: T) => void
   readonly #between: () => void
@@ -57,7 +57,7 @@ export class TenantTurns<T> {
 
   /** A new read from the socket: the runs of the reads before it have settled and their answers left. */
   newRead(): void {
-    if (this.#waiting.length === 0) this.#newGroup(null)
+    if (this.#waiting.length === 0) this.#newGroup()
   }
 
   /** A run is started (by `start`): the group it belongs to, for `answered`. */
@@ -96,15 +96,16 @@ export class TenantTurns<T> {
     queueMicrotask(this.#next)
   }
 
-  #newGroup(tenant: string | null): void {
-    this.#tenant = tenant
+  /** The runs started from now on are a new group, of no tenant yet. */
+  #newGroup(): void {
+    this.#tenant = null
     this.#group++
     this.#unanswered = 0
   }
 
   #startWaiting(): void {
     this.#between()
-    this.#newGroup(null)
+    this.#newGroup()
     const waiting = this.#waiting
     let index = 0
     for (; index < waiting.length; index++) {
